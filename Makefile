@@ -1,0 +1,27 @@
+# The two commands of the quick start, plus helpers. Each target installs what it needs
+# into .venv (re-installing when pyproject.toml changes).
+PYTHON ?= python3
+VENV ?= .venv
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.PHONY: serve test protos bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	touch $@
+
+serve: $(VENV)/.installed          ## start control plane + edge on embedded defaults
+	$(VENV)/bin/wopi-proxy serve
+
+test: $(VENV)/.installed           ## run the whole test suite
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+protos: $(VENV)/.installed         ## regenerate shared/gen from protos/
+	$(VENV)/bin/python tools/gen_protos.py
+
+bench: $(VENV)/.installed          ## throughput and memory, as ratios to a trivial endpoint
+	$(VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

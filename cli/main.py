@@ -1,0 +1,174 @@
+"""Command line: `wopi-proxy [--control HOST:PORT] [--api-key KEY] <command> ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import grpc
+
+from cli import client
+from shared.logs import configure as configure_logging
+
+DEFAULT_CONTROL = "127.0.0.1:50051"
+DEFAULT_KEY_FILE = Path("data") / "admin.key"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
+    parser.add_argument("--control", default=None,
+                        help=f"control plane HOST:PORT (env WOPI_PROXY_CONTROL, default {DEFAULT_CONTROL})")
+    parser.add_argument("--api-key", default=None,
+                        help="API key (env WOPI_PROXY_API_KEY, default: the contents of ./data/admin.key)")
+    parser.add_argument("--log-level", default=os.environ.get("WOPI_PROXY_LOG_LEVEL", "INFO"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("--json", action="store_true", help="print JSON (snake_case field names)")
+
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--data-dir", type=Path, default=Path(os.environ.get("WOPI_PROXY_DATA_DIR", "data")),
+                       help="state folder: SQLite database, admin.key (default ./data)")
+    store.add_argument("--database-url", default=os.environ.get("WOPI_PROXY_DATABASE_URL"),
+                       help="e.g. postgresql+psycopg://user@host/db (default: SQLite in the data dir)")
+    store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051))
+    store.add_argument("--ready-file", help="write the bound ports as JSON here once serving")
+
+    serve = commands.add_parser("serve", parents=[store], help="control plane and edge together (one machine)")
+    serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
+                       help="address of both listeners (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000), help="WOPI HTTP port")
+    serve.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
+                       help="the edge's URL as editors reach it (default http://HOST:PORT)")
+
+    control = commands.add_parser("control", parents=[store], help="the control plane alone")
+    control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
+    control.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL", "http://127.0.0.1:8000"),
+                         help="the edges' public URL, used in WOPISrc")
+
+    edge = commands.add_parser("edge", help="a WOPI edge alone (scale out: run several)")
+    edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
+    edge.add_argument("--api-key-file", type=Path, help="read the edge's API key from this file")
+    edge.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
+    edge.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000))
+    edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
+                      help="default upload limit in bytes")
+    edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
+
+    tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(dest="verb", required=True)
+    p = tenants.add_parser("add", parents=[fmt])
+    p.add_argument("--id", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(handler=client.tenants_add)
+    p = tenants.add_parser("get", parents=[fmt])
+    p.add_argument("id")
+    p.set_defaults(handler=client.tenants_get)
+    tenants.add_parser("list", parents=[fmt]).set_defaults(handler=client.tenants_list)
+
+    storages = commands.add_parser("storages", help="manage storages").add_subparsers(dest="verb", required=True)
+    p = storages.add_parser("add", parents=[fmt])
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--protocol", default="file", help="fsspec protocol (default file)")
+    p.add_argument("--root", required=True, help="folder (file) or bucket/prefix (s3)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="fsspec option, repeatable")
+    p.set_defaults(handler=client.storages_add)
+    p = storages.add_parser("get", parents=[fmt])
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(handler=client.storages_get)
+    p = storages.add_parser("list", parents=[fmt])
+    p.add_argument("--tenant-id", required=True)
+    p.set_defaults(handler=client.storages_list)
+
+    sessions = commands.add_parser("sessions", help="open and close editing sessions").add_subparsers(
+        dest="verb", required=True)
+    p = sessions.add_parser("create", parents=[fmt])
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("--storage", required=True, help="storage name")
+    p.add_argument("--path", required=True, help="file path relative to the storage root")
+    p.add_argument("--user-id", required=True)
+    p.add_argument("--user-name")
+    p.add_argument("--permission", choices=sorted(client.PERMISSIONS), default="edit")
+    p.add_argument("--ttl", type=int, help="token lifetime in seconds (default 10 hours)")
+    p.set_defaults(handler=client.sessions_create)
+    p = sessions.add_parser("list", parents=[fmt])
+    p.add_argument("--tenant-id")
+    p.set_defaults(handler=client.sessions_list)
+    p = sessions.add_parser("get", parents=[fmt])
+    p.add_argument("id")
+    p.set_defaults(handler=client.sessions_get)
+    p = sessions.add_parser("close", parents=[fmt])
+    p.add_argument("id")
+    p.set_defaults(handler=client.sessions_close)
+    return parser
+
+
+def _api_key(args: argparse.Namespace) -> str:
+    if args.api_key:
+        return str(args.api_key)
+    if os.environ.get("WOPI_PROXY_API_KEY"):
+        return os.environ["WOPI_PROXY_API_KEY"]
+    if DEFAULT_KEY_FILE.exists():
+        return DEFAULT_KEY_FILE.read_text().strip()
+    raise SystemExit(f"error: no API key: pass --api-key, set WOPI_PROXY_API_KEY, or run where {DEFAULT_KEY_FILE} exists")
+
+
+def _control_address(args: argparse.Namespace, override: str | None = None) -> str:
+    return override or args.control or os.environ.get("WOPI_PROXY_CONTROL") or DEFAULT_CONTROL
+
+
+def _run_service(args: argparse.Namespace) -> None:
+    from cli import run
+    from control.settings import ControlSettings
+    from edge.settings import EdgeSettings
+
+    if args.command == "edge":
+        key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args)
+        settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
+                                host=args.host, port=args.port, max_file_size=args.max_file_size)
+        asyncio.run(run.edge_only(settings, args.ready_file))
+        return
+    control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
+                              database_url=args.database_url)
+    if args.command == "serve":
+        asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file))
+    else:
+        control = ControlSettings(**{**control.__dict__, "wopi_base_url": args.public_url})
+        asyncio.run(run.control_only(control, args.ready_file))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    if args.command in ("serve", "control", "edge"):
+        try:
+            _run_service(args)
+        except OSError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        return
+    address = _control_address(args)
+    api = client.Api(address, _api_key(args))
+    try:
+        args.handler(api, args)
+    except grpc.RpcError as error:
+        code = error.code()  # type: ignore[attr-defined]
+        detail = error.details()  # type: ignore[attr-defined]
+        if code == grpc.StatusCode.UNAVAILABLE:
+            detail = f"cannot reach the control plane at {address} ({detail})"
+        print(f"error: {code.name}: {detail}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        api.channel.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Authentication of every RPC (but health and reflection) by `authorization: Bearer <key>`."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from control.api.errors import to_status
+from control.services.context import Principal
+from control.services.keys import Authenticator
+from shared.errors import ApiKeyInvalid
+
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def current_principal() -> Principal:
+    return _principal.get()
+
+
+def _metadata_value(context: grpc.aio.ServicerContext, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return value if isinstance(value, str) else value.decode()
+    return None
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._authenticator = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise NotImplementedError(f"streaming requests are not authenticated: {handler_call_details.method}")
+
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        try:
+            principal = await self._authenticator.authenticate(_metadata_value(context, "authorization"))
+        except ApiKeyInvalid as error:
+            await context.abort_with_status(rpc_status.to_status(to_status(error)))
+        _principal.set(principal)
+
+    def _wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await self._authenticate(context)
+            return await behavior(request, context)
+
+        return wrapped
+
+    def _wrap_stream(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await self._authenticate(context)
+            async for item in behavior(request, context):
+                yield item
+
+        return wrapped

@@ -1,0 +1,72 @@
+"""The control plane's one error boundary: domain errors become gRPC status with details."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from shared import errors
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "wopi-proxy.control"
+
+# Most specific class first.
+_CODES: list[tuple[type[errors.WopiProxyError], int]] = [
+    (errors.InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (errors.NotFound, code_pb2.NOT_FOUND),
+    (errors.AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (errors.StorageUnreachable, code_pb2.FAILED_PRECONDITION),
+    (errors.ApiKeyInvalid, code_pb2.UNAUTHENTICATED),
+    (errors.PermissionDenied, code_pb2.PERMISSION_DENIED),
+    (errors.AccessTokenInvalid, code_pb2.PERMISSION_DENIED),
+    (errors.TenantDisabled, code_pb2.PERMISSION_DENIED),
+    (errors.OperationNotPermitted, code_pb2.PERMISSION_DENIED),
+    (errors.PayloadTooLarge, code_pb2.RESOURCE_EXHAUSTED),
+]
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def to_status(error: errors.WopiProxyError) -> status_pb2.Status:
+    code = next((c for cls, c in _CODES if isinstance(error, cls)), code_pb2.INTERNAL)
+    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))]
+    if isinstance(error, errors.InvalidArgument):
+        violation = error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.description)
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
+    return status_pb2.Status(code=code, message=error.message, details=details)
+
+
+T = TypeVar("T")
+
+
+def grpc_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Wraps a servicer method: domain errors become their status, anything else INTERNAL."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
+        try:
+            return await method(self, request, context)
+        except errors.WopiProxyError as error:
+            await context.abort_with_status(rpc_status.to_status(to_status(error)))
+        except (grpc.aio.AbortError, grpc.aio.UsageError):
+            raise
+        except Exception:
+            incident = secrets.token_hex(4)
+            log.exception("internal error in %s (incident %s)", method.__qualname__, incident)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (incident {incident}, see the server log)")
+        raise AssertionError("unreachable")
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables and the store functions over them (they never commit)."""

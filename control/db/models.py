@@ -1,0 +1,94 @@
+"""The control plane's tables. Times are integers: milliseconds since the Unix epoch (UTC),
+identical on SQLite and PostgreSQL and directly WOPI's access_token_ttl unit."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _bigint(**kw: object) -> object:
+    return Field(sa_type=BigInteger, **kw)  # type: ignore[arg-type]
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key for the gRPC API; only the SHA-256 of the key is kept."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True, max_length=40)
+    key_hash: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)  # "admin" or "tenant"
+    tenant_id: str | None = Field(default=None, max_length=63, index=True)
+    create_time: int = _bigint()
+    revoke_time: int | None = _bigint(default=None, nullable=True)
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+    id: str = Field(primary_key=True, max_length=63)
+    name: str = Field(max_length=200)
+    enabled: bool = True
+    create_time: int = _bigint()
+
+
+class Storage(SQLModel, table=True):
+    __tablename__ = "storages"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=63)
+    name: str = Field(max_length=63)
+    protocol: str = Field(max_length=32)
+    root: str = Field(sa_column=Column(Text, nullable=False))
+    options_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    max_file_size: int = _bigint(default=0)  # bytes; 0 = the edge's default
+    create_time: int = _bigint()
+
+
+class File(SQLModel, table=True):
+    """A file's identity: one row per (tenant, storage, path), whatever the number of sessions."""
+
+    __tablename__ = "files"
+    __table_args__ = (UniqueConstraint("tenant_id", "storage_id", "path"),)
+    id: str = Field(primary_key=True, max_length=43)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=63)
+    storage_id: int = Field(foreign_key="storages.id")
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = _bigint(default=1)
+    size: int = _bigint(default=0)
+    sha256: str = Field(default="", max_length=64)
+    create_time: int = _bigint()
+    update_time: int = _bigint()
+
+
+class Session(SQLModel, table=True):
+    __tablename__ = "sessions"
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=63, index=True)
+    file_id: str = Field(foreign_key="files.id", max_length=43, index=True)
+    storage_name: str = Field(max_length=63)
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    user_id: str = Field(max_length=256)
+    user_name: str = Field(max_length=256)
+    permission: str = Field(max_length=8)  # "view" or "edit"
+    token_hash: str = Field(unique=True, max_length=64)
+    create_time: int = _bigint(index=True)
+    expire_time: int = _bigint()
+    close_time: int | None = _bigint(default=None, nullable=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One line of the audit trail. Never holds a token or file content."""
+
+    __tablename__ = "audit_events"
+    id: int | None = Field(default=None, primary_key=True)
+    time: int = _bigint(index=True)
+    tenant_id: str | None = Field(default=None, max_length=63, index=True)
+    actor: str = Field(max_length=300)  # "key:<id>" or "user:<user id>"
+    session_id: str | None = Field(default=None, max_length=40)
+    file_id: str | None = Field(default=None, max_length=43)
+    operation: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)  # "ok" or "denied" or "failed"
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    size: int | None = _bigint(default=None, nullable=True)
+    client_address: str = Field(default="", max_length=64)
+    correlation_id: str = Field(default="", max_length=128)

@@ -1,0 +1,115 @@
+"""Store functions: one query each, keyword-only arguments, never commit (services own transactions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control.db.models import ApiKey, AuditEvent, File, Session, Storage, Tenant
+
+# -- API keys -------------------------------------------------------------------------------
+
+
+async def count_api_keys(db: AsyncSession) -> int:
+    return (await db.exec(select(func.count()).select_from(ApiKey))).one()
+
+
+async def add(db: AsyncSession, row: object) -> None:
+    db.add(row)
+    await db.flush()
+
+
+async def api_key_by_hash(db: AsyncSession, *, key_hash: str) -> ApiKey | None:
+    return (await db.exec(select(ApiKey).where(ApiKey.key_hash == key_hash))).first()
+
+
+# -- tenants --------------------------------------------------------------------------------
+
+
+async def get_tenant(db: AsyncSession, *, tenant_id: str) -> Tenant | None:
+    return await db.get(Tenant, tenant_id)
+
+
+async def list_tenants(db: AsyncSession, *, after: str | None, limit: int) -> Sequence[Tenant]:
+    query = select(Tenant).order_by(col(Tenant.id)).limit(limit)
+    if after is not None:
+        query = query.where(Tenant.id > after)
+    return (await db.exec(query)).all()
+
+
+# -- storages -------------------------------------------------------------------------------
+
+
+async def get_storage(db: AsyncSession, *, tenant_id: str, name: str) -> Storage | None:
+    query = select(Storage).where(Storage.tenant_id == tenant_id, Storage.name == name)
+    return (await db.exec(query)).first()
+
+
+async def list_storages(db: AsyncSession, *, tenant_id: str, after: str | None, limit: int) -> Sequence[Storage]:
+    query = select(Storage).where(Storage.tenant_id == tenant_id).order_by(col(Storage.name)).limit(limit)
+    if after is not None:
+        query = query.where(Storage.name > after)
+    return (await db.exec(query)).all()
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+async def file_by_path(db: AsyncSession, *, tenant_id: str, storage_id: int, path: str) -> File | None:
+    query = select(File).where(File.tenant_id == tenant_id, File.storage_id == storage_id, File.path == path)
+    return (await db.exec(query)).first()
+
+
+async def get_file(db: AsyncSession, *, file_id: str) -> File | None:
+    return await db.get(File, file_id)
+
+
+async def get_storage_by_id(db: AsyncSession, *, storage_id: int) -> Storage | None:
+    return await db.get(Storage, storage_id)
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+async def get_session(db: AsyncSession, *, session_id: str) -> Session | None:
+    return await db.get(Session, session_id)
+
+
+async def session_by_token_hash(db: AsyncSession, *, token_hash: str) -> Session | None:
+    return (await db.exec(select(Session).where(Session.token_hash == token_hash))).first()
+
+
+async def list_sessions(
+    db: AsyncSession, *, tenant_id: str | None, after: tuple[int, str] | None, limit: int
+) -> Sequence[Session]:
+    """Newest first; `after` is the (create_time, id) of the previous page's last row."""
+    query = select(Session).order_by(col(Session.create_time).desc(), col(Session.id).desc()).limit(limit)
+    if tenant_id is not None:
+        query = query.where(Session.tenant_id == tenant_id)
+    if after is not None:
+        created, sid = after
+        query = query.where(
+            (col(Session.create_time) < created) | ((col(Session.create_time) == created) & (col(Session.id) < sid))
+        )
+    return (await db.exec(query)).all()
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+async def append_audit(db: AsyncSession, *, event: AuditEvent) -> None:
+    db.add(event)
+
+
+
+async def bump_file_version(db: AsyncSession, *, file_id: str, size: int, sha256: str, now: int) -> int:
+    """Atomic increment (no read-modify-write), so concurrent writers never share a version."""
+    statement = (
+        update(File).where(col(File.id) == file_id)
+        .values(version=File.version + 1, size=size, sha256=sha256, update_time=now)
+        .returning(File.version)
+    )
+    return (await db.exec(statement)).scalar_one()  # type: ignore[call-overload]

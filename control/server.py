@@ -1,0 +1,76 @@
+"""Builds and runs the control plane's grpc.aio server (health and reflection included)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from control.api.auth import AuthInterceptor
+from control.api.protos import edge_grpc, edge_pb, session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb
+from control.api.servicers import EdgeServicer, SessionServicer, StorageServicer, TenantServicer
+from control.db.engine import create_engine, create_schema, session_factory
+from control.services.context import ServiceContext
+from control.services.keys import Authenticator, ensure_admin_key
+from control.settings import ControlSettings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = [
+    tenant_pb.DESCRIPTOR.services_by_name["TenantService"].full_name,
+    storage_pb.DESCRIPTOR.services_by_name["StorageService"].full_name,
+    session_pb.DESCRIPTOR.services_by_name["SessionService"].full_name,
+    edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name,
+]
+
+
+@dataclass
+class RunningControl:
+    server: grpc.aio.Server
+    engine: AsyncEngine
+    port: int
+    health: health.aio.HealthServicer  # type: ignore[name-defined]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        for name in ["", *SERVICE_NAMES]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+        await self.engine.dispose()
+
+
+async def start_control(settings: ControlSettings) -> RunningControl:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.effective_database_url)
+    await create_schema(engine)
+    ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
+                         default_session_ttl_s=settings.default_session_ttl_s)
+    await ensure_admin_key(ctx, settings.data_dir)
+
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(Authenticator(ctx))],
+        options=[("grpc.max_receive_message_length", 16 << 20)],
+    )
+    tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx), server)
+    storage_grpc.add_StorageServiceServicer_to_server(StorageServicer(ctx), server)
+    session_grpc.add_SessionServiceServicer_to_server(SessionServicer(ctx), server)
+    edge_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(ctx), server)
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *SERVICE_NAMES]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
+    await server.start()
+    log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
+             engine.url.render_as_string(hide_password=True))
+    return RunningControl(server=server, engine=engine, port=port, health=health_servicer)

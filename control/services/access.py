@@ -1,0 +1,17 @@
+"""Who may see what: a tenant key sees only its own tenant, and a foreign id looks missing."""
+
+from __future__ import annotations
+
+from control.services.context import Principal
+from shared.errors import PermissionDenied, TenantNotFound
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise PermissionDenied("this call needs the admin key")
+
+
+def require_tenant_visible(principal: Principal, tenant_id: str) -> None:
+    """Raises TenantNotFound (never PermissionDenied) so that ids of other tenants leak nothing."""
+    if not principal.is_admin and principal.tenant_id != tenant_id:
+        raise TenantNotFound(tenant_id)

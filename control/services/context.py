@@ -1,0 +1,50 @@
+"""What every service needs: the database, the clock, and a few settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def system_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling the gRPC API: an admin key or a tenant's key."""
+
+    key_id: str
+    role: str  # "admin" | "tenant"
+    tenant_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}"
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    sessions: async_sessionmaker[AsyncSession]
+    wopi_base_url: str  # public URL of the edge, e.g. https://wopi.example.com
+    clock: Callable[[], int] = field(default=system_clock_ms)
+    default_session_ttl_s: int = 10 * 3600
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One database transaction; committed when the block ends without an exception."""
+        async with self.sessions() as db:
+            async with db.begin():
+                yield db
+
+    def wopi_src(self, file_id: str) -> str:
+        return f"{self.wopi_base_url.rstrip('/')}/wopi/files/{file_id}"

@@ -1,0 +1,78 @@
+"""API keys: generation, the first admin key, and authentication of gRPC calls."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+
+from control.db import stores
+from control.db.models import ApiKey
+from control.services.context import Principal, ServiceContext
+from shared.errors import ApiKeyInvalid
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "wpk_"
+AUTH_CACHE_SECONDS = 5.0  # how long a revoked key may still be accepted by one process
+
+
+def hash_secret(secret: str) -> str:
+    """Keys and tokens carry 256 random bits, so a plain SHA-256 is a safe one-way hash."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_key_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def ensure_admin_key(ctx: ServiceContext, data_dir: Path) -> str | None:
+    """On the first start with an empty database, creates the admin key and writes it to
+    <data-dir>/admin.key (mode 0600). Returns the key file's path when it made one."""
+    async with ctx.transaction() as db:
+        if await stores.count_api_keys(db) > 0:
+            return None
+        secret = new_key_secret()
+        row = ApiKey(id="key_" + secrets.token_hex(8), key_hash=hash_secret(secret), role="admin",
+                     create_time=ctx.clock())
+        await stores.add(db, row)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / "admin.key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secret + "\n")
+        os.chmod(path, 0o600)
+    log.info("created the admin API key in %s (only its hash is stored)", path)
+    return str(path)
+
+
+class Authenticator:
+    """Resolves `authorization: Bearer <key>` to a Principal, with a short cache so the hot
+    path (the edge's AuthorizeWopiRequest) does not read the key table on every call."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ApiKeyInvalid()
+        key_hash = hash_secret(authorization[7:].strip())
+        cached = self._cache.get(key_hash)
+        now = time.monotonic()
+        if cached and now - cached[0] < AUTH_CACHE_SECONDS:
+            return cached[1]
+        async with self._ctx.sessions() as db:
+            row = await stores.api_key_by_hash(db, key_hash=key_hash)
+        if row is None or row.revoke_time is not None or not hmac.compare_digest(row.key_hash, key_hash):
+            self._cache.pop(key_hash, None)
+            raise ApiKeyInvalid()
+        principal = Principal(key_id=row.id, role=row.role, tenant_id=row.tenant_id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key_hash] = (now, principal)
+        return principal

@@ -1,0 +1,88 @@
+"""Storages: named roots in a tenant's filesystems."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy.exc import IntegrityError
+
+from control.db import pages, stores
+from control.db.models import Storage
+from control.services import audit, validation
+from control.services.access import require_tenant_visible
+from control.services.context import Principal, ServiceContext
+from shared.errors import InvalidArgument, StorageAlreadyExists, StorageNotFound, TenantNotFound
+from shared.storage import FsspecStorage
+
+
+def storage_options(row: Storage) -> dict[str, str]:
+    return dict(json.loads(row.options_json or "{}"))
+
+
+def open_storage(row: Storage) -> FsspecStorage:
+    return FsspecStorage(row.protocol, row.root, storage_options(row))
+
+
+async def create_storage(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    tenant_id: str,
+    name: str,
+    protocol: str,
+    root: str,
+    options: Mapping[str, str],
+) -> Storage:
+    require_tenant_visible(principal, tenant_id)
+    validation.storage_name(name)
+    protocol = validation.protocol(protocol or "file")
+    validation.text(root, "root", max_length=1024)
+    if protocol in ("file", "local") and not os.path.isabs(root):
+        raise InvalidArgument("root", "a local storage root must be an absolute path")
+    for key in options:
+        validation.text(key, "options", max_length=128)
+    # Reachability first: nothing is written for a storage that cannot work.
+    await FsspecStorage(protocol, root, options).check_reachable()
+    now = ctx.clock()
+    try:
+        async with ctx.transaction() as db:
+            if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+                raise TenantNotFound(tenant_id)
+            if await stores.get_storage(db, tenant_id=tenant_id, name=name) is not None:
+                raise StorageAlreadyExists(tenant_id, name)
+            row = Storage(tenant_id=tenant_id, name=name, protocol=protocol, root=root,
+                          options_json=json.dumps(dict(options), sort_keys=True), create_time=now)
+            await stores.add(db, row)
+            await audit.record(db, time=now, actor=principal.actor, operation="CreateStorage", outcome="ok",
+                               tenant_id=tenant_id, detail=f"storage={name} protocol={protocol}")
+    except IntegrityError as exc:
+        raise StorageAlreadyExists(tenant_id, name) from exc
+    return row
+
+
+async def get_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str) -> Storage:
+    require_tenant_visible(principal, tenant_id)
+    async with ctx.sessions() as db:
+        row = await stores.get_storage(db, tenant_id=tenant_id, name=name)
+    if row is None:
+        raise StorageNotFound(tenant_id, name)
+    return row
+
+
+async def list_storages(
+    ctx: ServiceContext, principal: Principal, *, tenant_id: str, page_size: int, page_token: str
+) -> tuple[Sequence[Storage], str]:
+    require_tenant_visible(principal, tenant_id)
+    limit = pages.page_size(page_size)
+    after = pages.decode(page_token)
+    if after is not None and not isinstance(after, str):
+        raise InvalidArgument("page_token", "not a token returned by this API")
+    async with ctx.sessions() as db:
+        if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+            raise TenantNotFound(tenant_id)
+        rows = await stores.list_storages(db, tenant_id=tenant_id, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, pages.encode(rows[-1].name) if more else ""

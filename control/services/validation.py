@@ -1,0 +1,47 @@
+"""Field rules shared by the services; each failure names its field."""
+
+from __future__ import annotations
+
+import re
+
+from shared.errors import InvalidArgument
+
+_TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_STORAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_PROTOCOL = re.compile(r"^[a-z][a-z0-9+.-]{0,31}$")
+
+
+def tenant_id(value: str, field: str = "tenant_id") -> str:
+    if not _TENANT_ID.match(value or ""):
+        raise InvalidArgument(field, "1-63 characters of a-z, 0-9 and '-', starting with a letter")
+    return value
+
+
+def storage_name(value: str, field: str = "name") -> str:
+    if not _STORAGE_NAME.match(value or ""):
+        raise InvalidArgument(field, "1-63 characters of a-z, 0-9, '-' and '_'")
+    return value
+
+
+def protocol(value: str) -> str:
+    if not _PROTOCOL.match(value):
+        raise InvalidArgument("protocol", "an fsspec protocol name such as file, s3 or memory")
+    return value
+
+
+def text(value: str, field: str, *, max_length: int, required: bool = True) -> str:
+    if required and not value.strip():
+        raise InvalidArgument(field, "must not be empty")
+    if len(value) > max_length:
+        raise InvalidArgument(field, f"longer than {max_length} characters")
+    if any(ord(c) < 32 for c in value):
+        raise InvalidArgument(field, "contains control characters")
+    return value
+
+
+def ttl_seconds(value: int, default: int) -> int:
+    if value == 0:
+        return default
+    if not 60 <= value <= 7 * 24 * 3600:
+        raise InvalidArgument("ttl_seconds", "between 60 and 604800 seconds (7 days), or 0 for the default")
+    return value

@@ -1,0 +1,22 @@
+"""The control plane's settings, built by the CLI (flags, then WOPI_PROXY_* environment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from control.db.engine import sqlite_url
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    data_dir: Path
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    database_url: str | None = None  # default: SQLite file in data_dir
+    wopi_base_url: str = "http://127.0.0.1:8000"  # the edge's public URL, for WOPISrc
+    default_session_ttl_s: int = 10 * 3600
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or sqlite_url(str(self.data_dir / "wopi-proxy.db"))

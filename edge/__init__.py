@@ -1,0 +1,1 @@
+"""The WOPI edge: stateless HTTP between editors and tenant storage."""

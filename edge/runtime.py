@@ -1,0 +1,22 @@
+"""What every WOPI handler needs, held once per app (never at import time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import current_app
+
+from edge.control_client import ControlClient
+from edge.settings import EdgeSettings
+from edge.storage_pool import StoragePool
+
+
+@dataclass
+class EdgeRuntime:
+    settings: EdgeSettings
+    control: ControlClient
+    storages: StoragePool
+
+
+def runtime() -> EdgeRuntime:
+    return current_app.extensions["wopi_proxy"]

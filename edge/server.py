@@ -1,0 +1,39 @@
+"""Serving the edge app with Hypercorn on a socket bound by us (so port 0 reports its port)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from quart import Quart
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def hypercorn_config(sock: socket.socket) -> Config:
+    config = Config()
+    config.bind = [f"fd://{sock.fileno()}"]
+    config.accesslog = None  # our own access log leaves the query string (the token) out
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.keep_alive_timeout = 75  # longer than typical editor / load balancer idle times
+    config.graceful_timeout = 10
+    return config
+
+
+async def serve_http(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
+    host, port = sock.getsockname()[:2]
+    log.info("edge listening on http://%s:%d", host, port)
+    await serve(app, hypercorn_config(sock), shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]

@@ -1,0 +1,17 @@
+"""The edge's settings, built by the CLI (flags, then WOPI_PROXY_* environment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    control_address: str  # HOST:PORT of the control plane
+    api_key: str  # the key the edge presents to the control plane
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_file_size: int = 1 << 30  # default per-storage upload limit (bytes)
+    chunk_size: int = 1 << 20  # GetFile/PutFile streaming unit
+    upload_idle_timeout_s: float = 120.0  # a body that sends nothing this long is abandoned
+    control_timeout_s: float = 10.0  # deadline of each control-plane call

@@ -1,0 +1,72 @@
+"""Bounded request bodies (Quart reads a whole upload into memory as fast as it arrives).
+
+BoundedBody pauses the ASGI receive loop once HIGH_WATER bytes wait unread, so Hypercorn
+stops reading the socket: an upload costs the edge a few hundred KiB, whatever its size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from quart.asgi import ASGIHTTPConnection
+from quart.wrappers.request import Body, Request
+
+from shared.errors import UploadStalled
+
+HIGH_WATER = 512 * 1024
+
+
+class BoundedBody(Body):
+    def __init__(self, expected_content_length: int | None, max_content_length: int | None) -> None:
+        super().__init__(expected_content_length, max_content_length)
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def append(self, data: bytes) -> None:
+        super().append(data)
+        if len(self._data) >= HIGH_WATER:
+            self._room.clear()
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await super().__anext__()
+        finally:
+            self._room.set()
+
+    async def wait_for_room(self) -> None:
+        await self._room.wait()
+
+
+class BoundedRequest(Request):
+    body_class = BoundedBody
+
+
+class BoundedHTTPConnection(ASGIHTTPConnection):
+    async def handle_messages(self, request: Request, receive: Any) -> None:
+        body = request.body
+        while True:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body.set_complete()
+                elif isinstance(body, BoundedBody):
+                    await body.wait_for_room()
+            elif message["type"] == "http.disconnect":
+                return
+
+
+async def body_chunks(body: Body, *, idle_timeout_s: float) -> AsyncIterator[bytes]:
+    """The request body chunk by chunk; a client that goes silent raises UploadStalled."""
+    iterator = body.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), idle_timeout_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadStalled(idle_timeout_s) from None
+        if chunk:
+            yield chunk

@@ -1,0 +1,1 @@
+"""The WOPI REST endpoints under /wopi/files/{file_id}."""

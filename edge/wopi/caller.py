@@ -1,0 +1,28 @@
+"""Who is calling: the access token (query first, as the spec prefers; Authorization as fallback),
+the client address and a correlation id for the audit."""
+
+from __future__ import annotations
+
+import secrets
+
+from quart import request
+
+from edge.control_client import WopiCaller
+from shared.errors import AccessTokenInvalid
+
+MAX_TOKEN_LENGTH = 4096
+
+
+def current_caller(file_id: str) -> WopiCaller:
+    token = request.args.get("access_token", "")
+    if not token:
+        authorization = request.headers.get("Authorization", "")
+        if authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip()
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise AccessTokenInvalid("missing or malformed access_token")
+    correlation = (
+        request.headers.get("X-WOPI-CorrelationId") or request.headers.get("X-Request-Id") or secrets.token_hex(8)
+    )
+    return WopiCaller(access_token=token, file_id=file_id, client_address=request.remote_addr or "",
+                      correlation_id=correlation[:128])

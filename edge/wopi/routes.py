@@ -1,0 +1,62 @@
+"""Routing of /wopi/files/{file_id}: one table from X-WOPI-Override to handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from quart import Blueprint, Response, request
+
+from edge.control_client import WopiCaller
+from edge.wopi import files
+from edge.wopi.caller import current_caller
+from shared.errors import FileNotFound, UnsupportedOperation
+
+Handler = Callable[[WopiCaller], Awaitable[Response]]
+
+# POST /wopi/files/{id}/contents, by X-WOPI-Override.
+CONTENTS_OVERRIDES: dict[str, Handler] = {
+    "PUT": files.put_file,  # PutFile: rest/files/putfile
+}
+
+# POST /wopi/files/{id}, by X-WOPI-Override.
+FILE_OVERRIDES: dict[str, Handler] = {}
+
+MAX_FILE_ID_LENGTH = 64
+
+blueprint = Blueprint("wopi", __name__, url_prefix="/wopi/files")
+
+
+def _override(table: dict[str, Handler]) -> Handler:
+    name = request.headers.get("X-WOPI-Override", "").strip().upper()
+    handler = table.get(name)
+    if handler is None:
+        raise UnsupportedOperation(name or "(no X-WOPI-Override)")
+    return handler
+
+
+def _caller(file_id: str) -> WopiCaller:
+    if len(file_id) > MAX_FILE_ID_LENGTH:
+        raise FileNotFound(file_id[:MAX_FILE_ID_LENGTH])
+    return current_caller(file_id)
+
+
+@blueprint.get("/<file_id>")
+async def check_file_info(file_id: str) -> Response:
+    return await files.check_file_info(_caller(file_id))
+
+
+@blueprint.get("/<file_id>/contents")
+async def get_file(file_id: str) -> Response:
+    return await files.get_file(_caller(file_id))
+
+
+@blueprint.post("/<file_id>/contents")
+async def post_contents(file_id: str) -> Response:
+    handler = _override(CONTENTS_OVERRIDES)
+    return await handler(_caller(file_id))
+
+
+@blueprint.post("/<file_id>")
+async def post_file(file_id: str) -> Response:
+    handler = _override(FILE_OVERRIDES)
+    return await handler(_caller(file_id))

@@ -1,0 +1,1 @@
+"""What the control plane and the edge both import: generated protos, errors, storage, helpers."""

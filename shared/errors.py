@@ -1,0 +1,187 @@
+"""Domain errors shared by the control plane and the edge.
+
+They carry no transport: control/api/errors.py turns them into gRPC status codes and
+edge/wopi/errors.py into WOPI status codes. `reason` is an ErrorReason name from
+protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
+
+    WopiProxyError
+    ├── InvalidArgument            (field, description)
+    │   └── PathOutsideRoot        (path)
+    ├── NotFound
+    │   ├── TenantNotFound         (tenant_id)
+    │   ├── StorageNotFound        (tenant_id, storage)
+    │   ├── SessionNotFound        (session_id)
+    │   └── FileNotFound           (path)
+    ├── AlreadyExists
+    │   ├── TenantAlreadyExists    (tenant_id)
+    │   └── StorageAlreadyExists   (tenant_id, storage)
+    ├── StorageUnreachable         (storage, detail)
+    ├── ApiKeyInvalid
+    ├── PermissionDenied
+    ├── AccessTokenInvalid
+    ├── TenantDisabled             (tenant_id)
+    ├── OperationNotPermitted      (operation)
+    ├── PayloadTooLarge            (limit)
+    ├── FileTooLarge               (size, limit)      GetFile over X-WOPI-MaxExpectedSize
+    ├── UnsupportedOperation       (operation)
+    ├── UploadStalled              (seconds)
+    └── ControlPlaneUnavailable    (detail)
+"""
+
+from __future__ import annotations
+
+
+class WopiProxyError(Exception):
+    """Base of every domain error; `metadata` holds every value the message mentions."""
+
+    reason: str = "UNSPECIFIED"
+
+    def __init__(self, message: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata = {k: str(v) for k, v in metadata.items()}
+
+
+class InvalidArgument(WopiProxyError):
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"invalid {field}: {description}", field=field)
+        self.field = field
+        self.description = description
+
+
+class PathOutsideRoot(InvalidArgument):
+    reason = "PATH_OUTSIDE_ROOT"
+
+    def __init__(self, path: str, field: str = "path") -> None:
+        super().__init__(field, f"path {path!r} leaves the storage root")
+        self.metadata["path"] = path
+
+
+class NotFound(WopiProxyError):
+    reason = "NOT_FOUND"
+
+
+class TenantNotFound(NotFound):
+    reason = "TENANT_NOT_FOUND"
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(f"tenant {tenant_id!r} not found", tenant_id=tenant_id)
+
+
+class StorageNotFound(NotFound):
+    reason = "STORAGE_NOT_FOUND"
+
+    def __init__(self, tenant_id: str, storage: str) -> None:
+        super().__init__(f"storage {storage!r} not found in tenant {tenant_id!r}",
+                         tenant_id=tenant_id, storage=storage)
+
+
+class SessionNotFound(NotFound):
+    reason = "SESSION_NOT_FOUND"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id!r} not found", session_id=session_id)
+
+
+class FileNotFound(NotFound):
+    reason = "FILE_NOT_FOUND"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"file {path!r} not found", path=path)
+
+
+class AlreadyExists(WopiProxyError):
+    reason = "ALREADY_EXISTS"
+
+
+class TenantAlreadyExists(AlreadyExists):
+    reason = "TENANT_ALREADY_EXISTS"
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(f"tenant {tenant_id!r} already exists", tenant_id=tenant_id)
+
+
+class StorageAlreadyExists(AlreadyExists):
+    reason = "STORAGE_ALREADY_EXISTS"
+
+    def __init__(self, tenant_id: str, storage: str) -> None:
+        super().__init__(f"storage {storage!r} already exists in tenant {tenant_id!r}",
+                         tenant_id=tenant_id, storage=storage)
+
+
+class StorageUnreachable(WopiProxyError):
+    reason = "STORAGE_UNREACHABLE"
+
+    def __init__(self, storage: str, detail: str) -> None:
+        super().__init__(f"storage {storage!r} cannot be reached: {detail}", storage=storage, detail=detail)
+
+
+class ApiKeyInvalid(WopiProxyError):
+    reason = "API_KEY_INVALID"
+
+    def __init__(self) -> None:
+        super().__init__("missing, unknown or revoked API key (send 'authorization: Bearer <key>')")
+
+
+class PermissionDenied(WopiProxyError):
+    reason = "PERMISSION_DENIED"
+
+
+class AccessTokenInvalid(WopiProxyError):
+    reason = "ACCESS_TOKEN_INVALID"
+
+    def __init__(self, why: str = "access token is invalid, expired or not valid for this file") -> None:
+        super().__init__(why)
+
+
+class TenantDisabled(WopiProxyError):
+    reason = "TENANT_DISABLED"
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(f"tenant {tenant_id!r} is disabled", tenant_id=tenant_id)
+
+
+class OperationNotPermitted(WopiProxyError):
+    reason = "OPERATION_NOT_PERMITTED"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"the session does not allow {operation}", operation=operation)
+
+
+class PayloadTooLarge(WopiProxyError):
+    reason = "PAYLOAD_TOO_LARGE"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body larger than the limit of {limit} bytes", limit=str(limit))
+        self.limit = limit
+
+
+class FileTooLarge(WopiProxyError):
+    reason = "FILE_TOO_LARGE"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"file of {size} bytes is larger than the {limit} bytes expected",
+                         size=str(size), limit=str(limit))
+
+
+class UnsupportedOperation(WopiProxyError):
+    reason = "UNSUPPORTED_OPERATION"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"operation {operation!r} is not supported", operation=operation)
+
+
+class UploadStalled(WopiProxyError):
+    reason = "UPLOAD_STALLED"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no body data for {seconds:g} seconds", seconds=f"{seconds:g}")
+
+
+class ControlPlaneUnavailable(WopiProxyError):
+    reason = "CONTROL_PLANE_UNAVAILABLE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"control plane unavailable: {detail}", detail=detail)

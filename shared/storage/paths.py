@@ -1,0 +1,33 @@
+"""The one rule for file paths inside a storage: relative, '/'-separated, never above the root."""
+
+from __future__ import annotations
+
+import re
+
+from shared.errors import InvalidArgument, PathOutsideRoot
+
+MAX_PATH_LENGTH = 1024
+MAX_SEGMENT_LENGTH = 255
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def normalize_relative_path(path: str, *, field: str = "path") -> str:
+    """Returns the canonical form of `path` or raises; '.' and empty segments are dropped."""
+    if not path:
+        raise InvalidArgument(field, "must not be empty")
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidArgument(field, f"longer than {MAX_PATH_LENGTH} characters")
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise InvalidArgument(field, "contains control characters")
+    if "\\" in path:
+        raise InvalidArgument(field, "contains a backslash; use '/' between folders")
+    if path.startswith("/") or _DRIVE.match(path):
+        raise PathOutsideRoot(path, field)
+    segments = [s for s in path.split("/") if s not in ("", ".")]
+    if ".." in segments:
+        raise PathOutsideRoot(path, field)
+    if not segments:
+        raise InvalidArgument(field, "names no file")
+    if any(len(s) > MAX_SEGMENT_LENGTH for s in segments):
+        raise InvalidArgument(field, f"a segment is longer than {MAX_SEGMENT_LENGTH} characters")
+    return "/".join(segments)
