@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000), help="WOPI HTTP port")
     serve.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                        help="the edge's URL as editors reach it (default http://HOST:PORT)")
+    serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
+                       help="default upload limit in bytes (default 1 GiB)")
 
     control = commands.add_parser("control", parents=[store], help="the control plane alone")
     control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
@@ -140,7 +142,7 @@ def _run_service(args: argparse.Namespace) -> None:
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
                               database_url=args.database_url)
     if args.command == "serve":
-        asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file))
+        asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
     else:
         control = ControlSettings(**{**control.__dict__, "wopi_base_url": args.public_url})
         asyncio.run(run.control_only(control, args.ready_file))

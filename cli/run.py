@@ -36,7 +36,7 @@ def _write_ready_file(path: str | None, **ports: int) -> None:
 
 
 async def serve(control: ControlSettings, edge_host: str, edge_port: int, public_url: str | None,
-                ready_file: str | None) -> None:
+                ready_file: str | None, max_file_size: int) -> None:
     """Control plane and edge in one process: the single-machine setup."""
     stop = _stop_event()
     sock = bind_socket(edge_host, edge_port)
@@ -47,7 +47,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     running = await start_control(control)
     api_key = (control.data_dir / "admin.key").read_text().strip()
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
-                                  host=edge_host, port=http_port))
+                                  host=edge_host, port=http_port, max_file_size=max_file_size))
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
@@ -59,7 +59,6 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
         stop.set()
         await http
         await running.stop()
-        sock.close()
 
 
 async def control_only(control: ControlSettings, ready_file: str | None) -> None:
@@ -75,15 +74,15 @@ async def control_only(control: ControlSettings, ready_file: str | None) -> None
 async def edge_only(settings: EdgeSettings, ready_file: str | None) -> None:
     stop = _stop_event()
     sock = bind_socket(settings.host, settings.port)
+    port = sock.getsockname()[1]
     app = create_app(settings)
     http = asyncio.create_task(serve_http(app, sock, stop))
-    _write_ready_file(ready_file, http_port=sock.getsockname()[1])
+    _write_ready_file(ready_file, http_port=port)
     try:
         await stop.wait()
     finally:
         stop.set()
         await http
-        sock.close()
 
 
 def read_key_file(path: Path) -> str:

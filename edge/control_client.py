@@ -40,6 +40,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
     reason = _error_reason(error)
     if reason in _DENIALS:
         return errors.AccessTokenInvalid(error.details() or reason)
+    if reason == "FILE_NOT_FOUND":
+        return errors.FileNotFound(error.details() or "")
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return errors.ControlPlaneUnavailable(error.code().name)
     # UNAUTHENTICATED here means the edge's own API key is wrong: an operator's problem.

@@ -24,8 +24,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def hypercorn_config(sock: socket.socket) -> Config:
+    """Hands the socket over to Hypercorn, which owns (and finally closes) its descriptor."""
     config = Config()
-    config.bind = [f"fd://{sock.fileno()}"]
+    config.bind = [f"fd://{sock.detach()}"]
     config.accesslog = None  # our own access log leaves the query string (the token) out
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 75  # longer than typical editor / load balancer idle times
@@ -35,5 +36,6 @@ def hypercorn_config(sock: socket.socket) -> Config:
 
 async def serve_http(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
     host, port = sock.getsockname()[:2]
+    config = hypercorn_config(sock)
     log.info("edge listening on http://%s:%d", host, port)
-    await serve(app, hypercorn_config(sock), shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    await serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]

@@ -16,7 +16,13 @@ from control.services import audit
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from control.services.storages import storage_options
-from shared.errors import AccessTokenInvalid, OperationNotPermitted, TenantDisabled, WopiProxyError
+from shared.errors import (
+    AccessTokenInvalid,
+    FileNotFound,
+    OperationNotPermitted,
+    TenantDisabled,
+    WopiProxyError,
+)
 
 # WOPI operations that change the file or its lock; a view session may not do them.
 WRITE_OPERATIONS = frozenset({
@@ -56,6 +62,10 @@ async def _resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operat
     if session is None or session.close_time is not None or session.expire_time <= now:
         raise AccessTokenInvalid()
     if session.file_id != caller.file_id:
+        # A file id that names no file at all is 404 (WOPI "file unknown"); a real file the
+        # token was not issued for is 401, like any foreign token.
+        if await stores.get_file(db, file_id=caller.file_id) is None:
+            raise FileNotFound(caller.file_id)
         raise AccessTokenInvalid("the access token is not valid for this file")
     tenant = await stores.get_tenant(db, tenant_id=session.tenant_id)
     if tenant is None or not tenant.enabled:

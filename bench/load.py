@@ -1,0 +1,234 @@
+"""Load generation: wrk for request rates (a Python asyncio+httpx loop when wrk is missing) and a
+lean socket client for large downloads.
+
+The download client reads with recv_into a reused buffer in threads (the GIL is released while
+waiting), so on a small machine it takes as little CPU as possible away from the server under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class RateResult:
+    """A fixed-duration, fixed-concurrency run against one URL."""
+
+    tool: str
+    requests_per_s: float
+    requests: int
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0  # non-2xx answers plus socket errors and timeouts
+    error_detail: str = ""
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+
+def find_wrk(try_install: bool) -> str | None:
+    """wrk on PATH; when root and allowed, `apt-get install -y wrk` first (it is not in the base image)."""
+    path = shutil.which("wrk")
+    if path or not try_install or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return path
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"],
+                 ["apt-get", "install", "-y", "-q", "wrk"]):
+        try:
+            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=180, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        path = shutil.which("wrk")
+        if path:
+            return path
+    return None
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _duration_ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> RateResult:
+    """Reads Requests/sec, the latency distribution and the error lines of `wrk --latency`."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    total = re.search(r"^\s*(\d+) requests in", output, re.M)
+    if not rps or not total:
+        raise RuntimeError(f"cannot parse wrk output:\n{output}")
+    percentiles = {m.group(1): _duration_ms(m.group(2))
+                   for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.M)}
+    errors, details = 0, []
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+        details.append(f"non-2xx {non_2xx.group(1)}")
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if sock:
+        errors += sum(int(x) for x in sock.groups())
+        details.append(sock.group(0))
+    return RateResult(tool="wrk", requests_per_s=float(rps.group(1)), requests=int(total.group(1)),
+                      p50_ms=percentiles.get("50"), p99_ms=percentiles.get("99"), errors=errors,
+                      error_detail="; ".join(details))
+
+
+def run_wrk(wrk: str, url: str, *, threads: int, connections: int, duration_s: float) -> RateResult:
+    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--latency", "--timeout", "10s", url]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    return parse_wrk(done.stdout)
+
+
+# -- Python fallback ----------------------------------------------------------------------------
+
+async def _python_rate(url: str, connections: int, duration_s: float) -> RateResult:
+    import httpx  # only the fallback needs it (a test dependency of the project)
+
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+        deadline = time.perf_counter() + duration_s
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.get(url)
+                    ok = 200 <= response.status_code < 400
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+
+    def pct(p: float) -> float | None:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else None
+
+    done = len(latencies) + errors
+    return RateResult(tool="python-httpx", requests_per_s=done / elapsed, requests=done, p50_ms=pct(0.50),
+                      p99_ms=pct(0.99), errors=errors, error_detail=f"failed {errors}" if errors else "")
+
+
+def run_python_rate(url: str, *, connections: int, duration_s: float) -> RateResult:
+    """Much weaker than wrk (the client shares the CPU with the server): ratios still compare."""
+    return asyncio.run(_python_rate(url, connections, duration_s))
+
+
+def measure_rate(wrk: str | None, url: str, *, threads: int, connections: int, duration_s: float,
+                 warmup_s: float) -> RateResult:
+    """A short warm-up (connections, caches, SQLite pages) and then the measured run."""
+    if wrk:
+        if warmup_s > 0:
+            run_wrk(wrk, url, threads=threads, connections=connections, duration_s=warmup_s)
+        return run_wrk(wrk, url, threads=threads, connections=connections, duration_s=duration_s)
+    if warmup_s > 0:
+        run_python_rate(url, connections=connections, duration_s=warmup_s)
+    return run_python_rate(url, connections=connections, duration_s=duration_s)
+
+
+# -- large downloads ----------------------------------------------------------------------------
+
+@dataclass
+class Download:
+    status: int
+    content_length: int | None
+    received: int
+    seconds: float
+    sha256: str | None = None
+
+
+def download(url: str, *, digest: bool = False, buffer_size: int = MIB) -> Download:
+    """GET over a raw HTTP/1.1 socket; counts body bytes against Content-Length (optionally hashes)."""
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    started = time.perf_counter()
+    with socket.create_connection((host, port), timeout=60) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            piece = sock.recv(65536)
+            if not piece:
+                raise RuntimeError(f"connection closed before the response head ({len(head)} bytes)")
+            head += piece
+        header_blob, _, body_start = head.partition(b"\r\n\r\n")
+        lines = header_blob.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers["content-length"]) if "content-length" in headers else None
+        hasher = hashlib.sha256(body_start) if digest else None
+        received = len(body_start)
+        buffer = bytearray(buffer_size)
+        view = memoryview(buffer)
+        while length is None or received < length:
+            n = sock.recv_into(buffer)
+            if n == 0:
+                break
+            received += n
+            if hasher is not None:
+                hasher.update(view[:n])
+    return Download(status=status, content_length=length, received=received,
+                    seconds=time.perf_counter() - started, sha256=hasher.hexdigest() if hasher else None)
+
+
+@dataclass
+class DownloadRun:
+    """Sequential and concurrent throughput of one URL, every download checked."""
+
+    sequential_mib_s: float
+    concurrent_mib_s: float
+    downloads: int
+    problems: list[str] = field(default_factory=list)
+
+
+def _check(result: Download, expected: int, label: str, problems: list[str]) -> None:
+    if result.status != 200:
+        problems.append(f"{label}: status {result.status}")
+    elif result.content_length != expected or result.received != expected:
+        problems.append(f"{label}: Content-Length {result.content_length}, received {result.received}, "
+                        f"expected {expected}")
+
+
+def measure_downloads(url: str, expected: int, *, sequential: int, concurrent: int) -> DownloadRun:
+    """MiB/s over `sequential` downloads one after another, then over `concurrent` at once (wall clock)."""
+    problems: list[str] = []
+    seq_bytes, seq_seconds = 0, 0.0
+    for i in range(sequential):
+        result = download(url)
+        _check(result, expected, f"sequential #{i + 1}", problems)
+        seq_bytes += result.received
+        seq_seconds += result.seconds
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrent) as pool:
+        results = list(pool.map(lambda _: download(url), range(concurrent)))
+    wall = time.perf_counter() - began
+    for i, result in enumerate(results):
+        _check(result, expected, f"concurrent #{i + 1}", problems)
+    return DownloadRun(sequential_mib_s=seq_bytes / MIB / seq_seconds if seq_seconds else 0.0,
+                       concurrent_mib_s=sum(r.received for r in results) / MIB / wall if wall else 0.0,
+                       downloads=sequential + concurrent, problems=problems)

@@ -1,0 +1,87 @@
+"""The baseline: a trivial Quart app served exactly as the edge is (edge.server's socket and config).
+
+Whatever the edge costs beyond this app is wopi-proxy's own work (authorization round trip,
+storage I/O, logging), so the benchmark reports ratios against it rather than absolute figures.
+
+Run as a subprocess: python bench/trivial_app.py --ready-file FILE [--host H] [--port P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from collections.abc import AsyncIterator
+
+from quart import Quart, Response, jsonify
+
+from edge.server import bind_socket, serve_http
+from shared.logs import configure as configure_logging
+
+STREAM_SIZE = 100 * 1024 * 1024  # the same size as the wopi-proxy GetFile target
+CHUNK_SIZE = 1 << 20  # EdgeSettings.chunk_size: the edge streams in 1 MiB reads too
+SMALL_SIZE = 100 * 1024  # the same size as the small wopi-proxy file
+
+
+def create_app() -> Quart:
+    """One JSON endpoint (vs CheckFileInfo), one 100 KiB body and one 100 MiB stream (vs GetFile)."""
+    app = Quart("bench_trivial")
+    chunk = os.urandom(CHUNK_SIZE)
+    small = os.urandom(SMALL_SIZE)
+
+    @app.get("/json")
+    async def tiny_json() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/small")
+    async def small_body() -> Response:
+        response = Response(small, status=200, mimetype="application/octet-stream")
+        return response
+
+    @app.get("/stream")
+    async def stream() -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            remaining = STREAM_SIZE
+            while remaining > 0:
+                piece = chunk if remaining >= CHUNK_SIZE else chunk[:remaining]
+                remaining -= len(piece)
+                yield piece
+
+        response = Response(chunks(), status=200, mimetype="application/octet-stream")
+        response.headers["Content-Length"] = str(STREAM_SIZE)
+        response.timeout = None  # as in the edge's GetFile: no RESPONSE_TIMEOUT cut-off
+        return response
+
+    return app
+
+
+async def main(host: str, port: int, ready_file: str) -> None:
+    """Serves until SIGINT/SIGTERM; writes the bound port to ready_file once listening."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    sock = bind_socket(host, port)
+    http = asyncio.create_task(serve_http(create_app(), sock, stop))
+    tmp = f"{ready_file}.tmp"
+    with open(tmp, "w") as out:
+        json.dump({"http_port": sock.getsockname()[1]}, out)
+    os.replace(tmp, ready_file)
+    try:
+        await stop.wait()
+    finally:
+        stop.set()
+        await http
+        sock.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ready-file", required=True)
+    args = parser.parse_args()
+    configure_logging("INFO")  # the same logging set-up as `wopi-proxy serve`
+    asyncio.run(main(args.host, args.port, args.ready_file))
