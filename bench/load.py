@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from services import cpu_seconds
+
 MIB = 1024 * 1024
 
 
@@ -33,6 +35,7 @@ class RateResult:
     p99_ms: float | None = None
     errors: int = 0  # non-2xx answers plus socket errors and timeouts
     error_detail: str = ""
+    cpu_ms_per_request: float | None = None  # the server's CPU time (all threads) per answered request
 
 
 # -- wrk ----------------------------------------------------------------------------------------
@@ -68,12 +71,12 @@ def _duration_ms(text: str) -> float:
 
 def parse_wrk(output: str) -> RateResult:
     """Reads Requests/sec, the latency distribution and the error lines of `wrk --latency`."""
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
-    total = re.search(r"^\s*(\d+) requests in", output, re.M)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
     if not rps or not total:
         raise RuntimeError(f"cannot parse wrk output:\n{output}")
     percentiles = {m.group(1): _duration_ms(m.group(2))
-                   for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.M)}
+                   for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.MULTILINE)}
     errors, details = 0, []
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     if non_2xx:
@@ -139,16 +142,23 @@ def run_python_rate(url: str, *, connections: int, duration_s: float) -> RateRes
     return asyncio.run(_python_rate(url, connections, duration_s))
 
 
-def measure_rate(wrk: str | None, url: str, *, threads: int, connections: int, duration_s: float,
-                 warmup_s: float) -> RateResult:
-    """A short warm-up (connections, caches, SQLite pages) and then the measured run."""
-    if wrk:
-        if warmup_s > 0:
-            run_wrk(wrk, url, threads=threads, connections=connections, duration_s=warmup_s)
-        return run_wrk(wrk, url, threads=threads, connections=connections, duration_s=duration_s)
+def measure_rate(wrk: str | None, url: str, *, server_pid: int, threads: int, connections: int,
+                 duration_s: float, warmup_s: float) -> RateResult:
+    """A short warm-up (connections, caches, SQLite pages) and then the measured run, with the
+    server's CPU time per request (less sensitive to noisy neighbours than requests/s)."""
+    def once(seconds: float) -> RateResult:
+        if wrk:
+            return run_wrk(wrk, url, threads=threads, connections=connections, duration_s=seconds)
+        return run_python_rate(url, connections=connections, duration_s=seconds)
+
     if warmup_s > 0:
-        run_python_rate(url, connections=connections, duration_s=warmup_s)
-    return run_python_rate(url, connections=connections, duration_s=duration_s)
+        once(warmup_s)
+    cpu_before = cpu_seconds(server_pid)
+    result = once(duration_s)
+    cpu_after = cpu_seconds(server_pid)
+    if cpu_before is not None and cpu_after is not None and result.requests:
+        result.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / result.requests
+    return result
 
 
 # -- large downloads ----------------------------------------------------------------------------

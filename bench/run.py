@@ -29,7 +29,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from load import MIB, DownloadRun, RateResult, download, find_wrk, measure_downloads, measure_rate  # noqa: E402
-from services import RssSampler, Server, rss_mib, start_server  # noqa: E402
+from services import RssSampler, Server, cpu_seconds, rss_mib, start_server  # noqa: E402
 from trivial_app import SMALL_SIZE, STREAM_SIZE  # noqa: E402
 
 BIG_SIZE = STREAM_SIZE  # 100 MiB: GetFile vs the trivial stream
@@ -96,7 +96,8 @@ def provision(base: list[str], server: Server, data_dir: Path, files_dir: Path) 
 
 def get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+        data: dict[str, Any] = json.loads(response.read())
+    return data
 
 
 # -- reporting ----------------------------------------------------------------------------------
@@ -108,8 +109,11 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
+def fmt(value: float | None, digits: int | None = None) -> str:
+    """Two decimals for small figures (CPU ms, ratios), one for the rest."""
+    if value is None:
+        return "-"
+    return f"{value:,.{digits if digits is not None else (2 if abs(value) < 10 else 1)}f}"
 
 
 def print_table(rows: list[Row]) -> None:
@@ -121,13 +125,32 @@ def print_table(rows: list[Row]) -> None:
 
 def rate_rows(label: str, ours: RateResult, theirs: RateResult) -> list[Row]:
     return [(f"{label} req/s", ours.requests_per_s, theirs.requests_per_s),
-            (f"{label} p99 ms", ours.p99_ms, theirs.p99_ms)]
+            (f"{label} p99 ms", ours.p99_ms, theirs.p99_ms),
+            (f"{label} server CPU ms/req", ours.cpu_ms_per_request, theirs.cpu_ms_per_request)]
+
+
+@dataclass
+class DownloadFigures:
+    run: DownloadRun
+    peak_rss_mib: float
+    cpu_s_per_gib: float | None
+
+
+def measure_big(server: Server, url: str, args: argparse.Namespace) -> DownloadFigures:
+    """The 100 MiB downloads with the server's RSS sampled and its CPU time counted."""
+    cpu_before = cpu_seconds(server.pid)
+    with RssSampler(server.pid) as rss:
+        result = measure_downloads(url, BIG_SIZE, sequential=args.sequential, concurrent=args.concurrent)
+    cpu_after = cpu_seconds(server.pid)
+    gib = result.downloads * BIG_SIZE / 1024**3
+    cpu = (cpu_after - cpu_before) / gib if cpu_before is not None and cpu_after is not None else None
+    return DownloadFigures(run=result, peak_rss_mib=rss.peak_mib, cpu_s_per_gib=cpu)
 
 
 def error_lines(name: str, result: RateResult | DownloadRun) -> list[str]:
     if isinstance(result, RateResult):
-        return [f"  {name}: {result.errors} errors ({result.error_detail})"] if result.errors else []
-    return [f"  {name}: {p}" for p in result.problems]
+        return [f"{name}: {result.errors} errors ({result.error_detail})"] if result.errors else []
+    return [f"{name}: {p}" for p in result.problems]
 
 
 def server_log_problems(server: Server) -> list[str]:
@@ -198,48 +221,55 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
                            f"SHA-256 {'matches' if check.sha256 == big_sha else 'differs'}")
     download(f"{trivial_base}/stream")  # the same warm-up for the baseline
 
-    rate = dict(threads=args.threads, connections=args.connections, warmup_s=args.warmup)
+    rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
     print(f"CheckFileInfo vs /json: {args.connections} connections, {args.duration:g} s each ...", flush=True)
-    cfi = measure_rate(wrk, sessions["small.bin"].url(), duration_s=args.duration, **rate)
-    tiny = measure_rate(wrk, f"{trivial_base}/json", duration_s=args.duration, **rate)
+    cfi = measure_rate(wrk, sessions["small.bin"].url(), server_pid=proxy.pid, duration_s=args.duration, **rate)
+    tiny = measure_rate(wrk, f"{trivial_base}/json", server_pid=trivial.pid, duration_s=args.duration, **rate)
     small_ours = small_theirs = None
     if args.small_duration > 0:
         print(f"GetFile 100 KiB vs /small: {args.small_duration:g} s each ...", flush=True)
-        small_ours = measure_rate(wrk, sessions["small.bin"].url("/contents"), duration_s=args.small_duration, **rate)
-        small_theirs = measure_rate(wrk, f"{trivial_base}/small", duration_s=args.small_duration, **rate)
+        small_ours = measure_rate(wrk, sessions["small.bin"].url("/contents"), server_pid=proxy.pid,
+                                  duration_s=args.small_duration, **rate)
+        small_theirs = measure_rate(wrk, f"{trivial_base}/small", server_pid=trivial.pid,
+                                    duration_s=args.small_duration, **rate)
 
     print(f"GetFile 100 MiB vs /stream: {args.sequential} sequential + {args.concurrent} concurrent ...", flush=True)
     idle_rss = {"wopi-proxy": rss_mib(proxy.pid), "trivial": rss_mib(trivial.pid)}
-    with RssSampler(proxy.pid) as proxy_rss:
-        big_ours = measure_downloads(sessions["big.bin"].url("/contents"), BIG_SIZE,
-                                     sequential=args.sequential, concurrent=args.concurrent)
-    with RssSampler(trivial.pid) as trivial_rss:
-        big_theirs = measure_downloads(f"{trivial_base}/stream", BIG_SIZE,
-                                       sequential=args.sequential, concurrent=args.concurrent)
+    big_ours = measure_big(proxy, sessions["big.bin"].url("/contents"), args)
+    big_theirs = measure_big(trivial, f"{trivial_base}/stream", args)
+
+    # Stop both now: a clean shutdown on SIGTERM is part of what a server must do.
+    proxy.stop()
+    trivial.stop()
 
     rows: list[Row] = [*rate_rows(f"CheckFileInfo (c={args.connections})", cfi, tiny)]
     if small_ours and small_theirs:
         rows += rate_rows("GetFile 100 KiB", small_ours, small_theirs)
     rows += [
-        ("GetFile 100 MiB sequential MiB/s", big_ours.sequential_mib_s, big_theirs.sequential_mib_s),
-        (f"GetFile 100 MiB {args.concurrent} concurrent MiB/s", big_ours.concurrent_mib_s, big_theirs.concurrent_mib_s),
+        ("GetFile 100 MiB sequential MiB/s", big_ours.run.sequential_mib_s, big_theirs.run.sequential_mib_s),
+        (f"GetFile 100 MiB {args.concurrent} concurrent MiB/s", big_ours.run.concurrent_mib_s,
+         big_theirs.run.concurrent_mib_s),
+        ("GetFile 100 MiB server CPU s/GiB", big_ours.cpu_s_per_gib, big_theirs.cpu_s_per_gib),
         ("RSS before downloads MiB", idle_rss["wopi-proxy"], idle_rss["trivial"]),
-        ("Peak RSS during downloads MiB", proxy_rss.peak_mib, trivial_rss.peak_mib),
+        ("Peak RSS during downloads MiB", big_ours.peak_rss_mib, big_theirs.peak_rss_mib),
     ]
     print()
     print_table(rows)
-    print("(ratio = wopi-proxy / trivial: higher is better for req/s and MiB/s, lower for p99 and RSS)")
+    print("(ratio = wopi-proxy / trivial: higher is better for req/s and MiB/s, lower for the others)")
+
+    # Problems make figures meaningless (exit 1); warnings are product defects seen on the way.
     problems = [*error_lines("CheckFileInfo", cfi), *error_lines("trivial /json", tiny),
-                *error_lines("GetFile 100 MiB", big_ours), *error_lines("trivial /stream", big_theirs)]
+                *error_lines("GetFile 100 MiB", big_ours.run), *error_lines("trivial /stream", big_theirs.run)]
     if small_ours and small_theirs:
         problems += [*error_lines("GetFile 100 KiB", small_ours), *error_lines("trivial /small", small_theirs)]
-    log_problems = server_log_problems(proxy) + server_log_problems(trivial)
-    if problems or log_problems:
-        print("PROBLEMS (figures with errors are not comparable):")
-        for line in problems:
-            print(line)
-        for line in log_problems[:10]:
-            print(f"  server log: {line}")
+    warnings = [f"{s.name}: {line}" for s in (proxy, trivial) for line in server_log_problems(s)][:10]
+    warnings += [f"{s.name} exited with status {s.exit_code} on SIGTERM (expected 0)"
+                 for s in (proxy, trivial) if s.exit_code != 0]
+    for title, lines in (("PROBLEMS (figures with errors are not comparable):", problems), ("WARNINGS:", warnings)):
+        if lines:
+            print(title)
+            for line in lines:
+                print(f"  {line}")
     print(NOISE_NOTE)
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -251,9 +281,9 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         "raw": {"check_file_info": asdict(cfi), "trivial_json": asdict(tiny),
                 "get_file_small": asdict(small_ours) if small_ours else None,
                 "trivial_small": asdict(small_theirs) if small_theirs else None,
-                "get_file_big": asdict(big_ours), "trivial_stream": asdict(big_theirs),
-                "rss_hwm_reset": proxy_rss.hwm_reset},
-        "problems": problems + log_problems[:10],
+                "get_file_big": asdict(big_ours), "trivial_stream": asdict(big_theirs)},
+        "problems": problems,
+        "warnings": warnings,
     }
 
 

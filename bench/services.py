@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 STOP_TIMEOUT_S = 15.0
 
@@ -29,6 +29,7 @@ class Server:
     log_path: Path
     log_file: IO[bytes]
     ready: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None  # set by stop(): a clean shutdown on SIGTERM exits 0
 
     @property
     def pid(self) -> int:
@@ -41,7 +42,10 @@ class Server:
             return "(no log)"
 
     def stop(self) -> None:
-        """SIGTERM (both servers shut down gracefully on it), SIGKILL if that takes too long."""
+        """SIGTERM (both servers shut down gracefully on it), SIGKILL if that takes too long.
+        Idempotent: the exit stack calls it again after an explicit stop."""
+        if self.exit_code is not None:
+            return
         try:
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGTERM)
@@ -50,6 +54,7 @@ class Server:
                 except subprocess.TimeoutExpired:
                     self.process.kill()
                     self.process.wait(5)
+            self.exit_code = self.process.returncode
         finally:
             self.log_file.close()
 
@@ -59,7 +64,7 @@ def start_server(name: str, argv: list[str], workdir: Path, ready_timeout_s: flo
     """Starts argv with --ready-file appended and waits for the file (ports are ephemeral)."""
     ready_file = workdir / f"{name}.ready.json"
     log_path = workdir / f"{name}.log"
-    log_file = open(log_path, "wb")
+    log_file = open(log_path, "wb")  # noqa: SIM115  (held open for the process's lifetime)
     process = subprocess.Popen(argv + ["--ready-file", str(ready_file)], stdin=subprocess.DEVNULL,
                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
                                env={**os.environ, **(env or {})})
@@ -91,6 +96,16 @@ def _status_kib(pid: int, key: str) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of the whole process (all threads: gRPC, SQLite, worker threads)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def rss_mib(pid: int) -> float | None:
@@ -128,7 +143,7 @@ class RssSampler:
                 self.max_sampled_mib = max(self.max_sampled_mib, value)
             self._stop.wait(self.interval_s)
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self.start_mib = rss_mib(self.pid)
         self.hwm_reset = reset_peak_rss(self.pid)
         self._thread.start()

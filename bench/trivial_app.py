@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -57,6 +58,14 @@ def create_app() -> Quart:
     return app
 
 
+def write_ready_file(path: str, port: int) -> None:
+    """Atomically, as `wopi-proxy serve` does: the benchmark reads the ephemeral port from it."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as out:
+        json.dump({"http_port": port}, out)
+    os.replace(tmp, path)
+
+
 async def main(host: str, port: int, ready_file: str) -> None:
     """Serves until SIGINT/SIGTERM; writes the bound port to ready_file once listening."""
     stop = asyncio.Event()
@@ -64,17 +73,18 @@ async def main(host: str, port: int, ready_file: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     sock = bind_socket(host, port)
+    bound_port = sock.getsockname()[1]  # before serve_http: Hypercorn may take the descriptor over
     http = asyncio.create_task(serve_http(create_app(), sock, stop))
-    tmp = f"{ready_file}.tmp"
-    with open(tmp, "w") as out:
-        json.dump({"http_port": sock.getsockname()[1]}, out)
-    os.replace(tmp, ready_file)
+    write_ready_file(ready_file, bound_port)
     try:
         await stop.wait()
     finally:
         stop.set()
         await http
-        sock.close()
+        # Hypercorn owns and closes the listening descriptor (edge.server hands it over); an
+        # older edge.server did not detach it, so a second close failed with EBADF.
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 if __name__ == "__main__":

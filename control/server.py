@@ -11,8 +11,12 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.auth import AuthInterceptor
-from control.api.protos import edge_grpc, edge_pb, session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb
-from control.api.servicers import EdgeServicer, SessionServicer, StorageServicer, TenantServicer
+from control.api.edge_servicer import EdgeServicer
+from control.api.file_servicer import FileServicer
+from control.api.protos import (
+    edge_grpc, edge_pb, file_grpc, file_pb, session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb,
+)
+from control.api.servicers import SessionServicer, StorageServicer, TenantServicer
 from control.db.engine import create_engine, create_schema, session_factory
 from control.services.context import ServiceContext
 from control.services.keys import Authenticator, ensure_admin_key
@@ -24,6 +28,7 @@ SERVICE_NAMES = [
     tenant_pb.DESCRIPTOR.services_by_name["TenantService"].full_name,
     storage_pb.DESCRIPTOR.services_by_name["StorageService"].full_name,
     session_pb.DESCRIPTOR.services_by_name["SessionService"].full_name,
+    file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
     edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name,
 ]
 
@@ -57,6 +62,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx), server)
     storage_grpc.add_StorageServiceServicer_to_server(StorageServicer(ctx), server)
     session_grpc.add_SessionServiceServicer_to_server(SessionServicer(ctx), server)
+    file_grpc.add_FileServiceServicer_to_server(FileServicer(ctx), server)
     edge_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(ctx), server)
 
     health_servicer = health.aio.HealthServicer()

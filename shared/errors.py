@@ -25,7 +25,14 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── FileTooLarge               (size, limit)      GetFile over X-WOPI-MaxExpectedSize
     ├── UnsupportedOperation       (operation)
     ├── UploadStalled              (seconds)
-    └── ControlPlaneUnavailable    (detail)
+    ├── ControlPlaneUnavailable    (detail)
+    ├── LockConflict               (current_lock, failure_reason)   WOPI 409 + X-WOPI-Lock
+    ├── TimestampConflict          (expected, actual)               Collabora 409 + COOLStatusCode 1010
+    ├── FileAlreadyExists          (path)
+    ├── FileLocked                 (file_id)
+    ├── VersionNotFound            (file_id, version)
+    ├── InvalidFileName            (name, description)              WOPI 400 + X-WOPI-InvalidFileNameError
+    └── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
 """
 
 from __future__ import annotations
@@ -185,3 +192,64 @@ class ControlPlaneUnavailable(WopiProxyError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"control plane unavailable: {detail}", detail=detail)
+
+
+class LockConflict(WopiProxyError):
+    """A WOPI lock check failed; `current_lock` is "" when the file is unlocked."""
+
+    reason = "LOCK_CONFLICT"
+
+    def __init__(self, current_lock: str, failure_reason: str) -> None:
+        super().__init__(failure_reason, current_lock=current_lock, failure_reason=failure_reason)
+        self.current_lock = current_lock
+        self.failure_reason = failure_reason
+
+
+class TimestampConflict(WopiProxyError):
+    """Collabora/OnlyOffice last saw another LastModifiedTime: the file changed in storage."""
+
+    reason = "TIMESTAMP_CONFLICT"
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"the editor last saw {expected}, the file is at {actual}", expected=expected, actual=actual)
+
+
+class FileAlreadyExists(WopiProxyError):
+    reason = "FILE_ALREADY_EXISTS"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"file {path!r} already exists", path=path)
+
+
+class FileLocked(WopiProxyError):
+    reason = "FILE_LOCKED"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"file {file_id!r} is locked by an editor", file_id=file_id)
+
+
+class VersionNotFound(NotFound):
+    reason = "VERSION_NOT_FOUND"
+
+    def __init__(self, file_id: str, version: int) -> None:
+        super().__init__(f"file {file_id!r} has no kept version {version}", file_id=file_id, version=str(version))
+
+
+class InvalidFileName(WopiProxyError):
+    reason = "INVALID_FILE_NAME"
+
+    def __init__(self, name: str, description: str) -> None:
+        super().__init__(f"invalid file name {name!r}: {description}", name=name, description=description)
+        self.description = description
+
+
+class RelativeTargetRefused(WopiProxyError):
+    """PutRelativeFile cannot use the requested name; `valid_target` is one that would work."""
+
+    reason = "RELATIVE_TARGET_REFUSED"
+
+    def __init__(self, status: int, message: str, *, valid_target: str = "", current_lock: str | None = None) -> None:
+        super().__init__(message, valid_target=valid_target)
+        self.status = status
+        self.valid_target = valid_target
+        self.current_lock = current_lock

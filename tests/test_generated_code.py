@@ -31,7 +31,8 @@ SERVICES = [
     ("wopiproxy.control.v1.tenant_service_pb2", "TenantService", "control.api.servicers", "TenantServicer"),
     ("wopiproxy.control.v1.storage_service_pb2", "StorageService", "control.api.servicers", "StorageServicer"),
     ("wopiproxy.control.v1.session_service_pb2", "SessionService", "control.api.servicers", "SessionServicer"),
-    ("wopiproxy.control.v1.edge_service_pb2", "EdgeService", "control.api.servicers", "EdgeServicer"),
+    ("wopiproxy.control.v1.file_service_pb2", "FileService", "control.api.file_servicer", "FileServicer"),
+    ("wopiproxy.control.v1.edge_service_pb2", "EdgeService", "control.api.edge_servicer", "EdgeServicer"),
 ]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from control.api.protos import session_pb, storage_pb, tenant_pb
-from control.db.models import Storage, Tenant
+from control.api.protos import file_pb, session_pb, storage_pb, tenant_pb
+from control.db.models import FileVersion, Storage, Tenant
+from control.services.files import FileView
 from control.services.sessions import SessionView
 
 PERMISSIONS = {"view": session_pb.PERMISSION_VIEW, "edit": session_pb.PERMISSION_EDIT}
@@ -29,7 +30,8 @@ def tenant(row: Tenant) -> tenant_pb.Tenant:
 
 def storage(row: Storage, options: dict[str, str]) -> storage_pb.Storage:
     return storage_pb.Storage(tenant_id=row.tenant_id, name=row.name, protocol=row.protocol, root=row.root,
-                              options=options, create_time=timestamp(row.create_time))
+                              options=options, create_time=timestamp(row.create_time),
+                              max_file_size=row.max_file_size, version_retention=row.version_retention)
 
 
 def session(view: SessionView) -> session_pb.Session:
@@ -43,3 +45,18 @@ def session(view: SessionView) -> session_pb.Session:
     if row.close_time is not None:
         message.close_time.CopyFrom(timestamp(row.close_time))
     return message
+
+
+def file(view: FileView) -> file_pb.File:
+    row = view.file
+    message = file_pb.File(id=row.id, tenant_id=row.tenant_id, storage=view.storage_name, path=row.path,
+                           version=row.version, size=row.size, sha256=row.sha256, lock_id=view.lock_id,
+                           update_time=timestamp(row.update_time))
+    if view.lock_id and row.lock_expire_time:
+        message.lock_expire_time.CopyFrom(timestamp(row.lock_expire_time))
+    return message
+
+
+def file_version(row: FileVersion) -> file_pb.FileVersion:
+    return file_pb.FileVersion(version=row.version, size=row.size, sha256=row.sha256, reason=row.reason,
+                               replaced_by=row.replaced_by, create_time=timestamp(row.create_time))

@@ -1,4 +1,4 @@
-"""gRPC servicers: proto in, service call, proto out. No logic of their own."""
+"""gRPC servicers of tenants, storages and sessions: proto in, service call, proto out."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import grpc
 from control.api import convert
 from control.api.auth import current_principal
 from control.api.errors import grpc_errors
-from control.api.protos import (
-    edge_grpc, edge_pb, session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb,
-)
-from control.services import sessions, storages, tenants, wopi_access
-from control.services.access import require_admin
+from control.api.protos import session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb
+from control.services import sessions, storages, tenants
 from control.services.context import ServiceContext
 from shared.errors import InvalidArgument
 
@@ -47,6 +44,7 @@ class StorageServicer(storage_grpc.StorageServiceServicer):
         row = await storages.create_storage(
             self._ctx, current_principal(), tenant_id=request.tenant_id, name=request.name,
             protocol=request.protocol, root=request.root, options=dict(request.options),
+            max_file_size=request.max_file_size, version_retention=request.version_retention,
         )
         return convert.storage(row, storages.storage_options(row))
 
@@ -106,36 +104,3 @@ class SessionServicer(session_grpc.SessionServiceServicer):
     @grpc_errors
     async def CloseSession(self, request: session_pb.CloseSessionRequest, context: Ctx) -> session_pb.Session:
         return convert.session(await sessions.close_session(self._ctx, current_principal(), session_id=request.id))
-
-
-class EdgeServicer(edge_grpc.EdgeServiceServicer):
-    """Internal: only the admin key (which the edge is given) may call it."""
-
-    def __init__(self, ctx: ServiceContext) -> None:
-        self._ctx = ctx
-
-    @grpc_errors
-    async def AuthorizeWopiRequest(
-        self, request: edge_pb.AuthorizeWopiRequestRequest, context: Ctx
-    ) -> edge_pb.AuthorizeWopiRequestResponse:
-        require_admin(current_principal())
-        caller = wopi_access.Caller(access_token=request.access_token, file_id=request.file_id,
-                                    client_address=request.client_address, correlation_id=request.correlation_id)
-        grant = await wopi_access.authorize(self._ctx, caller, operation=request.operation)
-        session, storage = grant.session, grant.storage
-        return edge_pb.AuthorizeWopiRequestResponse(
-            tenant_id=session.tenant_id, session_id=session.id, user_id=session.user_id,
-            user_name=session.user_name, can_write=grant.can_write, path=grant.file.path,
-            version=grant.file.version, owner_id=session.tenant_id,
-            storage=edge_pb.StorageAccess(protocol=storage.protocol, root=storage.root,
-                                          options=grant.storage_options, max_file_size=storage.max_file_size),
-            access_token_expiry=session.expire_time,
-        )
-
-    @grpc_errors
-    async def RecordWrite(self, request: edge_pb.RecordWriteRequest, context: Ctx) -> edge_pb.RecordWriteResponse:
-        require_admin(current_principal())
-        caller = wopi_access.Caller(access_token=request.access_token, file_id=request.file_id,
-                                    client_address=request.client_address, correlation_id=request.correlation_id)
-        version = await wopi_access.record_write(self._ctx, caller, size=request.size, sha256=request.sha256)
-        return edge_pb.RecordWriteResponse(version=version)

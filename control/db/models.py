@@ -41,6 +41,7 @@ class Storage(SQLModel, table=True):
     root: str = Field(sa_column=Column(Text, nullable=False))
     options_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     max_file_size: int = _bigint(default=0)  # bytes; 0 = the edge's default
+    version_retention: int = 10  # kept previous versions per file; 0 keeps none
     create_time: int = _bigint()
 
 
@@ -56,7 +57,37 @@ class File(SQLModel, table=True):
     version: int = _bigint(default=1)
     size: int = _bigint(default=0)
     sha256: str = Field(default="", max_length=64)
+    fingerprint: str = Field(default="", max_length=64)  # of the stored object when sha256 was recorded
+    # The WOPI lock lives on the file row: it belongs to the file, never to a session or a user.
+    lock_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    lock_expire_time: int | None = _bigint(default=None, nullable=True)
+    deleted_time: int | None = _bigint(default=None, nullable=True)
     create_time: int = _bigint()
+    update_time: int = _bigint()
+
+
+class FileVersion(SQLModel, table=True):
+    """A kept earlier content; its bytes are at shared.storage.version_object_path(file_id, version)."""
+
+    __tablename__ = "file_versions"
+    __table_args__ = (UniqueConstraint("file_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    file_id: str = Field(foreign_key="files.id", max_length=43, index=True)
+    version: int = _bigint()
+    size: int = _bigint(default=0)
+    sha256: str = Field(default="", max_length=64)
+    reason: str = Field(max_length=16)  # "save" | "restore" | "delete" | "overwrite"
+    replaced_by: str = Field(default="", max_length=256)
+    create_time: int = _bigint()
+
+
+class UserInfo(SQLModel, table=True):
+    """WOPI PutUserInfo: an opaque string an editor keeps per user (at most 1024 characters)."""
+
+    __tablename__ = "user_infos"
+    tenant_id: str = Field(primary_key=True, max_length=63)
+    user_id: str = Field(primary_key=True, max_length=256)
+    info: str = Field(default="", sa_column=Column(Text, nullable=False))
     update_time: int = _bigint()
 
 

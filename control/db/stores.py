@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db.models import ApiKey, AuditEvent, File, Session, Storage, Tenant
+from control.db.models import ApiKey, AuditEvent, File, FileVersion, Session, Storage, Tenant, UserInfo
 
 # -- API keys -------------------------------------------------------------------------------
 
@@ -65,6 +65,44 @@ async def file_by_path(db: AsyncSession, *, tenant_id: str, storage_id: int, pat
 
 async def get_file(db: AsyncSession, *, file_id: str) -> File | None:
     return await db.get(File, file_id)
+
+
+async def get_file_for_update(db: AsyncSession, *, file_id: str) -> File | None:
+    """Row-locks the file (PostgreSQL FOR UPDATE; SQLite transactions are already exclusive)."""
+    query = select(File).where(File.id == file_id).with_for_update().execution_options(populate_existing=True)
+    return (await db.exec(query)).first()
+
+
+async def live_file_by_path(db: AsyncSession, *, tenant_id: str, storage_id: int, path: str) -> File | None:
+    query = (select(File).where(File.tenant_id == tenant_id, File.storage_id == storage_id, File.path == path)
+             .with_for_update().execution_options(populate_existing=True))
+    return (await db.exec(query)).first()
+
+
+async def rename_sessions(db: AsyncSession, *, file_id: str, path: str) -> None:
+    await db.exec(update(Session).where(col(Session.file_id) == file_id).values(path=path))  # type: ignore[call-overload]
+
+
+async def get_version(db: AsyncSession, *, file_id: str, version: int) -> FileVersion | None:
+    query = select(FileVersion).where(FileVersion.file_id == file_id, FileVersion.version == version)
+    return (await db.exec(query)).first()
+
+
+async def list_versions(db: AsyncSession, *, file_id: str, before: int | None, limit: int) -> Sequence[FileVersion]:
+    query = select(FileVersion).where(FileVersion.file_id == file_id).order_by(col(FileVersion.version).desc())
+    if before is not None:
+        query = query.where(FileVersion.version < before)
+    return (await db.exec(query.limit(limit))).all()
+
+
+async def delete_versions(db: AsyncSession, *, file_id: str, versions: Sequence[int]) -> None:
+    if versions:
+        await db.exec(delete(FileVersion).where(  # type: ignore[call-overload]
+            col(FileVersion.file_id) == file_id, col(FileVersion.version).in_(versions)))
+
+
+async def get_user_info(db: AsyncSession, *, tenant_id: str, user_id: str) -> UserInfo | None:
+    return await db.get(UserInfo, (tenant_id, user_id))
 
 
 async def get_storage_by_id(db: AsyncSession, *, storage_id: int) -> Storage | None:

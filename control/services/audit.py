@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from control.db import stores
 from control.db.models import AuditEvent
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,3 +29,8 @@ async def record(
         session_id=session_id, file_id=file_id, detail=detail, size=size,
         client_address=client_address[:64], correlation_id=correlation_id[:128],
     ))
+
+
+def lock_digest(lock_id: str) -> str:
+    """Lock ids can be long and editor-specific; the audit keeps a short hash ("-" when unlocked)."""
+    return hashlib.sha256(lock_id.encode()).hexdigest()[:12] if lock_id else "-"

@@ -17,6 +17,9 @@ from shared.errors import InvalidArgument, StorageAlreadyExists, StorageNotFound
 from shared.storage import FsspecStorage
 
 
+DEFAULT_VERSION_RETENTION = 10
+
+
 def storage_options(row: Storage) -> dict[str, str]:
     return dict(json.loads(row.options_json or "{}"))
 
@@ -34,6 +37,8 @@ async def create_storage(
     protocol: str,
     root: str,
     options: Mapping[str, str],
+    max_file_size: int = 0,
+    version_retention: int = 0,
 ) -> Storage:
     require_tenant_visible(principal, tenant_id)
     validation.storage_name(name)
@@ -43,6 +48,11 @@ async def create_storage(
         raise InvalidArgument("root", "a local storage root must be an absolute path")
     for key in options:
         validation.text(key, "options", max_length=128)
+    if max_file_size < 0:
+        raise InvalidArgument("max_file_size", "must not be negative")
+    if not -1 <= version_retention <= 1000:
+        raise InvalidArgument("version_retention", "between -1 (keep none) and 1000; 0 means the default of 10")
+    retention = {0: DEFAULT_VERSION_RETENTION, -1: 0}.get(version_retention, version_retention)
     # Reachability first: nothing is written for a storage that cannot work.
     await FsspecStorage(protocol, root, options).check_reachable()
     now = ctx.clock()
@@ -53,7 +63,8 @@ async def create_storage(
             if await stores.get_storage(db, tenant_id=tenant_id, name=name) is not None:
                 raise StorageAlreadyExists(tenant_id, name)
             row = Storage(tenant_id=tenant_id, name=name, protocol=protocol, root=root,
-                          options_json=json.dumps(dict(options), sort_keys=True), create_time=now)
+                          options_json=json.dumps(dict(options), sort_keys=True), max_file_size=max_file_size,
+                          version_retention=retention, create_time=now)
             await stores.add(db, row)
             await audit.record(db, time=now, actor=principal.actor, operation="CreateStorage", outcome="ok",
                                tenant_id=tenant_id, detail=f"storage={name} protocol={protocol}")

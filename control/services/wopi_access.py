@@ -1,24 +1,27 @@
-"""The edge's questions: may this token do this operation on this file, and a write is done.
+"""The edge's first question for every WOPI request: may this token do this to this file?
 
-Every answer is audited in the same transaction, denials included, so a WOPI request costs
-the edge a single round trip.
+The answer, the lock change of lock operations and the audit record are one transaction,
+so a WOPI request costs the edge a single round trip. Denials are audited too.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
-from control.db.models import File, Session, Storage
-from control.services import audit
+from control.db.models import File, Session, Storage, UserInfo
+from control.services import audit, locks
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from control.services.storages import storage_options
 from shared.errors import (
     AccessTokenInvalid,
     FileNotFound,
+    InvalidArgument,
     OperationNotPermitted,
     TenantDisabled,
     WopiProxyError,
@@ -29,6 +32,7 @@ WRITE_OPERATIONS = frozenset({
     "PutFile", "PutRelativeFile", "Lock", "Unlock", "RefreshLock", "UnlockAndRelock",
     "RenameFile", "DeleteFile", "PutUserInfo",
 })
+MAX_USER_INFO_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Caller:
     file_id: str
     client_address: str = ""
     correlation_id: str = ""
+    editor: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Grant:
     session: Session
     file: File
     storage: Storage
+    lock_id: str
+    user_info: str = ""
 
     @property
     def can_write(self) -> bool:
@@ -55,8 +62,14 @@ class Grant:
     def storage_options(self) -> dict[str, str]:
         return storage_options(self.storage)
 
+    @property
+    def actor(self) -> str:
+        return f"user:{self.session.user_id}"
 
-async def _resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operation: str) -> Grant:
+
+async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operation: str, *,
+                  for_update: bool = False) -> Grant:
+    """Checks the token; with `for_update` the file row stays locked until the transaction ends."""
     session = await stores.session_by_token_hash(db, token_hash=hash_secret(caller.access_token))
     now = ctx.clock()
     if session is None or session.close_time is not None or session.expire_time <= now:
@@ -70,48 +83,56 @@ async def _resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operat
     tenant = await stores.get_tenant(db, tenant_id=session.tenant_id)
     if tenant is None or not tenant.enabled:
         raise TenantDisabled(session.tenant_id)
-    file = await stores.get_file(db, file_id=session.file_id)
+    if for_update:
+        file = await stores.get_file_for_update(db, file_id=session.file_id)
+    else:
+        file = await stores.get_file(db, file_id=session.file_id)
     storage = await stores.get_storage_by_id(db, storage_id=file.storage_id) if file else None
     if file is None or storage is None:
         raise AccessTokenInvalid("the session's file or storage is gone")
     if operation in WRITE_OPERATIONS and session.permission != "edit":
         raise OperationNotPermitted(operation)
-    return Grant(session=session, file=file, storage=storage)
+    if file.deleted_time is not None:
+        raise FileNotFound(session.path)
+    return Grant(session=session, file=file, storage=storage, lock_id=locks.current_lock(file, now))
 
 
-async def _audit_denial(ctx: ServiceContext, caller: Caller, operation: str, error: WopiProxyError) -> None:
-    async with ctx.transaction() as db:
-        await audit.record(db, time=ctx.clock(), actor="token", operation=operation, outcome="denied",
-                           file_id=caller.file_id[:43], detail=error.reason,
-                           client_address=caller.client_address, correlation_id=caller.correlation_id)
-
-
-async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str) -> Grant:
+@asynccontextmanager
+async def audited(ctx: ServiceContext, caller: Caller, operation: str) -> AsyncIterator[None]:
+    """Records a refusal (in its own transaction, since the refused one rolls back) and re-raises."""
     try:
-        async with ctx.transaction() as db:
-            grant = await _resolve(db, ctx, caller, operation)
-            await audit.record(db, time=ctx.clock(), actor=f"user:{grant.session.user_id}", operation=operation,
-                               outcome="ok", tenant_id=grant.session.tenant_id, session_id=grant.session.id,
-                               file_id=grant.file.id, client_address=caller.client_address,
-                               correlation_id=caller.correlation_id)
+        yield
     except WopiProxyError as error:
-        await _audit_denial(ctx, caller, operation, error)
-        raise
-    return grant
-
-
-async def record_write(ctx: ServiceContext, caller: Caller, *, size: int, sha256: str) -> int:
-    """Advances the file's version after new content was swapped in; returns the new version."""
-    try:
         async with ctx.transaction() as db:
-            grant = await _resolve(db, ctx, caller, "PutFile")
-            now = ctx.clock()
-            version = await stores.bump_file_version(db, file_id=grant.file.id, size=size, sha256=sha256, now=now)
-            await audit.record(db, time=now, actor=f"user:{grant.session.user_id}", operation="PutFile",
-                               outcome="ok", tenant_id=grant.session.tenant_id, session_id=grant.session.id,
-                               file_id=grant.file.id, size=size, detail=f"version={version}",
+            await audit.record(db, time=ctx.clock(), actor="token", operation=operation, outcome="denied",
+                               file_id=caller.file_id[:43], detail=f"{error.reason}: {error.message}"[:500],
                                client_address=caller.client_address, correlation_id=caller.correlation_id)
-    except WopiProxyError as error:
-        await _audit_denial(ctx, caller, "PutFile", error)
         raise
-    return version
+
+
+async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock_id: str = "",
+                    old_lock_id: str = "", user_info: str | None = None) -> Grant:
+    async with audited(ctx, caller, operation), ctx.transaction() as db:
+        is_lock_operation = operation in locks.LOCK_OPERATIONS
+        grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation)
+        now = ctx.clock()
+        current = grant.lock_id
+        detail = ""
+        if is_lock_operation:
+            current = locks.apply(grant.file, operation, lock_id=lock_id, old_lock_id=old_lock_id, now=now)
+            db.add(grant.file)
+            detail = f"lock={audit.lock_digest(current)}"
+        info = await stores.get_user_info(db, tenant_id=grant.session.tenant_id, user_id=grant.session.user_id)
+        if operation == "PutUserInfo":
+            if user_info is None or len(user_info) > MAX_USER_INFO_LENGTH:
+                raise InvalidArgument("user_info", f"at most {MAX_USER_INFO_LENGTH} characters")
+            if info is None:
+                info = UserInfo(tenant_id=grant.session.tenant_id, user_id=grant.session.user_id)
+            info.info, info.update_time = user_info, now
+            db.add(info)
+        await audit.record(db, time=now, actor=grant.actor, operation=operation, outcome="ok",
+                           tenant_id=grant.session.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
+                           detail=" ".join(filter(None, [detail, f"editor={caller.editor}" if caller.editor else ""])),
+                           client_address=caller.client_address, correlation_id=caller.correlation_id)
+    return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=current,
+                 user_info=info.info if info else "")

@@ -24,5 +24,6 @@ def current_caller(file_id: str) -> WopiCaller:
     correlation = (
         request.headers.get("X-WOPI-CorrelationId") or request.headers.get("X-Request-Id") or secrets.token_hex(8)
     )
+    editor = request.headers.get("X-WOPI-RequestingApplication") or request.headers.get("User-Agent", "")
     return WopiCaller(access_token=token, file_id=file_id, client_address=request.remote_addr or "",
-                      correlation_id=correlation[:128])
+                      correlation_id=correlation[:128], editor=editor[:120])

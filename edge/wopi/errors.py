@@ -1,4 +1,5 @@
-"""The edge's one error boundary: domain errors become the status codes the WOPI spec names."""
+"""The edge's one error boundary: domain errors become the status codes and headers the WOPI
+spec names. Every lock mismatch goes through lock_conflict_response."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import secrets
 
 from quart import Response, jsonify
 
+from edge.wopi.headers import utf7
 from shared import errors
 
 log = logging.getLogger(__name__)
@@ -22,16 +24,52 @@ _STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.PayloadTooLarge, 413),
     (errors.UploadStalled, 408),
     (errors.InvalidArgument, 400),
+    (errors.InvalidFileName, 400),
+    (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
 ]
 
 
+def lock_conflict_response(current_lock: str, reason: str) -> Response:
+    """409 with the current lock ("" when unlocked) and a reason for the editor's logs."""
+    response = jsonify({"error": "LOCK_CONFLICT", "message": reason})
+    response.status_code = 409
+    response.headers["X-WOPI-Lock"] = current_lock
+    response.headers["X-WOPI-LockFailureReason"] = reason
+    return response
+
+
+def _timestamp_conflict_response() -> Response:
+    # Collabora's contract (and OnlyOffice's, which reads the old LOOL name).
+    response = jsonify({"COOLStatusCode": 1010, "LOOLStatusCode": 1010})
+    response.status_code = 409
+    return response
+
+
+def _relative_target_response(error: errors.RelativeTargetRefused) -> Response:
+    response = jsonify({"error": error.reason, "message": error.message})
+    response.status_code = error.status
+    if error.valid_target:
+        response.headers["X-WOPI-ValidRelativeTarget"] = utf7(error.valid_target)
+    if error.current_lock is not None:
+        response.headers["X-WOPI-Lock"] = error.current_lock
+    return response
+
+
 async def domain_error_response(error: errors.WopiProxyError) -> Response:
+    if isinstance(error, errors.LockConflict):
+        return lock_conflict_response(error.current_lock, error.failure_reason)
+    if isinstance(error, errors.TimestampConflict):
+        return _timestamp_conflict_response()
+    if isinstance(error, errors.RelativeTargetRefused):
+        return _relative_target_response(error)
     status = next((code for cls, code in _STATUS if isinstance(error, cls)), 500)
     if status == 500:
         log.error("WOPI request failed: %s (%s)", error.message, error.reason)
     response = jsonify({"error": error.reason, "message": error.message})
     response.status_code = status
+    if isinstance(error, errors.InvalidFileName):
+        response.headers["X-WOPI-InvalidFileNameError"] = error.description
     return response
 
 

@@ -1,31 +1,32 @@
-"""CheckFileInfo, GetFile and PutFile (MS-WOPI 3.3.5.1.1, 3.3.5.3.1, 3.3.5.3.2)."""
+"""CheckFileInfo and GetFile (rest/files/checkfileinfo, rest/files/getfile)."""
 
 from __future__ import annotations
 
+import base64
 import posixpath
 
-from quart import Response, jsonify, request
+from quart import Response, jsonify
 
 from edge.control_client import WopiCaller
 from edge.runtime import runtime
-from edge.streaming import body_chunks
+from edge.wopi.headers import int_header
 from edge.wopi.versions import item_version
-from shared.errors import FileTooLarge, InvalidArgument, PayloadTooLarge
+from shared.errors import FileTooLarge
+from shared.storage.names import FILE_NAME_MAX_LENGTH
 from shared.timefmt import iso_utc
 
 INT32_MAX = 2**31 - 1
 
 
 async def check_file_info(caller: WopiCaller) -> Response:
-    """https://learn.microsoft.com/microsoft-365/cloud-storage-partner-program/rest/files/checkfileinfo"""
+    """Advertises exactly what this edge implements, and the session's permission."""
     rt = runtime()
     grant = await rt.control.authorize(caller, "CheckFileInfo")
     stat = await rt.storages.get(grant.storage).stat(grant.path)
     name = posixpath.basename(grant.path)
-    _, extension = posixpath.splitext(name)
-    return jsonify({
+    info: dict[str, object] = {
         "BaseFileName": name,
-        "FileExtension": extension,
+        "FileExtension": posixpath.splitext(name)[1],
         "OwnerId": grant.owner_id,
         "Size": stat.size,
         "UserId": grant.user_id,
@@ -34,28 +35,31 @@ async def check_file_info(caller: WopiCaller) -> Response:
         "LastModifiedTime": iso_utc(stat.modified),
         "UserCanWrite": grant.can_write,
         "ReadOnly": not grant.can_write,
+        "UserCanRename": grant.can_write,
+        "UserCanNotWriteRelative": not grant.can_write,
         "SupportsUpdate": True,
-        "UserCanNotWriteRelative": True,
-    })
-
-
-def _max_expected_size() -> int:
-    raw = request.headers.get("X-WOPI-MaxExpectedSize")
-    if raw is None or raw == "":
-        return INT32_MAX
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidArgument("X-WOPI-MaxExpectedSize", "not an integer") from None
-    if value < 0:
-        raise InvalidArgument("X-WOPI-MaxExpectedSize", "negative")
-    return value
+        "SupportsLocks": True,
+        "SupportsGetLock": True,
+        "SupportsExtendedLockLength": True,
+        "SupportsRename": True,
+        "SupportsDeleteFile": True,
+        "SupportsUserInfo": True,
+        "FileNameMaxLength": FILE_NAME_MAX_LENGTH,
+        "IsAnonymousUser": False,
+    }
+    if grant.user_info:
+        info["UserInfo"] = grant.user_info
+    # SHA256 only when cheap: the hash recorded at our last write, if the bytes are still those.
+    if grant.sha256 and grant.fingerprint == stat.fingerprint:
+        info["SHA256"] = base64.b64encode(bytes.fromhex(grant.sha256)).decode()
+    return jsonify(info)
 
 
 async def get_file(caller: WopiCaller) -> Response:
-    """https://learn.microsoft.com/microsoft-365/cloud-storage-partner-program/rest/files/getfile"""
+    """Streams the bytes; X-WOPI-MaxExpectedSize larger than the file is 412 (rest/files/getfile)."""
     rt = runtime()
-    limit = _max_expected_size()
+    expected = int_header("X-WOPI-MaxExpectedSize")
+    limit = INT32_MAX if expected is None else expected
     grant = await rt.control.authorize(caller, "GetFile")
     opened = await rt.storages.get(grant.storage).open_read(grant.path, chunk_size=rt.settings.chunk_size)
     if opened.stat.size > limit:
@@ -66,21 +70,4 @@ async def get_file(caller: WopiCaller) -> Response:
     response.headers["X-WOPI-ItemVersion"] = item_version(grant.version, opened.stat)
     # Quart's RESPONSE_TIMEOUT would cut a long download short with a 200 and no log line.
     response.timeout = None
-    return response
-
-
-async def put_file(caller: WopiCaller) -> Response:
-    """https://learn.microsoft.com/microsoft-365/cloud-storage-partner-program/rest/files/putfile"""
-    rt = runtime()
-    grant = await rt.control.authorize(caller, "PutFile")
-    limit = grant.storage.max_file_size or rt.settings.max_file_size
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(limit)
-    storage = rt.storages.get(grant.storage)
-    chunks = body_chunks(request.body, idle_timeout_s=rt.settings.upload_idle_timeout_s)
-    written = await storage.write_atomic(grant.path, chunks, limit=limit)
-    stat = await storage.stat(grant.path)
-    version = await rt.control.record_write(caller, size=written.size, sha256=written.sha256)
-    response = jsonify({"LastModifiedTime": iso_utc(stat.modified)})
-    response.headers["X-WOPI-ItemVersion"] = item_version(version, stat)
     return response

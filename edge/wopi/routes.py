@@ -1,4 +1,8 @@
-"""Routing of /wopi/files/{file_id}: one table from X-WOPI-Override to handler."""
+"""Routing of /wopi/files/{file_id}: one table from X-WOPI-Override to handler.
+
+Anything not in the tables (GET_SHARE_URL included: no share URL types are advertised)
+answers 501, as the spec asks of unsupported operations.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from quart import Blueprint, Response, request
 
 from edge.control_client import WopiCaller
-from edge.wopi import files
+from edge.wopi import files, locks, put_file, put_relative, rename_delete, user_info
 from edge.wopi.caller import current_caller
 from shared.errors import FileNotFound, UnsupportedOperation
 
@@ -15,11 +19,20 @@ Handler = Callable[[WopiCaller], Awaitable[Response]]
 
 # POST /wopi/files/{id}/contents, by X-WOPI-Override.
 CONTENTS_OVERRIDES: dict[str, Handler] = {
-    "PUT": files.put_file,  # PutFile: rest/files/putfile
+    "PUT": put_file.put_file,  # rest/files/putfile
 }
 
 # POST /wopi/files/{id}, by X-WOPI-Override.
-FILE_OVERRIDES: dict[str, Handler] = {}
+FILE_OVERRIDES: dict[str, Handler] = {
+    "LOCK": locks.lock,  # rest/files/lock; with X-WOPI-OldLock: rest/files/unlockandrelock
+    "GET_LOCK": locks.get_lock,  # rest/files/getlock
+    "REFRESH_LOCK": locks.refresh_lock,  # rest/files/refreshlock
+    "UNLOCK": locks.unlock,  # rest/files/unlock
+    "PUT_RELATIVE": put_relative.put_relative_file,  # rest/files/putrelativefile
+    "RENAME_FILE": rename_delete.rename_file,  # rest/files/renamefile
+    "DELETE": rename_delete.delete_file,  # rest/files/deletefile
+    "PUT_USER_INFO": user_info.put_user_info,  # rest/files/putuserinfo
+}
 
 MAX_FILE_ID_LENGTH = 64
 
@@ -30,7 +43,7 @@ def _override(table: dict[str, Handler]) -> Handler:
     name = request.headers.get("X-WOPI-Override", "").strip().upper()
     handler = table.get(name)
     if handler is None:
-        raise UnsupportedOperation(name or "(no X-WOPI-Override)")
+        raise UnsupportedOperation(name[:64] or "(no X-WOPI-Override)")
     return handler
 
 

@@ -1,15 +1,21 @@
 """Tenant storage reached through fsspec: path rules, the read/write interfaces, the adapter."""
 
 from shared.storage.base import FileStat, OpenedRead, StorageReader, StorageWriter, WriteResult
-from shared.storage.fsspec_storage import FsspecStorage
-from shared.storage.paths import normalize_relative_path
+from shared.storage.fsspec_storage import FsspecStorage, StagedWrite
+from shared.storage.names import check_file_name, numbered, sanitize_file_name
+from shared.storage.paths import normalize_relative_path, version_object_path
 
 __all__ = [
     "FileStat",
     "FsspecStorage",
     "OpenedRead",
+    "StagedWrite",
     "StorageReader",
     "StorageWriter",
     "WriteResult",
+    "check_file_name",
     "normalize_relative_path",
+    "numbered",
+    "sanitize_file_name",
+    "version_object_path",
 ]

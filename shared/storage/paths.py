@@ -7,12 +7,17 @@ import re
 from shared.errors import InvalidArgument, PathOutsideRoot
 
 MAX_PATH_LENGTH = 1024
+VERSIONS_FOLDER = ".wopi-versions"
+RESERVED_PREFIXES = (".wopi-", ".~wopi-")
 MAX_SEGMENT_LENGTH = 255
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def normalize_relative_path(path: str, *, field: str = "path") -> str:
-    """Returns the canonical form of `path` or raises; '.' and empty segments are dropped."""
+def normalize_relative_path(path: str, *, field: str = "path", internal: bool = False) -> str:
+    """Returns the canonical form of `path` or raises; '.' and empty segments are dropped.
+
+    `internal` admits wopi-proxy's own reserved names (kept versions), never set for user input.
+    """
     if not path:
         raise InvalidArgument(field, "must not be empty")
     if len(path) > MAX_PATH_LENGTH:
@@ -30,4 +35,11 @@ def normalize_relative_path(path: str, *, field: str = "path") -> str:
         raise InvalidArgument(field, "names no file")
     if any(len(s) > MAX_SEGMENT_LENGTH for s in segments):
         raise InvalidArgument(field, f"a segment is longer than {MAX_SEGMENT_LENGTH} characters")
+    if not internal and any(s.startswith(RESERVED_PREFIXES) for s in segments):
+        raise InvalidArgument(field, "names starting with .wopi- or .~wopi- are reserved for wopi-proxy")
     return "/".join(segments)
+
+
+def version_object_path(file_id: str, version: int) -> str:
+    """Where a kept version's bytes live, inside the storage root (the tenant's data stays there)."""
+    return f"{VERSIONS_FOLDER}/{file_id}/{version}"

@@ -9,6 +9,7 @@ unless WOPI_PROXY_REQUIRE_POSTGRES=1 (CI), where their absence is a failure.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import secrets
@@ -17,10 +18,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -138,22 +141,97 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 # -- the database under test --------------------------------------------------------------------
 
 
+def _in_new_thread(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Runs a coroutine on its own event loop, whatever loop the calling thread may have."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, make()).result()
+
+
+async def _build_schema(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await create_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+class FreshDatabases:
+    """Hands out a new database per test, copied from a template that create_schema built once.
+
+    CREATE DATABASE costs tens of milliseconds, so a few threads create the next ones (and drop
+    the used ones) while tests run.
+    """
+
+    AHEAD = 3
+    TEMPLATE = "t_schema"
+
+    def __init__(self, cluster: PostgresCluster) -> None:
+        self._cluster = cluster
+        with cluster.admin_connection() as conn:
+            conn.execute(f"CREATE DATABASE {self.TEMPLATE}")
+        _in_new_thread(lambda: _build_schema(cluster.url(self.TEMPLATE)))
+        self._workers = ThreadPoolExecutor(max_workers=self.AHEAD, thread_name_prefix="fresh-db")
+        self._ready: deque[Future[str]] = deque(self._workers.submit(self._create) for _ in range(self.AHEAD))
+
+    def take(self) -> str:
+        self._ready.append(self._workers.submit(self._create))
+        return self._ready.popleft().result()
+
+    def give_back(self, database: str) -> None:
+        self._workers.submit(self._drop, database)
+
+    def close(self) -> None:
+        for future in self._ready:
+            if future.exception() is None:
+                self._workers.submit(self._drop, future.result())
+        self._workers.shutdown(wait=True)
+
+    def _create(self) -> str:
+        database = "t_" + secrets.token_hex(8)
+        with self._cluster.admin_connection() as conn:
+            conn.execute(f"CREATE DATABASE {database} TEMPLATE {self.TEMPLATE}")
+        return database
+
+    def _drop(self, database: str) -> None:
+        with self._cluster.admin_connection() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_cluster: PostgresCluster) -> Iterator[FreshDatabases]:
+    databases = FreshDatabases(postgres_cluster)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file that create_schema built once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "t.db"
+    _in_new_thread(lambda: _build_schema(f"sqlite+aiosqlite:///{path}"))
+    # Disposing the engine closed the last connection, which folds the WAL into the file.
+    assert not path.with_name("t.db-wal").exists() or path.with_name("t.db-wal").stat().st_size == 0
+    return path
+
+
 @pytest.fixture(params=[
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own for each test, its schema already made (ctx's create_schema then
+    only checks it). The PostgreSQL fixtures are looked up here, not declared, so that a
+    SQLite-only run never starts a cluster."""
     if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / "t.db")
         yield f"sqlite+aiosqlite:///{tmp_path}/t.db"
         return
-    # Looked up here, not declared, so that a SQLite-only run never starts a cluster.
+    databases: FreshDatabases = request.getfixturevalue("postgres_databases")
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    database = "t_" + secrets.token_hex(8)
-    with cluster.admin_connection() as conn:
-        conn.execute(f"CREATE DATABASE {database}")
+    database = databases.take()
     yield cluster.url(database)
-    with cluster.admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    databases.give_back(database)
 
 
 @pytest.fixture

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
+from control.db.models import File, Tenant
+from control.services.context import ServiceContext
 from control.services.sessions import OpenedSession
+from control.services.wopi_access import Caller
+from shared.errors import WopiProxyError
+
+T = TypeVar("T")
 
 TENANT = "acme"
 OTHER_TENANT = "globex"
@@ -26,3 +33,40 @@ class FakeClock:
 
     def advance(self, *, seconds: float = 0, ms: int = 0) -> None:
         self.now_ms += int(seconds * 1000) + ms
+
+
+def caller(opened: OpenedSession, **overrides: str) -> Caller:
+    fields = {"access_token": opened.access_token, "file_id": opened.session.row.file_id}
+    fields.update(overrides)
+    return Caller(**fields)
+
+
+async def file_row(ctx: ServiceContext, file_id: str) -> File:
+    async with ctx.sessions() as db:
+        row = await db.get(File, file_id)
+    assert row is not None
+    return row
+
+
+async def disable_tenant(ctx: ServiceContext, tenant_id: str) -> None:
+    """There is no service for this yet: flip the column directly."""
+    async with ctx.transaction() as db:
+        tenant = await db.get(Tenant, tenant_id)
+        assert tenant is not None
+        tenant.enabled = False
+        db.add(tenant)
+
+
+async def outcomes(values: Iterable[T], attempt: Callable[[T], Awaitable[object]]) -> dict[T, str]:
+    """What each value led to: "ok", or the domain error's class and field ("InvalidArgument:id"),
+    so that one assertion over a dict names every value that misbehaved."""
+    result: dict[T, str] = {}
+    for value in values:
+        try:
+            await attempt(value)
+        except WopiProxyError as error:
+            field = getattr(error, "field", "")
+            result[value] = f"{type(error).__name__}:{field}" if field else type(error).__name__
+        else:
+            result[value] = "ok"
+    return result

@@ -22,7 +22,7 @@ from shared.errors import (
     TenantDisabled,
     TenantNotFound,
 )
-from tests.control.helpers import OTHER_TENANT, START_MS, STORAGE, TENANT, FakeClock, OpenSession
+from tests.control.helpers import OTHER_TENANT, START_MS, STORAGE, TENANT, FakeClock, OpenSession, disable_tenant
 
 DEFAULT_TTL_MS = 10 * 3600 * 1000
 
@@ -159,11 +159,7 @@ async def test_an_unknown_tenant_is_tenant_not_found(open_session: OpenSession) 
 
 
 async def test_a_disabled_tenant_cannot_open_sessions(ctx: ServiceContext, open_session: OpenSession) -> None:
-    async with ctx.transaction() as db:
-        tenant = await db.get(Tenant, TENANT)
-        assert tenant is not None
-        tenant.enabled = False
-        db.add(tenant)
+    await disable_tenant(ctx, TENANT)
 
     with pytest.raises(TenantDisabled):
         await open_session()
@@ -226,8 +222,9 @@ async def test_a_symlink_that_stays_inside_the_root_is_followed(
     assert opened.session.state == "open"
 
 
-@pytest.mark.parametrize("path", ["", "folder\\sheet.xlsx", "bad\x00name.docx", "/", "./"],
-                         ids=["empty", "backslash", "nul", "slash", "dot"])
+@pytest.mark.parametrize("path", ["", "folder\\sheet.xlsx", "bad\x00name.docx", "/", "./", ".wopi-versions/f/1",
+                                  "folder/.~wopi-0123.tmp"],
+                         ids=["empty", "backslash", "nul", "slash", "dot", "versions-folder", "temporary-object"])
 async def test_a_malformed_path_is_invalid_argument(open_session: OpenSession, path: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
         await open_session(path=path)

@@ -10,7 +10,7 @@ from control.db import pages
 from control.services import tenants
 from control.services.context import Principal, ServiceContext
 from shared.errors import InvalidArgument, PermissionDenied, TenantAlreadyExists, TenantNotFound
-from tests.control.helpers import START_MS, FakeClock
+from tests.control.helpers import START_MS, FakeClock, outcomes
 
 
 async def test_create_tenant_returns_an_enabled_tenant_stamped_with_the_clock(
@@ -52,13 +52,12 @@ async def test_concurrent_creates_of_one_tenant_let_exactly_one_win(ctx: Service
     assert all(isinstance(r, TenantAlreadyExists) for r in results if isinstance(r, BaseException))
 
 
-@pytest.mark.parametrize("tenant_id", ["", "Acme", "1acme", "acme_corp", "a" * 64, "acme corp"])
-async def test_create_tenant_with_a_malformed_id_is_invalid_argument(
-    ctx: ServiceContext, admin: Principal, tenant_id: str
-) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await tenants.create_tenant(ctx, admin, tenant_id=tenant_id, name="Acme")
-    assert raised.value.field == "id"
+async def test_create_tenant_with_a_malformed_id_is_invalid_argument(ctx: ServiceContext, admin: Principal) -> None:
+    malformed = ["", "Acme", "1acme", "-acme", "acme_corp", "acme corp", "a" * 64]
+
+    results = await outcomes(malformed, lambda v: tenants.create_tenant(ctx, admin, tenant_id=v, name="Acme"))
+
+    assert results == dict.fromkeys(malformed, "InvalidArgument:id")
 
 
 async def test_tenant_id_of_63_characters_is_accepted(ctx: ServiceContext, admin: Principal) -> None:
@@ -70,13 +69,12 @@ async def test_tenant_id_of_63_characters_is_accepted(ctx: ServiceContext, admin
     assert created.id == tenant_id
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 201, "line\nbreak"])
-async def test_create_tenant_with_a_bad_name_is_invalid_argument(
-    ctx: ServiceContext, admin: Principal, name: str
-) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await tenants.create_tenant(ctx, admin, tenant_id="acme", name=name)
-    assert raised.value.field == "name"
+async def test_create_tenant_with_a_bad_name_is_invalid_argument(ctx: ServiceContext, admin: Principal) -> None:
+    bad = ["", "   ", "x" * 201, "line\nbreak"]
+
+    results = await outcomes(bad, lambda v: tenants.create_tenant(ctx, admin, tenant_id="acme", name=v))
+
+    assert results == dict.fromkeys(bad, "InvalidArgument:name")
 
 
 async def test_tenant_keys_may_not_create_tenants(ctx: ServiceContext, acme_key: Principal) -> None:
@@ -182,11 +180,11 @@ async def test_negative_page_size_is_invalid_argument(ctx: ServiceContext, admin
     assert raised.value.field == "page_size"
 
 
-@pytest.mark.parametrize("token", ["garbage", "!!!!", "e30", pages.encode(42), pages.encode(["t01"])],
-                         ids=["not-base64-json", "not-base64", "json-object", "json-number", "json-list"])
 async def test_a_page_token_not_issued_by_list_tenants_is_invalid_argument(
-    ctx: ServiceContext, admin: Principal, token: str
+    ctx: ServiceContext, admin: Principal
 ) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await tenants.list_tenants(ctx, admin, page_size=0, page_token=token)
-    assert raised.value.field == "page_token"
+    foreign = ["garbage", "!!!!", pages.encode({}), pages.encode(42), pages.encode(["t01"])]
+
+    results = await outcomes(foreign, lambda t: tenants.list_tenants(ctx, admin, page_size=0, page_token=t))
+
+    assert results == dict.fromkeys(foreign, "InvalidArgument:page_token")

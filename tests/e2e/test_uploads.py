@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support.api import ControlApi, open_file
+from tests.support.api import LOCK, ControlApi, lock, open_file, put
 from tests.support.processes import WopiProxyProcess, serve
 
 LIMIT = 4 * 1024 * 1024
@@ -42,13 +42,16 @@ def _start_put(url: str, content_length: int) -> socket.socket:
     parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port))
     head = (f"POST {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"X-WOPI-Override: PUT\r\nContent-Length: {content_length}\r\n\r\n")
+            f"X-WOPI-Override: PUT\r\nX-WOPI-Lock: {LOCK}\r\nContent-Length: {content_length}\r\n\r\n")
     sock.sendall(head.encode())
     return sock
 
 
-def test_connection_dropped_mid_body_leaves_old_content_and_no_debris(api: ControlApi, tenant) -> None:
+def test_connection_dropped_mid_body_leaves_old_content_and_no_debris(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "drop.docx", b"precious original")
+    lock(http, f)
     sock = _start_put(f.url("/contents"), content_length=3 * 1024 * 1024)
     sock.sendall(b"x" * (1024 * 1024))
     # The edge has started writing its temporary object: the drop happens mid-write.
@@ -60,17 +63,19 @@ def test_connection_dropped_mid_body_leaves_old_content_and_no_debris(api: Contr
 
 def test_file_still_readable_and_writable_after_a_dropped_upload(api: ControlApi, tenant, http: httpx.Client) -> None:
     f = open_file(api, *tenant, "drop2.docx", b"original")
+    lock(http, f)
     sock = _start_put(f.url("/contents"), content_length=1000)
     sock.sendall(b"partial")
     sock.close()
     assert http.get(f.url("/contents")).content == b"original"
-    assert http.post(f.url("/contents"), content=b"saved", headers={"X-WOPI-Override": "PUT"}).status_code == 200
+    assert put(http, f, b"saved").status_code == 200
     assert f.local_path.read_bytes() == b"saved"
 
 
 def test_declared_body_over_the_limit_is_413_and_changes_nothing(api: ControlApi, tenant, http: httpx.Client) -> None:
     f = open_file(api, *tenant, "big.docx", b"small")
-    reply = http.post(f.url("/contents"), content=b"y" * (LIMIT + 1), headers={"X-WOPI-Override": "PUT"})
+    lock(http, f)
+    reply = put(http, f, b"y" * (LIMIT + 1))
     assert reply.status_code == 413
     assert f.local_path.read_bytes() == b"small"
     assert not _temp_objects(f.local_path.parent)
@@ -78,12 +83,13 @@ def test_declared_body_over_the_limit_is_413_and_changes_nothing(api: ControlApi
 
 def test_chunked_body_over_the_limit_is_413_and_changes_nothing(api: ControlApi, tenant, http: httpx.Client) -> None:
     f = open_file(api, *tenant, "chunked.docx", b"small")
+    lock(http, f)
 
     def body() -> Iterator[bytes]:  # no Content-Length: the limit must hold while streaming
         for _ in range(LIMIT // 65536 + 2):
             yield b"z" * 65536
 
-    reply = http.post(f.url("/contents"), content=body(), headers={"X-WOPI-Override": "PUT"})
+    reply = put(http, f, body())
     assert reply.status_code == 413
     assert f.local_path.read_bytes() == b"small"
     assert _wait_for(lambda: not _temp_objects(f.local_path.parent))
@@ -91,6 +97,7 @@ def test_chunked_body_over_the_limit_is_413_and_changes_nothing(api: ControlApi,
 
 def test_body_exactly_at_the_limit_is_saved(api: ControlApi, tenant, http: httpx.Client) -> None:
     f = open_file(api, *tenant, "exact.docx", b"small")
-    reply = http.post(f.url("/contents"), content=b"e" * LIMIT, headers={"X-WOPI-Override": "PUT"})
+    lock(http, f)
+    reply = put(http, f, b"e" * LIMIT)
     assert reply.status_code == 200
     assert f.local_path.stat().st_size == LIMIT

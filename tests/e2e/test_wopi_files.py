@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.api import ControlApi, open_file, session_pb
+from tests.support.api import ControlApi, lock, open_file, put, session_pb
 
 REQUIRED_CHECKFILEINFO = {
     "BaseFileName", "OwnerId", "Size", "UserId", "Version", "UserFriendlyName", "UserCanWrite", "ReadOnly",
@@ -51,20 +51,21 @@ def test_put_file_then_get_file_returns_the_new_bytes_and_a_new_version(
 ) -> None:
     f = open_file(api, *tenant, "c.docx", b"old")
     before = http.get(f.url()).json()["Version"]
-    put = http.post(f.url("/contents"), content=b"new content", headers={"X-WOPI-Override": "PUT"})
-    assert put.status_code == 200
+    lock(http, f)
+    saved = put(http, f, b"new content")
+    assert saved.status_code == 200
     got = http.get(f.url("/contents"))
     assert got.content == b"new content"
-    assert got.headers["X-WOPI-ItemVersion"] == put.headers["X-WOPI-ItemVersion"] != before
-    assert http.get(f.url()).json()["Version"] == put.headers["X-WOPI-ItemVersion"]
+    assert got.headers["X-WOPI-ItemVersion"] == saved.headers["X-WOPI-ItemVersion"] != before
+    assert http.get(f.url()).json()["Version"] == saved.headers["X-WOPI-ItemVersion"]
 
 
 def test_every_save_gets_a_version_never_seen_before(api: ControlApi, tenant, http: httpx.Client) -> None:
-    f = open_file(api, *tenant, "d.docx", b"same")
+    f = open_file(api, *tenant, "d.docx", b"same0")
     versions = {http.get(f.url()).json()["Version"]}
-    for _ in range(5):  # same bytes, same size, within the same second: still new versions
-        put = http.post(f.url("/contents"), content=b"same", headers={"X-WOPI-Override": "PUT"})
-        versions.add(put.headers["X-WOPI-ItemVersion"])
+    lock(http, f)
+    for i in range(1, 6):  # same size, within the same second: still new versions
+        versions.add(put(http, f, f"same{i}".encode()).headers["X-WOPI-ItemVersion"])
     assert len(versions) == 6
 
 
@@ -72,8 +73,9 @@ def test_put_file_answers_last_modified_time_as_check_file_info_shows_it(
     api: ControlApi, tenant, http: httpx.Client
 ) -> None:
     f = open_file(api, *tenant, "e.docx")
-    put = http.post(f.url("/contents"), content=b"x", headers={"X-WOPI-Override": "PUT"})
-    assert put.json()["LastModifiedTime"] == http.get(f.url()).json()["LastModifiedTime"]
+    lock(http, f)
+    saved = put(http, f, b"x")
+    assert saved.json()["LastModifiedTime"] == http.get(f.url()).json()["LastModifiedTime"]
 
 
 def test_get_file_larger_than_max_expected_size_is_412(api: ControlApi, tenant, http: httpx.Client) -> None:
@@ -122,7 +124,7 @@ def test_a_file_changed_behind_our_back_gets_a_new_version(api: ControlApi, tena
 def test_save_larger_than_quarts_default_16_mib_limit_is_stored(api: ControlApi, tenant, http: httpx.Client) -> None:
     f = open_file(api, *tenant, "large.bin", b"")
     body = bytes(range(256)) * (80 * 1024)  # 20 MiB
-    put = http.post(f.url("/contents"), content=body, headers={"X-WOPI-Override": "PUT"})
-    assert put.status_code == 200
+    saved = put(http, f, body, lock_id=None)  # an empty file may be written without a lock
+    assert saved.status_code == 200
     got = http.get(f.url("/contents"))
     assert len(got.content) == len(body) and got.content == body

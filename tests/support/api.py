@@ -61,6 +61,23 @@ class OpenFile:
         return f"{self.wopi_src}{suffix}?access_token={token or self.token}"
 
 
+LOCK = "test-lock-1"
+
+
+def lock(http: Any, f: OpenFile, lock_id: str = LOCK) -> None:
+    """Takes the WOPI lock, as editors do before saving."""
+    reply = http.post(f.url(), headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": lock_id})
+    assert reply.status_code == 200, reply.text
+
+
+def put(http: Any, f: OpenFile, body: Any, lock_id: str | None = LOCK, **headers: str) -> Any:
+    """PutFile under `lock_id` (None: without X-WOPI-Lock)."""
+    sent = {"X-WOPI-Override": "PUT", **headers}
+    if lock_id is not None:
+        sent["X-WOPI-Lock"] = lock_id
+    return http.post(f.url("/contents"), content=body, headers=sent)
+
+
 def new_tenant(api: ControlApi, root: Path) -> tuple[str, Path]:
     """A fresh tenant with one local storage named 'docs' rooted at a new folder."""
     tenant_id = "t-" + secrets.token_hex(4)
@@ -86,5 +103,5 @@ def open_file(api: ControlApi, tenant_id: str, folder: Path, path: str, content:
                     wopi_src=reply.session.wopi_src, token=reply.access_token)
 
 
-__all__ = ["ControlApi", "OpenFile", "error_reason", "new_tenant", "open_file", "session_pb", "storage_pb",
-           "tenant_pb"]
+__all__ = ["LOCK", "ControlApi", "OpenFile", "error_reason", "lock", "new_tenant", "open_file", "put", "session_pb",
+           "storage_pb", "tenant_pb"]

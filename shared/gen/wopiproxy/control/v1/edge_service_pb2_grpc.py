@@ -26,9 +26,12 @@ if _version_not_supported:
 
 
 class EdgeServiceStub:
-    """EdgeService is internal: the WOPI edge calls it, never an application. Each WOPI request costs
-    one AuthorizeWopiRequest; a write adds RecordWrite once the new bytes are in place, so that the
-    version is only advanced for content that exists.
+    """EdgeService is internal: the WOPI edge calls it, never an application.
+
+    Every WOPI request costs one AuthorizeWopiRequest, which also performs the lock
+    compare-and-set of lock operations and writes the audit record in the same transaction.
+    Operations that change stored bytes add one Record* call once the bytes are in place,
+    so that versions only ever describe content that exists.
     """
 
     def __init__(self, channel):
@@ -47,27 +50,85 @@ class EdgeServiceStub:
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordWriteRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordWriteResponse.FromString,
                 _registered_method=True)
+        self.RecordConflictCopy = channel.unary_unary(
+                '/wopiproxy.control.v1.EdgeService/RecordConflictCopy',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordConflictCopyRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordConflictCopyResponse.FromString,
+                _registered_method=True)
+        self.CreateRelativeFile = channel.unary_unary(
+                '/wopiproxy.control.v1.EdgeService/CreateRelativeFile',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.CreateRelativeFileRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.CreateRelativeFileResponse.FromString,
+                _registered_method=True)
+        self.RecordRename = channel.unary_unary(
+                '/wopiproxy.control.v1.EdgeService/RecordRename',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordRenameRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordRenameResponse.FromString,
+                _registered_method=True)
+        self.RecordDelete = channel.unary_unary(
+                '/wopiproxy.control.v1.EdgeService/RecordDelete',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteResponse.FromString,
+                _registered_method=True)
 
 
 class EdgeServiceServicer:
-    """EdgeService is internal: the WOPI edge calls it, never an application. Each WOPI request costs
-    one AuthorizeWopiRequest; a write adds RecordWrite once the new bytes are in place, so that the
-    version is only advanced for content that exists.
+    """EdgeService is internal: the WOPI edge calls it, never an application.
+
+    Every WOPI request costs one AuthorizeWopiRequest, which also performs the lock
+    compare-and-set of lock operations and writes the audit record in the same transaction.
+    Operations that change stored bytes add one Record* call once the bytes are in place,
+    so that versions only ever describe content that exists.
     """
 
     def AuthorizeWopiRequest(self, request, context):
-        """Checks an access token against a file id and an operation, and records the access.
-        Returns PERMISSION_DENIED with ACCESS_TOKEN_INVALID for an unknown, expired, closed or foreign
-        token (or a file id the token does not open), TENANT_DISABLED for a disabled tenant,
-        OPERATION_NOT_PERMITTED when the session's permission does not allow the operation.
+        """Checks an access token against a file id and an operation, applies the operation's lock
+        change or lock check atomically, and records the access.
+        Returns PERMISSION_DENIED (ACCESS_TOKEN_INVALID, TENANT_DISABLED, OPERATION_NOT_PERMITTED) for a
+        token that may not do this, NOT_FOUND (FILE_NOT_FOUND) for an unknown file id,
+        FAILED_PRECONDITION (LOCK_CONFLICT, with the current lock) when the lock check fails,
+        INVALID_ARGUMENT for a malformed lock id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RecordWrite(self, request, context):
-        """Records a completed write of new content and advances the file's version.
-        Returns the same errors as AuthorizeWopiRequest.
+        """Records new content swapped in by PutFile: checks the lock again (compare-and-set), advances
+        the version, registers the kept previous content, applies the storage's retention.
+        Returns the errors of AuthorizeWopiRequest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordConflictCopy(self, request, context):
+        """Records content that a conflict refused and that was kept as a copy. Returns the errors of
+        AuthorizeWopiRequest but LOCK_CONFLICT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRelativeFile(self, request, context):
+        """Registers the target of PutRelativeFile (before its bytes are swapped in) and opens a session
+        on it for the same user. Returns LOCK_CONFLICT when the target is locked, FILE_ALREADY_EXISTS
+        when it exists and overwrite is false, and the errors of AuthorizeWopiRequest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordRename(self, request, context):
+        """Records a rename done in storage (the file id stays). Returns LOCK_CONFLICT when the lock
+        changed meanwhile, FILE_ALREADY_EXISTS when another file has the name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordDelete(self, request, context):
+        """Records a deletion whose content was moved into the file's versions.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,6 +147,26 @@ def add_EdgeServiceServicer_to_server(servicer, server):
                     request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordWriteRequest.FromString,
                     response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordWriteResponse.SerializeToString,
             ),
+            'RecordConflictCopy': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordConflictCopy,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordConflictCopyRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordConflictCopyResponse.SerializeToString,
+            ),
+            'CreateRelativeFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRelativeFile,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.CreateRelativeFileRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.CreateRelativeFileResponse.SerializeToString,
+            ),
+            'RecordRename': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordRename,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordRenameRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordRenameResponse.SerializeToString,
+            ),
+            'RecordDelete': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordDelete,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'wopiproxy.control.v1.EdgeService', rpc_method_handlers)
@@ -95,9 +176,12 @@ def add_EdgeServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class EdgeService:
-    """EdgeService is internal: the WOPI edge calls it, never an application. Each WOPI request costs
-    one AuthorizeWopiRequest; a write adds RecordWrite once the new bytes are in place, so that the
-    version is only advanced for content that exists.
+    """EdgeService is internal: the WOPI edge calls it, never an application.
+
+    Every WOPI request costs one AuthorizeWopiRequest, which also performs the lock
+    compare-and-set of lock operations and writes the audit record in the same transaction.
+    Operations that change stored bytes add one Record* call once the bytes are in place,
+    so that versions only ever describe content that exists.
     """
 
     @staticmethod
@@ -144,6 +228,114 @@ class EdgeService:
             '/wopiproxy.control.v1.EdgeService/RecordWrite',
             wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordWriteRequest.SerializeToString,
             wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordWriteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordConflictCopy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.EdgeService/RecordConflictCopy',
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordConflictCopyRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordConflictCopyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRelativeFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.EdgeService/CreateRelativeFile',
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.CreateRelativeFileRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.CreateRelativeFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordRename(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.EdgeService/RecordRename',
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordRenameRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordRenameResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordDelete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.EdgeService/RecordDelete',
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteResponse.FromString,
             options,
             channel_credentials,
             insecure,

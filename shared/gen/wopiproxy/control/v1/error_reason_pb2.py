@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wopiproxy/control/v1/error_reason.proto\x12\x14wopiproxy.control.v1*\xae\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_REASON_API_KEY_INVALID\x10\x01\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\x02\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x03\x12!\n\x1d\x45RROR_REASON_TENANT_NOT_FOUND\x10\x04\x12&\n\"ERROR_REASON_TENANT_ALREADY_EXISTS\x10\x05\x12\"\n\x1e\x45RROR_REASON_STORAGE_NOT_FOUND\x10\x06\x12\'\n#ERROR_REASON_STORAGE_ALREADY_EXISTS\x10\x07\x12$\n ERROR_REASON_STORAGE_UNREACHABLE\x10\x08\x12\"\n\x1e\x45RROR_REASON_SESSION_NOT_FOUND\x10\t\x12\x1f\n\x1b\x45RROR_REASON_FILE_NOT_FOUND\x10\n\x12\"\n\x1e\x45RROR_REASON_PATH_OUTSIDE_ROOT\x10\x0b\x12%\n!ERROR_REASON_ACCESS_TOKEN_INVALID\x10\x0c\x12(\n$ERROR_REASON_OPERATION_NOT_PERMITTED\x10\r\x12 \n\x1c\x45RROR_REASON_TENANT_DISABLED\x10\x0e\x42 Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wopiproxy/control/v1/error_reason.proto\x12\x14wopiproxy.control.v1*\xb6\x05\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_REASON_API_KEY_INVALID\x10\x01\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\x02\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x03\x12!\n\x1d\x45RROR_REASON_TENANT_NOT_FOUND\x10\x04\x12&\n\"ERROR_REASON_TENANT_ALREADY_EXISTS\x10\x05\x12\"\n\x1e\x45RROR_REASON_STORAGE_NOT_FOUND\x10\x06\x12\'\n#ERROR_REASON_STORAGE_ALREADY_EXISTS\x10\x07\x12$\n ERROR_REASON_STORAGE_UNREACHABLE\x10\x08\x12\"\n\x1e\x45RROR_REASON_SESSION_NOT_FOUND\x10\t\x12\x1f\n\x1b\x45RROR_REASON_FILE_NOT_FOUND\x10\n\x12\"\n\x1e\x45RROR_REASON_PATH_OUTSIDE_ROOT\x10\x0b\x12%\n!ERROR_REASON_ACCESS_TOKEN_INVALID\x10\x0c\x12(\n$ERROR_REASON_OPERATION_NOT_PERMITTED\x10\r\x12 \n\x1c\x45RROR_REASON_TENANT_DISABLED\x10\x0e\x12\x1e\n\x1a\x45RROR_REASON_LOCK_CONFLICT\x10\x0f\x12$\n ERROR_REASON_FILE_ALREADY_EXISTS\x10\x10\x12\"\n\x1e\x45RROR_REASON_VERSION_NOT_FOUND\x10\x11\x12\x1c\n\x18\x45RROR_REASON_FILE_LOCKED\x10\x12\x42 Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\036wopiproxy/control/v1;controlv1'
   _globals['_ERRORREASON']._serialized_start=66
-  _globals['_ERRORREASON']._serialized_end=624
+  _globals['_ERRORREASON']._serialized_end=760
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Storage(_message.Message):
-    __slots__ = ("tenant_id", "name", "protocol", "root", "options", "create_time")
+    __slots__ = ("tenant_id", "name", "protocol", "root", "options", "create_time", "max_file_size", "version_retention")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,16 +25,20 @@ class Storage(_message.Message):
     ROOT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_RETENTION_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     name: str
     protocol: str
     root: str
     options: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    max_file_size: int
+    version_retention: int
+    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ...) -> None: ...
 
 class CreateStorageRequest(_message.Message):
-    __slots__ = ("tenant_id", "name", "protocol", "root", "options")
+    __slots__ = ("tenant_id", "name", "protocol", "root", "options", "max_file_size", "version_retention")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -47,12 +51,16 @@ class CreateStorageRequest(_message.Message):
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     ROOT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_RETENTION_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     name: str
     protocol: str
     root: str
     options: _containers.ScalarMap[str, str]
-    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    max_file_size: int
+    version_retention: int
+    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ...) -> None: ...
 
 class GetStorageRequest(_message.Message):
     __slots__ = ("tenant_id", "name")

@@ -1,0 +1,82 @@
+"""WOPI lock semantics on a file row (rest/concepts#lock; MS-WOPI 3.3.5.1.x).
+
+Pure functions over a row the caller has locked for update: the transaction around them is
+the compare-and-set. A lock belongs to the file, never to a session or a user, and lapses
+after 30 minutes unless refreshed.
+"""
+
+from __future__ import annotations
+
+from control.db.models import File
+from shared.errors import InvalidArgument, LockConflict
+
+LOCK_TTL_MS = 30 * 60 * 1000
+MAX_LOCK_ID_LENGTH = 1024  # SupportsExtendedLockLength
+
+LOCK_OPERATIONS = frozenset({"Lock", "UnlockAndRelock", "RefreshLock", "Unlock", "GetLock"})
+
+
+def current_lock(file: File, now: int) -> str:
+    """The live lock id, or "" when unlocked or expired."""
+    if file.lock_id and (file.lock_expire_time or 0) > now:
+        return file.lock_id
+    return ""
+
+
+def check_lock_id(lock_id: str, field: str = "X-WOPI-Lock") -> str:
+    if not lock_id:
+        raise InvalidArgument(field, "missing")
+    if len(lock_id) > MAX_LOCK_ID_LENGTH:
+        raise InvalidArgument(field, f"longer than {MAX_LOCK_ID_LENGTH} characters")
+    if not lock_id.isascii() or any(ord(c) < 32 for c in lock_id):
+        raise InvalidArgument(field, "must be printable ASCII")
+    return lock_id
+
+
+def _set(file: File, lock_id: str, now: int) -> None:
+    file.lock_id = lock_id
+    file.lock_expire_time = now + LOCK_TTL_MS
+
+
+def _clear(file: File) -> None:
+    file.lock_id = None
+    file.lock_expire_time = None
+
+
+def apply(file: File, operation: str, *, lock_id: str, old_lock_id: str, now: int) -> str:
+    """Performs a lock operation on `file`; returns the lock after it or raises LockConflict."""
+    current = current_lock(file, now)
+    if operation == "GetLock":
+        return current
+    check_lock_id(lock_id)
+    if operation == "UnlockAndRelock":
+        check_lock_id(old_lock_id, "X-WOPI-OldLock")
+        if current != old_lock_id:
+            raise LockConflict(current, "the file is not locked with X-WOPI-OldLock" if current
+                               else "the file is not locked")
+        _set(file, lock_id, now)
+    elif operation == "Lock":
+        if current and current != lock_id:
+            raise LockConflict(current, "the file is locked with another lock id")
+        _set(file, lock_id, now)  # a Lock with the current id is a refresh
+    elif operation == "RefreshLock":
+        if current != lock_id:
+            raise LockConflict(current, "the file is locked with another lock id" if current
+                               else "the file is not locked")
+        _set(file, lock_id, now)
+    elif operation == "Unlock":
+        if current != lock_id:
+            raise LockConflict(current, "the file is locked with another lock id" if current
+                               else "the file is not locked")
+        _clear(file)
+    else:
+        raise ValueError(f"not a lock operation: {operation}")
+    return current_lock(file, now)
+
+
+def require(file: File, *, expected: str, now: int) -> None:
+    """The compare of a compare-and-set write: the lock must still be what the write assumed."""
+    current = current_lock(file, now)
+    if current != expected:
+        raise LockConflict(current, "the lock changed while the content was being saved" if expected
+                           else "the file was locked while the content was being saved")

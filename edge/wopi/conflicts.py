@@ -1,0 +1,59 @@
+"""Content a conflict refuses is never thrown away: it is kept beside the file as a copy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import posixpath
+import re
+from collections.abc import AsyncIterator
+
+from edge.control_client import Grant, WopiCaller
+from edge.runtime import runtime
+from shared.storage import FsspecStorage, StagedWrite, numbered
+from shared.storage.names import FILE_NAME_MAX_LENGTH
+
+log = logging.getLogger(__name__)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
+
+
+def conflict_copy_name(name: str, user_id: str, now: dt.datetime) -> str:
+    """'q1.docx' -> 'q1 (conflict 2026-11-22 100405 ann).docx', like cs3's -webconflict- files."""
+    stem, ext = posixpath.splitext(name)
+    user = _UNSAFE.sub("_", user_id)[:40] or "user"
+    suffix = f" (conflict {now:%Y-%m-%d %H%M%S} {user})"
+    return stem[: FILE_NAME_MAX_LENGTH - len(suffix) - len(ext)] + suffix + ext
+
+
+async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
+    folder = posixpath.dirname(grant.path)
+    base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.timezone.utc))
+    path = posixpath.join(folder, base)
+    n = 2
+    while await storage.exists(path):
+        path = posixpath.join(folder, numbered(base, n))
+        n += 1
+    return path
+
+
+async def _audit(caller: WopiCaller, grant: Grant, path: str, size: int, reason: str) -> None:
+    log.warning("PutFile refused (%s): content kept at %s in tenant %s", reason, path, grant.tenant_id)
+    await runtime().control.record_conflict_copy(caller, copy_path=path, size=size, reason=reason)
+
+
+async def keep_body_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,
+                                     chunks: AsyncIterator[bytes], *, limit: int, reason: str) -> str:
+    """Streams a refused body into a new file next to the original and audits where it went."""
+    path = await _free_copy_path(grant, storage)
+    written = await storage.write_atomic(path, chunks, limit=limit)
+    await _audit(caller, grant, path, written.size, reason)
+    return path
+
+
+async def keep_staged_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,
+                                       staged: StagedWrite, *, reason: str) -> str:
+    """Publishes an already staged body under a conflict-copy name instead of the file's."""
+    path = await _free_copy_path(grant, storage)
+    await staged.publish(path)
+    await _audit(caller, grant, path, staged.result.size, reason)
+    return path

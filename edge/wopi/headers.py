@@ -1,0 +1,77 @@
+"""Reading WOPI request headers strictly: a malformed header is a 400, never a guess."""
+
+from __future__ import annotations
+
+from quart import request
+
+from shared.errors import InvalidArgument, InvalidFileName
+
+MAX_LOCK_ID_LENGTH = 1024  # advertised by SupportsExtendedLockLength
+
+
+def lock_header(name: str = "X-WOPI-Lock", *, required: bool = True) -> str:
+    value = request.headers.get(name, "")
+    if not value:
+        if required:
+            raise InvalidArgument(name, "missing")
+        return ""
+    if len(value) > MAX_LOCK_ID_LENGTH:
+        raise InvalidArgument(name, f"longer than {MAX_LOCK_ID_LENGTH} characters")
+    if not value.isascii() or any(ord(c) < 32 for c in value):
+        raise InvalidArgument(name, "must be printable ASCII")
+    return value
+
+
+def utf7_header(name: str) -> str | None:
+    """File names travel UTF-7 encoded (rest/putrelativefile); answers carry them as UTF-8."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return raw.encode("ascii").decode("utf-7")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise InvalidFileName(raw[:100], f"{name} is not valid UTF-7") from None
+
+
+def utf7(value: str) -> str:
+    """For names we send back in headers (X-WOPI-ValidRelativeTarget)."""
+    return value.encode("utf-7").decode("ascii")
+
+
+def bool_header(name: str) -> bool:
+    value = request.headers.get(name, "").strip().lower()
+    if value in ("", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise InvalidArgument(name, "must be true or false")
+
+
+def int_header(name: str) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidArgument(name, "not an integer") from None
+    if value < 0:
+        raise InvalidArgument(name, "negative")
+    return value
+
+
+def editor_header(*names: str) -> str | None:
+    """The first present of Collabora's X-COOL-WOPI-* and its older X-LOOL-WOPI-* spelling
+    (OnlyOffice still sends the LOOL names)."""
+    for name in names:
+        for prefix in ("X-COOL-WOPI-", "X-LOOL-WOPI-"):
+            value = request.headers.get(prefix + name)
+            if value is not None:
+                return value
+    return None
+
+
+def from_timestamp_editor() -> bool:
+    """True for editors that guard saves with timestamps instead of WOPI locks (Collabora, and
+    OnlyOffice in its Collabora-compatible mode): they send X-COOL-/X-LOOL-WOPI-* save headers."""
+    return any(k.lower().startswith(("x-cool-wopi-", "x-lool-wopi-")) for k in request.headers.keys())

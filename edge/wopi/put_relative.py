@@ -1,0 +1,107 @@
+"""PutRelativeFile (rest/files/putrelativefile): save as a new file beside the current one.
+
+Suggested mode (X-WOPI-SuggestedTarget): the host picks a legal, unused name, keeping the
+extension; a value starting with '.' is only an extension for the current name.
+Relative mode (X-WOPI-RelativeTarget): exactly that name, or 400/409 with a name that would
+work in X-WOPI-ValidRelativeTarget. Names are UTF-7 in headers and UTF-8 in answers.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from urllib.parse import quote
+
+from quart import Response, jsonify, request
+
+from edge.control_client import Grant, WopiCaller
+from edge.runtime import runtime
+from edge.streaming import body_chunks
+from edge.wopi.headers import bool_header, int_header, utf7_header
+from shared.errors import (
+    FileAlreadyExists,
+    InvalidArgument,
+    InvalidFileName,
+    LockConflict,
+    PayloadTooLarge,
+    RelativeTargetRefused,
+)
+from shared.storage import FsspecStorage, check_file_name, numbered, sanitize_file_name, version_object_path
+
+MAX_NAME_ATTEMPTS = 1000
+
+
+async def _free_name(storage: FsspecStorage, folder: str, name: str) -> str:
+    candidate, n = name, 2
+    while await storage.exists(posixpath.join(folder, candidate)):
+        if n > MAX_NAME_ATTEMPTS:
+            raise RelativeTargetRefused(409, "no free name found")
+        candidate, n = numbered(name, n), n + 1
+    return candidate
+
+
+async def _suggested_name(grant: Grant, storage: FsspecStorage, folder: str, suggested: str) -> str:
+    current = posixpath.basename(grant.path)
+    # Collabora may send a path ("/path/to/name.pdf"): only the name counts.
+    suggested = suggested.replace("\\", "/").rsplit("/", 1)[-1]
+    if suggested.startswith(".") and "." not in suggested[1:] and len(suggested) > 1:
+        suggested = posixpath.splitext(current)[0] + suggested
+    name = sanitize_file_name(suggested, fallback=posixpath.splitext(current)[0] or "document")
+    return await _free_name(storage, folder, name)
+
+
+async def put_relative_file(caller: WopiCaller) -> Response:
+    rt = runtime()
+    grant = await rt.control.authorize(caller, "PutRelativeFile")
+    suggested = utf7_header("X-WOPI-SuggestedTarget")
+    relative = utf7_header("X-WOPI-RelativeTarget")
+    if (suggested is None) == (relative is None):
+        raise InvalidArgument("X-WOPI-SuggestedTarget", "send exactly one of X-WOPI-SuggestedTarget and "
+                                                        "X-WOPI-RelativeTarget")
+    overwrite = bool_header("X-WOPI-OverwriteRelativeTarget")
+    limit = grant.storage.max_file_size or rt.settings.max_file_size
+    declared = int_header("X-WOPI-Size")
+    if (declared or 0) > limit or (request.content_length or 0) > limit:
+        raise PayloadTooLarge(limit)
+    storage = rt.storages.get(grant.storage)
+    folder = posixpath.dirname(grant.path)
+
+    if suggested is not None:
+        name = await _suggested_name(grant, storage, folder, suggested)
+        exists = False
+    else:
+        assert relative is not None
+        try:
+            name = check_file_name(relative)
+        except InvalidFileName as error:
+            valid = await _free_name(storage, folder, sanitize_file_name(relative))
+            raise RelativeTargetRefused(400, error.message, valid_target=valid) from None
+        exists = await storage.exists(posixpath.join(folder, name))
+        if exists and not overwrite:
+            valid = await _free_name(storage, folder, name)
+            raise RelativeTargetRefused(409, f"{name!r} exists", valid_target=valid)
+    target = posixpath.join(folder, name)
+
+    chunks = body_chunks(request.body, idle_timeout_s=rt.settings.upload_idle_timeout_s)
+    staged = await storage.stage(target, chunks, limit=limit)
+    try:
+        try:
+            created = await rt.control.create_relative_file(
+                caller, target_path=target, overwrite=overwrite, target_exists=exists,
+                size=staged.result.size, sha256=staged.result.sha256)
+        except LockConflict as conflict:
+            valid = await _free_name(storage, folder, name)
+            raise RelativeTargetRefused(409, conflict.message, valid_target=valid,
+                                        current_lock=conflict.current_lock) from None
+        except FileAlreadyExists:
+            valid = await _free_name(storage, folder, name)
+            raise RelativeTargetRefused(409, f"{name!r} exists", valid_target=valid) from None
+        if exists and grant.storage.version_retention > 0:
+            await storage.keep_copy(target, version_object_path(created.file_id, created.version))
+        await staged.publish(target)
+    finally:
+        await staged.discard()
+    for number in created.expired_versions:
+        await storage.delete(version_object_path(created.file_id, number), internal=True)
+    # The Url carries a token valid for the new file (rest/files/putrelativefile, "Url").
+    return jsonify({"Name": name, "Url": f"{created.wopi_src}?access_token={quote(created.access_token)}"})
+

@@ -1,0 +1,151 @@
+"""EdgeService's first question (control.services.wopi_access): may this token do this operation
+on this file?"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from control.db.models import Storage, Tenant
+from control.services import sessions, storages, wopi_access
+from control.services.context import Principal, ServiceContext
+from shared.errors import AccessTokenInvalid, FileNotFound, OperationNotPermitted, TenantDisabled
+from tests.control.helpers import TENANT, FakeClock, OpenSession, caller, disable_tenant
+
+READ_OPERATIONS = ["CheckFileInfo", "GetFile", "GetLock"]
+WRITE_OPERATIONS = sorted(wopi_access.WRITE_OPERATIONS)
+
+
+# -- authorize ----------------------------------------------------------------------------------
+
+
+async def test_a_valid_token_is_granted_its_session_file_and_storage(
+    ctx: ServiceContext, open_session: OpenSession, docs: Storage
+) -> None:
+    opened = await open_session(path="folder/sheet.xlsx")
+
+    grant = await wopi_access.authorize(ctx, caller(opened), operation="CheckFileInfo")
+
+    assert grant.session.id == opened.session.row.id
+    assert (grant.file.id, grant.file.path, grant.file.version) == (opened.session.row.file_id, "folder/sheet.xlsx", 1)
+    assert (grant.storage.id, grant.storage.root) == (docs.id, docs.root)
+    assert grant.can_write
+
+
+@pytest.mark.parametrize("operation", READ_OPERATIONS)
+async def test_a_view_session_may_read(ctx: ServiceContext, open_session: OpenSession, operation: str) -> None:
+    opened = await open_session(permission="view")
+
+    grant = await wopi_access.authorize(ctx, caller(opened), operation=operation)
+
+    assert not grant.can_write
+
+
+@pytest.mark.parametrize("operation", WRITE_OPERATIONS)
+async def test_a_view_session_may_not_write(ctx: ServiceContext, open_session: OpenSession, operation: str) -> None:
+    opened = await open_session(permission="view")
+
+    with pytest.raises(OperationNotPermitted):
+        await wopi_access.authorize(ctx, caller(opened), operation=operation)
+
+
+@pytest.mark.parametrize("operation", ["PutFile", "PutRelativeFile", "RenameFile", "DeleteFile"])
+async def test_an_edit_session_may_write(ctx: ServiceContext, open_session: OpenSession, operation: str) -> None:
+    opened = await open_session(permission="edit")
+
+    grant = await wopi_access.authorize(ctx, caller(opened), operation=operation)
+
+    assert grant.can_write
+
+
+async def test_a_token_is_not_valid_for_another_file(ctx: ServiceContext, open_session: OpenSession) -> None:
+    mine = await open_session(path="doc.docx")
+    other = await open_session(path="folder/sheet.xlsx")
+
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(mine, file_id=other.session.row.file_id), operation="GetFile")
+
+
+async def test_a_valid_token_with_a_file_id_that_names_no_file_is_file_not_found(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    opened = await open_session()
+
+    with pytest.raises(FileNotFound):
+        await wopi_access.authorize(ctx, caller(opened, file_id="no-such-file"), operation="GetFile")
+
+
+async def test_a_token_of_another_tenant_is_not_valid_for_this_tenants_file(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession, globex: Tenant, docs: Storage
+) -> None:
+    await storages.create_storage(ctx, admin, tenant_id=globex.id, name="docs", protocol="file", root=docs.root,
+                                  options={})
+    mine = await open_session()
+    theirs = await open_session(tenant_id=globex.id)
+
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(theirs, file_id=mine.session.row.file_id), operation="GetFile")
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "x" * 43], ids=["empty", "garbage", "token-shaped"])
+async def test_an_unknown_token_is_access_token_invalid(
+    ctx: ServiceContext, open_session: OpenSession, token: str
+) -> None:
+    opened = await open_session()
+
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(opened, access_token=token), operation="CheckFileInfo")
+
+
+async def test_the_hash_of_a_token_is_not_a_token(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session()
+    token_hash = hashlib.sha256(opened.access_token.encode()).hexdigest()
+
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(opened, access_token=token_hash), operation="CheckFileInfo")
+
+
+async def test_closing_a_session_revokes_its_token_at_once(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    opened = await open_session()
+    await wopi_access.authorize(ctx, caller(opened), operation="CheckFileInfo")
+
+    await sessions.close_session(ctx, admin, session_id=opened.session.row.id)
+
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(opened), operation="CheckFileInfo")
+
+
+async def test_closing_one_session_leaves_other_sessions_on_the_file_working(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    closed = await open_session(user_id="u-1")
+    kept = await open_session(user_id="u-2")
+
+    await sessions.close_session(ctx, admin, session_id=closed.session.row.id)
+
+    grant = await wopi_access.authorize(ctx, caller(kept), operation="GetFile")
+    assert grant.session.id == kept.session.row.id
+
+
+async def test_a_token_works_until_the_last_millisecond_of_its_ttl(
+    ctx: ServiceContext, clock: FakeClock, open_session: OpenSession
+) -> None:
+    opened = await open_session(ttl_seconds=60)
+
+    clock.advance(seconds=60, ms=-1)
+    await wopi_access.authorize(ctx, caller(opened), operation="GetFile")
+    clock.advance(ms=1)
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(opened), operation="GetFile")
+
+
+async def test_a_disabled_tenants_tokens_are_tenant_disabled(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session()
+
+    await disable_tenant(ctx, TENANT)
+
+    with pytest.raises(TenantDisabled):
+        await wopi_access.authorize(ctx, caller(opened), operation="CheckFileInfo")

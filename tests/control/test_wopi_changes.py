@@ -1,0 +1,121 @@
+"""What the edge reports after it changed stored bytes (control.services.wopi_changes):
+record_write advances the file's version, once per write, whoever writes concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from control.services import sessions, wopi_changes
+from control.services.context import Principal, ServiceContext
+from control.services.sessions import OpenedSession
+from control.services.wopi_changes import WriteRecord
+from shared.errors import AccessTokenInvalid, OperationNotPermitted, TenantDisabled
+from tests.control.helpers import START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row
+
+
+async def record_write(ctx: ServiceContext, opened: OpenedSession, *, size: int = 1, sha256: str = "",
+                       file_id: str | None = None) -> int:
+    """A write made without a WOPI lock (expected_lock_id empty), keeping no previous version."""
+    who = caller(opened, file_id=file_id) if file_id else caller(opened)
+    record = WriteRecord(size=size, sha256=sha256, fingerprint="", expected_lock_id="")
+    return (await wopi_changes.record_write(ctx, who, record)).version
+
+
+async def test_record_write_advances_the_version_and_describes_the_new_content(
+    ctx: ServiceContext, clock: FakeClock, open_session: OpenSession
+) -> None:
+    opened = await open_session()
+    clock.advance(seconds=2)
+
+    version = await record_write(ctx, opened, size=1234, sha256="ab" * 32)
+
+    row = await file_row(ctx, opened.session.row.file_id)
+    assert version == 2
+    assert (row.version, row.size, row.sha256) == (2, 1234, "ab" * 32)
+    assert (row.create_time, row.update_time) == (START_MS, START_MS + 2000)
+
+
+async def test_each_write_advances_the_version_by_one(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session()
+
+    versions = [await record_write(ctx, opened, size=i) for i in range(3)]
+
+    assert versions == [2, 3, 4]
+
+
+async def test_sessions_on_one_file_share_its_version(ctx: ServiceContext, open_session: OpenSession) -> None:
+    first = await open_session(user_id="u-1")
+    second = await open_session(user_id="u-2")
+
+    assert await record_write(ctx, first) == 2
+    assert await record_write(ctx, second) == 3
+    assert (await file_row(ctx, first.session.row.file_id)).version == 3
+
+
+async def test_concurrent_writes_each_get_their_own_version(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session()
+
+    versions = await asyncio.gather(*(record_write(ctx, opened, size=i) for i in range(20)))
+
+    assert sorted(versions) == list(range(2, 22))
+    assert (await file_row(ctx, opened.session.row.file_id)).version == 21
+
+
+async def test_concurrent_writes_through_different_sessions_each_get_their_own_version(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    opened = [await open_session(user_id=f"u-{i}") for i in range(5)]
+
+    versions = await asyncio.gather(*(record_write(ctx, o) for o in opened for _ in range(4)))
+
+    assert sorted(versions) == list(range(2, 22))
+
+
+async def test_a_view_session_cannot_record_a_write(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session(permission="view")
+
+    with pytest.raises(OperationNotPermitted):
+        await record_write(ctx, opened)
+    assert (await file_row(ctx, opened.session.row.file_id)).version == 1
+
+
+async def test_a_closed_session_cannot_record_a_write(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    opened = await open_session()
+    await sessions.close_session(ctx, admin, session_id=opened.session.row.id)
+
+    with pytest.raises(AccessTokenInvalid):
+        await record_write(ctx, opened)
+    assert (await file_row(ctx, opened.session.row.file_id)).version == 1
+
+
+async def test_an_expired_session_cannot_record_a_write(
+    ctx: ServiceContext, clock: FakeClock, open_session: OpenSession
+) -> None:
+    opened = await open_session(ttl_seconds=60)
+    clock.advance(seconds=60)
+
+    with pytest.raises(AccessTokenInvalid):
+        await record_write(ctx, opened)
+    assert (await file_row(ctx, opened.session.row.file_id)).version == 1
+
+
+async def test_a_write_with_a_token_of_another_file_is_refused(ctx: ServiceContext, open_session: OpenSession) -> None:
+    mine = await open_session(path="doc.docx")
+    other = await open_session(path="folder/sheet.xlsx")
+
+    with pytest.raises(AccessTokenInvalid):
+        await record_write(ctx, mine, file_id=other.session.row.file_id)
+    assert (await file_row(ctx, other.session.row.file_id)).version == 1
+
+
+async def test_a_disabled_tenant_cannot_record_a_write(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session()
+    await disable_tenant(ctx, TENANT)
+
+    with pytest.raises(TenantDisabled):
+        await record_write(ctx, opened)
+    assert (await file_row(ctx, opened.session.row.file_id)).version == 1
