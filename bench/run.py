@@ -288,13 +288,17 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C, so the servers are stopped and the temp folder removed."""
+    """SIGTERM unwinds like Ctrl-C, so the servers are stopped and the temp folder removed
+    (a second SIGTERM is ignored so that it cannot cut that clean-up short)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    # A shell starting us in the background may have set SIGINT to "ignore": Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="wopi-bench-"))
     try:
@@ -303,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped", file=sys.stderr)
         return 130
+    except SystemExit as stop:
+        if stop.code == 128 + signal.SIGTERM:
+            print("\nterminated: servers stopped", file=sys.stderr)
+        raise
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

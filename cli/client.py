@@ -9,6 +9,8 @@ from typing import Any
 import grpc
 
 from cli.output import as_dict, print_json, print_record, print_table
+from wopiproxy.control.v1 import file_service_pb2 as file_pb
+from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
 from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 from wopiproxy.control.v1 import storage_service_pb2 as storage_pb
@@ -27,6 +29,7 @@ class Api:
         self.tenants = tenant_grpc.TenantServiceStub(self.channel)
         self.storages = storage_grpc.StorageServiceStub(self.channel)
         self.sessions = session_grpc.SessionServiceStub(self.channel)
+        self.files = file_grpc.FileServiceStub(self.channel)
 
     def call(self, method: Callable[..., Any], request: Any) -> Any:
         return method(request, metadata=self.metadata, timeout=CALL_TIMEOUT_S)
@@ -74,7 +77,9 @@ def tenants_list(api: Api, args: argparse.Namespace) -> None:
 
 def storages_add(api: Api, args: argparse.Namespace) -> None:
     request = storage_pb.CreateStorageRequest(tenant_id=args.tenant_id, name=args.name, protocol=args.protocol,
-                                              root=args.root, options=_parse_options(args.option))
+                                              root=args.root, options=_parse_options(args.option),
+                                              max_file_size=args.max_file_size or 0,
+                                              version_retention=args.version_retention or 0)
     storage = api.call(api.storages.CreateStorage, request)
     print_json(as_dict(storage)) if args.json else print_record(as_dict(storage))
 
@@ -125,4 +130,24 @@ def sessions_list(api: Api, args: argparse.Namespace) -> None:
 
 def sessions_close(api: Api, args: argparse.Namespace) -> None:
     data = _session_fields(api.call(api.sessions.CloseSession, session_pb.CloseSessionRequest(id=args.id)))
+    print_json(data) if args.json else print_record(data)
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+def files_get(api: Api, args: argparse.Namespace) -> None:
+    data = as_dict(api.call(api.files.GetFile, file_pb.GetFileRequest(tenant_id=args.tenant_id, file_id=args.file_id)))
+    print_json(data) if args.json else print_record(data)
+
+
+def files_versions(api: Api, args: argparse.Namespace) -> None:
+    rows = [as_dict(v) for v in _all_pages(lambda tok: api.call(
+        api.files.ListFileVersions,
+        file_pb.ListFileVersionsRequest(tenant_id=args.tenant_id, file_id=args.file_id, page_token=tok)), "versions")]
+    print_json(rows) if args.json else print_table(rows, ["version", "size", "reason", "replaced_by", "create_time"])
+
+
+def files_restore(api: Api, args: argparse.Namespace) -> None:
+    request = file_pb.RestoreFileVersionRequest(tenant_id=args.tenant_id, file_id=args.file_id, version=args.version)
+    data = as_dict(api.call(api.files.RestoreFileVersion, request))
     print_json(data) if args.json else print_record(data)

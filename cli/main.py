@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", default="file", help="fsspec protocol (default file)")
     p.add_argument("--root", required=True, help="folder (file) or bucket/prefix (s3)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="fsspec option, repeatable")
+    p.add_argument("--max-file-size", type=int, help="largest file a save may write, in bytes")
+    p.add_argument("--version-retention", type=int,
+                   help="previous versions kept per file (default 10; -1 keeps none)")
     p.set_defaults(handler=client.storages_add)
     p = storages.add_parser("get", parents=[fmt])
     p.add_argument("--tenant-id", required=True)
@@ -111,6 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sessions.add_parser("close", parents=[fmt])
     p.add_argument("id")
     p.set_defaults(handler=client.sessions_close)
+
+    files = commands.add_parser("files", help="files, their kept versions, restore").add_subparsers(
+        dest="verb", required=True)
+    p = files.add_parser("get", parents=[fmt])
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("file_id")
+    p.set_defaults(handler=client.files_get)
+    p = files.add_parser("versions", parents=[fmt], help="list a file's kept versions, newest first")
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("file_id")
+    p.set_defaults(handler=client.files_versions)
+    p = files.add_parser("restore", parents=[fmt], help="make a kept version current again")
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("file_id")
+    p.add_argument("--version", type=int, required=True)
+    p.set_defaults(handler=client.files_restore)
     return parser
 
 

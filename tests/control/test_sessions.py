@@ -22,7 +22,16 @@ from shared.errors import (
     TenantDisabled,
     TenantNotFound,
 )
-from tests.control.helpers import OTHER_TENANT, START_MS, STORAGE, TENANT, FakeClock, OpenSession, disable_tenant
+from tests.control.helpers import (
+    OTHER_TENANT,
+    START_MS,
+    STORAGE,
+    TENANT,
+    FakeClock,
+    OpenSession,
+    disable_tenant,
+    outcomes,
+)
 
 DEFAULT_TTL_MS = 10 * 3600 * 1000
 
@@ -90,13 +99,13 @@ async def test_the_file_id_survives_closing_every_session(ctx: ServiceContext, a
     assert later.session.row.file_id == first.session.row.file_id
 
 
-@pytest.mark.parametrize("spelling", ["folder//sheet.xlsx", "./folder/sheet.xlsx", "folder/./sheet.xlsx/"])
-async def test_spellings_of_one_path_share_the_file_id(open_session: OpenSession, spelling: str) -> None:
+async def test_spellings_of_one_path_share_the_file_id(open_session: OpenSession) -> None:
     canonical = await open_session(path="folder/sheet.xlsx")
-    other = await open_session(path=spelling)
 
-    assert other.session.row.path == "folder/sheet.xlsx"
-    assert other.session.row.file_id == canonical.session.row.file_id
+    for spelling in ["folder//sheet.xlsx", "./folder/sheet.xlsx", "folder/./sheet.xlsx/"]:
+        other = await open_session(path=spelling)
+        assert (other.session.row.path, other.session.row.file_id) == ("folder/sheet.xlsx",
+                                                                        canonical.session.row.file_id), spelling
 
 
 async def test_different_files_have_different_file_ids(open_session: OpenSession) -> None:
@@ -183,10 +192,12 @@ async def test_a_tenant_key_cannot_open_sessions_in_another_tenant(
 # -- paths that leave the root ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["../x", "/etc/passwd", "folder/../../x", "..", "C:/Windows/win.ini"])
-async def test_a_path_leaving_the_storage_root_is_path_outside_root(open_session: OpenSession, path: str) -> None:
-    with pytest.raises(PathOutsideRoot):
-        await open_session(path=path)
+async def test_a_path_leaving_the_storage_root_is_path_outside_root(open_session: OpenSession) -> None:
+    leaving = ["../x", "/etc/passwd", "/", "folder/../../x", "..", "folder/../doc.docx", "C:/Windows/win.ini"]
+
+    results = await outcomes(leaving, lambda path: open_session(path=path))
+
+    assert results == dict.fromkeys(leaving, "PathOutsideRoot:path")
 
 
 async def test_a_symlink_to_a_file_outside_the_root_is_path_outside_root(
@@ -222,48 +233,49 @@ async def test_a_symlink_that_stays_inside_the_root_is_followed(
     assert opened.session.state == "open"
 
 
-@pytest.mark.parametrize("path", ["", "folder\\sheet.xlsx", "bad\x00name.docx", "/", "./", ".wopi-versions/f/1",
-                                  "folder/.~wopi-0123.tmp"],
-                         ids=["empty", "backslash", "nul", "slash", "dot", "versions-folder", "temporary-object"])
-async def test_a_malformed_path_is_invalid_argument(open_session: OpenSession, path: str) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await open_session(path=path)
-    assert raised.value.field == "path"
+async def test_a_malformed_path_is_invalid_argument(open_session: OpenSession) -> None:
+    malformed = {
+        "empty": "", "backslash": "folder\\sheet.xlsx", "nul": "bad\x00name.docx", "only a dot": "./",
+        "too long": "x" * 1025, "segment too long": "s" * 256 + ".docx",
+        "reserved versions folder": ".wopi-versions/f/1", "reserved temporary object": "folder/.~wopi-0123.tmp",
+    }
+
+    results = await outcomes(malformed, lambda label: open_session(path=malformed[label]))
+
+    assert results == dict.fromkeys(malformed, "InvalidArgument:path")
 
 
 # -- other arguments ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ttl_seconds", [-1, 1, 59, 604_801])
-async def test_a_ttl_outside_one_minute_to_seven_days_is_invalid_argument(
-    open_session: OpenSession, ttl_seconds: int
-) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await open_session(ttl_seconds=ttl_seconds)
-    assert raised.value.field == "ttl_seconds"
+async def test_a_ttl_outside_one_minute_to_seven_days_is_invalid_argument(open_session: OpenSession) -> None:
+    outside = [-1, 1, 59, 604_801, 2**62]
+
+    results = await outcomes(outside, lambda ttl: open_session(ttl_seconds=ttl))
+
+    assert results == dict.fromkeys(outside, "InvalidArgument:ttl_seconds")
 
 
-@pytest.mark.parametrize("ttl_seconds", [60, 3600, 604_800])
-async def test_a_ttl_sets_the_expiry_that_many_seconds_ahead(open_session: OpenSession, ttl_seconds: int) -> None:
-    opened = await open_session(ttl_seconds=ttl_seconds)
-
-    assert opened.session.row.expire_time == START_MS + ttl_seconds * 1000
-
-
-@pytest.mark.parametrize("permission", ["", "admin", "EDIT", "write"])
-async def test_a_permission_other_than_view_or_edit_is_invalid_argument(
-    open_session: OpenSession, permission: str
-) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await open_session(permission=permission)
-    assert raised.value.field == "permission"
+async def test_a_ttl_sets_the_expiry_that_many_seconds_ahead(open_session: OpenSession) -> None:
+    for ttl_seconds in [60, 3600, 604_800]:
+        opened = await open_session(ttl_seconds=ttl_seconds)
+        assert opened.session.row.expire_time == START_MS + ttl_seconds * 1000, ttl_seconds
 
 
-@pytest.mark.parametrize("user_id", ["", "  ", "u" * 257, "tab\there"])
-async def test_a_bad_user_id_is_invalid_argument(open_session: OpenSession, user_id: str) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await open_session(user_id=user_id)
-    assert raised.value.field == "user_id"
+async def test_a_permission_other_than_view_or_edit_is_invalid_argument(open_session: OpenSession) -> None:
+    others = ["", "admin", "EDIT", "write"]
+
+    results = await outcomes(others, lambda permission: open_session(permission=permission))
+
+    assert results == dict.fromkeys(others, "InvalidArgument:permission")
+
+
+async def test_a_bad_user_id_is_invalid_argument(open_session: OpenSession) -> None:
+    bad = ["", "  ", "u" * 257, "tab\there"]
+
+    results = await outcomes(bad, lambda user_id: open_session(user_id=user_id))
+
+    assert results == dict.fromkeys(bad, "InvalidArgument:user_id")
 
 
 async def test_user_id_and_name_of_256_characters_are_stored_whole(open_session: OpenSession) -> None:
@@ -468,16 +480,23 @@ async def test_list_sessions_with_a_negative_page_size_is_invalid_argument(
     assert raised.value.field == "page_size"
 
 
-@pytest.mark.parametrize("token", ["garbage", pages.encode("ses_x"), pages.encode([1, "a", 2]), pages.encode([1])],
-                         ids=["not-base64-json", "json-string", "json-list-of-3", "json-list-of-1"])
 async def test_list_sessions_with_a_foreign_page_token_is_invalid_argument(
-    ctx: ServiceContext, admin: Principal, token: str
+    ctx: ServiceContext, admin: Principal
 ) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await sessions.list_sessions(ctx, admin, tenant_id="", page_size=0, page_token=token)
-    assert raised.value.field == "page_token"
+    foreign = ["garbage", pages.encode("ses_x"), pages.encode({}), pages.encode([1, "a", 2]), pages.encode([1])]
+
+    results = await outcomes(foreign, lambda token: sessions.list_sessions(
+        ctx, admin, tenant_id="", page_size=0, page_token=token))
+
+    assert results == dict.fromkeys(foreign, "InvalidArgument:page_token")
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "control.services.sessions.list_sessions only checks that a decoded page token is a 2-item list, not that "
+    "it is [int create_time, str id]: ['ses_x','ses_y'] is silently accepted on SQLite (integers sort before "
+    "text) and raises sqlalchemy ProgrammingError 'operator does not exist: bigint < character varying' on "
+    "PostgreSQL; [<ms>, 7] is accepted on both; [null, null] raises sqlalchemy ArgumentError while building "
+    "the query on both. None of them is INVALID_ARGUMENT; the errors surface as INTERNAL over gRPC."))
 @pytest.mark.parametrize("token", [pages.encode(["ses_x", "ses_y"]), pages.encode([START_MS, 7]),
                                    pages.encode([None, None])],
                          ids=["strings", "number-id", "nulls"])

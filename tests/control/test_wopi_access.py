@@ -11,13 +11,10 @@ from control.db.models import Storage, Tenant
 from control.services import sessions, storages, wopi_access
 from control.services.context import Principal, ServiceContext
 from shared.errors import AccessTokenInvalid, FileNotFound, OperationNotPermitted, TenantDisabled
-from tests.control.helpers import TENANT, FakeClock, OpenSession, caller, disable_tenant
+from tests.control.helpers import TENANT, FakeClock, OpenSession, caller, disable_tenant, outcomes
 
 READ_OPERATIONS = ["CheckFileInfo", "GetFile", "GetLock"]
 WRITE_OPERATIONS = sorted(wopi_access.WRITE_OPERATIONS)
-
-
-# -- authorize ----------------------------------------------------------------------------------
 
 
 async def test_a_valid_token_is_granted_its_session_file_and_storage(
@@ -33,30 +30,38 @@ async def test_a_valid_token_is_granted_its_session_file_and_storage(
     assert grant.can_write
 
 
-@pytest.mark.parametrize("operation", READ_OPERATIONS)
-async def test_a_view_session_may_read(ctx: ServiceContext, open_session: OpenSession, operation: str) -> None:
+async def test_a_view_session_may_read(ctx: ServiceContext, open_session: OpenSession) -> None:
     opened = await open_session(permission="view")
 
-    grant = await wopi_access.authorize(ctx, caller(opened), operation=operation)
+    results = await outcomes(READ_OPERATIONS, lambda op: wopi_access.authorize(ctx, caller(opened), operation=op))
 
-    assert not grant.can_write
+    assert results == dict.fromkeys(READ_OPERATIONS, "ok")
 
 
-@pytest.mark.parametrize("operation", WRITE_OPERATIONS)
-async def test_a_view_session_may_not_write(ctx: ServiceContext, open_session: OpenSession, operation: str) -> None:
+async def test_a_view_session_may_not_write(ctx: ServiceContext, open_session: OpenSession) -> None:
     opened = await open_session(permission="view")
 
-    with pytest.raises(OperationNotPermitted):
-        await wopi_access.authorize(ctx, caller(opened), operation=operation)
+    results = await outcomes(WRITE_OPERATIONS, lambda op: wopi_access.authorize(ctx, caller(opened), operation=op))
+
+    assert results == dict.fromkeys(WRITE_OPERATIONS, "OperationNotPermitted")
 
 
-@pytest.mark.parametrize("operation", ["PutFile", "PutRelativeFile", "RenameFile", "DeleteFile"])
-async def test_an_edit_session_may_write(ctx: ServiceContext, open_session: OpenSession, operation: str) -> None:
+async def test_an_edit_session_may_write(ctx: ServiceContext, open_session: OpenSession) -> None:
     opened = await open_session(permission="edit")
+    # The lock operations and PutUserInfo need arguments of their own; their rules are not this test's.
+    writes = ["PutFile", "PutRelativeFile", "RenameFile", "DeleteFile"]
 
-    grant = await wopi_access.authorize(ctx, caller(opened), operation=operation)
+    results = await outcomes(writes, lambda op: wopi_access.authorize(ctx, caller(opened), operation=op))
 
-    assert grant.can_write
+    assert results == dict.fromkeys(writes, "ok")
+
+
+async def test_the_grant_tells_whether_the_session_may_write(ctx: ServiceContext, open_session: OpenSession) -> None:
+    view = await open_session(permission="view")
+    edit = await open_session(permission="edit")
+
+    assert not (await wopi_access.authorize(ctx, caller(view), operation="GetFile")).can_write
+    assert (await wopi_access.authorize(ctx, caller(edit), operation="GetFile")).can_write
 
 
 async def test_a_token_is_not_valid_for_another_file(ctx: ServiceContext, open_session: OpenSession) -> None:
@@ -88,14 +93,14 @@ async def test_a_token_of_another_tenant_is_not_valid_for_this_tenants_file(
         await wopi_access.authorize(ctx, caller(theirs, file_id=mine.session.row.file_id), operation="GetFile")
 
 
-@pytest.mark.parametrize("token", ["", "not-a-token", "x" * 43], ids=["empty", "garbage", "token-shaped"])
-async def test_an_unknown_token_is_access_token_invalid(
-    ctx: ServiceContext, open_session: OpenSession, token: str
-) -> None:
+async def test_an_unknown_token_is_access_token_invalid(ctx: ServiceContext, open_session: OpenSession) -> None:
     opened = await open_session()
+    unknown = ["", "not-a-token", "x" * 43, opened.access_token + "x", opened.access_token[:-1]]
 
-    with pytest.raises(AccessTokenInvalid):
-        await wopi_access.authorize(ctx, caller(opened, access_token=token), operation="CheckFileInfo")
+    results = await outcomes(unknown, lambda token: wopi_access.authorize(
+        ctx, caller(opened, access_token=token), operation="CheckFileInfo"))
+
+    assert results == dict.fromkeys(unknown, "AccessTokenInvalid")
 
 
 async def test_the_hash_of_a_token_is_not_a_token(ctx: ServiceContext, open_session: OpenSession) -> None:

@@ -93,3 +93,28 @@ def test_api_key_from_the_environment_is_used(server: WopiProxyProcess, tmp_path
     result = subprocess.run([sys.executable, "-m", "cli.main", "tenants", "list", "--json"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_files_versions_and_restore_from_the_cli(server: WopiProxyProcess, tmp_path: Path) -> None:
+    tenant_id = _tenant(server)
+    (tmp_path / "v.docx").write_bytes(b"first")
+    cli(server, "storages", "add", "--tenant-id", tenant_id, "--name", "docs", "--root", str(tmp_path),
+        "--version-retention", "5")
+    session = json.loads(cli(server, "sessions", "create", "--tenant-id", tenant_id, "--storage", "docs",
+                             "--path", "v.docx", "--user-id", "u1", "--json").stdout)
+    url, token = session["wopi_src"], session["access_token"]
+    lock = {"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "L"}
+    assert httpx.post(url, params={"access_token": token}, headers=lock).status_code == 200
+    for body in (b"second", b"third"):
+        put = httpx.post(f"{url}/contents", params={"access_token": token}, content=body,
+                         headers={"X-WOPI-Override": "PUT", "X-WOPI-Lock": "L"})
+        assert put.status_code == 200
+    httpx.post(url, params={"access_token": token}, headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": "L"})
+    versions = json.loads(cli(server, "files", "versions", "--tenant-id", tenant_id, session["file_id"],
+                              "--json").stdout)
+    assert [int(v["size"]) for v in versions] == [len(b"second"), len(b"first")]
+    oldest = min(int(v["version"]) for v in versions)
+    restored = cli(server, "files", "restore", "--tenant-id", tenant_id, session["file_id"], "--version",
+                   str(oldest), "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert (tmp_path / "v.docx").read_bytes() == b"first"
