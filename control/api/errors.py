@@ -31,6 +31,10 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.TenantDisabled, code_pb2.PERMISSION_DENIED),
     (errors.OperationNotPermitted, code_pb2.PERMISSION_DENIED),
     (errors.PayloadTooLarge, code_pb2.RESOURCE_EXHAUSTED),
+    (errors.LockConflict, code_pb2.FAILED_PRECONDITION),
+    (errors.FileLocked, code_pb2.FAILED_PRECONDITION),
+    (errors.FileAlreadyExists, code_pb2.ALREADY_EXISTS),
+    (errors.InvalidFileName, code_pb2.INVALID_ARGUMENT),
 ]
 
 
@@ -41,7 +45,10 @@ def _pack(message: Any) -> any_pb2.Any:
 
 
 def to_status(error: errors.WopiProxyError) -> status_pb2.Status:
-    code = next((c for cls, c in _CODES if isinstance(error, cls)), code_pb2.INTERNAL)
+    code = next((c for cls, c in _CODES if isinstance(error, cls)), None)
+    if code is None:
+        log.error("no gRPC status for %s: %s", type(error).__name__, error.message)
+        code = code_pb2.INTERNAL
     details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))]
     if isinstance(error, errors.InvalidArgument):
         violation = error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.description)
