@@ -294,6 +294,23 @@ def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def save(result: dict[str, Any], workdir: Path, args: argparse.Namespace, started: float) -> None:
+    """JSON results, plus the server logs when they explain a warning (the temp folder goes away)."""
+    result["elapsed_s"] = round(time.monotonic() - started, 1)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = BENCH_DIR / "results"
+    if result["problems"] or result["warnings"]:
+        out_dir.mkdir(exist_ok=True)
+        for log in sorted(workdir.glob("*.log")):
+            shutil.copyfile(log, out_dir / f"{stamp}-{log.name}")
+        print(f"server logs: {(out_dir / stamp).relative_to(BENCH_DIR.parent)}-*.log")
+    if not args.no_json:
+        out_dir.mkdir(exist_ok=True)
+        out = out_dir / f"{stamp}.json"
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"results: {out.relative_to(BENCH_DIR.parent)} (whole run {result['elapsed_s']} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
@@ -304,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as stack:
             result = run(args, workdir, stack)
+        save(result, workdir, args, started)
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped", file=sys.stderr)
         return 130
@@ -319,13 +337,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    result["elapsed_s"] = round(time.monotonic() - started, 1)
-    if not args.no_json:
-        out_dir = BENCH_DIR / "results"
-        out_dir.mkdir(exist_ok=True)
-        out = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
-        out.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"results: {out.relative_to(BENCH_DIR.parent)} (whole run {result['elapsed_s']} s)")
     return 1 if result["problems"] else 0
 
 

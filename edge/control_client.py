@@ -16,7 +16,7 @@ from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
 
 log = logging.getLogger(__name__)
 
-_DENIALS = {"ACCESS_TOKEN_INVALID", "TENANT_DISABLED", "OPERATION_NOT_PERMITTED"}
+_DENIALS = {"ACCESS_TOKEN_INVALID", "TENANT_DISABLED"}
 Grant = edge_pb.AuthorizeWopiRequestResponse
 T = TypeVar("T")
 
@@ -47,6 +47,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
     message = error.details() or reason
     if reason in _DENIALS:
         return errors.AccessTokenInvalid(message)
+    if reason == "OPERATION_NOT_PERMITTED":
+        return errors.OperationNotPermitted(meta.get("operation", ""))
     if reason == "LOCK_CONFLICT":
         return errors.LockConflict(meta.get("current_lock", ""), meta.get("failure_reason", message))
     if reason == "FILE_NOT_FOUND":

@@ -11,11 +11,13 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     │   ├── TenantNotFound         (tenant_id)
     │   ├── StorageNotFound        (tenant_id, storage)
     │   ├── SessionNotFound        (session_id)
+    │   ├── ApiKeyNotFound         (key_id)
     │   └── FileNotFound           (path)
     ├── AlreadyExists
     │   ├── TenantAlreadyExists    (tenant_id)
     │   └── StorageAlreadyExists   (tenant_id, storage)
     ├── StorageUnreachable         (storage, detail)
+    ├── FailedPrecondition         (reason given by the raiser; metadata)
     ├── ApiKeyInvalid
     ├── PermissionDenied
     ├── AccessTokenInvalid
@@ -253,3 +255,18 @@ class RelativeTargetRefused(WopiProxyError):
         self.status = status
         self.valid_target = valid_target
         self.current_lock = current_lock
+
+
+class FailedPrecondition(WopiProxyError):
+    """The request is valid but the state does not allow it now (SESSIONS_OPEN, LAST_ADMIN_KEY, ...)."""
+
+    def __init__(self, reason: str, message: str, **metadata: str) -> None:
+        super().__init__(message, **metadata)
+        self.reason = reason
+
+
+class ApiKeyNotFound(NotFound):
+    reason = "API_KEY_NOT_FOUND"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id!r} not found", key_id=key_id)

@@ -20,7 +20,8 @@ EDGE_ONLY = {errors.TimestampConflict, errors.RelativeTargetRefused, errors.Uplo
 EDGE_SPECIAL = {errors.LockConflict, errors.TimestampConflict, errors.RelativeTargetRefused}
 # Raised only by the control plane's public API, never on a WOPI request.
 CONTROL_ONLY = {errors.ApiKeyInvalid, errors.PermissionDenied, errors.AlreadyExists, errors.TenantAlreadyExists,
-                errors.StorageAlreadyExists, errors.StorageUnreachable, errors.FileLocked}
+                errors.StorageAlreadyExists, errors.StorageUnreachable, errors.FileLocked,
+                errors.FailedPrecondition, errors.ApiKeyNotFound}
 
 
 def _instance(cls: type[errors.WopiProxyError]) -> errors.WopiProxyError:

@@ -49,11 +49,14 @@ def session(view: SessionView) -> session_pb.Session:
 
 def file(view: FileView) -> file_pb.File:
     row = view.file
-    message = file_pb.File(id=row.id, tenant_id=row.tenant_id, storage=view.storage_name, path=row.path,
+    path = row.deleted_from or row.path  # never the internal tombstone
+    message = file_pb.File(id=row.id, tenant_id=row.tenant_id, storage=view.storage_name, path=path,
                            version=row.version, size=row.size, sha256=row.sha256, lock_id=view.lock_id,
                            update_time=timestamp(row.update_time))
     if view.lock_id and row.lock_expire_time:
         message.lock_expire_time.CopyFrom(timestamp(row.lock_expire_time))
+    if row.deleted_time is not None:
+        message.deleted_time.CopyFrom(timestamp(row.deleted_time))
     return message
 
 

@@ -73,6 +73,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
         created = await wopi_changes.create_relative_file(
             self._ctx, _caller(request), target_path=request.target_path, overwrite=request.overwrite,
             target_exists=request.target_exists, size=request.size, sha256=request.sha256,
+            target_size=request.target_size,
         )
         return edge_pb.CreateRelativeFileResponse(
             file_id=created.file_id, wopi_src=created.wopi_src, access_token=created.access_token,

@@ -19,6 +19,7 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(unique=True, max_length=64)
     role: str = Field(max_length=16)  # "admin" or "tenant"
     tenant_id: str | None = Field(default=None, max_length=63, index=True)
+    description: str = Field(default="", max_length=200)
     create_time: int = _bigint()
     revoke_time: int | None = _bigint(default=None, nullable=True)
 
@@ -28,7 +29,13 @@ class Tenant(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=63)
     name: str = Field(max_length=200)
     enabled: bool = True
+    post_message_origin: str = Field(default="", max_length=300)
+    default_session_ttl_s: int = _bigint(default=0)  # 0: the deployment's default
+    webhook_url: str = Field(default="", max_length=2000)
+    webhook_secret: str = Field(default="", max_length=200)
+    audit_retention_days: int = 0  # 0: forever
     create_time: int = _bigint()
+    update_time: int = _bigint(default=0)
 
 
 class Storage(SQLModel, table=True):
@@ -62,6 +69,8 @@ class File(SQLModel, table=True):
     lock_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     lock_expire_time: int | None = _bigint(default=None, nullable=True)
     deleted_time: int | None = _bigint(default=None, nullable=True)
+    # Where a deleted file was: `path` then holds a tombstone so that the path is free again.
+    deleted_from: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     create_time: int = _bigint()
     update_time: int = _bigint()
 
@@ -101,6 +110,8 @@ class Session(SQLModel, table=True):
     user_id: str = Field(max_length=256)
     user_name: str = Field(max_length=256)
     permission: str = Field(max_length=8)  # "view" or "edit"
+    account: str = Field(default="", max_length=200)
+    origin_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     token_hash: str = Field(unique=True, max_length=64)
     create_time: int = _bigint(index=True)
     expire_time: int = _bigint()
@@ -123,3 +134,30 @@ class AuditEvent(SQLModel, table=True):
     size: int | None = _bigint(default=None, nullable=True)
     client_address: str = Field(default="", max_length=64)
     correlation_id: str = Field(default="", max_length=128)
+
+
+class SessionEvent(SQLModel, table=True):
+    """What applications hear about their sessions; `id` is the resume cursor."""
+
+    __tablename__ = "session_events"
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(max_length=63, index=True)
+    type: str = Field(max_length=16)  # opened | saved | locked | unlocked | closed | expired
+    time: int = _bigint()
+    session_id: str = Field(max_length=40)
+    file_id: str = Field(default="", max_length=43)
+    user_id: str = Field(default="", max_length=256)
+    version: int = _bigint(default=0)
+    account: str = Field(default="", max_length=200)
+    origin_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class WebhookState(SQLModel, table=True):
+    """Delivery progress of one tenant's webhook: survives restarts, so no event is skipped."""
+
+    __tablename__ = "webhook_states"
+    tenant_id: str = Field(primary_key=True, max_length=63)
+    delivered_event_id: int = _bigint(default=0)
+    attempts: int = 0
+    next_attempt_time: int = _bigint(default=0)
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False))

@@ -121,12 +121,24 @@ async def session_by_token_hash(db: AsyncSession, *, token_hash: str) -> Session
 
 
 async def list_sessions(
-    db: AsyncSession, *, tenant_id: str | None, after: tuple[int, str] | None, limit: int
+    db: AsyncSession, *, tenant_id: str | None, after: tuple[int, str] | None, limit: int,
+    user_id: str | None = None, file_id: str | None = None, state: str | None = None, now: int = 0,
 ) -> Sequence[Session]:
     """Newest first; `after` is the (create_time, id) of the previous page's last row."""
     query = select(Session).order_by(col(Session.create_time).desc(), col(Session.id).desc()).limit(limit)
     if tenant_id is not None:
         query = query.where(Session.tenant_id == tenant_id)
+    if user_id is not None:
+        query = query.where(Session.user_id == user_id)
+    if file_id is not None:
+        query = query.where(Session.file_id == file_id)
+    if state == "open":
+        query = query.where(col(Session.close_time).is_(None), Session.expire_time > now)
+    elif state == "closed":
+        query = query.where(col(Session.close_time).is_not(None), Session.close_time != Session.expire_time)
+    elif state == "expired":
+        query = query.where((Session.close_time == Session.expire_time)
+                            | (col(Session.close_time).is_(None) & (Session.expire_time <= now)))
     if after is not None:
         created, sid = after
         query = query.where(
@@ -151,3 +163,10 @@ async def bump_file_version(db: AsyncSession, *, file_id: str, size: int, sha256
         .returning(File.version)
     )
     return (await db.exec(statement)).scalar_one()  # type: ignore[call-overload]
+
+
+async def expired_open_sessions(db: AsyncSession, *, tenant_id: str | None, now: int) -> Sequence[Session]:
+    query = select(Session).where(col(Session.close_time).is_(None), Session.expire_time <= now)
+    if tenant_id is not None:
+        query = query.where(Session.tenant_id == tenant_id)
+    return (await db.exec(query.order_by(col(Session.expire_time)))).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,12 +33,34 @@ class Principal:
         return f"key:{self.key_id}"
 
 
+class EventSignal:
+    """Wakes in-process event watchers after a commit instead of making them poll fast."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def notify(self) -> None:
+        for waiter in self._waiters:
+            waiter.set()
+
+    async def wait(self, timeout: float) -> None:
+        waiter = asyncio.Event()
+        self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(waiter.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters.discard(waiter)
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     sessions: async_sessionmaker[AsyncSession]
     wopi_base_url: str  # public URL of the edge, e.g. https://wopi.example.com
     clock: Callable[[], int] = field(default=system_clock_ms)
     default_session_ttl_s: int = 10 * 3600
+    events: EventSignal = field(default_factory=EventSignal)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -45,6 +68,7 @@ class ServiceContext:
         async with self.sessions() as db:
             async with db.begin():
                 yield db
+        self.events.notify()
 
     def wopi_src(self, file_id: str) -> str:
         return f"{self.wopi_base_url.rstrip('/')}/wopi/files/{file_id}"

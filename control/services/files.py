@@ -11,7 +11,7 @@ from control.services import audit, locks, versions
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.storages import open_storage
-from shared.errors import FileLocked, FileNotFound, InvalidArgument, VersionNotFound
+from shared.errors import FileAlreadyExists, FileLocked, FileNotFound, InvalidArgument, VersionNotFound
 from shared.storage import version_object_path
 
 RESTORE_LIMIT = 1 << 40  # restoring copies bytes we already hold: no upload limit applies
@@ -55,22 +55,28 @@ async def list_versions(ctx: ServiceContext, principal: Principal, *, tenant_id:
 
 async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_id: str, file_id: str,
                           version: int) -> FileView:
-    """The current bytes are kept as a version first, then the old ones are copied back into place."""
+    """The current bytes are kept as a version first, then the old ones are copied back into place.
+    A deleted file comes back at the path it was deleted from, if nothing took that path since."""
     file, storage_row = await _load(ctx, principal, tenant_id, file_id)
-    if file.deleted_time is not None:
-        raise FileNotFound(file_id)
     async with ctx.sessions() as db:
         if await stores.get_version(db, file_id=file_id, version=version) is None:
             raise VersionNotFound(file_id, version)
     if locks.current_lock(file, ctx.clock()):
         raise FileLocked(file_id)
     storage = open_storage(storage_row)
+    deleted = file.deleted_time is not None
+    path = file.deleted_from or file.path if deleted else file.path
+    if deleted:
+        async with ctx.sessions() as db:
+            holder = await stores.file_by_path(db, tenant_id=tenant_id, storage_id=file.storage_id, path=path)
+        if holder is not None or await storage.exists(path):
+            raise FileAlreadyExists(path)
     current = file.version
-    kept = storage_row.version_retention > 0 and await storage.keep_copy(
-        file.path, version_object_path(file_id, current))
-    current_size = (await storage.stat(file.path)).size if kept else 0
-    written = await storage.copy_internal(version_object_path(file_id, version), file.path, limit=RESTORE_LIMIT)
-    stat = await storage.stat(file.path)
+    kept = (not deleted and storage_row.version_retention > 0
+            and await storage.keep_copy(path, version_object_path(file_id, current)))
+    current_size = (await storage.stat(path)).size if kept else 0
+    written = await storage.copy_internal(version_object_path(file_id, version), path, limit=RESTORE_LIMIT)
+    stat = await storage.stat(path)
     async with ctx.transaction() as db:
         row = await stores.get_file_for_update(db, file_id=file_id)
         assert row is not None
@@ -80,12 +86,15 @@ async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_i
             expired = await versions.keep(db, file=row, version=current, size=current_size, reason="restore",
                                           replaced_by=principal.actor, retention=storage_row.version_retention,
                                           now=now)
+        if deleted:
+            row.path, row.deleted_time, row.deleted_from = path, None, None
         row.version += 1
         row.size, row.sha256, row.fingerprint, row.update_time = written.size, written.sha256, stat.fingerprint, now
         db.add(row)
         await audit.record(db, time=now, actor=principal.actor, operation="RestoreFileVersion", outcome="ok",
                            tenant_id=tenant_id, file_id=file_id, size=written.size,
-                           detail=f"restored version {version} as version {row.version}")
+                           detail=f"restored version {version} as version {row.version}"
+                                  + (f" (undeleted at {path})" if deleted else ""))
     for number in expired:
         await storage.delete(version_object_path(file_id, number), internal=True)
     return FileView(file=row, storage_name=storage_row.name, lock_id="")

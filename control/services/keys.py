@@ -10,10 +10,16 @@ import secrets
 import time
 from pathlib import Path
 
-from control.db import stores
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+
+from control.db import pages, stores
 from control.db.models import ApiKey
+from control.services import audit, validation
+from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
-from shared.errors import ApiKeyInvalid
+from shared.errors import ApiKeyInvalid, ApiKeyNotFound, FailedPrecondition, InvalidArgument, TenantNotFound
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,10 @@ class Authenticator:
         self._ctx = ctx
         self._cache: dict[str, tuple[float, Principal]] = {}
 
+    def forget(self) -> None:
+        """After a revocation in this process: the revoked key stops working at once."""
+        self._cache.clear()
+
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise ApiKeyInvalid()
@@ -76,3 +86,64 @@ class Authenticator:
             self._cache.clear()
         self._cache[key_hash] = (now, principal)
         return principal
+
+
+async def create_key(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
+                     description: str) -> tuple[ApiKey, str]:
+    """Returns the key row and its secret (the only time the secret exists outside the caller)."""
+    require_admin(principal)
+    validation.text(description, "description", max_length=200, required=False)
+    secret = new_key_secret()
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        if tenant_id and await stores.get_tenant(db, tenant_id=tenant_id) is None:
+            raise TenantNotFound(tenant_id)
+        row = ApiKey(id="key_" + secrets.token_hex(8), key_hash=hash_secret(secret),
+                     role="tenant" if tenant_id else "admin", tenant_id=tenant_id or None,
+                     description=description, create_time=now)
+        await stores.add(db, row)
+        await audit.record(db, time=now, actor=principal.actor, operation="CreateApiKey", outcome="ok",
+                           tenant_id=tenant_id or None, detail=f"key={row.id} role={row.role}")
+    return row, secret
+
+
+async def list_keys(ctx: ServiceContext, principal: Principal, *, tenant_id: str, page_size: int,
+                    page_token: str) -> tuple[Sequence[ApiKey], str]:
+    require_admin(principal)
+    limit = pages.page_size(page_size)
+    after = pages.decode(page_token)
+    if after is not None and not isinstance(after, str):
+        raise InvalidArgument("page_token", "not a token returned by this API")
+    query = select(ApiKey).order_by(col(ApiKey.id)).limit(limit + 1)
+    if tenant_id:
+        query = query.where(ApiKey.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(ApiKey.id > after)
+    async with ctx.sessions() as db:
+        rows = (await db.exec(query)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, pages.encode(rows[-1].id) if more else ""
+
+
+async def revoke_key(ctx: ServiceContext, principal: Principal, authenticator: Authenticator, *,
+                     key_id: str) -> ApiKey:
+    require_admin(principal)
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        row = await db.get(ApiKey, key_id)
+        if row is None:
+            raise ApiKeyNotFound(key_id)
+        if row.revoke_time is None:
+            if row.role == "admin":
+                live_admins = (await db.exec(select(ApiKey).where(
+                    ApiKey.role == "admin", col(ApiKey.revoke_time).is_(None)))).all()
+                if len(live_admins) <= 1:
+                    raise FailedPrecondition("LAST_ADMIN_KEY", "the last valid admin key cannot be revoked",
+                                             key_id=key_id)
+            row.revoke_time = now
+            db.add(row)
+            await audit.record(db, time=now, actor=principal.actor, operation="RevokeApiKey", outcome="ok",
+                               tenant_id=row.tenant_id, detail=f"key={row.id}")
+    authenticator.forget()
+    return row

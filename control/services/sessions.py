@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -11,19 +12,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import pages, stores
 from control.db.models import File, Session, Storage
-from control.services import audit, validation
+from control.services import audit, events, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.keys import hash_secret
 from control.services.storages import open_storage
 from shared.errors import (
+    FileNotFound,
     InvalidArgument,
     SessionNotFound,
     StorageNotFound,
     TenantDisabled,
     TenantNotFound,
 )
-from shared.storage import normalize_relative_path
+from shared.storage import FsspecStorage, normalize_relative_path
 
 PERMISSIONS = ("view", "edit")
 
@@ -49,7 +51,8 @@ class OpenedSession:
 
 def view(ctx: ServiceContext, row: Session) -> SessionView:
     if row.close_time is not None:
-        state = "closed"
+        # CleanupSessions closes expired sessions at their expiry time: they stay "expired".
+        state = "expired" if row.close_time == row.expire_time else "closed"
     elif row.expire_time <= ctx.clock():
         state = "expired"
     else:
@@ -75,6 +78,40 @@ async def _file_identity(db: AsyncSession, *, tenant_id: str, storage: Storage, 
     return row
 
 
+MAX_ORIGIN_ENTRIES = 20
+
+
+def _check_origin(origin: Mapping[str, str]) -> dict[str, str]:
+    if len(origin) > MAX_ORIGIN_ENTRIES:
+        raise InvalidArgument("origin", f"at most {MAX_ORIGIN_ENTRIES} entries")
+    for key, value in origin.items():
+        validation.text(key, "origin", max_length=64)
+        validation.text(value, "origin", max_length=500, required=False)
+    return dict(origin)
+
+
+async def _ensure_file(storage: FsspecStorage, path: str, *, create: bool, template_path: str) -> None:
+    """The file must exist, unless `create`: then it is made empty or copied from the template."""
+    if await storage.exists(path):
+        return
+    if not create:
+        raise FileNotFound(path)
+    if template_path:
+        template = normalize_relative_path(template_path, field="template_path")
+        opened = await storage.open_read(template)
+        await storage.write_atomic(path, opened.chunks, limit=TEMPLATE_LIMIT)
+    else:
+        await storage.write_atomic(path, _nothing(), limit=0)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover  (makes this an async generator)
+
+
+TEMPLATE_LIMIT = 1 << 32
+
+
 async def create_session(
     ctx: ServiceContext,
     principal: Principal,
@@ -86,15 +123,20 @@ async def create_session(
     user_name: str,
     permission: str,
     ttl_seconds: int,
+    account: str = "",
+    origin: Mapping[str, str] | None = None,
+    create: bool = False,
+    template_path: str = "",
 ) -> OpenedSession:
     require_tenant_visible(principal, tenant_id)
     validation.storage_name(storage_name, "storage")
     path = normalize_relative_path(path)
     validation.text(user_id, "user_id", max_length=256)
     validation.text(user_name, "user_name", max_length=256, required=False)
+    validation.text(account, "account", max_length=200, required=False)
+    origin_map = _check_origin(origin or {})
     if permission not in PERMISSIONS:
         raise InvalidArgument("permission", "view or edit")
-    ttl = validation.ttl_seconds(ttl_seconds, ctx.default_session_ttl_s)
 
     async with ctx.sessions() as db:
         tenant = await stores.get_tenant(db, tenant_id=tenant_id)
@@ -105,8 +147,12 @@ async def create_session(
         storage = await stores.get_storage(db, tenant_id=tenant_id, name=storage_name)
         if storage is None:
             raise StorageNotFound(tenant_id, storage_name)
+    ttl = validation.ttl_seconds(ttl_seconds, tenant.default_session_ttl_s or ctx.default_session_ttl_s)
     # Outside the transaction: storage I/O must not hold the database lock.
-    await open_storage(storage).stat(path)  # FileNotFound, PathOutsideRoot (symlinks) raise here
+    files = open_storage(storage)
+    files.full_path(path)  # PathOutsideRoot (symlinks) before anything is created
+    await _ensure_file(files, path, create=create, template_path=template_path)
+    await files.stat(path)
 
     token = secrets.token_urlsafe(32)
     now = ctx.clock()
@@ -115,13 +161,14 @@ async def create_session(
         row = Session(
             id="ses_" + secrets.token_urlsafe(12), tenant_id=tenant_id, file_id=file.id,
             storage_name=storage_name, path=path, user_id=user_id, user_name=user_name or user_id,
-            permission=permission, token_hash=hash_secret(token), create_time=now,
-            expire_time=now + ttl * 1000,
+            permission=permission, account=account, origin_json=json.dumps(origin_map, sort_keys=True),
+            token_hash=hash_secret(token), create_time=now, expire_time=now + ttl * 1000,
         )
         await stores.add(db, row)
+        await events.emit(db, type="opened", session=row, now=now, version=file.version)
         await audit.record(db, time=now, actor=principal.actor, operation="CreateSession", outcome="ok",
                            tenant_id=tenant_id, session_id=row.id, file_id=file.id,
-                           detail=f"user={user_id} permission={permission}")
+                           detail=f"user={user_id} permission={permission} account={account}")
     return OpenedSession(session=view(ctx, row), access_token=token)
 
 
@@ -134,7 +181,8 @@ async def get_session(ctx: ServiceContext, principal: Principal, *, session_id: 
 
 
 async def list_sessions(
-    ctx: ServiceContext, principal: Principal, *, tenant_id: str, page_size: int, page_token: str
+    ctx: ServiceContext, principal: Principal, *, tenant_id: str, page_size: int, page_token: str,
+    user_id: str = "", file_id: str = "", state: str = "",
 ) -> tuple[Sequence[SessionView], str]:
     if tenant_id:
         require_tenant_visible(principal, tenant_id)
@@ -145,7 +193,8 @@ async def list_sessions(
         raise InvalidArgument("page_token", "not a token returned by this API")
     async with ctx.sessions() as db:
         rows = await stores.list_sessions(db, tenant_id=scope, after=tuple(after) if after else None,
-                                          limit=limit + 1)
+                                          limit=limit + 1, user_id=user_id or None, file_id=file_id or None,
+                                          state=state or None, now=ctx.clock())
     more = len(rows) > limit
     rows = rows[:limit]
     token = pages.encode([rows[-1].create_time, rows[-1].id]) if more else ""
@@ -161,6 +210,27 @@ async def close_session(ctx: ServiceContext, principal: Principal, *, session_id
         if row.close_time is None:
             row.close_time = now
             db.add(row)
+            await events.emit(db, type="closed", session=row, now=now)
             await audit.record(db, time=now, actor=principal.actor, operation="CloseSession", outcome="ok",
                                tenant_id=row.tenant_id, session_id=row.id, file_id=row.file_id)
     return view(ctx, row)
+
+
+async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
+                           dry_run: bool) -> list[SessionView]:
+    """Ends expired sessions: each gets its close time and an "expired" event. Idempotent."""
+    if tenant_id:
+        require_tenant_visible(principal, tenant_id)
+    scope = tenant_id or (None if principal.is_admin else principal.tenant_id)
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        rows = await stores.expired_open_sessions(db, tenant_id=scope, now=now)
+        if not dry_run:
+            for row in rows:
+                row.close_time = row.expire_time
+                db.add(row)
+                await events.emit(db, type="expired", session=row, now=now)
+            if rows:
+                await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions", outcome="ok",
+                                   tenant_id=scope, detail=f"expired={len(rows)}")
+    return [SessionView(row=r, wopi_src=ctx.wopi_src(r.file_id), state="expired") for r in rows]

@@ -1,29 +1,65 @@
-"""Tenants: the organisations sharing a deployment."""
+"""Tenants: the organisations sharing a deployment, and their settings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from control.db import pages, stores
-from control.db.models import Tenant
+from control.db.models import (
+    ApiKey, File, FileVersion, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
+)
 from control.services import audit, validation
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
-from shared.errors import TenantAlreadyExists, TenantNotFound
+from shared.errors import FailedPrecondition, InvalidArgument, TenantAlreadyExists, TenantNotFound
 
 
-async def create_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str) -> Tenant:
+@dataclass(frozen=True)
+class TenantSettings:
+    """The settable part of a tenant; None in an update means "leave as is"."""
+
+    post_message_origin: str | None = None
+    default_session_ttl_seconds: int | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    audit_retention_days: int | None = None
+
+
+def _apply_settings(tenant: Tenant, settings: TenantSettings) -> None:
+    if settings.post_message_origin is not None:
+        tenant.post_message_origin = validation.origin(settings.post_message_origin, "settings.post_message_origin")
+    if settings.default_session_ttl_seconds is not None:
+        ttl = settings.default_session_ttl_seconds
+        if ttl != 0:
+            validation.ttl_seconds(ttl, 0, field="settings.default_session_ttl_seconds")
+        tenant.default_session_ttl_s = ttl
+    if settings.webhook_url is not None:
+        tenant.webhook_url = validation.http_url(settings.webhook_url, "settings.webhook_url")
+    if settings.webhook_secret is not None:
+        tenant.webhook_secret = validation.text(settings.webhook_secret, "settings.webhook_secret",
+                                                max_length=200, required=False)
+    if settings.audit_retention_days is not None:
+        if not 0 <= settings.audit_retention_days <= 36500:
+            raise InvalidArgument("settings.audit_retention_days", "between 0 (forever) and 36500")
+        tenant.audit_retention_days = settings.audit_retention_days
+
+
+async def create_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str,
+                        settings: TenantSettings | None = None) -> Tenant:
     require_admin(principal)
     validation.tenant_id(tenant_id, "id")
     validation.text(name, "name", max_length=200)
     now = ctx.clock()
+    tenant = Tenant(id=tenant_id, name=name, enabled=True, create_time=now, update_time=now)
+    _apply_settings(tenant, settings or TenantSettings())
     try:
         async with ctx.transaction() as db:
             if await stores.get_tenant(db, tenant_id=tenant_id) is not None:
                 raise TenantAlreadyExists(tenant_id)
-            tenant = Tenant(id=tenant_id, name=name, enabled=True, create_time=now)
             await stores.add(db, tenant)
             await audit.record(db, time=now, actor=principal.actor, operation="CreateTenant", outcome="ok",
                                tenant_id=tenant_id)
@@ -48,9 +84,59 @@ async def list_tenants(
     limit = pages.page_size(page_size)
     after = pages.decode(page_token)
     if after is not None and not isinstance(after, str):
-        raise pages.InvalidArgument("page_token", "not a token returned by this API")
+        raise InvalidArgument("page_token", "not a token returned by this API")
     async with ctx.sessions() as db:
         rows = await stores.list_tenants(db, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, pages.encode(rows[-1].id) if more else ""
+
+
+UPDATABLE = {"name", "enabled", "settings"} | {f"settings.{f.name}" for f in fields(TenantSettings)}
+
+
+async def update_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, paths: Sequence[str],
+                        name: str | None, enabled: bool | None, settings: TenantSettings) -> Tenant:
+    """Changes the fields named in `paths`; disabling takes effect on the next WOPI request."""
+    require_admin(principal)
+    unknown = sorted(set(paths) - UPDATABLE)
+    if unknown:
+        raise InvalidArgument("update_mask", f"cannot update {', '.join(unknown)}")
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        tenant = await stores.get_tenant(db, tenant_id=tenant_id)
+        if tenant is None:
+            raise TenantNotFound(tenant_id)
+        if "name" in paths and name is not None:
+            tenant.name = validation.text(name, "tenant.name", max_length=200)
+        if "enabled" in paths and enabled is not None:
+            tenant.enabled = enabled
+        _apply_settings(tenant, settings)
+        tenant.update_time = now
+        db.add(tenant)
+        await audit.record(db, time=now, actor=principal.actor, operation="UpdateTenant", outcome="ok",
+                           tenant_id=tenant_id, detail="fields=" + ",".join(sorted(paths)))
+    return tenant
+
+
+async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, force: bool) -> None:
+    """Removes the tenant's records (never its files); audit events stay, as the trail must."""
+    require_admin(principal)
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+            raise TenantNotFound(tenant_id)
+        open_sessions = (await db.execute(select(Session.id).where(
+            Session.tenant_id == tenant_id, Session.close_time.is_(None), Session.expire_time > now))).all()  # type: ignore[union-attr]
+        if open_sessions and not force:
+            raise FailedPrecondition("SESSIONS_OPEN", f"tenant {tenant_id!r} has {len(open_sessions)} open "
+                                     "session(s); close them or delete with force", tenant_id=tenant_id)
+        file_ids = select(File.id).where(File.tenant_id == tenant_id)
+        await db.execute(delete(FileVersion).where(FileVersion.file_id.in_(file_ids)))  # type: ignore[attr-defined]
+        for model in (Session, SessionEvent, UserInfo, WebhookState, ApiKey):
+            await db.execute(delete(model).where(model.tenant_id == tenant_id))  # type: ignore[attr-defined]
+        await db.execute(delete(File).where(File.tenant_id == tenant_id))  # type: ignore[arg-type]
+        await db.execute(delete(Storage).where(Storage.tenant_id == tenant_id))  # type: ignore[arg-type]
+        await db.execute(delete(Tenant).where(Tenant.id == tenant_id))  # type: ignore[arg-type]
+        await audit.record(db, time=now, actor=principal.actor, operation="DeleteTenant", outcome="ok",
+                           tenant_id=tenant_id, detail=f"force={force} open_sessions={len(open_sessions)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from shared.errors import InvalidArgument
 
@@ -39,9 +40,30 @@ def text(value: str, field: str, *, max_length: int, required: bool = True) -> s
     return value
 
 
-def ttl_seconds(value: int, default: int) -> int:
+def ttl_seconds(value: int, default: int, field: str = "ttl_seconds") -> int:
     if value == 0:
         return default
     if not 60 <= value <= 7 * 24 * 3600:
-        raise InvalidArgument("ttl_seconds", "between 60 and 604800 seconds (7 days), or 0 for the default")
+        raise InvalidArgument(field, "between 60 and 604800 seconds (7 days), or 0 for the default")
     return value
+
+
+def http_url(value: str, field: str) -> str:
+    """An absolute http(s) URL, or "" to unset."""
+    if value == "":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(value) > 2000:
+        raise InvalidArgument(field, "an absolute http:// or https:// URL")
+    return value
+
+
+def origin(value: str, field: str) -> str:
+    """A PostMessage origin: scheme://host[:port], exactly, never '*' (rest/online/hostpage)."""
+    if value == "":
+        return value
+    parts = urlsplit(value)
+    if (value == "*" or parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/")
+            or parts.query or parts.fragment):
+        raise InvalidArgument(field, "an origin such as https://app.example.com ('*' is not allowed)")
+    return f"{parts.scheme}://{parts.netloc}"

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
 from control.db.models import File, Session, Storage, UserInfo
-from control.services import audit, locks
+from control.services import audit, events, locks
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from control.services.storages import storage_options
@@ -28,10 +28,12 @@ from shared.errors import (
 )
 
 # WOPI operations that change the file or its lock; a view session may not do them.
+# (PutUserInfo is about the user, not the file: viewers may keep their UserInfo too.)
 WRITE_OPERATIONS = frozenset({
     "PutFile", "PutRelativeFile", "Lock", "Unlock", "RefreshLock", "UnlockAndRelock",
-    "RenameFile", "DeleteFile", "PutUserInfo",
+    "RenameFile", "DeleteFile",
 })
+LOCK_EVENTS = {"Lock": "locked", "UnlockAndRelock": "locked", "Unlock": "unlocked"}
 MAX_USER_INFO_LENGTH = 1024
 
 
@@ -119,9 +121,13 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock
         current = grant.lock_id
         detail = ""
         if is_lock_operation:
+            before = grant.lock_id
             current = locks.apply(grant.file, operation, lock_id=lock_id, old_lock_id=old_lock_id, now=now)
             db.add(grant.file)
             detail = f"lock={audit.lock_digest(current)}"
+            if operation in LOCK_EVENTS and current != before:
+                await events.emit(db, type=LOCK_EVENTS[operation], session=grant.session, now=now,
+                                  version=grant.file.version)
         info = await stores.get_user_info(db, tenant_id=grant.session.tenant_id, user_id=grant.session.user_id)
         if operation == "PutUserInfo":
             if user_info is None or len(user_info) > MAX_USER_INFO_LENGTH:

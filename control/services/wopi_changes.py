@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from control.db import stores
 from control.db.models import File, Session
-from control.services import audit, locks, versions
+from control.services import audit, events, locks, versions
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from control.services.wopi_access import Caller, audited, resolve
@@ -50,6 +50,7 @@ async def record_write(ctx: ServiceContext, caller: Caller, record: WriteRecord)
         file.size, file.sha256, file.fingerprint, file.update_time = (
             record.size, record.sha256, record.fingerprint, now)
         db.add(file)
+        await events.emit(db, type="saved", session=grant.session, now=now, version=file.version)
         detail = f"version={file.version} lock={audit.lock_digest(record.expected_lock_id)}"
         if record.editors:
             detail += f" editors={record.editors[:500]}"
@@ -83,7 +84,7 @@ class RelativeFile:
 
 
 async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_path: str, overwrite: bool,
-                               target_exists: bool, size: int, sha256: str) -> RelativeFile:
+                               target_exists: bool, size: int, sha256: str, target_size: int = 0) -> RelativeFile:
     """Registers PutRelativeFile's target and opens a session on it for the same user."""
     target_path = normalize_relative_path(target_path)
     async with audited(ctx, caller, "PutRelativeFile"), ctx.transaction() as db:
@@ -104,8 +105,9 @@ async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_pa
             target = File(id=secrets.token_urlsafe(16), tenant_id=grant.file.tenant_id, storage_id=storage_id,
                           path=target_path, version=1, create_time=now, update_time=now)
             await stores.add(db, target)
-        elif target_exists:
-            expired = await versions.keep(db, file=target, version=target.version, size=target.size,
+        if target_exists:
+            # Bytes we never recorded (a file put in storage behind our back) are kept all the same.
+            expired = await versions.keep(db, file=target, version=target.version, size=target_size,
                                           reason="overwrite", replaced_by=grant.session.user_id,
                                           retention=grant.storage.version_retention, now=now)
         previous = target.version
@@ -122,6 +124,7 @@ async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_pa
             create_time=now, expire_time=source.expire_time,
         )
         await stores.add(db, session)
+        await events.emit(db, type="opened", session=session, now=now, version=target.version)
         await audit.record(db, time=now, actor=grant.actor, operation="PutRelativeFile", outcome="ok",
                            tenant_id=source.tenant_id, session_id=source.id, file_id=grant.file.id, size=size,
                            detail=f"created {target_path} as file {target.id} (session {session.id})",
@@ -177,6 +180,7 @@ async def record_delete(ctx: ServiceContext, caller: Caller, *, kept_version: in
                                           replaced_by=grant.session.user_id,
                                           retention=grant.storage.version_retention, now=now)
         old_path = file.path
+        file.deleted_from = old_path
         file.path, file.deleted_time, file.update_time = _tombstone(file), now, now
         file.version += 1
         db.add(file)

@@ -19,6 +19,7 @@ from edge.streaming import body_chunks
 from edge.wopi.headers import bool_header, int_header, utf7_header
 from shared.errors import (
     FileAlreadyExists,
+    FileNotFound,
     InvalidArgument,
     InvalidFileName,
     LockConflict,
@@ -65,6 +66,7 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     storage = rt.storages.get(grant.storage)
     folder = posixpath.dirname(grant.path)
 
+    target_size = 0
     if suggested is not None:
         name = await _suggested_name(grant, storage, folder, suggested)
         exists = False
@@ -75,7 +77,11 @@ async def put_relative_file(caller: WopiCaller) -> Response:
         except InvalidFileName as error:
             valid = await _free_name(storage, folder, sanitize_file_name(relative))
             raise RelativeTargetRefused(400, error.message, valid_target=valid) from None
-        exists = await storage.exists(posixpath.join(folder, name))
+        try:
+            target_size = (await storage.stat(posixpath.join(folder, name))).size
+            exists = True
+        except FileNotFound:
+            exists = False
         if exists and not overwrite:
             valid = await _free_name(storage, folder, name)
             raise RelativeTargetRefused(409, f"{name!r} exists", valid_target=valid)
@@ -86,7 +92,7 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     try:
         try:
             created = await rt.control.create_relative_file(
-                caller, target_path=target, overwrite=overwrite, target_exists=exists,
+                caller, target_path=target, overwrite=overwrite, target_exists=exists, target_size=target_size,
                 size=staged.result.size, sha256=staged.result.sha256)
         except LockConflict as conflict:
             valid = await _free_name(storage, folder, name)

@@ -42,6 +42,19 @@ POSTGRES_SYSTEM_USER = "postgres"
 POSTGRES_SUPERUSER = "postgres"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "xfail_on_postgresql(reason): a known product bug that only PostgreSQL exposes; "
+                   "the postgresql run of the test is a strict xfail, the sqlite run must pass")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("xfail_on_postgresql")
+        callspec = getattr(item, "callspec", None)
+        if marker and callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(pytest.mark.xfail(strict=True, reason=marker.kwargs["reason"]))
+
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -63,11 +76,11 @@ class PostgresCluster:
 def _postgres_bin_dir() -> Path | None:
     """Debian's layout: /usr/lib/postgresql/<major>/bin. The pinned major first, else the newest."""
     root = Path("/usr/lib/postgresql")
-    found = [d / "bin" for d in root.glob("*") if (d / "bin" / "initdb").is_file() and (d / "bin" / "pg_ctl").is_file()]
-    if not found:
-        return None
-    found.sort(key=lambda b: (b.parent.name != POSTGRES_MAJOR, -int(b.parent.name) if b.parent.name.isdigit() else 0))
-    return found[0]
+    found = [d / "bin" for d in root.glob("*")
+             if (d / "bin" / "initdb").is_file() and (d / "bin" / "pg_ctl").is_file()]
+    newest_first = sorted((b for b in found if b.parent.name.isdigit()), key=lambda b: -int(b.parent.name))
+    pinned = [b for b in newest_first if b.parent.name == POSTGRES_MAJOR]
+    return next(iter(pinned + newest_first), None)
 
 
 def _unavailable(why: str) -> NoReturn:
@@ -105,13 +118,13 @@ def _check(result: subprocess.CompletedProcess[str], what: str, log: Path | None
 def postgres_cluster() -> Iterator[PostgresCluster]:
     bin_dir = _postgres_bin_dir()
     if bin_dir is None:
-        _unavailable("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+        _unavailable("no server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
     runner = _Runner()
     if runner.as_root:
         try:
             account = pwd.getpwnam(POSTGRES_SYSTEM_USER)
         except KeyError:
-            _unavailable(f"running as root and there is no {POSTGRES_SYSTEM_USER!r} system user to run initdb as")
+            _unavailable(f"we are root and there is no {POSTGRES_SYSTEM_USER!r} user to run initdb as")
     base = Path(tempfile.mkdtemp(prefix="wopi-pg-"))
     if runner.as_root:
         os.chown(base, account.pw_uid, account.pw_gid)
@@ -189,7 +202,7 @@ class FreshDatabases:
     def _create(self) -> str:
         database = "t_" + secrets.token_hex(8)
         with self._cluster.admin_connection() as conn:
-            conn.execute(f"CREATE DATABASE {database} TEMPLATE {self.TEMPLATE}")
+            conn.execute(f"CREATE DATABASE {database} TEMPLATE {self.TEMPLATE} STRATEGY FILE_COPY")
         return database
 
     def _drop(self, database: str) -> None:

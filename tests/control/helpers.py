@@ -49,7 +49,7 @@ async def file_row(ctx: ServiceContext, file_id: str) -> File:
 
 
 async def disable_tenant(ctx: ServiceContext, tenant_id: str) -> None:
-    """There is no service for this yet: flip the column directly."""
+    """Flips the column directly, so that the tests of who may do what do not depend on UpdateTenant."""
     async with ctx.transaction() as db:
         tenant = await db.get(Tenant, tenant_id)
         assert tenant is not None

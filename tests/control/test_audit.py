@@ -25,7 +25,9 @@ async def audit_rows(ctx: ServiceContext, operation: str | None = None) -> list[
         return list((await db.exec(query)).all())
 
 
-async def test_creating_a_tenant_is_audited_with_the_callers_key(ctx: ServiceContext, admin: Principal) -> None:
+async def test_creating_a_tenant_is_audited_with_the_callers_key(
+    ctx: ServiceContext, admin: Principal
+) -> None:
     await tenants.create_tenant(ctx, admin, tenant_id="acme", name="Acme")
 
     [row] = await audit_rows(ctx, "CreateTenant")

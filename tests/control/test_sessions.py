@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from control.db import pages
-from control.db.models import File, Session, Storage, Tenant
+from control.db.models import File, Session, Tenant
 from control.services import sessions, storages
 from control.services.context import Principal, ServiceContext
 from shared.errors import (
@@ -71,7 +71,9 @@ async def test_an_empty_user_name_defaults_to_the_user_id(open_session: OpenSess
     assert opened.session.row.user_name == "u-9"
 
 
-async def test_the_access_token_is_kept_only_as_a_hash(ctx: ServiceContext, open_session: OpenSession) -> None:
+async def test_the_access_token_is_kept_only_as_a_hash(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
     opened = await open_session()
 
     async with ctx.sessions() as db:
@@ -80,7 +82,9 @@ async def test_the_access_token_is_kept_only_as_a_hash(ctx: ServiceContext, open
     assert opened.access_token not in [str(v) for v in row.model_dump().values()]
 
 
-async def test_sessions_on_the_same_file_share_the_file_id_but_not_the_token(open_session: OpenSession) -> None:
+async def test_sessions_on_the_same_file_share_the_file_id_but_not_the_token(
+    open_session: OpenSession
+) -> None:
     first = await open_session(user_id="u-1")
     second = await open_session(user_id="u-2", permission="view")
 
@@ -104,8 +108,8 @@ async def test_spellings_of_one_path_share_the_file_id(open_session: OpenSession
 
     for spelling in ["folder//sheet.xlsx", "./folder/sheet.xlsx", "folder/./sheet.xlsx/"]:
         other = await open_session(path=spelling)
-        assert (other.session.row.path, other.session.row.file_id) == ("folder/sheet.xlsx",
-                                                                        canonical.session.row.file_id), spelling
+        assert other.session.row.path == "folder/sheet.xlsx", spelling
+        assert other.session.row.file_id == canonical.session.row.file_id, spelling
 
 
 async def test_different_files_have_different_file_ids(open_session: OpenSession) -> None:
@@ -237,7 +241,8 @@ async def test_a_malformed_path_is_invalid_argument(open_session: OpenSession) -
     malformed = {
         "empty": "", "backslash": "folder\\sheet.xlsx", "nul": "bad\x00name.docx", "only a dot": "./",
         "too long": "x" * 1025, "segment too long": "s" * 256 + ".docx",
-        "reserved versions folder": ".wopi-versions/f/1", "reserved temporary object": "folder/.~wopi-0123.tmp",
+        "reserved versions folder": ".wopi-versions/f/1",
+        "reserved temporary object": "folder/.~wopi-0123.tmp",
     }
 
     results = await outcomes(malformed, lambda label: open_session(path=malformed[label]))
@@ -322,8 +327,9 @@ async def test_a_tenant_key_sees_its_own_session(
     assert got.row.id == opened.session.row.id
 
 
-async def test_closing_a_session_stamps_the_close_time(ctx: ServiceContext, admin: Principal, clock: FakeClock,
-                                                       open_session: OpenSession) -> None:
+async def test_closing_a_session_stamps_the_close_time(
+    ctx: ServiceContext, admin: Principal, clock: FakeClock, open_session: OpenSession
+) -> None:
     opened = await open_session()
     clock.advance(seconds=30)
 
@@ -408,7 +414,8 @@ async def test_list_sessions_pages_through_sessions_opened_in_the_same_milliseco
     seen: list[str] = []
     token = ""
     while True:
-        rows, token = await sessions.list_sessions(ctx, admin, tenant_id=TENANT, page_size=3, page_token=token)
+        rows, token = await sessions.list_sessions(ctx, admin, tenant_id=TENANT, page_size=3,
+                                                   page_token=token)
         assert len(rows) <= 3
         seen += [s.row.id for s in rows]
         if not token:
@@ -466,7 +473,8 @@ async def test_the_admin_lists_every_tenant_or_one(
     mine, theirs = await _open_in_both_tenants(ctx, admin, open_session, storage_root)
 
     everyone, _ = await sessions.list_sessions(ctx, admin, tenant_id="", page_size=0, page_token="")
-    only_globex, _ = await sessions.list_sessions(ctx, admin, tenant_id=OTHER_TENANT, page_size=0, page_token="")
+    only_globex, _ = await sessions.list_sessions(ctx, admin, tenant_id=OTHER_TENANT, page_size=0,
+                                                  page_token="")
 
     assert {s.row.id for s in everyone} == {mine, theirs}
     assert [s.row.id for s in only_globex] == [theirs]
@@ -483,7 +491,8 @@ async def test_list_sessions_with_a_negative_page_size_is_invalid_argument(
 async def test_list_sessions_with_a_foreign_page_token_is_invalid_argument(
     ctx: ServiceContext, admin: Principal
 ) -> None:
-    foreign = ["garbage", pages.encode("ses_x"), pages.encode({}), pages.encode([1, "a", 2]), pages.encode([1])]
+    foreign = ["garbage", pages.encode("ses_x"), pages.encode({}), pages.encode([1, "a", 2]),
+               pages.encode([1])]
 
     results = await outcomes(foreign, lambda token: sessions.list_sessions(
         ctx, admin, tenant_id="", page_size=0, page_token=token))
@@ -492,11 +501,12 @@ async def test_list_sessions_with_a_foreign_page_token_is_invalid_argument(
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "control.services.sessions.list_sessions only checks that a decoded page token is a 2-item list, not that "
-    "it is [int create_time, str id]: ['ses_x','ses_y'] is silently accepted on SQLite (integers sort before "
-    "text) and raises sqlalchemy ProgrammingError 'operator does not exist: bigint < character varying' on "
-    "PostgreSQL; [<ms>, 7] is accepted on both; [null, null] raises sqlalchemy ArgumentError while building "
-    "the query on both. None of them is INVALID_ARGUMENT; the errors surface as INTERNAL over gRPC."))
+    "control.services.sessions.list_sessions only checks that a decoded page token is a 2-item list, "
+    "not that it is [int create_time, str id]. ['ses_x','ses_y'] is silently accepted on SQLite "
+    "(integers sort before text) and raises sqlalchemy ProgrammingError 'operator does not exist: "
+    "bigint < character varying' on PostgreSQL; [<ms>, 7] is accepted on both; [null, null] raises "
+    "sqlalchemy ArgumentError while the query is built, on both. None is INVALID_ARGUMENT: the "
+    "exceptions reach the gRPC boundary as INTERNAL."))
 @pytest.mark.parametrize("token", [pages.encode(["ses_x", "ses_y"]), pages.encode([START_MS, 7]),
                                    pages.encode([None, None])],
                          ids=["strings", "number-id", "nulls"])

@@ -22,7 +22,8 @@ from tests.control.helpers import OTHER_TENANT, START_MS, STORAGE, TENANT, outco
 
 
 async def _create(ctx: ServiceContext, principal: Principal, root: Path, *, tenant_id: str = TENANT,
-                  name: str = STORAGE, protocol: str = "file", options: dict[str, str] | None = None) -> Storage:
+                  name: str = STORAGE, protocol: str = "file",
+                  options: dict[str, str] | None = None) -> Storage:
     return await storages.create_storage(ctx, principal, tenant_id=tenant_id, name=name, protocol=protocol,
                                          root=str(root), options=options or {})
 
@@ -53,7 +54,9 @@ async def test_an_empty_protocol_means_a_local_folder(
     assert row.protocol == "file"
 
 
-async def test_get_unknown_storage_is_storage_not_found(ctx: ServiceContext, admin: Principal, acme: Tenant) -> None:
+async def test_get_unknown_storage_is_storage_not_found(
+    ctx: ServiceContext, admin: Principal, acme: Tenant
+) -> None:
     with pytest.raises(StorageNotFound):
         await storages.get_storage(ctx, admin, tenant_id=TENANT, name="nothing")
 
@@ -76,7 +79,8 @@ async def test_the_same_storage_name_may_be_used_by_another_tenant(
 async def test_concurrent_creates_of_one_storage_let_exactly_one_win(
     ctx: ServiceContext, admin: Principal, acme: Tenant, storage_root: Path
 ) -> None:
-    results = await asyncio.gather(*(_create(ctx, admin, storage_root) for _ in range(8)), return_exceptions=True)
+    results = await asyncio.gather(*(_create(ctx, admin, storage_root) for _ in range(8)),
+                                   return_exceptions=True)
 
     assert sum(isinstance(r, Storage) for r in results) == 1
     assert all(isinstance(r, StorageAlreadyExists) for r in results if not isinstance(r, Storage))
@@ -98,7 +102,9 @@ async def test_create_storage_on_a_file_is_storage_unreachable(
         await _create(ctx, admin, storage_root / "doc.docx")
 
 
-async def test_a_local_storage_root_must_be_absolute(ctx: ServiceContext, admin: Principal, acme: Tenant) -> None:
+async def test_a_local_storage_root_must_be_absolute(
+    ctx: ServiceContext, admin: Principal, acme: Tenant
+) -> None:
     relative = ["relative/folder", "./storage", "storage", "~/storage"]
 
     results = await outcomes(relative, lambda root: storages.create_storage(
@@ -177,7 +183,9 @@ async def test_a_tenant_key_cannot_list_another_tenants_storages(
         await storages.list_storages(ctx, globex_key, tenant_id=TENANT, page_size=0, page_token="")
 
 
-async def test_a_tenant_key_gets_its_own_storage(ctx: ServiceContext, acme_key: Principal, docs: Storage) -> None:
+async def test_a_tenant_key_gets_its_own_storage(
+    ctx: ServiceContext, acme_key: Principal, docs: Storage
+) -> None:
     row = await storages.get_storage(ctx, acme_key, tenant_id=TENANT, name=STORAGE)
 
     assert row.id == docs.id
@@ -186,7 +194,9 @@ async def test_a_tenant_key_gets_its_own_storage(ctx: ServiceContext, acme_key: 
 # -- listing ------------------------------------------------------------------------------------
 
 
-async def _create_named(ctx: ServiceContext, admin: Principal, root: Path, tenant_id: str, *names: str) -> None:
+async def _create_named(
+    ctx: ServiceContext, admin: Principal, root: Path, tenant_id: str, *names: str
+) -> None:
     for name in names:
         await _create(ctx, admin, root, tenant_id=tenant_id, name=name)
 
@@ -217,7 +227,9 @@ async def test_list_storages_pages_through_every_storage_once(
     assert token and token2 and token3 == ""
 
 
-async def test_list_storages_of_an_unknown_tenant_is_tenant_not_found(ctx: ServiceContext, admin: Principal) -> None:
+async def test_list_storages_of_an_unknown_tenant_is_tenant_not_found(
+    ctx: ServiceContext, admin: Principal
+) -> None:
     with pytest.raises(TenantNotFound):
         await storages.list_storages(ctx, admin, tenant_id="nobody", page_size=0, page_token="")
 

@@ -18,16 +18,20 @@ async def test_create_tenant_returns_an_enabled_tenant_stamped_with_the_clock(
 ) -> None:
     tenant = await tenants.create_tenant(ctx, admin, tenant_id="acme", name="Acme Corp")
 
-    assert (tenant.id, tenant.name, tenant.enabled, tenant.create_time) == ("acme", "Acme Corp", True, START_MS)
+    assert (tenant.id, tenant.name, tenant.enabled) == ("acme", "Acme Corp", True)
+    assert tenant.create_time == START_MS
 
 
-async def test_get_tenant_returns_what_was_created(ctx: ServiceContext, admin: Principal, clock: FakeClock) -> None:
+async def test_get_tenant_returns_what_was_created(
+    ctx: ServiceContext, admin: Principal, clock: FakeClock
+) -> None:
     clock.advance(seconds=5)
     await tenants.create_tenant(ctx, admin, tenant_id="acme", name="Acme Corp")
 
     tenant = await tenants.get_tenant(ctx, admin, tenant_id="acme")
 
-    assert (tenant.id, tenant.name, tenant.enabled, tenant.create_time) == ("acme", "Acme Corp", True, START_MS + 5000)
+    assert (tenant.id, tenant.name, tenant.enabled) == ("acme", "Acme Corp", True)
+    assert tenant.create_time == START_MS + 5000
 
 
 async def test_get_unknown_tenant_is_tenant_not_found(ctx: ServiceContext, admin: Principal) -> None:
@@ -42,7 +46,9 @@ async def test_create_duplicate_tenant_is_already_exists(ctx: ServiceContext, ad
         await tenants.create_tenant(ctx, admin, tenant_id="acme", name="Acme again")
 
 
-async def test_concurrent_creates_of_one_tenant_let_exactly_one_win(ctx: ServiceContext, admin: Principal) -> None:
+async def test_concurrent_creates_of_one_tenant_let_exactly_one_win(
+    ctx: ServiceContext, admin: Principal
+) -> None:
     results = await asyncio.gather(
         *(tenants.create_tenant(ctx, admin, tenant_id="acme", name=f"Acme {i}") for i in range(8)),
         return_exceptions=True,
@@ -52,7 +58,9 @@ async def test_concurrent_creates_of_one_tenant_let_exactly_one_win(ctx: Service
     assert all(isinstance(r, TenantAlreadyExists) for r in results if isinstance(r, BaseException))
 
 
-async def test_create_tenant_with_a_malformed_id_is_invalid_argument(ctx: ServiceContext, admin: Principal) -> None:
+async def test_create_tenant_with_a_malformed_id_is_invalid_argument(
+    ctx: ServiceContext, admin: Principal
+) -> None:
     malformed = ["", "Acme", "1acme", "-acme", "acme_corp", "acme corp", "a" * 64]
 
     results = await outcomes(malformed, lambda v: tenants.create_tenant(ctx, admin, tenant_id=v, name="Acme"))
@@ -69,7 +77,9 @@ async def test_tenant_id_of_63_characters_is_accepted(ctx: ServiceContext, admin
     assert created.id == tenant_id
 
 
-async def test_create_tenant_with_a_bad_name_is_invalid_argument(ctx: ServiceContext, admin: Principal) -> None:
+async def test_create_tenant_with_a_bad_name_is_invalid_argument(
+    ctx: ServiceContext, admin: Principal
+) -> None:
     bad = ["", "   ", "x" * 201, "line\nbreak"]
 
     results = await outcomes(bad, lambda v: tenants.create_tenant(ctx, admin, tenant_id="acme", name=v))
@@ -166,7 +176,9 @@ async def test_page_size_zero_means_the_default_page_size(ctx: ServiceContext, a
     assert token != ""
 
 
-async def test_page_size_above_the_maximum_is_capped_not_refused(ctx: ServiceContext, admin: Principal) -> None:
+async def test_page_size_above_the_maximum_is_capped_not_refused(
+    ctx: ServiceContext, admin: Principal
+) -> None:
     await _create(ctx, admin, "alpha", "bravo")
 
     rows, token = await tenants.list_tenants(ctx, admin, page_size=10**9, page_token="")

@@ -54,7 +54,9 @@ async def test_sessions_on_one_file_share_its_version(ctx: ServiceContext, open_
     assert (await file_row(ctx, first.session.row.file_id)).version == 3
 
 
-async def test_concurrent_writes_each_get_their_own_version(ctx: ServiceContext, open_session: OpenSession) -> None:
+async def test_concurrent_writes_each_get_their_own_version(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
     opened = await open_session()
 
     versions = await asyncio.gather(*(record_write(ctx, opened, size=i) for i in range(20)))
@@ -103,7 +105,9 @@ async def test_an_expired_session_cannot_record_a_write(
     assert (await file_row(ctx, opened.session.row.file_id)).version == 1
 
 
-async def test_a_write_with_a_token_of_another_file_is_refused(ctx: ServiceContext, open_session: OpenSession) -> None:
+async def test_a_write_with_a_token_of_another_file_is_refused(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
     mine = await open_session(path="doc.docx")
     other = await open_session(path="folder/sheet.xlsx")
 
@@ -112,7 +116,9 @@ async def test_a_write_with_a_token_of_another_file_is_refused(ctx: ServiceConte
     assert (await file_row(ctx, other.session.row.file_id)).version == 1
 
 
-async def test_a_disabled_tenant_cannot_record_a_write(ctx: ServiceContext, open_session: OpenSession) -> None:
+async def test_a_disabled_tenant_cannot_record_a_write(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
     opened = await open_session()
     await disable_tenant(ctx, TENANT)
 

@@ -38,7 +38,9 @@ def _current_lock(http: httpx.Client, f: OpenFile) -> str:
     return reply.headers["X-WOPI-Lock"]
 
 
-def _locked_file(api: ControlApi, tenant: tuple, http: httpx.Client, name: str, lock_id: str = LOCK_A) -> OpenFile:
+def _locked_file(
+    api: ControlApi, tenant: tuple, http: httpx.Client, name: str, lock_id: str = LOCK_A
+) -> OpenFile:
     f = open_file(api, *tenant, name)
     assert _lock(http, f, lock_id).status_code == 200
     return f
@@ -79,14 +81,18 @@ def test_unlock_with_the_current_id_releases_the_lock(api: ControlApi, tenant, h
     assert _current_lock(http, f) == ""
 
 
-def test_unlock_of_an_unlocked_file_is_409_with_an_empty_lock(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_unlock_of_an_unlocked_file_is_409_with_an_empty_lock(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "free-unlock.docx")
     reply = _op(http, f, "UNLOCK", X_WOPI_Lock=LOCK_A)
     assert reply.status_code == 409
     assert "X-WOPI-Lock" in reply.headers and reply.headers["X-WOPI-Lock"] == ""
 
 
-def test_unlock_with_another_id_is_409_and_keeps_the_lock(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_unlock_with_another_id_is_409_and_keeps_the_lock(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = _locked_file(api, tenant, http, "wrong-unlock.docx")
     reply = _op(http, f, "UNLOCK", X_WOPI_Lock=LOCK_B)
     assert reply.status_code == 409
@@ -160,7 +166,9 @@ def test_get_lock_returns_the_current_lock(api: ControlApi, tenant, http: httpx.
     assert reply.headers["X-WOPI-Lock"] == LOCK_A
 
 
-def test_get_lock_of_an_unlocked_file_returns_an_empty_lock(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_get_lock_of_an_unlocked_file_returns_an_empty_lock(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "get-free.docx")
     reply = _op(http, f, "GET_LOCK")
     assert reply.status_code == 200
@@ -215,7 +223,9 @@ def test_unlock_and_refresh_without_a_lock_id_are_400(api: ControlApi, tenant, h
     assert _current_lock(http, f) == LOCK_A
 
 
-def test_json_shaped_office_lock_ids_are_compared_exactly(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_json_shaped_office_lock_ids_are_compared_exactly(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     # Word for the web locks with {"S":..,"F":4} and later asks again with more fields; a
     # compliant host treats them as different strings (Office-Online-Test-Tools #353).
     first = json.dumps({"S": "5a1b7c2e-0000-4000-8000-000000000001", "F": 4}, separators=(",", ":"))
@@ -280,7 +290,9 @@ def test_a_lock_belongs_to_the_file_not_to_the_session(api: ControlApi, tenant, 
     assert reply.headers["X-WOPI-Lock"] == LOCK_A
 
 
-def test_another_session_holding_the_same_lock_id_may_unlock(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_another_session_holding_the_same_lock_id_may_unlock(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     # Co-authoring editors share one lock id across their users' sessions: the id, not the
     # session, is what proves the right to the lock.
     first = _locked_file(api, tenant, http, "coauth.docx")

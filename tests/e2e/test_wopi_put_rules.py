@@ -17,7 +17,9 @@ import grpc
 import httpx
 import pytest
 
+from shared.storage import version_object_path
 from tests.support.api import (
+    LOCK,
     ControlApi,
     OpenFile,
     error_reason,
@@ -45,8 +47,13 @@ def _versions(api: ControlApi, f: OpenFile) -> list[file_pb.FileVersion]:
 
 
 def _restore(api: ControlApi, f: OpenFile, version: int) -> file_pb.File:
-    return api.call(_files(api).RestoreFileVersion,
-                    file_pb.RestoreFileVersionRequest(tenant_id=f.tenant_id, file_id=f.file_id, version=version))
+    request = file_pb.RestoreFileVersionRequest(tenant_id=f.tenant_id, file_id=f.file_id, version=version)
+    return api.call(_files(api).RestoreFileVersion, request)
+
+
+def _unlock(http: httpx.Client, f: OpenFile) -> None:
+    reply = http.post(f.url(), headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": LOCK})
+    assert reply.status_code == 200, reply.text
 
 
 def _conflict_copies(f: OpenFile) -> list[Path]:
@@ -100,7 +107,7 @@ def test_put_file_with_a_wrong_lock_is_409_and_keeps_the_body_as_a_conflict_copy
     lock(http, f)
     reply = put(http, f, b"refused bytes", lock_id=WRONG_LOCK)
     assert reply.status_code == 409
-    assert reply.headers["X-WOPI-Lock"] == "test-lock-1"
+    assert reply.headers["X-WOPI-Lock"] == LOCK
     assert f.local_path.read_bytes() == b"original"
     _assert_refused_body_kept(f, b"refused bytes")
 
@@ -110,7 +117,7 @@ def test_put_file_without_a_lock_on_a_locked_file_is_409(api: ControlApi, tenant
     lock(http, f)
     reply = put(http, f, b"refused", lock_id=None)
     assert reply.status_code == 409
-    assert reply.headers["X-WOPI-Lock"] == "test-lock-1"
+    assert reply.headers["X-WOPI-Lock"] == LOCK
     assert f.local_path.read_bytes() == b"original"
 
 
@@ -163,7 +170,9 @@ def test_unlocked_put_file_with_a_stale_timestamp_is_409_1010_and_keeps_a_confli
     _assert_refused_body_kept(f, b"stale edit")
 
 
-def test_collabora_overwrite_retry_without_a_timestamp_is_saved(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_collabora_overwrite_retry_without_a_timestamp_is_saved(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     # After a 1010 the user chose "overwrite": Collabora repeats the save without the timestamp.
     f = open_file(api, *tenant, "overwrite.odt", b"changed in storage")
     reply = put(http, f, b"the user's version", lock_id=None, **{"X-COOL-WOPI-IsModifiedByUser": "true"})
@@ -201,7 +210,9 @@ def test_a_view_session_cannot_put_file_and_leaves_no_conflict_copy(
 # --- Kept versions ----------------------------------------------------------------------------
 
 
-def test_every_overwrite_keeps_the_previous_content_as_a_version(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_every_overwrite_keeps_the_previous_content_as_a_version(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "history.docx", b"v0")
     lock(http, f)
     assert put(http, f, b"v1 is longer").status_code == 200
@@ -219,7 +230,7 @@ def test_restoring_a_version_puts_its_bytes_back_and_keeps_the_replaced_content(
     f = open_file(api, *tenant, "restore.docx", b"first draft")
     lock(http, f)
     assert put(http, f, b"second draft").status_code == 200
-    assert http.post(f.url(), headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": "test-lock-1"}).status_code == 200
+    _unlock(http, f)
     [first_draft] = _versions(api, f)
     version_before = _info(http, f)["Version"]
 
@@ -236,9 +247,6 @@ def test_restoring_a_version_puts_its_bytes_back_and_keeps_the_replaced_content(
     assert http.get(f.url("/contents")).content == b"second draft"
 
 
-@pytest.mark.xfail(strict=True, reason="control/api/errors.py _CODES has no entry for FileLocked, so RestoreFileVersion "
-                   "on a locked file answers INTERNAL instead of the FAILED_PRECONDITION (FILE_LOCKED) that "
-                   "file_service.proto promises")
 def test_restoring_while_an_editor_holds_the_lock_is_failed_precondition(
     api: ControlApi, tenant, http: httpx.Client
 ) -> None:
@@ -266,9 +274,13 @@ def test_a_storage_keeps_only_as_many_versions_as_its_retention(
     assert [v.size for v in kept] == [len(b"save 3"), len(b"save 2")]
     assert kept[0].sha256 == hashlib.sha256(b"save 3").hexdigest()
     assert kept[1].sha256 == hashlib.sha256(b"save 2").hexdigest()
+    objects = tenant[1] / version_object_path(f.file_id, 0).rsplit("/", 1)[0]
+    assert sorted(p.name for p in objects.iterdir()) == sorted(str(v.version) for v in kept)
 
 
-def test_an_expired_version_can_no_longer_be_restored(api: ControlApi, tmp_path: Path, http: httpx.Client) -> None:
+def test_an_expired_version_can_no_longer_be_restored(
+    api: ControlApi, tmp_path: Path, http: httpx.Client
+) -> None:
     tenant = _tenant_with_storage(api, tmp_path, version_retention=1)
     f = open_file(api, *tenant, "expired.docx", b"a")
     lock(http, f)
@@ -276,7 +288,7 @@ def test_an_expired_version_can_no_longer_be_restored(api: ControlApi, tmp_path:
     [oldest] = _versions(api, f)
     assert put(http, f, b"c").status_code == 200
     assert oldest.version not in [v.version for v in _versions(api, f)]
-    http.post(f.url(), headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": "test-lock-1"})
+    _unlock(http, f)
     with pytest.raises(grpc.RpcError) as refused:
         _restore(api, f, oldest.version)
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND

@@ -30,7 +30,9 @@ def _op(http: httpx.Client, f: OpenFile, override: str, body: bytes = b"", **hea
     return http.post(f.url(), content=body, headers=sent)
 
 
-def _put_relative(http: httpx.Client, f: OpenFile, body: bytes = b"saved as", **headers: Any) -> httpx.Response:
+def _put_relative(
+    http: httpx.Client, f: OpenFile, body: bytes = b"saved as", **headers: Any
+) -> httpx.Response:
     return _op(http, f, "PUT_RELATIVE", body, X_WOPI_Size=str(len(body)), **headers)
 
 
@@ -57,6 +59,16 @@ def _token_of(url: str) -> str:
 
 def _files(api: ControlApi) -> file_grpc.FileServiceStub:
     return file_grpc.FileServiceStub(api.channel)
+
+
+def _versions(api: ControlApi, tenant_id: str, file_id: str) -> list[file_pb.FileVersion]:
+    request = file_pb.ListFileVersionsRequest(tenant_id=tenant_id, file_id=file_id)
+    return list(api.call(_files(api).ListFileVersions, request).versions)
+
+
+def _restore(api: ControlApi, tenant_id: str, file_id: str, version: int) -> file_pb.File:
+    request = file_pb.RestoreFileVersionRequest(tenant_id=tenant_id, file_id=file_id, version=version)
+    return api.call(_files(api).RestoreFileVersion, request)
 
 
 # --- PutRelativeFile: suggested mode ----------------------------------------------------------
@@ -98,7 +110,9 @@ def test_suggested_name_with_a_path_keeps_only_the_name(api: ControlApi, tenant,
 # --- PutRelativeFile: relative (exact) mode ---------------------------------------------------
 
 
-def test_relative_target_creates_exactly_that_utf7_decoded_name(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_relative_target_creates_exactly_that_utf7_decoded_name(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "cv.docx")
     reply = _put_relative(http, f, b"new cv", X_WOPI_RelativeTarget="r+AOk-sum+AOk-.docx")
     assert reply.status_code == 200
@@ -143,7 +157,9 @@ def test_valid_relative_target_is_utf7_encoded(api: ControlApi, tenant, http: ht
     assert raw.encode("ascii").decode("utf-7").startswith("café")
 
 
-def test_existing_relative_target_with_overwrite_is_replaced(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_existing_relative_target_with_overwrite_is_replaced(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "source.docx")
     existing = f.local_path.parent / "replace.docx"
     existing.write_bytes(b"old target")
@@ -162,10 +178,26 @@ def test_overwriting_a_known_relative_target_keeps_its_previous_content_as_a_ver
     reply = _put_relative(http, f, b"new target", X_WOPI_RelativeTarget="known.docx",
                           X_WOPI_OverwriteRelativeTarget="true")
     assert reply.status_code == 200
-    kept = api.call(_files(api).ListFileVersions,
-                    file_pb.ListFileVersionsRequest(tenant_id=target.tenant_id, file_id=target.file_id)).versions
-    assert [v.size for v in kept] == [len(b"old target")]
     assert http.get(target.url("/contents")).content == b"new target"
+    [kept] = _versions(api, target.tenant_id, target.file_id)
+    _restore(api, target.tenant_id, target.file_id, kept.version)
+    assert http.get(target.url("/contents")).content == b"old target"
+    assert kept.size == len(b"old target")
+    # The hash is only recorded for bytes written through wopi-proxy; unknown is empty, never wrong.
+    assert kept.sha256 in ("", hashlib.sha256(b"old target").hexdigest())
+
+
+def test_overwriting_a_relative_target_unknown_to_wopi_proxy_keeps_its_previous_content_as_a_version(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    f = open_file(api, *tenant, "source.docx")
+    (f.local_path.parent / "unknown.docx").write_bytes(b"old target")
+    reply = _put_relative(http, f, b"new target", X_WOPI_RelativeTarget="unknown.docx",
+                          X_WOPI_OverwriteRelativeTarget="true")
+    assert reply.status_code == 200
+    new_file_id = urlsplit(reply.json()["Url"]).path.rsplit("/", 1)[-1]
+    kept = _versions(api, f.tenant_id, new_file_id)
+    assert [v.size for v in kept] == [len(b"old target")]
 
 
 def test_overwrite_of_a_locked_relative_target_is_409_with_its_lock(
@@ -207,7 +239,9 @@ def test_relative_target_with_a_path_separator_is_400_with_a_valid_target(
 
 
 @pytest.mark.parametrize("raw", [b"+ZZZ!.docx", b"caf\xe9.docx"], ids=["bad-utf7", "non-ascii-byte"])
-def test_relative_target_that_is_not_utf7_is_400(api: ControlApi, tenant, http: httpx.Client, raw: bytes) -> None:
+def test_relative_target_that_is_not_utf7_is_400(
+    api: ControlApi, tenant, http: httpx.Client, raw: bytes
+) -> None:
     f = open_file(api, *tenant, "source.docx")
     assert _put_relative(http, f, X_WOPI_RelativeTarget=raw).status_code == 400
     assert _names(f.local_path.parent) == {"source.docx"}
@@ -242,7 +276,9 @@ def test_rename_decodes_utf7(api: ControlApi, tenant, http: httpx.Client) -> Non
     assert _info(http, f)["BaseFileName"] == "résumé.docx"
 
 
-def test_rename_to_a_name_with_a_slash_is_400_with_the_reason(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_rename_to_a_name_with_a_slash_is_400_with_the_reason(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "stay.docx")
     reply = _rename(http, f, "../escape")
     assert reply.status_code == 400
@@ -251,7 +287,9 @@ def test_rename_to_a_name_with_a_slash_is_400_with_the_reason(api: ControlApi, t
     assert _names(f.local_path.parent) == {"stay.docx"}
 
 
-def test_rename_of_a_locked_file_with_a_wrong_lock_is_409(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_rename_of_a_locked_file_with_a_wrong_lock_is_409(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "locked.docx")
     lock(http, f)
     reply = _rename(http, f, "renamed", lock_id=WRONG_LOCK)
@@ -292,24 +330,33 @@ def test_deleted_file_is_404_and_its_content_is_kept_as_a_version(
     assert _op(http, f, "DELETE").status_code == 200
     assert http.get(f.url()).status_code == 404
     assert not f.local_path.exists()
-    kept = api.call(_files(api).ListFileVersions,
-                    file_pb.ListFileVersionsRequest(tenant_id=f.tenant_id, file_id=f.file_id)).versions
+    kept = _versions(api, f.tenant_id, f.file_id)
     assert [(v.reason, v.size) for v in kept] == [("delete", len(b"last words"))]
 
 
-def test_a_deleted_files_versions_are_not_restored_in_place(api: ControlApi, tenant, http: httpx.Client) -> None:
-    # Restore makes a version the current content of a live file; a deleted file has none, so
-    # the kept bytes stay kept and the freed path stays free.
+def test_a_deleted_file_is_restored_at_its_path_with_its_file_id(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "doomed.docx", b"last words")
     assert _op(http, f, "DELETE").status_code == 200
-    kept = api.call(_files(api).ListFileVersions,
-                    file_pb.ListFileVersionsRequest(tenant_id=f.tenant_id, file_id=f.file_id)).versions
+    [kept] = _versions(api, f.tenant_id, f.file_id)
+    _restore(api, f.tenant_id, f.file_id, kept.version)
+    assert f.local_path.read_bytes() == b"last words"
+    assert http.get(f.url("/contents")).content == b"last words"
+
+
+def test_a_deleted_file_is_not_restored_over_a_new_file_at_its_path(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    f = open_file(api, *tenant, "doomed.docx", b"last words")
+    assert _op(http, f, "DELETE").status_code == 200
+    f.local_path.write_bytes(b"a new file took the name")
+    [kept] = _versions(api, f.tenant_id, f.file_id)
     with pytest.raises(grpc.RpcError) as refused:
-        api.call(_files(api).RestoreFileVersion, file_pb.RestoreFileVersionRequest(
-            tenant_id=f.tenant_id, file_id=f.file_id, version=kept[0].version))
-    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
-    assert error_reason(refused.value) == "FILE_NOT_FOUND"
-    assert not f.local_path.exists()
+        _restore(api, f.tenant_id, f.file_id, kept.version)
+    assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert error_reason(refused.value) == "FILE_ALREADY_EXISTS"
+    assert f.local_path.read_bytes() == b"a new file took the name"
 
 
 def test_a_view_session_cannot_delete(api: ControlApi, tenant, http: httpx.Client) -> None:
@@ -357,8 +404,8 @@ def test_get_share_url_is_not_implemented(api: ControlApi, tenant, http: httpx.C
 
 # --- CheckFileInfo capabilities ---------------------------------------------------------------
 
-SUPPORTS = ("SupportsLocks", "SupportsGetLock", "SupportsExtendedLockLength", "SupportsUpdate", "SupportsRename",
-            "SupportsDeleteFile", "SupportsUserInfo")
+SUPPORTS = ("SupportsLocks", "SupportsGetLock", "SupportsExtendedLockLength", "SupportsUpdate",
+            "SupportsRename", "SupportsDeleteFile", "SupportsUserInfo")
 
 
 def test_check_file_info_advertises_what_the_host_implements_to_an_editor(
@@ -377,7 +424,9 @@ def test_check_file_info_hides_save_as_from_a_viewer(api: ControlApi, tenant, ht
     assert info.get("UserCanRename", False) is False
 
 
-def test_check_file_info_shows_the_sha256_of_the_saved_bytes(api: ControlApi, tenant, http: httpx.Client) -> None:
+def test_check_file_info_shows_the_sha256_of_the_saved_bytes(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
     f = open_file(api, *tenant, "a.docx", b"before")
     lock(http, f)
     assert put(http, f, b"after the save").status_code == 200

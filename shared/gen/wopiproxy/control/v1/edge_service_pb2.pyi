@@ -142,7 +142,7 @@ class RecordConflictCopyResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class CreateRelativeFileRequest(_message.Message):
-    __slots__ = ("access_token", "file_id", "target_path", "overwrite", "target_exists", "correlation_id", "client_address", "size", "sha256")
+    __slots__ = ("access_token", "file_id", "target_path", "overwrite", "target_exists", "correlation_id", "client_address", "size", "sha256", "target_size")
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -152,6 +152,7 @@ class CreateRelativeFileRequest(_message.Message):
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SIZE_FIELD_NUMBER: _ClassVar[int]
     access_token: str
     file_id: str
     target_path: str
@@ -161,7 +162,8 @@ class CreateRelativeFileRequest(_message.Message):
     client_address: str
     size: int
     sha256: str
-    def __init__(self, access_token: _Optional[str] = ..., file_id: _Optional[str] = ..., target_path: _Optional[str] = ..., overwrite: _Optional[bool] = ..., target_exists: _Optional[bool] = ..., correlation_id: _Optional[str] = ..., client_address: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+    target_size: int
+    def __init__(self, access_token: _Optional[str] = ..., file_id: _Optional[str] = ..., target_path: _Optional[str] = ..., overwrite: _Optional[bool] = ..., target_exists: _Optional[bool] = ..., correlation_id: _Optional[str] = ..., client_address: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., target_size: _Optional[int] = ...) -> None: ...
 
 class CreateRelativeFileResponse(_message.Message):
     __slots__ = ("file_id", "wopi_src", "access_token", "version", "expired_versions")

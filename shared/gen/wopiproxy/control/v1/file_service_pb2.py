@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wopiproxy/control/v1/file_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n\x04\x46ile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07storage\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\x0f\n\x07lock_id\x18\x08 \x01(\t\x12\x34\n\x10lock_expire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x92\x01\n\x0b\x46ileVersion\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x13\n\x0breplaced_by\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x0eGetFileRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\"d\n\x17ListFileVersionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"h\n\x18ListFileVersionsResponse\x12\x33\n\x08versions\x18\x01 \x03(\x0b\x32!.wopiproxy.control.v1.FileVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x19RestoreFileVersionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x32\xf9\x02\n\x0b\x46ileService\x12_\n\x07GetFile\x12$.wopiproxy.control.v1.GetFileRequest\x1a\x1a.wopiproxy.control.v1.File\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/files/get\x12\x8a\x01\n\x10ListFileVersions\x12-.wopiproxy.control.v1.ListFileVersionsRequest\x1a..wopiproxy.control.v1.ListFileVersionsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/files/versions\x12|\n\x12RestoreFileVersion\x12/.wopiproxy.control.v1.RestoreFileVersionRequest\x1a\x1a.wopiproxy.control.v1.File\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/files/restore:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wopiproxy/control/v1/file_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n\x04\x46ile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07storage\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\x0f\n\x07lock_id\x18\x08 \x01(\t\x12\x34\n\x10lock_expire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65leted_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x92\x01\n\x0b\x46ileVersion\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x13\n\x0breplaced_by\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x0eGetFileRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\"d\n\x17ListFileVersionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"h\n\x18ListFileVersionsResponse\x12\x33\n\x08versions\x18\x01 \x03(\x0b\x32!.wopiproxy.control.v1.FileVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x19RestoreFileVersionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x32\xf9\x02\n\x0b\x46ileService\x12_\n\x07GetFile\x12$.wopiproxy.control.v1.GetFileRequest\x1a\x1a.wopiproxy.control.v1.File\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/files/get\x12\x8a\x01\n\x10ListFileVersions\x12-.wopiproxy.control.v1.ListFileVersionsRequest\x1a..wopiproxy.control.v1.ListFileVersionsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/files/versions\x12|\n\x12RestoreFileVersion\x12/.wopiproxy.control.v1.RestoreFileVersionRequest\x1a\x1a.wopiproxy.control.v1.File\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/files/restore:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,17 +41,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILESERVICE'].methods_by_name['RestoreFileVersion']._loaded_options = None
   _globals['_FILESERVICE'].methods_by_name['RestoreFileVersion']._serialized_options = b'\202\323\344\223\002\023\"\016/files/restore:\001*'
   _globals['_FILE']._serialized_start=129
-  _globals['_FILE']._serialized_end=364
-  _globals['_FILEVERSION']._serialized_start=367
-  _globals['_FILEVERSION']._serialized_end=513
-  _globals['_GETFILEREQUEST']._serialized_start=515
-  _globals['_GETFILEREQUEST']._serialized_end=567
-  _globals['_LISTFILEVERSIONSREQUEST']._serialized_start=569
-  _globals['_LISTFILEVERSIONSREQUEST']._serialized_end=669
-  _globals['_LISTFILEVERSIONSRESPONSE']._serialized_start=671
-  _globals['_LISTFILEVERSIONSRESPONSE']._serialized_end=775
-  _globals['_RESTOREFILEVERSIONREQUEST']._serialized_start=777
-  _globals['_RESTOREFILEVERSIONREQUEST']._serialized_end=857
-  _globals['_FILESERVICE']._serialized_start=860
-  _globals['_FILESERVICE']._serialized_end=1237
+  _globals['_FILE']._serialized_end=414
+  _globals['_FILEVERSION']._serialized_start=417
+  _globals['_FILEVERSION']._serialized_end=563
+  _globals['_GETFILEREQUEST']._serialized_start=565
+  _globals['_GETFILEREQUEST']._serialized_end=617
+  _globals['_LISTFILEVERSIONSREQUEST']._serialized_start=619
+  _globals['_LISTFILEVERSIONSREQUEST']._serialized_end=719
+  _globals['_LISTFILEVERSIONSRESPONSE']._serialized_start=721
+  _globals['_LISTFILEVERSIONSRESPONSE']._serialized_end=825
+  _globals['_RESTOREFILEVERSIONREQUEST']._serialized_start=827
+  _globals['_RESTOREFILEVERSIONREQUEST']._serialized_end=907
+  _globals['_FILESERVICE']._serialized_start=910
+  _globals['_FILESERVICE']._serialized_end=1287
 # @@protoc_insertion_point(module_scope)

@@ -73,8 +73,9 @@ class FileServiceServicer:
 
     def RestoreFileVersion(self, request, context):
         """Makes a kept version the current content; the content it replaces is kept as a version too.
-        Returns NOT_FOUND (VERSION_NOT_FOUND) for an unknown version, FAILED_PRECONDITION (FILE_LOCKED)
-        while an editor holds the file's lock.
+        A deleted file comes back at its path. Returns NOT_FOUND (VERSION_NOT_FOUND) for an unknown
+        version, FAILED_PRECONDITION (FILE_LOCKED) while an editor holds the file's lock,
+        ALREADY_EXISTS (FILE_ALREADY_EXISTS) when a deleted file's path is taken meanwhile.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

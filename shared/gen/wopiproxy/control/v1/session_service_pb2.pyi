@@ -23,6 +23,16 @@ class SessionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SESSION_STATE_OPEN: _ClassVar[SessionState]
     SESSION_STATE_CLOSED: _ClassVar[SessionState]
     SESSION_STATE_EXPIRED: _ClassVar[SessionState]
+
+class SessionEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_EVENT_TYPE_UNSPECIFIED: _ClassVar[SessionEventType]
+    SESSION_EVENT_TYPE_OPENED: _ClassVar[SessionEventType]
+    SESSION_EVENT_TYPE_SAVED: _ClassVar[SessionEventType]
+    SESSION_EVENT_TYPE_LOCKED: _ClassVar[SessionEventType]
+    SESSION_EVENT_TYPE_UNLOCKED: _ClassVar[SessionEventType]
+    SESSION_EVENT_TYPE_CLOSED: _ClassVar[SessionEventType]
+    SESSION_EVENT_TYPE_EXPIRED: _ClassVar[SessionEventType]
 PERMISSION_UNSPECIFIED: Permission
 PERMISSION_VIEW: Permission
 PERMISSION_EDIT: Permission
@@ -30,9 +40,23 @@ SESSION_STATE_UNSPECIFIED: SessionState
 SESSION_STATE_OPEN: SessionState
 SESSION_STATE_CLOSED: SessionState
 SESSION_STATE_EXPIRED: SessionState
+SESSION_EVENT_TYPE_UNSPECIFIED: SessionEventType
+SESSION_EVENT_TYPE_OPENED: SessionEventType
+SESSION_EVENT_TYPE_SAVED: SessionEventType
+SESSION_EVENT_TYPE_LOCKED: SessionEventType
+SESSION_EVENT_TYPE_UNLOCKED: SessionEventType
+SESSION_EVENT_TYPE_CLOSED: SessionEventType
+SESSION_EVENT_TYPE_EXPIRED: SessionEventType
 
 class Session(_message.Message):
-    __slots__ = ("id", "tenant_id", "storage", "path", "file_id", "wopi_src", "user_id", "user_name", "permission", "state", "create_time", "expire_time", "close_time")
+    __slots__ = ("id", "tenant_id", "storage", "path", "file_id", "wopi_src", "user_id", "user_name", "permission", "state", "create_time", "expire_time", "close_time", "account", "origin")
+    class OriginEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     STORAGE_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +70,8 @@ class Session(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     storage: str
@@ -59,10 +85,19 @@ class Session(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
     close_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    account: str
+    origin: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("tenant_id", "storage", "path", "user_id", "user_name", "permission", "ttl_seconds")
+    __slots__ = ("tenant_id", "storage", "path", "user_id", "user_name", "permission", "ttl_seconds", "account", "origin", "create", "template_path", "storage_name", "file_path", "permissions", "user", "origin_connection_id", "origin_page_id")
+    class OriginEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     STORAGE_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +105,16 @@ class CreateSessionRequest(_message.Message):
     USER_NAME_FIELD_NUMBER: _ClassVar[int]
     PERMISSION_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_PATH_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_PAGE_ID_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     storage: str
     path: str
@@ -77,33 +122,61 @@ class CreateSessionRequest(_message.Message):
     user_name: str
     permission: Permission
     ttl_seconds: int
-    def __init__(self, tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    account: str
+    origin: _containers.ScalarMap[str, str]
+    create: bool
+    template_path: str
+    storage_name: str
+    file_path: str
+    permissions: _containers.RepeatedScalarFieldContainer[str]
+    user: str
+    origin_connection_id: str
+    origin_page_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., ttl_seconds: _Optional[int] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ..., create: _Optional[bool] = ..., template_path: _Optional[str] = ..., storage_name: _Optional[str] = ..., file_path: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., origin_connection_id: _Optional[str] = ..., origin_page_id: _Optional[str] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
-    __slots__ = ("session", "access_token", "access_token_ttl")
+    __slots__ = ("session", "access_token", "access_token_ttl", "session_id", "file_id", "editor_url", "expires_at", "wopi_src")
     SESSION_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_TTL_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    EDITOR_URL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    WOPI_SRC_FIELD_NUMBER: _ClassVar[int]
     session: Session
     access_token: str
     access_token_ttl: int
-    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., access_token: _Optional[str] = ..., access_token_ttl: _Optional[int] = ...) -> None: ...
+    session_id: str
+    file_id: str
+    editor_url: str
+    expires_at: _timestamp_pb2.Timestamp
+    wopi_src: str
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., access_token: _Optional[str] = ..., access_token_ttl: _Optional[int] = ..., session_id: _Optional[str] = ..., file_id: _Optional[str] = ..., editor_url: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., wopi_src: _Optional[str] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "session_id")
     ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class ListSessionsRequest(_message.Message):
-    __slots__ = ("tenant_id", "page_size", "page_token")
+    __slots__ = ("tenant_id", "page_size", "page_token", "user_id", "file_id", "state")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     page_size: int
     page_token: str
-    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    user_id: str
+    file_id: str
+    state: SessionState
+    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., user_id: _Optional[str] = ..., file_id: _Optional[str] = ..., state: _Optional[_Union[SessionState, str]] = ...) -> None: ...
 
 class ListSessionsResponse(_message.Message):
     __slots__ = ("sessions", "next_page_token")
@@ -114,7 +187,62 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CloseSessionRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "session_id")
     ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class CleanupSessionsRequest(_message.Message):
+    __slots__ = ("tenant_id", "dry_run")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    dry_run: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class CleanupSessionsResponse(_message.Message):
+    __slots__ = ("sessions",)
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    sessions: _containers.RepeatedCompositeFieldContainer[Session]
+    def __init__(self, sessions: _Optional[_Iterable[_Union[Session, _Mapping]]] = ...) -> None: ...
+
+class SessionEvent(_message.Message):
+    __slots__ = ("cursor", "type", "time", "tenant_id", "session_id", "file_id", "user_id", "version", "account", "origin")
+    class OriginEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    type: SessionEventType
+    time: _timestamp_pb2.Timestamp
+    tenant_id: str
+    session_id: str
+    file_id: str
+    user_id: str
+    version: int
+    account: str
+    origin: _containers.ScalarMap[str, str]
+    def __init__(self, cursor: _Optional[str] = ..., type: _Optional[_Union[SessionEventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant_id: _Optional[str] = ..., session_id: _Optional[str] = ..., file_id: _Optional[str] = ..., user_id: _Optional[str] = ..., version: _Optional[int] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class WatchSessionEventsRequest(_message.Message):
+    __slots__ = ("tenant_id", "cursor")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    cursor: str
+    def __init__(self, tenant_id: _Optional[str] = ..., cursor: _Optional[str] = ...) -> None: ...

@@ -55,6 +55,16 @@ class SessionServiceStub:
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CloseSessionRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.Session.FromString,
                 _registered_method=True)
+        self.CleanupSessions = channel.unary_unary(
+                '/wopiproxy.control.v1.SessionService/CleanupSessions',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CleanupSessionsRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CleanupSessionsResponse.FromString,
+                _registered_method=True)
+        self.WatchSessionEvents = channel.unary_stream(
+                '/wopiproxy.control.v1.SessionService/WatchSessionEvents',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.WatchSessionEventsRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.SessionEvent.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer:
@@ -92,6 +102,22 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CleanupSessions(self, request, context):
+        """Ends the sessions whose token expired (each gets an "expired" event); with dry_run only lists them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchSessionEvents(self, request, context):
+        """Streams the caller's tenant's session events (opened, saved, locked, unlocked, closed, expired),
+        starting after `cursor`: a client that reconnects with the last cursor it saw misses nothing.
+        Returns INVALID_ARGUMENT for a cursor this server did not issue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +140,16 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.CloseSession,
                     request_deserializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CloseSessionRequest.FromString,
                     response_serializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.Session.SerializeToString,
+            ),
+            'CleanupSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.CleanupSessions,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CleanupSessionsRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CleanupSessionsResponse.SerializeToString,
+            ),
+            'WatchSessionEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSessionEvents,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.WatchSessionEventsRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_session__service__pb2.SessionEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +261,60 @@ class SessionService:
             '/wopiproxy.control.v1.SessionService/CloseSession',
             wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CloseSessionRequest.SerializeToString,
             wopiproxy_dot_control_dot_v1_dot_session__service__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CleanupSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.SessionService/CleanupSessions',
+            wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CleanupSessionsRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_session__service__pb2.CleanupSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSessionEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/wopiproxy.control.v1.SessionService/WatchSessionEvents',
+            wopiproxy_dot_control_dot_v1_dot_session__service__pb2.WatchSessionEventsRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_session__service__pb2.SessionEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from wopiproxy.control.v1 import tenant_service_pb2 as wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -50,6 +51,16 @@ class TenantServiceStub:
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.ListTenantsRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.ListTenantsResponse.FromString,
                 _registered_method=True)
+        self.UpdateTenant = channel.unary_unary(
+                '/wopiproxy.control.v1.TenantService/UpdateTenant',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.UpdateTenantRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.Tenant.FromString,
+                _registered_method=True)
+        self.DeleteTenant = channel.unary_unary(
+                '/wopiproxy.control.v1.TenantService/DeleteTenant',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class TenantServiceServicer:
@@ -77,6 +88,23 @@ class TenantServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateTenant(self, request, context):
+        """Changes the fields named in update_mask (name, enabled, settings.*). Disabling a tenant stops its
+        tokens at once. Returns NOT_FOUND if it does not exist, INVALID_ARGUMENT for bad fields or mask paths.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTenant(self, request, context):
+        """Deletes a tenant with its storages, keys and sessions (files in storage are not touched).
+        Returns FAILED_PRECONDITION (SESSIONS_OPEN) while sessions are open unless force is set,
+        NOT_FOUND if it does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TenantServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +122,16 @@ def add_TenantServiceServicer_to_server(servicer, server):
                     servicer.ListTenants,
                     request_deserializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.ListTenantsRequest.FromString,
                     response_serializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.ListTenantsResponse.SerializeToString,
+            ),
+            'UpdateTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTenant,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.UpdateTenantRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.Tenant.SerializeToString,
+            ),
+            'DeleteTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTenant,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +216,60 @@ class TenantService:
             '/wopiproxy.control.v1.TenantService/ListTenants',
             wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.ListTenantsRequest.SerializeToString,
             wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.ListTenantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.TenantService/UpdateTenant',
+            wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.UpdateTenantRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.Tenant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.TenantService/DeleteTenant',
+            wopiproxy_dot_control_dot_v1_dot_tenant__service__pb2.DeleteTenantRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

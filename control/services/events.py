@@ -1,0 +1,74 @@
+"""Session events: written in the transaction of the change they describe, read by cursor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control.db import stores
+from control.db.models import Session, SessionEvent
+from control.services.access import require_tenant_visible
+from control.services.context import Principal, ServiceContext
+from shared.errors import InvalidArgument, TenantNotFound
+
+EVENT_TYPES = ("opened", "saved", "locked", "unlocked", "closed", "expired")
+IDLE_WAKEUP_S = 1.0  # also catches events committed by another control-plane process
+BATCH = 200
+
+
+async def emit(db: AsyncSession, *, type: str, session: Session, now: int, version: int = 0,
+               file_id: str | None = None) -> None:
+    assert type in EVENT_TYPES
+    db.add(SessionEvent(tenant_id=session.tenant_id, type=type, time=now, session_id=session.id,
+                        file_id=file_id or session.file_id, user_id=session.user_id, version=version,
+                        account=session.account, origin_json=session.origin_json))
+
+
+def origin(row: SessionEvent | Session) -> dict[str, str]:
+    return dict(json.loads(row.origin_json or "{}"))
+
+
+async def after(db: AsyncSession, *, tenant_id: str, event_id: int, limit: int = BATCH) -> Sequence[SessionEvent]:
+    query = (select(SessionEvent).where(SessionEvent.tenant_id == tenant_id, col(SessionEvent.id) > event_id)
+             .order_by(col(SessionEvent.id)).limit(limit))
+    return (await db.exec(query)).all()
+
+
+async def _last_id(db: AsyncSession, tenant_id: str) -> int:
+    query = select(func.max(SessionEvent.id)).where(SessionEvent.tenant_id == tenant_id)
+    return (await db.exec(query)).one() or 0
+
+
+def _parse_cursor(cursor: str) -> int | None:
+    if cursor == "":
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidArgument("cursor", "not a cursor returned by this API")
+    return int(cursor)
+
+
+async def watch(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
+                cursor: str) -> AsyncIterator[SessionEvent]:
+    """Yields the tenant's events after `cursor`, forever; the caller cancels to stop."""
+    tenant_id = tenant_id or (principal.tenant_id or "")
+    if not tenant_id:
+        raise InvalidArgument("tenant_id", "admin keys must name the tenant to watch")
+    require_tenant_visible(principal, tenant_id)
+    position = _parse_cursor(cursor)
+    async with ctx.sessions() as db:
+        if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+            raise TenantNotFound(tenant_id)
+        if position is None:
+            position = await _last_id(db, tenant_id)
+    while True:
+        async with ctx.sessions() as db:
+            rows = await after(db, tenant_id=tenant_id, event_id=position)
+        for row in rows:
+            assert row.id is not None
+            position = row.id
+            yield row
+        if len(rows) < BATCH:
+            await ctx.events.wait(IDLE_WAKEUP_S)
