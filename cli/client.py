@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from cli.output import as_dict, print_json, print_record, print_table
+from google.protobuf import field_mask_pb2
+
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
+from wopiproxy.control.v1 import key_service_pb2 as key_pb
+from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
 from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
 from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
@@ -30,17 +36,18 @@ class Api:
         self.storages = storage_grpc.StorageServiceStub(self.channel)
         self.sessions = session_grpc.SessionServiceStub(self.channel)
         self.files = file_grpc.FileServiceStub(self.channel)
+        self.keys = key_grpc.KeyServiceStub(self.channel)
 
     def call(self, method: Callable[..., Any], request: Any) -> Any:
         return method(request, metadata=self.metadata, timeout=CALL_TIMEOUT_S)
 
 
-def _parse_options(pairs: list[str]) -> dict[str, str]:
+def _parse_options(pairs: list[str], flag: str = "--option") -> dict[str, str]:
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"error: --option wants KEY=VALUE, got {pair!r}")
+            raise SystemExit(f"error: {flag} wants KEY=VALUE, got {pair!r}")
         options[key] = value
     return options
 
@@ -65,6 +72,39 @@ def tenants_add(api: Api, args: argparse.Namespace) -> None:
 def tenants_get(api: Api, args: argparse.Namespace) -> None:
     tenant = api.call(api.tenants.GetTenant, tenant_pb.GetTenantRequest(id=args.id))
     print_json(as_dict(tenant)) if args.json else print_record(as_dict(tenant))
+
+
+SETTING_FLAGS = {  # CLI flag attribute -> TenantSettings field
+    "post_message_origin": "post_message_origin",
+    "default_ttl": "default_session_ttl_seconds",
+    "webhook_url": "webhook_url",
+    "webhook_secret": "webhook_secret",
+    "audit_retention_days": "audit_retention_days",
+}
+
+
+def tenants_update(api: Api, args: argparse.Namespace) -> None:
+    tenant = tenant_pb.Tenant(id=args.id)
+    paths = []
+    if args.name is not None:
+        tenant.name, paths = args.name, [*paths, "name"]
+    if args.enabled is not None:
+        tenant.enabled, paths = args.enabled, [*paths, "enabled"]
+    for flag, field in SETTING_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            setattr(tenant.settings, field, value)
+            paths.append(f"settings.{field}")
+    if not paths:
+        raise SystemExit("error: nothing to update (see --help)")
+    request = tenant_pb.UpdateTenantRequest(tenant=tenant, update_mask=field_mask_pb2.FieldMask(paths=paths))
+    data = as_dict(api.call(api.tenants.UpdateTenant, request))
+    print_json(data) if args.json else print_record(data)
+
+
+def tenants_delete(api: Api, args: argparse.Namespace) -> None:
+    api.call(api.tenants.DeleteTenant, tenant_pb.DeleteTenantRequest(id=args.id, force=args.force))
+    print_json({"deleted": args.id}) if args.json else print(f"deleted tenant {args.id}")
 
 
 def tenants_list(api: Api, args: argparse.Namespace) -> None:
@@ -105,8 +145,10 @@ def _session_fields(session: session_pb.Session) -> dict[str, Any]:
 
 def sessions_create(api: Api, args: argparse.Namespace) -> None:
     request = session_pb.CreateSessionRequest(
-        tenant_id=args.tenant_id, storage=args.storage, path=args.path, user_id=args.user_id,
+        tenant_id=args.tenant_id or "", storage=args.storage, path=args.path, user_id=args.user_id,
         user_name=args.user_name or "", permission=PERMISSIONS[args.permission], ttl_seconds=args.ttl or 0,
+        account=args.account or "", origin=_parse_options(args.origin, flag="--origin"), create=args.create,
+        template_path=args.template or "",
     )
     reply = api.call(api.sessions.CreateSession, request)
     data = _session_fields(reply.session)
@@ -121,9 +163,11 @@ def sessions_get(api: Api, args: argparse.Namespace) -> None:
 
 
 def sessions_list(api: Api, args: argparse.Namespace) -> None:
+    state = session_pb.SessionState.Value(f"SESSION_STATE_{args.state.upper()}") if args.state else 0
     rows = [_session_fields(s) for s in _all_pages(lambda tok: api.call(
         api.sessions.ListSessions,
-        session_pb.ListSessionsRequest(tenant_id=args.tenant_id or "", page_token=tok)), "sessions")]
+        session_pb.ListSessionsRequest(tenant_id=args.tenant_id or "", page_token=tok, user_id=args.user_id or "",
+                                       file_id=args.file_id or "", state=state)), "sessions")]
     print_json(rows) if args.json else print_table(
         rows, ["session_id", "tenant_id", "storage", "path", "user_id", "permission", "state", "expire_time"])
 
@@ -151,3 +195,56 @@ def files_restore(api: Api, args: argparse.Namespace) -> None:
     request = file_pb.RestoreFileVersionRequest(tenant_id=args.tenant_id, file_id=args.file_id, version=args.version)
     data = as_dict(api.call(api.files.RestoreFileVersion, request))
     print_json(data) if args.json else print_record(data)
+
+
+def sessions_cleanup(api: Api, args: argparse.Namespace) -> None:
+    request = session_pb.CleanupSessionsRequest(tenant_id=args.tenant_id or "", dry_run=args.dry_run)
+    rows = [_session_fields(s) for s in api.call(api.sessions.CleanupSessions, request).sessions]
+    if args.json:
+        print_json({"dry_run": args.dry_run, "sessions": rows})
+        return
+    print_table(rows, ["session_id", "tenant_id", "path", "user_id", "expire_time"])
+    print(f"{len(rows)} expired session(s) {'would be' if args.dry_run else 'were'} cleaned up")
+
+
+# -- keys -----------------------------------------------------------------------------------------
+
+def keys_create(api: Api, args: argparse.Namespace) -> None:
+    reply = api.call(api.keys.CreateApiKey, key_pb.CreateApiKeyRequest(tenant_id=args.tenant_id or "",
+                                                                       description=args.description or ""))
+    data = {"key_id": reply.key_id, "api_key": reply.api_key, **as_dict(reply.key)}
+    data.pop("id", None)
+    print_json(data) if args.json else print_record(data)
+    if not args.json:
+        print("\nThe api_key is shown only now: store it safely.", file=sys.stderr)
+
+
+def keys_list(api: Api, args: argparse.Namespace) -> None:
+    rows = [as_dict(k) for k in _all_pages(lambda tok: api.call(
+        api.keys.ListApiKeys, key_pb.ListApiKeysRequest(tenant_id=args.tenant_id or "", page_token=tok)), "keys")]
+    print_json(rows) if args.json else print_table(rows, ["id", "role", "tenant_id", "description", "create_time",
+                                                          "revoke_time"])
+
+
+def keys_revoke(api: Api, args: argparse.Namespace) -> None:
+    data = as_dict(api.call(api.keys.RevokeApiKey, key_pb.RevokeApiKeyRequest(id=args.id)))
+    print_json(data) if args.json else print_record(data)
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+def events_watch(api: Api, args: argparse.Namespace) -> None:
+    """Streams until Ctrl-C; --json prints one JSON object per line (with its resume cursor)."""
+    request = session_pb.WatchSessionEventsRequest(tenant_id=args.tenant_id or "", cursor=args.cursor or "")
+    stream = api.sessions.WatchSessionEvents(request, metadata=api.metadata)
+    try:
+        for event in stream:
+            data = as_dict(event)
+            if args.json:
+                print(json.dumps(data), flush=True)
+            else:
+                print(f"{data['time']}  {data['type'].removeprefix('SESSION_EVENT_TYPE_').lower():9}  "
+                      f"session={data['session_id']} user={data['user_id']} file={data['file_id']} "
+                      f"cursor={data['cursor']}", flush=True)
+    except KeyboardInterrupt:
+        stream.cancel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -14,18 +15,21 @@ from control.api.auth import AuthInterceptor
 from control.api.edge_servicer import EdgeServicer
 from control.api.file_servicer import FileServicer
 from control.api.protos import (
-    edge_grpc, edge_pb, file_grpc, file_pb, session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb,
+    edge_grpc, edge_pb, file_grpc, file_pb, key_grpc, key_pb, session_grpc, session_pb, storage_grpc, storage_pb,
+    tenant_grpc, tenant_pb,
 )
-from control.api.servicers import SessionServicer, StorageServicer, TenantServicer
+from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
 from control.db.engine import create_engine, create_schema, session_factory
 from control.services.context import ServiceContext
 from control.services.keys import Authenticator, ensure_admin_key
+from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAMES = [
     tenant_pb.DESCRIPTOR.services_by_name["TenantService"].full_name,
+    key_pb.DESCRIPTOR.services_by_name["KeyService"].full_name,
     storage_pb.DESCRIPTOR.services_by_name["StorageService"].full_name,
     session_pb.DESCRIPTOR.services_by_name["SessionService"].full_name,
     file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
@@ -39,11 +43,15 @@ class RunningControl:
     engine: AsyncEngine
     port: int
     health: health.aio.HealthServicer  # type: ignore[name-defined]
+    background: list[asyncio.Task[None]]
+    stopping: asyncio.Event
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in ["", *SERVICE_NAMES]:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.stopping.set()
         await self.server.stop(grace)
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.engine.dispose()
 
 
@@ -55,11 +63,13 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          default_session_ttl_s=settings.default_session_ttl_s)
     await ensure_admin_key(ctx, settings.data_dir)
 
+    authenticator = Authenticator(ctx)
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(Authenticator(ctx))],
+        interceptors=[AuthInterceptor(authenticator)],
         options=[("grpc.max_receive_message_length", 16 << 20)],
     )
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx), server)
+    key_grpc.add_KeyServiceServicer_to_server(KeyServicer(ctx, authenticator), server)
     storage_grpc.add_StorageServiceServicer_to_server(StorageServicer(ctx), server)
     session_grpc.add_SessionServiceServicer_to_server(SessionServicer(ctx), server)
     file_grpc.add_FileServiceServicer_to_server(FileServicer(ctx), server)
@@ -77,6 +87,9 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     if port == 0:
         raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
     await server.start()
+    stopping = asyncio.Event()
+    background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks")]
     log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
              engine.url.render_as_string(hide_password=True))
-    return RunningControl(server=server, engine=engine, port=port, health=health_servicer)
+    return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
+                          stopping=stopping)

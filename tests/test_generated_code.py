@@ -29,6 +29,7 @@ def test_generated_code_is_up_to_date_with_protos(tmp_path: pathlib.Path) -> Non
 
 SERVICES = [
     ("wopiproxy.control.v1.tenant_service_pb2", "TenantService", "control.api.servicers", "TenantServicer"),
+    ("wopiproxy.control.v1.key_service_pb2", "KeyService", "control.api.servicers", "KeyServicer"),
     ("wopiproxy.control.v1.storage_service_pb2", "StorageService", "control.api.servicers", "StorageServicer"),
     ("wopiproxy.control.v1.session_service_pb2", "SessionService", "control.api.servicers", "SessionServicer"),
     ("wopiproxy.control.v1.file_service_pb2", "FileService", "control.api.file_servicer", "FileServicer"),

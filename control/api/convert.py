@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from control.api.protos import file_pb, session_pb, storage_pb, tenant_pb
-from control.db.models import FileVersion, Storage, Tenant
+from control.api.protos import file_pb, key_pb, session_pb, storage_pb, tenant_pb
+from control.db.models import ApiKey, FileVersion, SessionEvent, Storage, Tenant
+from control.services import events
 from control.services.files import FileView
 from control.services.sessions import SessionView
+from control.services.tenants import TenantSettings
 
 PERMISSIONS = {"view": session_pb.PERMISSION_VIEW, "edit": session_pb.PERMISSION_EDIT}
 PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()} | {session_pb.PERMISSION_UNSPECIFIED: "edit"}
+EVENT_TYPES = {
+    "opened": session_pb.SESSION_EVENT_TYPE_OPENED, "saved": session_pb.SESSION_EVENT_TYPE_SAVED,
+    "locked": session_pb.SESSION_EVENT_TYPE_LOCKED, "unlocked": session_pb.SESSION_EVENT_TYPE_UNLOCKED,
+    "closed": session_pb.SESSION_EVENT_TYPE_CLOSED, "expired": session_pb.SESSION_EVENT_TYPE_EXPIRED,
+}
 STATES = {
     "open": session_pb.SESSION_STATE_OPEN,
     "closed": session_pb.SESSION_STATE_CLOSED,
     "expired": session_pb.SESSION_STATE_EXPIRED,
 }
+STATE_NAMES = {v: k for k, v in STATES.items()}
 
 
 def timestamp(ms: int) -> Timestamp:
@@ -24,8 +32,47 @@ def timestamp(ms: int) -> Timestamp:
     return stamp
 
 
+REDACTED = "***"
+
+
 def tenant(row: Tenant) -> tenant_pb.Tenant:
-    return tenant_pb.Tenant(id=row.id, name=row.name, enabled=row.enabled, create_time=timestamp(row.create_time))
+    settings = tenant_pb.TenantSettings(
+        post_message_origin=row.post_message_origin, default_session_ttl_seconds=row.default_session_ttl_s,
+        webhook_url=row.webhook_url, audit_retention_days=row.audit_retention_days,
+        webhook_secret=REDACTED if row.webhook_secret else "",
+    )
+    return tenant_pb.Tenant(id=row.id, name=row.name, enabled=row.enabled, create_time=timestamp(row.create_time),
+                            update_time=timestamp(row.update_time or row.create_time), settings=settings)
+
+
+def tenant_settings(message: tenant_pb.TenantSettings, paths: set[str] | None = None) -> TenantSettings:
+    """Proto settings to the service's; with `paths`, only the named fields (others stay None)."""
+    def wanted(field: str) -> bool:
+        return paths is None or "settings" in paths or f"settings.{field}" in paths
+
+    values = {f: getattr(message, f) for f in (
+        "post_message_origin", "default_session_ttl_seconds", "webhook_url", "webhook_secret",
+        "audit_retention_days")}
+    if paths is None:  # create: unset (default) fields are just defaults
+        return TenantSettings(**values)
+    return TenantSettings(**{f: v for f, v in values.items() if wanted(f)})
+
+
+def api_key(row: ApiKey) -> key_pb.ApiKey:
+    message = key_pb.ApiKey(id=row.id, tenant_id=row.tenant_id or "", description=row.description,
+                            role=key_pb.KEY_ROLE_ADMIN if row.role == "admin" else key_pb.KEY_ROLE_TENANT,
+                            create_time=timestamp(row.create_time))
+    if row.revoke_time is not None:
+        message.revoke_time.CopyFrom(timestamp(row.revoke_time))
+    return message
+
+
+def session_event(row: SessionEvent) -> session_pb.SessionEvent:
+    return session_pb.SessionEvent(
+        cursor=str(row.id), type=EVENT_TYPES[row.type], time=timestamp(row.time), tenant_id=row.tenant_id,
+        session_id=row.session_id, file_id=row.file_id, user_id=row.user_id, version=row.version,
+        account=row.account, origin=events.origin(row),
+    )
 
 
 def storage(row: Storage, options: dict[str, str]) -> storage_pb.Storage:
@@ -44,6 +91,8 @@ def session(view: SessionView) -> session_pb.Session:
     )
     if row.close_time is not None:
         message.close_time.CopyFrom(timestamp(row.close_time))
+    message.account = row.account
+    message.origin.update(events.origin(row))
     return message
 
 

@@ -5,6 +5,8 @@ from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
 from wopiproxy.control.v1 import error_reason_pb2 as reason_pb
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
 from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
+from wopiproxy.control.v1 import key_service_pb2 as key_pb
+from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
 from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 from wopiproxy.control.v1 import storage_service_pb2 as storage_pb
@@ -13,6 +15,6 @@ from wopiproxy.control.v1 import tenant_service_pb2 as tenant_pb
 from wopiproxy.control.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 __all__ = [
-    "edge_grpc", "edge_pb", "file_grpc", "file_pb", "reason_pb", "session_grpc", "session_pb", "storage_grpc", "storage_pb",
+    "edge_grpc", "edge_pb", "file_grpc", "file_pb", "key_grpc", "key_pb", "reason_pb", "session_grpc", "session_pb", "storage_grpc", "storage_pb",
     "tenant_grpc", "tenant_pb",
 ]

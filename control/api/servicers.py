@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import grpc
+from collections.abc import AsyncIterator
 
-from control.api import convert
+import grpc
+from google.protobuf import empty_pb2
+from grpc_status import rpc_status
+
+from control.api import convert, session_request
 from control.api.auth import current_principal
-from control.api.errors import grpc_errors
-from control.api.protos import session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb
-from control.services import sessions, storages, tenants
+from control.api.errors import grpc_errors, to_status
+from control.api.protos import (
+    key_grpc, key_pb, session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb,
+)
+from control.services import events, keys, sessions, storages, tenants
 from control.services.context import ServiceContext
-from shared.errors import InvalidArgument
+from control.services.keys import Authenticator
+from shared.errors import WopiProxyError
 
 Ctx = grpc.aio.ServicerContext
 
@@ -21,8 +28,24 @@ class TenantServicer(tenant_grpc.TenantServiceServicer):
 
     @grpc_errors
     async def CreateTenant(self, request: tenant_pb.CreateTenantRequest, context: Ctx) -> tenant_pb.Tenant:
-        row = await tenants.create_tenant(self._ctx, current_principal(), tenant_id=request.id, name=request.name)
+        row = await tenants.create_tenant(self._ctx, current_principal(), tenant_id=request.id, name=request.name,
+                                          settings=convert.tenant_settings(request.settings))
         return convert.tenant(row)
+
+    @grpc_errors
+    async def UpdateTenant(self, request: tenant_pb.UpdateTenantRequest, context: Ctx) -> tenant_pb.Tenant:
+        paths = list(request.update_mask.paths) or _set_fields(request.tenant)
+        row = await tenants.update_tenant(
+            self._ctx, current_principal(), tenant_id=request.tenant.id, paths=paths,
+            name=request.tenant.name, enabled=request.tenant.enabled,
+            settings=convert.tenant_settings(request.tenant.settings, set(paths)),
+        )
+        return convert.tenant(row)
+
+    @grpc_errors
+    async def DeleteTenant(self, request: tenant_pb.DeleteTenantRequest, context: Ctx) -> empty_pb2.Empty:
+        await tenants.delete_tenant(self._ctx, current_principal(), tenant_id=request.id, force=request.force)
+        return empty_pb2.Empty()
 
     @grpc_errors
     async def GetTenant(self, request: tenant_pb.GetTenantRequest, context: Ctx) -> tenant_pb.Tenant:
@@ -33,6 +56,38 @@ class TenantServicer(tenant_grpc.TenantServiceServicer):
         rows, token = await tenants.list_tenants(self._ctx, current_principal(), page_size=request.page_size,
                                                  page_token=request.page_token)
         return tenant_pb.ListTenantsResponse(tenants=[convert.tenant(r) for r in rows], next_page_token=token)
+
+
+def _set_fields(tenant: tenant_pb.Tenant) -> list[str]:
+    """Without an update_mask, every field that is set is an update ("enabled" only when
+    present in the mask, since false is its default)."""
+    paths = [f"settings.{field.name}" for field, _ in tenant.settings.ListFields()]
+    if tenant.name:
+        paths.append("name")
+    return paths
+
+
+class KeyServicer(key_grpc.KeyServiceServicer):
+    def __init__(self, ctx: ServiceContext, authenticator: Authenticator) -> None:
+        self._ctx = ctx
+        self._authenticator = authenticator
+
+    @grpc_errors
+    async def CreateApiKey(self, request: key_pb.CreateApiKeyRequest, context: Ctx) -> key_pb.CreateApiKeyResponse:
+        row, secret = await keys.create_key(self._ctx, current_principal(), tenant_id=request.tenant_id,
+                                            description=request.description)
+        return key_pb.CreateApiKeyResponse(key_id=row.id, api_key=secret, key=convert.api_key(row))
+
+    @grpc_errors
+    async def ListApiKeys(self, request: key_pb.ListApiKeysRequest, context: Ctx) -> key_pb.ListApiKeysResponse:
+        rows, token = await keys.list_keys(self._ctx, current_principal(), tenant_id=request.tenant_id,
+                                           page_size=request.page_size, page_token=request.page_token)
+        return key_pb.ListApiKeysResponse(keys=[convert.api_key(r) for r in rows], next_page_token=token)
+
+    @grpc_errors
+    async def RevokeApiKey(self, request: key_pb.RevokeApiKeyRequest, context: Ctx) -> key_pb.ApiKey:
+        row = await keys.revoke_key(self._ctx, current_principal(), self._authenticator, key_id=request.id)
+        return convert.api_key(row)
 
 
 class StorageServicer(storage_grpc.StorageServiceServicer):
@@ -75,21 +130,20 @@ class SessionServicer(session_grpc.SessionServiceServicer):
     async def CreateSession(
         self, request: session_pb.CreateSessionRequest, context: Ctx
     ) -> session_pb.CreateSessionResponse:
-        if request.permission not in convert.PERMISSION_NAMES:
-            raise InvalidArgument("permission", "PERMISSION_VIEW or PERMISSION_EDIT")
-        opened = await sessions.create_session(
-            self._ctx, current_principal(), tenant_id=request.tenant_id, storage_name=request.storage,
-            path=request.path, user_id=request.user_id, user_name=request.user_name,
-            permission=convert.PERMISSION_NAMES[request.permission], ttl_seconds=request.ttl_seconds,
-        )
+        principal = current_principal()
+        fields = session_request.normalize(request, principal)
+        opened = await sessions.create_session(self._ctx, principal, **fields)
+        message = convert.session(opened.session)
         return session_pb.CreateSessionResponse(
-            session=convert.session(opened.session), access_token=opened.access_token,
-            access_token_ttl=opened.access_token_ttl,
+            session=message, access_token=opened.access_token, access_token_ttl=opened.access_token_ttl,
+            session_id=message.id, file_id=message.file_id, wopi_src=message.wopi_src,
+            editor_url=opened.editor_url or message.wopi_src, expires_at=message.expire_time,
         )
 
     @grpc_errors
     async def GetSession(self, request: session_pb.GetSessionRequest, context: Ctx) -> session_pb.Session:
-        return convert.session(await sessions.get_session(self._ctx, current_principal(), session_id=request.id))
+        session_id = request.id or request.session_id
+        return convert.session(await sessions.get_session(self._ctx, current_principal(), session_id=session_id))
 
     @grpc_errors
     async def ListSessions(
@@ -97,10 +151,30 @@ class SessionServicer(session_grpc.SessionServiceServicer):
     ) -> session_pb.ListSessionsResponse:
         views, token = await sessions.list_sessions(
             self._ctx, current_principal(), tenant_id=request.tenant_id, page_size=request.page_size,
-            page_token=request.page_token,
+            page_token=request.page_token, user_id=request.user_id, file_id=request.file_id,
+            state=convert.STATE_NAMES.get(request.state, ""),
         )
         return session_pb.ListSessionsResponse(sessions=[convert.session(v) for v in views], next_page_token=token)
 
     @grpc_errors
     async def CloseSession(self, request: session_pb.CloseSessionRequest, context: Ctx) -> session_pb.Session:
-        return convert.session(await sessions.close_session(self._ctx, current_principal(), session_id=request.id))
+        session_id = request.id or request.session_id
+        return convert.session(await sessions.close_session(self._ctx, current_principal(), session_id=session_id))
+
+    @grpc_errors
+    async def CleanupSessions(
+        self, request: session_pb.CleanupSessionsRequest, context: Ctx
+    ) -> session_pb.CleanupSessionsResponse:
+        views = await sessions.cleanup_sessions(self._ctx, current_principal(), tenant_id=request.tenant_id,
+                                                dry_run=request.dry_run)
+        return session_pb.CleanupSessionsResponse(sessions=[convert.session(v) for v in views])
+
+    async def WatchSessionEvents(
+        self, request: session_pb.WatchSessionEventsRequest, context: Ctx
+    ) -> AsyncIterator[session_pb.SessionEvent]:
+        stream = events.watch(self._ctx, current_principal(), tenant_id=request.tenant_id, cursor=request.cursor)
+        try:
+            async for row in stream:
+                yield convert.session_event(row)
+        except WopiProxyError as error:
+            await context.abort_with_status(rpc_status.to_status(to_status(error)))

@@ -43,6 +43,7 @@ class SessionView:
 class OpenedSession:
     session: SessionView
     access_token: str  # shown once; only its hash is stored
+    editor_url: str = ""  # the host page, when an editor is configured
 
     @property
     def access_token_ttl(self) -> int:
@@ -128,6 +129,8 @@ async def create_session(
     create: bool = False,
     template_path: str = "",
 ) -> OpenedSession:
+    if not tenant_id:
+        raise InvalidArgument("tenant_id", "required with the admin key")
     require_tenant_visible(principal, tenant_id)
     validation.storage_name(storage_name, "storage")
     path = normalize_relative_path(path)

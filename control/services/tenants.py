@@ -12,7 +12,7 @@ from control.db import pages, stores
 from control.db.models import (
     ApiKey, File, FileVersion, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
 )
-from control.services import audit, validation
+from control.services import audit, validation, webhooks
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
 from shared.errors import FailedPrecondition, InvalidArgument, TenantAlreadyExists, TenantNotFound
@@ -61,6 +61,8 @@ async def create_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
             if await stores.get_tenant(db, tenant_id=tenant_id) is not None:
                 raise TenantAlreadyExists(tenant_id)
             await stores.add(db, tenant)
+            if tenant.webhook_url:
+                await webhooks.start_from_now(db, tenant_id)
             await audit.record(db, time=now, actor=principal.actor, operation="CreateTenant", outcome="ok",
                                tenant_id=tenant_id)
     except IntegrityError as exc:  # a concurrent create won the race
@@ -111,7 +113,10 @@ async def update_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
             tenant.name = validation.text(name, "tenant.name", max_length=200)
         if "enabled" in paths and enabled is not None:
             tenant.enabled = enabled
+        previous_webhook = tenant.webhook_url
         _apply_settings(tenant, settings)
+        if tenant.webhook_url and tenant.webhook_url != previous_webhook:
+            await webhooks.start_from_now(db, tenant_id)
         tenant.update_time = now
         db.add(tenant)
         await audit.record(db, time=now, actor=principal.actor, operation="UpdateTenant", outcome="ok",

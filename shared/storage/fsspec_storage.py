@@ -1,32 +1,53 @@
-"""A storage root inside any fsspec filesystem.
+"""A storage root inside any fsspec filesystem: a local folder, an S3 bucket/prefix, memory...
 
 fsspec's file API is blocking, so every call runs in a worker thread: the event loop of the
 edge and the control plane never waits on a disk or a network round trip.
-Writes are staged in a temporary object beside the target and replace it only once complete
-(a rename on local disks), so a dropped upload leaves the previous content intact.
+
+Writes are staged in a temporary object beside the target and replace it only once complete,
+so a dropped upload leaves the previous content intact and a reader sees the old bytes or the
+new ones, never a mix:
+- local disks: a temporary file, fsync, then rename (the open files of readers keep the old
+  inode: a download started before a save still gets the old bytes, complete);
+- object stores (S3): the temporary object is streamed as a multipart upload of bounded
+  parts, then one server-side copy puts it in place (S3 makes a copy visible at once, whole)
+  and the temporary object is deleted. An upload that fails is aborted, leaving no parts.
+Folders are prefixes on object stores: there is nothing to create before writing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 import os
 import posixpath
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import fsspec
+from fsspec.spec import AbstractBufferedFile
 
 from shared.errors import FileNotFound, PathOutsideRoot, PayloadTooLarge, StorageUnreachable
+from shared.storage import s3
 from shared.storage.base import FileStat, OpenedRead, WriteResult
+from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
 from shared.storage.paths import normalize_relative_path
 
 log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".~wopi-"
+# Object stores whose folders are key prefixes (nothing to create, nothing to remove).
+PREFIX_FOLDER_PROTOCOLS = S3_PROTOCOLS | {"gs", "gcs", "az", "abfs", "abfss", "adl"}
+# Multipart part size of uploads to object stores: the memory an upload holds (about twice
+# this, while a part is sent). S3 wants parts of at least 5 MiB and at most 10,000 of them,
+# so 8 MiB parts allow objects of up to 78 GiB.
+WRITE_BLOCK_SIZE = 8 << 20
+# Read-ahead of remote files read through fsspec's file objects (not S3: one streamed GET).
+READ_BLOCK_SIZE = 4 << 20
+REACHABILITY_TIMEOUT_S = 20.0
 
 
 def _mtime(info: Mapping[str, Any]) -> float:
@@ -47,9 +68,43 @@ def _mtime(info: Mapping[str, Any]) -> float:
 def _file_stat(info: Mapping[str, Any]) -> FileStat:
     size = int(info.get("size") or 0)
     modified = _mtime(info)
-    tag = str(info.get("ETag") or info.get("etag") or info.get("ino") or "")
-    fingerprint = hashlib.sha1(f"{size}:{modified!r}:{tag}".encode()).hexdigest()[:12]
+    etag = info.get("ETag") or info.get("etag")
+    # An ETag changes with the content (and, encrypted, with every write): with it the
+    # fingerprint survives S3's server-side copies, which keep the ETag but not the time.
+    identity = f"{size}:{etag}" if etag else f"{size}:{modified!r}:{info.get('ino') or ''}"
+    fingerprint = hashlib.sha1(identity.encode()).hexdigest()[:12]
     return FileStat(size=size, modified=modified, fingerprint=fingerprint)
+
+
+class _Chunks:
+    """The bytes of an open file. Reading to the end, an error, or aclose() releases the file,
+    even when no chunk was ever asked for (an async generator would not run its cleanup then)."""
+
+    def __init__(self, read: Callable[[], Awaitable[bytes]], close: Callable[[], Awaitable[None]]) -> None:
+        self._read = read
+        self._close: Callable[[], Awaitable[None]] | None = close
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._close is None:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._read()
+        except BaseException:
+            await self.aclose()
+            raise
+        if not chunk:
+            await self.aclose()
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        if self._close is not None:
+            close, self._close = self._close, None
+            # Shielded: a cancelled download (the client went away) still releases the file.
+            await asyncio.shield(close())
 
 
 class StagedWrite:
@@ -59,8 +114,8 @@ class StagedWrite:
         self._storage = storage
         self._temp: str | None = temp
         self.result = result
-        # What stat() will say once published where a rename keeps inode and mtime (local
-        # disks); a backend that copies on move (S3) gets a new one, which only costs SHA256.
+        # What stat() will say once published: a rename keeps inode and mtime (local disks),
+        # an S3 copy keeps the ETag. A backend that keeps neither costs only CheckFileInfo's SHA256.
         self.fingerprint = fingerprint
 
     async def publish(self, path: str, *, internal: bool = False) -> None:
@@ -78,17 +133,27 @@ class StagedWrite:
 
 
 class FsspecStorage:
-    """One storage root. Implements StorageReader and StorageWriter."""
+    """One storage root. Implements StorageReader and StorageWriter.
+
+    `root` is a folder path for local disks, "bucket/prefix" (or "bucket") for S3.
+    `options` are the storage's string options (see shared.storage.options).
+    """
 
     def __init__(self, protocol: str, root: str, options: Mapping[str, str] | None = None) -> None:
         self.protocol = protocol or "file"
         self.options = dict(options or {})
+        kwargs = fsspec_kwargs(self.protocol, self.options)  # InvalidArgument for a malformed option
         try:
-            self.fs = fsspec.filesystem(self.protocol, **self.options)
+            self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:
             raise StorageUnreachable(root, f"{self.protocol}: {exc}") from exc
         self.local = self.protocol in ("file", "local")
-        self.root = os.path.abspath(root) if self.local else root.rstrip("/")
+        self.s3 = self.protocol in S3_PROTOCOLS
+        self.prefix_folders = self.protocol in PREFIX_FOLDER_PROTOCOLS
+        if self.local:
+            self.root = os.path.abspath(root)
+        else:
+            self.root = self.fs._strip_protocol(root).rstrip("/")
 
     def full_path(self, path: str, *, internal: bool = False) -> str:
         """Joins a relative path to the root; on local disks also refuses symlinks that leave it."""
@@ -103,16 +168,44 @@ class FsspecStorage:
 
     # -- checks ---------------------------------------------------------------------------
 
-    async def check_reachable(self) -> None:
-        """Raises StorageUnreachable unless the root exists and is a folder."""
+    async def check_reachable(self, *, timeout_s: float = REACHABILITY_TIMEOUT_S) -> None:
+        """Raises StorageUnreachable, with the cause, unless the root can be used.
+
+        A local or memory root must exist and be a folder. An S3 root needs a reachable
+        endpoint, valid credentials, an existing bucket and the right to list it; its prefix
+        may be empty (it comes into being with the first file).
+        """
         try:
-            info = await asyncio.to_thread(self.fs.info, self.root)
+            await asyncio.wait_for(asyncio.to_thread(self._check_reachable), timeout_s)
+        except TimeoutError:
+            # s3fs retries a dead endpoint for a while: say so rather than keep the caller waiting.
+            raise StorageUnreachable(self.root, f"no answer within {timeout_s:g} s") from None
+
+    def _check_reachable(self) -> None:
+        if self.s3:
+            s3.check_bucket_root(self.fs, self.root)
+            return
+        try:
+            info = self.fs.info(self.root)
         except FileNotFoundError as exc:
+            if self.prefix_folders:
+                bucket = self.root.partition("/")[0]
+                if bucket != self.root and self._exists_quietly(bucket):
+                    return
+                raise StorageUnreachable(self.root, f"bucket {bucket!r} does not exist") from exc
             raise StorageUnreachable(self.root, "root does not exist") from exc
+        except PermissionError as exc:
+            raise StorageUnreachable(self.root, f"access denied: {exc}") from exc
         except Exception as exc:  # any backend failure (network, credentials, ...) is the answer
             raise StorageUnreachable(self.root, f"{type(exc).__name__}: {exc}") from exc
         if info.get("type") != "directory":
             raise StorageUnreachable(self.root, "root is not a folder")
+
+    def _exists_quietly(self, full: str) -> bool:
+        try:
+            return bool(self.fs.exists(full))
+        except Exception:
+            return False
 
     # -- reading --------------------------------------------------------------------------
 
@@ -138,33 +231,39 @@ class FsspecStorage:
         save replaces the file meanwhile."""
         full = self.full_path(path, internal=internal)
         try:
-            handle = await asyncio.to_thread(self.fs.open, full, "rb")
+            if self.s3:
+                stream = await s3.ObjectStream.open(self.fs, full)
+                return OpenedRead(stat=_file_stat(stream.info),
+                                  chunks=_Chunks(lambda: stream.read(chunk_size), stream.close))
+            handle, stat = await asyncio.to_thread(self._open_blocking, full)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise FileNotFound(path) from exc
-        try:
-            stat = await asyncio.to_thread(self._handle_stat, handle, full)
-        except BaseException:
-            await asyncio.shield(asyncio.to_thread(handle.close))
-            raise
-        return OpenedRead(stat=stat, chunks=self._chunks(handle, chunk_size))
+        return OpenedRead(stat=stat, chunks=_Chunks(lambda: asyncio.to_thread(handle.read, chunk_size),
+                                                    lambda: asyncio.to_thread(handle.close)))
 
-    def _handle_stat(self, handle: Any, full: str) -> FileStat:
+    def _open_blocking(self, full: str) -> tuple[Any, FileStat]:
+        if self.protocol == "memory":
+            # fsspec's memory files are shared objects with one position: read a snapshot.
+            info = self.fs.info(full)
+            if info.get("type") != "file":
+                raise IsADirectoryError(full)
+            data = self.fs.cat_file(full)
+            return io.BytesIO(data), _file_stat({**info, "size": len(data)})
         if self.local:
-            st = os.fstat(handle.fileno())
-            return _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino})
-        details = getattr(handle, "details", None) or self.fs.info(full)
-        return _file_stat(details)
-
-    @staticmethod
-    async def _chunks(handle: Any, chunk_size: int) -> AsyncIterator[bytes]:
+            handle = self.fs.open(full, "rb")
+        else:
+            handle = self.fs.open(full, "rb", block_size=READ_BLOCK_SIZE)
         try:
-            while True:
-                chunk = await asyncio.to_thread(handle.read, chunk_size)
-                if not chunk:
-                    return
-                yield chunk
-        finally:
-            await asyncio.shield(asyncio.to_thread(handle.close))
+            if self.local:
+                st = os.fstat(handle.fileno())
+                return handle, _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino})
+            details = getattr(handle, "details", None) or self.fs.info(full)
+            if details.get("type", "file") != "file":
+                raise IsADirectoryError(full)
+            return handle, _file_stat(details)
+        except BaseException:
+            handle.close()
+            raise
 
     # -- writing --------------------------------------------------------------------------
 
@@ -176,8 +275,7 @@ class FsspecStorage:
         temp = posixpath.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp")
         digest = hashlib.sha256()
         size = 0
-        await asyncio.to_thread(self.fs.makedirs, folder, exist_ok=True)
-        handle = await asyncio.to_thread(self.fs.open, temp, "wb")
+        handle = await asyncio.to_thread(self._open_for_writing, temp)
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -205,7 +303,7 @@ class FsspecStorage:
 
     async def keep_copy(self, path: str, copy_path: str) -> bool:
         """Keeps the current bytes of `path` at `copy_path` (a hard link on local disks, a
-        server-side copy elsewhere); False when there is nothing to keep."""
+        server-side copy on S3); False when there is nothing to keep."""
         source = self.full_path(path)
         target = self.full_path(copy_path, internal=True)
         return await asyncio.to_thread(self._keep_copy_full, source, target)
@@ -230,50 +328,79 @@ class FsspecStorage:
 
     # -- blocking helpers (run in worker threads) ----------------------------------------------
 
+    def _makedirs(self, folder: str) -> None:
+        # Not on object stores: folders are prefixes there, and s3fs's makedirs would even
+        # create a missing bucket instead of failing.
+        if not self.prefix_folders:
+            self.fs.makedirs(folder, exist_ok=True)
+
+    def _open_for_writing(self, temp: str) -> Any:
+        self._makedirs(posixpath.dirname(temp))
+        if self.local:
+            return self.fs.open(temp, "wb")
+        # block_size bounds the memory of an upload: s3fs sends a multipart part each time
+        # this much is buffered (its default is 50 MiB).
+        return self.fs.open(temp, "wb", block_size=WRITE_BLOCK_SIZE)
+
     def _finish(self, handle: Any) -> None:
-        """Flushes to stable storage before a rename can make the new content visible."""
+        """Flushes to stable storage before a rename can make the new content visible
+        (local disks); completes the upload elsewhere."""
         if self.local:
             handle.flush()
             os.fsync(handle.fileno())
         handle.close()
 
     def _move_full(self, source: str, target: str) -> None:
-        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        self._makedirs(posixpath.dirname(target))
         if self.local:
             os.replace(source, target)  # atomic on one filesystem, overwrites
+        elif self.prefix_folders:
+            # A server-side copy: the target switches from the old bytes to the new at once.
+            self.fs.cp_file(source, target)
+            self._remove_quietly(source)
         else:
             self.fs.mv(source, target)
 
     def _keep_copy_full(self, source: str, target: str) -> bool:
-        if not self.fs.exists(source):
-            return False
-        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-        self._remove_quietly(target)
         if self.local:
+            if not os.path.exists(source):
+                return False
+            self._makedirs(posixpath.dirname(target))
+            self._remove_quietly(target)
             try:
                 os.link(source, target)  # the old inode lives on: no bytes copied
-                return True
+            except FileNotFoundError:
+                return False
             except OSError:
                 shutil.copy2(source, target)
-                return True
-        self.fs.copy(source, target)
+            return True
+        self._makedirs(posixpath.dirname(target))
+        try:
+            self.fs.cp_file(source, target)  # server-side on object stores
+        except FileNotFoundError:
+            return False
         return True
 
     def _discard(self, handle: Any, temp: str) -> None:
         try:
-            if handle is not None:
-                # Closing a remote (S3) upload would publish it; discard aborts it instead.
-                if not self.local and hasattr(handle, "discard"):
-                    handle.discard()
-                else:
-                    handle.close()
+            if self.local:
+                handle.close()
+            elif isinstance(handle, AbstractBufferedFile):
+                # Closing a remote upload would complete it; discard aborts it (s3fs aborts the
+                # multipart upload, so no part is left behind), and marking the file closed
+                # keeps its finalizer from completing it later.
+                handle.discard()
+                handle.closed = True
+            else:
+                handle.close()
         except Exception:  # closing a half-written object may fail; removing it is what matters
             log.debug("closing temporary object failed", exc_info=True)
         self._remove_quietly(temp)
 
     def _remove_quietly(self, full: str) -> None:
         try:
-            if self.fs.exists(full):
-                self.fs.rm(full)
+            self.fs.rm_file(full)
+        except FileNotFoundError:
+            pass
         except Exception:
             log.warning("could not remove %s", full, exc_info=True)

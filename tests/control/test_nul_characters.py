@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import pytest
 
+from control.db.models import Storage
 from control.services import sessions, storages, tenants, wopi_access
 from control.services.context import Principal, ServiceContext
 from control.services.wopi_access import Caller
-from shared.errors import SessionNotFound, StorageNotFound, TenantNotFound
+from shared.errors import StorageNotFound, TenantNotFound
 from tests.control.helpers import STORAGE, TENANT, OpenSession, caller, outcomes
 
 NUL = "\x00"
-PSYCOPG_REFUSES = ("psycopg raises DataError 'PostgreSQL text fields cannot contain NUL (0x00) bytes', which reaches "
-                   "the gRPC boundary as INTERNAL; SQLite answers as for any other unknown value")
+PSYCOPG_REFUSES = ("psycopg raises DataError 'PostgreSQL text fields cannot contain NUL (0x00) bytes', "
+                   "which reaches the gRPC boundary as INTERNAL; SQLite answers as for any other value")
 
 
 @pytest.mark.xfail_on_postgresql(reason=(
@@ -27,8 +28,9 @@ async def test_a_tenant_id_with_a_nul_is_tenant_not_found(ctx: ServiceContext, a
 
 @pytest.mark.xfail_on_postgresql(reason=(
     "storages.get_storage passes name to stores.get_storage unchecked; " + PSYCOPG_REFUSES))
-async def test_a_storage_name_with_a_nul_is_storage_not_found(ctx: ServiceContext, admin: Principal,
-                                                             open_session: OpenSession) -> None:
+async def test_a_storage_name_with_a_nul_is_storage_not_found(
+    ctx: ServiceContext, admin: Principal, docs: Storage
+) -> None:
     with pytest.raises(StorageNotFound):
         await storages.get_storage(ctx, admin, tenant_id=TENANT, name=f"{STORAGE}{NUL}")
 
@@ -65,7 +67,8 @@ async def test_listing_the_sessions_of_a_tenant_id_with_a_nul_finds_none(
 @pytest.mark.xfail_on_postgresql(reason=(
     "wopi_access.authorize: with a valid token, resolve() looks the file id up (stores.get_file); with "
     "any token, the denial's audit row stores file_id=caller.file_id[:43]; both reach PostgreSQL "
-    "unchecked, so a WOPI URL /wopi/files/<id>%00 gets INTERNAL instead of 404/401. " + PSYCOPG_REFUSES))
+    "unchecked (the edge passes the URL-decoded id of /wopi/files/<id>%00 on, checking only its length). "
+    + PSYCOPG_REFUSES))
 async def test_a_wopi_file_id_with_a_nul_is_refused_like_an_unknown_one(
     ctx: ServiceContext, open_session: OpenSession
 ) -> None:
@@ -75,7 +78,8 @@ async def test_a_wopi_file_id_with_a_nul_is_refused_like_an_unknown_one(
         "valid token": caller(opened, file_id=opened.session.row.file_id + NUL),
     }
 
-    results = await outcomes(callers, lambda name: wopi_access.authorize(ctx, callers[name], operation="GetFile"))
+    results = await outcomes(callers,
+                             lambda name: wopi_access.authorize(ctx, callers[name], operation="GetFile"))
 
     assert results == {"unknown token": "AccessTokenInvalid", "valid token": "FileNotFound"}
 
@@ -92,6 +96,7 @@ async def test_a_nul_in_the_callers_address_or_correlation_id_does_not_refuse_th
         "correlation_id": caller(opened, correlation_id=f"corr{NUL}"),
     }
 
-    results = await outcomes(callers, lambda name: wopi_access.authorize(ctx, callers[name], operation="GetFile"))
+    results = await outcomes(callers,
+                             lambda name: wopi_access.authorize(ctx, callers[name], operation="GetFile"))
 
     assert results == dict.fromkeys(callers, "ok")

@@ -1,0 +1,145 @@
+"""The control plane's secret key, and the encryption of stored storage options with it.
+
+Where the key comes from, first match wins:
+1. WOPI_PROXY_SECRET_KEY: a Fernet key (32 bytes, url-safe base64), for deployments that
+   hand secrets through the environment;
+2. ControlSettings.secret_key_file: a file holding such a key (must exist);
+3. <data-dir>/secret.key, generated (mode 0600) on the first start and reused after.
+Losing the key loses the stored storage options (their secrets cannot be read back).
+
+Storage options are encrypted where they meet the database: the `options_json` column is an
+EncryptedText, which encrypts on the way in and decrypts on the way out with the key bound to
+the engine (bind_engine, called by start_control). Everything above the database sees
+plain JSON; the database file, its WAL and its backups only ever hold Fernet tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+SECRET_KEY_ENV = "WOPI_PROXY_SECRET_KEY"
+SECRET_KEY_FILE_NAME = "secret.key"
+
+
+class SecretKeyError(ValueError):
+    """The configured key is missing, malformed, or not the one the data was encrypted with."""
+
+
+@dataclass(frozen=True)
+class SecretBox:
+    """Encrypts and decrypts text with one Fernet key (AES-128-CBC plus HMAC-SHA256)."""
+
+    fernet: Fernet
+    source: str  # where the key came from, for messages (never the key itself)
+
+    @classmethod
+    def from_key(cls, key: str | bytes, source: str) -> SecretBox:
+        try:
+            return cls(Fernet(key.strip()), source)
+        except (ValueError, TypeError):
+            raise SecretKeyError(f"the secret key from {source} is not a Fernet key "
+                                 "(32 bytes in url-safe base64, as Fernet.generate_key() makes)") from None
+
+    def encrypt(self, text: str) -> str:
+        return self.fernet.encrypt(text.encode()).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self.fernet.decrypt(token.encode("ascii")).decode()
+        except InvalidToken:
+            raise SecretKeyError(f"stored secrets cannot be decrypted with the secret key from {self.source}: "
+                                 "it is not the key they were encrypted with") from None
+
+
+def load_secret_box(*, data_dir: Path, key_file: Path | None,
+                    environ: Mapping[str, str] = os.environ) -> SecretBox:
+    """The configured key (see the module docstring), generating <data-dir>/secret.key if needed."""
+    if environ.get(SECRET_KEY_ENV):
+        log.info("secret key: from %s", SECRET_KEY_ENV)
+        return SecretBox.from_key(environ[SECRET_KEY_ENV], SECRET_KEY_ENV)
+    if key_file is not None:
+        log.info("secret key: from %s", key_file)
+        return SecretBox.from_key(_read_key_file(key_file), str(key_file))
+    path = data_dir / SECRET_KEY_FILE_NAME
+    if not path.exists():
+        _create_key_file(path)
+    return SecretBox.from_key(_read_key_file(path), str(path))
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from None
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting at once on one data dir cannot write different keys.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as out:
+        out.write(Fernet.generate_key() + b"\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(path, 0o600)
+    log.info("secret key: generated %s (keep it with the database: without it, stored storage "
+             "options cannot be read)", path)
+
+
+# -- the database side ------------------------------------------------------------------------
+
+# The box of each engine, looked up by the dialect SQLAlchemy hands to column types (each
+# engine has its own dialect instance). Weak: a disposed and dropped engine frees its entry.
+_BOXES: weakref.WeakKeyDictionary[Dialect, SecretBox] = weakref.WeakKeyDictionary()
+
+
+def bind_engine(engine: AsyncEngine, box: SecretBox) -> None:
+    """Makes EncryptedText columns of this engine use `box`."""
+    _BOXES[engine.sync_engine.dialect] = box
+
+
+def _box(dialect: Dialect) -> SecretBox:
+    box = _BOXES.get(dialect)
+    if box is None:
+        # An engine made outside start_control (tools, tests): a key that lives as long as
+        # the engine, so that nothing is ever written in clear. Its data is not readable by
+        # another engine; start_control always binds the configured key.
+        box = _BOXES[dialect] = SecretBox(Fernet(Fernet.generate_key()), "a temporary key of this engine")
+        log.warning("no secret key bound to this database engine: using a temporary one")
+    return box
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text stored as a Fernet token. Values written before encryption existed (plain JSON,
+    which never starts like a token) are read as they are, and encrypted on their next write."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else _box(dialect).encrypt(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        text = str(value)
+        if text.startswith("{"):
+            return text
+        return _box(dialect).decrypt(text)

@@ -1,0 +1,98 @@
+"""Storage options: the API's map<string, string> turned into fsspec keyword arguments, and the
+one rule that says which options are secrets.
+
+Options arrive as strings (gRPC map<string, string>, the CLI's --option KEY=VALUE). fsspec
+backends want typed keyword arguments, and some want them nested (s3fs reads the endpoint and
+the region from `client_kwargs`). The coercion here is deliberately small and explicit: the
+names below are converted, every other option is passed through unchanged, as a string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from shared.errors import InvalidArgument
+
+__all__ = ["REDACTED", "fsspec_kwargs", "is_secret_option", "redact_options"]
+
+REDACTED = "***"
+
+# fsspec options (common to several backends) whose value is a boolean.
+_BOOLEAN_OPTIONS = frozenset({
+    "anon", "auto_mkdir", "fixed_upload_size", "requester_pays", "skip_instance_cache", "use_listings_cache",
+    "use_ssl", "version_aware",
+})
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+S3_PROTOCOLS = frozenset({"s3", "s3a"})
+# s3fs options that botocore wants inside client_kwargs / config_kwargs.
+_S3_CLIENT_OPTIONS = {"endpoint_url": "endpoint_url", "region": "region_name", "region_name": "region_name"}
+_S3_ADDRESSING_STYLES = frozenset({"auto", "path", "virtual"})
+
+
+def _boolean(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InvalidArgument("options", f"option {name!r} is true or false, not {value!r}")
+
+
+def fsspec_kwargs(protocol: str, options: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments for fsspec.filesystem(protocol, **kwargs); raises InvalidArgument."""
+    kwargs: dict[str, Any] = {}
+    for name, value in options.items():
+        kwargs[name] = _boolean(name, value) if name in _BOOLEAN_OPTIONS else value
+    if protocol in S3_PROTOCOLS:
+        _s3(kwargs)
+    return kwargs
+
+
+def _s3(kwargs: dict[str, Any]) -> None:
+    client: dict[str, Any] = {}
+    for name, target in _S3_CLIENT_OPTIONS.items():
+        if name in kwargs:
+            client[target] = kwargs.pop(name)
+    if "verify" in kwargs:  # "false" for a self-signed endpoint, or the path of a CA bundle
+        verify = kwargs.pop("verify")
+        client["verify"] = _boolean("verify", verify) if verify.strip().lower() in _TRUE | _FALSE else verify
+    if client:
+        kwargs["client_kwargs"] = client
+    style = kwargs.pop("addressing_style", None)
+    if style is not None:  # "path" for S3-compatible servers without virtual-host buckets
+        if style not in _S3_ADDRESSING_STYLES:
+            raise InvalidArgument("options", f"option 'addressing_style' is auto, path or virtual, not {style!r}")
+        kwargs["config_kwargs"] = {"s3": {"addressing_style": style}}
+    # A long-running proxy must see objects changed by others: no cached listings.
+    kwargs.setdefault("use_listings_cache", False)
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+# The rule: an option is secret when one of the words of its name (split at '_', '-', '.' and
+# camelCase) is one of these, or when the whole name is one of _SECRET_NAMES. "key" covers
+# s3fs's key, access_key, secret_key, account_key, sas_key...; over-redacting a harmless
+# option only hides it from reads, never from the edge.
+_SECRET_WORDS = frozenset({
+    "secret", "password", "passwd", "pwd", "passphrase", "token", "key", "credential", "credentials",
+    "sas", "signature", "auth", "authorization", "cookie", "private",
+})
+_SECRET_NAMES = frozenset({"connection_string", "connectionstring"})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# user:password@ inside a URL-valued option (an endpoint with credentials in it).
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
+
+
+def is_secret_option(name: str) -> bool:
+    words = {w.lower() for w in _WORD.findall(name)}
+    return bool(words & _SECRET_WORDS) or name.lower().replace("-", "_") in _SECRET_NAMES
+
+
+def redact_options(options: Mapping[str, str]) -> dict[str, str]:
+    """What a read may show: secret options replaced by REDACTED, passwords cut out of URLs."""
+    return {name: REDACTED if is_secret_option(name) else _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value)
+            for name, value in options.items()}

@@ -1,0 +1,95 @@
+"""What S3 needs beyond fsspec's generic file API (s3fs underneath).
+
+Reads are one streamed GET. s3fs's file objects read in ranged GETs pinned to the object's
+ETag (If-Match), so a save that replaces the object during a download would make that
+download fail half-way. One GET is a snapshot: S3, and S3-compatible servers such as
+SeaweedFS, keep sending the bytes the GET started with, as an open file descriptor does on a
+local disk. It also costs one request instead of a HEAD and one GET per block, and memory
+stays bounded: aiohttp stops reading the socket while the caller is not asking for bytes.
+
+s3fs runs its coroutines on fsspec's own event loop thread; the calls here are scheduled on
+that loop and awaited from the caller's loop, without a worker thread per read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
+
+from shared.errors import StorageUnreachable
+
+T = TypeVar("T")
+
+
+def on_fs_loop(fs: Any, coroutine: Coroutine[Any, Any, T]) -> Awaitable[T]:
+    """Runs an s3fs coroutine on the filesystem's loop; cancelling the await cancels it there."""
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, fs.loop))
+
+
+class ObjectStream:
+    """One GET of one object: its description (as fs.info() would give it) and its bytes."""
+
+    def __init__(self, fs: Any, response: dict[str, Any]) -> None:
+        self._fs = fs
+        self._body = response["Body"]
+        self.info = {"type": "file", "size": int(response["ContentLength"]),
+                     "ETag": response.get("ETag"), "LastModified": response.get("LastModified")}
+
+    @classmethod
+    async def open(cls, fs: Any, full: str) -> ObjectStream:
+        """Raises FileNotFoundError (s3fs translates NoSuchKey) when there is no such object."""
+        bucket, key, version = fs.split_path(full)
+        if not key:
+            raise IsADirectoryError(full)
+        extra = {"VersionId": version} if version else {}
+        response = await on_fs_loop(fs, fs._call_s3("get_object", Bucket=bucket, Key=key, **extra))
+        return cls(fs, response)
+
+    async def read(self, size: int) -> bytes:
+        """Up to `size` bytes, fewer only at the end; b"" once the object is read.
+
+        A connection cut early raises (aiobotocore checks Content-Length at the end): a
+        reader never mistakes part of an object for all of it.
+        """
+        return await on_fs_loop(self._fs, self._read(size))
+
+    async def _read(self, size: int) -> bytes:
+        parts: list[bytes] = []
+        missing = size
+        while missing > 0:
+            piece = await self._body.read(missing)
+            if not piece:
+                break
+            parts.append(piece)
+            missing -= len(piece)
+        return b"".join(parts)
+
+    async def close(self) -> None:
+        await on_fs_loop(self._fs, self._body.aclose())
+
+
+def check_bucket_root(fs: Any, root: str) -> None:
+    """Blocking. Lists at most one key under the root: this checks the endpoint, the
+    credentials, the bucket and the permission to list in one request whose error names the
+    cause. Listing matters beyond the check: without it S3 answers a HEAD of a missing object
+    with 403 instead of 404, and a save to a new file would be refused as "access denied".
+    An empty prefix is fine: folders exist on S3 only through the objects inside them."""
+    bucket, _, prefix = root.partition("/")
+    try:
+        fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=f"{prefix}/" if prefix else "", MaxKeys=1)
+    except FileNotFoundError as exc:
+        raise StorageUnreachable(root, f"bucket {bucket!r} does not exist") from exc
+    except PermissionError as exc:
+        raise StorageUnreachable(
+            root, f"access denied: {exc} (check the key and the secret, and that they may list and read "
+                  f"bucket {bucket!r})") from exc
+    except Exception as exc:  # endpoint down, TLS, DNS...: the backend's words are the answer
+        raise StorageUnreachable(root, f"{type(exc).__name__}: {exc}") from exc
+    if prefix:
+        try:
+            info = fs.info(root)
+        except FileNotFoundError:
+            return
+        if info.get("type") != "directory":
+            raise StorageUnreachable(root, "the root is an object, not a folder (prefix)")

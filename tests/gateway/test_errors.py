@@ -1,0 +1,126 @@
+"""gRPC status -> HTTP status with a JSON error body; the gateway's own refusals in the same shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from gateway import GatewaySettings
+
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+
+
+def error_of(reply: httpx.Response, http_status: int, status: str) -> dict[str, Any]:
+    assert reply.status_code == http_status, reply.text
+    assert reply.headers["content-type"] == "application/json"
+    error = reply.json()["error"]
+    assert error["code"] == http_status and error["status"] == status
+    return error
+
+
+def detail(error: dict[str, Any], type_url: str) -> dict[str, Any]:
+    found = [d for d in error["details"] if d["@type"] == type_url]
+    assert found, error
+    return found[0]
+
+
+def test_unknown_tenant_is_404_with_reason_tenant_not_found(rest: httpx.Client) -> None:
+    error = error_of(rest.get("/tenants/get", params={"id": "t-does-not-exist"}), 404, "NOT_FOUND")
+    info = detail(error, ERROR_INFO)
+    assert info["reason"] == "TENANT_NOT_FOUND" and info["domain"] == "wopi-proxy.control"
+    assert info["metadata"]["tenant_id"] == "t-does-not-exist"
+
+
+def test_bad_tenant_id_is_400_with_a_field_violation(rest: httpx.Client) -> None:
+    error = error_of(rest.post("/tenants/create", json={"id": "Not A Valid Id!", "name": "x"}), 400,
+                     "INVALID_ARGUMENT")
+    violations = detail(error, BAD_REQUEST)["field_violations"]
+    assert [v["field"] for v in violations] == ["id"]
+
+
+def test_missing_authorization_is_401(anonymous: httpx.Client) -> None:
+    reply = anonymous.get("/tenants/list")
+    error = error_of(reply, 401, "UNAUTHENTICATED")
+    assert detail(error, ERROR_INFO)["reason"] == "API_KEY_INVALID"
+    assert reply.headers["www-authenticate"] == "Bearer"
+
+
+def test_wrong_key_is_401(anonymous: httpx.Client) -> None:
+    reply = anonymous.get("/tenants/list", headers={"Authorization": "Bearer not-a-key"})
+    error_of(reply, 401, "UNAUTHENTICATED")
+
+
+def test_non_ascii_authorization_is_401_without_calling(anonymous: httpx.Client) -> None:
+    reply = anonymous.get("/tenants/list", headers={"Authorization": "Bearer caf\u00e9".encode("latin-1")})
+    error_of(reply, 401, "UNAUTHENTICATED")
+
+
+def test_malformed_json_is_400(rest: httpx.Client) -> None:
+    reply = rest.post("/tenants/create", content=b'{"id": "t-x", ', headers={"Content-Type": "application/json"})
+    error = error_of(reply, 400, "INVALID_ARGUMENT")
+    assert "not valid JSON" in error["message"]
+    assert detail(error, ERROR_INFO)["domain"] == "wopi-proxy.gateway"
+
+
+def test_json_body_that_is_not_an_object_is_400(rest: httpx.Client) -> None:
+    error_of(rest.post("/tenants/create", json=["t-x"]), 400, "INVALID_ARGUMENT")
+
+
+def test_unknown_enum_value_is_400_not_ignored(rest: httpx.Client) -> None:
+    # ignore_unknown_fields would drop it, and the session would open with the default: edit.
+    reply = rest.post("/sessions/create", json={"tenant_id": "t-x", "permission": "PERMISSION_VEIW"})
+    error = error_of(reply, 400, "INVALID_ARGUMENT")
+    assert detail(error, BAD_REQUEST)["field_violations"][0]["field"] == "permission"
+
+
+def test_unknown_body_members_are_ignored(rest: httpx.Client) -> None:
+    reply = rest.get("/tenants/get", params={"id": "t-does-not-exist", "cache_buster": "1"})
+    error_of(reply, 404, "NOT_FOUND")
+    reply = rest.post("/sessions/close", json={"id": "no-such-session", "new_field_of_a_newer_client": {"a": 1}})
+    error_of(reply, 404, "NOT_FOUND")
+
+
+def test_negative_page_size_is_400(rest: httpx.Client) -> None:
+    error = error_of(rest.get("/sessions/list", params={"page_size": -1}), 400, "INVALID_ARGUMENT")
+    assert detail(error, BAD_REQUEST)["field_violations"][0]["field"] == "page_size"
+
+
+def test_non_numeric_page_size_is_400_naming_the_field(rest: httpx.Client) -> None:
+    error = error_of(rest.get("/sessions/list", params={"page_size": "ten"}), 400, "INVALID_ARGUMENT")
+    assert detail(error, BAD_REQUEST)["field_violations"][0]["field"] == "page_size"
+
+
+def test_unknown_route_is_404_json(rest: httpx.Client) -> None:
+    error_of(rest.get("/sessions/nope"), 404, "NOT_FOUND")
+
+
+def test_edge_service_is_not_routed(rest: httpx.Client) -> None:
+    reply = rest.post("/wopiproxy.control.v1.EdgeService/AuthorizeWopiRequest", json={})
+    error_of(reply, 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_405_json_with_allow(rest: httpx.Client) -> None:
+    reply = rest.get("/sessions/create")
+    error_of(reply, 405, "UNIMPLEMENTED")
+    assert reply.headers["allow"] == "POST"
+
+
+def test_body_over_the_limit_is_413(rest: httpx.Client) -> None:
+    body = b'{"id": "' + b"x" * GatewaySettings().max_body_bytes + b'"}'
+    error_of(rest.post("/tenants/create", content=body), 413, "RESOURCE_EXHAUSTED")
+
+
+def test_chunked_body_over_the_limit_is_413(rest: httpx.Client) -> None:
+    def chunks() -> Any:
+        yield b'{"id": "'
+        for _ in range(20):
+            yield b"x" * 65536
+        yield b'"}'
+
+    error_of(rest.post("/tenants/create", content=chunks()), 413, "RESOURCE_EXHAUSTED")
+
+
+def test_replies_are_not_cacheable(rest: httpx.Client) -> None:
+    assert rest.get("/tenants/list").headers["cache-control"] == "no-store"
