@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Text
+from sqlalchemy import Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeDecorator
@@ -124,6 +124,16 @@ def _box(dialect: Dialect) -> SecretBox:
         box = _BOXES[dialect] = SecretBox(Fernet(Fernet.generate_key()), "a temporary key of this engine")
         log.warning("no secret key bound to this database engine: using a temporary one")
     return box
+
+
+async def check_key(engine: AsyncEngine, box: SecretBox, *, table: str, column: str) -> None:
+    """Raises SecretKeyError at start, rather than at the first request, when the key cannot
+    decrypt what the database holds (another key, or the key file was replaced)."""
+    async with engine.connect() as conn:
+        stored = (await conn.execute(
+            text(f"SELECT {column} FROM {table} WHERE {column} NOT LIKE '{{%' LIMIT 1"))).scalar()
+    if stored is not None:
+        box.decrypt(str(stored))
 
 
 class EncryptedText(TypeDecorator[str]):

@@ -16,6 +16,10 @@ class ControlSettings:
     database_url: str | None = None  # default: SQLite file in data_dir
     wopi_base_url: str = "http://127.0.0.1:8000"  # the edge's public URL, for WOPISrc
     default_session_ttl_s: int = 10 * 3600
+    # The key that encrypts stored storage options (control.secrets): a file holding a Fernet
+    # key. None: <data_dir>/secret.key, generated on the first start. WOPI_PROXY_SECRET_KEY
+    # (the key itself) overrides both.
+    secret_key_file: Path | None = None
 
     @property
     def effective_database_url(self) -> str:

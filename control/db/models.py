@@ -6,6 +6,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from control.secrets import EncryptedText
+
 
 def _bigint(**kw: object) -> object:
     return Field(sa_type=BigInteger, **kw)  # type: ignore[arg-type]
@@ -46,7 +48,8 @@ class Storage(SQLModel, table=True):
     name: str = Field(max_length=63)
     protocol: str = Field(max_length=32)
     root: str = Field(sa_column=Column(Text, nullable=False))
-    options_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # Encrypted in the database (control.secrets): options hold credentials.
+    options_json: str = Field(default="{}", sa_column=Column(EncryptedText, nullable=False))
     max_file_size: int = _bigint(default=0)  # bytes; 0 = the edge's default
     version_retention: int = 10  # kept previous versions per file; 0 keeps none
     create_time: int = _bigint()

@@ -1,4 +1,10 @@
-"""Storages: named roots in a tenant's filesystems."""
+"""Storages: named roots in a tenant's filesystems.
+
+Options may hold credentials (an S3 secret...). They are encrypted in the database (the
+column type does it, see control.secrets) and what this module returns to API readers has
+them redacted (shared.storage.options decides which options are secret). The plain options
+leave the control plane only through open_storage() and the edge's EdgeService grant.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +20,37 @@ from control.services import audit, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.errors import InvalidArgument, StorageAlreadyExists, StorageNotFound, TenantNotFound
-from shared.storage import FsspecStorage
-
+from shared.storage import FsspecStorage, redact_options
+from shared.storage.options import S3_PROTOCOLS
 
 DEFAULT_VERSION_RETENTION = 10
+MAX_OPTIONS = 64
 
 
 def storage_options(row: Storage) -> dict[str, str]:
+    """The options of `row` as stored (plain for rows read from the database, redacted for
+    the rows this module's create/get/list return)."""
     return dict(json.loads(row.options_json or "{}"))
 
 
 def open_storage(row: Storage) -> FsspecStorage:
     return FsspecStorage(row.protocol, row.root, storage_options(row))
+
+
+def _for_readers(row: Storage) -> Storage:
+    """A detached copy of `row` whose secret options are replaced by REDACTED: every reply of
+    CreateStorage, GetStorage and ListStorages is built from one of these."""
+    shown = json.dumps(redact_options(storage_options(row)), sort_keys=True)
+    return Storage(**{**row.model_dump(), "options_json": shown})
+
+
+def _check_root(protocol: str, root: str) -> None:
+    if protocol in ("file", "local") and not os.path.isabs(root):
+        raise InvalidArgument("root", "a local storage root must be an absolute path")
+    if protocol in S3_PROTOCOLS:
+        bucket = root.removeprefix(f"{protocol}://").strip("/").partition("/")[0]
+        if not bucket:
+            raise InvalidArgument("root", "an S3 root is bucket or bucket/prefix")
 
 
 async def create_storage(
@@ -44,16 +69,19 @@ async def create_storage(
     validation.storage_name(name)
     protocol = validation.protocol(protocol or "file")
     validation.text(root, "root", max_length=1024)
-    if protocol in ("file", "local") and not os.path.isabs(root):
-        raise InvalidArgument("root", "a local storage root must be an absolute path")
-    for key in options:
+    _check_root(protocol, root)
+    if len(options) > MAX_OPTIONS:
+        raise InvalidArgument("options", f"at most {MAX_OPTIONS} options")
+    for key, value in options.items():
         validation.text(key, "options", max_length=128)
+        validation.text(value, "options", max_length=4096, required=False)
     if max_file_size < 0:
         raise InvalidArgument("max_file_size", "must not be negative")
     if not -1 <= version_retention <= 1000:
         raise InvalidArgument("version_retention", "between -1 (keep none) and 1000; 0 means the default of 10")
     retention = {0: DEFAULT_VERSION_RETENTION, -1: 0}.get(version_retention, version_retention)
-    # Reachability first: nothing is written for a storage that cannot work.
+    # Reachability first: nothing is written for a storage that cannot work (a malformed
+    # option, such as anon=maybe, is refused here too).
     await FsspecStorage(protocol, root, options).check_reachable()
     now = ctx.clock()
     try:
@@ -70,7 +98,7 @@ async def create_storage(
                                tenant_id=tenant_id, detail=f"storage={name} protocol={protocol}")
     except IntegrityError as exc:
         raise StorageAlreadyExists(tenant_id, name) from exc
-    return row
+    return _for_readers(row)
 
 
 async def get_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str) -> Storage:
@@ -79,7 +107,7 @@ async def get_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: s
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name)
     if row is None:
         raise StorageNotFound(tenant_id, name)
-    return row
+    return _for_readers(row)
 
 
 async def list_storages(
@@ -96,4 +124,4 @@ async def list_storages(
         rows = await stores.list_storages(db, tenant_id=tenant_id, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, pages.encode(rows[-1].name) if more else ""
+    return [_for_readers(r) for r in rows], pages.encode(rows[-1].name) if more else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ def open_session(rest: httpx.Client, tenant_id: str, folder: Path, path: str = "
 
 
 def test_tenant_create_replies_the_tenant_grpc_shows(rest: httpx.Client, grpc_api: ControlApi) -> None:
-    created = ok(rest.post("/tenants/create", json={"id": "t-rest-create", "name": "Rest Create"}))
-    stored = grpc_api.call(grpc_api.tenants.GetTenant, tenant_pb.GetTenantRequest(id="t-rest-create"))
+    tenant_id = "t-" + secrets.token_hex(4)
+    created = ok(rest.post("/tenants/create", json={"id": tenant_id, "name": "Rest Create"}))
+    stored = grpc_api.call(grpc_api.tenants.GetTenant, tenant_pb.GetTenantRequest(id=tenant_id))
     assert created == as_json(stored)
     assert created["name"] == "Rest Create" and RFC3339.match(created["create_time"])
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wopiproxy/control/v1/edge_service.proto\x12\x14wopiproxy.control.v1\"\xd0\x01\n\x1b\x41uthorizeWopiRequestRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x0f\n\x07lock_id\x18\x06 \x01(\t\x12\x13\n\x0bold_lock_id\x18\x07 \x01(\t\x12\x11\n\tuser_info\x18\x08 \x01(\t\x12\x0e\n\x06\x65\x64itor\x18\t \x01(\t\"\xd4\x01\n\rStorageAccess\x12\x10\n\x08protocol\x18\x01 \x01(\t\x12\x0c\n\x04root\x18\x02 \x01(\t\x12\x41\n\x07options\x18\x03 \x03(\x0b\x32\x30.wopiproxy.control.v1.StorageAccess.OptionsEntry\x12\x15\n\rmax_file_size\x18\x04 \x01(\x03\x12\x19\n\x11version_retention\x18\x05 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc9\x02\n\x1c\x41uthorizeWopiRequestResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x11\n\tuser_name\x18\x04 \x01(\t\x12\x11\n\tcan_write\x18\x05 \x01(\x08\x12\x0c\n\x04path\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x10\n\x08owner_id\x18\x08 \x01(\t\x12\x34\n\x07storage\x18\t \x01(\x0b\x32#.wopiproxy.control.v1.StorageAccess\x12\x1b\n\x13\x61\x63\x63\x65ss_token_expiry\x18\n \x01(\x03\x12\x0f\n\x07lock_id\x18\x0b \x01(\t\x12\x0e\n\x06sha256\x18\x0c \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\r \x01(\t\x12\x11\n\tuser_info\x18\x0e \x01(\t\"\x96\x02\n\x12RecordWriteRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\x12\x18\n\x10\x65xpected_lock_id\x18\x07 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x08 \x01(\t\x12\x14\n\x0ckept_version\x18\t \x01(\x03\x12\x11\n\tkept_size\x18\n \x01(\x03\x12\x0f\n\x07\x65\x64itors\x18\x0b \x01(\t\x12\x12\n\nsave_flags\x18\x0c \x01(\t\x12\x0e\n\x06\x65\x64itor\x18\r \x01(\t\"@\n\x13RecordWriteResponse\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x18\n\x10\x65xpired_versions\x18\x02 \x03(\x03\"\xa3\x01\n\x19RecordConflictCopyRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x11\n\tcopy_path\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x07 \x01(\t\"\x1c\n\x1aRecordConflictCopyResponse\"\xe4\x01\n\x19\x43reateRelativeFileRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x13\n\x0btarget_path\x18\x03 \x01(\t\x12\x11\n\toverwrite\x18\x04 \x01(\x08\x12\x15\n\rtarget_exists\x18\x05 \x01(\x08\x12\x16\n\x0e\x63orrelation_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x07 \x01(\t\x12\x0c\n\x04size\x18\x08 \x01(\x03\x12\x0e\n\x06sha256\x18\t \x01(\t\x12\x13\n\x0btarget_size\x18\n \x01(\x03\"\x80\x01\n\x1a\x43reateRelativeFileResponse\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x10\n\x08wopi_src\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x18\n\x10\x65xpired_versions\x18\x05 \x03(\x03\"\x8f\x01\n\x13RecordRenameRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0f\n\x07lock_id\x18\x03 \x01(\t\x12\x10\n\x08new_path\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\"\x16\n\x14RecordRenameResponse\"\x95\x01\n\x13RecordDeleteRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x14\n\x0ckept_version\x18\x03 \x01(\x03\x12\x11\n\tkept_size\x18\x04 \x01(\x03\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\"0\n\x14RecordDeleteResponse\x12\x18\n\x10\x65xpired_versions\x18\x01 \x03(\x03\x32\xb0\x05\n\x0b\x45\x64geService\x12}\n\x14\x41uthorizeWopiRequest\x12\x31.wopiproxy.control.v1.AuthorizeWopiRequestRequest\x1a\x32.wopiproxy.control.v1.AuthorizeWopiRequestResponse\x12\x62\n\x0bRecordWrite\x12(.wopiproxy.control.v1.RecordWriteRequest\x1a).wopiproxy.control.v1.RecordWriteResponse\x12w\n\x12RecordConflictCopy\x12/.wopiproxy.control.v1.RecordConflictCopyRequest\x1a\x30.wopiproxy.control.v1.RecordConflictCopyResponse\x12w\n\x12\x43reateRelativeFile\x12/.wopiproxy.control.v1.CreateRelativeFileRequest\x1a\x30.wopiproxy.control.v1.CreateRelativeFileResponse\x12\x65\n\x0cRecordRename\x12).wopiproxy.control.v1.RecordRenameRequest\x1a*.wopiproxy.control.v1.RecordRenameResponse\x12\x65\n\x0cRecordDelete\x12).wopiproxy.control.v1.RecordDeleteRequest\x1a*.wopiproxy.control.v1.RecordDeleteResponseB Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wopiproxy/control/v1/edge_service.proto\x12\x14wopiproxy.control.v1\"\x98\x02\n\x1b\x41uthorizeWopiRequestRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x0f\n\x07lock_id\x18\x06 \x01(\t\x12\x13\n\x0bold_lock_id\x18\x07 \x01(\t\x12\x11\n\tuser_info\x18\x08 \x01(\t\x12\x0e\n\x06\x65\x64itor\x18\t \x01(\t\x12\r\n\x05proof\x18\n \x01(\t\x12\x11\n\tproof_old\x18\x0b \x01(\t\x12\x17\n\x0fproof_timestamp\x18\x0c \x01(\t\x12\x0b\n\x03url\x18\r \x01(\t\"\xd4\x01\n\rStorageAccess\x12\x10\n\x08protocol\x18\x01 \x01(\t\x12\x0c\n\x04root\x18\x02 \x01(\t\x12\x41\n\x07options\x18\x03 \x03(\x0b\x32\x30.wopiproxy.control.v1.StorageAccess.OptionsEntry\x12\x15\n\rmax_file_size\x18\x04 \x01(\x03\x12\x19\n\x11version_retention\x18\x05 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xfb\x02\n\x1c\x41uthorizeWopiRequestResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x11\n\tuser_name\x18\x04 \x01(\t\x12\x11\n\tcan_write\x18\x05 \x01(\x08\x12\x0c\n\x04path\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x10\n\x08owner_id\x18\x08 \x01(\t\x12\x34\n\x07storage\x18\t \x01(\x0b\x32#.wopiproxy.control.v1.StorageAccess\x12\x1b\n\x13\x61\x63\x63\x65ss_token_expiry\x18\n \x01(\x03\x12\x0f\n\x07lock_id\x18\x0b \x01(\t\x12\x0e\n\x06sha256\x18\x0c \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\r \x01(\t\x12\x11\n\tuser_info\x18\x0e \x01(\t\x12\x1b\n\x13post_message_origin\x18\x0f \x01(\t\x12\x13\n\x0b\x65\x64itor_name\x18\x10 \x01(\t\"F\n\x17RedeemLaunchCodeRequest\x12\x13\n\x0blaunch_code\x18\x01 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x02 \x01(\t\"\xa3\x01\n\x18RedeemLaunchCodeResponse\x12\x12\n\naction_url\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_ttl\x18\x03 \x01(\x03\x12\x1b\n\x13post_message_origin\x18\x04 \x01(\t\x12\x11\n\tfile_name\x18\x05 \x01(\t\x12\x13\n\x0b\x66\x61vicon_url\x18\x06 \x01(\t\"\x96\x02\n\x12RecordWriteRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\x12\x18\n\x10\x65xpected_lock_id\x18\x07 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x08 \x01(\t\x12\x14\n\x0ckept_version\x18\t \x01(\x03\x12\x11\n\tkept_size\x18\n \x01(\x03\x12\x0f\n\x07\x65\x64itors\x18\x0b \x01(\t\x12\x12\n\nsave_flags\x18\x0c \x01(\t\x12\x0e\n\x06\x65\x64itor\x18\r \x01(\t\"@\n\x13RecordWriteResponse\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x18\n\x10\x65xpired_versions\x18\x02 \x03(\x03\"\xa3\x01\n\x19RecordConflictCopyRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x11\n\tcopy_path\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x07 \x01(\t\"\x1c\n\x1aRecordConflictCopyResponse\"\xe4\x01\n\x19\x43reateRelativeFileRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x13\n\x0btarget_path\x18\x03 \x01(\t\x12\x11\n\toverwrite\x18\x04 \x01(\x08\x12\x15\n\rtarget_exists\x18\x05 \x01(\x08\x12\x16\n\x0e\x63orrelation_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x07 \x01(\t\x12\x0c\n\x04size\x18\x08 \x01(\x03\x12\x0e\n\x06sha256\x18\t \x01(\t\x12\x13\n\x0btarget_size\x18\n \x01(\x03\"\x80\x01\n\x1a\x43reateRelativeFileResponse\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x10\n\x08wopi_src\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x18\n\x10\x65xpired_versions\x18\x05 \x03(\x03\"\x8f\x01\n\x13RecordRenameRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x0f\n\x07lock_id\x18\x03 \x01(\t\x12\x10\n\x08new_path\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\"\x16\n\x14RecordRenameResponse\"\x95\x01\n\x13RecordDeleteRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x14\n\x0ckept_version\x18\x03 \x01(\x03\x12\x11\n\tkept_size\x18\x04 \x01(\x03\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x06 \x01(\t\"0\n\x14RecordDeleteResponse\x12\x18\n\x10\x65xpired_versions\x18\x01 \x03(\x03\x32\xa3\x06\n\x0b\x45\x64geService\x12}\n\x14\x41uthorizeWopiRequest\x12\x31.wopiproxy.control.v1.AuthorizeWopiRequestRequest\x1a\x32.wopiproxy.control.v1.AuthorizeWopiRequestResponse\x12\x62\n\x0bRecordWrite\x12(.wopiproxy.control.v1.RecordWriteRequest\x1a).wopiproxy.control.v1.RecordWriteResponse\x12w\n\x12RecordConflictCopy\x12/.wopiproxy.control.v1.RecordConflictCopyRequest\x1a\x30.wopiproxy.control.v1.RecordConflictCopyResponse\x12w\n\x12\x43reateRelativeFile\x12/.wopiproxy.control.v1.CreateRelativeFileRequest\x1a\x30.wopiproxy.control.v1.CreateRelativeFileResponse\x12\x65\n\x0cRecordRename\x12).wopiproxy.control.v1.RecordRenameRequest\x1a*.wopiproxy.control.v1.RecordRenameResponse\x12\x65\n\x0cRecordDelete\x12).wopiproxy.control.v1.RecordDeleteRequest\x1a*.wopiproxy.control.v1.RecordDeleteResponse\x12q\n\x10RedeemLaunchCode\x12-.wopiproxy.control.v1.RedeemLaunchCodeRequest\x1a..wopiproxy.control.v1.RedeemLaunchCodeResponseB Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,33 +35,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STORAGEACCESS_OPTIONSENTRY']._loaded_options = None
   _globals['_STORAGEACCESS_OPTIONSENTRY']._serialized_options = b'8\001'
   _globals['_AUTHORIZEWOPIREQUESTREQUEST']._serialized_start=66
-  _globals['_AUTHORIZEWOPIREQUESTREQUEST']._serialized_end=274
-  _globals['_STORAGEACCESS']._serialized_start=277
-  _globals['_STORAGEACCESS']._serialized_end=489
-  _globals['_STORAGEACCESS_OPTIONSENTRY']._serialized_start=443
-  _globals['_STORAGEACCESS_OPTIONSENTRY']._serialized_end=489
-  _globals['_AUTHORIZEWOPIREQUESTRESPONSE']._serialized_start=492
-  _globals['_AUTHORIZEWOPIREQUESTRESPONSE']._serialized_end=821
-  _globals['_RECORDWRITEREQUEST']._serialized_start=824
-  _globals['_RECORDWRITEREQUEST']._serialized_end=1102
-  _globals['_RECORDWRITERESPONSE']._serialized_start=1104
-  _globals['_RECORDWRITERESPONSE']._serialized_end=1168
-  _globals['_RECORDCONFLICTCOPYREQUEST']._serialized_start=1171
-  _globals['_RECORDCONFLICTCOPYREQUEST']._serialized_end=1334
-  _globals['_RECORDCONFLICTCOPYRESPONSE']._serialized_start=1336
-  _globals['_RECORDCONFLICTCOPYRESPONSE']._serialized_end=1364
-  _globals['_CREATERELATIVEFILEREQUEST']._serialized_start=1367
-  _globals['_CREATERELATIVEFILEREQUEST']._serialized_end=1595
-  _globals['_CREATERELATIVEFILERESPONSE']._serialized_start=1598
-  _globals['_CREATERELATIVEFILERESPONSE']._serialized_end=1726
-  _globals['_RECORDRENAMEREQUEST']._serialized_start=1729
-  _globals['_RECORDRENAMEREQUEST']._serialized_end=1872
-  _globals['_RECORDRENAMERESPONSE']._serialized_start=1874
-  _globals['_RECORDRENAMERESPONSE']._serialized_end=1896
-  _globals['_RECORDDELETEREQUEST']._serialized_start=1899
-  _globals['_RECORDDELETEREQUEST']._serialized_end=2048
-  _globals['_RECORDDELETERESPONSE']._serialized_start=2050
-  _globals['_RECORDDELETERESPONSE']._serialized_end=2098
-  _globals['_EDGESERVICE']._serialized_start=2101
-  _globals['_EDGESERVICE']._serialized_end=2789
+  _globals['_AUTHORIZEWOPIREQUESTREQUEST']._serialized_end=346
+  _globals['_STORAGEACCESS']._serialized_start=349
+  _globals['_STORAGEACCESS']._serialized_end=561
+  _globals['_STORAGEACCESS_OPTIONSENTRY']._serialized_start=515
+  _globals['_STORAGEACCESS_OPTIONSENTRY']._serialized_end=561
+  _globals['_AUTHORIZEWOPIREQUESTRESPONSE']._serialized_start=564
+  _globals['_AUTHORIZEWOPIREQUESTRESPONSE']._serialized_end=943
+  _globals['_REDEEMLAUNCHCODEREQUEST']._serialized_start=945
+  _globals['_REDEEMLAUNCHCODEREQUEST']._serialized_end=1015
+  _globals['_REDEEMLAUNCHCODERESPONSE']._serialized_start=1018
+  _globals['_REDEEMLAUNCHCODERESPONSE']._serialized_end=1181
+  _globals['_RECORDWRITEREQUEST']._serialized_start=1184
+  _globals['_RECORDWRITEREQUEST']._serialized_end=1462
+  _globals['_RECORDWRITERESPONSE']._serialized_start=1464
+  _globals['_RECORDWRITERESPONSE']._serialized_end=1528
+  _globals['_RECORDCONFLICTCOPYREQUEST']._serialized_start=1531
+  _globals['_RECORDCONFLICTCOPYREQUEST']._serialized_end=1694
+  _globals['_RECORDCONFLICTCOPYRESPONSE']._serialized_start=1696
+  _globals['_RECORDCONFLICTCOPYRESPONSE']._serialized_end=1724
+  _globals['_CREATERELATIVEFILEREQUEST']._serialized_start=1727
+  _globals['_CREATERELATIVEFILEREQUEST']._serialized_end=1955
+  _globals['_CREATERELATIVEFILERESPONSE']._serialized_start=1958
+  _globals['_CREATERELATIVEFILERESPONSE']._serialized_end=2086
+  _globals['_RECORDRENAMEREQUEST']._serialized_start=2089
+  _globals['_RECORDRENAMEREQUEST']._serialized_end=2232
+  _globals['_RECORDRENAMERESPONSE']._serialized_start=2234
+  _globals['_RECORDRENAMERESPONSE']._serialized_end=2256
+  _globals['_RECORDDELETEREQUEST']._serialized_start=2259
+  _globals['_RECORDDELETEREQUEST']._serialized_end=2408
+  _globals['_RECORDDELETERESPONSE']._serialized_start=2410
+  _globals['_RECORDDELETERESPONSE']._serialized_end=2458
+  _globals['_EDGESERVICE']._serialized_start=2461
+  _globals['_EDGESERVICE']._serialized_end=3264
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuthorizeWopiRequestRequest(_message.Message):
-    __slots__ = ("access_token", "file_id", "operation", "client_address", "correlation_id", "lock_id", "old_lock_id", "user_info", "editor")
+    __slots__ = ("access_token", "file_id", "operation", "client_address", "correlation_id", "lock_id", "old_lock_id", "user_info", "editor", "proof", "proof_old", "proof_timestamp", "url")
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,10 @@ class AuthorizeWopiRequestRequest(_message.Message):
     OLD_LOCK_ID_FIELD_NUMBER: _ClassVar[int]
     USER_INFO_FIELD_NUMBER: _ClassVar[int]
     EDITOR_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    PROOF_OLD_FIELD_NUMBER: _ClassVar[int]
+    PROOF_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
     access_token: str
     file_id: str
     operation: str
@@ -26,7 +30,11 @@ class AuthorizeWopiRequestRequest(_message.Message):
     old_lock_id: str
     user_info: str
     editor: str
-    def __init__(self, access_token: _Optional[str] = ..., file_id: _Optional[str] = ..., operation: _Optional[str] = ..., client_address: _Optional[str] = ..., correlation_id: _Optional[str] = ..., lock_id: _Optional[str] = ..., old_lock_id: _Optional[str] = ..., user_info: _Optional[str] = ..., editor: _Optional[str] = ...) -> None: ...
+    proof: str
+    proof_old: str
+    proof_timestamp: str
+    url: str
+    def __init__(self, access_token: _Optional[str] = ..., file_id: _Optional[str] = ..., operation: _Optional[str] = ..., client_address: _Optional[str] = ..., correlation_id: _Optional[str] = ..., lock_id: _Optional[str] = ..., old_lock_id: _Optional[str] = ..., user_info: _Optional[str] = ..., editor: _Optional[str] = ..., proof: _Optional[str] = ..., proof_old: _Optional[str] = ..., proof_timestamp: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class StorageAccess(_message.Message):
     __slots__ = ("protocol", "root", "options", "max_file_size", "version_retention")
@@ -50,7 +58,7 @@ class StorageAccess(_message.Message):
     def __init__(self, protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ...) -> None: ...
 
 class AuthorizeWopiRequestResponse(_message.Message):
-    __slots__ = ("tenant_id", "session_id", "user_id", "user_name", "can_write", "path", "version", "owner_id", "storage", "access_token_expiry", "lock_id", "sha256", "fingerprint", "user_info")
+    __slots__ = ("tenant_id", "session_id", "user_id", "user_name", "can_write", "path", "version", "owner_id", "storage", "access_token_expiry", "lock_id", "sha256", "fingerprint", "user_info", "post_message_origin", "editor_name")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +73,8 @@ class AuthorizeWopiRequestResponse(_message.Message):
     SHA256_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     USER_INFO_FIELD_NUMBER: _ClassVar[int]
+    POST_MESSAGE_ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    EDITOR_NAME_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     session_id: str
     user_id: str
@@ -79,7 +89,33 @@ class AuthorizeWopiRequestResponse(_message.Message):
     sha256: str
     fingerprint: str
     user_info: str
-    def __init__(self, tenant_id: _Optional[str] = ..., session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., can_write: _Optional[bool] = ..., path: _Optional[str] = ..., version: _Optional[int] = ..., owner_id: _Optional[str] = ..., storage: _Optional[_Union[StorageAccess, _Mapping]] = ..., access_token_expiry: _Optional[int] = ..., lock_id: _Optional[str] = ..., sha256: _Optional[str] = ..., fingerprint: _Optional[str] = ..., user_info: _Optional[str] = ...) -> None: ...
+    post_message_origin: str
+    editor_name: str
+    def __init__(self, tenant_id: _Optional[str] = ..., session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., can_write: _Optional[bool] = ..., path: _Optional[str] = ..., version: _Optional[int] = ..., owner_id: _Optional[str] = ..., storage: _Optional[_Union[StorageAccess, _Mapping]] = ..., access_token_expiry: _Optional[int] = ..., lock_id: _Optional[str] = ..., sha256: _Optional[str] = ..., fingerprint: _Optional[str] = ..., user_info: _Optional[str] = ..., post_message_origin: _Optional[str] = ..., editor_name: _Optional[str] = ...) -> None: ...
+
+class RedeemLaunchCodeRequest(_message.Message):
+    __slots__ = ("launch_code", "client_address")
+    LAUNCH_CODE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    launch_code: str
+    client_address: str
+    def __init__(self, launch_code: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+
+class RedeemLaunchCodeResponse(_message.Message):
+    __slots__ = ("action_url", "access_token", "access_token_ttl", "post_message_origin", "file_name", "favicon_url")
+    ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_TTL_FIELD_NUMBER: _ClassVar[int]
+    POST_MESSAGE_ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FAVICON_URL_FIELD_NUMBER: _ClassVar[int]
+    action_url: str
+    access_token: str
+    access_token_ttl: int
+    post_message_origin: str
+    file_name: str
+    favicon_url: str
+    def __init__(self, action_url: _Optional[str] = ..., access_token: _Optional[str] = ..., access_token_ttl: _Optional[int] = ..., post_message_origin: _Optional[str] = ..., file_name: _Optional[str] = ..., favicon_url: _Optional[str] = ...) -> None: ...
 
 class RecordWriteRequest(_message.Message):
     __slots__ = ("access_token", "file_id", "size", "sha256", "correlation_id", "client_address", "expected_lock_id", "fingerprint", "kept_version", "kept_size", "editors", "save_flags", "editor")

@@ -70,6 +70,11 @@ class EdgeServiceStub:
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteResponse.FromString,
                 _registered_method=True)
+        self.RedeemLaunchCode = channel.unary_unary(
+                '/wopiproxy.control.v1.EdgeService/RedeemLaunchCode',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeResponse.FromString,
+                _registered_method=True)
 
 
 class EdgeServiceServicer:
@@ -134,6 +139,14 @@ class EdgeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RedeemLaunchCode(self, request, context):
+        """Exchanges a host-page launch code (single use, short-lived) for what the page posts to the
+        editor. Returns NOT_FOUND (LAUNCH_CODE_INVALID) for an unknown, used or expired code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EdgeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +179,11 @@ def add_EdgeServiceServicer_to_server(servicer, server):
                     servicer.RecordDelete,
                     request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteRequest.FromString,
                     response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteResponse.SerializeToString,
+            ),
+            'RedeemLaunchCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemLaunchCode,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -336,6 +354,33 @@ class EdgeService:
             '/wopiproxy.control.v1.EdgeService/RecordDelete',
             wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteRequest.SerializeToString,
             wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RecordDeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemLaunchCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.EdgeService/RedeemLaunchCode',
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*wopiproxy/control/v1/session_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x04\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07storage\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x05 \x01(\t\x12\x10\n\x08wopi_src\x18\x06 \x01(\t\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\x11\n\tuser_name\x18\x08 \x01(\t\x12\x34\n\npermission\x18\t \x01(\x0e\x32 .wopiproxy.control.v1.Permission\x12\x31\n\x05state\x18\n \x01(\x0e\x32\".wopiproxy.control.v1.SessionState\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nclose_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x0e \x01(\t\x12\x39\n\x06origin\x18\x0f \x03(\x0b\x32).wopiproxy.control.v1.Session.OriginEntry\x1a-\n\x0bOriginEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe8\x03\n\x14\x43reateSessionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07storage\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x11\n\tuser_name\x18\x05 \x01(\t\x12\x34\n\npermission\x18\x06 \x01(\x0e\x32 .wopiproxy.control.v1.Permission\x12\x13\n\x0bttl_seconds\x18\x07 \x01(\x03\x12\x0f\n\x07\x61\x63\x63ount\x18\x08 \x01(\t\x12\x46\n\x06origin\x18\t \x03(\x0b\x32\x36.wopiproxy.control.v1.CreateSessionRequest.OriginEntry\x12\x0e\n\x06\x63reate\x18\n \x01(\x08\x12\x15\n\rtemplate_path\x18\x0b \x01(\t\x12\x14\n\x0cstorage_name\x18\x14 \x01(\t\x12\x11\n\tfile_path\x18\x15 \x01(\t\x12\x13\n\x0bpermissions\x18\x16 \x03(\t\x12\x0c\n\x04user\x18\x17 \x01(\t\x12\x1c\n\x14origin_connection_id\x18\x18 \x01(\t\x12\x16\n\x0eorigin_page_id\x18\x19 \x01(\t\x1a-\n\x0bOriginEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf2\x01\n\x15\x43reateSessionResponse\x12.\n\x07session\x18\x01 \x01(\x0b\x32\x1d.wopiproxy.control.v1.Session\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_ttl\x18\x03 \x01(\x03\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x05 \x01(\t\x12\x12\n\neditor_url\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08wopi_src\x18\x08 \x01(\t\"3\n\x11GetSessionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"\xa4\x01\n\x13ListSessionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x05 \x01(\t\x12\x31\n\x05state\x18\x06 \x01(\x0e\x32\".wopiproxy.control.v1.SessionState\"`\n\x14ListSessionsResponse\x12/\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.wopiproxy.control.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x13\x43loseSessionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"<\n\x16\x43leanupSessionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"J\n\x17\x43leanupSessionsResponse\x12/\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.wopiproxy.control.v1.Session\"\xd8\x02\n\x0cSessionEvent\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x34\n\x04type\x18\x02 \x01(\x0e\x32&.wopiproxy.control.v1.SessionEventType\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x12\n\nsession_id\x18\x05 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x06 \x01(\t\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\x12>\n\x06origin\x18\n \x03(\x0b\x32..wopiproxy.control.v1.SessionEvent.OriginEntry\x1a-\n\x0bOriginEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\">\n\x19WatchSessionEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t*R\n\nPermission\x12\x1a\n\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERMISSION_VIEW\x10\x01\x12\x13\n\x0fPERMISSION_EDIT\x10\x02*z\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_STATE_OPEN\x10\x01\x12\x18\n\x14SESSION_STATE_CLOSED\x10\x02\x12\x19\n\x15SESSION_STATE_EXPIRED\x10\x03*\xf2\x01\n\x10SessionEventType\x12\"\n\x1eSESSION_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SESSION_EVENT_TYPE_OPENED\x10\x01\x12\x1c\n\x18SESSION_EVENT_TYPE_SAVED\x10\x02\x12\x1d\n\x19SESSION_EVENT_TYPE_LOCKED\x10\x03\x12\x1f\n\x1bSESSION_EVENT_TYPE_UNLOCKED\x10\x04\x12\x1d\n\x19SESSION_EVENT_TYPE_CLOSED\x10\x05\x12\x1e\n\x1aSESSION_EVENT_TYPE_EXPIRED\x10\x06\x32\x91\x06\n\x0eSessionService\x12\x85\x01\n\rCreateSession\x12*.wopiproxy.control.v1.CreateSessionRequest\x1a+.wopiproxy.control.v1.CreateSessionResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/sessions/create:\x01*\x12k\n\nGetSession\x12\'.wopiproxy.control.v1.GetSessionRequest\x1a\x1d.wopiproxy.control.v1.Session\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/sessions/get\x12}\n\x0cListSessions\x12).wopiproxy.control.v1.ListSessionsRequest\x1a*.wopiproxy.control.v1.ListSessionsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/sessions/list\x12t\n\x0c\x43loseSession\x12).wopiproxy.control.v1.CloseSessionRequest\x1a\x1d.wopiproxy.control.v1.Session\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/sessions/close:\x01*\x12\x8c\x01\n\x0f\x43leanupSessions\x12,.wopiproxy.control.v1.CleanupSessionsRequest\x1a-.wopiproxy.control.v1.CleanupSessionsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/sessions/cleanup:\x01*\x12\x85\x01\n\x12WatchSessionEvents\x12/.wopiproxy.control.v1.WatchSessionEventsRequest\x1a\".wopiproxy.control.v1.SessionEvent\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/sessions/events0\x01\x42 Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*wopiproxy/control/v1/session_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x04\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07storage\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x05 \x01(\t\x12\x10\n\x08wopi_src\x18\x06 \x01(\t\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\x11\n\tuser_name\x18\x08 \x01(\t\x12\x34\n\npermission\x18\t \x01(\x0e\x32 .wopiproxy.control.v1.Permission\x12\x31\n\x05state\x18\n \x01(\x0e\x32\".wopiproxy.control.v1.SessionState\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nclose_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x0e \x01(\t\x12\x39\n\x06origin\x18\x0f \x03(\x0b\x32).wopiproxy.control.v1.Session.OriginEntry\x12\x0e\n\x06\x65\x64itor\x18\x10 \x01(\t\x1a-\n\x0bOriginEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8a\x04\n\x14\x43reateSessionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07storage\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x11\n\tuser_name\x18\x05 \x01(\t\x12\x34\n\npermission\x18\x06 \x01(\x0e\x32 .wopiproxy.control.v1.Permission\x12\x13\n\x0bttl_seconds\x18\x07 \x01(\x03\x12\x0f\n\x07\x61\x63\x63ount\x18\x08 \x01(\t\x12\x46\n\x06origin\x18\t \x03(\x0b\x32\x36.wopiproxy.control.v1.CreateSessionRequest.OriginEntry\x12\x0e\n\x06\x63reate\x18\n \x01(\x08\x12\x15\n\rtemplate_path\x18\x0b \x01(\t\x12\x0e\n\x06\x65\x64itor\x18\x0c \x01(\t\x12\x10\n\x08language\x18\r \x01(\t\x12\x14\n\x0cstorage_name\x18\x14 \x01(\t\x12\x11\n\tfile_path\x18\x15 \x01(\t\x12\x13\n\x0bpermissions\x18\x16 \x03(\t\x12\x0c\n\x04user\x18\x17 \x01(\t\x12\x1c\n\x14origin_connection_id\x18\x18 \x01(\t\x12\x16\n\x0eorigin_page_id\x18\x19 \x01(\t\x1a-\n\x0bOriginEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa9\x03\n\x15\x43reateSessionResponse\x12.\n\x07session\x18\x01 \x01(\x0b\x32\x1d.wopiproxy.control.v1.Session\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65ss_token_ttl\x18\x03 \x01(\x03\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x05 \x01(\t\x12\x12\n\neditor_url\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08wopi_src\x18\x08 \x01(\t\x12\x19\n\x11\x65\x64itor_action_url\x18\t \x01(\t\x12P\n\x0b\x65\x64itor_form\x18\n \x03(\x0b\x32;.wopiproxy.control.v1.CreateSessionResponse.EditorFormEntry\x12\x15\n\rhost_page_url\x18\x0b \x01(\t\x1a\x31\n\x0f\x45\x64itorFormEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"3\n\x11GetSessionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"\xa4\x01\n\x13ListSessionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x05 \x01(\t\x12\x31\n\x05state\x18\x06 \x01(\x0e\x32\".wopiproxy.control.v1.SessionState\"`\n\x14ListSessionsResponse\x12/\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.wopiproxy.control.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x13\x43loseSessionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"<\n\x16\x43leanupSessionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"J\n\x17\x43leanupSessionsResponse\x12/\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.wopiproxy.control.v1.Session\"\xd8\x02\n\x0cSessionEvent\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x34\n\x04type\x18\x02 \x01(\x0e\x32&.wopiproxy.control.v1.SessionEventType\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x12\n\nsession_id\x18\x05 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x06 \x01(\t\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\x12>\n\x06origin\x18\n \x03(\x0b\x32..wopiproxy.control.v1.SessionEvent.OriginEntry\x1a-\n\x0bOriginEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\">\n\x19WatchSessionEventsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t*R\n\nPermission\x12\x1a\n\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERMISSION_VIEW\x10\x01\x12\x13\n\x0fPERMISSION_EDIT\x10\x02*z\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_STATE_OPEN\x10\x01\x12\x18\n\x14SESSION_STATE_CLOSED\x10\x02\x12\x19\n\x15SESSION_STATE_EXPIRED\x10\x03*\xf2\x01\n\x10SessionEventType\x12\"\n\x1eSESSION_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SESSION_EVENT_TYPE_OPENED\x10\x01\x12\x1c\n\x18SESSION_EVENT_TYPE_SAVED\x10\x02\x12\x1d\n\x19SESSION_EVENT_TYPE_LOCKED\x10\x03\x12\x1f\n\x1bSESSION_EVENT_TYPE_UNLOCKED\x10\x04\x12\x1d\n\x19SESSION_EVENT_TYPE_CLOSED\x10\x05\x12\x1e\n\x1aSESSION_EVENT_TYPE_EXPIRED\x10\x06\x32\x91\x06\n\x0eSessionService\x12\x85\x01\n\rCreateSession\x12*.wopiproxy.control.v1.CreateSessionRequest\x1a+.wopiproxy.control.v1.CreateSessionResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/sessions/create:\x01*\x12k\n\nGetSession\x12\'.wopiproxy.control.v1.GetSessionRequest\x1a\x1d.wopiproxy.control.v1.Session\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/sessions/get\x12}\n\x0cListSessions\x12).wopiproxy.control.v1.ListSessionsRequest\x1a*.wopiproxy.control.v1.ListSessionsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/sessions/list\x12t\n\x0c\x43loseSession\x12).wopiproxy.control.v1.CloseSessionRequest\x1a\x1d.wopiproxy.control.v1.Session\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/sessions/close:\x01*\x12\x8c\x01\n\x0f\x43leanupSessions\x12,.wopiproxy.control.v1.CleanupSessionsRequest\x1a-.wopiproxy.control.v1.CleanupSessionsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/sessions/cleanup:\x01*\x12\x85\x01\n\x12WatchSessionEvents\x12/.wopiproxy.control.v1.WatchSessionEventsRequest\x1a\".wopiproxy.control.v1.SessionEvent\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/sessions/events0\x01\x42 Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSION_ORIGINENTRY']._serialized_options = b'8\001'
   _globals['_CREATESESSIONREQUEST_ORIGINENTRY']._loaded_options = None
   _globals['_CREATESESSIONREQUEST_ORIGINENTRY']._serialized_options = b'8\001'
+  _globals['_CREATESESSIONRESPONSE_EDITORFORMENTRY']._loaded_options = None
+  _globals['_CREATESESSIONRESPONSE_EDITORFORMENTRY']._serialized_options = b'8\001'
   _globals['_SESSIONEVENT_ORIGINENTRY']._loaded_options = None
   _globals['_SESSIONEVENT_ORIGINENTRY']._serialized_options = b'8\001'
   _globals['_SESSIONSERVICE'].methods_by_name['CreateSession']._loaded_options = None
@@ -52,40 +54,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONSERVICE'].methods_by_name['CleanupSessions']._serialized_options = b'\202\323\344\223\002\026\"\021/sessions/cleanup:\001*'
   _globals['_SESSIONSERVICE'].methods_by_name['WatchSessionEvents']._loaded_options = None
   _globals['_SESSIONSERVICE'].methods_by_name['WatchSessionEvents']._serialized_options = b'\202\323\344\223\002\022\022\020/sessions/events'
-  _globals['_PERMISSION']._serialized_start=2308
-  _globals['_PERMISSION']._serialized_end=2390
-  _globals['_SESSIONSTATE']._serialized_start=2392
-  _globals['_SESSIONSTATE']._serialized_end=2514
-  _globals['_SESSIONEVENTTYPE']._serialized_start=2517
-  _globals['_SESSIONEVENTTYPE']._serialized_end=2759
+  _globals['_PERMISSION']._serialized_start=2541
+  _globals['_PERMISSION']._serialized_end=2623
+  _globals['_SESSIONSTATE']._serialized_start=2625
+  _globals['_SESSIONSTATE']._serialized_end=2747
+  _globals['_SESSIONEVENTTYPE']._serialized_start=2750
+  _globals['_SESSIONEVENTTYPE']._serialized_end=2992
   _globals['_SESSION']._serialized_start=132
-  _globals['_SESSION']._serialized_end=648
-  _globals['_SESSION_ORIGINENTRY']._serialized_start=603
-  _globals['_SESSION_ORIGINENTRY']._serialized_end=648
-  _globals['_CREATESESSIONREQUEST']._serialized_start=651
-  _globals['_CREATESESSIONREQUEST']._serialized_end=1139
-  _globals['_CREATESESSIONREQUEST_ORIGINENTRY']._serialized_start=603
-  _globals['_CREATESESSIONREQUEST_ORIGINENTRY']._serialized_end=648
-  _globals['_CREATESESSIONRESPONSE']._serialized_start=1142
-  _globals['_CREATESESSIONRESPONSE']._serialized_end=1384
-  _globals['_GETSESSIONREQUEST']._serialized_start=1386
-  _globals['_GETSESSIONREQUEST']._serialized_end=1437
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=1440
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=1604
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=1606
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=1702
-  _globals['_CLOSESESSIONREQUEST']._serialized_start=1704
-  _globals['_CLOSESESSIONREQUEST']._serialized_end=1757
-  _globals['_CLEANUPSESSIONSREQUEST']._serialized_start=1759
-  _globals['_CLEANUPSESSIONSREQUEST']._serialized_end=1819
-  _globals['_CLEANUPSESSIONSRESPONSE']._serialized_start=1821
-  _globals['_CLEANUPSESSIONSRESPONSE']._serialized_end=1895
-  _globals['_SESSIONEVENT']._serialized_start=1898
-  _globals['_SESSIONEVENT']._serialized_end=2242
-  _globals['_SESSIONEVENT_ORIGINENTRY']._serialized_start=603
-  _globals['_SESSIONEVENT_ORIGINENTRY']._serialized_end=648
-  _globals['_WATCHSESSIONEVENTSREQUEST']._serialized_start=2244
-  _globals['_WATCHSESSIONEVENTSREQUEST']._serialized_end=2306
-  _globals['_SESSIONSERVICE']._serialized_start=2762
-  _globals['_SESSIONSERVICE']._serialized_end=3547
+  _globals['_SESSION']._serialized_end=664
+  _globals['_SESSION_ORIGINENTRY']._serialized_start=619
+  _globals['_SESSION_ORIGINENTRY']._serialized_end=664
+  _globals['_CREATESESSIONREQUEST']._serialized_start=667
+  _globals['_CREATESESSIONREQUEST']._serialized_end=1189
+  _globals['_CREATESESSIONREQUEST_ORIGINENTRY']._serialized_start=619
+  _globals['_CREATESESSIONREQUEST_ORIGINENTRY']._serialized_end=664
+  _globals['_CREATESESSIONRESPONSE']._serialized_start=1192
+  _globals['_CREATESESSIONRESPONSE']._serialized_end=1617
+  _globals['_CREATESESSIONRESPONSE_EDITORFORMENTRY']._serialized_start=1568
+  _globals['_CREATESESSIONRESPONSE_EDITORFORMENTRY']._serialized_end=1617
+  _globals['_GETSESSIONREQUEST']._serialized_start=1619
+  _globals['_GETSESSIONREQUEST']._serialized_end=1670
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=1673
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=1837
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=1839
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=1935
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=1937
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=1990
+  _globals['_CLEANUPSESSIONSREQUEST']._serialized_start=1992
+  _globals['_CLEANUPSESSIONSREQUEST']._serialized_end=2052
+  _globals['_CLEANUPSESSIONSRESPONSE']._serialized_start=2054
+  _globals['_CLEANUPSESSIONSRESPONSE']._serialized_end=2128
+  _globals['_SESSIONEVENT']._serialized_start=2131
+  _globals['_SESSIONEVENT']._serialized_end=2475
+  _globals['_SESSIONEVENT_ORIGINENTRY']._serialized_start=619
+  _globals['_SESSIONEVENT_ORIGINENTRY']._serialized_end=664
+  _globals['_WATCHSESSIONEVENTSREQUEST']._serialized_start=2477
+  _globals['_WATCHSESSIONEVENTSREQUEST']._serialized_end=2539
+  _globals['_SESSIONSERVICE']._serialized_start=2995
+  _globals['_SESSIONSERVICE']._serialized_end=3780
 # @@protoc_insertion_point(module_scope)

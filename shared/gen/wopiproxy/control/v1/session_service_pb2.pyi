@@ -49,7 +49,7 @@ SESSION_EVENT_TYPE_CLOSED: SessionEventType
 SESSION_EVENT_TYPE_EXPIRED: SessionEventType
 
 class Session(_message.Message):
-    __slots__ = ("id", "tenant_id", "storage", "path", "file_id", "wopi_src", "user_id", "user_name", "permission", "state", "create_time", "expire_time", "close_time", "account", "origin")
+    __slots__ = ("id", "tenant_id", "storage", "path", "file_id", "wopi_src", "user_id", "user_name", "permission", "state", "create_time", "expire_time", "close_time", "account", "origin", "editor")
     class OriginEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class Session(_message.Message):
     CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    EDITOR_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     storage: str
@@ -87,10 +88,11 @@ class Session(_message.Message):
     close_time: _timestamp_pb2.Timestamp
     account: str
     origin: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    editor: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ..., editor: _Optional[str] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("tenant_id", "storage", "path", "user_id", "user_name", "permission", "ttl_seconds", "account", "origin", "create", "template_path", "storage_name", "file_path", "permissions", "user", "origin_connection_id", "origin_page_id")
+    __slots__ = ("tenant_id", "storage", "path", "user_id", "user_name", "permission", "ttl_seconds", "account", "origin", "create", "template_path", "editor", "language", "storage_name", "file_path", "permissions", "user", "origin_connection_id", "origin_page_id")
     class OriginEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +111,8 @@ class CreateSessionRequest(_message.Message):
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_PATH_FIELD_NUMBER: _ClassVar[int]
+    EDITOR_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     STORAGE_NAME_FIELD_NUMBER: _ClassVar[int]
     FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -126,16 +130,25 @@ class CreateSessionRequest(_message.Message):
     origin: _containers.ScalarMap[str, str]
     create: bool
     template_path: str
+    editor: str
+    language: str
     storage_name: str
     file_path: str
     permissions: _containers.RepeatedScalarFieldContainer[str]
     user: str
     origin_connection_id: str
     origin_page_id: str
-    def __init__(self, tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., ttl_seconds: _Optional[int] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ..., create: _Optional[bool] = ..., template_path: _Optional[str] = ..., storage_name: _Optional[str] = ..., file_path: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., origin_connection_id: _Optional[str] = ..., origin_page_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., ttl_seconds: _Optional[int] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ..., create: _Optional[bool] = ..., template_path: _Optional[str] = ..., editor: _Optional[str] = ..., language: _Optional[str] = ..., storage_name: _Optional[str] = ..., file_path: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., origin_connection_id: _Optional[str] = ..., origin_page_id: _Optional[str] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
-    __slots__ = ("session", "access_token", "access_token_ttl", "session_id", "file_id", "editor_url", "expires_at", "wopi_src")
+    __slots__ = ("session", "access_token", "access_token_ttl", "session_id", "file_id", "editor_url", "expires_at", "wopi_src", "editor_action_url", "editor_form", "host_page_url")
+    class EditorFormEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SESSION_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_TTL_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +157,9 @@ class CreateSessionResponse(_message.Message):
     EDITOR_URL_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     WOPI_SRC_FIELD_NUMBER: _ClassVar[int]
+    EDITOR_ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    EDITOR_FORM_FIELD_NUMBER: _ClassVar[int]
+    HOST_PAGE_URL_FIELD_NUMBER: _ClassVar[int]
     session: Session
     access_token: str
     access_token_ttl: int
@@ -152,7 +168,10 @@ class CreateSessionResponse(_message.Message):
     editor_url: str
     expires_at: _timestamp_pb2.Timestamp
     wopi_src: str
-    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., access_token: _Optional[str] = ..., access_token_ttl: _Optional[int] = ..., session_id: _Optional[str] = ..., file_id: _Optional[str] = ..., editor_url: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., wopi_src: _Optional[str] = ...) -> None: ...
+    editor_action_url: str
+    editor_form: _containers.ScalarMap[str, str]
+    host_page_url: str
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., access_token: _Optional[str] = ..., access_token_ttl: _Optional[int] = ..., session_id: _Optional[str] = ..., file_id: _Optional[str] = ..., editor_url: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., wopi_src: _Optional[str] = ..., editor_action_url: _Optional[str] = ..., editor_form: _Optional[_Mapping[str, str]] = ..., host_page_url: _Optional[str] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
     __slots__ = ("id", "session_id")

@@ -29,18 +29,20 @@ class Tenant(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., enabled: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings: _Optional[_Union[TenantSettings, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TenantSettings(_message.Message):
-    __slots__ = ("post_message_origin", "default_session_ttl_seconds", "webhook_url", "audit_retention_days", "webhook_secret")
+    __slots__ = ("post_message_origin", "default_session_ttl_seconds", "webhook_url", "audit_retention_days", "webhook_secret", "editor_mode")
     POST_MESSAGE_ORIGIN_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_SESSION_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     AUDIT_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    EDITOR_MODE_FIELD_NUMBER: _ClassVar[int]
     post_message_origin: str
     default_session_ttl_seconds: int
     webhook_url: str
     audit_retention_days: int
     webhook_secret: str
-    def __init__(self, post_message_origin: _Optional[str] = ..., default_session_ttl_seconds: _Optional[int] = ..., webhook_url: _Optional[str] = ..., audit_retention_days: _Optional[int] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
+    editor_mode: str
+    def __init__(self, post_message_origin: _Optional[str] = ..., default_session_ttl_seconds: _Optional[int] = ..., webhook_url: _Optional[str] = ..., audit_retention_days: _Optional[int] = ..., webhook_secret: _Optional[str] = ..., editor_mode: _Optional[str] = ...) -> None: ...
 
 class CreateTenantRequest(_message.Message):
     __slots__ = ("id", "name", "settings")
