@@ -15,6 +15,7 @@ serve: $(VENV)/.installed          ## start control plane + edge on embedded def
 	$(VENV)/bin/wopi-proxy serve
 
 test: $(VENV)/.installed           ## run the whole test suite
+	bash tools/system_deps.sh
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 protos: $(VENV)/.installed         ## regenerate shared/gen from protos/

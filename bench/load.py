@@ -40,17 +40,22 @@ class RateResult:
 
 # -- wrk ----------------------------------------------------------------------------------------
 
+
 def find_wrk(try_install: bool) -> str | None:
     """wrk on PATH; when root and allowed, `apt-get install -y wrk` first (it is not in the base image)."""
     path = shutil.which("wrk")
     if path or not try_install or os.geteuid() != 0 or not shutil.which("apt-get"):
         return path
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", "wrk"]):
+    for argv in (
+        ["apt-get", "install", "-y", "-q", "wrk"],
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "wrk"],
+    ):
         try:
-            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=180, check=False)
+            subprocess.run(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=180, check=False
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         path = shutil.which("wrk")
@@ -75,8 +80,10 @@ def parse_wrk(output: str) -> RateResult:
     total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
     if not rps or not total:
         raise RuntimeError(f"cannot parse wrk output:\n{output}")
-    percentiles = {m.group(1): _duration_ms(m.group(2))
-                   for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.MULTILINE)}
+    percentiles = {
+        m.group(1): _duration_ms(m.group(2))
+        for m in re.finditer(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.MULTILINE)
+    }
     errors, details = 0, []
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     if non_2xx:
@@ -86,13 +93,28 @@ def parse_wrk(output: str) -> RateResult:
     if sock:
         errors += sum(int(x) for x in sock.groups())
         details.append(sock.group(0))
-    return RateResult(tool="wrk", requests_per_s=float(rps.group(1)), requests=int(total.group(1)),
-                      p50_ms=percentiles.get("50"), p99_ms=percentiles.get("99"), errors=errors,
-                      error_detail="; ".join(details))
+    return RateResult(
+        tool="wrk",
+        requests_per_s=float(rps.group(1)),
+        requests=int(total.group(1)),
+        p50_ms=percentiles.get("50"),
+        p99_ms=percentiles.get("99"),
+        errors=errors,
+        error_detail="; ".join(details),
+    )
 
 
 def run_wrk(wrk: str, url: str, *, threads: int, connections: int, duration_s: float) -> RateResult:
-    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--latency", "--timeout", "10s", url]
+    argv = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration_s:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        url,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
@@ -100,6 +122,7 @@ def run_wrk(wrk: str, url: str, *, threads: int, connections: int, duration_s: f
 
 
 # -- Python fallback ----------------------------------------------------------------------------
+
 
 async def _python_rate(url: str, connections: int, duration_s: float) -> RateResult:
     import httpx  # only the fallback needs it (a test dependency of the project)
@@ -133,8 +156,15 @@ async def _python_rate(url: str, connections: int, duration_s: float) -> RateRes
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else None
 
     done = len(latencies) + errors
-    return RateResult(tool="python-httpx", requests_per_s=done / elapsed, requests=done, p50_ms=pct(0.50),
-                      p99_ms=pct(0.99), errors=errors, error_detail=f"failed {errors}" if errors else "")
+    return RateResult(
+        tool="python-httpx",
+        requests_per_s=done / elapsed,
+        requests=done,
+        p50_ms=pct(0.50),
+        p99_ms=pct(0.99),
+        errors=errors,
+        error_detail=f"failed {errors}" if errors else "",
+    )
 
 
 def run_python_rate(url: str, *, connections: int, duration_s: float) -> RateResult:
@@ -142,10 +172,19 @@ def run_python_rate(url: str, *, connections: int, duration_s: float) -> RateRes
     return asyncio.run(_python_rate(url, connections, duration_s))
 
 
-def measure_rate(wrk: str | None, url: str, *, server_pid: int, threads: int, connections: int,
-                 duration_s: float, warmup_s: float) -> RateResult:
+def measure_rate(
+    wrk: str | None,
+    url: str,
+    *,
+    server_pid: int,
+    threads: int,
+    connections: int,
+    duration_s: float,
+    warmup_s: float,
+) -> RateResult:
     """A short warm-up (connections, caches, SQLite pages) and then the measured run, with the
     server's CPU time per request (less sensitive to noisy neighbours than requests/s)."""
+
     def once(seconds: float) -> RateResult:
         if wrk:
             return run_wrk(wrk, url, threads=threads, connections=connections, duration_s=seconds)
@@ -162,6 +201,7 @@ def measure_rate(wrk: str | None, url: str, *, server_pid: int, threads: int, co
 
 
 # -- large downloads ----------------------------------------------------------------------------
+
 
 @dataclass
 class Download:
@@ -202,8 +242,13 @@ def download(url: str, *, digest: bool = False, buffer_size: int = MIB) -> Downl
             received += n
             if hasher is not None:
                 hasher.update(view[:n])
-    return Download(status=status, content_length=length, received=received,
-                    seconds=time.perf_counter() - started, sha256=hasher.hexdigest() if hasher else None)
+    return Download(
+        status=status,
+        content_length=length,
+        received=received,
+        seconds=time.perf_counter() - started,
+        sha256=hasher.hexdigest() if hasher else None,
+    )
 
 
 @dataclass
@@ -220,8 +265,10 @@ def _check(result: Download, expected: int, label: str, problems: list[str]) -> 
     if result.status != 200:
         problems.append(f"{label}: status {result.status}")
     elif result.content_length != expected or result.received != expected:
-        problems.append(f"{label}: Content-Length {result.content_length}, received {result.received}, "
-                        f"expected {expected}")
+        problems.append(
+            f"{label}: Content-Length {result.content_length}, received {result.received}, "
+            f"expected {expected}"
+        )
 
 
 def measure_downloads(url: str, expected: int, *, sequential: int, concurrent: int) -> DownloadRun:
@@ -239,6 +286,9 @@ def measure_downloads(url: str, expected: int, *, sequential: int, concurrent: i
     wall = time.perf_counter() - began
     for i, result in enumerate(results):
         _check(result, expected, f"concurrent #{i + 1}", problems)
-    return DownloadRun(sequential_mib_s=seq_bytes / MIB / seq_seconds if seq_seconds else 0.0,
-                       concurrent_mib_s=sum(r.received for r in results) / MIB / wall if wall else 0.0,
-                       downloads=sequential + concurrent, problems=problems)
+    return DownloadRun(
+        sequential_mib_s=seq_bytes / MIB / seq_seconds if seq_seconds else 0.0,
+        concurrent_mib_s=sum(r.received for r in results) / MIB / wall if wall else 0.0,
+        downloads=sequential + concurrent,
+        problems=problems,
+    )

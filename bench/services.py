@@ -59,22 +59,33 @@ class Server:
             self.log_file.close()
 
 
-def start_server(name: str, argv: list[str], workdir: Path, ready_timeout_s: float = 60.0,
-                 env: dict[str, str] | None = None) -> Server:
+def start_server(
+    name: str,
+    argv: list[str],
+    workdir: Path,
+    ready_timeout_s: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> Server:
     """Starts argv with --ready-file appended and waits for the file (ports are ephemeral)."""
     ready_file = workdir / f"{name}.ready.json"
     log_path = workdir / f"{name}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115  (held open for the process's lifetime)
-    process = subprocess.Popen(argv + ["--ready-file", str(ready_file)], stdin=subprocess.DEVNULL,
-                               stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                               env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        argv + ["--ready-file", str(ready_file)],
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
     server = Server(name=name, process=process, log_path=log_path, log_file=log_file)
     deadline = time.monotonic() + ready_timeout_s
     try:
         while not ready_file.exists():
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode} before it was ready:\n"
-                                   f"{server.log_tail()}")
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode} before it was ready:\n{server.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} not ready after {ready_timeout_s:.0f} s:\n{server.log_tail()}")
             time.sleep(0.05)
@@ -86,6 +97,7 @@ def start_server(name: str, argv: list[str], workdir: Path, ready_timeout_s: flo
 
 
 # -- memory -------------------------------------------------------------------------------------
+
 
 def _status_kib(pid: int, key: str) -> int | None:
     try:

@@ -13,6 +13,8 @@ import grpc
 from cli.output import as_dict, print_json, print_record, print_table
 from google.protobuf import field_mask_pb2
 
+from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
+from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
 from wopiproxy.control.v1 import key_service_pb2 as key_pb
 from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
@@ -37,6 +39,7 @@ class Api:
         self.sessions = session_grpc.SessionServiceStub(self.channel)
         self.files = file_grpc.FileServiceStub(self.channel)
         self.keys = key_grpc.KeyServiceStub(self.channel)
+        self.editors = editor_grpc.EditorServiceStub(self.channel)
 
     def call(self, method: Callable[..., Any], request: Any) -> Any:
         return method(request, metadata=self.metadata, timeout=CALL_TIMEOUT_S)
@@ -80,6 +83,7 @@ SETTING_FLAGS = {  # CLI flag attribute -> TenantSettings field
     "webhook_url": "webhook_url",
     "webhook_secret": "webhook_secret",
     "audit_retention_days": "audit_retention_days",
+    "editor_mode": "editor_mode",
 }
 
 
@@ -148,12 +152,16 @@ def sessions_create(api: Api, args: argparse.Namespace) -> None:
         tenant_id=args.tenant_id or "", storage=args.storage, path=args.path, user_id=args.user_id,
         user_name=args.user_name or "", permission=PERMISSIONS[args.permission], ttl_seconds=args.ttl or 0,
         account=args.account or "", origin=_parse_options(args.origin, flag="--origin"), create=args.create,
-        template_path=args.template or "",
+        template_path=args.template or "", editor=args.editor or "", language=args.language or "",
     )
     reply = api.call(api.sessions.CreateSession, request)
     data = _session_fields(reply.session)
     data["access_token"] = reply.access_token
     data["access_token_ttl"] = reply.access_token_ttl
+    if reply.editor_action_url:
+        data["editor_action_url"] = reply.editor_action_url
+        data["editor_form"] = dict(reply.editor_form)
+        data["host_page_url"] = reply.host_page_url
     print_json(data) if args.json else print_record(data)
 
 
@@ -248,3 +256,37 @@ def events_watch(api: Api, args: argparse.Namespace) -> None:
                       f"cursor={data['cursor']}", flush=True)
     except KeyboardInterrupt:
         stream.cancel()
+
+
+# -- editors --------------------------------------------------------------------------------------
+
+PROOF_POLICIES = {"required": editor_pb.PROOF_POLICY_REQUIRED, "if-advertised": editor_pb.PROOF_POLICY_IF_ADVERTISED,
+                  "off": editor_pb.PROOF_POLICY_OFF}
+
+
+def editors_add(api: Api, args: argparse.Namespace) -> None:
+    request = editor_pb.CreateEditorRequest(name=args.name, tenant_id=args.tenant_id or "",
+                                            discovery_url=args.discovery_url, proof_policy=PROOF_POLICIES[args.proof])
+    data = as_dict(api.call(api.editors.CreateEditor, request))
+    print_json(data) if args.json else print_record(data)
+
+
+def editors_list(api: Api, args: argparse.Namespace) -> None:
+    reply = api.call(api.editors.ListEditors, editor_pb.ListEditorsRequest(tenant_id=args.tenant_id or ""))
+    rows = [as_dict(e) for e in reply.editors]
+    for row in rows:
+        row["extensions"] = len(row.get("extensions", []))
+    print_json([as_dict(e) for e in reply.editors]) if args.json else print_table(
+        rows, ["name", "tenant_id", "product", "proof_policy", "proof_keys_advertised", "extensions",
+               "discovery_fetch_time", "discovery_error"])
+
+
+def editors_refresh(api: Api, args: argparse.Namespace) -> None:
+    request = editor_pb.RefreshEditorRequest(name=args.name, tenant_id=args.tenant_id or "")
+    data = as_dict(api.call(api.editors.RefreshEditor, request))
+    print_json(data) if args.json else print_record(data)
+
+
+def editors_delete(api: Api, args: argparse.Namespace) -> None:
+    api.call(api.editors.DeleteEditor, editor_pb.DeleteEditorRequest(name=args.name, tenant_id=args.tenant_id or ""))
+    print_json({"deleted": args.name}) if args.json else print(f"deleted editor {args.name}")

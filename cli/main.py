@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 
 from cli import client
+from cli.audit_commands import add_audit_commands
 from shared.logs import configure as configure_logging
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                       help="default upload limit in bytes")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
+    edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
+                      help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
+    edge.add_argument("--trust-forwarded-headers", action="store_true",
+                      help="take the public URL from X-Forwarded-Proto/Host/Prefix (behind a trusted proxy)")
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(dest="verb", required=True)
     p = tenants.add_parser("add", parents=[fmt])
@@ -85,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook-url", help="receives session events as signed POSTs ('' to disable)")
     p.add_argument("--webhook-secret", help="HMAC key of the webhook signature")
     p.add_argument("--audit-retention-days", type=int, help="0 keeps audit events forever")
+    p.add_argument("--editor-mode", choices=["pool", "own", "disabled"],
+                   help="which editors sessions use: the shared pool, the tenant's own, or none")
     p.set_defaults(handler=client.tenants_update)
     p = tenants.add_parser("delete", parents=[fmt], help="delete a tenant's records (not its files)")
     p.add_argument("id")
@@ -137,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="context returned in events and webhooks, repeatable")
     p.add_argument("--create", action="store_true", help="create the file when missing (empty or --template)")
     p.add_argument("--template", help="with --create: copy this file of the storage")
+    p.add_argument("--editor", help="open with this editor (default: chosen by the file's extension)")
+    p.add_argument("--language", help="the editor's UI language, e.g. de-DE (default en-US)")
     p.set_defaults(handler=client.sessions_create)
     p = sessions.add_parser("list", parents=[fmt])
     p.add_argument("--tenant-id")
@@ -154,6 +163,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sessions.add_parser("close", parents=[fmt])
     p.add_argument("id")
     p.set_defaults(handler=client.sessions_close)
+
+    editors = commands.add_parser("editors", help="WOPI clients (Collabora, OnlyOffice, ...)").add_subparsers(
+        dest="verb", required=True)
+    p = editors.add_parser("add", parents=[fmt], help="add an editor by its discovery URL")
+    p.add_argument("--name", required=True)
+    p.add_argument("--discovery-url", required=True, help="e.g. https://office.example.com/hosting/discovery")
+    p.add_argument("--tenant-id", help="the tenant's own editor (default: the shared pool)")
+    p.add_argument("--proof", choices=sorted(client.PROOF_POLICIES), default="if-advertised",
+                   help="proof-key checks on the editor's WOPI requests (default if-advertised)")
+    p.set_defaults(handler=client.editors_add)
+    p = editors.add_parser("list", parents=[fmt])
+    p.add_argument("--tenant-id")
+    p.set_defaults(handler=client.editors_list)
+    p = editors.add_parser("refresh", parents=[fmt], help="fetch the discovery document again now")
+    p.add_argument("name")
+    p.add_argument("--tenant-id")
+    p.set_defaults(handler=client.editors_refresh)
+    p = editors.add_parser("delete", parents=[fmt])
+    p.add_argument("name")
+    p.add_argument("--tenant-id")
+    p.set_defaults(handler=client.editors_delete)
 
     events = commands.add_parser("events", help="session events").add_subparsers(dest="verb", required=True)
     p = events.add_parser("watch", parents=[fmt], help="stream session events until Ctrl-C")
@@ -176,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file_id")
     p.add_argument("--version", type=int, required=True)
     p.set_defaults(handler=client.files_restore)
+    add_audit_commands(commands, fmt)
     return parser
 
 
@@ -201,7 +232,8 @@ def _run_service(args: argparse.Namespace) -> None:
     if args.command == "edge":
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
-                                host=args.host, port=args.port, max_file_size=args.max_file_size)
+                                host=args.host, port=args.port, max_file_size=args.max_file_size,
+                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)
         asyncio.run(run.edge_only(settings, args.ready_file))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,

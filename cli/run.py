@@ -47,7 +47,8 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     running = await start_control(control)
     api_key = (control.data_dir / "admin.key").read_text().strip()
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
-                                  host=edge_host, port=http_port, max_file_size=max_file_size))
+                                  host=edge_host, port=http_port, max_file_size=max_file_size,
+                                  public_url=public_url))
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,

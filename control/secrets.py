@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 SECRET_KEY_ENV = "WOPI_PROXY_SECRET_KEY"
 SECRET_KEY_FILE_NAME = "secret.key"
+# Every Fernet token starts with its version byte 0x80 and a timestamp's leading zeros.
+FERNET_TOKEN_PREFIX = "gAAAAA"
 
 
 class SecretKeyError(ValueError):
@@ -61,7 +63,8 @@ class SecretBox:
         try:
             return self.fernet.decrypt(token.encode("ascii")).decode()
         except InvalidToken:
-            raise SecretKeyError(f"stored secrets cannot be decrypted with the secret key from {self.source}: "
+            raise SecretKeyError(f"stored secrets cannot be decrypted with the secret key from "
+                                 f"{self.source}: "
                                  "it is not the key they were encrypted with") from None
 
 
@@ -129,16 +132,16 @@ def _box(dialect: Dialect) -> SecretBox:
 async def check_key(engine: AsyncEngine, box: SecretBox, *, table: str, column: str) -> None:
     """Raises SecretKeyError at start, rather than at the first request, when the key cannot
     decrypt what the database holds (another key, or the key file was replaced)."""
+    query = text(f"SELECT {column} FROM {table} WHERE {column} LIKE '{FERNET_TOKEN_PREFIX}%' LIMIT 1")
     async with engine.connect() as conn:
-        stored = (await conn.execute(
-            text(f"SELECT {column} FROM {table} WHERE {column} NOT LIKE '{{%' LIMIT 1"))).scalar()
+        stored = (await conn.execute(query)).scalar()
     if stored is not None:
         box.decrypt(str(stored))
 
 
 class EncryptedText(TypeDecorator[str]):
-    """Text stored as a Fernet token. Values written before encryption existed (plain JSON,
-    which never starts like a token) are read as they are, and encrypted on their next write."""
+    """Text stored as a Fernet token. A value that is not a token (written before the column
+    was encrypted) is read as it is, and encrypted on its next write."""
 
     impl = Text
     cache_ok = True
@@ -149,7 +152,7 @@ class EncryptedText(TypeDecorator[str]):
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        text = str(value)
-        if text.startswith("{"):
-            return text
-        return _box(dialect).decrypt(text)
+        stored = str(value)
+        if not stored.startswith(FERNET_TOKEN_PREFIX):
+            return stored
+        return _box(dialect).decrypt(stored)

@@ -11,19 +11,23 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
 from control.api.edge_servicer import EdgeServicer
+from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
 from control.api.protos import (
     edge_grpc, edge_pb, file_grpc, file_pb, key_grpc, key_pb, session_grpc, session_pb, storage_grpc, storage_pb,
-    tenant_grpc, tenant_pb,
+    editor_grpc, editor_pb, tenant_grpc, tenant_pb,
 )
 from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
 from control.db.engine import create_engine, create_schema, session_factory
 from control.db.models import Storage
 from control.secrets import bind_engine, check_key, load_secret_box
+from control.services.audit_retention import AuditRetention
 from control.services.context import ServiceContext
 from control.services.keys import Authenticator, ensure_admin_key
+from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
 
@@ -34,7 +38,9 @@ SERVICE_NAMES = [
     key_pb.DESCRIPTOR.services_by_name["KeyService"].full_name,
     storage_pb.DESCRIPTOR.services_by_name["StorageService"].full_name,
     session_pb.DESCRIPTOR.services_by_name["SessionService"].full_name,
+    editor_pb.DESCRIPTOR.services_by_name["EditorService"].full_name,
     file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
+    audit_pb.DESCRIPTOR.services_by_name["AuditService"].full_name,
     edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name,
 ]
 
@@ -47,6 +53,7 @@ class RunningControl:
     health: health.aio.HealthServicer  # type: ignore[name-defined]
     background: list[asyncio.Task[None]]
     stopping: asyncio.Event
+    editors: EditorRegistry
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in ["", *SERVICE_NAMES]:
@@ -54,6 +61,7 @@ class RunningControl:
         self.stopping.set()
         await self.server.stop(grace)
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.editors.close()
         await self.engine.dispose()
 
 
@@ -76,9 +84,12 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx), server)
     key_grpc.add_KeyServiceServicer_to_server(KeyServicer(ctx, authenticator), server)
     storage_grpc.add_StorageServiceServicer_to_server(StorageServicer(ctx), server)
-    session_grpc.add_SessionServiceServicer_to_server(SessionServicer(ctx), server)
+    registry = EditorRegistry(ctx)
+    session_grpc.add_SessionServiceServicer_to_server(SessionServicer(ctx, registry), server)
+    editor_grpc.add_EditorServiceServicer_to_server(EditorServicer(ctx, registry), server)
     file_grpc.add_FileServiceServicer_to_server(FileServicer(ctx), server)
-    edge_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(ctx), server)
+    audit_grpc.add_AuditServiceServicer_to_server(AuditServicer(ctx), server)
+    edge_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(ctx, registry), server)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -93,8 +104,10 @@ async def start_control(settings: ControlSettings) -> RunningControl:
         raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     stopping = asyncio.Event()
-    background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks")]
+    background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
+                  asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
+    background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
     log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
              engine.url.render_as_string(hide_password=True))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
-                          stopping=stopping)
+                          stopping=stopping, editors=registry)

@@ -13,6 +13,7 @@ from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedHTTPConnection, BoundedRequest
 from edge.wopi.errors import domain_error_response, unexpected_error_response
+from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.errors import WopiProxyError
 
@@ -28,6 +29,7 @@ def create_app(settings: EdgeSettings) -> Quart:
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=None, PROVIDE_AUTOMATIC_OPTIONS=False)
 
     app.register_blueprint(wopi_blueprint)
+    app.register_blueprint(host_blueprint)
     app.register_error_handler(WopiProxyError, domain_error_response)
     app.register_error_handler(Exception, unexpected_error_response)
 

@@ -28,6 +28,11 @@ class WopiCaller:
     client_address: str
     correlation_id: str
     editor: str = ""
+    # The proof-key headers and the URL they sign, checked by the control plane.
+    proof: str = ""
+    proof_old: str = ""
+    proof_timestamp: str = ""
+    url: str = ""
 
 
 def _error_info(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
@@ -51,6 +56,10 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.OperationNotPermitted(meta.get("operation", ""))
     if reason == "LOCK_CONFLICT":
         return errors.LockConflict(meta.get("current_lock", ""), meta.get("failure_reason", message))
+    if reason == "PROOF_INVALID":
+        return errors.ProofInvalid(meta.get("detail", message))
+    if reason == "LAUNCH_CODE_INVALID":
+        return errors.LaunchCodeInvalid()
     if reason == "FILE_NOT_FOUND":
         return errors.FileNotFound(meta.get("path", ""))
     if reason == "FILE_ALREADY_EXISTS":
@@ -92,7 +101,8 @@ class ControlClient:
                         user_info: str = "") -> Grant:
         request = edge_pb.AuthorizeWopiRequestRequest(
             **self._context(caller), operation=operation, lock_id=lock_id, old_lock_id=old_lock_id,
-            user_info=user_info, editor=caller.editor,
+            user_info=user_info, editor=caller.editor, proof=caller.proof, proof_old=caller.proof_old,
+            proof_timestamp=caller.proof_timestamp, url=caller.url,
         )
         return await self._call(self._stub.AuthorizeWopiRequest, request)
 
@@ -117,3 +127,7 @@ class ControlClient:
         request = edge_pb.RecordDeleteRequest(**self._context(caller), kept_version=kept_version,
                                               kept_size=kept_size)
         return list((await self._call(self._stub.RecordDelete, request)).expired_versions)
+
+    async def redeem_launch_code(self, launch_code: str, client_address: str) -> edge_pb.RedeemLaunchCodeResponse:
+        request = edge_pb.RedeemLaunchCodeRequest(launch_code=launch_code, client_address=client_address)
+        return await self._call(self._stub.RedeemLaunchCode, request)

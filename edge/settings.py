@@ -15,3 +15,7 @@ class EdgeSettings:
     chunk_size: int = 1 << 20  # GetFile/PutFile streaming unit
     upload_idle_timeout_s: float = 120.0  # a body that sends nothing this long is abandoned
     control_timeout_s: float = 10.0  # deadline of each control-plane call
+    # How the edge learns the URL an editor called (proof keys sign it): a configured public base
+    # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
+    public_url: str | None = None
+    trust_forwarded_headers: bool = False

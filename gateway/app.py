@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import FileDescriptor
 from google.protobuf.message import Message
-from quart import Quart, Response, request
+from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from gateway import status
@@ -30,6 +31,7 @@ from gateway.status import HttpError
 from gateway.transcode import HttpInput, TranscodeError, reply_document, request_message
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("wopi_proxy.gateway.access")
 
 EXTENSION = "wopi_proxy_gateway"
 OPENAPI_PATH = "/openapi.json"
@@ -99,10 +101,11 @@ class _Gateway:
         allowed = sorted(by_method)
 
         async def gateway_view(**path_values: str) -> Response:
-            method = "GET" if request.method == "HEAD" else request.method
-            if method == "OPTIONS":
+            if request.method == "OPTIONS":
                 return Response(status=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"])})
-            route = by_method.get(method)
+            route = by_method.get(request.method)
+            if request.method == "HEAD" and "GET" in by_method and not by_method["GET"].server_streaming:
+                route = by_method["GET"]  # the reply without its body (a HEAD on a stream would hold it open)
             if route is None:
                 return error_response(status.method_not_allowed(request.method, request.path, allowed),
                                       {"Allow": ", ".join(allowed)})
@@ -243,6 +246,19 @@ def create_gateway_app(control_address: str, *, settings: GatewaySettings = Gate
         return json_response({"status": "ok"})
 
     app.add_url_rule("/healthz", endpoint="healthz", view_func=healthz, methods=["GET"])
+
+    @app.before_request
+    async def _start_timer() -> None:
+        g.gateway_started = time.perf_counter()
+
+    @app.after_request
+    async def _log_access(response: Response) -> Response:
+        # The path only: query strings name tenants, users and files.
+        elapsed_ms = (time.perf_counter() - g.get("gateway_started", time.perf_counter())) * 1000
+        access_log.info("%s %s %s %d %.1fms", request.remote_addr, request.method, request.path,
+                        response.status_code, elapsed_ms)
+        return response
+
     async def http_exception(error: HTTPException) -> Response:
         return _http_exception_response(error, settings.max_body_bytes)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
-from gateway.routes import Route, resolve_field_path
+from gateway.routes import Route, is_map, message_type, resolve_field_path
 from gateway.transcode import QUERY_SCALAR_MESSAGES, WRAPPERS
 
 ERROR_SCHEMA = "Error"
@@ -125,13 +125,13 @@ def _query_parameters(message: Descriptor, schemas: _Schemas, bound: set[str], p
     """The fields a GET may set from the query: scalars and repeated scalars, nested messages as
     a.b; never maps or repeated messages (the URL has no syntax for them)."""
     for field in message.fields:
-        name = prefix + field.name
+        name, entry = prefix + field.name, message_type(field)
         if name in bound:
             continue
-        if field.type != FieldDescriptor.TYPE_MESSAGE or field.message_type.full_name in QUERY_SCALAR_MESSAGES:
+        if entry is None or entry.full_name in QUERY_SCALAR_MESSAGES:
             yield name, schemas.field(field)
         elif not field.is_repeated and depth < _MAX_QUERY_DEPTH:
-            yield from _query_parameters(field.message_type, schemas, bound, name + ".", depth + 1)
+            yield from _query_parameters(entry, schemas, bound, name + ".", depth + 1)
 
 
 class _Schemas:
@@ -162,16 +162,18 @@ class _Schemas:
         return {"$ref": f"#/components/schemas/{enum.full_name}"}
 
     def field(self, field: FieldDescriptor) -> dict[str, Any]:
-        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
+        entry = message_type(field)
+        if entry is not None and is_map(field):
             # JSON object keys are strings whatever the proto key type.
-            return {"type": "object", "additionalProperties": self.field(field.message_type.fields_by_name["value"])}
+            return {"type": "object", "additionalProperties": self.field(entry.fields_by_name["value"])}
         single = self._single(field)
         return {"type": "array", "items": single} if field.is_repeated else single
 
     def _single(self, field: FieldDescriptor) -> dict[str, Any]:
-        if field.type == FieldDescriptor.TYPE_MESSAGE or field.type == FieldDescriptor.TYPE_GROUP:
-            return self.ref(field.message_type)
-        if field.type == FieldDescriptor.TYPE_ENUM:
+        entry = message_type(field)
+        if entry is not None:
+            return self.ref(entry)
+        if field.enum_type is not None:
             return self.enum(field.enum_type)
         return dict(_SCALARS[field.type])
 

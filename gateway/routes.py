@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor, MethodDescriptor
-
 from wopiproxy.control.v1 import (
+    audit_service_pb2,
     edge_service_pb2,
+    editor_service_pb2,
     file_service_pb2,
     key_service_pb2,
     session_service_pb2,
@@ -32,6 +33,8 @@ CONTROL_API_FILES: tuple[FileDescriptor, ...] = (
     session_service_pb2.DESCRIPTOR,
     file_service_pb2.DESCRIPTOR,
     key_service_pb2.DESCRIPTOR,
+    editor_service_pb2.DESCRIPTOR,
+    audit_service_pb2.DESCRIPTOR,
     edge_service_pb2.DESCRIPTOR,
 )
 
@@ -99,6 +102,16 @@ def build_routes(files: Iterable[FileDescriptor] = CONTROL_API_FILES) -> list[Ro
     return routes
 
 
+def message_type(field: FieldDescriptor) -> Descriptor | None:
+    """The message type of a message (or map) field; None for scalars and enums."""
+    return field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
+
+
+def is_map(field: FieldDescriptor) -> bool:
+    entry = message_type(field)
+    return entry is not None and bool(entry.GetOptions().map_entry)
+
+
 def find_field(message: Descriptor, name: str) -> FieldDescriptor | None:
     """A field by its proto name or its JSON (lowerCamelCase) name."""
     field = message.fields_by_name.get(name)
@@ -118,7 +131,7 @@ def resolve_field_path(message: Descriptor, dotted: str) -> list[FieldDescriptor
         if field is None:
             return None
         chain.append(field)
-        current = field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
+        current = message_type(field)
     return chain
 
 

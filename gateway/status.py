@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, json_format
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def _details(error: grpc.aio.AioRpcError) -> list[dict[str, Any]]:
             continue
         try:
             status = status_pb2.Status.FromString(value)
-        except Exception:  # a peer that is not ours; the code and message are still right
+        except DecodeError:  # a peer that is not ours; the code and message are still right
             log.warning("undecodable %s trailer (%d bytes)", STATUS_DETAILS_KEY, len(value))
             return []
         if status.code != error.code().value[0]:

@@ -24,7 +24,7 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from gateway.routes import Route, find_field, resolve_field_path
+from gateway.routes import Route, find_field, is_map, message_type, resolve_field_path
 
 # Well-known types whose JSON form is not an object of their fields: never walked for unknown
 # members, and (the scalar-like ones) accepted as one query parameter value.
@@ -70,9 +70,9 @@ def request_message(route: Route, http: HttpInput) -> Message:
         except RecursionError:
             raise TranscodeError("", "the JSON body is nested too deeply") from None
         _merge(message, known)
-    bound = {v.field_path for v in route.variables}
     if route.body != "*":
-        merge_query(message, http.query, skip=_canonical_paths(route, bound))
+        bound = {v.field_path for v in route.variables} | ({route.body} if route.body else set())
+        merge_query(message, http.query, skip=frozenset(bound))
     for variable in route.variables:
         _merge_value(message, variable.field_path, [http.path_values[variable.name]], repeated_ok=False)
     return message
@@ -88,7 +88,7 @@ def merge_query(message: Message, query: Sequence[tuple[str, str]], *, skip: fro
         grouped.setdefault(key, []).append(value)
     canonical_seen: dict[str, str] = {}
     for key, values in grouped.items():
-        chain = resolve_field_path(message.DESCRIPTOR, key)
+        chain = resolve_field_path(_descriptor(message), key)
         if chain is None:
             continue
         canonical = ".".join(f.name for f in chain)
@@ -105,12 +105,14 @@ def reply_document(reply: Message, route: Route) -> Any:
     document = json_format.MessageToDict(reply, preserving_proto_field_name=True)
     if not route.response_body:
         return document
-    field = reply.DESCRIPTOR.fields_by_name[route.response_body]
+    field = _descriptor(reply).fields_by_name[route.response_body]
     if route.response_body in document:
         return document[route.response_body]
+    if is_map(field):
+        return {}
     if field.is_repeated:
-        return {} if field.message_type is not None and field.message_type.GetOptions().map_entry else []
-    return {} if field.type == FieldDescriptor.TYPE_MESSAGE else None
+        return []
+    return {} if message_type(field) is not None else None
 
 
 def known_members(document: Any, descriptor: Descriptor, path: str = "") -> Any:
@@ -133,13 +135,13 @@ def known_members(document: Any, descriptor: Descriptor, path: str = "") -> Any:
 
 
 def _known_in_field(value: Any, field: FieldDescriptor, path: str) -> Any:
-    if field.type != FieldDescriptor.TYPE_MESSAGE or value is None:
+    entry = message_type(field)
+    if entry is None or value is None:
         return value
-    entry = field.message_type
-    if entry.GetOptions().map_entry:
-        value_field = entry.fields_by_name["value"]
-        if isinstance(value, dict) and value_field.type == FieldDescriptor.TYPE_MESSAGE:
-            return {k: known_members(v, value_field.message_type, f"{path}[{k!r}]") for k, v in value.items()}
+    if is_map(field):
+        value_type = message_type(entry.fields_by_name["value"])
+        if isinstance(value, dict) and value_type is not None:
+            return {k: known_members(v, value_type, f"{path}[{k!r}]") for k, v in value.items()}
         return value
     if field.is_repeated:
         if not isinstance(value, list):
@@ -173,13 +175,13 @@ def _merge(message: Message, document: dict[str, Any]) -> None:
         try:
             json_format.ParseDict({key: value}, type(message)())
         except (json_format.ParseError, RecursionError) as error:
-            field = find_field(message.DESCRIPTOR, key)
+            field = find_field(_descriptor(message), key)
             raise TranscodeError(field.name if field else key, str(error)) from None
     raise TranscodeError("", str(whole_error))
 
 
 def _merge_value(message: Message, key: str, values: list[str], *, repeated_ok: bool) -> None:
-    chain = resolve_field_path(message.DESCRIPTOR, key)
+    chain = resolve_field_path(_descriptor(message), key)
     if chain is None:
         raise TranscodeError(key, "no such field")
     canonical = ".".join(f.name for f in chain)
@@ -187,9 +189,10 @@ def _merge_value(message: Message, key: str, values: list[str], *, repeated_ok: 
         if parent.is_repeated:
             raise TranscodeError(canonical, "a field inside a repeated or map field cannot be set from the URL")
     leaf = chain[-1]
-    if leaf.is_repeated and leaf.message_type is not None and leaf.message_type.GetOptions().map_entry:
+    if is_map(leaf):
         raise TranscodeError(canonical, "a map field cannot be set from the URL")
-    if leaf.type == FieldDescriptor.TYPE_MESSAGE and leaf.message_type.full_name not in QUERY_SCALAR_MESSAGES:
+    leaf_type = message_type(leaf)
+    if leaf_type is not None and leaf_type.full_name not in QUERY_SCALAR_MESSAGES:
         raise TranscodeError(canonical, "a message field cannot be set from the URL; set its fields (a.b=...)")
     if not leaf.is_repeated and len(values) > 1:
         raise TranscodeError(canonical, "given more than once but is not repeated")
@@ -208,11 +211,11 @@ def _merge_value(message: Message, key: str, values: list[str], *, repeated_ok: 
 
 def _url_value(field: FieldDescriptor, text: str, name: str) -> Any:
     """A URL string as the JSON value json_format expects for `field`."""
-    kind = field.type
-    if kind == FieldDescriptor.TYPE_MESSAGE:
+    kind, entry = field.type, message_type(field)
+    if entry is not None:
         # Wrappers take their inner type's value; Timestamp, Duration and FieldMask their string.
-        if field.message_type.full_name in WRAPPERS:
-            return _url_value(field.message_type.fields_by_name["value"], text, name)
+        if entry.full_name in WRAPPERS:
+            return _url_value(entry.fields_by_name["value"], text, name)
         return text
     if kind == FieldDescriptor.TYPE_BOOL:
         lowered = text.lower()
@@ -226,12 +229,6 @@ def _url_value(field: FieldDescriptor, text: str, name: str) -> Any:
     return text
 
 
-def _canonical_paths(route: Route, bound: set[str]) -> frozenset[str]:
-    skip = set()
-    for dotted in bound:
-        chain = resolve_field_path(route.method.input_type, dotted)
-        if chain is not None:
-            skip.add(".".join(f.name for f in chain))
-    if route.body and route.body != "*":
-        skip.add(route.body)
-    return frozenset(skip)
+def _descriptor(message: Message) -> Descriptor:
+    # The stubs type DESCRIPTOR as a union with upb's class; at run time it is one Descriptor.
+    return message.DESCRIPTOR  # type: ignore[return-value]

@@ -18,6 +18,8 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     │   └── StorageAlreadyExists   (tenant_id, storage)
     ├── StorageUnreachable         (storage, detail)
     ├── FailedPrecondition         (reason given by the raiser; metadata)
+    ├── ProofInvalid               (detail)                         WOPI 500 (the validator expects it)
+    ├── LaunchCodeInvalid
     ├── ApiKeyInvalid
     ├── PermissionDenied
     ├── AccessTokenInvalid
@@ -270,3 +272,19 @@ class ApiKeyNotFound(NotFound):
 
     def __init__(self, key_id: str) -> None:
         super().__init__(f"API key {key_id!r} not found", key_id=key_id)
+
+
+class ProofInvalid(WopiProxyError):
+    """A WOPI request's proof-key signature failed the editor's policy."""
+
+    reason = "PROOF_INVALID"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"proof-key check failed: {detail}", detail=detail)
+
+
+class LaunchCodeInvalid(NotFound):
+    reason = "LAUNCH_CODE_INVALID"
+
+    def __init__(self) -> None:
+        super().__init__("the launch code is unknown, used or expired; open the document again")

@@ -33,6 +33,8 @@ SERVICES = [
     ("wopiproxy.control.v1.storage_service_pb2", "StorageService", "control.api.servicers", "StorageServicer"),
     ("wopiproxy.control.v1.session_service_pb2", "SessionService", "control.api.servicers", "SessionServicer"),
     ("wopiproxy.control.v1.file_service_pb2", "FileService", "control.api.file_servicer", "FileServicer"),
+    ("wopiproxy.control.v1.audit_service_pb2", "AuditService", "control.api.audit_servicer", "AuditServicer"),
+    ("wopiproxy.control.v1.editor_service_pb2", "EditorService", "control.api.editor_servicer", "EditorServicer"),
     ("wopiproxy.control.v1.edge_service_pb2", "EdgeService", "control.api.edge_servicer", "EdgeServicer"),
 ]
 

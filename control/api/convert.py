@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from control.api.protos import file_pb, key_pb, session_pb, storage_pb, tenant_pb
-from control.db.models import ApiKey, FileVersion, SessionEvent, Storage, Tenant
+from control.api.protos import editor_pb, file_pb, key_pb, session_pb, storage_pb, tenant_pb
+from control.db.models import ApiKey, Editor, FileVersion, SessionEvent, Storage, Tenant
+from control.editors.discovery import Discovery, extensions
 from control.services import events
 from control.services.files import FileView
 from control.services.sessions import SessionView
@@ -39,7 +40,7 @@ def tenant(row: Tenant) -> tenant_pb.Tenant:
     settings = tenant_pb.TenantSettings(
         post_message_origin=row.post_message_origin, default_session_ttl_seconds=row.default_session_ttl_s,
         webhook_url=row.webhook_url, audit_retention_days=row.audit_retention_days,
-        webhook_secret=REDACTED if row.webhook_secret else "",
+        webhook_secret=REDACTED if row.webhook_secret else "", editor_mode=row.editor_mode,
     )
     return tenant_pb.Tenant(id=row.id, name=row.name, enabled=row.enabled, create_time=timestamp(row.create_time),
                             update_time=timestamp(row.update_time or row.create_time), settings=settings)
@@ -52,7 +53,7 @@ def tenant_settings(message: tenant_pb.TenantSettings, paths: set[str] | None = 
 
     values = {f: getattr(message, f) for f in (
         "post_message_origin", "default_session_ttl_seconds", "webhook_url", "webhook_secret",
-        "audit_retention_days")}
+        "audit_retention_days", "editor_mode")}
     if paths is None:  # create: unset (default) fields are just defaults
         return TenantSettings(**values)
     return TenantSettings(**{f: v for f, v in values.items() if wanted(f)})
@@ -93,6 +94,23 @@ def session(view: SessionView) -> session_pb.Session:
         message.close_time.CopyFrom(timestamp(row.close_time))
     message.account = row.account
     message.origin.update(events.origin(row))
+    message.editor = view.editor_name
+    return message
+
+
+PROOF_POLICIES = {"required": editor_pb.PROOF_POLICY_REQUIRED, "if-advertised": editor_pb.PROOF_POLICY_IF_ADVERTISED,
+                  "off": editor_pb.PROOF_POLICY_OFF}
+
+
+def editor(row: Editor, parsed: Discovery | None) -> editor_pb.Editor:
+    message = editor_pb.Editor(
+        name=row.name, tenant_id=row.tenant_id, discovery_url=row.discovery_url,
+        proof_policy=PROOF_POLICIES[row.proof_policy], product=row.product,
+        proof_keys_advertised=bool(parsed and parsed.proof_key), discovery_error=row.discovery_error,
+        extensions=extensions(parsed) if parsed else [], create_time=timestamp(row.create_time),
+    )
+    if row.fetch_time:
+        message.discovery_fetch_time.CopyFrom(timestamp(row.fetch_time))
     return message
 
 

@@ -7,7 +7,8 @@ import grpc
 from control.api.auth import current_principal
 from control.api.errors import grpc_errors
 from control.api.protos import edge_grpc, edge_pb
-from control.services import wopi_access, wopi_changes
+from control.services import sessions, wopi_access, wopi_changes
+from control.services.editors import EditorRegistry, ProofHeaders
 from control.services.access import require_admin
 from control.services.context import ServiceContext
 
@@ -25,16 +26,19 @@ def _caller(request: object) -> wopi_access.Caller:
 
 
 class EdgeServicer(edge_grpc.EdgeServiceServicer):
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, editors: EditorRegistry | None = None) -> None:
         self._ctx = ctx
+        self._editors = editors
 
     @grpc_errors
     async def AuthorizeWopiRequest(
         self, request: edge_pb.AuthorizeWopiRequestRequest, context: Ctx
     ) -> edge_pb.AuthorizeWopiRequestResponse:
+        proof = ProofHeaders(proof=request.proof, proof_old=request.proof_old, timestamp=request.proof_timestamp,
+                             url=request.url)
         grant = await wopi_access.authorize(
             self._ctx, _caller(request), operation=request.operation, lock_id=request.lock_id,
-            old_lock_id=request.old_lock_id, user_info=request.user_info,
+            old_lock_id=request.old_lock_id, user_info=request.user_info, proof=proof, editors=self._editors,
         )
         session, storage, file = grant.session, grant.storage, grant.file
         return edge_pb.AuthorizeWopiRequestResponse(
@@ -46,6 +50,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
                                           version_retention=storage.version_retention),
             access_token_expiry=session.expire_time, lock_id=grant.lock_id, sha256=file.sha256,
             fingerprint=file.fingerprint, user_info=grant.user_info,
+            post_message_origin=grant.post_message_origin, editor_name=grant.editor_name,
         )
 
     @grpc_errors
@@ -91,3 +96,16 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
         expired = await wopi_changes.record_delete(self._ctx, _caller(request), kept_version=request.kept_version,
                                                    kept_size=request.kept_size)
         return edge_pb.RecordDeleteResponse(expired_versions=expired)
+
+    @grpc_errors
+    async def RedeemLaunchCode(
+        self, request: edge_pb.RedeemLaunchCodeRequest, context: Ctx
+    ) -> edge_pb.RedeemLaunchCodeResponse:
+        require_admin(current_principal())
+        code, session, tenant = await sessions.redeem_launch_code(
+            self._ctx, launch_code=request.launch_code, client_address=request.client_address)
+        return edge_pb.RedeemLaunchCodeResponse(
+            action_url=code.action_url, access_token=code.access_token, access_token_ttl=session.expire_time,
+            post_message_origin=tenant.post_message_origin, file_name=session.path.rsplit("/", 1)[-1],
+            favicon_url=code.favicon_url,
+        )

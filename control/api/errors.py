@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import secrets
@@ -36,6 +37,7 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.FileLocked, code_pb2.FAILED_PRECONDITION),
     (errors.FileAlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.InvalidFileName, code_pb2.INVALID_ARGUMENT),
+    (errors.ProofInvalid, code_pb2.PERMISSION_DENIED),
 ]
 
 
@@ -60,13 +62,23 @@ def to_status(error: errors.WopiProxyError) -> status_pb2.Status:
 T = TypeVar("T")
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Consumes the outcome of work whose caller left (no "exception was never retrieved")."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("work finished after its caller left: %r", task.exception())
+
+
 def grpc_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """Wraps a servicer method: domain errors become their status, anything else INTERNAL."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
+        # A caller that goes away (an editor's dropped connection cancels the edge's call) must not
+        # cancel a transaction half-way: the work runs to its end, and only the answer is lost.
+        work = asyncio.ensure_future(method(self, request, context))
+        work.add_done_callback(_retrieve)
         try:
-            return await method(self, request, context)
+            return await asyncio.shield(work)
         except errors.WopiProxyError as error:
             await context.abort_with_status(rpc_status.to_status(to_status(error)))
         except (grpc.aio.AbortError, grpc.aio.UsageError):

@@ -16,6 +16,7 @@ from control.api.protos import (
 )
 from control.services import events, keys, sessions, storages, tenants
 from control.services.context import ServiceContext
+from control.services.editors import EditorRegistry
 from control.services.keys import Authenticator
 from shared.errors import WopiProxyError
 
@@ -123,8 +124,9 @@ class StorageServicer(storage_grpc.StorageServiceServicer):
 
 
 class SessionServicer(session_grpc.SessionServiceServicer):
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, editors: EditorRegistry | None = None) -> None:
         self._ctx = ctx
+        self._editors = editors
 
     @grpc_errors
     async def CreateSession(
@@ -132,12 +134,14 @@ class SessionServicer(session_grpc.SessionServiceServicer):
     ) -> session_pb.CreateSessionResponse:
         principal = current_principal()
         fields = session_request.normalize(request, principal)
-        opened = await sessions.create_session(self._ctx, principal, **fields)
+        opened = await sessions.create_session(self._ctx, principal, editors=self._editors, **fields)
         message = convert.session(opened.session)
         return session_pb.CreateSessionResponse(
             session=message, access_token=opened.access_token, access_token_ttl=opened.access_token_ttl,
             session_id=message.id, file_id=message.file_id, wopi_src=message.wopi_src,
             editor_url=opened.editor_url or message.wopi_src, expires_at=message.expire_time,
+            editor_action_url=opened.editor_action_url, editor_form=opened.editor_form,
+            host_page_url=opened.host_page_url,
         )
 
     @grpc_errors

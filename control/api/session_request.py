@@ -46,4 +46,6 @@ def normalize(request: session_pb.CreateSessionRequest, principal: Principal) ->
         "origin": origin,
         "create": request.create,
         "template_path": request.template_path,
+        "editor": request.editor,
+        "language": request.language,
     }

@@ -36,7 +36,11 @@ def normalize_url(url: str) -> str:
 def create_engine(url: str) -> AsyncEngine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # One connection: SQLite has one writer anyway, and every WOPI request writes (audit).
+        # Waiting for the pool is an asyncio wait; waiting on SQLite's busy handler is a sleep
+        # loop of up to 100 ms per retry, which made tail latencies explode under load.
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                                     pool_size=1, max_overflow=0, pool_timeout=60)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

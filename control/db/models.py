@@ -3,7 +3,7 @@ identical on SQLite and PostgreSQL and directly WOPI's access_token_ttl unit."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from control.secrets import EncryptedText
@@ -36,6 +36,7 @@ class Tenant(SQLModel, table=True):
     webhook_url: str = Field(default="", max_length=2000)
     webhook_secret: str = Field(default="", max_length=200)
     audit_retention_days: int = 0  # 0: forever
+    editor_mode: str = Field(default="pool", max_length=16)  # pool | own | disabled
     create_time: int = _bigint()
     update_time: int = _bigint(default=0)
 
@@ -115,6 +116,7 @@ class Session(SQLModel, table=True):
     permission: str = Field(max_length=8)  # "view" or "edit"
     account: str = Field(default="", max_length=200)
     origin_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    editor_id: int | None = Field(default=None)  # the editor whose proof keys its requests carry
     token_hash: str = Field(unique=True, max_length=64)
     create_time: int = _bigint(index=True)
     expire_time: int = _bigint()
@@ -122,21 +124,47 @@ class Session(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One line of the audit trail. Never holds a token or file content."""
+    """One line of the audit trail. Never holds a token or file content.
+
+    Each tenant's records (tenant_id NULL: the deployment's) form a hash chain in id order:
+    `hash` covers the record and `previous_hash`, the hash of the chain's record before it
+    (control.services.audit has the canonical form)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_id_id", "tenant_id", "id"),)  # one chain, in order
     id: int | None = Field(default=None, primary_key=True)
     time: int = _bigint(index=True)
-    tenant_id: str | None = Field(default=None, max_length=63, index=True)
-    actor: str = Field(max_length=300)  # "key:<id>" or "user:<user id>"
-    session_id: str | None = Field(default=None, max_length=40)
-    file_id: str | None = Field(default=None, max_length=43)
+    tenant_id: str | None = Field(default=None, max_length=63)
+    actor: str = Field(max_length=300)  # "key:<id>", "user:<user id>", "token" or "system:<task>"
+    session_id: str | None = Field(default=None, max_length=40, index=True)
+    file_id: str | None = Field(default=None, max_length=43, index=True)
     operation: str = Field(max_length=64)
-    outcome: str = Field(max_length=16)  # "ok" or "denied" or "failed"
+    outcome: str = Field(max_length=16)  # "ok", "denied", "conflict" or "failed"
+    status: int = 0  # the WOPI answer's HTTP status when the control plane decided it, else 0
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     size: int | None = _bigint(default=None, nullable=True)
+    version_before: int = _bigint(default=0)
+    version_after: int = _bigint(default=0)
+    lock_hash: str = Field(default="", max_length=64)  # SHA-256 prefix of the lock id involved
+    editor: str = Field(default="", max_length=120)
     client_address: str = Field(default="", max_length=64)
     correlation_id: str = Field(default="", max_length=128)
+    previous_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The end of one audit chain (tenant_id "" is the deployment's). Appending locks this row,
+    so that concurrent writers extend a chain one after the other. The anchor is the last
+    record retention removed: the chain's first remaining record follows it."""
+
+    __tablename__ = "audit_chain_heads"
+    tenant_id: str = Field(primary_key=True, max_length=63)
+    last_event_id: int = _bigint(default=0)
+    last_hash: str = Field(default="", max_length=64)
+    anchor_event_id: int = _bigint(default=0)
+    anchor_hash: str = Field(default="", max_length=64)
+    purged: int = _bigint(default=0)  # records removed by retention so far
 
 
 class SessionEvent(SQLModel, table=True):
@@ -164,3 +192,33 @@ class WebhookState(SQLModel, table=True):
     attempts: int = 0
     next_attempt_time: int = _bigint(default=0)
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class Editor(SQLModel, table=True):
+    """A WOPI client, named by its discovery URL; tenant_id "" is the operators' shared pool."""
+
+    __tablename__ = "editors"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(default="", max_length=63, index=True)
+    name: str = Field(max_length=63)
+    discovery_url: str = Field(sa_column=Column(Text, nullable=False))
+    proof_policy: str = Field(default="if-advertised", max_length=16)  # required | if-advertised | off
+    discovery_xml: str = Field(default="", sa_column=Column(Text, nullable=False))
+    product: str = Field(default="", max_length=16)
+    fetch_time: int = _bigint(default=0)
+    discovery_error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    create_time: int = _bigint()
+
+
+class LaunchCode(SQLModel, table=True):
+    """A host page's single-use ticket: the page needs the access token, which is kept (encrypted)
+    only until the code is used or expires."""
+
+    __tablename__ = "launch_codes"
+    code_hash: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(max_length=40, index=True)
+    access_token: str = Field(sa_column=Column(EncryptedText, nullable=False))
+    action_url: str = Field(sa_column=Column(Text, nullable=False))
+    favicon_url: str = Field(default="", sa_column=Column(Text, nullable=False))
+    expire_time: int = _bigint()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from control.services import validation
 from control.services.context import Principal
 from shared.errors import PermissionDenied, TenantNotFound
 
@@ -12,6 +13,9 @@ def require_admin(principal: Principal) -> None:
 
 
 def require_tenant_visible(principal: Principal, tenant_id: str) -> None:
-    """Raises TenantNotFound (never PermissionDenied) so that ids of other tenants leak nothing."""
+    """Raises TenantNotFound (never PermissionDenied) so that ids of other tenants leak nothing;
+    an id that cannot exist is not found either, before it gets near the database."""
+    if not validation.is_tenant_id(tenant_id):
+        raise TenantNotFound(validation.printable(tenant_id, 63))
     if not principal.is_admin and principal.tenant_id != tenant_id:
         raise TenantNotFound(tenant_id)

@@ -1,12 +1,95 @@
-"""Building audit records. Nothing here may receive a token or file content."""
+"""Writing the audit trail. Nothing here may receive a token or file content.
+
+Every record is appended inside the transaction of the change it records, so it is durable
+exactly when the change is, before any reply depends on it, and costs no extra round trip.
+
+Tamper evidence: each tenant's records (and the deployment's, chain "") form a hash chain in
+id order. Appending locks the chain's head row (audit_chain_heads; FOR UPDATE on PostgreSQL,
+while SQLite transactions are exclusive anyway), so concurrent transactions extend a chain one
+after the other and the ids, assigned after the lock, follow the chain's order.
+
+    hash = sha256(canonical(record)).hexdigest()
+    canonical(record) = json.dumps({"v": 1, <each name of HASHED_FIELDS>: value}, sort_keys=True,
+                                   separators=(",", ":"), ensure_ascii=True).encode()
+
+Values are those the API returns (None is "" or 0; time in milliseconds since the epoch), and
+previous_hash is one of the fields, so a record exported from ListAuditEvents can be checked
+without the database. The id is not hashed: the chain's order is, through previous_hash, so a
+database restored with other ids still verifies.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 
-from control.db import stores
-from control.db.models import AuditEvent
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control.db import audit_store, stores
+from control.db.models import AuditChainHead, AuditEvent
+from control.services import validation
+from shared import errors
+
+HASH_VERSION = 1
+HASHED_FIELDS = (
+    "time", "tenant_id", "actor", "session_id", "file_id", "operation", "outcome", "status", "size",
+    "version_before", "version_after", "lock_hash", "editor", "client_address", "correlation_id", "detail",
+    "previous_hash",
+)
+_INT_FIELDS = frozenset({"time", "status", "size", "version_before", "version_after"})
+
+OUTCOMES = ("ok", "denied", "conflict", "failed")
+# Lock operations and PutUserInfo are decided in the control plane's transaction: the edge
+# answers 200 once they are granted. Other grants are answered after the edge reads or writes
+# storage (status 0 here: unknown); the record of the write (RecordWrite, ...) then says 200.
+DECIDED_HERE = frozenset({"Lock", "UnlockAndRelock", "RefreshLock", "Unlock", "GetLock", "PutUserInfo"})
+
+# The edge's answer to each refusal (edge/wopi/errors.py, which a test keeps in step with this):
+# most specific class first.
+_WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
+    (errors.AccessTokenInvalid, 401),
+    (errors.TenantDisabled, 401),
+    (errors.OperationNotPermitted, 401),
+    (errors.NotFound, 404),
+    (errors.FileTooLarge, 412),
+    (errors.PayloadTooLarge, 413),
+    (errors.UploadStalled, 408),
+    (errors.InvalidArgument, 400),
+    (errors.InvalidFileName, 400),
+    (errors.FileAlreadyExists, 409),
+    (errors.UnsupportedOperation, 501),
+    (errors.LockConflict, 409),
+    (errors.TimestampConflict, 409),
+]
+_CONFLICTS = (errors.LockConflict, errors.TimestampConflict, errors.FileAlreadyExists, errors.FileLocked)
+
+
+def chain_of(tenant_id: str | None) -> str:
+    return tenant_id or ""
+
+
+def canonical(event: Any) -> bytes:
+    """The bytes a record's hash covers (see the module docstring); `event` is a row or alike."""
+    document: dict[str, object] = {"v": HASH_VERSION}
+    for name in HASHED_FIELDS:
+        value = getattr(event, name)
+        document[name] = value if value is not None else (0 if name in _INT_FIELDS else "")
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def compute_hash(event: Any) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+async def lock_chain(db: AsyncSession, chain: str) -> AuditChainHead:
+    """The chain's head, locked until the transaction ends (created on the chain's first record)."""
+    head = await audit_store.head_for_update(db, chain=chain)
+    if head is None:
+        await audit_store.create_head(db, chain=chain)
+        head = await audit_store.head_for_update(db, chain=chain)
+        assert head is not None
+    return head
 
 
 async def record(
@@ -23,14 +106,85 @@ async def record(
     size: int | None = None,
     client_address: str = "",
     correlation_id: str = "",
+    status: int = 0,
+    version_before: int = 0,
+    version_after: int = 0,
+    lock_hash: str = "",
+    editor: str = "",
 ) -> None:
-    await stores.append_audit(db, event=AuditEvent(
-        time=time, actor=actor[:300], operation=operation[:64], outcome=outcome, tenant_id=tenant_id,
-        session_id=session_id, file_id=file_id, detail=detail, size=size,
-        client_address=client_address[:64], correlation_id=correlation_id[:128],
-    ))
+    """Appends a record to its tenant's chain, in the caller's transaction."""
+    # Cut to the columns' sizes here, so that what is hashed is exactly what is stored.
+    # Control characters (NUL above all: PostgreSQL text cannot hold it) never reach the trail.
+    clean = validation.printable
+    event = AuditEvent(
+        time=time, actor=clean(actor, 300), operation=clean(operation, 64), outcome=outcome[:16],
+        tenant_id=clean(tenant_id, 63) if tenant_id else None,
+        session_id=clean(session_id, 40) if session_id else None,
+        file_id=clean(file_id, 43) if file_id else None, detail=clean(detail, 4000), size=size, status=status,
+        version_before=version_before, version_after=version_after, lock_hash=lock_hash[:64],
+        editor=clean(editor, 120), client_address=clean(client_address, 64),
+        correlation_id=clean(correlation_id, 128),
+    )
+    head = await lock_chain(db, chain_of(event.tenant_id))
+    event.previous_hash = head.last_hash
+    event.hash = compute_hash(event)
+    await audit_store.add_event(db, event=event)
+    assert event.id is not None
+    head.last_event_id, head.last_hash = event.id, event.hash
+    db.add(head)
+
+
+async def record_refusal(
+    db: AsyncSession,
+    *,
+    time: int,
+    operation: str,
+    error: errors.WopiProxyError,
+    token_hash: str,
+    file_id: str,
+    editor: str = "",
+    client_address: str = "",
+    correlation_id: str = "",
+) -> None:
+    """A refused WOPI request. A token that names a session (expired, closed, for another file,
+    or simply refused this operation) files it under the session's tenant and user, so the
+    tenant sees it; an unknown token goes to the deployment's chain as actor "token"."""
+    session = await stores.session_by_token_hash(db, token_hash=token_hash)
+    lock = error.current_lock if isinstance(error, errors.LockConflict) else ""
+    await record(
+        db, time=time, actor=f"user:{session.user_id}" if session else "token", operation=operation,
+        outcome=refusal_outcome(error), status=wopi_status(error),
+        tenant_id=session.tenant_id if session else None, session_id=session.id if session else None,
+        file_id=file_id, detail=f"{error.reason}: {error.message}"[:500], lock_hash=lock_hash_of(lock),
+        editor=editor, client_address=client_address, correlation_id=correlation_id,
+    )
+
+
+def refusal_outcome(error: errors.WopiProxyError) -> str:
+    return "conflict" if isinstance(error, _CONFLICTS) else "denied"
+
+
+def status_for(error_class: type[errors.WopiProxyError]) -> int:
+    return next((code for cls, code in _WOPI_STATUS if issubclass(error_class, cls)), 500)
+
+
+def wopi_status(error: errors.WopiProxyError) -> int:
+    """The HTTP status the edge answers a refusal with."""
+    if isinstance(error, errors.RelativeTargetRefused):
+        return error.status
+    return status_for(type(error))
+
+
+def granted_status(operation: str) -> int:
+    """The status of a granted request when the control plane decides it (see DECIDED_HERE)."""
+    return 200 if operation in DECIDED_HERE else 0
 
 
 def lock_digest(lock_id: str) -> str:
     """Lock ids can be long and editor-specific; the audit keeps a short hash ("-" when unlocked)."""
     return hashlib.sha256(lock_id.encode()).hexdigest()[:12] if lock_id else "-"
+
+
+def lock_hash_of(lock_id: str) -> str:
+    """The lock_hash field: lock_digest, or "" when no lock is involved."""
+    return lock_digest(lock_id) if lock_id else ""

@@ -11,15 +11,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import pages, stores
-from control.db.models import File, Session, Storage
+from sqlmodel import col, select
+
+from control.db.models import Editor, File, LaunchCode, Session, Storage, Tenant
 from control.services import audit, events, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
+from control.services.editors import EditorRegistry
+from control.services.editors import choose as choose_editor
 from control.services.keys import hash_secret
 from control.services.storages import open_storage
 from shared.errors import (
     FileNotFound,
     InvalidArgument,
+    LaunchCodeInvalid,
     SessionNotFound,
     StorageNotFound,
     TenantDisabled,
@@ -37,20 +42,37 @@ class SessionView:
     row: Session
     wopi_src: str
     state: str  # "open" | "closed" | "expired"
+    editor_name: str = ""
 
 
 @dataclass(frozen=True)
 class OpenedSession:
     session: SessionView
     access_token: str  # shown once; only its hash is stored
-    editor_url: str = ""  # the host page, when an editor is configured
+    editor_name: str = ""
+    editor_action_url: str = ""
+    host_page_url: str = ""  # with a single-use launch code
+
+    @property
+    def editor_url(self) -> str:
+        return self.host_page_url
+
+    @property
+    def editor_form(self) -> dict[str, str]:
+        """What the application POSTs to the action URL: the token never goes into a URL."""
+        if not self.editor_action_url:
+            return {}
+        return {"access_token": self.access_token, "access_token_ttl": str(self.access_token_ttl)}
 
     @property
     def access_token_ttl(self) -> int:
         return self.session.row.expire_time
 
 
-def view(ctx: ServiceContext, row: Session) -> SessionView:
+LAUNCH_CODE_TTL_MS = 5 * 60 * 1000
+
+
+def view(ctx: ServiceContext, row: Session, editor_name: str = "") -> SessionView:
     if row.close_time is not None:
         # CleanupSessions closes expired sessions at their expiry time: they stay "expired".
         state = "expired" if row.close_time == row.expire_time else "closed"
@@ -58,7 +80,15 @@ def view(ctx: ServiceContext, row: Session) -> SessionView:
         state = "expired"
     else:
         state = "open"
-    return SessionView(row=row, wopi_src=ctx.wopi_src(row.file_id), state=state)
+    return SessionView(row=row, wopi_src=ctx.wopi_src(row.file_id), state=state, editor_name=editor_name)
+
+
+async def _editor_names(db: AsyncSession, rows: Sequence[Session]) -> dict[int, str]:
+    ids = {r.editor_id for r in rows if r.editor_id is not None}
+    if not ids:
+        return {}
+    found = (await db.exec(select(Editor).where(col(Editor.id).in_(ids)))).all()
+    return {e.id: e.name for e in found if e.id is not None}
 
 
 async def _file_identity(db: AsyncSession, *, tenant_id: str, storage: Storage, path: str, now: int) -> File:
@@ -128,6 +158,9 @@ async def create_session(
     origin: Mapping[str, str] | None = None,
     create: bool = False,
     template_path: str = "",
+    editor: str = "",
+    language: str = "",
+    editors: EditorRegistry | None = None,
 ) -> OpenedSession:
     if not tenant_id:
         raise InvalidArgument("tenant_id", "required with the admin key")
@@ -137,6 +170,7 @@ async def create_session(
     validation.text(user_id, "user_id", max_length=256)
     validation.text(user_name, "user_name", max_length=256, required=False)
     validation.text(account, "account", max_length=200, required=False)
+    validation.text(language, "language", max_length=35, required=False)
     origin_map = _check_origin(origin or {})
     if permission not in PERMISSIONS:
         raise InvalidArgument("permission", "view or edit")
@@ -159,28 +193,72 @@ async def create_session(
 
     token = secrets.token_urlsafe(32)
     now = ctx.clock()
+    launch_code, choice = "", None
     async with ctx.transaction() as db:
         file = await _file_identity(db, tenant_id=tenant_id, storage=storage, path=path, now=now)
+        if editors is not None:
+            choice = await choose_editor(db, editors, tenant=tenant, name=editor, path=path,
+                                         want_edit=permission == "edit", wopi_src=ctx.wopi_src(file.id),
+                                         language=language or "en-US")
+        elif editor:
+            raise InvalidArgument("editor", "editors are not configured in this control plane")
         row = Session(
             id="ses_" + secrets.token_urlsafe(12), tenant_id=tenant_id, file_id=file.id,
             storage_name=storage_name, path=path, user_id=user_id, user_name=user_name or user_id,
             permission=permission, account=account, origin_json=json.dumps(origin_map, sort_keys=True),
+            editor_id=choice.editor.id if choice else None,
             token_hash=hash_secret(token), create_time=now, expire_time=now + ttl * 1000,
         )
         await stores.add(db, row)
+        if choice is not None:
+            launch_code = secrets.token_urlsafe(24)
+            db.add(LaunchCode(code_hash=hash_secret(launch_code), session_id=row.id, access_token=token,
+                              action_url=choice.action_url, favicon_url=choice.favicon_url,
+                              expire_time=min(now + LAUNCH_CODE_TTL_MS, row.expire_time)))
         await events.emit(db, type="opened", session=row, now=now, version=file.version)
         await audit.record(db, time=now, actor=principal.actor, operation="CreateSession", outcome="ok",
                            tenant_id=tenant_id, session_id=row.id, file_id=file.id,
                            detail=f"user={user_id} permission={permission} account={account}")
-    return OpenedSession(session=view(ctx, row), access_token=token)
+    if choice is None:
+        return OpenedSession(session=view(ctx, row), access_token=token)
+    return OpenedSession(session=view(ctx, row, choice.editor.name), access_token=token, editor_name=choice.editor.name,
+                         editor_action_url=choice.action_url,
+                         host_page_url=f"{ctx.wopi_base_url.rstrip('/')}/host/{launch_code}")
+
+
+async def redeem_launch_code(ctx: ServiceContext, *, launch_code: str, client_address: str
+                             ) -> tuple[LaunchCode, Session, Tenant]:
+    """Single use: the row (and the token copy in it) is gone once redeemed."""
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        code = await db.get(LaunchCode, hash_secret(launch_code)) if launch_code else None
+        if code is None:
+            raise LaunchCodeInvalid()
+        await db.delete(code)
+        session = await stores.get_session(db, session_id=code.session_id)
+        tenant = await stores.get_tenant(db, tenant_id=session.tenant_id) if session else None
+        valid = (code.expire_time > now and session is not None and session.close_time is None
+                 and session.expire_time > now and tenant is not None and tenant.enabled)
+        if valid:
+            assert session is not None
+            await audit.record(db, time=now, actor=f"user:{session.user_id}", operation="OpenHostPage",
+                               outcome="ok", tenant_id=session.tenant_id, session_id=session.id,
+                               file_id=session.file_id, client_address=client_address)
+    if not valid:
+        raise LaunchCodeInvalid()
+    assert session is not None and tenant is not None
+    return code, session, tenant
 
 
 async def get_session(ctx: ServiceContext, principal: Principal, *, session_id: str) -> SessionView:
+    if not validation.is_lookup_id(session_id):
+        raise SessionNotFound(validation.printable(session_id, 40))
     async with ctx.sessions() as db:
         row = await stores.get_session(db, session_id=session_id)
+        names = await _editor_names(db, [row]) if row else {}
     if row is None or (not principal.is_admin and row.tenant_id != principal.tenant_id):
         raise SessionNotFound(session_id)
-    return view(ctx, row)
+    return view(ctx, row, names.get(row.editor_id or 0, ""))
 
 
 async def list_sessions(
@@ -192,19 +270,23 @@ async def list_sessions(
     scope = tenant_id or (None if principal.is_admin else principal.tenant_id)
     limit = pages.page_size(page_size)
     after = pages.decode(page_token)
-    if after is not None and not (isinstance(after, list) and len(after) == 2):
+    if after is not None and not (isinstance(after, list) and len(after) == 2 and type(after[0]) is int
+                                  and isinstance(after[1], str) and validation.is_lookup_id(after[1])):
         raise InvalidArgument("page_token", "not a token returned by this API")
     async with ctx.sessions() as db:
         rows = await stores.list_sessions(db, tenant_id=scope, after=tuple(after) if after else None,
                                           limit=limit + 1, user_id=user_id or None, file_id=file_id or None,
                                           state=state or None, now=ctx.clock())
+        names = await _editor_names(db, rows)
     more = len(rows) > limit
     rows = rows[:limit]
     token = pages.encode([rows[-1].create_time, rows[-1].id]) if more else ""
-    return [view(ctx, r) for r in rows], token
+    return [view(ctx, r, names.get(r.editor_id or 0, "")) for r in rows], token
 
 
 async def close_session(ctx: ServiceContext, principal: Principal, *, session_id: str) -> SessionView:
+    if not validation.is_lookup_id(session_id):
+        raise SessionNotFound(validation.printable(session_id, 40))
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await stores.get_session(db, session_id=session_id)

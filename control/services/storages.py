@@ -103,6 +103,8 @@ async def create_storage(
 
 async def get_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str) -> Storage:
     require_tenant_visible(principal, tenant_id)
+    if not validation.is_storage_name(name):
+        raise StorageNotFound(tenant_id, validation.printable(name, 63))
     async with ctx.sessions() as db:
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name)
     if row is None:

@@ -27,6 +27,7 @@ class TenantSettings:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     audit_retention_days: int | None = None
+    editor_mode: str | None = None
 
 
 def _apply_settings(tenant: Tenant, settings: TenantSettings) -> None:
@@ -42,6 +43,11 @@ def _apply_settings(tenant: Tenant, settings: TenantSettings) -> None:
     if settings.webhook_secret is not None:
         tenant.webhook_secret = validation.text(settings.webhook_secret, "settings.webhook_secret",
                                                 max_length=200, required=False)
+    if settings.editor_mode is not None:
+        mode = settings.editor_mode or "pool"
+        if mode not in ("pool", "own", "disabled"):
+            raise InvalidArgument("settings.editor_mode", "pool, own or disabled")
+        tenant.editor_mode = mode
     if settings.audit_retention_days is not None:
         if not 0 <= settings.audit_retention_days <= 36500:
             raise InvalidArgument("settings.audit_retention_days", "between 0 (forever) and 36500")

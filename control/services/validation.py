@@ -67,3 +67,25 @@ def origin(value: str, field: str) -> str:
             or parts.query or parts.fragment):
         raise InvalidArgument(field, "an origin such as https://app.example.com ('*' is not allowed)")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+_OPAQUE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def is_lookup_id(value: str) -> bool:
+    """Ids we issue are base64url (plus '_'/'-'): anything else can name nothing, and must not reach
+    the database (PostgreSQL text cannot even hold NUL)."""
+    return bool(_OPAQUE_ID.match(value))
+
+
+def is_tenant_id(value: str) -> bool:
+    return bool(_TENANT_ID.match(value or ""))
+
+
+def is_storage_name(value: str) -> bool:
+    return bool(_STORAGE_NAME.match(value or ""))
+
+
+def printable(value: str, max_length: int) -> str:
+    """Free text headed for the audit: control characters (NUL included) dropped, length capped."""
+    return "".join(c for c in value if ord(c) >= 32 and c != "\x7f")[:max_length]

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
-from control.db.models import File, Session, Storage, UserInfo
-from control.services import audit, events, locks
+from control.db.models import Editor, File, Session, Storage, UserInfo
+from control.services import audit, events, locks, validation
 from control.services.context import ServiceContext
+from control.services.editors import EditorRegistry, ProofHeaders, check_proof
 from control.services.keys import hash_secret
 from control.services.storages import storage_options
 from shared.errors import (
@@ -55,6 +56,8 @@ class Grant:
     storage: Storage
     lock_id: str
     user_info: str = ""
+    post_message_origin: str = ""
+    editor_name: str = ""
 
     @property
     def can_write(self) -> bool:
@@ -72,6 +75,8 @@ class Grant:
 async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operation: str, *,
                   for_update: bool = False) -> Grant:
     """Checks the token; with `for_update` the file row stays locked until the transaction ends."""
+    if not validation.is_lookup_id(caller.file_id):
+        raise FileNotFound(validation.printable(caller.file_id, 43))
     session = await stores.session_by_token_hash(db, token_hash=hash_secret(caller.access_token))
     now = ctx.clock()
     if session is None or session.close_time is not None or session.expire_time <= now:
@@ -106,18 +111,23 @@ async def audited(ctx: ServiceContext, caller: Caller, operation: str) -> AsyncI
         yield
     except WopiProxyError as error:
         async with ctx.transaction() as db:
-            await audit.record(db, time=ctx.clock(), actor="token", operation=operation, outcome="denied",
-                               file_id=caller.file_id[:43], detail=f"{error.reason}: {error.message}"[:500],
-                               client_address=caller.client_address, correlation_id=caller.correlation_id)
+            await audit.record_refusal(db, time=ctx.clock(), operation=operation, error=error,
+                                       token_hash=hash_secret(caller.access_token), file_id=caller.file_id[:43],
+                                       editor=caller.editor, client_address=caller.client_address,
+                                       correlation_id=caller.correlation_id)
         raise
 
 
 async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock_id: str = "",
-                    old_lock_id: str = "", user_info: str | None = None) -> Grant:
+                    old_lock_id: str = "", user_info: str | None = None, proof: ProofHeaders | None = None,
+                    editors: EditorRegistry | None = None) -> Grant:
     async with audited(ctx, caller, operation), ctx.transaction() as db:
         is_lock_operation = operation in locks.LOCK_OPERATIONS
         grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation)
         now = ctx.clock()
+        if editors is not None and proof is not None:
+            await check_proof(db, editors, session=grant.session, access_token=caller.access_token,
+                              headers=proof, now_ms=now)
         current = grant.lock_id
         detail = ""
         if is_lock_operation:
@@ -139,6 +149,12 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock
         await audit.record(db, time=now, actor=grant.actor, operation=operation, outcome="ok",
                            tenant_id=grant.session.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
                            detail=" ".join(filter(None, [detail, f"editor={caller.editor}" if caller.editor else ""])),
-                           client_address=caller.client_address, correlation_id=caller.correlation_id)
+                           client_address=caller.client_address, correlation_id=caller.correlation_id,
+                           status=audit.granted_status(operation), version_before=grant.file.version,
+                           version_after=grant.file.version, lock_hash=audit.lock_hash_of(lock_id or current),
+                           editor=caller.editor)
+        tenant = await stores.get_tenant(db, tenant_id=grant.session.tenant_id)
+        editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
     return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=current,
-                 user_info=info.info if info else "")
+                 user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
+                 editor_name=editor.name if editor else "")

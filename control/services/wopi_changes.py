@@ -60,7 +60,9 @@ async def record_write(ctx: ServiceContext, caller: Caller, record: WriteRecord)
             detail += f" editor={caller.editor}"
         await audit.record(db, time=now, actor=grant.actor, operation="PutFile", outcome="ok",
                            tenant_id=file.tenant_id, session_id=grant.session.id, file_id=file.id, size=record.size,
-                           detail=detail, client_address=caller.client_address, correlation_id=caller.correlation_id)
+                           detail=detail, client_address=caller.client_address, correlation_id=caller.correlation_id,
+                           status=200, version_before=file.version - 1, version_after=file.version,
+                           lock_hash=audit.lock_hash_of(record.expected_lock_id), editor=caller.editor)
         return Recorded(version=file.version, expired_versions=expired)
 
 
@@ -71,7 +73,9 @@ async def record_conflict_copy(ctx: ServiceContext, caller: Caller, *, copy_path
         await audit.record(db, time=ctx.clock(), actor=grant.actor, operation="PutFile", outcome="conflict",
                            tenant_id=grant.file.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
                            size=size, detail=f"refused ({reason[:300]}); content kept at {copy_path}",
-                           client_address=caller.client_address, correlation_id=caller.correlation_id)
+                           client_address=caller.client_address, correlation_id=caller.correlation_id,
+                           status=409, version_before=grant.file.version, version_after=grant.file.version,
+                           lock_hash=audit.lock_hash_of(grant.lock_id), editor=caller.editor)
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,11 @@ async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_pa
         await events.emit(db, type="opened", session=session, now=now, version=target.version)
         await audit.record(db, time=now, actor=grant.actor, operation="PutRelativeFile", outcome="ok",
                            tenant_id=source.tenant_id, session_id=source.id, file_id=grant.file.id, size=size,
-                           detail=f"created {target_path} as file {target.id} (session {session.id})",
-                           client_address=caller.client_address, correlation_id=caller.correlation_id)
+                           detail=f"created {target_path} as file {target.id} (session {session.id}), "
+                                  f"its version {previous} -> {target.version}",
+                           client_address=caller.client_address, correlation_id=caller.correlation_id,
+                           status=200, version_before=grant.file.version, version_after=grant.file.version,
+                           editor=caller.editor)
         return RelativeFile(file_id=target.id, wopi_src=ctx.wopi_src(target.id), access_token=token,
                             previous_version=previous, expired_versions=expired)
 
@@ -160,7 +167,8 @@ async def record_rename(ctx: ServiceContext, caller: Caller, *, lock_id: str, ne
         await audit.record(db, time=now, actor=grant.actor, operation="RenameFile", outcome="ok",
                            tenant_id=file.tenant_id, session_id=grant.session.id, file_id=file.id,
                            detail=f"{old_path} -> {new_path}", client_address=caller.client_address,
-                           correlation_id=caller.correlation_id)
+                           correlation_id=caller.correlation_id, status=200, version_before=file.version,
+                           version_after=file.version, lock_hash=audit.lock_hash_of(lock_id), editor=caller.editor)
 
 
 def _tombstone(file: File) -> str:
@@ -188,5 +196,7 @@ async def record_delete(ctx: ServiceContext, caller: Caller, *, kept_version: in
                            tenant_id=file.tenant_id, session_id=grant.session.id, file_id=file.id,
                            detail=f"deleted {old_path}" + (f"; content kept as version {kept_version}"
                                                            if kept_version else ""),
-                           client_address=caller.client_address, correlation_id=caller.correlation_id)
+                           client_address=caller.client_address, correlation_id=caller.correlation_id,
+                           status=200, version_before=file.version - 1, version_after=file.version,
+                           editor=caller.editor)
         return expired

@@ -8,6 +8,8 @@ import secrets
 from quart import request
 
 from edge.control_client import WopiCaller
+from edge.runtime import runtime
+from edge.wopi.public_url import public_request_url
 from shared.errors import AccessTokenInvalid
 
 MAX_TOKEN_LENGTH = 4096
@@ -26,4 +28,8 @@ def current_caller(file_id: str) -> WopiCaller:
     )
     editor = request.headers.get("X-WOPI-RequestingApplication") or request.headers.get("User-Agent", "")
     return WopiCaller(access_token=token, file_id=file_id, client_address=request.remote_addr or "",
-                      correlation_id=correlation[:128], editor=editor[:120])
+                      correlation_id=correlation[:128], editor=editor[:120],
+                      proof=request.headers.get("X-WOPI-Proof", "")[:2048],
+                      proof_old=request.headers.get("X-WOPI-ProofOld", "")[:2048],
+                      proof_timestamp=request.headers.get("X-WOPI-TimeStamp", "")[:32],
+                      url=public_request_url(runtime().settings))

@@ -64,7 +64,10 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
     if isinstance(error, errors.RelativeTargetRefused):
         return _relative_target_response(error)
     status = next((code for cls, code in _STATUS if isinstance(error, cls)), 500)
-    if status == 500:
+    if isinstance(error, errors.ProofInvalid):
+        # The validator and Office expect 500 for a failed proof; the audit has the reason.
+        log.warning("WOPI request refused: %s", error.message)
+    elif status == 500:
         log.error("WOPI request failed: %s (%s)", error.message, error.reason)
     response = jsonify({"error": error.reason, "message": error.message})
     response.status_code = status

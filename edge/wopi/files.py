@@ -49,6 +49,8 @@ async def check_file_info(caller: WopiCaller) -> Response:
     }
     if grant.user_info:
         info["UserInfo"] = grant.user_info
+    if grant.post_message_origin:
+        info["PostMessageOrigin"] = grant.post_message_origin
     # SHA256 only when cheap: the hash recorded at our last write, if the bytes are still those.
     if grant.sha256 and grant.fingerprint == stat.fingerprint:
         info["SHA256"] = base64.b64encode(bytes.fromhex(grant.sha256)).decode()

@@ -17,6 +17,7 @@ Folders are prefixes on object stores: there is nothing to create before writing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
@@ -24,6 +25,7 @@ import os
 import posixpath
 import secrets
 import shutil
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -41,13 +43,20 @@ log = logging.getLogger(__name__)
 TEMP_PREFIX = ".~wopi-"
 # Object stores whose folders are key prefixes (nothing to create, nothing to remove).
 PREFIX_FOLDER_PROTOCOLS = S3_PROTOCOLS | {"gs", "gcs", "az", "abfs", "abfss", "adl"}
-# Multipart part size of uploads to object stores: the memory an upload holds (about twice
-# this, while a part is sent). S3 wants parts of at least 5 MiB and at most 10,000 of them,
-# so 8 MiB parts allow objects of up to 78 GiB.
-WRITE_BLOCK_SIZE = 8 << 20
+# Multipart part size of uploads to object stores: the memory an upload holds (about three
+# times this, while a part is sent). S3 wants parts of at least 5 MiB and at most 10,000 of
+# them: the smallest part size that lets an upload reach its limit.
+WRITE_BLOCK_SIZE = 5 << 20
+MAX_PARTS = 10_000
 # Read-ahead of remote files read through fsspec's file objects (not S3: one streamed GET).
 READ_BLOCK_SIZE = 4 << 20
 REACHABILITY_TIMEOUT_S = 20.0
+
+
+def write_block_size(limit: int) -> int:
+    """Part size of an upload that may grow to `limit` bytes (whole MiB, at least 5 MiB)."""
+    needed = -(-limit // (MAX_PARTS - 1))
+    return max(WRITE_BLOCK_SIZE, -(-needed // (1 << 20)) << 20)
 
 
 def _mtime(info: Mapping[str, Any]) -> float:
@@ -74,6 +83,33 @@ def _file_stat(info: Mapping[str, Any]) -> FileStat:
     identity = f"{size}:{etag}" if etag else f"{size}:{modified!r}:{info.get('ino') or ''}"
     fingerprint = hashlib.sha1(identity.encode()).hexdigest()[:12]
     return FileStat(size=size, modified=modified, fingerprint=fingerprint)
+
+
+async def _in_daemon_thread(call: Callable[[], None]) -> None:
+    """Runs `call` in a thread of its own that nobody waits for once abandoned: a check that
+    gives up on a dead endpoint must not hold the default executor (nor a shutdown) for as
+    long as the backend keeps retrying."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001  (handed to the awaiting task)
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="storage-check", daemon=True).start()
+    await done
 
 
 class _Chunks:
@@ -176,7 +212,7 @@ class FsspecStorage:
         may be empty (it comes into being with the first file).
         """
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._check_reachable), timeout_s)
+            await asyncio.wait_for(_in_daemon_thread(self._check_reachable), timeout_s)
         except TimeoutError:
             # s3fs retries a dead endpoint for a while: say so rather than keep the caller waiting.
             raise StorageUnreachable(self.root, f"no answer within {timeout_s:g} s") from None
@@ -185,27 +221,22 @@ class FsspecStorage:
         if self.s3:
             s3.check_bucket_root(self.fs, self.root)
             return
+        bucket = self.root.partition("/")[0]
         try:
             info = self.fs.info(self.root)
         except FileNotFoundError as exc:
-            if self.prefix_folders:
-                bucket = self.root.partition("/")[0]
-                if bucket != self.root and self._exists_quietly(bucket):
-                    return
+            if not self.prefix_folders:
+                raise StorageUnreachable(self.root, "root does not exist") from exc
+            # An object store's empty prefix is a folder to be: only its bucket must exist.
+            info = {"type": "directory"} if bucket != self.root and self.fs.exists(bucket) else {}
+            if not info:
                 raise StorageUnreachable(self.root, f"bucket {bucket!r} does not exist") from exc
-            raise StorageUnreachable(self.root, "root does not exist") from exc
         except PermissionError as exc:
             raise StorageUnreachable(self.root, f"access denied: {exc}") from exc
         except Exception as exc:  # any backend failure (network, credentials, ...) is the answer
             raise StorageUnreachable(self.root, f"{type(exc).__name__}: {exc}") from exc
         if info.get("type") != "directory":
             raise StorageUnreachable(self.root, "root is not a folder")
-
-    def _exists_quietly(self, full: str) -> bool:
-        try:
-            return bool(self.fs.exists(full))
-        except Exception:
-            return False
 
     # -- reading --------------------------------------------------------------------------
 
@@ -275,7 +306,7 @@ class FsspecStorage:
         temp = posixpath.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp")
         digest = hashlib.sha256()
         size = 0
-        handle = await asyncio.to_thread(self._open_for_writing, temp)
+        handle = await asyncio.to_thread(self._open_for_writing, temp, write_block_size(limit))
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -334,13 +365,13 @@ class FsspecStorage:
         if not self.prefix_folders:
             self.fs.makedirs(folder, exist_ok=True)
 
-    def _open_for_writing(self, temp: str) -> Any:
+    def _open_for_writing(self, temp: str, block_size: int) -> Any:
         self._makedirs(posixpath.dirname(temp))
         if self.local:
             return self.fs.open(temp, "wb")
         # block_size bounds the memory of an upload: s3fs sends a multipart part each time
         # this much is buffered (its default is 50 MiB).
-        return self.fs.open(temp, "wb", block_size=WRITE_BLOCK_SIZE)
+        return self.fs.open(temp, "wb", block_size=block_size)
 
     def _finish(self, handle: Any) -> None:
         """Flushes to stable storage before a rename can make the new content visible

@@ -24,6 +24,8 @@ _BOOLEAN_OPTIONS = frozenset({
     "anon", "auto_mkdir", "fixed_upload_size", "requester_pays", "skip_instance_cache", "use_listings_cache",
     "use_ssl", "version_aware",
 })
+# ... and whose value is a whole number (s3fs: parts sent in parallel).
+_INTEGER_OPTIONS = frozenset({"max_concurrency"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -42,11 +44,23 @@ def _boolean(name: str, value: str) -> bool:
     raise InvalidArgument("options", f"option {name!r} is true or false, not {value!r}")
 
 
+def _integer(name: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InvalidArgument("options", f"option {name!r} is a whole number, not {value!r}") from None
+
+
 def fsspec_kwargs(protocol: str, options: Mapping[str, str]) -> dict[str, Any]:
     """Keyword arguments for fsspec.filesystem(protocol, **kwargs); raises InvalidArgument."""
     kwargs: dict[str, Any] = {}
     for name, value in options.items():
-        kwargs[name] = _boolean(name, value) if name in _BOOLEAN_OPTIONS else value
+        if name in _BOOLEAN_OPTIONS:
+            kwargs[name] = _boolean(name, value)
+        elif name in _INTEGER_OPTIONS:
+            kwargs[name] = _integer(name, value)
+        else:
+            kwargs[name] = value
     if protocol in S3_PROTOCOLS:
         _s3(kwargs)
     return kwargs
@@ -62,11 +76,16 @@ def _s3(kwargs: dict[str, Any]) -> None:
         client["verify"] = _boolean("verify", verify) if verify.strip().lower() in _TRUE | _FALSE else verify
     if client:
         kwargs["client_kwargs"] = client
+    # botocore waits 60 s for a connection by default, then retries: a dead endpoint would
+    # hold a request for minutes.
+    config: dict[str, Any] = {"connect_timeout": 10}
     style = kwargs.pop("addressing_style", None)
     if style is not None:  # "path" for S3-compatible servers without virtual-host buckets
         if style not in _S3_ADDRESSING_STYLES:
-            raise InvalidArgument("options", f"option 'addressing_style' is auto, path or virtual, not {style!r}")
-        kwargs["config_kwargs"] = {"s3": {"addressing_style": style}}
+            raise InvalidArgument("options",
+                                  f"option 'addressing_style' is auto, path or virtual, not {style!r}")
+        config["s3"] = {"addressing_style": style}
+    kwargs["config_kwargs"] = config
     # A long-running proxy must see objects changed by others: no cached listings.
     kwargs.setdefault("use_listings_cache", False)
 

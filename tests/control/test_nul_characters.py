@@ -19,15 +19,11 @@ PSYCOPG_REFUSES = ("psycopg raises DataError 'PostgreSQL text fields cannot cont
                    "which reaches the gRPC boundary as INTERNAL; SQLite answers as for any other value")
 
 
-@pytest.mark.xfail_on_postgresql(reason=(
-    "tenants.get_tenant passes tenant_id to stores.get_tenant (db.get) unchecked; " + PSYCOPG_REFUSES))
 async def test_a_tenant_id_with_a_nul_is_tenant_not_found(ctx: ServiceContext, admin: Principal) -> None:
     with pytest.raises(TenantNotFound):
         await tenants.get_tenant(ctx, admin, tenant_id=f"{TENANT}{NUL}")
 
 
-@pytest.mark.xfail_on_postgresql(reason=(
-    "storages.get_storage passes name to stores.get_storage unchecked; " + PSYCOPG_REFUSES))
 async def test_a_storage_name_with_a_nul_is_storage_not_found(
     ctx: ServiceContext, admin: Principal, docs: Storage
 ) -> None:
@@ -35,9 +31,6 @@ async def test_a_storage_name_with_a_nul_is_storage_not_found(
         await storages.get_storage(ctx, admin, tenant_id=TENANT, name=f"{STORAGE}{NUL}")
 
 
-@pytest.mark.xfail_on_postgresql(reason=(
-    "sessions.get_session and sessions.close_session pass session_id to stores.get_session (db.get) "
-    "unchecked; " + PSYCOPG_REFUSES))
 async def test_a_session_id_with_a_nul_is_session_not_found(
     ctx: ServiceContext, admin: Principal, open_session: OpenSession
 ) -> None:
@@ -53,8 +46,6 @@ async def test_a_session_id_with_a_nul_is_session_not_found(
     assert results == dict.fromkeys(calls, "SessionNotFound")
 
 
-@pytest.mark.xfail_on_postgresql(reason=(
-    "sessions.list_sessions passes tenant_id to stores.list_sessions unchecked; " + PSYCOPG_REFUSES))
 async def test_listing_the_sessions_of_a_tenant_id_with_a_nul_finds_none(
     ctx: ServiceContext, admin: Principal, open_session: OpenSession
 ) -> None:
@@ -64,11 +55,6 @@ async def test_listing_the_sessions_of_a_tenant_id_with_a_nul_finds_none(
                                         page_token="") == ([], "")
 
 
-@pytest.mark.xfail_on_postgresql(reason=(
-    "wopi_access.authorize: with a valid token, resolve() looks the file id up (stores.get_file); with "
-    "any token, the denial's audit row stores file_id=caller.file_id[:43]; both reach PostgreSQL "
-    "unchecked (the edge passes the URL-decoded id of /wopi/files/<id>%00 on, checking only its length). "
-    + PSYCOPG_REFUSES))
 async def test_a_wopi_file_id_with_a_nul_is_refused_like_an_unknown_one(
     ctx: ServiceContext, open_session: OpenSession
 ) -> None:
@@ -84,9 +70,6 @@ async def test_a_wopi_file_id_with_a_nul_is_refused_like_an_unknown_one(
     assert results == {"unknown token": "AccessTokenInvalid", "valid token": "FileNotFound"}
 
 
-@pytest.mark.xfail_on_postgresql(reason=(
-    "wopi_access.authorize writes caller.client_address and caller.correlation_id (from the editor's "
-    "request) into the audit row unchecked; " + PSYCOPG_REFUSES))
 async def test_a_nul_in_the_callers_address_or_correlation_id_does_not_refuse_the_request(
     ctx: ServiceContext, open_session: OpenSession
 ) -> None:

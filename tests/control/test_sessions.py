@@ -500,16 +500,6 @@ async def test_list_sessions_with_a_foreign_page_token_is_invalid_argument(
     assert results == dict.fromkeys(foreign, "InvalidArgument:page_token")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "control.services.sessions.list_sessions only checks that a decoded page token is a 2-item list, "
-    "not that it is [int create_time, str id]. ['ses_x','ses_y'] is silently accepted on SQLite "
-    "(integers sort before text) and raises sqlalchemy ProgrammingError 'operator does not exist: "
-    "bigint < character varying' on PostgreSQL; [<ms>, 7] is accepted on both; [null, null] raises "
-    "sqlalchemy ArgumentError while the query is built, on both. None is INVALID_ARGUMENT: the "
-    "exceptions reach the gRPC boundary as INTERNAL."))
-@pytest.mark.parametrize("token", [pages.encode(["ses_x", "ses_y"]), pages.encode([START_MS, 7]),
-                                   pages.encode([None, None])],
-                         ids=["strings", "number-id", "nulls"])
 async def test_a_page_token_of_the_right_shape_but_wrong_types_is_invalid_argument(
     ctx: ServiceContext, admin: Principal, open_session: OpenSession, token: str
 ) -> None:

@@ -53,7 +53,7 @@ def test_wrong_key_is_401(anonymous: httpx.Client) -> None:
 
 
 def test_non_ascii_authorization_is_401_without_calling(anonymous: httpx.Client) -> None:
-    reply = anonymous.get("/tenants/list", headers={"Authorization": "Bearer caf\u00e9".encode("latin-1")})
+    reply = anonymous.get("/tenants/list", headers=[(b"Authorization", "Bearer caf\u00e9".encode("latin-1"))])
     error_of(reply, 401, "UNAUTHENTICATED")
 
 

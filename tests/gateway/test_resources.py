@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from pathlib import Path
@@ -9,10 +10,10 @@ from typing import Any
 
 import httpx
 from google.protobuf.json_format import MessageToDict
-
-from tests.support.api import ControlApi, session_pb, storage_pb, tenant_pb
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
 from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
+
+from tests.support.api import ControlApi, session_pb, storage_pb, tenant_pb
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -116,3 +117,25 @@ def test_file_get_and_versions_equal_grpc(rest: httpx.Client, grpc_api: ControlA
     assert got == as_json(grpc_api.call(files.GetFile, file_pb.GetFileRequest(tenant_id=tenant_id, file_id=file_id)))
     assert versions == as_json(grpc_api.call(files.ListFileVersions, file_pb.ListFileVersionsRequest(
         tenant_id=tenant_id, file_id=file_id)))
+
+
+def test_session_create_takes_the_original_product_body(rest: httpx.Client, tenant_id: str,
+                                                        storage_folder: Path) -> None:
+    (storage_folder / "b.txt").write_bytes(b"hello")
+    created = ok(rest.post("/sessions/create", json={
+        "tenant_id": tenant_id, "storage_name": "docs", "file_path": "b.txt", "user": "u2",
+        "permissions": ["view"], "origin_connection_id": "c-1", "origin_page_id": "p-1",
+    }))
+    session = ok(rest.get("/sessions/get", params={"session_id": created["session_id"]}))
+    assert (session["path"], session["user_id"], session["permission"]) == ("b.txt", "u2", "PERMISSION_VIEW")
+    assert session["origin"] == {"connection_id": "c-1", "page_id": "p-1"}
+
+
+def test_session_events_stream_from_the_control_plane(rest: httpx.Client, tenant_id: str,
+                                                      storage_folder: Path) -> None:
+    session_id = open_session(rest, tenant_id, storage_folder)["session"]["id"]
+    with rest.stream("GET", "/sessions/events", params={"tenant_id": tenant_id, "cursor": "0"}) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"] == "application/x-ndjson"
+        first = json.loads(next(reply.iter_lines()))
+    assert (first["type"], first["session_id"]) == ("SESSION_EVENT_TYPE_OPENED", session_id)

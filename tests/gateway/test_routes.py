@@ -3,10 +3,15 @@ shapes the control plane's protos do not use yet: path variables, verbs, additio
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FileDescriptor
+from google.protobuf.json_format import MessageToDict
+from wopiproxy.control import v1 as control_v1
 
 from gateway.routes import CONTROL_API_FILES, RouteError, build_routes
 from gateway.transcode import HttpInput, request_message
@@ -43,6 +48,13 @@ def test_control_api_routes_exclude_the_edge_service() -> None:
     assert {"TenantService", "StorageService", "SessionService", "FileService"} <= services
 
 
+def test_every_service_file_of_the_api_is_listed() -> None:
+    generated = [importlib.import_module(f"{control_v1.__name__}.{info.name}")
+                 for info in pkgutil.iter_modules(control_v1.__path__) if info.name.endswith("_pb2")]
+    with_services = {module.DESCRIPTOR.name for module in generated if module.DESCRIPTOR.services_by_name}
+    assert with_services == {file.name for file in CONTROL_API_FILES}
+
+
 def test_methods_without_a_rule_get_no_route() -> None:
     assert [r.method.name for r in build_routes([file_with(None, http_pb2.HttpRule(get="/things"))])] == ["Get1"]
 
@@ -52,13 +64,13 @@ def test_path_variable_becomes_a_rule_variable_and_fills_the_field() -> None:
     assert route.rule == "/things/<v0>/x/<v1>"
     assert route.openapi_path == "/things/{parent.display_name}/x/{name}"
     request = request_message(route, HttpInput(path_values={"v0": "p", "v1": "n"}, query=[("tags", "a")], body=b""))
-    assert (request.parent.display_name, request.name, list(request.tags)) == ("p", "n", ["a"])
+    assert MessageToDict(request) == {"parent": {"displayName": "p"}, "name": "n", "tags": ["a"]}
 
 
 def test_path_variable_wins_over_the_same_field_in_the_query() -> None:
     (route,) = build_routes([file_with(http_pb2.HttpRule(get="/things/{name}"))])
     request = request_message(route, HttpInput(path_values={"v0": "from-path"}, query=[("name", "q")], body=b""))
-    assert request.name == "from-path"
+    assert MessageToDict(request) == {"name": "from-path"}
 
 
 def test_rest_of_path_variable_and_custom_verb() -> None:

@@ -17,11 +17,11 @@ import grpc
 import httpx
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from wopiproxy.control.v1 import session_service_pb2 as session_pb
+from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 
 from gateway import create_gateway_app
 from tests.gateway.servers import ThreadServer, serve_in_thread
-from wopiproxy.control.v1 import session_service_pb2 as session_pb
-from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 
 
 @dataclass
@@ -34,7 +34,7 @@ class StandInSessions(session_grpc.SessionServiceServicer):
 
     def WatchSessionEvents(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self.requests.append(request)
-        self.metadata.append(dict(context.invocation_metadata()))
+        self.metadata.append({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
         if request.cursor == "bad":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown cursor")
         context.add_callback(self.ended.set)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from wopiproxy.control.v1 import session_service_pb2 as session_pb
+from wopiproxy.control.v1 import tenant_service_pb2 as tenant_pb
 
 from gateway.routes import Route, build_routes
 from gateway.transcode import HttpInput, TranscodeError, merge_query, reply_document, request_message
-from wopiproxy.control.v1 import session_service_pb2 as session_pb
-from wopiproxy.control.v1 import tenant_service_pb2 as tenant_pb
 
 ROUTES = {route.operation_id: route for route in build_routes()}
 
@@ -108,7 +108,8 @@ def test_query_is_ignored_when_the_body_is_the_whole_request() -> None:
 
 
 def test_reply_uses_proto_names_int64_strings_and_enum_names() -> None:
-    reply = session_pb.CreateSessionResponse(
-        session=session_pb.Session(id="s-1", permission=session_pb.PERMISSION_VIEW), access_token_ttl=2**53 + 1)
+    session = session_pb.Session(id="s-1", permission=session_pb.PERMISSION_VIEW)
+    reply = session_pb.CreateSessionResponse(session=session, access_token_ttl=2**53 + 1)
     document = reply_document(reply, ROUTES["SessionService_CreateSession"])
-    assert document == {"session": {"id": "s-1", "permission": "PERMISSION_VIEW"}, "access_token_ttl": str(2**53 + 1)}
+    assert document == {"session": {"id": "s-1", "permission": "PERMISSION_VIEW"},
+                        "access_token_ttl": str(2**53 + 1)}

@@ -1,0 +1,127 @@
+"""Store functions of the audit trail: one query each, keyword-only arguments, never commit.
+
+A chain is named by its tenant id, "" for the deployment-wide one (whose records have
+tenant_id NULL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control.db.models import AuditChainHead, AuditEvent
+
+
+def in_chain(chain: str) -> ColumnElement[bool]:
+    return col(AuditEvent.tenant_id).is_(None) if chain == "" else col(AuditEvent.tenant_id) == chain
+
+
+# -- chain heads --------------------------------------------------------------------------------
+
+
+async def head_for_update(db: AsyncSession, *, chain: str) -> AuditChainHead | None:
+    """Row-locks the head (PostgreSQL FOR UPDATE; SQLite transactions are already exclusive)."""
+    query = (select(AuditChainHead).where(AuditChainHead.tenant_id == chain).with_for_update()
+             .execution_options(populate_existing=True))
+    return (await db.exec(query)).first()
+
+
+async def create_head(db: AsyncSession, *, chain: str) -> None:
+    """Inserts an empty head unless one exists: a concurrent first append may have made it."""
+    dialect = (await db.connection()).dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(AuditChainHead).values(tenant_id=chain).on_conflict_do_nothing(index_elements=["tenant_id"])
+    await db.exec(statement)  # type: ignore[call-overload]
+
+
+async def get_head(db: AsyncSession, *, chain: str) -> AuditChainHead | None:
+    query = select(AuditChainHead).where(AuditChainHead.tenant_id == chain).execution_options(populate_existing=True)
+    return (await db.exec(query)).first()
+
+
+async def chain_names(db: AsyncSession) -> list[str]:
+    """Every chain that has a head or a record ("" first)."""
+    heads = (await db.exec(select(AuditChainHead.tenant_id))).all()
+    tenants = (await db.exec(select(func.coalesce(AuditEvent.tenant_id, "")).distinct())).all()
+    return sorted(set(heads) | set(tenants))
+
+
+# -- records ------------------------------------------------------------------------------------
+
+
+async def add_event(db: AsyncSession, *, event: AuditEvent) -> None:
+    """Inserts now (not at commit), so that the id follows the chain's order."""
+    db.add(event)
+    await db.flush()
+
+
+async def chain_batch(db: AsyncSession, *, chain: str, after_id: int, up_to_id: int,
+                      limit: int) -> Sequence[AuditEvent]:
+    query = (select(AuditEvent).where(in_chain(chain), col(AuditEvent.id) > after_id, col(AuditEvent.id) <= up_to_id)
+             .order_by(col(AuditEvent.id)).limit(limit))
+    return (await db.exec(query)).all()
+
+
+async def first_id_after(db: AsyncSession, *, chain: str, after_id: int) -> int | None:
+    query = select(func.min(AuditEvent.id)).where(in_chain(chain), col(AuditEvent.id) > after_id)
+    return (await db.exec(query)).one()
+
+
+async def first_id_since(db: AsyncSession, *, chain: str, since_time: int) -> int | None:
+    """The chain's first record at or after `since_time`."""
+    query = select(func.min(AuditEvent.id)).where(in_chain(chain), AuditEvent.time >= since_time)
+    return (await db.exec(query)).one()
+
+
+async def last_before(db: AsyncSession, *, chain: str, before_id: int | None) -> AuditEvent | None:
+    """The chain's last record before `before_id` (None: its last record)."""
+    query = select(AuditEvent).where(in_chain(chain)).order_by(col(AuditEvent.id).desc()).limit(1)
+    if before_id is not None:
+        query = query.where(col(AuditEvent.id) < before_id)
+    return (await db.exec(query)).first()
+
+
+async def delete_through(db: AsyncSession, *, chain: str, last_id: int) -> int:
+    """Removes the chain's records up to `last_id` included; returns how many."""
+    result = await db.exec(delete(AuditEvent).where(in_chain(chain), col(AuditEvent.id) <= last_id))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """ListAuditEvents' filters; None (or "") means any. Times: [start_time, end_time) in ms."""
+
+    tenant_id: str | None = None
+    session_id: str = ""
+    file_id: str = ""
+    actor: str = ""
+    operation: str = ""
+    outcome: str = ""
+    start_time: int | None = None
+    end_time: int | None = None
+
+
+async def list_events(db: AsyncSession, *, where: EventQuery, after_id: int | None,
+                      limit: int) -> Sequence[AuditEvent]:
+    """Oldest first (id order); `after_id` is the previous page's last id."""
+    query = select(AuditEvent).order_by(col(AuditEvent.id)).limit(limit)
+    if where.tenant_id is not None:
+        query = query.where(AuditEvent.tenant_id == where.tenant_id)
+    for column, value in ((AuditEvent.session_id, where.session_id), (AuditEvent.file_id, where.file_id),
+                          (AuditEvent.actor, where.actor), (AuditEvent.operation, where.operation),
+                          (AuditEvent.outcome, where.outcome)):
+        if value:
+            query = query.where(column == value)
+    if where.start_time is not None:
+        query = query.where(AuditEvent.time >= where.start_time)
+    if where.end_time is not None:
+        query = query.where(AuditEvent.time < where.end_time)
+    if after_id is not None:
+        query = query.where(col(AuditEvent.id) > after_id)
+    return (await db.exec(query)).all()

@@ -1,0 +1,209 @@
+"""Reading the audit trail: ListAuditEvents and VerifyAuditChain. A tenant key reads only its
+own tenant's records; another tenant's id answers like a missing tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from control.db import audit_store, pages
+from control.db.audit_store import EventQuery
+from control.db.models import AuditEvent
+from control.services import audit
+from control.services.access import require_tenant_visible
+from control.services.context import Principal, ServiceContext
+from shared.errors import InvalidArgument
+
+MAX_FILTER_LENGTH = 300
+VERIFY_BATCH = 1000
+# A purge that runs while a chain is walked moves its anchor; the walk then starts again.
+VERIFY_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """ListAuditEvents' filters; "" and None mean any. Times in ms: [start_time, end_time)."""
+
+    tenant_id: str = ""
+    session_id: str = ""
+    file_id: str = ""
+    user_id: str = ""
+    operation: str = ""
+    outcome: str = ""
+    start_time: int | None = None
+    end_time: int | None = None
+
+
+def _scope(principal: Principal, tenant_id: str) -> str | None:
+    """The tenant whose records the caller reads; None: every tenant's (admin only)."""
+    if not principal.is_admin:
+        if tenant_id:
+            require_tenant_visible(principal, tenant_id)
+        return principal.tenant_id or ""
+    return tenant_id or None
+
+
+def _checked_text(value: str, field: str) -> str:
+    # PostgreSQL refuses NUL in text parameters; an overlong value could never match anyway.
+    if len(value) > MAX_FILTER_LENGTH or "\x00" in value:
+        raise InvalidArgument(field, f"at most {MAX_FILTER_LENGTH} characters, no NUL")
+    return value
+
+
+def _query(principal: Principal, where: AuditFilter) -> EventQuery:
+    for field in ("tenant_id", "session_id", "file_id", "user_id", "operation"):
+        _checked_text(getattr(where, field), field)
+    if where.outcome and where.outcome not in audit.OUTCOMES:
+        raise InvalidArgument("outcome", f"one of {', '.join(audit.OUTCOMES)}")
+    if where.start_time is not None and where.end_time is not None and where.end_time <= where.start_time:
+        raise InvalidArgument("end_time", "must be after start_time")
+    return EventQuery(
+        tenant_id=_scope(principal, where.tenant_id), session_id=where.session_id, file_id=where.file_id,
+        actor=f"user:{where.user_id}" if where.user_id else "", operation=where.operation, outcome=where.outcome,
+        start_time=where.start_time, end_time=where.end_time,
+    )
+
+
+async def list_events(ctx: ServiceContext, principal: Principal, *, where: AuditFilter, page_size: int,
+                      page_token: str) -> tuple[Sequence[AuditEvent], str]:
+    """Oldest first; the page token is the last id returned."""
+    query = _query(principal, where)
+    limit = pages.page_size(page_size)
+    after = pages.decode(page_token)
+    if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
+        raise InvalidArgument("page_token", "not a token returned by this API")
+    async with ctx.sessions() as db:
+        rows = await audit_store.list_events(db, where=query, after_id=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, pages.encode(rows[-1].id) if more else ""
+
+
+# -- verification -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of a verification; broken_* name the first broken record when not ok."""
+
+    checked: int
+    broken_tenant_id: str = ""
+    broken_event_id: int = 0
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+class _Broken(Exception):
+    def __init__(self, event_id: int, reason: str) -> None:
+        super().__init__(reason)
+        self.event_id = event_id
+        self.reason = reason
+
+
+class _AnchorMoved(Exception):
+    """A retention purge ran during the walk."""
+
+
+async def verify_chains(ctx: ServiceContext, principal: Principal, *, tenant_id: str) -> ChainReport:
+    """Checks one chain (a tenant key's own, or the one named) or, for the admin without a tenant,
+    every chain; reports the earliest broken record."""
+    scope = _scope(principal, tenant_id)
+    if scope is None:
+        async with ctx.sessions() as db:
+            chains = await audit_store.chain_names(db)
+    else:
+        chains = [scope]
+    checked, broken = 0, []
+    for chain in chains:
+        report = await verify_chain(ctx, chain)
+        checked += report.checked
+        if not report.ok:
+            broken.append(report)
+    if not broken:
+        return ChainReport(checked=checked)
+    first = min(broken, key=lambda r: r.broken_event_id)
+    return ChainReport(checked=checked, broken_tenant_id=first.broken_tenant_id,
+                       broken_event_id=first.broken_event_id, reason=first.reason)
+
+
+async def verify_chain(ctx: ServiceContext, chain: str) -> ChainReport:
+    """Walks one chain in id order, recomputing every hash, in short read transactions (a big
+    trail must not hold SQLite's lock). Records appended after the walk began are left for the
+    next verification; a purge that moves the anchor meanwhile restarts the walk."""
+    for attempt in range(VERIFY_ATTEMPTS):
+        counter = [0]
+        try:
+            await _walk(ctx, chain, counter)
+        except _AnchorMoved:
+            if attempt + 1 < VERIFY_ATTEMPTS:
+                continue
+            raise
+        except _Broken as broken:
+            return ChainReport(checked=counter[0], broken_tenant_id=chain, broken_event_id=broken.event_id,
+                               reason=broken.reason)
+        return ChainReport(checked=counter[0])
+    raise AssertionError("unreachable")
+
+
+async def _walk(ctx: ServiceContext, chain: str, counter: list[int]) -> None:
+    async with ctx.sessions() as db:
+        head = await audit_store.get_head(db, chain=chain)
+    anchor_id, anchor_hash = (head.anchor_event_id, head.anchor_hash) if head else (0, "")
+    last_id, last_hash = (head.last_event_id, head.last_hash) if head else (0, "")
+
+    async def broken(event_id: int, reason: str) -> _Broken | _AnchorMoved:
+        async with ctx.sessions() as db:
+            now = await audit_store.get_head(db, chain=chain)
+        if (now.anchor_event_id if now else 0) != anchor_id:
+            return _AnchorMoved()
+        return _Broken(event_id, reason)
+
+    previous_id, previous_hash = anchor_id, anchor_hash
+    cursor = 0  # every record of the chain is walked, even one older than the anchor
+    while True:
+        async with ctx.sessions() as db:
+            batch = await audit_store.chain_batch(db, chain=chain, after_id=cursor, up_to_id=last_id,
+                                                  limit=VERIFY_BATCH)
+        for event in batch:
+            assert event.id is not None
+            counter[0] += 1
+            cursor = event.id
+            if audit.compute_hash(event) != event.hash:
+                raise await broken(event.id, "hash mismatch: the record's content does not match its hash "
+                                             "(it was altered)")
+            if event.previous_hash != previous_hash:
+                raise await broken(event.id, _previous_mismatch(previous_id, anchor_id))
+            previous_id, previous_hash = event.id, event.hash
+        if len(batch) < VERIFY_BATCH:
+            break
+    if previous_id != last_id:
+        raise await broken(last_id, f"record missing (gap): the chain's last record #{last_id} is gone")
+    if previous_hash != last_hash:
+        raise await broken(last_id, "hash mismatch: the chain's last record is not the one its head recorded "
+                                    "(it was rewritten)")
+    await _check_tail(ctx, chain, last_id)
+
+
+def _previous_mismatch(previous_id: int, anchor_id: int) -> str:
+    if previous_id == 0:
+        return ("previous_hash does not match the record before it: this is the chain's first record, yet it "
+                "names a predecessor (a record is missing (gap) or was inserted)")
+    if previous_id == anchor_id:
+        return (f"previous_hash does not match the record before it (#{previous_id}, the last one removed by "
+                "retention): a record is missing (gap) or was inserted")
+    return (f"previous_hash does not match the record before it (#{previous_id}): a record is missing (gap) "
+            "or was inserted")
+
+
+async def _check_tail(ctx: ServiceContext, chain: str, walked_to: int) -> None:
+    """A record after the walked part that the head does not cover was not appended through
+    the chain. The record is read before the head: a genuine append commits both together."""
+    async with ctx.sessions() as db:
+        first_after = await audit_store.first_id_after(db, chain=chain, after_id=walked_to)
+        head = await audit_store.get_head(db, chain=chain)
+    if first_after is not None and (head is None or first_after > head.last_event_id):
+        raise _Broken(first_after, f"record not in the chain: it follows the chain's last record "
+                                   f"#{head.last_event_id if head else 0} without being appended to it")

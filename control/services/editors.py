@@ -1,0 +1,317 @@
+"""Editors (WOPI clients): the pool and tenants' own, their discovery, and what a session needs
+of them (the action URL for a file, the proof keys its requests are signed with).
+
+Discovery documents are fetched when an editor is added, on RefreshEditor, on a schedule, and
+at once when a proof check fails or succeeds only with the old key (key rotation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control.db import stores
+from control.db.models import Editor, Session, Tenant
+from control.editors.discovery import Discovery, DiscoveryError, action_url, choose_action, parse_discovery
+from control.editors.fetch import fetch_discovery
+from control.editors.proof import verify_proof
+from control.services import audit, validation
+from control.services.access import require_admin, require_tenant_visible
+from control.services.context import Principal, ServiceContext
+from shared.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ProofInvalid,
+    TenantNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("required", "if-advertised", "off")
+EDITOR_MODES = ("pool", "own", "disabled")
+REFRESH_EVERY_S = 12 * 3600
+
+
+class EditorNotFound(NotFound):
+    reason = "EDITOR_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"editor {name!r} not found", editor=name)
+
+
+class EditorAlreadyExists(AlreadyExists):
+    reason = "EDITOR_ALREADY_EXISTS"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"editor {name!r} already exists", editor=name)
+
+
+def _unavailable(url: str, detail: str) -> FailedPrecondition:
+    return FailedPrecondition("DISCOVERY_UNAVAILABLE", f"discovery of {url} unavailable: {detail}",
+                              url=url, detail=detail)
+
+
+class EditorRegistry:
+    """Parsed discovery documents (cached by content hash) and the HTTP client that fetches them."""
+
+    def __init__(self, ctx: ServiceContext, client: httpx.AsyncClient | None = None) -> None:
+        self._ctx = ctx
+        self._client = client or httpx.AsyncClient(timeout=15, follow_redirects=True)
+        self._parsed: dict[str, Discovery] = {}
+        self._refreshing: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self._client.aclose()
+
+    def discovery(self, editor: Editor) -> Discovery | None:
+        if not editor.discovery_xml:
+            return None
+        digest = hashlib.sha256(editor.discovery_xml.encode()).hexdigest()
+        parsed = self._parsed.get(digest)
+        if parsed is None:
+            try:
+                parsed = parse_discovery(editor.discovery_xml.encode())
+            except DiscoveryError:
+                return None
+            if len(self._parsed) > 256:
+                self._parsed.clear()
+            self._parsed[digest] = parsed
+        return parsed
+
+    async def fetch(self, url: str) -> tuple[str, Discovery]:
+        try:
+            xml = await fetch_discovery(url, self._client)
+            return xml.decode("utf-8", errors="replace"), parse_discovery(xml)
+        except DiscoveryError as error:
+            raise _unavailable(url, str(error)) from None
+
+    async def refresh(self, editor_id: int) -> Editor:
+        async with self._ctx.sessions() as db:
+            editor = await db.get(Editor, editor_id)
+        if editor is None:
+            raise EditorNotFound(str(editor_id))
+        now = self._ctx.clock()
+        try:
+            xml, parsed = await self.fetch(editor.discovery_url)
+        except FailedPrecondition as error:
+            async with self._ctx.transaction() as db:
+                row = await db.get(Editor, editor_id)
+                if row is not None:
+                    row.discovery_error = error.message[:1000]
+                    db.add(row)
+            raise
+        async with self._ctx.transaction() as db:
+            row = await db.get(Editor, editor_id)
+            if row is None:
+                raise EditorNotFound(editor.name)
+            row.discovery_xml, row.product, row.fetch_time, row.discovery_error = xml, parsed.product, now, ""
+            db.add(row)
+        return row
+
+    def refresh_soon(self, editor_id: int, why: str) -> None:
+        """Refreshes in the background, once at a time per editor (proof failure, key rotation)."""
+        if editor_id in self._refreshing:
+            return
+        self._refreshing.add(editor_id)
+        log.info("refreshing discovery of editor %d: %s", editor_id, why)
+
+        async def run() -> None:
+            try:
+                await self.refresh(editor_id)
+            except Exception as exc:  # logged; the cached document stays in use
+                log.warning("discovery refresh of editor %d failed: %s", editor_id, exc)
+            finally:
+                self._refreshing.discard(editor_id)
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def refresh_all_periodically(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=60)
+            except TimeoutError:
+                pass
+            if stop.is_set():
+                return
+            cutoff = self._ctx.clock() - REFRESH_EVERY_S * 1000
+            async with self._ctx.sessions() as db:
+                due = (await db.exec(select(Editor.id).where(col(Editor.fetch_time) < cutoff))).all()
+            for editor_id in due:
+                if editor_id is not None:
+                    self.refresh_soon(editor_id, "scheduled")
+
+
+# -- the API -------------------------------------------------------------------------------------
+
+
+def _scope(principal: Principal, tenant_id: str) -> str:
+    """Pool editors ("") are the admin's; a tenant's own editors are the tenant's (and the admin's)."""
+    if tenant_id:
+        require_tenant_visible(principal, tenant_id)
+        return tenant_id
+    if not principal.is_admin:
+        raise PermissionDenied("pool editors are managed with the admin key; pass tenant_id for your own")
+    return ""
+
+
+async def _get(db: AsyncSession, tenant_id: str, name: str) -> Editor | None:
+    query = select(Editor).where(Editor.tenant_id == tenant_id, Editor.name == name)
+    return (await db.exec(query)).first()
+
+
+async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal: Principal, *, name: str,
+                        tenant_id: str, discovery_url: str, proof_policy: str) -> Editor:
+    scope = _scope(principal, tenant_id)
+    validation.storage_name(name, "name")
+    validation.http_url(discovery_url, "discovery_url")
+    if not discovery_url:
+        raise InvalidArgument("discovery_url", "required")
+    if proof_policy not in POLICIES:
+        raise InvalidArgument("proof_policy", "required, if-advertised or off")
+    xml, parsed = await registry.fetch(discovery_url)
+    if proof_policy == "required" and parsed.proof_key is None:
+        raise _unavailable(discovery_url, "the proof policy is 'required' but the discovery has no proof-key")
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        if scope and await stores.get_tenant(db, tenant_id=scope) is None:
+            raise TenantNotFound(scope)
+        if await _get(db, scope, name) is not None:
+            raise EditorAlreadyExists(name)
+        row = Editor(tenant_id=scope, name=name, discovery_url=discovery_url, proof_policy=proof_policy,
+                     discovery_xml=xml, product=parsed.product, fetch_time=now, create_time=now)
+        await stores.add(db, row)
+        await audit.record(db, time=now, actor=principal.actor, operation="CreateEditor", outcome="ok",
+                           tenant_id=scope or None, detail=f"editor={name} url={discovery_url} proof={proof_policy}")
+    return row
+
+
+async def get_editor(ctx: ServiceContext, principal: Principal, *, name: str, tenant_id: str) -> Editor:
+    if tenant_id:
+        require_tenant_visible(principal, tenant_id)
+    async with ctx.sessions() as db:
+        row = await _get(db, tenant_id, name)
+    if row is None:
+        raise EditorNotFound(name)
+    return row
+
+
+async def list_editors(ctx: ServiceContext, principal: Principal, *, tenant_id: str) -> Sequence[Editor]:
+    scope = tenant_id or (principal.tenant_id or "")
+    if scope:
+        require_tenant_visible(principal, scope)
+    async with ctx.sessions() as db:
+        query = select(Editor).where(col(Editor.tenant_id).in_(["", scope])).order_by(col(Editor.name))
+        return (await db.exec(query)).all()
+
+
+async def refresh_editor(ctx: ServiceContext, registry: EditorRegistry, principal: Principal, *, name: str,
+                         tenant_id: str) -> Editor:
+    row = await get_editor(ctx, principal, name=name, tenant_id=tenant_id)
+    assert row.id is not None
+    return await registry.refresh(row.id)
+
+
+async def delete_editor(ctx: ServiceContext, principal: Principal, *, name: str, tenant_id: str) -> None:
+    scope = _scope(principal, tenant_id)
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        row = await _get(db, scope, name)
+        if row is None:
+            raise EditorNotFound(name)
+        await db.delete(row)
+        await audit.record(db, time=now, actor=principal.actor, operation="DeleteEditor", outcome="ok",
+                           tenant_id=scope or None, detail=f"editor={name}")
+
+
+# -- sessions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditorChoice:
+    editor: Editor
+    action_url: str
+    favicon_url: str
+
+
+async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, name: str, path: str,
+                 want_edit: bool, wopi_src: str, language: str) -> EditorChoice | None:
+    """The editor and action for a file, by the tenant's mode; an explicit name must fit."""
+    extension = posixpath.splitext(path)[1].lstrip(".").lower()
+    if tenant.editor_mode == "disabled":
+        if name:
+            raise FailedPrecondition("NO_EDITOR", f"tenant {tenant.id!r} has editors disabled", extension=extension)
+        return None
+    scopes = [tenant.id] if tenant.editor_mode == "own" else [tenant.id, ""]
+    query = select(Editor).where(col(Editor.tenant_id).in_(scopes)).order_by(col(Editor.tenant_id).desc(),
+                                                                             col(Editor.name))
+    candidates = [e for e in (await db.exec(query)).all() if not name or e.name == name]
+    if name and not candidates:
+        raise EditorNotFound(name)
+    for editor in candidates:
+        parsed = registry.discovery(editor)
+        if parsed is None:
+            continue
+        action = choose_action(parsed, extension, want_edit=want_edit)
+        if action is None:
+            continue
+        url = action_url(action, wopi_src=wopi_src, language=language)
+        favicon = getattr(parsed, "favicons", {}).get(action.app, "") if hasattr(parsed, "favicons") else ""
+        return EditorChoice(editor=editor, action_url=url, favicon_url=favicon or "")
+    if name:
+        raise FailedPrecondition("NO_EDITOR", f"editor {name!r} cannot open .{extension} files", extension=extension)
+    return None
+
+
+# -- proof keys on WOPI requests ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProofHeaders:
+    proof: str
+    proof_old: str
+    timestamp: str
+    url: str
+
+
+async def check_proof(db: AsyncSession, registry: EditorRegistry, *, session: Session, access_token: str,
+                      headers: ProofHeaders, now_ms: int) -> None:
+    """Raises ProofInvalid unless the request carries what the session's editor's policy asks for."""
+    if session.editor_id is None:
+        return
+    editor = await db.get(Editor, session.editor_id)
+    if editor is None or editor.proof_policy == "off":
+        return
+    parsed = registry.discovery(editor)
+    keys_known = parsed is not None and parsed.proof_key is not None
+    if not keys_known:
+        if editor.proof_policy == "required":
+            registry.refresh_soon(editor.id or 0, "no proof key known")
+            raise ProofInvalid("the editor's discovery has no proof key (policy: required)")
+        return
+    # richdocuments' observation: a proof where discovery has none, or the reverse, means stale keys.
+    assert parsed is not None
+    result = verify_proof(access_token=access_token, url=headers.url, proof=headers.proof,
+                          proof_old=headers.proof_old, timestamp=headers.timestamp, current=parsed.proof_key,
+                          old=parsed.old_proof_key, now=dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.timezone.utc))
+    if not result.ok:
+        registry.refresh_soon(editor.id or 0, f"proof check failed: {result.reason}")
+        raise ProofInvalid(result.reason)
+    if result.used_old_key:
+        registry.refresh_soon(editor.id or 0, "proof matched only the old key")

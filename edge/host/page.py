@@ -1,0 +1,90 @@
+"""GET /host/<launch code>: a ready page for a session.
+
+The code is single-use and short-lived, so the URL can be handed to a browser; the access
+token only ever travels in the POST body of the form, never in a URL. Editor messages are
+relayed to the application's page (the tenant's PostMessageOrigin) and back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from quart import Blueprint, Response, render_template_string, request
+
+from edge.runtime import runtime
+from shared.errors import LaunchCodeInvalid
+
+blueprint = Blueprint("host", __name__)
+MAX_CODE_LENGTH = 64
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, maximum-scale=1, minimum-scale=1, user-scalable=no">
+<meta name="referrer" content="no-referrer">
+<title>{{ file_name }}</title>
+{% if favicon_url %}<link rel="shortcut icon" href="{{ favicon_url }}">{% endif %}
+<style nonce="{{ nonce }}">
+html, body { margin: 0; padding: 0; height: 100%; overflow: hidden; }
+#office_frame { width: 100%; height: 100%; border: none; display: block; }
+</style>
+</head>
+<body>
+<form id="office_form" name="office_form" target="office_frame" action="{{ action_url }}" method="post">
+<input name="access_token" value="{{ access_token }}" type="hidden">
+<input name="access_token_ttl" value="{{ access_token_ttl }}" type="hidden">
+</form>
+<iframe id="office_frame" name="office_frame" title="{{ file_name }}" allowfullscreen
+ allow="clipboard-read; clipboard-write; fullscreen"></iframe>
+<script nonce="{{ nonce }}">
+(function () {
+  var editorOrigin = {{ editor_origin | tojson }};
+  var appOrigin = {{ post_message_origin | tojson }};
+  var frame = document.getElementById("office_frame");
+  window.addEventListener("message", function (event) {
+    if (event.origin === editorOrigin && appOrigin && window.parent !== window) {
+      window.parent.postMessage(event.data, appOrigin);
+    } else if (appOrigin && event.origin === appOrigin && frame.contentWindow) {
+      frame.contentWindow.postMessage(event.data, editorOrigin);
+    }
+  });
+  document.getElementById("office_form").submit();
+})();
+</script>
+</body>
+</html>
+"""
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@blueprint.get("/host/<code>")
+async def host_page(code: str) -> Response:
+    if len(code) > MAX_CODE_LENGTH:
+        raise LaunchCodeInvalid()
+    launch = await runtime().control.redeem_launch_code(code, request.remote_addr or "")
+    nonce = secrets.token_urlsafe(16)
+    editor_origin = _origin(launch.action_url)
+    html = await render_template_string(
+        PAGE, nonce=nonce, file_name=launch.file_name, favicon_url=launch.favicon_url,
+        action_url=launch.action_url, access_token=launch.access_token,
+        access_token_ttl=launch.access_token_ttl, editor_origin=editor_origin,
+        post_message_origin=launch.post_message_origin,
+    )
+    response = Response(html, status=200, mimetype="text/html")
+    ancestors = f"'self' {launch.post_message_origin}" if launch.post_message_origin else "*"
+    images = f" {_origin(launch.favicon_url)}" if launch.favicon_url else ""
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        f"frame-src {editor_origin}; form-action {editor_origin}; img-src 'self'{images}; "
+        f"frame-ancestors {ancestors}; base-uri 'none'"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
