@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                       help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
+    edge.add_argument("--rest-gateway", action="store_true",
+                      help="also serve the REST gateway of the control API on this port")
     edge.add_argument("--trust-forwarded-headers", action="store_true",
                       help="take the public URL from X-Forwarded-Proto/Host/Prefix (behind a trusted proxy)")
 
@@ -234,7 +236,7 @@ def _run_service(args: argparse.Namespace) -> None:
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
                                 public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)
-        asyncio.run(run.edge_only(settings, args.ready_file))
+        asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
                               database_url=args.database_url)

@@ -14,6 +14,7 @@ from control.settings import ControlSettings
 from edge.app import create_app
 from edge.server import bind_socket, serve_http
 from edge.settings import EdgeSettings
+from gateway import register_gateway
 
 log = logging.getLogger("wopi_proxy")
 
@@ -49,6 +50,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
                                   public_url=public_url))
+    register_gateway(app, f"127.0.0.1:{running.port}")  # REST beside WOPI on the one HTTP port
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
@@ -72,11 +74,13 @@ async def control_only(control: ControlSettings, ready_file: str | None) -> None
         await running.stop()
 
 
-async def edge_only(settings: EdgeSettings, ready_file: str | None) -> None:
+async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway: bool = False) -> None:
     stop = _stop_event()
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     app = create_app(settings)
+    if rest_gateway:
+        register_gateway(app, settings.control_address)
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=port)
     try:

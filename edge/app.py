@@ -6,13 +6,14 @@ import logging
 import time
 
 from quart import Quart, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from edge.control_client import ControlClient
 from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedHTTPConnection, BoundedRequest
-from edge.wopi.errors import domain_error_response, unexpected_error_response
+from edge.wopi.errors import domain_error_response, http_error_response, unexpected_error_response
 from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.errors import WopiProxyError
@@ -31,6 +32,7 @@ def create_app(settings: EdgeSettings) -> Quart:
     app.register_blueprint(wopi_blueprint)
     app.register_blueprint(host_blueprint)
     app.register_error_handler(WopiProxyError, domain_error_response)
+    app.register_error_handler(HTTPException, http_error_response)  # 404/405 of routing, not incidents
     app.register_error_handler(Exception, unexpected_error_response)
 
     @app.before_serving

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import httpx
 import pytest
 
 from tests.support.api import ControlApi, new_tenant
+# The PostgreSQL cluster is shared by the store tests (tests/control) and the end-to-end ones.
+from tests.support.postgres import PostgresCluster, postgres_cluster  # noqa: F401
 from tests.support.processes import WopiProxyProcess, serve
 
 
@@ -42,3 +45,14 @@ def tenant(api: ControlApi, tmp_path: Path) -> tuple[str, Path]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def postgres_database_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """A fresh, empty database on the shared cluster, for a process under test to create its schema in."""
+    name = "e2e_" + secrets.token_hex(6)
+    with postgres_cluster.admin_connection() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_cluster.url(name)
+    with postgres_cluster.admin_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -25,7 +25,7 @@ from control.editors.discovery import Discovery, DiscoveryError, action_url, cho
 from control.editors.fetch import fetch_discovery
 from control.editors.proof import verify_proof
 from control.services import audit, validation
-from control.services.access import require_admin, require_tenant_visible
+from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.errors import (
     AlreadyExists,

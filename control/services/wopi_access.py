@@ -75,8 +75,6 @@ class Grant:
 async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operation: str, *,
                   for_update: bool = False) -> Grant:
     """Checks the token; with `for_update` the file row stays locked until the transaction ends."""
-    if not validation.is_lookup_id(caller.file_id):
-        raise FileNotFound(validation.printable(caller.file_id, 43))
     session = await stores.session_by_token_hash(db, token_hash=hash_secret(caller.access_token))
     now = ctx.clock()
     if session is None or session.close_time is not None or session.expire_time <= now:
@@ -84,8 +82,9 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
     if session.file_id != caller.file_id:
         # A file id that names no file at all is 404 (WOPI "file unknown"); a real file the
         # token was not issued for is 401, like any foreign token.
-        if await stores.get_file(db, file_id=caller.file_id) is None:
-            raise FileNotFound(caller.file_id)
+        # (Ids we never issue do not even reach the database: PostgreSQL text cannot hold NUL.)
+        if not validation.is_lookup_id(caller.file_id) or await stores.get_file(db, file_id=caller.file_id) is None:
+            raise FileNotFound(validation.printable(caller.file_id, 43))
         raise AccessTokenInvalid("the access token is not valid for this file")
     tenant = await stores.get_tenant(db, tenant_id=session.tenant_id)
     if tenant is None or not tenant.enabled:

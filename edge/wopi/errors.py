@@ -7,6 +7,7 @@ import logging
 import secrets
 
 from quart import Response, jsonify
+from werkzeug.exceptions import HTTPException
 
 from edge.wopi.headers import utf7
 from shared import errors
@@ -73,6 +74,13 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
     response.status_code = status
     if isinstance(error, errors.InvalidFileName):
         response.headers["X-WOPI-InvalidFileNameError"] = error.description
+    return response
+
+
+async def http_error_response(error: HTTPException) -> Response:
+    response = jsonify({"error": (error.name or "HTTP error").upper().replace(" ", "_"),
+                        "message": error.description or ""})
+    response.status_code = error.code or 500
     return response
 
 

@@ -10,22 +10,14 @@ unless WOPI_PROXY_REQUIRE_POSTGRES=1 (CI), where their absence is a failure.
 from __future__ import annotations
 
 import asyncio
-import os
-import pwd
 import secrets
-import shlex
 import shutil
-import socket
-import subprocess
-import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,13 +26,8 @@ from control.db.models import Storage, Tenant
 from control.services import sessions, storages, tenants
 from control.services.context import Principal, ServiceContext
 from control.services.sessions import OpenedSession
+from tests.support.postgres import PostgresCluster
 from tests.control.helpers import OTHER_TENANT, STORAGE, TENANT, FakeClock, OpenSession
-
-REQUIRE_POSTGRES_ENV = "WOPI_PROXY_REQUIRE_POSTGRES"
-POSTGRES_MAJOR = "15"
-POSTGRES_SYSTEM_USER = "postgres"
-POSTGRES_SUPERUSER = "postgres"
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -54,101 +41,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if marker and callspec is not None and callspec.params.get("database_url") == "postgresql":
             item.add_marker(pytest.mark.xfail(strict=True, reason=marker.kwargs["reason"]))
-
-
-# -- PostgreSQL ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PostgresCluster:
-    host: str
-    port: int
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{POSTGRES_SUPERUSER}@{self.host}:{self.port}/{database}"
-
-    def admin_connection(self) -> psycopg.Connection:
-        """Autocommit, as CREATE/DROP DATABASE cannot run inside a transaction."""
-        return psycopg.connect(host=self.host, port=self.port, user=POSTGRES_SUPERUSER, dbname="postgres",
-                               autocommit=True, connect_timeout=10)
-
-
-def _postgres_bin_dir() -> Path | None:
-    """Debian's layout: /usr/lib/postgresql/<major>/bin. The pinned major first, else the newest."""
-    root = Path("/usr/lib/postgresql")
-    found = [d / "bin" for d in root.glob("*")
-             if (d / "bin" / "initdb").is_file() and (d / "bin" / "pg_ctl").is_file()]
-    newest_first = sorted((b for b in found if b.parent.name.isdigit()), key=lambda b: -int(b.parent.name))
-    pinned = [b for b in newest_first if b.parent.name == POSTGRES_MAJOR]
-    return next(iter(pinned + newest_first), None)
-
-
-def _unavailable(why: str) -> NoReturn:
-    if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
-        pytest.fail(f"PostgreSQL is required ({REQUIRE_POSTGRES_ENV}=1) but {why}", pytrace=False)
-    pytest.skip(f"PostgreSQL tests skipped: {why} (set {REQUIRE_POSTGRES_ENV}=1 to make this an error)")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Runner:
-    """Runs the server binaries directly, or through `su postgres` when we are root."""
-
-    def __init__(self) -> None:
-        self.as_root = os.geteuid() == 0
-
-    def run(self, argv: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        if self.as_root:
-            argv = ["su", "-s", "/bin/sh", POSTGRES_SYSTEM_USER, "-c", shlex.join(argv)]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _check(result: subprocess.CompletedProcess[str], what: str, log: Path | None = None) -> None:
-    if result.returncode == 0:
-        return
-    log_text = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
-    raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{log_text}")
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    bin_dir = _postgres_bin_dir()
-    if bin_dir is None:
-        _unavailable("no server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
-    runner = _Runner()
-    if runner.as_root:
-        try:
-            account = pwd.getpwnam(POSTGRES_SYSTEM_USER)
-        except KeyError:
-            _unavailable(f"we are root and there is no {POSTGRES_SYSTEM_USER!r} user to run initdb as")
-    base = Path(tempfile.mkdtemp(prefix="wopi-pg-"))
-    if runner.as_root:
-        os.chown(base, account.pw_uid, account.pw_gid)
-    data, log = base / "data", base / "postgres.log"
-    started = False
-    try:
-        _check(runner.run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", POSTGRES_SUPERUSER,
-                           "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]), "initdb")
-        port = 0
-        for _attempt in range(3):  # the free port may be taken between the probe and the bind
-            port = _free_port()
-            options = (f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-            result = runner.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                                 "-o", options, "start"])
-            if result.returncode == 0:
-                started = True
-                break
-        _check(result, "pg_ctl start", log)
-        yield PostgresCluster(host="127.0.0.1", port=port)
-    finally:
-        if started:
-            runner.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
-        shutil.rmtree(base, ignore_errors=True)
 
 
 # -- the database under test --------------------------------------------------------------------
