@@ -55,11 +55,11 @@ def add_audit_commands(commands: Any, fmt_parent: argparse.ArgumentParser) -> No
 
 def _iso_time(text: str) -> Timestamp:
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     stamp = Timestamp()
     stamp.FromDatetime(when)
     return stamp
@@ -99,8 +99,7 @@ def _events(api: Any, args: argparse.Namespace, *, limit: int | None = None) -> 
 def event_record(event: audit_pb.AuditEvent) -> dict[str, Any]:
     """Plain values: numbers as numbers, the time as RFC 3339 UTC with milliseconds."""
     data: dict[str, Any] = {name: getattr(event, name) for name in FIELDS}
-    data["time"] = event.time.ToDatetime(tzinfo=dt.timezone.utc).isoformat(timespec="milliseconds") \
-        .replace("+00:00", "Z")
+    data["time"] = event.time.ToDatetime(tzinfo=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return data
 
 

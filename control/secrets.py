@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,9 +64,8 @@ class SecretBox:
         try:
             return self.fernet.decrypt(token.encode("ascii")).decode()
         except InvalidToken:
-            raise SecretKeyError(f"stored secrets cannot be decrypted with the secret key from "
-                                 f"{self.source}: "
-                                 "it is not the key they were encrypted with") from None
+            raise SecretKeyError(f"stored secrets cannot be decrypted with the secret key from {self.source}"
+                                 ": it is not the key they were encrypted with") from None
 
 
 def load_secret_box(*, data_dir: Path, key_file: Path | None,
@@ -85,23 +85,28 @@ def load_secret_box(*, data_dir: Path, key_file: Path | None,
 
 def _read_key_file(path: Path) -> bytes:
     try:
+        if path.stat().st_mode & 0o077:
+            log.warning("the secret key file %s can be read by other users (chmod 600 it)", path)
         return path.read_bytes()
     except OSError as exc:
         raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from None
 
 
 def _create_key_file(path: Path) -> None:
+    """Writes a new key beside `path`, then links it into place: the file appears complete or
+    not at all, and of two processes starting at once on one data dir, one key wins."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")  # mode 0600
     try:
-        # O_EXCL: two processes starting at once on one data dir cannot write different keys.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(Fernet.generate_key() + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(temp, path)
     except FileExistsError:
         return
-    with os.fdopen(fd, "wb") as out:
-        out.write(Fernet.generate_key() + b"\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.chmod(path, 0o600)
+    finally:
+        os.unlink(temp)
     log.info("secret key: generated %s (keep it with the database: without it, stored storage "
              "options cannot be read)", path)
 

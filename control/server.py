@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
+from control.api.reflection import enable_reflection
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
@@ -81,7 +82,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
         interceptors=[AuthInterceptor(authenticator)],
         options=[("grpc.max_receive_message_length", 16 << 20)],
     )
-    tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx), server)
+    tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx, authenticator), server)
     key_grpc.add_KeyServiceServicer_to_server(KeyServicer(ctx, authenticator), server)
     storage_grpc.add_StorageServiceServicer_to_server(StorageServicer(ctx), server)
     registry = EditorRegistry(ctx)
@@ -95,7 +96,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
+    enable_reflection(
         [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )

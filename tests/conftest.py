@@ -48,7 +48,7 @@ def http() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def postgres_database_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+def postgres_database_url(postgres_cluster: PostgresCluster) -> Iterator[str]:  # noqa: F811
     """A fresh, empty database on the shared cluster, for a process under test to create its schema in."""
     name = "e2e_" + secrets.token_hex(6)
     with postgres_cluster.admin_connection() as conn:

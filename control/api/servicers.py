@@ -24,8 +24,9 @@ Ctx = grpc.aio.ServicerContext
 
 
 class TenantServicer(tenant_grpc.TenantServiceServicer):
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, authenticator: Authenticator | None = None) -> None:
         self._ctx = ctx
+        self._authenticator = authenticator
 
     @grpc_errors
     async def CreateTenant(self, request: tenant_pb.CreateTenantRequest, context: Ctx) -> tenant_pb.Tenant:
@@ -46,6 +47,8 @@ class TenantServicer(tenant_grpc.TenantServiceServicer):
     @grpc_errors
     async def DeleteTenant(self, request: tenant_pb.DeleteTenantRequest, context: Ctx) -> empty_pb2.Empty:
         await tenants.delete_tenant(self._ctx, current_principal(), tenant_id=request.id, force=request.force)
+        if self._authenticator is not None:
+            self._authenticator.forget()  # the tenant's keys are gone: stop honouring cached ones at once
         return empty_pb2.Empty()
 
     @grpc_errors

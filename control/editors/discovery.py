@@ -38,16 +38,18 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+
+# defusedxml has no inline type hints (typeshed's types-defusedxml has them).
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 __all__ = [
     "ZONE_PREFERENCE",
     "Action",
     "Discovery",
     "DiscoveryError",
-    "ProofKey",
     "Product",
+    "ProofKey",
     "action_url",
     "choose_action",
     "extensions",
@@ -168,7 +170,8 @@ def parse_discovery(xml: bytes) -> Discovery:
     try:
         root = fromstring(xml.lstrip(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as error:
-        raise DiscoveryError(f"refused XML ({type(error).__name__}): discovery documents have no DTD") from None
+        raise DiscoveryError(f"refused XML ({type(error).__name__}): discovery documents have no DTD"
+                             ) from None
     except ParseError as error:
         raise DiscoveryError(f"not well-formed XML: {error}") from None
     if _local(root.tag) != "wopi-discovery":
@@ -219,7 +222,8 @@ def _zone_actions(zone: Element) -> tuple[list[Action], dict[str, str]]:
             name = (element.get("name") or "").strip()
             if _local(element.tag) != "action" or not urlsrc or not name:
                 continue
-            requires = frozenset(r.strip().lower() for r in (element.get("requires") or "").split(",") if r.strip())
+            groups = (element.get("requires") or "").split(",")
+            requires = frozenset(g.strip().lower() for g in groups if g.strip())
             actions.append(Action(app=app_name, name=name, ext=_normal_ext(element.get("ext") or ""),
                                   urlsrc=urlsrc, requires=requires,
                                   default=(element.get("default") or "").strip().lower() == "true",

@@ -34,14 +34,22 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from control.editors.discovery import ProofKey
 
-__all__ = ["MAX_AGE", "MAX_SKEW", "ProofResult", "dotnet_ticks", "from_ticks", "proof_payload", "verify_proof"]
+__all__ = [
+    "MAX_AGE",
+    "MAX_SKEW",
+    "ProofResult",
+    "dotnet_ticks",
+    "from_ticks",
+    "proof_payload",
+    "verify_proof",
+]
 
 # [MS-REST proofkeys]: reject a timestamp older than 20 minutes. Five minutes into the future
 # are tolerated for clock skew between the editor and this host (WopiHost does the same).
 MAX_AGE = dt.timedelta(minutes=20)
 MAX_SKEW = dt.timedelta(minutes=5)
 
-_TICKS_EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
+_TICKS_EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _TICKS_PER_SECOND = 10_000_000
 _MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks (9999-12-31T23:59:59.9999999)
 

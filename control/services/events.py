@@ -9,6 +9,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
+from control.services import audit
 from control.db.models import Session, SessionEvent
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
@@ -21,7 +22,11 @@ BATCH = 200
 
 async def emit(db: AsyncSession, *, type: str, session: Session, now: int, version: int = 0,
                file_id: str | None = None) -> None:
+    """The event's id is its cursor, so ids must be handed out in commit order per tenant: the
+    tenant's audit chain head is locked first (PostgreSQL assigns ids at insert, not at commit;
+    without the lock a watcher could move past an id whose transaction commits later)."""
     assert type in EVENT_TYPES
+    await audit.lock_chain(db, audit.chain_of(session.tenant_id))
     db.add(SessionEvent(tenant_id=session.tenant_id, type=type, time=now, session_id=session.id,
                         file_id=file_id or session.file_id, user_id=session.user_id, version=version,
                         account=session.account, origin_json=session.origin_json))

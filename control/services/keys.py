@@ -112,18 +112,21 @@ async def list_keys(ctx: ServiceContext, principal: Principal, *, tenant_id: str
     require_admin(principal)
     limit = pages.page_size(page_size)
     after = pages.decode(page_token)
-    if after is not None and not isinstance(after, str):
+    if after is not None and not (isinstance(after, list) and len(after) == 2 and type(after[0]) is int
+                                  and isinstance(after[1], str)):
         raise InvalidArgument("page_token", "not a token returned by this API")
-    query = select(ApiKey).order_by(col(ApiKey.id)).limit(limit + 1)
+    query = select(ApiKey).order_by(col(ApiKey.create_time), col(ApiKey.id)).limit(limit + 1)
     if tenant_id:
         query = query.where(ApiKey.tenant_id == tenant_id)
     if after is not None:
-        query = query.where(ApiKey.id > after)
+        created, key_id = after
+        query = query.where((col(ApiKey.create_time) > created)
+                            | ((col(ApiKey.create_time) == created) & (col(ApiKey.id) > key_id)))
     async with ctx.sessions() as db:
         rows = (await db.exec(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, pages.encode(rows[-1].id) if more else ""
+    return rows, pages.encode([rows[-1].create_time, rows[-1].id]) if more else ""
 
 
 async def revoke_key(ctx: ServiceContext, principal: Principal, authenticator: Authenticator, *,

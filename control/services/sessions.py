@@ -250,6 +250,15 @@ async def redeem_launch_code(ctx: ServiceContext, *, launch_code: str, client_ad
     return code, session, tenant
 
 
+async def _require_tenant_exists(ctx: ServiceContext, tenant_id: str | None) -> None:
+    """A filter on a tenant that does not exist is NOT_FOUND, not an empty answer."""
+    if tenant_id is None:
+        return
+    async with ctx.sessions() as db:
+        if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+            raise TenantNotFound(tenant_id)
+
+
 async def get_session(ctx: ServiceContext, principal: Principal, *, session_id: str) -> SessionView:
     if not validation.is_lookup_id(session_id):
         raise SessionNotFound(validation.printable(session_id, 40))
@@ -269,6 +278,7 @@ async def list_sessions(
         require_tenant_visible(principal, tenant_id)
     scope = tenant_id or (None if principal.is_admin else principal.tenant_id)
     limit = pages.page_size(page_size)
+    await _require_tenant_exists(ctx, scope)
     after = pages.decode(page_token)
     if after is not None and not (isinstance(after, list) and len(after) == 2 and type(after[0]) is int
                                   and isinstance(after[1], str) and validation.is_lookup_id(after[1])):
@@ -307,6 +317,7 @@ async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_
     if tenant_id:
         require_tenant_visible(principal, tenant_id)
     scope = tenant_id or (None if principal.is_admin else principal.tenant_id)
+    await _require_tenant_exists(ctx, scope)
     now = ctx.clock()
     async with ctx.transaction() as db:
         rows = await stores.expired_open_sessions(db, tenant_id=scope, now=now)

@@ -30,27 +30,29 @@ class TenantSettings:
     editor_mode: str | None = None
 
 
-def _apply_settings(tenant: Tenant, settings: TenantSettings) -> None:
+def _apply_settings(tenant: Tenant, settings: TenantSettings, prefix: str) -> None:
+    """`prefix` is where the settings sit in the request ("settings" or "tenant.settings"), so that
+    a violation names the field as the caller wrote it."""
     if settings.post_message_origin is not None:
-        tenant.post_message_origin = validation.origin(settings.post_message_origin, "settings.post_message_origin")
+        tenant.post_message_origin = validation.origin(settings.post_message_origin, f"{prefix}.post_message_origin")
     if settings.default_session_ttl_seconds is not None:
         ttl = settings.default_session_ttl_seconds
         if ttl != 0:
-            validation.ttl_seconds(ttl, 0, field="settings.default_session_ttl_seconds")
+            validation.ttl_seconds(ttl, 0, field=f"{prefix}.default_session_ttl_seconds")
         tenant.default_session_ttl_s = ttl
     if settings.webhook_url is not None:
-        tenant.webhook_url = validation.http_url(settings.webhook_url, "settings.webhook_url")
+        tenant.webhook_url = validation.http_url(settings.webhook_url, f"{prefix}.webhook_url")
     if settings.webhook_secret is not None:
-        tenant.webhook_secret = validation.text(settings.webhook_secret, "settings.webhook_secret",
+        tenant.webhook_secret = validation.text(settings.webhook_secret, f"{prefix}.webhook_secret",
                                                 max_length=200, required=False)
     if settings.editor_mode is not None:
         mode = settings.editor_mode or "pool"
         if mode not in ("pool", "own", "disabled"):
-            raise InvalidArgument("settings.editor_mode", "pool, own or disabled")
+            raise InvalidArgument(f"{prefix}.editor_mode", "pool, own or disabled")
         tenant.editor_mode = mode
     if settings.audit_retention_days is not None:
         if not 0 <= settings.audit_retention_days <= 36500:
-            raise InvalidArgument("settings.audit_retention_days", "between 0 (forever) and 36500")
+            raise InvalidArgument(f"{prefix}.audit_retention_days", "between 0 (forever) and 36500")
         tenant.audit_retention_days = settings.audit_retention_days
 
 
@@ -61,7 +63,7 @@ async def create_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     validation.text(name, "name", max_length=200)
     now = ctx.clock()
     tenant = Tenant(id=tenant_id, name=name, enabled=True, create_time=now, update_time=now)
-    _apply_settings(tenant, settings or TenantSettings())
+    _apply_settings(tenant, settings or TenantSettings(), "settings")
     try:
         async with ctx.transaction() as db:
             if await stores.get_tenant(db, tenant_id=tenant_id) is not None:
@@ -78,6 +80,8 @@ async def create_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
 
 async def get_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str) -> Tenant:
     require_admin(principal)
+    if not validation.is_tenant_id(tenant_id):
+        raise TenantNotFound(validation.printable(tenant_id, 63))
     async with ctx.sessions() as db:
         tenant = await stores.get_tenant(db, tenant_id=tenant_id)
     if tenant is None:
@@ -120,7 +124,7 @@ async def update_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
         if "enabled" in paths and enabled is not None:
             tenant.enabled = enabled
         previous_webhook = tenant.webhook_url
-        _apply_settings(tenant, settings)
+        _apply_settings(tenant, settings, "tenant.settings")
         if tenant.webhook_url and tenant.webhook_url != previous_webhook:
             await webhooks.start_from_now(db, tenant_id)
         tenant.update_time = now

@@ -63,6 +63,7 @@ class WebhookDispatcher:
     def __init__(self, ctx: ServiceContext, client: httpx.AsyncClient | None = None) -> None:
         self._ctx = ctx
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
+        self._running: dict[str, asyncio.Task[None]] = {}  # one delivery task per tenant at a time
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -71,13 +72,25 @@ class WebhookDispatcher:
             except Exception:  # a broken round must not end delivery for good
                 log.exception("webhook delivery round failed")
             await self._ctx.events.wait(IDLE_S)
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
         await self._client.aclose()
 
     async def deliver_due(self) -> None:
+        """Each tenant's delivery runs on its own: a slow receiver only delays its own tenant."""
         async with self._ctx.sessions() as db:
             tenants = (await db.exec(select(Tenant).where(Tenant.webhook_url != ""))).all()
         for tenant in tenants:
+            task = self._running.get(tenant.id)
+            if task is None or task.done():
+                self._running[tenant.id] = asyncio.create_task(self._deliver_logged(tenant))
+
+    async def _deliver_logged(self, tenant: Tenant) -> None:
+        try:
             await self._deliver_tenant(tenant)
+        except Exception:
+            log.exception("webhook delivery of tenant %s failed", tenant.id)
 
     async def _deliver_tenant(self, tenant: Tenant) -> None:
         now = self._ctx.clock()

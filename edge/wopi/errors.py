@@ -28,6 +28,7 @@ _STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.InvalidFileName, 400),
     (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
+    (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
 ]
 
 

@@ -190,6 +190,8 @@ class FsspecStorage:
             self.root = os.path.abspath(root)
         else:
             self.root = self.fs._strip_protocol(root).rstrip("/")
+            if self.prefix_folders:  # "bucket/prefix", however it was written
+                self.root = self.root.lstrip("/")
 
     def full_path(self, path: str, *, internal: bool = False) -> str:
         """Joins a relative path to the root; on local disks also refuses symlinks that leave it."""

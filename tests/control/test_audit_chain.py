@@ -12,7 +12,15 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from control.db.models import AuditChainHead, AuditEvent, Storage, Tenant
-from control.services import audit, audit_queries, audit_retention, storages, tenants, wopi_access, wopi_changes
+from control.services import (
+    audit,
+    audit_queries,
+    audit_retention,
+    storages,
+    tenants,
+    wopi_access,
+    wopi_changes,
+)
 from control.services.audit_queries import AuditFilter
 from control.services.context import Principal, ServiceContext
 from control.services.tenants import TenantSettings

@@ -8,6 +8,7 @@ Only PostgreSQL can do that: SQLite lets one writer at a time, so its ids follow
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
@@ -19,24 +20,33 @@ ONLY_POSTGRESQL = [pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.mark.parametrize("database_url", ONLY_POSTGRESQL, indirect=True)
-@pytest.mark.xfail(strict=True, reason=(
-    "the cursor is the session_events id (control/services/events.py): PostgreSQL hands out ids at "
-    "INSERT, so an event whose transaction commits after one with a higher id is behind every watcher's "
-    "position and is never streamed (WebhookDispatcher.delivered_event_id skips it the same way)"))
-async def test_an_event_committed_after_a_later_numbered_one_is_still_streamed(
+async def test_events_of_concurrent_transactions_all_reach_a_watcher(
     ctx: ServiceContext, admin: Principal, clock: FakeClock, open_session: OpenSession
 ) -> None:
+    """Transactions that emit concurrently and commit in a shuffled order: the watcher, which
+    moves its cursor past every event it sees, still sees them all (ids follow commit order)."""
     session = (await open_session()).session.row
     stream = events.watch(ctx, admin, tenant_id=TENANT, cursor="0")
     assert (await asyncio.wait_for(anext(stream), 5)).type == "opened"
+    seen: list[int] = []
 
-    async with ctx.sessions() as slow, slow.begin():
-        await events.emit(slow, type="locked", session=session, now=clock())
-        await slow.flush()  # the slower transaction takes the lower id...
-        async with ctx.transaction() as fast:
-            await events.emit(fast, type="unlocked", session=session, now=clock())
-        first = await asyncio.wait_for(anext(stream), 5)  # ...but the faster one commits first
-    # The slower transaction has committed now.
+    async def watch() -> None:
+        async for row in stream:
+            assert row.id is not None
+            seen.append(row.id)
 
-    second = await asyncio.wait_for(anext(stream), 5)
-    assert {first.type, second.type} == {"locked", "unlocked"}
+    watcher = asyncio.create_task(watch())
+    rng = random.Random(7)
+
+    async def emit_and_dawdle(delay: float) -> None:
+        async with ctx.transaction() as db:
+            await events.emit(db, type="locked", session=session, now=clock())
+            await db.flush()
+            await asyncio.sleep(delay)
+
+    await asyncio.gather(*(emit_and_dawdle(rng.uniform(0, 0.05)) for _ in range(30)))
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(seen) < 30 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    watcher.cancel()
+    assert len(seen) == 30 and seen == sorted(seen)

@@ -46,13 +46,13 @@ async def test_a_session_id_with_a_nul_is_session_not_found(
     assert results == dict.fromkeys(calls, "SessionNotFound")
 
 
-async def test_listing_the_sessions_of_a_tenant_id_with_a_nul_finds_none(
+async def test_listing_the_sessions_of_a_tenant_id_with_a_nul_is_tenant_not_found(
     ctx: ServiceContext, admin: Principal, open_session: OpenSession
 ) -> None:
     await open_session()
 
-    assert await sessions.list_sessions(ctx, admin, tenant_id=f"{TENANT}{NUL}", page_size=0,
-                                        page_token="") == ([], "")
+    with pytest.raises(TenantNotFound):
+        await sessions.list_sessions(ctx, admin, tenant_id=f"{TENANT}{NUL}", page_size=0, page_token="")
 
 
 async def test_a_wopi_file_id_with_a_nul_is_refused_like_an_unknown_one(

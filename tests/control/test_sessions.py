@@ -500,6 +500,9 @@ async def test_list_sessions_with_a_foreign_page_token_is_invalid_argument(
     assert results == dict.fromkeys(foreign, "InvalidArgument:page_token")
 
 
+@pytest.mark.parametrize("token", [pages.encode(["ses_x", "ses_y"]), pages.encode([START_MS, 7]),
+                                   pages.encode([None, None])],
+                         ids=["strings", "number-id", "nulls"])
 async def test_a_page_token_of_the_right_shape_but_wrong_types_is_invalid_argument(
     ctx: ServiceContext, admin: Principal, open_session: OpenSession, token: str
 ) -> None:

@@ -44,12 +44,6 @@ CREATE_SESSION_RPC = ("rpc CreateSession ( .wopiproxy.control.v1.CreateSessionRe
                       "returns ( .wopiproxy.control.v1.CreateSessionResponse )")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reflection cannot resolve a method symbol: grpcio-reflection looks symbols up with "
-    "descriptor_pool.FindFileContainingSymbol, which (protobuf upb 7.x) finds services and messages but not "
-    "'Service.Method' (upstream grpc/grpc#34743); the control plane registers the stock servicer "
-    "(control/server.py) without a workaround, so `grpcurl describe <Service>.<Method>` fails with "
-    "Symbol not found"))
 def test_describe_shows_the_create_session_method(server: WopiProxyProcess) -> None:
     result = grpcurl(server, "describe", "wopiproxy.control.v1.SessionService.CreateSession")
     assert result.returncode == 0, result.stderr

@@ -163,10 +163,6 @@ def test_star_post_message_origin_is_refused(api: ControlApi, tenant) -> None:
     assert get_tenant(api, tenant[0]).settings.post_message_origin == ""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BadRequest.FieldViolation.field of a bad setting in UpdateTenant is 'settings.<field>' (the mask path, "
-    "control/services/tenants.py _apply_settings), not the request path 'tenant.settings.<field>'; the same "
-    "RPC names a bad name 'tenant.name', so clients cannot map violations to request fields consistently"))
 @pytest.mark.parametrize(("field", "value"), [
     ("post_message_origin", "*"),
     ("post_message_origin", "https://erp.example.com/page?x=1"),
@@ -210,9 +206,6 @@ def test_update_of_a_missing_tenant_is_not_found(api: ControlApi) -> None:
     assert error_reason(error) == "TENANT_NOT_FOUND"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "settings.post_message_origin is stored but never reaches the editor: CheckFileInfo (edge/wopi/files.py) "
-    "has no PostMessageOrigin, and no code outside control/ reads the setting"))
 def test_post_message_origin_is_sent_to_editors_in_check_file_info(api: ControlApi, tenant) -> None:
     update(api, tenant_pb.Tenant(id=tenant[0], settings=tenant_pb.TenantSettings(
         post_message_origin="https://erp.example.com")), "settings.post_message_origin")
@@ -320,10 +313,6 @@ def test_delete_of_a_missing_tenant_is_not_found(api: ControlApi) -> None:
     assert (error.code(), error_reason(error)) == (grpc.StatusCode.NOT_FOUND, "TENANT_NOT_FOUND")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DeleteTenant deletes the tenant's api_keys rows but does not clear the Authenticator cache "
-    "(control/services/keys.py caches principals for AUTH_CACHE_SECONDS=5; only revoke_key calls forget()), "
-    "so a deleted tenant's key keeps authenticating for up to 5 s"))
 def test_delete_tenant_stops_its_api_keys_at_once(api: ControlApi, tenant, as_tenant: ControlApi) -> None:
     as_tenant.call(as_tenant.sessions.ListSessions, session_pb.ListSessionsRequest())
     api.call(api.tenants.DeleteTenant, tenant_pb.DeleteTenantRequest(id=tenant[0], force=True))
@@ -356,9 +345,6 @@ def test_create_api_key_for_a_missing_tenant_is_not_found(api: ControlApi) -> No
     assert (error.code(), error_reason(error)) == (grpc.StatusCode.NOT_FOUND, "TENANT_NOT_FOUND")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ListApiKeys promises 'oldest first' but control/services/keys.py list_keys orders by id, and ids are "
-    "random ('key_' + token_hex(8)), so the order is random"))
 def test_list_api_keys_is_oldest_first(api: ControlApi, tenant) -> None:
     made = [create_key(api, tenant[0], f"k{i}").key_id for i in range(8)]
     listed = api.call(keys_stub(api).ListApiKeys, key_pb.ListApiKeysRequest(tenant_id=tenant[0]))

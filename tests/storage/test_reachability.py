@@ -44,6 +44,7 @@ async def test_an_s3_bucket_and_an_empty_prefix_are_reachable(s3_server: S3Serve
     await FsspecStorage("s3", s3_bucket, s3_server.options).check_reachable()
     await FsspecStorage("s3", f"{s3_bucket}/not/yet/used", s3_server.options).check_reachable()
     await FsspecStorage("s3", f"s3://{s3_bucket}/prefix/", s3_server.options).check_reachable()
+    assert FsspecStorage("s3", f"/{s3_bucket}/prefix/", s3_server.options).root == f"{s3_bucket}/prefix"
 
 
 async def test_a_missing_bucket(s3_server: S3Server) -> None:

@@ -15,7 +15,8 @@ ENCODED = "https%3A%2F%2Fwopi.example.com%2Fwopi%2Ffiles%2Fabc"
 
 
 def _action(discovery: Discovery, name: str, ext: str, app: str | None = None) -> Action:
-    found = [a for a in discovery.actions if a.name == name and a.ext == ext and (app is None or a.app == app)]
+    found = [a for a in discovery.actions
+             if a.name == name and a.ext == ext and (app is None or a.app == app)]
     assert found, (name, ext)
     return found[0]
 
@@ -119,7 +120,7 @@ def test_collabora_gets_wopisrc_appended() -> None:
         f"http://collabora.test:9980/browser/61cf2b4/cool.html?WOPISrc={ENCODED}")
 
 
-# -- the validator --------------------------------------------------------------------------------------------
+# -- the validator ------------------------------------------------------------------------------------
 
 
 def test_validator_view() -> None:
@@ -136,8 +137,10 @@ def test_wopisrc_is_encoded_whole() -> None:
     edit = choose_action(parsed("collabora"), "odt", want_edit=True)
     assert edit is not None
     url = action_url(edit, wopi_src="https://h.example:8443/wopi/files/a%20b?tenant=t1&x=é")
-    assert url.endswith("?WOPISrc=https%3A%2F%2Fh.example%3A8443%2Fwopi%2Ffiles%2Fa%2520b%3Ftenant%3Dt1%26x%3D%C3%A9")
-    assert dict(parse_qsl(urlsplit(url).query))["WOPISrc"] == "https://h.example:8443/wopi/files/a%20b?tenant=t1&x=é"
+    assert url.endswith(
+        "?WOPISrc=https%3A%2F%2Fh.example%3A8443%2Fwopi%2Ffiles%2Fa%2520b%3Ftenant%3Dt1%26x%3D%C3%A9")
+    wopisrc = dict(parse_qsl(urlsplit(url).query))["WOPISrc"]
+    assert wopisrc == "https://h.example:8443/wopi/files/a%20b?tenant=t1&x=é"
 
 
 @pytest.mark.parametrize("wopi_src", [

@@ -83,9 +83,11 @@ def test_the_microsoft_actions_chosen_are_the_real_editor_and_viewer_frames() ->
     discovery = parsed("microsoft365")
     edit = choose_action(discovery, "docx", want_edit=True)
     view = choose_action(discovery, "docx", want_edit=False)
-    assert edit is not None and edit.urlsrc.startswith("https://FFC-word-edit.officeapps.live.com/we/wordeditorframe.aspx?")
+    assert edit is not None
+    assert edit.urlsrc.startswith("https://FFC-word-edit.officeapps.live.com/we/wordeditorframe.aspx?")
     assert edit.requires == {"locks", "update"} and not edit.default
-    assert view is not None and view.urlsrc.startswith("https://FFC-word-view.officeapps.live.com/wv/wordviewerframe.aspx?")
+    assert view is not None
+    assert view.urlsrc.startswith("https://FFC-word-view.officeapps.live.com/wv/wordviewerframe.aspx?")
     assert view.default and view.requires == frozenset()
 
 
@@ -101,7 +103,8 @@ def test_onlyoffice_copy_lacks_xlsx_pptx_odt() -> None:
     for extension in ("xlsx", "pptx", "odt"):
         assert choose_action(discovery, extension, want_edit=True) is None
     # ...and MIME-typed apps (ext="") are not matched by extension.
-    assert {a.app for a in discovery.actions if not a.ext} == {"application/vnd.oasis.opendocument.presentation"}
+    mime_typed = {a.app for a in discovery.actions if not a.ext}
+    assert mime_typed == {"application/vnd.oasis.opendocument.presentation"}
 
 
 @pytest.mark.parametrize("spelling", ["DOCX", ".docx", ".DocX", " docx "])
@@ -139,7 +142,8 @@ def test_edit_falls_back_to_view_when_the_host_lacks_a_required_group() -> None:
         chosen = choose_action(parsed(name), "docx", want_edit=True, host_supports=frozenset({"update"}))
         assert chosen is not None and chosen.name == "view", name
     # Excel's edit needs only "update" on Microsoft 365.
-    chosen = choose_action(parsed("microsoft365"), "xlsx", want_edit=True, host_supports=frozenset({"update"}))
+    chosen = choose_action(parsed("microsoft365"), "xlsx", want_edit=True,
+                           host_supports=frozenset({"update"}))
     assert chosen is not None and chosen.name == "edit"
 
 
@@ -174,7 +178,8 @@ def test_extensions_are_sorted_and_unique() -> None:
         found = extensions(parsed(name))
         assert found == sorted(set(found)) and "" not in found
     assert extensions(parsed("onlyoffice")) == ["djvu", "docx", "pdf", "xls", "xlsb"]
-    assert {"docx", "xlsx", "pptx", "odt", "one", "vsdx", "wopitest"} <= set(extensions(parsed("microsoft365")))
+    microsoft = set(extensions(parsed("microsoft365")))
+    assert {"docx", "xlsx", "pptx", "odt", "one", "vsdx", "wopitest"} <= microsoft
     assert {"docx", "xlsx", "pptx", "odt", "odg", "pdf", "csv", "svg"} <= set(extensions(parsed("collabora")))
 
 
@@ -210,7 +215,7 @@ def test_microsoft_keys_are_those_of_microsofts_test_vectors() -> None:
 @pytest.mark.parametrize("name", ["microsoft365", "onlyoffice", "validator"])
 def test_value_blob_and_modulus_exponent_agree(name: str) -> None:
     # Each document publishes every key twice (CSP blob and modulus/exponent): both parse alike.
-    element = re.search(rb"<proof-key\s[^>]*>", document(name), re.S)
+    element = re.search(rb"<proof-key\s[^>]*>", document(name), re.DOTALL)
     assert element is not None
     attributes = dict(re.findall(r'(\w+)="([^"]*)"', element.group(0).decode()))
     for prefix, key in (("", parsed(name).proof_key), ("old", parsed(name).old_proof_key)):
@@ -326,10 +331,11 @@ def test_entity_attacks_are_refused_at_once(xml: bytes) -> None:
     (b"<html><body>Bad Gateway</body></html>", "not <wopi-discovery>"),
     (b'{"wopi-discovery": []}', "not well-formed"),
     (b"<wopi-discovery/>", "no action"),
-    (b'<wopi-discovery><net-zone name="external-http"><app name="Word"/></net-zone></wopi-discovery>', "no action"),
+    (b'<wopi-discovery><net-zone name="external-http"><app name="Word"/></net-zone></wopi-discovery>',
+     "no action"),
     # Collabora's template before coolwsd fills in the URLs: actions without urlsrc are unusable.
-    (b'<wopi-discovery><net-zone name="external-http"><app name="writer">'
-     b'<action name="edit" ext="odt" default="true"/></app></net-zone></wopi-discovery>', "no action"),
+    ((b'<wopi-discovery><net-zone name="external-http"><app name="writer">'
+      b'<action name="edit" ext="odt" default="true"/></app></net-zone></wopi-discovery>'), "no action"),
 ])
 def test_malformed_documents(xml: bytes, message: str) -> None:
     with pytest.raises(DiscoveryError, match=message):

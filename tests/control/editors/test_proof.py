@@ -17,7 +17,7 @@ from control.editors.proof import ProofResult, dotnet_ticks, from_ticks, proof_p
 from tests.control.editors import ms_proof_vectors as ms
 from tests.control.editors.support import PROOF_KEYS, parsed, validator_module
 
-NOW = dt.datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=dt.UTC)
 TOKEN = "tok-ÄÖ-é/+=?&"  # non-ASCII and URL-special characters: signed as UTF-8
 URL = "https://wopi.example.com:8443/wopi/files/f-1%20a?access_token=tok&access_token_ttl=0&permission=edit"
 
@@ -30,7 +30,8 @@ def validator() -> Any:
 @pytest.fixture(scope="module")
 def keys(validator: Any) -> tuple[Any, Any]:
     """The validator's (current, old) RsaKey from proofkeys.json, loaded by the validator itself."""
-    return validator.load_proof_keys(str(PROOF_KEYS))
+    current, old = validator.load_proof_keys(str(PROOF_KEYS))
+    return current, old
 
 
 def sign(validator: Any, key: Any, *, token: str = TOKEN, url: str = URL, ticks: int | None = None) -> str:
@@ -145,7 +146,7 @@ def test_signed_timestamp_is_bound(validator: Any, keys: tuple[Any, Any]) -> Non
 @pytest.mark.parametrize(("moment", "reason"), [
     (NOW - dt.timedelta(minutes=20, seconds=1), "timestamp too old"),
     (NOW - dt.timedelta(days=400), "timestamp too old"),
-    (dt.datetime(2015, 8, 17, tzinfo=dt.timezone.utc), "timestamp too old"),  # the validator's mutation
+    (dt.datetime(2015, 8, 17, tzinfo=dt.UTC), "timestamp too old"),  # the validator's mutation
     (NOW + dt.timedelta(minutes=5, seconds=1), "timestamp in the future"),
     (NOW + dt.timedelta(days=1), "timestamp in the future"),
 ])
@@ -181,7 +182,8 @@ def test_missing_headers(validator: Any, keys: tuple[Any, Any], proof: str | Non
     real = sign(validator, keys[0])
     result = verify_proof(access_token=TOKEN, url=URL, proof=real if proof == "sig" else proof,
                           proof_old=sign(validator, keys[1]), timestamp=timestamp,
-                          current=parsed("validator").proof_key, old=parsed("validator").old_proof_key, now=NOW)
+                          current=parsed("validator").proof_key, old=parsed("validator").old_proof_key,
+                          now=NOW)
     assert result == ProofResult(False, reason=reason)
 
 
@@ -208,14 +210,14 @@ def test_payload_matches_the_validators_and_the_spec(validator: Any) -> None:
 
 
 def test_ticks() -> None:
-    assert dotnet_ticks(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) == 621_355_968_000_000_000
-    assert dotnet_ticks(dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)) == 0
-    assert from_ticks(621_355_968_000_000_000) == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    assert dotnet_ticks(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) == 621_355_968_000_000_000
+    assert dotnet_ticks(dt.datetime(1, 1, 1, tzinfo=dt.UTC)) == 0
+    assert from_ticks(621_355_968_000_000_000) == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     assert from_ticks(dotnet_ticks(NOW)) == NOW
     other_zone = NOW.astimezone(dt.timezone(dt.timedelta(hours=-5)))
     assert dotnet_ticks(other_zone) == dotnet_ticks(NOW)
-    # A Microsoft vector's timestamp: 2015-04-23 (the samples were recorded then).
-    assert from_ticks(ms.VECTORS[0].timestamp).date() == dt.date(2015, 4, 23)
+    # A Microsoft vector's timestamp: the samples were recorded on 2015-04-25.
+    assert from_ticks(ms.VECTORS[0].timestamp) == dt.datetime(2015, 4, 25, 20, 16, 1, 77353, tzinfo=dt.UTC)
     with pytest.raises(ValueError):
         dotnet_ticks(NOW.replace(tzinfo=None))
     with pytest.raises(ValueError):
@@ -243,7 +245,8 @@ def test_microsoft_vectors(vector: ms.Vector, source: str) -> None:
     else:
         current, old = MS_KEYS[source]
     result = verify_proof(access_token=vector.access_token, url=vector.url, proof=vector.proof,
-                          proof_old=vector.proof_old, timestamp=str(vector.timestamp), current=current, old=old,
+                          proof_old=vector.proof_old, timestamp=str(vector.timestamp), current=current,
+                          old=old,
                           now=from_ticks(vector.timestamp) + dt.timedelta(minutes=1))
     assert result.ok is vector.expected
     assert result.used_old_key is (vector.expected and not vector.name.startswith("proof_current"))
@@ -253,6 +256,7 @@ def test_microsoft_vectors_expire() -> None:
     vector = ms.VECTORS[0]
     current, old = MS_KEYS["CSP blob"]
     result = verify_proof(access_token=vector.access_token, url=vector.url, proof=vector.proof,
-                          proof_old=vector.proof_old, timestamp=str(vector.timestamp), current=current, old=old,
+                          proof_old=vector.proof_old, timestamp=str(vector.timestamp), current=current,
+                          old=old,
                           now=NOW)
     assert result == ProofResult(False, reason="timestamp too old")
