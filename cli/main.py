@@ -12,6 +12,7 @@ import grpc
 
 from cli import client
 from cli.audit_commands import add_audit_commands
+from control.secrets import SecretKeyError
 from shared.logs import configure as configure_logging
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="e.g. postgresql+psycopg://user@host/db (default: SQLite in the data dir)")
     store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051))
     store.add_argument("--ready-file", help="write the bound ports as JSON here once serving")
+    store.add_argument("--secret-key-file", type=Path, default=None,
+                       help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
+                            "default <data-dir>/secret.key, generated on first start)")
 
     serve = commands.add_parser("serve", parents=[store], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
@@ -239,7 +243,7 @@ def _run_service(args: argparse.Namespace) -> None:
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
-                              database_url=args.database_url)
+                              database_url=args.database_url, secret_key_file=args.secret_key_file)
     if args.command == "serve":
         asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
     else:
@@ -253,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("serve", "control", "edge"):
         try:
             _run_service(args)
-        except OSError as exc:
+        except (OSError, SecretKeyError) as exc:
             raise SystemExit(f"error: {exc}") from None
         return
     address = _control_address(args)

@@ -170,3 +170,19 @@ async def expired_open_sessions(db: AsyncSession, *, tenant_id: str | None, now:
     if tenant_id is not None:
         query = query.where(Session.tenant_id == tenant_id)
     return (await db.exec(query.order_by(col(Session.expire_time)))).all()
+
+
+async def session_context_by_token_hash(
+    db: AsyncSession, *, token_hash: str, lock_file: bool = False
+) -> tuple[Session, Tenant, File, Storage] | None:
+    """A session with its tenant, file and storage in one round trip (the WOPI hot path); with
+    `lock_file` the file row is locked for update (PostgreSQL; SQLite transactions are exclusive)."""
+    query = (select(Session, Tenant, File, Storage)
+             .join(Tenant, col(Tenant.id) == col(Session.tenant_id))
+             .join(File, col(File.id) == col(Session.file_id))
+             .join(Storage, col(Storage.id) == col(File.storage_id))
+             .where(Session.token_hash == token_hash))
+    if lock_file:
+        query = query.with_for_update(of=File).execution_options(populate_existing=True)  # type: ignore[arg-type]
+    row = (await db.exec(query)).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
-from control.db.models import Editor, File, Session, Storage, UserInfo
+from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 from control.services import audit, events, locks, validation
 from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry, ProofHeaders, check_proof
@@ -55,6 +55,7 @@ class Grant:
     file: File
     storage: Storage
     lock_id: str
+    tenant: Tenant | None = None
     user_info: str = ""
     post_message_origin: str = ""
     editor_name: str = ""
@@ -75,9 +76,13 @@ class Grant:
 async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operation: str, *,
                   for_update: bool = False) -> Grant:
     """Checks the token; with `for_update` the file row stays locked until the transaction ends."""
-    session = await stores.session_by_token_hash(db, token_hash=hash_secret(caller.access_token))
+    found = await stores.session_context_by_token_hash(db, token_hash=hash_secret(caller.access_token),
+                                                       lock_file=for_update)
     now = ctx.clock()
-    if session is None or session.close_time is not None or session.expire_time <= now:
+    if found is None:
+        raise AccessTokenInvalid()
+    session, tenant, file, storage = found
+    if session.close_time is not None or session.expire_time <= now:
         raise AccessTokenInvalid()
     if session.file_id != caller.file_id:
         # A file id that names no file at all is 404 (WOPI "file unknown"); a real file the
@@ -86,21 +91,13 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
         if not validation.is_lookup_id(caller.file_id) or await stores.get_file(db, file_id=caller.file_id) is None:
             raise FileNotFound(validation.printable(caller.file_id, 43))
         raise AccessTokenInvalid("the access token is not valid for this file")
-    tenant = await stores.get_tenant(db, tenant_id=session.tenant_id)
-    if tenant is None or not tenant.enabled:
+    if not tenant.enabled:
         raise TenantDisabled(session.tenant_id)
-    if for_update:
-        file = await stores.get_file_for_update(db, file_id=session.file_id)
-    else:
-        file = await stores.get_file(db, file_id=session.file_id)
-    storage = await stores.get_storage_by_id(db, storage_id=file.storage_id) if file else None
-    if file is None or storage is None:
-        raise AccessTokenInvalid("the session's file or storage is gone")
     if operation in WRITE_OPERATIONS and session.permission != "edit":
         raise OperationNotPermitted(operation)
     if file.deleted_time is not None:
         raise FileNotFound(session.path)
-    return Grant(session=session, file=file, storage=storage, lock_id=locks.current_lock(file, now))
+    return Grant(session=session, file=file, storage=storage, lock_id=locks.current_lock(file, now), tenant=tenant)
 
 
 @asynccontextmanager
@@ -137,7 +134,10 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock
             if operation in LOCK_EVENTS and current != before:
                 await events.emit(db, type=LOCK_EVENTS[operation], session=grant.session, now=now,
                                   version=grant.file.version)
-        info = await stores.get_user_info(db, tenant_id=grant.session.tenant_id, user_id=grant.session.user_id)
+        # UserInfo only matters to CheckFileInfo (which returns it) and PutUserInfo (which sets it).
+        info = None
+        if operation in ("CheckFileInfo", "PutUserInfo"):
+            info = await stores.get_user_info(db, tenant_id=grant.session.tenant_id, user_id=grant.session.user_id)
         if operation == "PutUserInfo":
             if user_info is None or len(user_info) > MAX_USER_INFO_LENGTH:
                 raise InvalidArgument("user_info", f"at most {MAX_USER_INFO_LENGTH} characters")
@@ -152,8 +152,8 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock
                            status=audit.granted_status(operation), version_before=grant.file.version,
                            version_after=grant.file.version, lock_hash=audit.lock_hash_of(lock_id or current),
                            editor=caller.editor)
-        tenant = await stores.get_tenant(db, tenant_id=grant.session.tenant_id)
         editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
-    return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=current,
+    tenant = grant.tenant
+    return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=current, tenant=tenant,
                  user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
                  editor_name=editor.name if editor else "")
