@@ -12,10 +12,12 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     │   ├── StorageNotFound        (tenant_id, storage)
     │   ├── SessionNotFound        (session_id)
     │   ├── ApiKeyNotFound         (key_id)
+    │   ├── EditorNotFound         (editor)
     │   └── FileNotFound           (path)
     ├── AlreadyExists
     │   ├── TenantAlreadyExists    (tenant_id)
-    │   └── StorageAlreadyExists   (tenant_id, storage)
+    │   ├── StorageAlreadyExists   (tenant_id, storage)
+    │   └── EditorAlreadyExists    (editor)
     ├── StorageUnreachable         (storage, detail)
     ├── FailedPrecondition         (reason given by the raiser; metadata)
     ├── ProofInvalid               (detail)                         WOPI 500 (the validator expects it)
@@ -288,3 +290,17 @@ class LaunchCodeInvalid(NotFound):
 
     def __init__(self) -> None:
         super().__init__("the launch code is unknown, used or expired; open the document again")
+
+
+class EditorNotFound(NotFound):
+    reason = "EDITOR_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"editor {name!r} not found", editor=name)
+
+
+class EditorAlreadyExists(AlreadyExists):
+    reason = "EDITOR_ALREADY_EXISTS"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"editor {name!r} already exists", editor=name)

@@ -8,7 +8,7 @@ import pytest
 from google.rpc import code_pb2
 
 from control.api.errors import to_status
-from edge.wopi.errors import _STATUS as EDGE_STATUS
+from shared.wopi_status import WOPI_STATUS as EDGE_STATUS
 from shared import errors
 
 ALL_ERRORS = [cls for _, cls in inspect.getmembers(errors, inspect.isclass)
@@ -21,7 +21,8 @@ EDGE_SPECIAL = {errors.LockConflict, errors.TimestampConflict, errors.RelativeTa
 # Raised only by the control plane's public API, never on a WOPI request.
 CONTROL_ONLY = {errors.ApiKeyInvalid, errors.PermissionDenied, errors.AlreadyExists, errors.TenantAlreadyExists,
                 errors.StorageAlreadyExists, errors.StorageUnreachable, errors.FileLocked,
-                errors.FailedPrecondition, errors.ApiKeyNotFound}
+                errors.FailedPrecondition, errors.ApiKeyNotFound, errors.EditorAlreadyExists,
+                errors.LaunchCodeInvalid}
 
 
 def _instance(cls: type[errors.WopiProxyError]) -> errors.WopiProxyError:

@@ -30,6 +30,7 @@ from control.db import audit_store, stores
 from control.db.models import AuditChainHead, AuditEvent
 from control.services import validation
 from shared import errors
+from shared.wopi_status import wopi_status
 
 HASH_VERSION = 1
 HASHED_FIELDS = (
@@ -45,23 +46,6 @@ OUTCOMES = ("ok", "denied", "conflict", "failed")
 # storage (status 0 here: unknown); the record of the write (RecordWrite, ...) then says 200.
 DECIDED_HERE = frozenset({"Lock", "UnlockAndRelock", "RefreshLock", "Unlock", "GetLock", "PutUserInfo"})
 
-# The edge's answer to each refusal (edge/wopi/errors.py, which a test keeps in step with this):
-# most specific class first.
-_WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
-    (errors.AccessTokenInvalid, 401),
-    (errors.TenantDisabled, 401),
-    (errors.OperationNotPermitted, 401),
-    (errors.NotFound, 404),
-    (errors.FileTooLarge, 412),
-    (errors.PayloadTooLarge, 413),
-    (errors.UploadStalled, 408),
-    (errors.InvalidArgument, 400),
-    (errors.InvalidFileName, 400),
-    (errors.FileAlreadyExists, 409),
-    (errors.UnsupportedOperation, 501),
-    (errors.LockConflict, 409),
-    (errors.TimestampConflict, 409),
-]
 _CONFLICTS = (errors.LockConflict, errors.TimestampConflict, errors.FileAlreadyExists, errors.FileLocked)
 
 
@@ -164,15 +148,6 @@ def refusal_outcome(error: errors.WopiProxyError) -> str:
     return "conflict" if isinstance(error, _CONFLICTS) else "denied"
 
 
-def status_for(error_class: type[errors.WopiProxyError]) -> int:
-    return next((code for cls, code in _WOPI_STATUS if issubclass(error_class, cls)), 500)
-
-
-def wopi_status(error: errors.WopiProxyError) -> int:
-    """The HTTP status the edge answers a refusal with."""
-    if isinstance(error, errors.RelativeTargetRefused):
-        return error.status
-    return status_for(type(error))
 
 
 def granted_status(operation: str) -> int:

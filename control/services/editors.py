@@ -28,10 +28,10 @@ from control.services import audit, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.errors import (
-    AlreadyExists,
+    EditorAlreadyExists,
+    EditorNotFound,
     FailedPrecondition,
     InvalidArgument,
-    NotFound,
     PermissionDenied,
     ProofInvalid,
     TenantNotFound,
@@ -42,20 +42,6 @@ log = logging.getLogger(__name__)
 POLICIES = ("required", "if-advertised", "off")
 EDITOR_MODES = ("pool", "own", "disabled")
 REFRESH_EVERY_S = 12 * 3600
-
-
-class EditorNotFound(NotFound):
-    reason = "EDITOR_NOT_FOUND"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"editor {name!r} not found", editor=name)
-
-
-class EditorAlreadyExists(AlreadyExists):
-    reason = "EDITOR_ALREADY_EXISTS"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"editor {name!r} already exists", editor=name)
 
 
 def _unavailable(url: str, detail: str) -> FailedPrecondition:

@@ -11,25 +11,10 @@ from werkzeug.exceptions import HTTPException
 
 from edge.wopi.headers import utf7
 from shared import errors
+from shared.wopi_status import wopi_status
 
 log = logging.getLogger(__name__)
 
-# Most specific class first. A bad, expired or foreign token is 401, never 403 or 404
-# (Collabora and OnlyOffice show "session expired" only for 401).
-_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
-    (errors.AccessTokenInvalid, 401),
-    (errors.TenantDisabled, 401),
-    (errors.OperationNotPermitted, 401),
-    (errors.NotFound, 404),
-    (errors.FileTooLarge, 412),
-    (errors.PayloadTooLarge, 413),
-    (errors.UploadStalled, 408),
-    (errors.InvalidArgument, 400),
-    (errors.InvalidFileName, 400),
-    (errors.FileAlreadyExists, 409),
-    (errors.UnsupportedOperation, 501),
-    (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
-]
 
 
 def lock_conflict_response(current_lock: str, reason: str) -> Response:
@@ -65,7 +50,7 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
         return _timestamp_conflict_response()
     if isinstance(error, errors.RelativeTargetRefused):
         return _relative_target_response(error)
-    status = next((code for cls, code in _STATUS if isinstance(error, cls)), 500)
+    status = wopi_status(error)
     if isinstance(error, errors.ProofInvalid):
         # The validator and Office expect 500 for a failed proof; the audit has the reason.
         log.warning("WOPI request refused: %s", error.message)

@@ -1,0 +1,38 @@
+"""The HTTP status a WOPI request is answered with for each domain error.
+
+The edge answers with it (edge/wopi/errors.py) and the control plane records it in the audit
+trail for the refusals it decides (control/services/audit.py): one table, so both always agree.
+"""
+
+from __future__ import annotations
+
+from shared import errors
+
+# Most specific class first. A bad, expired or foreign token is 401, never 403 or 404
+# (Collabora and OnlyOffice show "session expired" only for 401).
+WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
+    (errors.AccessTokenInvalid, 401),
+    (errors.TenantDisabled, 401),
+    (errors.OperationNotPermitted, 401),
+    (errors.NotFound, 404),
+    (errors.FileTooLarge, 412),
+    (errors.PayloadTooLarge, 413),
+    (errors.UploadStalled, 408),
+    (errors.InvalidArgument, 400),
+    (errors.InvalidFileName, 400),
+    (errors.LockConflict, 409),  # with X-WOPI-Lock (edge/wopi/errors.py)
+    (errors.TimestampConflict, 409),  # with {"COOLStatusCode": 1010}
+    (errors.FileAlreadyExists, 409),
+    (errors.UnsupportedOperation, 501),
+    (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
+]
+
+
+def wopi_status(error: errors.WopiProxyError) -> int:
+    if isinstance(error, errors.RelativeTargetRefused):
+        return error.status
+    return status_for(type(error))
+
+
+def status_for(error_class: type[errors.WopiProxyError]) -> int:
+    return next((code for cls, code in WOPI_STATUS if issubclass(error_class, cls)), 500)
