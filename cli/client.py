@@ -89,7 +89,7 @@ SETTING_FLAGS = {  # CLI flag attribute -> TenantSettings field
 
 def tenants_update(api: Api, args: argparse.Namespace) -> None:
     tenant = tenant_pb.Tenant(id=args.id)
-    paths = []
+    paths: list[str] = []
     if args.name is not None:
         tenant.name, paths = args.name, [*paths, "name"]
     if args.enabled is not None:
@@ -171,7 +171,7 @@ def sessions_get(api: Api, args: argparse.Namespace) -> None:
 
 
 def sessions_list(api: Api, args: argparse.Namespace) -> None:
-    state = session_pb.SessionState.Value(f"SESSION_STATE_{args.state.upper()}") if args.state else 0
+    state = session_pb.SessionState.Value(f"SESSION_STATE_{args.state.upper()}") if args.state else None
     rows = [_session_fields(s) for s in _all_pages(lambda tok: api.call(
         api.sessions.ListSessions,
         session_pb.ListSessionsRequest(tenant_id=args.tenant_id or "", page_token=tok, user_id=args.user_id or "",

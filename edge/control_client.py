@@ -93,7 +93,7 @@ class ControlClient:
             raise _domain_error(error) from None
 
     @staticmethod
-    def _context(caller: WopiCaller) -> dict[str, str]:
+    def _context(caller: WopiCaller) -> dict[str, Any]:
         return {"access_token": caller.access_token, "file_id": caller.file_id,
                 "client_address": caller.client_address, "correlation_id": caller.correlation_id}
 

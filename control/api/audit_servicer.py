@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from wopiproxy.control.v1 import audit_service_pb2 as audit_pb
@@ -14,7 +16,7 @@ from control.db.models import AuditEvent
 from control.services import audit_queries
 from control.services.context import ServiceContext
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 def audit_event(row: AuditEvent) -> audit_pb.AuditEvent:

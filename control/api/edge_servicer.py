@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 
 from control.api.auth import current_principal
@@ -12,7 +14,7 @@ from control.services.editors import EditorRegistry, ProofHeaders
 from control.services.access import require_admin
 from control.services.context import ServiceContext
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 def _caller(request: object) -> wopi_access.Caller:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 from google.protobuf import empty_pb2
 
@@ -13,7 +15,7 @@ from control.services import editors
 from control.services.context import ServiceContext
 from shared.errors import InvalidArgument
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 POLICIES = {
     editor_pb.PROOF_POLICY_UNSPECIFIED: "if-advertised",
     editor_pb.PROOF_POLICY_IF_ADVERTISED: "if-advertised",

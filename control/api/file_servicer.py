@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 
 from control.api import convert
@@ -11,7 +13,7 @@ from control.api.protos import file_grpc, file_pb
 from control.services import files
 from control.services.context import ServiceContext
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class FileServicer(file_grpc.FileServiceServicer):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from typing import TypeAlias
+
 import grpc
 from google.protobuf import empty_pb2
 from grpc_status import rpc_status
@@ -20,7 +22,7 @@ from control.services.editors import EditorRegistry
 from control.services.keys import Authenticator
 from shared.errors import WopiProxyError
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class TenantServicer(tenant_grpc.TenantServiceServicer):

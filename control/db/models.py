@@ -3,13 +3,15 @@ identical on SQLite and PostgreSQL and directly WOPI's access_token_ttl unit."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from control.secrets import EncryptedText
 
 
-def _bigint(**kw: object) -> object:
+def _bigint(**kw: Any) -> Any:
     return Field(sa_type=BigInteger, **kw)  # type: ignore[arg-type]
 
 

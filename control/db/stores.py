@@ -135,10 +135,10 @@ async def list_sessions(
     if state == "open":
         query = query.where(col(Session.close_time).is_(None), Session.expire_time > now)
     elif state == "closed":
-        query = query.where(col(Session.close_time).is_not(None), Session.close_time != Session.expire_time)
+        query = query.where(col(Session.close_time).is_not(None), col(Session.close_time) != col(Session.expire_time))
     elif state == "expired":
-        query = query.where((Session.close_time == Session.expire_time)
-                            | (col(Session.close_time).is_(None) & (Session.expire_time <= now)))
+        query = query.where((col(Session.close_time) == col(Session.expire_time))
+                            | (col(Session.close_time).is_(None) & (col(Session.expire_time) <= now)))
     if after is not None:
         created, sid = after
         query = query.where(
@@ -160,7 +160,7 @@ async def bump_file_version(db: AsyncSession, *, file_id: str, size: int, sha256
     statement = (
         update(File).where(col(File.id) == file_id)
         .values(version=File.version + 1, size=size, sha256=sha256, update_time=now)
-        .returning(File.version)
+        .returning(col(File.version))
     )
     return (await db.exec(statement)).scalar_one()  # type: ignore[call-overload]
 

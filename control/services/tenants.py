@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 from sqlalchemy.exc import IntegrityError
 
 from control.db import pages, stores
@@ -141,16 +142,17 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     async with ctx.transaction() as db:
         if await stores.get_tenant(db, tenant_id=tenant_id) is None:
             raise TenantNotFound(tenant_id)
-        open_sessions = (await db.execute(select(Session.id).where(
-            Session.tenant_id == tenant_id, Session.close_time.is_(None), Session.expire_time > now))).all()  # type: ignore[union-attr]
+        open_sessions = (await db.execute(select(col(Session.id)).where(
+            col(Session.tenant_id) == tenant_id, col(Session.close_time).is_(None),
+            col(Session.expire_time) > now))).all()
         if open_sessions and not force:
             raise FailedPrecondition("SESSIONS_OPEN", f"tenant {tenant_id!r} has {len(open_sessions)} open "
                                      "session(s); close them or delete with force", tenant_id=tenant_id)
-        file_ids = select(File.id).where(File.tenant_id == tenant_id)
-        await db.execute(delete(FileVersion).where(FileVersion.file_id.in_(file_ids)))  # type: ignore[attr-defined]
+        file_ids = select(col(File.id)).where(col(File.tenant_id) == tenant_id)
+        await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
         for model in (Session, SessionEvent, UserInfo, WebhookState, ApiKey):
-            await db.execute(delete(model).where(model.tenant_id == tenant_id))  # type: ignore[attr-defined]
-        await db.execute(delete(File).where(File.tenant_id == tenant_id))  # type: ignore[arg-type]
+            await db.execute(delete(model).where(col(model.tenant_id) == tenant_id))
+        await db.execute(delete(File).where(col(File.tenant_id) == tenant_id))
         await db.execute(delete(Storage).where(Storage.tenant_id == tenant_id))  # type: ignore[arg-type]
         await db.execute(delete(Tenant).where(Tenant.id == tenant_id))  # type: ignore[arg-type]
         await audit.record(db, time=now, actor=principal.actor, operation="DeleteTenant", outcome="ok",
