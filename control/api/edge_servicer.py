@@ -80,11 +80,12 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
         created = await wopi_changes.create_relative_file(
             self._ctx, _caller(request), target_path=request.target_path, overwrite=request.overwrite,
             target_exists=request.target_exists, size=request.size, sha256=request.sha256,
-            target_size=request.target_size,
+            target_size=request.target_size, editors=self._editors,
         )
         return edge_pb.CreateRelativeFileResponse(
             file_id=created.file_id, wopi_src=created.wopi_src, access_token=created.access_token,
             version=created.previous_version, expired_versions=created.expired_versions,
+            host_view_url=created.host_view_url, host_edit_url=created.host_edit_url,
         )
 
     @grpc_errors

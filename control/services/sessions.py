@@ -14,7 +14,7 @@ from control.db import pages, stores
 from sqlmodel import col, select
 
 from control.db.models import Editor, File, LaunchCode, Session, Storage, Tenant
-from control.services import audit, events, validation
+from control.services import audit, events, launch_codes, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.editors import EditorRegistry
@@ -68,8 +68,6 @@ class OpenedSession:
     def access_token_ttl(self) -> int:
         return self.session.row.expire_time
 
-
-LAUNCH_CODE_TTL_MS = 5 * 60 * 1000
 
 
 def view(ctx: ServiceContext, row: Session, editor_name: str = "") -> SessionView:
@@ -211,10 +209,8 @@ async def create_session(
         )
         await stores.add(db, row)
         if choice is not None:
-            launch_code = secrets.token_urlsafe(24)
-            db.add(LaunchCode(code_hash=hash_secret(launch_code), session_id=row.id, access_token=token,
-                              action_url=choice.action_url, favicon_url=choice.favicon_url,
-                              expire_time=min(now + LAUNCH_CODE_TTL_MS, row.expire_time)))
+            launch_code = launch_codes.issue(db, session=row, access_token=token, action=choice.action_url,
+                                             favicon_url=choice.favicon_url, now=now)
         await events.emit(db, type="opened", session=row, now=now, version=file.version)
         await audit.record(db, time=now, actor=principal.actor, operation="CreateSession", outcome="ok",
                            tenant_id=tenant_id, session_id=row.id, file_id=file.id,
@@ -223,7 +219,7 @@ async def create_session(
         return OpenedSession(session=view(ctx, row), access_token=token)
     return OpenedSession(session=view(ctx, row, choice.editor.name), access_token=token, editor_name=choice.editor.name,
                          editor_action_url=choice.action_url,
-                         host_page_url=f"{ctx.wopi_base_url.rstrip('/')}/host/{launch_code}")
+                         host_page_url=launch_codes.host_page_url(ctx.wopi_base_url, launch_code))
 
 
 async def redeem_launch_code(ctx: ServiceContext, *, launch_code: str, client_address: str

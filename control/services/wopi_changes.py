@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from control.db import stores
 from control.db.models import File, Session
-from control.services import audit, events, locks, versions
+from control.services import audit, events, launch_codes, locks, versions
+from control.services.editors import EditorRegistry
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from control.services.wopi_access import Caller, audited, resolve
@@ -85,10 +86,13 @@ class RelativeFile:
     access_token: str
     previous_version: int
     expired_versions: list[int]
+    host_view_url: str = ""
+    host_edit_url: str = ""
 
 
 async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_path: str, overwrite: bool,
-                               target_exists: bool, size: int, sha256: str, target_size: int = 0) -> RelativeFile:
+                               target_exists: bool, size: int, sha256: str, target_size: int = 0,
+                               editors: EditorRegistry | None = None) -> RelativeFile:
     """Registers PutRelativeFile's target and opens a session on it for the same user."""
     target_path = normalize_relative_path(target_path)
     async with audited(ctx, caller, "PutRelativeFile"), ctx.transaction() as db:
@@ -125,9 +129,14 @@ async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_pa
             id="ses_" + secrets.token_urlsafe(12), tenant_id=source.tenant_id, file_id=target.id,
             storage_name=source.storage_name, path=target_path, user_id=source.user_id,
             user_name=source.user_name, permission=source.permission, token_hash=hash_secret(token),
-            create_time=now, expire_time=source.expire_time,
+            create_time=now, expire_time=source.expire_time, editor_id=source.editor_id,
         )
         await stores.add(db, session)
+        view_url, edit_url = "", ""
+        if editors is not None:  # PutRelativeFile's HostViewUrl/HostEditUrl, when an editor is known
+            view_url, edit_url = await launch_codes.host_urls(
+                db, editors, session=session, access_token=token, wopi_base_url=ctx.wopi_base_url,
+                wopi_src=ctx.wopi_src(target.id), now=now)
         await events.emit(db, type="opened", session=session, now=now, version=target.version)
         await audit.record(db, time=now, actor=grant.actor, operation="PutRelativeFile", outcome="ok",
                            tenant_id=source.tenant_id, session_id=source.id, file_id=grant.file.id, size=size,
@@ -137,7 +146,8 @@ async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_pa
                            status=200, version_before=grant.file.version, version_after=grant.file.version,
                            editor=caller.editor)
         return RelativeFile(file_id=target.id, wopi_src=ctx.wopi_src(target.id), access_token=token,
-                            previous_version=previous, expired_versions=expired)
+                            previous_version=previous, expired_versions=expired, host_view_url=view_url,
+                            host_edit_url=edit_url)
 
 
 async def record_rename(ctx: ServiceContext, caller: Caller, *, lock_id: str, new_path: str) -> None:

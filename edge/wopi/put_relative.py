@@ -109,5 +109,10 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     for number in created.expired_versions:
         await storage.delete(version_object_path(created.file_id, number), internal=True)
     # The Url carries a token valid for the new file (rest/files/putrelativefile, "Url").
-    return jsonify({"Name": name, "Url": f"{created.wopi_src}?access_token={quote(created.access_token)}"})
+    reply = {"Name": name, "Url": f"{created.wopi_src}?access_token={quote(created.access_token)}"}
+    if created.host_view_url:
+        reply["HostViewUrl"] = created.host_view_url
+    if created.host_edit_url:
+        reply["HostEditUrl"] = created.host_edit_url
+    return jsonify(reply)
 

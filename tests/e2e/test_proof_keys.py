@@ -53,9 +53,14 @@ def _summary(run: subprocess.CompletedProcess[str]) -> str:
     return run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
 
 
-def test_validator_proof_keys_group_passes(api: ControlApi, tmp_path: Path, validator_discovery: HttpStub) -> None:
+def test_validator_proof_keys_and_office_online_cases_pass(
+    api: ControlApi, tmp_path: Path, validator_discovery: HttpStub
+) -> None:
+    """ProofKeys, plus the OfficeOnline cases of the other groups (HostUrls, PutRelativeFile's
+    IncludeHostUrls: the new file's host pages, since the session's editor is known)."""
     reply = _session(api, tmp_path, f"{validator_discovery.url}/hosting/discovery", editor_pb.PROOF_POLICY_REQUIRED)
-    run = _validate(reply, "--category", "OfficeOnline", "--group", "ProofKeys")
+    run = _validate(reply, "--category", "OfficeOnline", "--group", "ProofKeys", "--group", "CheckFileInfoSchema",
+                    "--group", "PutRelativeFile")
     print(_summary(run))
     assert run.returncode == 0 and " 0 failed, 0 skipped" in _summary(run), run.stdout[-4000:]
 

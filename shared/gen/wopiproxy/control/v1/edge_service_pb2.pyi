@@ -202,18 +202,22 @@ class CreateRelativeFileRequest(_message.Message):
     def __init__(self, access_token: _Optional[str] = ..., file_id: _Optional[str] = ..., target_path: _Optional[str] = ..., overwrite: _Optional[bool] = ..., target_exists: _Optional[bool] = ..., correlation_id: _Optional[str] = ..., client_address: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., target_size: _Optional[int] = ...) -> None: ...
 
 class CreateRelativeFileResponse(_message.Message):
-    __slots__ = ("file_id", "wopi_src", "access_token", "version", "expired_versions")
+    __slots__ = ("file_id", "wopi_src", "access_token", "version", "expired_versions", "host_view_url", "host_edit_url")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     WOPI_SRC_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    HOST_VIEW_URL_FIELD_NUMBER: _ClassVar[int]
+    HOST_EDIT_URL_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     wopi_src: str
     access_token: str
     version: int
     expired_versions: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., access_token: _Optional[str] = ..., version: _Optional[int] = ..., expired_versions: _Optional[_Iterable[int]] = ...) -> None: ...
+    host_view_url: str
+    host_edit_url: str
+    def __init__(self, file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., access_token: _Optional[str] = ..., version: _Optional[int] = ..., expired_versions: _Optional[_Iterable[int]] = ..., host_view_url: _Optional[str] = ..., host_edit_url: _Optional[str] = ...) -> None: ...
 
 class RecordRenameRequest(_message.Message):
     __slots__ = ("access_token", "file_id", "lock_id", "new_path", "correlation_id", "client_address")
