@@ -30,3 +30,38 @@ def decode(token: str) -> Any:
         return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidArgument("page_token", "not a token returned by this API") from exc
+
+
+def _refuse() -> InvalidArgument:
+    return InvalidArgument("page_token", "not a token returned by this API")
+
+
+def _clean_text(value: object) -> bool:
+    """Keys we put in tokens are ids and names: printable, never NUL (PostgreSQL refuses it)."""
+    return isinstance(value, str) and 0 < len(value) <= 300 and all(32 <= ord(c) != 127 for c in value)
+
+
+def decode_text(token: str) -> str | None:
+    """The last key of a page sorted by a name or an id."""
+    key = decode(token)
+    if key is not None and not _clean_text(key):
+        raise _refuse()
+    return key
+
+
+def decode_int(token: str) -> int | None:
+    """The last key of a page sorted by a number."""
+    key = decode(token)
+    if key is not None and (type(key) is not int):
+        raise _refuse()
+    return key
+
+
+def decode_time_and_id(token: str) -> tuple[int, str] | None:
+    """The last (time in ms, id) of a page sorted by time, ties broken by id."""
+    key = decode(token)
+    if key is None:
+        return None
+    if not (isinstance(key, list) and len(key) == 2 and type(key[0]) is int and _clean_text(key[1])):
+        raise _refuse()
+    return key[0], key[1]

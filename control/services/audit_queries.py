@@ -69,9 +69,7 @@ async def list_events(ctx: ServiceContext, principal: Principal, *, where: Audit
     """Oldest first; the page token is the last id returned."""
     query = _query(principal, where)
     limit = pages.page_size(page_size)
-    after = pages.decode(page_token)
-    if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
-        raise InvalidArgument("page_token", "not a token returned by this API")
+    after = pages.decode_int(page_token)
     async with ctx.sessions() as db:
         rows = await audit_store.list_events(db, where=query, after_id=after, limit=limit + 1)
     more = len(rows) > limit

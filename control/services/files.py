@@ -11,7 +11,7 @@ from control.services import audit, locks, versions
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.storages import open_storage
-from shared.errors import FileAlreadyExists, FileLocked, FileNotFound, InvalidArgument, VersionNotFound
+from shared.errors import FileAlreadyExists, FileLocked, FileNotFound, VersionNotFound
 from shared.storage import version_object_path
 
 RESTORE_LIMIT = 1 << 40  # restoring copies bytes we already hold: no upload limit applies
@@ -43,9 +43,7 @@ async def list_versions(ctx: ServiceContext, principal: Principal, *, tenant_id:
                         page_token: str) -> tuple[Sequence[FileVersion], str]:
     await _load(ctx, principal, tenant_id, file_id)
     limit = pages.page_size(page_size)
-    before = pages.decode(page_token)
-    if before is not None and not isinstance(before, int):
-        raise InvalidArgument("page_token", "not a token returned by this API")
+    before = pages.decode_int(page_token)
     async with ctx.sessions() as db:
         rows = await stores.list_versions(db, file_id=file_id, before=before, limit=limit + 1)
     more = len(rows) > limit

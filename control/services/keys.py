@@ -19,7 +19,7 @@ from control.db.models import ApiKey
 from control.services import audit, validation
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
-from shared.errors import ApiKeyInvalid, ApiKeyNotFound, FailedPrecondition, InvalidArgument, TenantNotFound
+from shared.errors import ApiKeyInvalid, ApiKeyNotFound, FailedPrecondition, TenantNotFound
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,7 @@ async def list_keys(ctx: ServiceContext, principal: Principal, *, tenant_id: str
                     page_token: str) -> tuple[Sequence[ApiKey], str]:
     require_admin(principal)
     limit = pages.page_size(page_size)
-    after = pages.decode(page_token)
-    if after is not None and not (isinstance(after, list) and len(after) == 2 and type(after[0]) is int
-                                  and isinstance(after[1], str)):
-        raise InvalidArgument("page_token", "not a token returned by this API")
+    after = pages.decode_time_and_id(page_token)
     query = select(ApiKey).order_by(col(ApiKey.create_time), col(ApiKey.id)).limit(limit + 1)
     if tenant_id:
         query = query.where(ApiKey.tenant_id == tenant_id)

@@ -275,12 +275,9 @@ async def list_sessions(
     scope = tenant_id or (None if principal.is_admin else principal.tenant_id)
     limit = pages.page_size(page_size)
     await _require_tenant_exists(ctx, scope)
-    after = pages.decode(page_token)
-    if after is not None and not (isinstance(after, list) and len(after) == 2 and type(after[0]) is int
-                                  and isinstance(after[1], str) and validation.is_lookup_id(after[1])):
-        raise InvalidArgument("page_token", "not a token returned by this API")
+    after = pages.decode_time_and_id(page_token)
     async with ctx.sessions() as db:
-        rows = await stores.list_sessions(db, tenant_id=scope, after=tuple(after) if after else None,
+        rows = await stores.list_sessions(db, tenant_id=scope, after=after,
                                           limit=limit + 1, user_id=user_id or None, file_id=file_id or None,
                                           state=state or None, now=ctx.clock())
         names = await _editor_names(db, rows)

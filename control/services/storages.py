@@ -117,9 +117,7 @@ async def list_storages(
 ) -> tuple[Sequence[Storage], str]:
     require_tenant_visible(principal, tenant_id)
     limit = pages.page_size(page_size)
-    after = pages.decode(page_token)
-    if after is not None and not isinstance(after, str):
-        raise InvalidArgument("page_token", "not a token returned by this API")
+    after = pages.decode_text(page_token)
     async with ctx.sessions() as db:
         if await stores.get_tenant(db, tenant_id=tenant_id) is None:
             raise TenantNotFound(tenant_id)

@@ -95,9 +95,7 @@ async def list_tenants(
 ) -> tuple[Sequence[Tenant], str]:
     require_admin(principal)
     limit = pages.page_size(page_size)
-    after = pages.decode(page_token)
-    if after is not None and not isinstance(after, str):
-        raise InvalidArgument("page_token", "not a token returned by this API")
+    after = pages.decode_text(page_token)
     async with ctx.sessions() as db:
         rows = await stores.list_tenants(db, after=after, limit=limit + 1)
     more = len(rows) > limit
