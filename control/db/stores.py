@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db.models import ApiKey, AuditEvent, File, FileVersion, Session, Storage, Tenant, UserInfo
+from control.db.models import ApiKey, File, FileVersion, Session, Storage, Tenant, UserInfo
 
 # -- API keys -------------------------------------------------------------------------------
 
@@ -148,21 +148,6 @@ async def list_sessions(
 
 
 # -- audit ----------------------------------------------------------------------------------
-
-
-async def append_audit(db: AsyncSession, *, event: AuditEvent) -> None:
-    db.add(event)
-
-
-
-async def bump_file_version(db: AsyncSession, *, file_id: str, size: int, sha256: str, now: int) -> int:
-    """Atomic increment (no read-modify-write), so concurrent writers never share a version."""
-    statement = (
-        update(File).where(col(File.id) == file_id)
-        .values(version=File.version + 1, size=size, sha256=sha256, update_time=now)
-        .returning(col(File.version))
-    )
-    return (await db.exec(statement)).scalar_one()  # type: ignore[call-overload]
 
 
 async def expired_open_sessions(db: AsyncSession, *, tenant_id: str | None, now: int) -> Sequence[Session]:

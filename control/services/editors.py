@@ -40,7 +40,6 @@ from shared.errors import (
 log = logging.getLogger(__name__)
 
 POLICIES = ("required", "if-advertised", "off")
-EDITOR_MODES = ("pool", "own", "disabled")
 REFRESH_EVERY_S = 12 * 3600
 
 

@@ -19,6 +19,9 @@ from control.services.context import Principal, ServiceContext
 from shared.errors import FailedPrecondition, InvalidArgument, TenantAlreadyExists, TenantNotFound
 
 
+EDITOR_MODES = ("pool", "own", "disabled")  # the shared pool's editors, the tenant's own, or none
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     """The settable part of a tenant; None in an update means "leave as is"."""
@@ -48,7 +51,7 @@ def _apply_settings(tenant: Tenant, settings: TenantSettings, prefix: str) -> No
                                                 max_length=200, required=False)
     if settings.editor_mode is not None:
         mode = settings.editor_mode or "pool"
-        if mode not in ("pool", "own", "disabled"):
+        if mode not in EDITOR_MODES:
             raise InvalidArgument(f"{prefix}.editor_mode", "pool, own or disabled")
         tenant.editor_mode = mode
     if settings.audit_retention_days is not None:
