@@ -218,8 +218,11 @@ def sessions_cleanup(api: Api, args: argparse.Namespace) -> None:
 # -- keys -----------------------------------------------------------------------------------------
 
 def keys_create(api: Api, args: argparse.Namespace) -> None:
+    role = {"admin": key_pb.KEY_ROLE_ADMIN, "tenant": key_pb.KEY_ROLE_TENANT,
+            "edge": key_pb.KEY_ROLE_EDGE}.get(args.role or "", key_pb.KEY_ROLE_UNSPECIFIED)
     reply = api.call(api.keys.CreateApiKey, key_pb.CreateApiKeyRequest(tenant_id=args.tenant_id or "",
-                                                                       description=args.description or ""))
+                                                                       description=args.description or "",
+                                                                       role=role))
     data = {"key_id": reply.key_id, "api_key": reply.api_key, **as_dict(reply.key)}
     data.pop("id", None)
     print_json(data) if args.json else print_record(data)

@@ -17,6 +17,7 @@ from shared.logs import configure as configure_logging
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
 DEFAULT_KEY_FILE = Path("data") / "admin.key"
+DEFAULT_EDGE_KEY_FILE = Path("data") / "edge.key"  # what `edge` reads without --api-key-file
 
 
 def _env_int(name: str, default: int) -> int:
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--data-dir", type=Path, default=Path(os.environ.get("WOPI_PROXY_DATA_DIR", "data")),
-                       help="state folder: SQLite database, admin.key (default ./data)")
+                       help="state folder: SQLite database, admin.key, edge.key (default ./data)")
     store.add_argument("--database-url", default=os.environ.get("WOPI_PROXY_DATABASE_URL"),
                        help="e.g. postgresql+psycopg://user@host/db (default: SQLite in the data dir)")
     store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051))
@@ -63,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     edge = commands.add_parser("edge", help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
-    edge.add_argument("--api-key-file", type=Path, help="read the edge's API key from this file")
+    edge.add_argument("--api-key-file", type=Path,
+                      help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
+                           "from this file")
     edge.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
     edge.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000))
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
@@ -105,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=client.tenants_delete)
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="verb", required=True)
-    p = keys.add_parser("create", parents=[fmt], help="a tenant key (--tenant-id) or an admin key")
+    p = keys.add_parser("create", parents=[fmt], help="a tenant key (--tenant-id), an admin key or an edge key")
     p.add_argument("--tenant-id")
+    p.add_argument("--role", choices=["admin", "tenant", "edge"],
+                   help="default: tenant with --tenant-id, else admin; edge keys call only the EdgeService "
+                        "(give one to each `wopi-proxy edge --api-key-file`)")
     p.add_argument("--description")
     p.set_defaults(handler=client.keys_create)
     p = keys.add_parser("list", parents=[fmt])
@@ -216,14 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _api_key(args: argparse.Namespace) -> str:
+def _api_key(args: argparse.Namespace, default_file: Path = DEFAULT_KEY_FILE) -> str:
     if args.api_key:
         return str(args.api_key)
     if os.environ.get("WOPI_PROXY_API_KEY"):
         return os.environ["WOPI_PROXY_API_KEY"]
-    if DEFAULT_KEY_FILE.exists():
-        return DEFAULT_KEY_FILE.read_text().strip()
-    raise SystemExit(f"error: no API key: pass --api-key, set WOPI_PROXY_API_KEY, or run where {DEFAULT_KEY_FILE} exists")
+    if default_file.exists():
+        return default_file.read_text().strip()
+    raise SystemExit(f"error: no API key: pass --api-key, set WOPI_PROXY_API_KEY, or run where {default_file} exists")
 
 
 def _control_address(args: argparse.Namespace, override: str | None = None) -> str:
@@ -236,7 +242,7 @@ def _run_service(args: argparse.Namespace) -> None:
     from edge.settings import EdgeSettings
 
     if args.command == "edge":
-        key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args)
+        key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args, DEFAULT_EDGE_KEY_FILE)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
                                 public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 from control.server import start_control
+from control.services.keys import EDGE_KEY_FILE
 from control.settings import ControlSettings
 from edge.app import create_app
 from edge.server import bind_socket, serve_http
@@ -46,7 +47,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     base_url = public_url or f"http://{shown_host}:{http_port}"
     control = ControlSettings(**{**control.__dict__, "wopi_base_url": base_url})
     running = await start_control(control)
-    api_key = (control.data_dir / "admin.key").read_text().strip()
+    api_key = (control.data_dir / EDGE_KEY_FILE).read_text().strip()  # an edge key: the EdgeService only
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
                                   public_url=public_url))

@@ -27,7 +27,7 @@ from control.db.models import Storage
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services.audit_retention import AuditRetention
 from control.services.context import ServiceContext
-from control.services.keys import Authenticator, ensure_admin_key
+from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
@@ -76,6 +76,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
                          default_session_ttl_s=settings.default_session_ttl_s)
     await ensure_admin_key(ctx, settings.data_dir)
+    await ensure_edge_key(ctx, settings.data_dir)
 
     authenticator = Authenticator(ctx)
     server = grpc.aio.server(

@@ -10,13 +10,23 @@ import grpc
 from grpc_status import rpc_status
 
 from control.api.errors import to_status
+from control.api.protos import edge_pb
 from control.services.context import Principal
 from control.services.keys import Authenticator
-from shared.errors import ApiKeyInvalid
+from shared.errors import PermissionDenied, WopiProxyError
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+EDGE_SERVICE = f"/{edge_pb.DESCRIPTOR.services_by_name['EdgeService'].full_name}/"
+
+
+def check_role(principal: Principal, method: str) -> None:
+    """Edge keys call the EdgeService and nothing else; no other key calls it (it hands out
+    storage credentials for any tenant's token)."""
+    if method.startswith(EDGE_SERVICE) != principal.is_edge:
+        raise PermissionDenied("this service needs an edge key (role edge)" if method.startswith(EDGE_SERVICE)
+                               else "an edge key may call only the EdgeService")
 
 
 def current_principal() -> Principal:
@@ -44,35 +54,36 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary),
+                self._wrap_unary(handler.unary_unary, handler_call_details.method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream),
+                self._wrap_stream(handler.unary_stream, handler_call_details.method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         raise NotImplementedError(f"streaming requests are not authenticated: {handler_call_details.method}")
 
-    async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+    async def _authenticate(self, context: grpc.aio.ServicerContext, method: str) -> None:
         try:
             principal = await self._authenticator.authenticate(_metadata_value(context, "authorization"))
-        except ApiKeyInvalid as error:
+            check_role(principal, method)
+        except WopiProxyError as error:  # ApiKeyInvalid, TenantDisabled, PermissionDenied
             await context.abort_with_status(rpc_status.to_status(to_status(error)))
         _principal.set(principal)
 
-    def _wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _wrap_unary(self, behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await self._authenticate(context)
+            await self._authenticate(context, method)
             return await behavior(request, context)
 
         return wrapped
 
-    def _wrap_stream(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_stream(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await self._authenticate(context)
+            await self._authenticate(context, method)
             async for item in behavior(request, context):
                 yield item
 

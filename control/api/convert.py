@@ -59,9 +59,13 @@ def tenant_settings(message: tenant_pb.TenantSettings, paths: set[str] | None = 
     return TenantSettings(**{f: v for f, v in values.items() if wanted(f)})
 
 
+KEY_ROLES = {"admin": key_pb.KEY_ROLE_ADMIN, "tenant": key_pb.KEY_ROLE_TENANT, "edge": key_pb.KEY_ROLE_EDGE}
+ROLE_NAMES = {value: name for name, value in KEY_ROLES.items()}
+
+
 def api_key(row: ApiKey) -> key_pb.ApiKey:
     message = key_pb.ApiKey(id=row.id, tenant_id=row.tenant_id or "", description=row.description,
-                            role=key_pb.KEY_ROLE_ADMIN if row.role == "admin" else key_pb.KEY_ROLE_TENANT,
+                            role=KEY_ROLES.get(row.role, key_pb.KEY_ROLE_UNSPECIFIED),
                             create_time=timestamp(row.create_time))
     if row.revoke_time is not None:
         message.revoke_time.CopyFrom(timestamp(row.revoke_time))

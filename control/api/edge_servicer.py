@@ -1,4 +1,4 @@
-"""The internal EdgeService: only the admin key (which the edge is given) may call it."""
+"""The internal EdgeService: only edge keys (role "edge", given to the edges) may call it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from control.api.errors import grpc_errors
 from control.api.protos import edge_grpc, edge_pb
 from control.services import sessions, wopi_access, wopi_changes
 from control.services.editors import EditorRegistry, ProofHeaders
-from control.services.access import require_admin
+from control.services.access import require_edge
 from control.services.context import ServiceContext
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -19,7 +19,7 @@ Ctx: TypeAlias = grpc.aio.ServicerContext
 
 def _caller(request: object) -> wopi_access.Caller:
     """Every EdgeService request carries the editor's token, file id and audit context."""
-    require_admin(current_principal())
+    require_edge(current_principal())
     return wopi_access.Caller(
         access_token=request.access_token, file_id=request.file_id,  # type: ignore[attr-defined]
         client_address=request.client_address, correlation_id=request.correlation_id,  # type: ignore[attr-defined]
@@ -104,7 +104,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
     async def RedeemLaunchCode(
         self, request: edge_pb.RedeemLaunchCodeRequest, context: Ctx
     ) -> edge_pb.RedeemLaunchCodeResponse:
-        require_admin(current_principal())
+        require_edge(current_principal())
         code, session, tenant = await sessions.redeem_launch_code(
             self._ctx, launch_code=request.launch_code, client_address=request.client_address)
         return edge_pb.RedeemLaunchCodeResponse(

@@ -44,6 +44,8 @@ class TenantServicer(tenant_grpc.TenantServiceServicer):
             name=request.tenant.name, enabled=request.tenant.enabled,
             settings=convert.tenant_settings(request.tenant.settings, set(paths)),
         )
+        if self._authenticator is not None:
+            self._authenticator.forget()  # a disabled tenant's keys stop working at once
         return convert.tenant(row)
 
     @grpc_errors
@@ -81,7 +83,8 @@ class KeyServicer(key_grpc.KeyServiceServicer):
     @grpc_errors
     async def CreateApiKey(self, request: key_pb.CreateApiKeyRequest, context: Ctx) -> key_pb.CreateApiKeyResponse:
         row, secret = await keys.create_key(self._ctx, current_principal(), tenant_id=request.tenant_id,
-                                            description=request.description)
+                                            description=request.description,
+                                            role=convert.ROLE_NAMES.get(request.role, "?" if request.role else ""))
         return key_pb.CreateApiKeyResponse(key_id=row.id, api_key=secret, key=convert.api_key(row))
 
     @grpc_errors

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func
+from sqlalchemy import and_, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -18,8 +18,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control.db.models import AuditChainHead, AuditEvent
 
 
-def in_chain(chain: str) -> ColumnElement[bool]:
-    return col(AuditEvent.tenant_id).is_(None) if chain == "" else col(AuditEvent.tenant_id) == chain
+def _of_tenant(tenant_id: str) -> ColumnElement[bool]:
+    return col(AuditEvent.tenant_id).is_(None) if tenant_id == "" else col(AuditEvent.tenant_id) == tenant_id
+
+
+def chain_filter(chain: str, head: AuditChainHead | None) -> ColumnElement[bool]:
+    """The records of one chain, by its head (see AuditChainHead): its tenant's records after
+    first_after_id, and for an archived chain no further than its last record."""
+    if head is None:
+        return _of_tenant(chain)
+    if head.archive_of:
+        return and_(_of_tenant(head.archive_of), col(AuditEvent.id) > head.first_after_id,
+                    col(AuditEvent.id) <= head.last_event_id)
+    return and_(_of_tenant(chain), col(AuditEvent.id) > head.first_after_id)
+
+
+async def in_chain(db: AsyncSession, chain: str) -> ColumnElement[bool]:
+    return chain_filter(chain, await get_head(db, chain=chain))
 
 
 # -- chain heads --------------------------------------------------------------------------------
@@ -45,6 +60,14 @@ async def get_head(db: AsyncSession, *, chain: str) -> AuditChainHead | None:
     return (await db.exec(query)).first()
 
 
+async def create_archive(db: AsyncSession, *, name: str, live: AuditChainHead) -> None:
+    """Copies the live head `live` under `name` as an archived chain of its tenant."""
+    db.add(AuditChainHead(tenant_id=name, archive_of=live.tenant_id, first_after_id=live.first_after_id,
+                          last_event_id=live.last_event_id, last_hash=live.last_hash,
+                          anchor_event_id=live.anchor_event_id, anchor_hash=live.anchor_hash, purged=live.purged))
+    await db.flush()
+
+
 async def chain_names(db: AsyncSession) -> list[str]:
     """Every chain that has a head or a record ("" first)."""
     heads = (await db.exec(select(AuditChainHead.tenant_id))).all()
@@ -63,25 +86,26 @@ async def add_event(db: AsyncSession, *, event: AuditEvent) -> None:
 
 async def chain_batch(db: AsyncSession, *, chain: str, after_id: int, up_to_id: int,
                       limit: int) -> Sequence[AuditEvent]:
-    query = (select(AuditEvent).where(in_chain(chain), col(AuditEvent.id) > after_id, col(AuditEvent.id) <= up_to_id)
+    query = (select(AuditEvent).where(await in_chain(db, chain), col(AuditEvent.id) > after_id,
+                                      col(AuditEvent.id) <= up_to_id)
              .order_by(col(AuditEvent.id)).limit(limit))
     return (await db.exec(query)).all()
 
 
 async def first_id_after(db: AsyncSession, *, chain: str, after_id: int) -> int | None:
-    query = select(func.min(AuditEvent.id)).where(in_chain(chain), col(AuditEvent.id) > after_id)
+    query = select(func.min(AuditEvent.id)).where(await in_chain(db, chain), col(AuditEvent.id) > after_id)
     return (await db.exec(query)).one()
 
 
 async def first_id_since(db: AsyncSession, *, chain: str, since_time: int) -> int | None:
     """The chain's first record at or after `since_time`."""
-    query = select(func.min(AuditEvent.id)).where(in_chain(chain), AuditEvent.time >= since_time)
+    query = select(func.min(AuditEvent.id)).where(await in_chain(db, chain), AuditEvent.time >= since_time)
     return (await db.exec(query)).one()
 
 
 async def last_before(db: AsyncSession, *, chain: str, before_id: int | None) -> AuditEvent | None:
     """The chain's last record before `before_id` (None: its last record)."""
-    query = select(AuditEvent).where(in_chain(chain)).order_by(col(AuditEvent.id).desc()).limit(1)
+    query = select(AuditEvent).where(await in_chain(db, chain)).order_by(col(AuditEvent.id).desc()).limit(1)
     if before_id is not None:
         query = query.where(col(AuditEvent.id) < before_id)
     return (await db.exec(query)).first()
@@ -89,7 +113,7 @@ async def last_before(db: AsyncSession, *, chain: str, before_id: int | None) ->
 
 async def delete_through(db: AsyncSession, *, chain: str, last_id: int) -> int:
     """Removes the chain's records up to `last_id` included; returns how many."""
-    result = await db.exec(delete(AuditEvent).where(in_chain(chain), col(AuditEvent.id) <= last_id))  # type: ignore[call-overload]
+    result = await db.exec(delete(AuditEvent).where(await in_chain(db, chain), col(AuditEvent.id) <= last_id))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
 
 
@@ -97,7 +121,7 @@ async def delete_through(db: AsyncSession, *, chain: str, last_id: int) -> int:
 class EventQuery:
     """ListAuditEvents' filters; None (or "") means any. Times: [start_time, end_time) in ms."""
 
-    tenant_id: str | None = None
+    tenant_id: str | None = None  # a chain's name: its records only (an archived chain's too)
     session_id: str = ""
     file_id: str = ""
     actor: str = ""
@@ -112,7 +136,8 @@ async def list_events(db: AsyncSession, *, where: EventQuery, after_id: int | No
     """Oldest first (id order); `after_id` is the previous page's last id."""
     query = select(AuditEvent).order_by(col(AuditEvent.id)).limit(limit)
     if where.tenant_id is not None:
-        query = query.where(AuditEvent.tenant_id == where.tenant_id)
+        # A tenant created again under a deleted one's id reads its own chain, not the archived one.
+        query = query.where(await in_chain(db, where.tenant_id))
     for column, value in ((AuditEvent.session_id, where.session_id), (AuditEvent.file_id, where.file_id),
                           (AuditEvent.actor, where.actor), (AuditEvent.operation, where.operation),
                           (AuditEvent.outcome, where.outcome)):

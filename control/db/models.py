@@ -21,7 +21,7 @@ class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
     id: str = Field(primary_key=True, max_length=40)
     key_hash: str = Field(unique=True, max_length=64)
-    role: str = Field(max_length=16)  # "admin" or "tenant"
+    role: str = Field(max_length=16)  # "admin", "tenant" or "edge" (only the internal EdgeService)
     tenant_id: str | None = Field(default=None, max_length=63, index=True)
     description: str = Field(default="", max_length=200)
     create_time: int = _bigint()
@@ -39,6 +39,9 @@ class Tenant(SQLModel, table=True):
     webhook_secret: str = Field(default="", max_length=200)
     audit_retention_days: int = 0  # 0: forever
     editor_mode: str = Field(default="pool", max_length=16)  # pool | own | disabled
+    # Random per creation: a tenant deleted and created again under the same id is another
+    # incarnation, and long-lived readers (event streams, webhook delivery) notice the change.
+    incarnation: str = Field(default="", max_length=32)
     create_time: int = _bigint()
     update_time: int = _bigint(default=0)
 
@@ -158,15 +161,22 @@ class AuditEvent(SQLModel, table=True):
 class AuditChainHead(SQLModel, table=True):
     """The end of one audit chain (tenant_id "" is the deployment's). Appending locks this row,
     so that concurrent writers extend a chain one after the other. The anchor is the last
-    record retention removed: the chain's first remaining record follows it."""
+    record retention removed: the chain's first remaining record follows it.
+
+    A chain holds its tenant's records with ids above `first_after_id`. When a tenant is deleted
+    its chain is archived: the head is copied under "<tenant>~<label>" (`archive_of` names the
+    tenant; the archive ends at its `last_event_id`), and the live head starts a new, empty chain
+    after it. No record is changed, so both chains still verify."""
 
     __tablename__ = "audit_chain_heads"
-    tenant_id: str = Field(primary_key=True, max_length=63)
+    tenant_id: str = Field(primary_key=True, max_length=100)  # the chain's name
     last_event_id: int = _bigint(default=0)
     last_hash: str = Field(default="", max_length=64)
     anchor_event_id: int = _bigint(default=0)
     anchor_hash: str = Field(default="", max_length=64)
     purged: int = _bigint(default=0)  # records removed by retention so far
+    first_after_id: int = _bigint(default=0)  # the chain's records have larger ids
+    archive_of: str = Field(default="", max_length=63)  # an archived chain's tenant; "" when live
 
 
 class SessionEvent(SQLModel, table=True):

@@ -22,8 +22,12 @@ async def add(db: AsyncSession, row: object) -> None:
     await db.flush()
 
 
-async def api_key_by_hash(db: AsyncSession, *, key_hash: str) -> ApiKey | None:
-    return (await db.exec(select(ApiKey).where(ApiKey.key_hash == key_hash))).first()
+async def api_key_with_tenant(db: AsyncSession, *, key_hash: str) -> tuple[ApiKey, Tenant | None] | None:
+    """The key and, for a tenant key, its tenant (None when the tenant is gone), in one query."""
+    query = (select(ApiKey, Tenant).outerjoin(Tenant, col(Tenant.id) == col(ApiKey.tenant_id))
+             .where(ApiKey.key_hash == key_hash))
+    row = (await db.exec(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 # -- tenants --------------------------------------------------------------------------------

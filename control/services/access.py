@@ -12,6 +12,12 @@ def require_admin(principal: Principal) -> None:
         raise PermissionDenied("this call needs the admin key")
 
 
+def require_edge(principal: Principal) -> None:
+    """The internal EdgeService hands out storage credentials: edge keys only, not even admin keys."""
+    if not principal.is_edge:
+        raise PermissionDenied("this call needs an edge key (role edge)")
+
+
 def require_tenant_visible(principal: Principal, tenant_id: str) -> None:
     """Raises TenantNotFound (never PermissionDenied) so that ids of other tenants leak nothing;
     an id that cannot exist is not found either, before it gets near the database."""

@@ -76,6 +76,25 @@ async def lock_chain(db: AsyncSession, chain: str) -> AuditChainHead:
     return head
 
 
+ARCHIVE_SEPARATOR = "~"  # never in a tenant id, so an archived chain's name is no tenant's
+
+
+async def archive_chain(db: AsyncSession, *, tenant_id: str, label: str) -> str | None:
+    """Moves the tenant's chain aside as "<tenant_id>~<label>" and starts the tenant's chain anew
+    (its next record is a first record again): a tenant created later under the same id reads
+    none of it, while the operator still verifies it by that name. Records stay as they are, so
+    the archived chain verifies as before. Returns the archive's name (None: nothing to archive)."""
+    head = await lock_chain(db, tenant_id)
+    if head.last_event_id <= head.first_after_id:
+        return None
+    name = f"{tenant_id}{ARCHIVE_SEPARATOR}{label}"
+    await audit_store.create_archive(db, name=name, live=head)
+    head.first_after_id = head.last_event_id
+    head.last_event_id, head.last_hash, head.anchor_event_id, head.anchor_hash, head.purged = 0, "", 0, "", 0
+    db.add(head)
+    return name
+
+
 async def record(
     db: AsyncSession,
     *,

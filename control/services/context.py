@@ -18,15 +18,20 @@ def system_clock_ms() -> int:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling the gRPC API: an admin key or a tenant's key."""
+    """Who is calling the gRPC API: an operator's admin key (trusted), a tenant's key (untrusted:
+    its own tenant only), or an edge's key (the internal EdgeService only)."""
 
     key_id: str
-    role: str  # "admin" | "tenant"
+    role: str  # "admin" | "tenant" | "edge"
     tenant_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_edge(self) -> bool:
+        return self.role == "edge"
 
     @property
     def actor(self) -> str:

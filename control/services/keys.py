@@ -19,7 +19,9 @@ from control.db.models import ApiKey
 from control.services import audit, validation
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
-from shared.errors import ApiKeyInvalid, ApiKeyNotFound, FailedPrecondition, TenantNotFound
+from shared.errors import (
+    ApiKeyInvalid, ApiKeyNotFound, FailedPrecondition, InvalidArgument, TenantDisabled, TenantNotFound,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,17 @@ def new_key_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+ROLES = ("admin", "tenant", "edge")
+
+
+def _write_private(path: Path, secret: str) -> None:
+    """The key file, mode 0600 from its creation on (never readable by others, not even briefly)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    os.chmod(path, 0o600)
+
+
 async def ensure_admin_key(ctx: ServiceContext, data_dir: Path) -> str | None:
     """On the first start with an empty database, creates the admin key and writes it to
     <data-dir>/admin.key (mode 0600). Returns the key file's path when it made one."""
@@ -48,24 +61,54 @@ async def ensure_admin_key(ctx: ServiceContext, data_dir: Path) -> str | None:
         await stores.add(db, row)
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / "admin.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secret + "\n")
-        os.chmod(path, 0o600)
+        _write_private(path, secret)
     log.info("created the admin API key in %s (only its hash is stored)", path)
     return str(path)
 
 
+EDGE_KEY_FILE = "edge.key"
+
+
+async def ensure_edge_key(ctx: ServiceContext, data_dir: Path) -> Path:
+    """Makes <data-dir>/edge.key (mode 0600) unless it exists: a key of role "edge", which may call
+    only the internal EdgeService, for the edges of this control plane (`serve` uses it too).
+    The file appears only once its key is committed, so a failed start leaves no dead key file."""
+    path = data_dir / EDGE_KEY_FILE
+    if path.exists():
+        return path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = new_key_secret()
+    pending = data_dir / f".{EDGE_KEY_FILE}.{secrets.token_hex(4)}.tmp"
+    _write_private(pending, secret)
+    try:
+        now = ctx.clock()
+        async with ctx.transaction() as db:
+            row = ApiKey(id="key_" + secrets.token_hex(8), key_hash=hash_secret(secret), role="edge",
+                         description=f"edge key of {path}", create_time=now)
+            await stores.add(db, row)
+            await audit.record(db, time=now, actor="system:startup", operation="CreateApiKey", outcome="ok",
+                               detail=f"key={row.id} role=edge")
+        os.replace(pending, path)
+    finally:
+        pending.unlink(missing_ok=True)
+    log.info("created an edge API key in %s (only its hash is stored)", path)
+    return path
+
+
 class Authenticator:
     """Resolves `authorization: Bearer <key>` to a Principal, with a short cache so the hot
-    path (the edge's AuthorizeWopiRequest) does not read the key table on every call."""
+    path (the edge's AuthorizeWopiRequest) does not read the key table on every call.
+
+    A tenant key works only while its tenant exists and is enabled. Revoking a key and updating
+    or deleting a tenant call forget(), so this process stops honouring the key at once; other
+    control-plane processes follow within AUTH_CACHE_SECONDS."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
         self._cache: dict[str, tuple[float, Principal]] = {}
 
     def forget(self) -> None:
-        """After a revocation in this process: the revoked key stops working at once."""
+        """After a revocation or a tenant change in this process: it takes effect at once."""
         self._cache.clear()
 
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -77,10 +120,15 @@ class Authenticator:
         if cached and now - cached[0] < AUTH_CACHE_SECONDS:
             return cached[1]
         async with self._ctx.sessions() as db:
-            row = await stores.api_key_by_hash(db, key_hash=key_hash)
-        if row is None or row.revoke_time is not None or not hmac.compare_digest(row.key_hash, key_hash):
+            found = await stores.api_key_with_tenant(db, key_hash=key_hash)
+        row, tenant = found if found else (None, None)
+        if (row is None or row.revoke_time is not None or not hmac.compare_digest(row.key_hash, key_hash)
+                or row.role not in ROLES or (row.role == "tenant" and tenant is None)):
             self._cache.pop(key_hash, None)
             raise ApiKeyInvalid()
+        if tenant is not None and not tenant.enabled:
+            self._cache.pop(key_hash, None)
+            raise TenantDisabled(tenant.id)
         principal = Principal(key_id=row.id, role=row.role, tenant_id=row.tenant_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -88,10 +136,21 @@ class Authenticator:
         return principal
 
 
+def _role(role: str, tenant_id: str) -> str:
+    """The role of a new key: by default a tenant key with a tenant, else an admin key."""
+    role = role or ("tenant" if tenant_id else "admin")
+    if role not in ROLES:
+        raise InvalidArgument("role", "admin, tenant or edge")
+    if (role == "tenant") != bool(tenant_id):
+        raise InvalidArgument("tenant_id", "required for a tenant key, and only for one")
+    return role
+
+
 async def create_key(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
-                     description: str) -> tuple[ApiKey, str]:
+                     description: str, role: str = "") -> tuple[ApiKey, str]:
     """Returns the key row and its secret (the only time the secret exists outside the caller)."""
     require_admin(principal)
+    role = _role(role, tenant_id)
     validation.text(description, "description", max_length=200, required=False)
     secret = new_key_secret()
     now = ctx.clock()
@@ -99,7 +158,7 @@ async def create_key(ctx: ServiceContext, principal: Principal, *, tenant_id: st
         if tenant_id and await stores.get_tenant(db, tenant_id=tenant_id) is None:
             raise TenantNotFound(tenant_id)
         row = ApiKey(id="key_" + secrets.token_hex(8), key_hash=hash_secret(secret),
-                     role="tenant" if tenant_id else "admin", tenant_id=tenant_id or None,
+                     role=role, tenant_id=tenant_id or None,
                      description=description, create_time=now)
         await stores.add(db, row)
         await audit.record(db, time=now, actor=principal.actor, operation="CreateApiKey", outcome="ok",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from control.db import pages, stores
 from control.db.models import (
-    ApiKey, File, FileVersion, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
+    ApiKey, Editor, File, FileVersion, LaunchCode, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
 )
 from control.services import audit, validation, webhooks
 from control.services.access import require_admin
@@ -66,12 +67,16 @@ async def create_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     validation.tenant_id(tenant_id, "id")
     validation.text(name, "name", max_length=200)
     now = ctx.clock()
-    tenant = Tenant(id=tenant_id, name=name, enabled=True, create_time=now, update_time=now)
+    tenant = Tenant(id=tenant_id, name=name, enabled=True, incarnation=secrets.token_hex(8), create_time=now,
+                    update_time=now)
     _apply_settings(tenant, settings or TenantSettings(), "settings")
     try:
         async with ctx.transaction() as db:
             if await stores.get_tenant(db, tenant_id=tenant_id) is not None:
                 raise TenantAlreadyExists(tenant_id)
+            # Records filed under this id since an earlier tenant of that id was deleted are not
+            # the new tenant's: its trail starts empty.
+            await audit.archive_chain(db, tenant_id=tenant_id, label="before-" + tenant.incarnation)
             await stores.add(db, tenant)
             if tenant.webhook_url:
                 await webhooks.start_from_now(db, tenant_id)
@@ -136,12 +141,16 @@ async def update_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     return tenant
 
 
-async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, force: bool) -> None:
-    """Removes the tenant's records (never its files); audit events stay, as the trail must."""
+async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, force: bool) -> str:
+    """Removes every record of the tenant (never its files): keys, storages, editors, sessions and
+    their launch codes, events, webhook state, user infos, file identities and versions. Its audit
+    chain is archived (kept and verifiable by the operator under the name returned), so that a
+    tenant created later under the same id inherits nothing."""
     require_admin(principal)
     now = ctx.clock()
     async with ctx.transaction() as db:
-        if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+        tenant = await stores.get_tenant(db, tenant_id=tenant_id)
+        if tenant is None:
             raise TenantNotFound(tenant_id)
         open_sessions = (await db.execute(select(col(Session.id)).where(
             col(Session.tenant_id) == tenant_id, col(Session.close_time).is_(None),
@@ -149,12 +158,20 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
         if open_sessions and not force:
             raise FailedPrecondition("SESSIONS_OPEN", f"tenant {tenant_id!r} has {len(open_sessions)} open "
                                      "session(s); close them or delete with force", tenant_id=tenant_id)
+        session_ids = select(col(Session.id)).where(col(Session.tenant_id) == tenant_id)
+        await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
         file_ids = select(col(File.id)).where(col(File.tenant_id) == tenant_id)
         await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
-        for model in (Session, SessionEvent, UserInfo, WebhookState, ApiKey):
+        for model in (Session, SessionEvent, UserInfo, WebhookState, ApiKey, Editor):
             await db.execute(delete(model).where(col(model.tenant_id) == tenant_id))
         await db.execute(delete(File).where(col(File.tenant_id) == tenant_id))
-        await db.execute(delete(Storage).where(Storage.tenant_id == tenant_id))  # type: ignore[arg-type]
-        await db.execute(delete(Tenant).where(Tenant.id == tenant_id))  # type: ignore[arg-type]
+        await db.execute(delete(Storage).where(col(Storage.tenant_id) == tenant_id))
+        await db.execute(delete(Tenant).where(col(Tenant.id) == tenant_id))
         await audit.record(db, time=now, actor=principal.actor, operation="DeleteTenant", outcome="ok",
                            tenant_id=tenant_id, detail=f"force={force} open_sessions={len(open_sessions)}")
+        archive = await audit.archive_chain(db, tenant_id=tenant_id,
+                                            label=tenant.incarnation or secrets.token_hex(8))
+        # The deployment's chain says where the tenant's trail went.
+        await audit.record(db, time=now, actor=principal.actor, operation="DeleteTenant", outcome="ok",
+                           detail=f"tenant={tenant_id} archived_chain={archive or ''}")
+    return archive or ""

@@ -140,7 +140,8 @@ def test_list_sessions_pages_through_everything(api: ControlApi, tenant) -> None
     assert sorted(seen) == sorted(opened)
 
 
-def test_internal_edge_service_refuses_unknown_tokens(server: WopiProxyProcess, admin_key: str) -> None:
+def test_internal_edge_service_refuses_unknown_tokens(server: WopiProxyProcess) -> None:
+    edge_key = (server.workdir / "data" / "edge.key").read_text().strip()
     from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
     from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
 
@@ -149,6 +150,6 @@ def test_internal_edge_service_refuses_unknown_tokens(server: WopiProxyProcess, 
         with pytest.raises(grpc.RpcError) as caught:
             stub.AuthorizeWopiRequest(edge_pb.AuthorizeWopiRequestRequest(access_token="x", file_id="y",
                                                                           operation="GetFile"),
-                                      metadata=(("authorization", f"Bearer {admin_key}"),), timeout=10)
+                                      metadata=(("authorization", f"Bearer {edge_key}"),), timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_reason(caught.value) == "ACCESS_TOKEN_INVALID"

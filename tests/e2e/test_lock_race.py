@@ -24,13 +24,13 @@ def split_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         extra = ["--database-url", request.getfixturevalue("postgres_database_url")]
     control = WopiProxyProcess(args=["control", "--grpc-port", "0", "--data-dir", str(tmp_path / "data"), *extra],
                                workdir=tmp_path).start()
-    key_file = tmp_path / "data" / "admin.key"
+    key_file = tmp_path / "data" / "edge.key"
     edges = [WopiProxyProcess(args=["edge", "--control", control.grpc_address, "--api-key-file", str(key_file),
                                     "--port", "0"], workdir=tmp_path / f"edge{i}") for i in range(2)]
     for edge in edges:
         edge.workdir.mkdir()
         edge.start()
-    api = ControlApi(control.grpc_address, key_file.read_text().strip())
+    api = ControlApi(control.grpc_address, (tmp_path / "data" / "admin.key").read_text().strip())
     try:
         yield api, [edge.http_url for edge in edges]
     finally:

@@ -42,11 +42,11 @@ def test_a_restart_keeps_state_and_the_admin_key(tmp_path: Path) -> None:
 def test_control_and_edge_run_as_separate_processes(tmp_path: Path) -> None:
     control = WopiProxyProcess(args=["control", "--grpc-port", "0", "--data-dir", str(tmp_path / "data"),
                                      "--public-url", "http://edge.example"], workdir=tmp_path).start()
-    key_file = tmp_path / "data" / "admin.key"
+    key_file = tmp_path / "data" / "edge.key"
     edge = WopiProxyProcess(args=["edge", "--control", control.grpc_address, "--api-key-file", str(key_file),
                                   "--port", "0"], workdir=tmp_path).start()
     try:
-        api = ControlApi(control.grpc_address, key_file.read_text().strip())
+        api = ControlApi(control.grpc_address, (tmp_path / "data" / "admin.key").read_text().strip())
         f = open_file(api, *new_tenant(api, tmp_path / "storage"), "split.docx", b"split")
         assert f.wopi_src.startswith("http://edge.example/wopi/files/")
         reply = httpx.get(f"{edge.http_url}/wopi/files/{f.file_id}/contents", params={"access_token": f.token})

@@ -30,6 +30,11 @@ class Deployment:
     def admin_key(self) -> str:
         return (self.data_dir / "admin.key").read_text().strip()
 
+    @property
+    def edge_key(self) -> str:
+        """The key the control plane wrote for its edges (role edge: the EdgeService only)."""
+        return (self.data_dir / "edge.key").read_text().strip()
+
     def api(self, key: str | None = None) -> ControlApi:
         """A control-API client with `key` (default: the admin key); closed when the deployment stops."""
         client = ControlApi(self.grpc_address, key if key is not None else self.admin_key)
@@ -73,7 +78,7 @@ def start_deployment(shape: str, workdir: Path, *, control_args: tuple[str, ...]
         edge_dir = workdir / "edge"
         edge_dir.mkdir(exist_ok=True)
         edge = WopiProxyProcess(args=["edge", "--control", control.grpc_address, "--api-key-file",
-                                      str(data_dir / "admin.key"), "--port", str(http_port), *edge_args],
+                                      str(data_dir / "edge.key"), "--port", str(http_port), *edge_args],
                                 workdir=edge_dir, env=env or {}).start()
     except BaseException:
         control.stop()

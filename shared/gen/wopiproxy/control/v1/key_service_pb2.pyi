@@ -16,9 +16,11 @@ class KeyRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     KEY_ROLE_UNSPECIFIED: _ClassVar[KeyRole]
     KEY_ROLE_ADMIN: _ClassVar[KeyRole]
     KEY_ROLE_TENANT: _ClassVar[KeyRole]
+    KEY_ROLE_EDGE: _ClassVar[KeyRole]
 KEY_ROLE_UNSPECIFIED: KeyRole
 KEY_ROLE_ADMIN: KeyRole
 KEY_ROLE_TENANT: KeyRole
+KEY_ROLE_EDGE: KeyRole
 
 class ApiKey(_message.Message):
     __slots__ = ("id", "tenant_id", "role", "description", "create_time", "revoke_time")
@@ -37,12 +39,14 @@ class ApiKey(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., role: _Optional[_Union[KeyRole, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateApiKeyRequest(_message.Message):
-    __slots__ = ("tenant_id", "description")
+    __slots__ = ("tenant_id", "description", "role")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     description: str
-    def __init__(self, tenant_id: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    role: KeyRole
+    def __init__(self, tenant_id: _Optional[str] = ..., description: _Optional[str] = ..., role: _Optional[_Union[KeyRole, str]] = ...) -> None: ...
 
 class CreateApiKeyResponse(_message.Message):
     __slots__ = ("key_id", "api_key", "key")

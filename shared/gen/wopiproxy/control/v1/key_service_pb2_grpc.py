@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class KeyServiceStub:
-    """KeyService manages API keys: the admin keys of operators and the tenant keys of backend
-    applications. Admin key only. A key's secret is shown once, at creation; only its hash is kept.
+    """KeyService manages API keys: the admin keys of operators, the tenant keys of backend
+    applications and the edge keys of WOPI edges. Admin key only. A key's secret is shown once, at
+    creation; only its hash is kept.
     """
 
     def __init__(self, channel):
@@ -54,12 +55,14 @@ class KeyServiceStub:
 
 
 class KeyServiceServicer:
-    """KeyService manages API keys: the admin keys of operators and the tenant keys of backend
-    applications. Admin key only. A key's secret is shown once, at creation; only its hash is kept.
+    """KeyService manages API keys: the admin keys of operators, the tenant keys of backend
+    applications and the edge keys of WOPI edges. Admin key only. A key's secret is shown once, at
+    creation; only its hash is kept.
     """
 
     def CreateApiKey(self, request, context):
-        """Creates a key. Empty tenant_id makes an admin key. Returns NOT_FOUND if the tenant does not exist.
+        """Creates a key. Without a role, a tenant_id makes a tenant key and none an admin key. Returns
+        NOT_FOUND if the tenant does not exist, INVALID_ARGUMENT if role and tenant_id do not fit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,8 +110,9 @@ def add_KeyServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class KeyService:
-    """KeyService manages API keys: the admin keys of operators and the tenant keys of backend
-    applications. Admin key only. A key's secret is shown once, at creation; only its hash is kept.
+    """KeyService manages API keys: the admin keys of operators, the tenant keys of backend
+    applications and the edge keys of WOPI edges. Admin key only. A key's secret is shown once, at
+    creation; only its hash is kept.
     """
 
     @staticmethod
