@@ -1,8 +1,15 @@
-"""Store functions: one query each, keyword-only arguments, never commit (services own transactions)."""
+"""Store functions: one query each, keyword-only arguments, never commit (services own transactions).
+
+Tenant isolation is in the queries: a function that a tenant key's request can reach takes
+`tenant_id` and filters by it in SQL (WHERE tenant_id = :t), so another tenant's id is simply not
+found. `tenant_id=None` (the operator's calls, and the edge's, which are bound by an access token)
+reads any tenant's row; it is a required argument, so no caller forgets the choice.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
@@ -67,14 +74,28 @@ async def file_by_path(db: AsyncSession, *, tenant_id: str, storage_id: int, pat
     return (await db.exec(query)).first()
 
 
-async def get_file(db: AsyncSession, *, file_id: str) -> File | None:
-    return await db.get(File, file_id)
+def _of_tenant(query: Any, column: Any, tenant_id: str | None) -> Any:
+    return query if tenant_id is None else query.where(column == tenant_id)
 
 
-async def get_file_for_update(db: AsyncSession, *, file_id: str) -> File | None:
+async def get_file(db: AsyncSession, *, file_id: str, tenant_id: str | None) -> File | None:
+    return (await db.exec(_of_tenant(select(File).where(File.id == file_id), File.tenant_id, tenant_id))).first()
+
+
+async def file_with_storage(db: AsyncSession, *, file_id: str, tenant_id: str | None) -> tuple[File, Storage] | None:
+    """A file and its storage, both of `tenant_id`."""
+    query = (select(File, Storage).join(Storage, col(Storage.id) == col(File.storage_id))
+             .where(File.id == file_id))
+    if tenant_id is not None:
+        query = query.where(File.tenant_id == tenant_id, Storage.tenant_id == tenant_id)
+    row = (await db.exec(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def get_file_for_update(db: AsyncSession, *, file_id: str, tenant_id: str | None) -> File | None:
     """Row-locks the file (PostgreSQL FOR UPDATE; SQLite transactions are already exclusive)."""
-    query = select(File).where(File.id == file_id).with_for_update().execution_options(populate_existing=True)
-    return (await db.exec(query)).first()
+    query = _of_tenant(select(File).where(File.id == file_id), File.tenant_id, tenant_id)
+    return (await db.exec(query.with_for_update().execution_options(populate_existing=True))).first()
 
 
 async def live_file_by_path(db: AsyncSession, *, tenant_id: str, storage_id: int, path: str) -> File | None:
@@ -87,13 +108,22 @@ async def rename_sessions(db: AsyncSession, *, file_id: str, path: str) -> None:
     await db.exec(update(Session).where(col(Session.file_id) == file_id).values(path=path))  # type: ignore[call-overload]
 
 
-async def get_version(db: AsyncSession, *, file_id: str, version: int) -> FileVersion | None:
-    query = select(FileVersion).where(FileVersion.file_id == file_id, FileVersion.version == version)
+def _versions_of(file_id: str, tenant_id: str | None) -> Any:
+    """Versions have no tenant column: their file's tenant decides, by a join in the same query."""
+    query = select(FileVersion).where(FileVersion.file_id == file_id)
+    if tenant_id is not None:
+        query = query.join(File, col(File.id) == col(FileVersion.file_id)).where(File.tenant_id == tenant_id)
+    return query
+
+
+async def get_version(db: AsyncSession, *, file_id: str, version: int, tenant_id: str | None) -> FileVersion | None:
+    query = _versions_of(file_id, tenant_id).where(FileVersion.version == version)
     return (await db.exec(query)).first()
 
 
-async def list_versions(db: AsyncSession, *, file_id: str, before: int | None, limit: int) -> Sequence[FileVersion]:
-    query = select(FileVersion).where(FileVersion.file_id == file_id).order_by(col(FileVersion.version).desc())
+async def list_versions(db: AsyncSession, *, file_id: str, before: int | None, limit: int,
+                        tenant_id: str | None) -> Sequence[FileVersion]:
+    query = _versions_of(file_id, tenant_id).order_by(col(FileVersion.version).desc())
     if before is not None:
         query = query.where(FileVersion.version < before)
     return (await db.exec(query.limit(limit))).all()
@@ -109,15 +139,12 @@ async def get_user_info(db: AsyncSession, *, tenant_id: str, user_id: str) -> Us
     return await db.get(UserInfo, (tenant_id, user_id))
 
 
-async def get_storage_by_id(db: AsyncSession, *, storage_id: int) -> Storage | None:
-    return await db.get(Storage, storage_id)
-
-
 # -- sessions -------------------------------------------------------------------------------
 
 
-async def get_session(db: AsyncSession, *, session_id: str) -> Session | None:
-    return await db.get(Session, session_id)
+async def get_session(db: AsyncSession, *, session_id: str, tenant_id: str | None) -> Session | None:
+    query = _of_tenant(select(Session).where(Session.id == session_id), Session.tenant_id, tenant_id)
+    return (await db.exec(query)).first()
 
 
 async def session_by_token_hash(db: AsyncSession, *, token_hash: str) -> Session | None:

@@ -12,7 +12,7 @@ from control.db.models import AuditEvent
 from control.services import audit
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
-from shared.errors import InvalidArgument
+from shared.errors import InvalidArgument, PermissionDenied
 
 MAX_FILTER_LENGTH = 300
 VERIFY_BATCH = 1000
@@ -37,9 +37,11 @@ class AuditFilter:
 def _scope(principal: Principal, tenant_id: str) -> str | None:
     """The tenant whose records the caller reads; None: every tenant's (admin only)."""
     if not principal.is_admin:
+        if not principal.tenant_id:  # only tenant keys have a chain of their own
+            raise PermissionDenied("the audit trail needs an admin or a tenant key")
         if tenant_id:
             require_tenant_visible(principal, tenant_id)
-        return principal.tenant_id or ""
+        return principal.tenant_id
     return tenant_id or None
 
 

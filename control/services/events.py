@@ -10,10 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
 from control.services import audit
-from control.db.models import Session, SessionEvent
+from control.db.models import ApiKey, Session, SessionEvent
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
-from shared.errors import InvalidArgument, TenantNotFound
+from shared.errors import ApiKeyInvalid, InvalidArgument, TenantDisabled, TenantNotFound
 
 EVENT_TYPES = ("opened", "saved", "locked", "unlocked", "closed", "expired")
 IDLE_WAKEUP_S = 1.0  # also catches events committed by another control-plane process
@@ -55,6 +55,19 @@ def _parse_cursor(cursor: str) -> int | None:
     return int(cursor)
 
 
+async def _still_allowed(db: AsyncSession, principal: Principal, tenant_id: str, incarnation: str) -> None:
+    """A stream outlives its authentication: it ends when its key is revoked, or its tenant is
+    disabled, deleted, or deleted and created again (a new tenant's events are not the old key's)."""
+    key = await db.get(ApiKey, principal.key_id, populate_existing=True)
+    if key is not None and key.revoke_time is not None:  # a deleted tenant's keys are gone: see below
+        raise ApiKeyInvalid()
+    tenant = await stores.get_tenant(db, tenant_id=tenant_id)
+    if tenant is None or tenant.incarnation != incarnation:
+        raise TenantNotFound(tenant_id)
+    if not tenant.enabled:
+        raise TenantDisabled(tenant_id)
+
+
 async def watch(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
                 cursor: str) -> AsyncIterator[SessionEvent]:
     """Yields the tenant's events after `cursor`, forever; the caller cancels to stop."""
@@ -64,12 +77,15 @@ async def watch(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
     require_tenant_visible(principal, tenant_id)
     position = _parse_cursor(cursor)
     async with ctx.sessions() as db:
-        if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+        tenant = await stores.get_tenant(db, tenant_id=tenant_id)
+        if tenant is None:
             raise TenantNotFound(tenant_id)
+        incarnation = tenant.incarnation
         if position is None:
             position = await _last_id(db, tenant_id)
     while True:
         async with ctx.sessions() as db:
+            await _still_allowed(db, principal, tenant_id, incarnation)
             rows = await after(db, tenant_id=tenant_id, event_id=position)
         for row in rows:
             assert row.id is not None

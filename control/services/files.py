@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from control.db import pages, stores
 from control.db.models import File, FileVersion, Storage
-from control.services import audit, locks, versions
+from control.services import audit, locks, validation, versions
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.storages import open_storage
@@ -26,12 +26,13 @@ class FileView:
 
 async def _load(ctx: ServiceContext, principal: Principal, tenant_id: str, file_id: str) -> tuple[File, Storage]:
     require_tenant_visible(principal, tenant_id)
+    if not validation.is_lookup_id(file_id):
+        raise FileNotFound(validation.printable(file_id, 43))
     async with ctx.sessions() as db:
-        file = await stores.get_file(db, file_id=file_id)
-        storage = await stores.get_storage_by_id(db, storage_id=file.storage_id) if file else None
-    if file is None or storage is None or file.tenant_id != tenant_id:
+        found = await stores.file_with_storage(db, file_id=file_id, tenant_id=tenant_id)
+    if found is None:
         raise FileNotFound(file_id)
-    return file, storage
+    return found
 
 
 async def get_file(ctx: ServiceContext, principal: Principal, *, tenant_id: str, file_id: str) -> FileView:
@@ -45,7 +46,7 @@ async def list_versions(ctx: ServiceContext, principal: Principal, *, tenant_id:
     limit = pages.page_size(page_size)
     before = pages.decode_int(page_token)
     async with ctx.sessions() as db:
-        rows = await stores.list_versions(db, file_id=file_id, before=before, limit=limit + 1)
+        rows = await stores.list_versions(db, file_id=file_id, before=before, limit=limit + 1, tenant_id=tenant_id)
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, pages.encode(rows[-1].version) if more else ""
@@ -57,7 +58,7 @@ async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_i
     A deleted file comes back at the path it was deleted from, if nothing took that path since."""
     file, storage_row = await _load(ctx, principal, tenant_id, file_id)
     async with ctx.sessions() as db:
-        if await stores.get_version(db, file_id=file_id, version=version) is None:
+        if await stores.get_version(db, file_id=file_id, version=version, tenant_id=tenant_id) is None:
             raise VersionNotFound(file_id, version)
     if locks.current_lock(file, ctx.clock()):
         raise FileLocked(file_id)
@@ -76,8 +77,9 @@ async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_i
     written = await storage.copy_internal(version_object_path(file_id, version), path, limit=RESTORE_LIMIT)
     stat = await storage.stat(path)
     async with ctx.transaction() as db:
-        row = await stores.get_file_for_update(db, file_id=file_id)
-        assert row is not None
+        row = await stores.get_file_for_update(db, file_id=file_id, tenant_id=tenant_id)
+        if row is None:  # the tenant was deleted meanwhile
+            raise FileNotFound(file_id)
         now = ctx.clock()
         expired: list[int] = []
         if kept:

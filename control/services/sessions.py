@@ -233,7 +233,7 @@ async def redeem_launch_code(ctx: ServiceContext, *, launch_code: str, client_ad
         if code is None:
             raise LaunchCodeInvalid()
         await db.delete(code)
-        session = await stores.get_session(db, session_id=code.session_id)
+        session = await stores.get_session(db, session_id=code.session_id, tenant_id=None)  # the edge's call
         tenant = await stores.get_tenant(db, tenant_id=session.tenant_id) if session else None
         valid = (code.expire_time > now and session is not None and session.close_time is None
                  and session.expire_time > now and tenant is not None and tenant.enabled)
@@ -257,13 +257,18 @@ async def _require_tenant_exists(ctx: ServiceContext, tenant_id: str | None) -> 
             raise TenantNotFound(tenant_id)
 
 
+def _own(principal: Principal) -> str | None:
+    """The tenant whose rows the caller reads (None: the admin reads any); a key of no tenant reads none."""
+    return None if principal.is_admin else (principal.tenant_id or "")
+
+
 async def get_session(ctx: ServiceContext, principal: Principal, *, session_id: str) -> SessionView:
     if not validation.is_lookup_id(session_id):
         raise SessionNotFound(validation.printable(session_id, 40))
     async with ctx.sessions() as db:
-        row = await stores.get_session(db, session_id=session_id)
+        row = await stores.get_session(db, session_id=session_id, tenant_id=_own(principal))
         names = await _editor_names(db, [row]) if row else {}
-    if row is None or (not principal.is_admin and row.tenant_id != principal.tenant_id):
+    if row is None:
         raise SessionNotFound(session_id)
     return view(ctx, row, names.get(row.editor_id or 0, ""))
 
@@ -294,8 +299,8 @@ async def close_session(ctx: ServiceContext, principal: Principal, *, session_id
         raise SessionNotFound(validation.printable(session_id, 40))
     now = ctx.clock()
     async with ctx.transaction() as db:
-        row = await stores.get_session(db, session_id=session_id)
-        if row is None or (not principal.is_admin and row.tenant_id != principal.tenant_id):
+        row = await stores.get_session(db, session_id=session_id, tenant_id=_own(principal))
+        if row is None:
             raise SessionNotFound(session_id)
         if row.close_time is None:
             row.close_time = now

@@ -59,6 +59,11 @@ async def start_from_now(db: Any, tenant_id: str) -> None:
     db.add(state)
 
 
+async def _same_tenant(db: Any, tenant: Tenant) -> bool:
+    current = await db.get(Tenant, tenant.id, populate_existing=True)
+    return current is not None and current.incarnation == tenant.incarnation
+
+
 class WebhookDispatcher:
     def __init__(self, ctx: ServiceContext, client: httpx.AsyncClient | None = None) -> None:
         self._ctx = ctx
@@ -95,6 +100,8 @@ class WebhookDispatcher:
     async def _deliver_tenant(self, tenant: Tenant) -> None:
         now = self._ctx.clock()
         async with self._ctx.sessions() as db:
+            if not await _same_tenant(db, tenant):
+                return  # deleted (or deleted and created again) since the round began
             state = await db.get(WebhookState, tenant.id)
             if state is None or state.next_attempt_time > now:
                 return
@@ -109,7 +116,9 @@ class WebhookDispatcher:
         if not pending:
             return
         async with self._ctx.transaction() as db:
-            current = await db.get(WebhookState, tenant.id) or WebhookState(tenant_id=tenant.id)
+            current = await db.get(WebhookState, tenant.id)
+            if current is None or not await _same_tenant(db, tenant):
+                return  # the tenant was deleted meanwhile: its progress must not pass to a new one
             current.delivered_event_id = max(current.delivered_event_id, delivered)
             if error:
                 current.attempts += 1

@@ -88,7 +88,7 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
         # A file id that names no file at all is 404 (WOPI "file unknown"); a real file the
         # token was not issued for is 401, like any foreign token.
         # (Ids we never issue do not even reach the database: PostgreSQL text cannot hold NUL.)
-        if not validation.is_lookup_id(caller.file_id) or await stores.get_file(db, file_id=caller.file_id) is None:
+        if not validation.is_lookup_id(caller.file_id) or await stores.get_file(db, file_id=caller.file_id, tenant_id=None) is None:
             raise FileNotFound(validation.printable(caller.file_id, 43))
         raise AccessTokenInvalid("the access token is not valid for this file")
     if not tenant.enabled:
