@@ -39,6 +39,10 @@ class Tenant(SQLModel, table=True):
     webhook_secret: str = Field(default="", max_length=200)
     audit_retention_days: int = 0  # 0: forever
     editor_mode: str = Field(default="pool", max_length=16)  # pool | own | disabled
+    # Operator-set quotas (admin key only; 0: no cap / no quota) and what conflict copies used so far.
+    max_file_size_cap: int = _bigint(default=0)  # caps every storage's max_file_size
+    conflict_copy_quota: int = _bigint(default=0)  # bytes conflict copies may take in the tenant's storages
+    conflict_copy_bytes: int = _bigint(default=0)  # bytes written as conflict copies (kept copies only)
     create_time: int = _bigint()
     update_time: int = _bigint(default=0)
 
