@@ -90,7 +90,7 @@ async def record_conflict_copy(ctx: ServiceContext, caller: Caller, *, copy_path
 async def _charge_conflict_copy(db: AsyncSession, *, tenant_id: str, size: int) -> None:
     """Adds `size` to the tenant's conflict-copy bytes unless it is already at its quota: one
     conditional UPDATE, so concurrent copies cannot both slip past a full quota."""
-    table = Tenant.__table__
+    table = Tenant.__table__  # type: ignore[attr-defined]
     under_quota = or_(table.c.conflict_copy_quota <= 0, table.c.conflict_copy_bytes < table.c.conflict_copy_quota)
     result = await db.execute(update(table).where(table.c.id == tenant_id, under_quota)
                               .values(conflict_copy_bytes=table.c.conflict_copy_bytes + max(0, size)))
