@@ -84,6 +84,8 @@ SETTING_FLAGS = {  # CLI flag attribute -> TenantSettings field
     "webhook_secret": "webhook_secret",
     "audit_retention_days": "audit_retention_days",
     "editor_mode": "editor_mode",
+    "max_file_size_cap": "max_file_size_cap",
+    "conflict_copy_quota": "conflict_copy_quota",
 }
 
 

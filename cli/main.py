@@ -25,6 +25,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
     parser.add_argument("--control", default=None,
@@ -47,8 +52,34 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--secret-key-file", type=Path, default=None,
                        help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
                             "default <data-dir>/secret.key, generated on first start)")
+    store.add_argument("--invalid-token-audit-window", type=float, metavar="SECONDS",
+                       default=_env_float("WOPI_PROXY_INVALID_TOKEN_AUDIT_WINDOW", 60.0),
+                       help="requests with invalid tokens are audited as one record per client address and "
+                            "window (env WOPI_PROXY_INVALID_TOKEN_AUDIT_WINDOW, default 60)")
+    store.add_argument("--launch-code-ttl", type=int, metavar="SECONDS",
+                       default=_env_int("WOPI_PROXY_LAUNCH_CODE_TTL", 300),
+                       help="lifetime of a host page's launch code (env WOPI_PROXY_LAUNCH_CODE_TTL, default 300)")
+    store.add_argument("--launch-code-purge-interval", type=float, metavar="SECONDS",
+                       default=_env_float("WOPI_PROXY_LAUNCH_CODE_PURGE_INTERVAL", 60.0),
+                       help="how often expired launch codes are deleted (env WOPI_PROXY_LAUNCH_CODE_PURGE_INTERVAL, "
+                            "default 60)")
 
-    serve = commands.add_parser("serve", parents=[store], help="control plane and edge together (one machine)")
+    # The edge's invalid-token flood limit (serve and edge).
+    flood = argparse.ArgumentParser(add_help=False)
+    flood.add_argument("--invalid-token-limit", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_INVALID_TOKEN_LIMIT", 60),
+                       help="WOPI requests without a valid token per minute and client address before 429 "
+                            "(env WOPI_PROXY_INVALID_TOKEN_LIMIT, default 60; 0 disables)")
+    flood.add_argument("--invalid-token-burst", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_INVALID_TOKEN_BURST", 20),
+                       help="how many of them an address may send at once (env WOPI_PROXY_INVALID_TOKEN_BURST, "
+                            "default 20)")
+    flood.add_argument("--refusal-report-interval", type=float, metavar="SECONDS",
+                       default=_env_float("WOPI_PROXY_REFUSAL_REPORT_INTERVAL", 5.0),
+                       help="how often the edge reports its own refusals for the audit "
+                            "(env WOPI_PROXY_REFUSAL_REPORT_INTERVAL, default 5)")
+
+    serve = commands.add_parser("serve", parents=[store, flood], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
                        help="address of both listeners (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000), help="WOPI HTTP port")
@@ -56,13 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the edge's URL as editors reach it (default http://HOST:PORT)")
     serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                        help="default upload limit in bytes (default 1 GiB)")
+    serve.add_argument("--trust-forwarded-headers", action="store_true",
+                       default=bool(os.environ.get("WOPI_PROXY_TRUST_FORWARDED_HEADERS")),
+                       help="behind a trusted proxy: public URL from X-Forwarded-Proto/Host/Prefix, client address "
+                            "from the rightmost X-Forwarded-For hop (env WOPI_PROXY_TRUST_FORWARDED_HEADERS)")
 
     control = commands.add_parser("control", parents=[store], help="the control plane alone")
     control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
     control.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL", "http://127.0.0.1:8000"),
                          help="the edges' public URL, used in WOPISrc")
 
-    edge = commands.add_parser("edge", help="a WOPI edge alone (scale out: run several)")
+    edge = commands.add_parser("edge", parents=[flood], help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
     edge.add_argument("--api-key-file", type=Path,
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
@@ -77,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--rest-gateway", action="store_true",
                       help="also serve the REST gateway of the control API on this port")
     edge.add_argument("--trust-forwarded-headers", action="store_true",
-                      help="take the public URL from X-Forwarded-Proto/Host/Prefix (behind a trusted proxy)")
+                      default=bool(os.environ.get("WOPI_PROXY_TRUST_FORWARDED_HEADERS")),
+                      help="behind a trusted proxy: public URL from X-Forwarded-Proto/Host/Prefix, client address "
+                           "from the rightmost X-Forwarded-For hop (env WOPI_PROXY_TRUST_FORWARDED_HEADERS)")
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(dest="verb", required=True)
     p = tenants.add_parser("add", parents=[fmt])
@@ -101,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audit-retention-days", type=int, help="0 keeps audit events forever")
     p.add_argument("--editor-mode", choices=["pool", "own", "disabled"],
                    help="which editors sessions use: the shared pool, the tenant's own, or none")
+    p.add_argument("--max-file-size-cap", type=int, metavar="BYTES",
+                   help="operator only: largest file any of the tenant's storages accepts (0: no cap)")
+    p.add_argument("--conflict-copy-quota", type=int, metavar="BYTES",
+                   help="operator only: bytes the tenant's conflict copies may take; past it a refused "
+                        "save answers 507 (0: no quota)")
     p.set_defaults(handler=client.tenants_update)
     p = tenants.add_parser("delete", parents=[fmt], help="delete a tenant's records (not its files)")
     p.add_argument("id")
@@ -241,17 +283,25 @@ def _run_service(args: argparse.Namespace) -> None:
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
 
+    if args.command in ("edge", "serve"):
+        edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
+                        "refusal_report_interval_s": args.refusal_report_interval,
+                        "trust_forwarded_headers": args.trust_forwarded_headers}
     if args.command == "edge":
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args, DEFAULT_EDGE_KEY_FILE)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
-                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)
+                                public_url=args.public_url, **edge_options)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
-                              database_url=args.database_url, secret_key_file=args.secret_key_file)
+                              database_url=args.database_url, secret_key_file=args.secret_key_file,
+                              invalid_token_audit_window_s=args.invalid_token_audit_window,
+                              launch_code_ttl_s=args.launch_code_ttl,
+                              launch_code_purge_interval_s=args.launch_code_purge_interval)
     if args.command == "serve":
-        asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
+        asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size,
+                              **edge_options))
     else:
         control = ControlSettings(**{**control.__dict__, "wopi_base_url": args.public_url})
         asyncio.run(run.control_only(control, args.ready_file))

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from control.server import start_control
 from control.services.keys import EDGE_KEY_FILE
@@ -38,8 +39,9 @@ def _write_ready_file(path: str | None, **ports: int) -> None:
 
 
 async def serve(control: ControlSettings, edge_host: str, edge_port: int, public_url: str | None,
-                ready_file: str | None, max_file_size: int) -> None:
-    """Control plane and edge in one process: the single-machine setup."""
+                ready_file: str | None, max_file_size: int, **edge_options: Any) -> None:
+    """Control plane and edge in one process: the single-machine setup (`edge_options`: more
+    EdgeSettings fields)."""
     stop = _stop_event()
     sock = bind_socket(edge_host, edge_port)
     http_port = sock.getsockname()[1]
@@ -50,7 +52,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     api_key = (control.data_dir / EDGE_KEY_FILE).read_text().strip()  # an edge key: the EdgeService only
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
-                                  public_url=public_url))
+                                  public_url=public_url, **edge_options))
     register_gateway(app, f"127.0.0.1:{running.port}")  # REST beside WOPI on the one HTTP port
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)

@@ -27,6 +27,8 @@ from control.db.models import Storage
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services.audit_retention import AuditRetention
 from control.services.context import ServiceContext
+from control.services.invalid_tokens import InvalidTokenTally
+from control.services.launch_codes import LaunchCodePurge
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
@@ -73,8 +75,10 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     bind_engine(engine, box)
     await create_schema(engine)
     await check_key(engine, box, table=Storage.__tablename__, column="options_json")
+    tally = InvalidTokenTally(window_s=settings.invalid_token_audit_window_s)
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
-                         default_session_ttl_s=settings.default_session_ttl_s)
+                         default_session_ttl_s=settings.default_session_ttl_s,
+                         launch_code_ttl_s=settings.launch_code_ttl_s, invalid_tokens=tally)
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -109,6 +113,9 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
                   asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
     background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
+    background.append(asyncio.create_task(
+        LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run(stopping), name="launch-code-purge"))
+    background.append(asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"))
     log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
              engine.url.render_as_string(hide_password=True))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,

@@ -20,6 +20,11 @@ class ControlSettings:
     # key. None: <data_dir>/secret.key, generated on the first start. WOPI_PROXY_SECRET_KEY
     # (the key itself) overrides both.
     secret_key_file: Path | None = None
+    # Abuse limits: refusals of invalid tokens are audited once per client address and window
+    # (control.services.invalid_tokens); launch codes live this long and are purged this often.
+    invalid_token_audit_window_s: float = 60.0
+    launch_code_ttl_s: int = 300
+    launch_code_purge_interval_s: float = 60.0
 
     @property
     def effective_database_url(self) -> str:

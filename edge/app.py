@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -13,6 +14,7 @@ from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedHTTPConnection, BoundedRequest
+from edge.wopi.flood import InvalidTokenLimiter, report_periodically
 from edge.wopi.errors import domain_error_response, http_error_response, unexpected_error_response
 from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
@@ -35,13 +37,22 @@ def create_app(settings: EdgeSettings) -> Quart:
     app.register_error_handler(HTTPException, http_error_response)  # 404/405 of routing, not incidents
     app.register_error_handler(Exception, unexpected_error_response)
 
+    stopping = asyncio.Event()
+
     @app.before_serving
     async def _connect() -> None:
         control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s)
-        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool())
+        flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
+                                    max_addresses=settings.max_tracked_addresses)
+        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool(),
+                                                   flood=flood)
+        app.extensions["wopi_proxy_reporter"] = asyncio.create_task(report_periodically(
+            flood, control.report_edge_refusals, interval_s=settings.refusal_report_interval_s, stop=stopping))
 
     @app.after_serving
     async def _disconnect() -> None:
+        stopping.set()  # the reporter sends what it counted last, then ends
+        await asyncio.gather(app.extensions["wopi_proxy_reporter"], return_exceptions=True)
         await app.extensions["wopi_proxy"].control.close()
 
     @app.get("/healthz")

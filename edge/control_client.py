@@ -64,6 +64,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.FileNotFound(meta.get("path", ""))
     if reason == "FILE_ALREADY_EXISTS":
         return errors.FileAlreadyExists(meta.get("path", ""))
+    if reason == "CONFLICT_COPY_QUOTA_EXCEEDED":
+        return errors.ConflictCopyQuotaExceeded(meta.get("tenant_id", ""), int(meta.get("quota", "0") or 0))
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -131,3 +133,11 @@ class ControlClient:
     async def redeem_launch_code(self, launch_code: str, client_address: str) -> edge_pb.RedeemLaunchCodeResponse:
         request = edge_pb.RedeemLaunchCodeRequest(launch_code=launch_code, client_address=client_address)
         return await self._call(self._stub.RedeemLaunchCode, request)
+
+    async def report_edge_refusals(self, counts: dict[str, Any]) -> None:
+        """`counts`: address -> flood.RefusalCounts of requests the edge refused on its own."""
+        request = edge_pb.ReportEdgeRefusalsRequest(counts=[
+            edge_pb.EdgeRefusalCount(client_address=address, rate_limited=c.rate_limited,
+                                     missing_token=c.missing_token)
+            for address, c in counts.items()])
+        await self._call(self._stub.ReportEdgeRefusals, request)

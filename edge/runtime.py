@@ -9,6 +9,7 @@ from quart import current_app
 from edge.control_client import ControlClient
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
+from edge.wopi.flood import InvalidTokenLimiter
 
 
 @dataclass
@@ -16,6 +17,7 @@ class EdgeRuntime:
     settings: EdgeSettings
     control: ControlClient
     storages: StoragePool
+    flood: InvalidTokenLimiter
 
 
 def runtime() -> EdgeRuntime:

@@ -19,3 +19,9 @@ class EdgeSettings:
     # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
     public_url: str | None = None
     trust_forwarded_headers: bool = False
+    # Requests without a valid token, per client address (edge/wopi/flood.py): BURST at once, then
+    # LIMIT per minute; past it 429. 0 disables the limit.
+    invalid_token_limit: int = 60
+    invalid_token_burst: int = 20
+    refusal_report_interval_s: float = 5.0  # how often the edge reports its own refusals for the audit
+    max_tracked_addresses: int = 100_000  # bound of the limiter's tables

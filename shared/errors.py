@@ -38,7 +38,10 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── FileLocked                 (file_id)
     ├── VersionNotFound            (file_id, version)
     ├── InvalidFileName            (name, description)              WOPI 400 + X-WOPI-InvalidFileNameError
-    └── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    ├── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    │   (abuse limits and quotas)
+    ├── TooManyInvalidTokens       (retry_after_s)                  edge 429 + Retry-After
+    └── ConflictCopyQuotaExceeded  (tenant_id, quota)               WOPI 507
 """
 
 from __future__ import annotations
@@ -304,3 +307,27 @@ class EditorAlreadyExists(AlreadyExists):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"editor {name!r} already exists", editor=name)
+
+
+# -- abuse limits and quotas ----------------------------------------------------------------------
+
+
+class TooManyInvalidTokens(WopiProxyError):
+    """A client address sent too many requests without a valid token; refused at the edge."""
+
+    reason = "TOO_MANY_INVALID_TOKENS"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many requests without a valid access token; retry in {retry_after_s} s",
+                         retry_after_s=str(retry_after_s))
+        self.retry_after_s = retry_after_s
+
+
+class ConflictCopyQuotaExceeded(WopiProxyError):
+    """A refused save cannot be kept as a conflict copy: the tenant's conflict copies use up its quota."""
+
+    reason = "CONFLICT_COPY_QUOTA_EXCEEDED"
+
+    def __init__(self, tenant_id: str, quota: int) -> None:
+        super().__init__(f"the save was refused and cannot be kept: conflict copies of tenant {tenant_id!r} "
+                         f"already use their quota of {quota} bytes", tenant_id=tenant_id, quota=str(quota))

@@ -41,9 +41,11 @@ def tenant(row: Tenant) -> tenant_pb.Tenant:
         post_message_origin=row.post_message_origin, default_session_ttl_seconds=row.default_session_ttl_s,
         webhook_url=row.webhook_url, audit_retention_days=row.audit_retention_days,
         webhook_secret=REDACTED if row.webhook_secret else "", editor_mode=row.editor_mode,
+        max_file_size_cap=row.max_file_size_cap, conflict_copy_quota=row.conflict_copy_quota,
     )
     return tenant_pb.Tenant(id=row.id, name=row.name, enabled=row.enabled, create_time=timestamp(row.create_time),
-                            update_time=timestamp(row.update_time or row.create_time), settings=settings)
+                            update_time=timestamp(row.update_time or row.create_time), settings=settings,
+                            conflict_copy_bytes=row.conflict_copy_bytes)
 
 
 def tenant_settings(message: tenant_pb.TenantSettings, paths: set[str] | None = None) -> TenantSettings:
@@ -53,7 +55,7 @@ def tenant_settings(message: tenant_pb.TenantSettings, paths: set[str] | None = 
 
     values = {f: getattr(message, f) for f in (
         "post_message_origin", "default_session_ttl_seconds", "webhook_url", "webhook_secret",
-        "audit_retention_days", "editor_mode")}
+        "audit_retention_days", "editor_mode", "max_file_size_cap", "conflict_copy_quota")}
     if paths is None:  # create: unset (default) fields are just defaults
         return TenantSettings(**values)
     return TenantSettings(**{f: v for f, v in values.items() if wanted(f)})

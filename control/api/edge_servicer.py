@@ -48,7 +48,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
             user_name=session.user_name, can_write=grant.can_write, path=file.path, version=file.version,
             owner_id=session.tenant_id,
             storage=edge_pb.StorageAccess(protocol=storage.protocol, root=storage.root,
-                                          options=grant.storage_options, max_file_size=storage.max_file_size,
+                                          options=grant.storage_options, max_file_size=grant.max_file_size,
                                           version_retention=storage.version_retention),
             access_token_expiry=session.expire_time, lock_id=grant.lock_id, sha256=file.sha256,
             fingerprint=file.fingerprint, user_info=grant.user_info,
@@ -112,3 +112,12 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
             post_message_origin=tenant.post_message_origin, file_name=session.path.rsplit("/", 1)[-1],
             favicon_url=code.favicon_url,
         )
+
+    @grpc_errors
+    async def ReportEdgeRefusals(
+        self, request: edge_pb.ReportEdgeRefusalsRequest, context: Ctx
+    ) -> edge_pb.ReportEdgeRefusalsResponse:
+        require_admin(current_principal())
+        counts = [(c.client_address, c.rate_limited, c.missing_token) for c in request.counts]
+        await wopi_access.count_edge_refusals(self._ctx, counts)
+        return edge_pb.ReportEdgeRefusalsResponse()

@@ -42,6 +42,10 @@ class Tenant(SQLModel, table=True):
     # Random per creation: a tenant deleted and created again under the same id is another
     # incarnation, and long-lived readers (event streams, webhook delivery) notice the change.
     incarnation: str = Field(default="", max_length=32)
+    # Operator-set quotas (admin key only; 0: no cap / no quota) and what conflict copies used so far.
+    max_file_size_cap: int = _bigint(default=0)  # caps every storage's max_file_size
+    conflict_copy_quota: int = _bigint(default=0)  # bytes conflict copies may take in the tenant's storages
+    conflict_copy_bytes: int = _bigint(default=0)  # bytes written as conflict copies (kept copies only)
     create_time: int = _bigint()
     update_time: int = _bigint(default=0)
 

@@ -7,9 +7,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+if TYPE_CHECKING:
+    from control.services.invalid_tokens import InvalidTokenTally
 
 
 def system_clock_ms() -> int:
@@ -66,6 +70,10 @@ class ServiceContext:
     clock: Callable[[], int] = field(default=system_clock_ms)
     default_session_ttl_s: int = 10 * 3600
     events: EventSignal = field(default_factory=EventSignal)
+    launch_code_ttl_s: int = 300  # a host page's launch code is usable this long
+    # Refusals of invalid tokens are counted here and audited per address and minute; None: one
+    # audit record per refusal (the services' unit tests).
+    invalid_tokens: InvalidTokenTally | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

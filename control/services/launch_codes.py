@@ -1,28 +1,69 @@
-"""Host-page launch codes: single use, short-lived, the only way a URL leads to a token."""
+"""Host-page launch codes: single use, short-lived, the only way a URL leads to a token.
+
+A code's row holds the session's access token (encrypted), so a code nobody redeemed must not
+outlive its expiry: LaunchCodePurge, a task of the control plane, deletes expired rows.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import posixpath
 import secrets
 
+from sqlalchemy import delete
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db.models import Editor, LaunchCode, Session
 from control.editors.discovery import action_url, choose_action
 from control.services.editors import EditorRegistry
+from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 
+log = logging.getLogger(__name__)
+
 LAUNCH_CODE_TTL_MS = 5 * 60 * 1000
+PURGE_INTERVAL_S = 60.0
 
 
 def issue(db: AsyncSession, *, session: Session, access_token: str, action: str, favicon_url: str,
-          now: int) -> str:
+          now: int, ttl_ms: int = LAUNCH_CODE_TTL_MS) -> str:
     """Adds a code for `session` (posting `access_token` to `action`) and returns it."""
     code = secrets.token_urlsafe(24)
     db.add(LaunchCode(code_hash=hash_secret(code), session_id=session.id, access_token=access_token,
                       action_url=action, favicon_url=favicon_url,
-                      expire_time=min(now + LAUNCH_CODE_TTL_MS, session.expire_time)))
+                      expire_time=min(now + ttl_ms, session.expire_time)))
     return code
+
+
+async def purge_expired(ctx: ServiceContext) -> int:
+    """Deletes the codes past their expiry (with the token copies they hold); returns how many."""
+    async with ctx.transaction() as db:
+        result = await db.execute(delete(LaunchCode).where(col(LaunchCode.expire_time) <= ctx.clock()))
+    removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if removed:
+        log.info("launch codes: purged %d expired code(s)", removed)
+    return removed
+
+
+class LaunchCodePurge:
+    """The control plane's background task (see control.server)."""
+
+    def __init__(self, ctx: ServiceContext, interval_s: float = PURGE_INTERVAL_S) -> None:
+        self._ctx = ctx
+        self._interval_s = interval_s
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await purge_expired(self._ctx)
+            except Exception:  # a failed round must not end the purge for good
+                log.exception("launch code purge failed")
+            try:
+                await asyncio.wait_for(stop.wait(), self._interval_s)
+            except TimeoutError:
+                pass
 
 
 def host_page_url(wopi_base_url: str, code: str) -> str:
@@ -30,7 +71,8 @@ def host_page_url(wopi_base_url: str, code: str) -> str:
 
 
 async def host_urls(db: AsyncSession, registry: EditorRegistry, *, session: Session, access_token: str,
-                    wopi_base_url: str, wopi_src: str, now: int) -> tuple[str, str]:
+                    wopi_base_url: str, wopi_src: str, now: int,
+                    ttl_ms: int = LAUNCH_CODE_TTL_MS) -> tuple[str, str]:
     """HostViewUrl and HostEditUrl for a session whose editor is known ("" where it has no action)."""
     editor = await db.get(Editor, session.editor_id) if session.editor_id else None
     parsed = registry.discovery(editor) if editor else None
@@ -45,6 +87,6 @@ async def host_urls(db: AsyncSession, registry: EditorRegistry, *, session: Sess
             continue
         code = issue(db, session=session, access_token=access_token,
                      action=action_url(action, wopi_src=wopi_src), favicon_url=parsed.favicons.get(action.app, ""),
-                     now=now)
+                     now=now, ttl_ms=ttl_ms)
         urls.append(host_page_url(wopi_base_url, code))
     return urls[0], urls[1]

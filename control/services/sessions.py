@@ -212,7 +212,8 @@ async def create_session(
         await stores.add(db, row)
         if choice is not None:
             launch_code = launch_codes.issue(db, session=row, access_token=token, action=choice.action_url,
-                                             favicon_url=choice.favicon_url, now=now)
+                                             favicon_url=choice.favicon_url, now=now,
+                                             ttl_ms=ctx.launch_code_ttl_s * 1000)
         await events.emit(db, type="opened", session=row, now=now, version=file.version)
         await audit.record(db, time=now, actor=principal.actor, operation="CreateSession", outcome="ok",
                            tenant_id=tenant_id, session_id=row.id, file_id=file.id,

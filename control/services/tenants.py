@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from sqlalchemy import delete, select
 from sqlmodel import col
@@ -17,7 +17,9 @@ from control.db.models import (
 from control.services import audit, validation, webhooks
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
-from shared.errors import FailedPrecondition, InvalidArgument, TenantAlreadyExists, TenantNotFound
+from shared.errors import (
+    FailedPrecondition, InvalidArgument, PermissionDenied, TenantAlreadyExists, TenantNotFound,
+)
 
 
 EDITOR_MODES = ("pool", "own", "disabled")  # the shared pool's editors, the tenant's own, or none
@@ -33,6 +35,30 @@ class TenantSettings:
     webhook_secret: str | None = None
     audit_retention_days: int | None = None
     editor_mode: str | None = None
+    # Operator only (admin key): see OPERATOR_ONLY.
+    max_file_size_cap: int | None = None
+    conflict_copy_quota: int | None = None
+
+
+# Quotas are the operator's: a tenant key may never set them, even where it may change its settings.
+OPERATOR_ONLY = frozenset({"settings.max_file_size_cap", "settings.conflict_copy_quota"})
+MAX_BYTES = 1 << 62
+
+
+def _require_operator_for(principal: Principal, paths: Sequence[str], settings: TenantSettings) -> TenantSettings:
+    """Refuses a tenant key that names a quota; a whole-"settings" update from one leaves them as they are."""
+    if principal.is_admin:
+        return settings
+    named = sorted(OPERATOR_ONLY & set(paths))
+    if named:
+        raise PermissionDenied(f"only the operator (admin key) may change {', '.join(named)}")
+    return replace(settings, max_file_size_cap=None, conflict_copy_quota=None)
+
+
+def _bytes(value: int, field: str) -> int:
+    if not 0 <= value <= MAX_BYTES:
+        raise InvalidArgument(field, f"between 0 (none) and {MAX_BYTES} bytes")
+    return value
 
 
 def _apply_settings(tenant: Tenant, settings: TenantSettings, prefix: str) -> None:
@@ -59,6 +85,10 @@ def _apply_settings(tenant: Tenant, settings: TenantSettings, prefix: str) -> No
         if not 0 <= settings.audit_retention_days <= 36500:
             raise InvalidArgument(f"{prefix}.audit_retention_days", "between 0 (forever) and 36500")
         tenant.audit_retention_days = settings.audit_retention_days
+    if settings.max_file_size_cap is not None:
+        tenant.max_file_size_cap = _bytes(settings.max_file_size_cap, f"{prefix}.max_file_size_cap")
+    if settings.conflict_copy_quota is not None:
+        tenant.conflict_copy_quota = _bytes(settings.conflict_copy_quota, f"{prefix}.conflict_copy_quota")
 
 
 async def create_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str,
@@ -121,6 +151,7 @@ async def update_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     unknown = sorted(set(paths) - UPDATABLE)
     if unknown:
         raise InvalidArgument("update_mask", f"cannot update {', '.join(unknown)}")
+    settings = _require_operator_for(principal, paths, settings)
     now = ctx.clock()
     async with ctx.transaction() as db:
         tenant = await stores.get_tenant(db, tenant_id=tenant_id)

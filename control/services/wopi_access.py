@@ -65,6 +65,16 @@ class Grant:
         return self.session.permission == "edit"
 
     @property
+    def max_file_size(self) -> int:
+        """The storage's limit under the tenant's cap (0: the edge's default). A storage without a
+        limit of its own gets the cap, so the operator's cap always holds."""
+        cap = self.tenant.max_file_size_cap if self.tenant else 0
+        own = self.storage.max_file_size
+        if cap <= 0:
+            return own
+        return min(own, cap) if own > 0 else cap
+
+    @property
     def storage_options(self) -> dict[str, str]:
         return storage_options(self.storage)
 
@@ -102,16 +112,26 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
 
 @asynccontextmanager
 async def audited(ctx: ServiceContext, caller: Caller, operation: str) -> AsyncIterator[None]:
-    """Records a refusal (in its own transaction, since the refused one rolls back) and re-raises."""
+    """Records a refusal (in its own transaction, since the refused one rolls back) and re-raises.
+    A refused token is only counted: its audit record is one per address and minute
+    (control.services.invalid_tokens), so a flood of bad tokens does not write one per request."""
     try:
         yield
     except WopiProxyError as error:
-        async with ctx.transaction() as db:
-            await audit.record_refusal(db, time=ctx.clock(), operation=operation, error=error,
-                                       token_hash=hash_secret(caller.access_token), file_id=caller.file_id[:43],
-                                       editor=caller.editor, client_address=caller.client_address,
-                                       correlation_id=caller.correlation_id)
+        if isinstance(error, AccessTokenInvalid) and ctx.invalid_tokens is not None:
+            await ctx.invalid_tokens.count_refusal(ctx, access_token=caller.access_token,
+                                                   client_address=caller.client_address, operation=operation)
+        else:
+            await _record_refusal(ctx, caller, operation, error)
         raise
+
+
+async def _record_refusal(ctx: ServiceContext, caller: Caller, operation: str, error: WopiProxyError) -> None:
+    async with ctx.transaction() as db:
+        await audit.record_refusal(db, time=ctx.clock(), operation=operation, error=error,
+                                   token_hash=hash_secret(caller.access_token), file_id=caller.file_id[:43],
+                                   editor=caller.editor, client_address=caller.client_address,
+                                   correlation_id=caller.correlation_id)
 
 
 async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock_id: str = "",
@@ -157,3 +177,22 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock
     return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=current, tenant=tenant,
                  user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
                  editor_name=editor.name if editor else "")
+
+
+MAX_EDGE_REPORT_ENTRIES = 1000
+MAX_EDGE_REPORT_COUNT = 10**9
+
+
+async def count_edge_refusals(ctx: ServiceContext, counts: list[tuple[str, int, int]]) -> None:
+    """The edge's own refusals (429s, token-less 401s) per address, into the invalid-token tally."""
+    if len(counts) > MAX_EDGE_REPORT_ENTRIES:
+        raise InvalidArgument("counts", f"at most {MAX_EDGE_REPORT_ENTRIES} entries per report")
+    for _, rate_limited, missing_token in counts:
+        if not (0 <= rate_limited <= MAX_EDGE_REPORT_COUNT and 0 <= missing_token <= MAX_EDGE_REPORT_COUNT):
+            raise InvalidArgument("counts", f"counts between 0 and {MAX_EDGE_REPORT_COUNT}")
+    if ctx.invalid_tokens is None:
+        return
+    now = ctx.clock()
+    for address, rate_limited, missing_token in counts:
+        ctx.invalid_tokens.count_edge(now, client_address=address, rate_limited=rate_limited,
+                                      missing_token=missing_token)

@@ -7,14 +7,17 @@ import posixpath
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import or_, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from control.db import stores
-from control.db.models import File, Session
+from control.db.models import File, Session, Tenant
 from control.services import audit, events, launch_codes, locks, versions
 from control.services.editors import EditorRegistry
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from control.services.wopi_access import Caller, audited, resolve
-from shared.errors import FileAlreadyExists, LockConflict
+from shared.errors import ConflictCopyQuotaExceeded, FileAlreadyExists, LockConflict
 from shared.storage import normalize_relative_path
 
 
@@ -69,14 +72,31 @@ async def record_write(ctx: ServiceContext, caller: Caller, record: WriteRecord)
 
 async def record_conflict_copy(ctx: ServiceContext, caller: Caller, *, copy_path: str, size: int,
                                reason: str) -> None:
+    """Decides whether refused content may be kept as a copy, and counts its bytes against the
+    tenant's conflict-copy quota. The edge asks before it publishes the copy. While the tenant is
+    under its quota the copy is kept even when it crosses the quota (the first refused save past
+    the line is never lost); once at or over it, ConflictCopyQuotaExceeded (507)."""
     async with audited(ctx, caller, "PutFile"), ctx.transaction() as db:
         grant = await resolve(db, ctx, caller, "PutFile")
+        await _charge_conflict_copy(db, tenant_id=grant.file.tenant_id, size=size)
         await audit.record(db, time=ctx.clock(), actor=grant.actor, operation="PutFile", outcome="conflict",
                            tenant_id=grant.file.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
                            size=size, detail=f"refused ({reason[:300]}); content kept at {copy_path}",
                            client_address=caller.client_address, correlation_id=caller.correlation_id,
                            status=409, version_before=grant.file.version, version_after=grant.file.version,
                            lock_hash=audit.lock_hash_of(grant.lock_id), editor=caller.editor)
+
+
+async def _charge_conflict_copy(db: AsyncSession, *, tenant_id: str, size: int) -> None:
+    """Adds `size` to the tenant's conflict-copy bytes unless it is already at its quota: one
+    conditional UPDATE, so concurrent copies cannot both slip past a full quota."""
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    under_quota = or_(table.c.conflict_copy_quota <= 0, table.c.conflict_copy_bytes < table.c.conflict_copy_quota)
+    result = await db.execute(update(table).where(table.c.id == tenant_id, under_quota)
+                              .values(conflict_copy_bytes=table.c.conflict_copy_bytes + max(0, size)))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        tenant = await stores.get_tenant(db, tenant_id=tenant_id)
+        raise ConflictCopyQuotaExceeded(tenant_id, tenant.conflict_copy_quota if tenant else 0)
 
 
 @dataclass(frozen=True)
@@ -136,7 +156,7 @@ async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_pa
         if editors is not None:  # PutRelativeFile's HostViewUrl/HostEditUrl, when an editor is known
             view_url, edit_url = await launch_codes.host_urls(
                 db, editors, session=session, access_token=token, wopi_base_url=ctx.wopi_base_url,
-                wopi_src=ctx.wopi_src(target.id), now=now)
+                wopi_src=ctx.wopi_src(target.id), now=now, ttl_ms=ctx.launch_code_ttl_s * 1000)
         await events.emit(db, type="opened", session=session, now=now, version=target.version)
         await audit.record(db, time=now, actor=grant.actor, operation="PutRelativeFile", outcome="ok",
                            tenant_id=source.tenant_id, session_id=source.id, file_id=grant.file.id, size=size,

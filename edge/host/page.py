@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from quart import Blueprint, Response, render_template_string, request
 
 from edge.runtime import runtime
+from edge.wopi.caller import client_address
 from shared.errors import LaunchCodeInvalid
 
 blueprint = Blueprint("host", __name__)
@@ -63,11 +64,53 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+GONE_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Link expired</title>
+</head>
+<body>
+<p>This link has been used or has expired; open the document again from your application.</p>
+</body>
+</html>
+"""
+
+
+def framing(post_message_origin: str) -> tuple[str, str]:
+    """Who may frame a host page: the tenant's configured application origin, else only the edge
+    itself. X-Frame-Options (for browsers without CSP frame-ancestors) can only say SAMEORIGIN
+    or DENY, so it is sent only when it means the same thing. Returns (frame-ancestors, X-Frame-Options
+    or "")."""
+    if post_message_origin:
+        return post_message_origin, ""
+    return "'self'", "SAMEORIGIN"
+
+
+def _hardened(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blueprint.errorhandler(LaunchCodeInvalid)
+async def launch_code_invalid(error: LaunchCodeInvalid) -> Response:
+    """A person opened this link: a page to read, not JSON. Unknown, used and expired codes look
+    the same (only a hash of a code is kept, and a used one is gone), hence 404 for all."""
+    response = Response(GONE_PAGE, status=404, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+    response.headers["X-Frame-Options"] = "DENY"
+    return _hardened(response)
+
+
 @blueprint.get("/host/<code>")
 async def host_page(code: str) -> Response:
     if len(code) > MAX_CODE_LENGTH:
         raise LaunchCodeInvalid()
-    launch = await runtime().control.redeem_launch_code(code, request.remote_addr or "")
+    launch = await runtime().control.redeem_launch_code(code, client_address())
     nonce = secrets.token_urlsafe(16)
     editor_origin = _origin(launch.action_url)
     html = await render_template_string(
@@ -77,14 +120,13 @@ async def host_page(code: str) -> Response:
         post_message_origin=launch.post_message_origin,
     )
     response = Response(html, status=200, mimetype="text/html")
-    ancestors = f"'self' {launch.post_message_origin}" if launch.post_message_origin else "*"
+    ancestors, frame_options = framing(launch.post_message_origin)
     images = f" {_origin(launch.favicon_url)}" if launch.favicon_url else ""
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
         f"frame-src {editor_origin}; form-action {editor_origin}; img-src 'self'{images}; "
         f"frame-ancestors {ancestors}; base-uri 'none'"
     )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    if frame_options:
+        response.headers["X-Frame-Options"] = frame_options
+    return _hardened(response)

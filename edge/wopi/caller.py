@@ -15,19 +15,40 @@ from shared.errors import AccessTokenInvalid
 MAX_TOKEN_LENGTH = 4096
 
 
-def current_caller(file_id: str) -> WopiCaller:
+def request_token() -> str:
+    """The access token as sent ("" when none); never logged."""
     token = request.args.get("access_token", "")
     if not token:
         authorization = request.headers.get("Authorization", "")
         if authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    return token
+
+
+def checkable(token: str) -> bool:
+    """False for what is refused without asking the control plane."""
+    return bool(token) and len(token) <= MAX_TOKEN_LENGTH
+
+
+def client_address() -> str:
+    """The peer address; behind a trusted proxy, the rightmost X-Forwarded-For hop (the one the
+    proxy itself added: hops further left are whatever the client wrote)."""
+    if runtime().settings.trust_forwarded_headers:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return request.remote_addr or ""
+
+
+def current_caller(file_id: str) -> WopiCaller:
+    token = request_token()
+    if not checkable(token):
         raise AccessTokenInvalid("missing or malformed access_token")
     correlation = (
         request.headers.get("X-WOPI-CorrelationId") or request.headers.get("X-Request-Id") or secrets.token_hex(8)
     )
     editor = request.headers.get("X-WOPI-RequestingApplication") or request.headers.get("User-Agent", "")
-    return WopiCaller(access_token=token, file_id=file_id, client_address=request.remote_addr or "",
+    return WopiCaller(access_token=token, file_id=file_id, client_address=client_address(),
                       correlation_id=correlation[:128], editor=editor[:120],
                       proof=request.headers.get("X-WOPI-Proof", "")[:2048],
                       proof_old=request.headers.get("X-WOPI-ProofOld", "")[:2048],

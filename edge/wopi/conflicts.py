@@ -1,4 +1,9 @@
-"""Content a conflict refuses is never thrown away: it is kept beside the file as a copy."""
+"""Content a conflict refuses is never thrown away: it is kept beside the file as a copy.
+
+The control plane decides whether a copy may be kept (the tenant's conflict-copy quota): the
+bytes are staged, the copy is recorded (or refused with ConflictCopyQuotaExceeded, 507, and the
+staged bytes dropped), and only then published under its name. A failure to publish after the
+record leaves the quota charged for bytes that are not there: counted high, never low."""
 
 from __future__ import annotations
 
@@ -36,24 +41,26 @@ async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
     return path
 
 
-async def _audit(caller: WopiCaller, grant: Grant, path: str, size: int, reason: str) -> None:
+async def _record_and_publish(caller: WopiCaller, grant: Grant, storage: FsspecStorage, staged: StagedWrite,
+                              reason: str) -> str:
+    path = await _free_copy_path(grant, storage)
+    await runtime().control.record_conflict_copy(caller, copy_path=path, size=staged.result.size, reason=reason)
+    await staged.publish(path)
     log.warning("PutFile refused (%s): content kept at %s in tenant %s", reason, path, grant.tenant_id)
-    await runtime().control.record_conflict_copy(caller, copy_path=path, size=size, reason=reason)
+    return path
 
 
 async def keep_body_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,
                                      chunks: AsyncIterator[bytes], *, limit: int, reason: str) -> str:
     """Streams a refused body into a new file next to the original and audits where it went."""
-    path = await _free_copy_path(grant, storage)
-    written = await storage.write_atomic(path, chunks, limit=limit)
-    await _audit(caller, grant, path, written.size, reason)
-    return path
+    staged = await storage.stage(grant.path, chunks, limit=limit)
+    try:
+        return await _record_and_publish(caller, grant, storage, staged, reason)
+    finally:
+        await staged.discard()
 
 
 async def keep_staged_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,
                                        staged: StagedWrite, *, reason: str) -> str:
     """Publishes an already staged body under a conflict-copy name instead of the file's."""
-    path = await _free_copy_path(grant, storage)
-    await staged.publish(path)
-    await _audit(caller, grant, path, staged.result.size, reason)
-    return path
+    return await _record_and_publish(caller, grant, storage, staged, reason)

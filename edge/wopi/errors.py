@@ -60,6 +60,8 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
     response.status_code = status
     if isinstance(error, errors.InvalidFileName):
         response.headers["X-WOPI-InvalidFileNameError"] = error.description
+    if isinstance(error, errors.TooManyInvalidTokens):
+        response.headers["Retry-After"] = str(error.retry_after_s)
     return response
 
 

@@ -12,8 +12,10 @@ from quart import Blueprint, Response, request
 
 from edge.control_client import WopiCaller
 from edge.wopi import files, locks, put_file, put_relative, rename_delete, user_info
-from edge.wopi.caller import current_caller
-from shared.errors import FileNotFound, UnsupportedOperation
+from edge.runtime import runtime
+from edge.wopi.caller import checkable, client_address, current_caller, request_token
+from edge.wopi.errors import domain_error_response
+from shared.errors import AccessTokenInvalid, FileNotFound, TooManyInvalidTokens, UnsupportedOperation
 
 Handler = Callable[[WopiCaller], Awaitable[Response]]
 
@@ -37,6 +39,29 @@ FILE_OVERRIDES: dict[str, Handler] = {
 MAX_FILE_ID_LENGTH = 64
 
 blueprint = Blueprint("wopi", __name__, url_prefix="/wopi/files")
+
+
+@blueprint.before_request
+async def _limit_invalid_tokens() -> None:
+    """An address past its invalid-token limit is refused here, before any control-plane call."""
+    retry_after = runtime().flood.retry_after(client_address(), request_token())
+    if retry_after is not None:
+        raise TooManyInvalidTokens(retry_after)
+
+
+@blueprint.errorhandler(AccessTokenInvalid)
+async def _token_refused(error: AccessTokenInvalid) -> Response:
+    token = request_token()
+    runtime().flood.refused(client_address(), token, checked_by_control=checkable(token))
+    return await domain_error_response(error)
+
+
+@blueprint.after_request
+async def _remember_granted_token(response: Response) -> Response:
+    # Every 2xx of these routes follows a grant of the control plane (each handler authorizes first).
+    if 200 <= response.status_code < 300:
+        runtime().flood.granted(request_token())
+    return response
 
 
 def _override(table: dict[str, Handler]) -> Handler:

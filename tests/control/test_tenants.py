@@ -200,3 +200,13 @@ async def test_a_page_token_not_issued_by_list_tenants_is_invalid_argument(
     results = await outcomes(foreign, lambda t: tenants.list_tenants(ctx, admin, page_size=0, page_token=t))
 
     assert results == dict.fromkeys(foreign, "InvalidArgument:page_token")
+
+
+def test_quotas_stay_the_operators_even_where_a_tenant_key_may_change_its_settings(acme_key: Principal) -> None:
+    """The guard behind require_admin: naming a quota is refused, a whole-settings update leaves them alone."""
+    with pytest.raises(PermissionDenied):
+        tenants._require_operator_for(acme_key, ["settings.conflict_copy_quota"],
+                                      tenants.TenantSettings(conflict_copy_quota=1 << 40))
+    whole = tenants._require_operator_for(acme_key, ["settings"],
+                                          tenants.TenantSettings(max_file_size_cap=0, conflict_copy_quota=0))
+    assert (whole.max_file_size_cap, whole.conflict_copy_quota) == (None, None)

@@ -117,28 +117,49 @@ def test_control_plane_changes_are_recorded(api: ControlApi, edited: OpenFile) -
     assert operations[:3] == ["CreateTenant", "CreateStorage", "CreateSession"]
 
 
-def test_a_request_with_a_bad_token_is_recorded_as_denied(
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WopiProxyProcess]:
+    """This module's server closes its invalid-token audit windows every second, not every minute."""
+    proc = serve(tmp_path_factory.mktemp("serve"), "--invalid-token-audit-window", "1")
+    yield proc
+    proc.stop()
+
+
+def _invalid_token_record(api: ControlApi, **filters: Any) -> audit_pb.AuditEvent | None:
+    """Polls for the per-address, per-window record of invalid tokens (written when the window closes)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = events(api, operation="InvalidTokenRequests", **filters)
+        if found:
+            return found[-1]
+        time.sleep(0.2)
+    return None
+
+
+def test_a_request_with_a_bad_token_is_counted_not_recorded_one_by_one(
     api: ControlApi, edited: OpenFile, http: httpx.Client
 ) -> None:
     reply = http.get(edited.url(token="not-a-real-token"), headers={"X-WOPI-CorrelationId": "corr-bad-token"})
     assert reply.status_code == 401
 
-    [denied] = [e for e in events(api, file_id=edited.file_id, outcome="denied")
-                if e.correlation_id == "corr-bad-token"]
-    assert (denied.operation, denied.actor, denied.tenant_id, denied.status) == ("CheckFileInfo", "token", "", 401)
-    assert "ACCESS_TOKEN_INVALID" in denied.detail
+    record = _invalid_token_record(api)
+    assert record is not None
+    assert (record.actor, record.tenant_id, record.status, record.client_address) == ("token", "", 401, "127.0.0.1")
+    assert "CheckFileInfo:" in record.detail and "not-a-real-token" not in record.detail
+    assert not [e for e in events(api, outcome="denied") if e.correlation_id == "corr-bad-token"]
 
 
-def test_an_expired_token_is_recorded_in_its_tenant(
+def test_an_expired_token_is_counted_in_its_tenant(
     api: ControlApi, tenant: tuple[str, Path], http: httpx.Client
 ) -> None:
     f = open_file(api, *tenant, "closed.docx")
     api.call(api.sessions.CloseSession, session_pb.CloseSessionRequest(id=f.session_id))
     assert http.get(f.url(), headers={"X-WOPI-CorrelationId": "corr-closed"}).status_code == 401
 
-    [denied] = [e for e in events(api, tenant_id=f.tenant_id, outcome="denied")
-                if e.correlation_id == "corr-closed"]
-    assert (denied.actor, denied.session_id, denied.status) == ("user:u1", f.session_id, 401)
+    record = _invalid_token_record(api, tenant_id=f.tenant_id)
+    assert record is not None
+    assert (record.actor, record.status, record.client_address) == ("token", 401, "127.0.0.1")
+    assert "count=1 refused=1" in record.detail
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -260,3 +260,23 @@ class RecordDeleteResponse(_message.Message):
     EXPIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     expired_versions: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, expired_versions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ReportEdgeRefusalsRequest(_message.Message):
+    __slots__ = ("counts",)
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[EdgeRefusalCount]
+    def __init__(self, counts: _Optional[_Iterable[_Union[EdgeRefusalCount, _Mapping]]] = ...) -> None: ...
+
+class EdgeRefusalCount(_message.Message):
+    __slots__ = ("client_address", "rate_limited", "missing_token")
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMITED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    client_address: str
+    rate_limited: int
+    missing_token: int
+    def __init__(self, client_address: _Optional[str] = ..., rate_limited: _Optional[int] = ..., missing_token: _Optional[int] = ...) -> None: ...
+
+class ReportEdgeRefusalsResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -75,6 +75,11 @@ class EdgeServiceStub:
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeResponse.FromString,
                 _registered_method=True)
+        self.ReportEdgeRefusals = channel.unary_unary(
+                '/wopiproxy.control.v1.EdgeService/ReportEdgeRefusals',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsResponse.FromString,
+                _registered_method=True)
 
 
 class EdgeServiceServicer:
@@ -147,6 +152,15 @@ class EdgeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportEdgeRefusals(self, request, context):
+        """Reports the requests the edge refused without calling the control plane (past its invalid-token
+        rate limit, or without any token), so that the audit counts them per client address and minute.
+        Returns INVALID_ARGUMENT for more than 1000 entries or a negative count.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EdgeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -184,6 +198,11 @@ def add_EdgeServiceServicer_to_server(servicer, server):
                     servicer.RedeemLaunchCode,
                     request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeRequest.FromString,
                     response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeResponse.SerializeToString,
+            ),
+            'ReportEdgeRefusals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportEdgeRefusals,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -381,6 +400,33 @@ class EdgeService:
             '/wopiproxy.control.v1.EdgeService/RedeemLaunchCode',
             wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeRequest.SerializeToString,
             wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.RedeemLaunchCodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportEdgeRefusals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.EdgeService/ReportEdgeRefusals',
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,7 +28,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)wopiproxy/control/v1/tenant_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x01\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08settings\x18\x05 \x01(\x0b\x32$.wopiproxy.control.v1.TenantSettings\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb2\x01\n\x0eTenantSettings\x12\x1b\n\x13post_message_origin\x18\x01 \x01(\t\x12#\n\x1b\x64\x65\x66\x61ult_session_ttl_seconds\x18\x02 \x01(\x03\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\x1c\n\x14\x61udit_retention_days\x18\x04 \x01(\x05\x12\x16\n\x0ewebhook_secret\x18\x05 \x01(\t\x12\x13\n\x0b\x65\x64itor_mode\x18\x06 \x01(\t\"g\n\x13\x43reateTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x36\n\x08settings\x18\x03 \x01(\x0b\x32$.wopiproxy.control.v1.TenantSettings\"\x1e\n\x10GetTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"]\n\x13ListTenantsResponse\x12-\n\x07tenants\x18\x01 \x03(\x0b\x32\x1c.wopiproxy.control.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x13UpdateTenantRequest\x12,\n\x06tenant\x18\x01 \x01(\x0b\x32\x1c.wopiproxy.control.v1.Tenant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"0\n\x13\x44\x65leteTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x32\xcc\x04\n\rTenantService\x12s\n\x0c\x43reateTenant\x12).wopiproxy.control.v1.CreateTenantRequest\x1a\x1c.wopiproxy.control.v1.Tenant\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/tenants/create:\x01*\x12g\n\tGetTenant\x12&.wopiproxy.control.v1.GetTenantRequest\x1a\x1c.wopiproxy.control.v1.Tenant\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/tenants/get\x12y\n\x0bListTenants\x12(.wopiproxy.control.v1.ListTenantsRequest\x1a).wopiproxy.control.v1.ListTenantsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/tenants/list\x12s\n\x0cUpdateTenant\x12).wopiproxy.control.v1.UpdateTenantRequest\x1a\x1c.wopiproxy.control.v1.Tenant\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/tenants/update:\x01*\x12m\n\x0c\x44\x65leteTenant\x12).wopiproxy.control.v1.DeleteTenantRequest\x1a\x16.google.protobuf.Empty\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/tenants/delete:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)wopiproxy/control/v1/tenant_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08settings\x18\x05 \x01(\x0b\x32$.wopiproxy.control.v1.TenantSettings\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x63onflict_copy_bytes\x18\x07 \x01(\x03\"\xea\x01\n\x0eTenantSettings\x12\x1b\n\x13post_message_origin\x18\x01 \x01(\t\x12#\n\x1b\x64\x65\x66\x61ult_session_ttl_seconds\x18\x02 \x01(\x03\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\x1c\n\x14\x61udit_retention_days\x18\x04 \x01(\x05\x12\x16\n\x0ewebhook_secret\x18\x05 \x01(\t\x12\x13\n\x0b\x65\x64itor_mode\x18\x06 \x01(\t\x12\x19\n\x11max_file_size_cap\x18\x07 \x01(\x03\x12\x1b\n\x13\x63onflict_copy_quota\x18\x08 \x01(\x03\"g\n\x13\x43reateTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x36\n\x08settings\x18\x03 \x01(\x0b\x32$.wopiproxy.control.v1.TenantSettings\"\x1e\n\x10GetTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"]\n\x13ListTenantsResponse\x12-\n\x07tenants\x18\x01 \x03(\x0b\x32\x1c.wopiproxy.control.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x13UpdateTenantRequest\x12,\n\x06tenant\x18\x01 \x01(\x0b\x32\x1c.wopiproxy.control.v1.Tenant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"0\n\x13\x44\x65leteTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x32\xcc\x04\n\rTenantService\x12s\n\x0c\x43reateTenant\x12).wopiproxy.control.v1.CreateTenantRequest\x1a\x1c.wopiproxy.control.v1.Tenant\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/tenants/create:\x01*\x12g\n\tGetTenant\x12&.wopiproxy.control.v1.GetTenantRequest\x1a\x1c.wopiproxy.control.v1.Tenant\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/tenants/get\x12y\n\x0bListTenants\x12(.wopiproxy.control.v1.ListTenantsRequest\x1a).wopiproxy.control.v1.ListTenantsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/tenants/list\x12s\n\x0cUpdateTenant\x12).wopiproxy.control.v1.UpdateTenantRequest\x1a\x1c.wopiproxy.control.v1.Tenant\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/tenants/update:\x01*\x12m\n\x0c\x44\x65leteTenant\x12).wopiproxy.control.v1.DeleteTenantRequest\x1a\x16.google.protobuf.Empty\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/tenants/delete:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,21 +47,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENANTSERVICE'].methods_by_name['DeleteTenant']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['DeleteTenant']._serialized_options = b'\202\323\344\223\002\024\"\017/tenants/delete:\001*'
   _globals['_TENANT']._serialized_start=194
-  _globals['_TENANT']._serialized_end=399
-  _globals['_TENANTSETTINGS']._serialized_start=402
-  _globals['_TENANTSETTINGS']._serialized_end=580
-  _globals['_CREATETENANTREQUEST']._serialized_start=582
-  _globals['_CREATETENANTREQUEST']._serialized_end=685
-  _globals['_GETTENANTREQUEST']._serialized_start=687
-  _globals['_GETTENANTREQUEST']._serialized_end=717
-  _globals['_LISTTENANTSREQUEST']._serialized_start=719
-  _globals['_LISTTENANTSREQUEST']._serialized_end=778
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=780
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=873
-  _globals['_UPDATETENANTREQUEST']._serialized_start=875
-  _globals['_UPDATETENANTREQUEST']._serialized_end=991
-  _globals['_DELETETENANTREQUEST']._serialized_start=993
-  _globals['_DELETETENANTREQUEST']._serialized_end=1041
-  _globals['_TENANTSERVICE']._serialized_start=1044
-  _globals['_TENANTSERVICE']._serialized_end=1632
+  _globals['_TENANT']._serialized_end=428
+  _globals['_TENANTSETTINGS']._serialized_start=431
+  _globals['_TENANTSETTINGS']._serialized_end=665
+  _globals['_CREATETENANTREQUEST']._serialized_start=667
+  _globals['_CREATETENANTREQUEST']._serialized_end=770
+  _globals['_GETTENANTREQUEST']._serialized_start=772
+  _globals['_GETTENANTREQUEST']._serialized_end=802
+  _globals['_LISTTENANTSREQUEST']._serialized_start=804
+  _globals['_LISTTENANTSREQUEST']._serialized_end=863
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=865
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=958
+  _globals['_UPDATETENANTREQUEST']._serialized_start=960
+  _globals['_UPDATETENANTREQUEST']._serialized_end=1076
+  _globals['_DELETETENANTREQUEST']._serialized_start=1078
+  _globals['_DELETETENANTREQUEST']._serialized_end=1126
+  _globals['_TENANTSERVICE']._serialized_start=1129
+  _globals['_TENANTSERVICE']._serialized_end=1717
 # @@protoc_insertion_point(module_scope)

@@ -13,36 +13,42 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Tenant(_message.Message):
-    __slots__ = ("id", "name", "enabled", "create_time", "settings", "update_time")
+    __slots__ = ("id", "name", "enabled", "create_time", "settings", "update_time", "conflict_copy_bytes")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_COPY_BYTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     enabled: bool
     create_time: _timestamp_pb2.Timestamp
     settings: TenantSettings
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., enabled: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings: _Optional[_Union[TenantSettings, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    conflict_copy_bytes: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., enabled: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings: _Optional[_Union[TenantSettings, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., conflict_copy_bytes: _Optional[int] = ...) -> None: ...
 
 class TenantSettings(_message.Message):
-    __slots__ = ("post_message_origin", "default_session_ttl_seconds", "webhook_url", "audit_retention_days", "webhook_secret", "editor_mode")
+    __slots__ = ("post_message_origin", "default_session_ttl_seconds", "webhook_url", "audit_retention_days", "webhook_secret", "editor_mode", "max_file_size_cap", "conflict_copy_quota")
     POST_MESSAGE_ORIGIN_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_SESSION_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     AUDIT_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     EDITOR_MODE_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_SIZE_CAP_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_COPY_QUOTA_FIELD_NUMBER: _ClassVar[int]
     post_message_origin: str
     default_session_ttl_seconds: int
     webhook_url: str
     audit_retention_days: int
     webhook_secret: str
     editor_mode: str
-    def __init__(self, post_message_origin: _Optional[str] = ..., default_session_ttl_seconds: _Optional[int] = ..., webhook_url: _Optional[str] = ..., audit_retention_days: _Optional[int] = ..., webhook_secret: _Optional[str] = ..., editor_mode: _Optional[str] = ...) -> None: ...
+    max_file_size_cap: int
+    conflict_copy_quota: int
+    def __init__(self, post_message_origin: _Optional[str] = ..., default_session_ttl_seconds: _Optional[int] = ..., webhook_url: _Optional[str] = ..., audit_retention_days: _Optional[int] = ..., webhook_secret: _Optional[str] = ..., editor_mode: _Optional[str] = ..., max_file_size_cap: _Optional[int] = ..., conflict_copy_quota: _Optional[int] = ...) -> None: ...
 
 class CreateTenantRequest(_message.Message):
     __slots__ = ("id", "name", "settings")
