@@ -117,7 +117,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
     async def ReportEdgeRefusals(
         self, request: edge_pb.ReportEdgeRefusalsRequest, context: Ctx
     ) -> edge_pb.ReportEdgeRefusalsResponse:
-        require_admin(current_principal())
+        require_edge(current_principal())
         counts = [(c.client_address, c.rate_limited, c.missing_token) for c in request.counts]
         await wopi_access.count_edge_refusals(self._ctx, counts)
         return edge_pb.ReportEdgeRefusalsResponse()
