@@ -24,6 +24,7 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.TimestampConflict, 409),  # with {"COOLStatusCode": 1010}
     (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
+    (errors.StorageBlocked, 403),  # the operator's policy refuses the storage now: no retry will help
     (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
 ]
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from control.services.storage_policy import StoragePolicy
+
 
 def system_clock_ms() -> int:
     return int(time.time() * 1000)
@@ -21,7 +23,7 @@ class Principal:
     """Who is calling the gRPC API: an admin key or a tenant's key."""
 
     key_id: str
-    role: str  # "admin" | "tenant"
+    role: str  # "admin" | "tenant" (anything but admin is untrusted)
     tenant_id: str | None = None
 
     @property
@@ -61,6 +63,8 @@ class ServiceContext:
     clock: Callable[[], int] = field(default=system_clock_ms)
     default_session_ttl_s: int = 10 * 3600
     events: EventSignal = field(default_factory=EventSignal)
+    # Which storages may be made and opened (control.services.storage_policy).
+    storage_policy: StoragePolicy = field(default_factory=StoragePolicy)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
