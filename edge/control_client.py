@@ -64,6 +64,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.FileNotFound(meta.get("path", ""))
     if reason == "FILE_ALREADY_EXISTS":
         return errors.FileAlreadyExists(meta.get("path", ""))
+    if reason == "STORAGE_BLOCKED":
+        return errors.StorageBlocked(meta.get("storage", ""), meta.get("description", message))
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
