@@ -142,6 +142,33 @@ def storages_list(api: Api, args: argparse.Namespace) -> None:
     print_json(rows) if args.json else print_table(rows, ["tenant_id", "name", "protocol", "root"])
 
 
+STORAGE_FLAGS = ("protocol", "root", "max_file_size", "version_retention")  # CLI flag = Storage field
+
+
+def storages_update(api: Api, args: argparse.Namespace) -> None:
+    storage = storage_pb.Storage(tenant_id=args.tenant_id, name=args.name)
+    paths = []
+    for flag in STORAGE_FLAGS:
+        value = getattr(args, flag)
+        if value is not None:
+            setattr(storage, flag, value)
+            paths.append(flag)
+    if args.option is not None:
+        storage.options.update(_parse_options(args.option))
+        paths.append("options")
+    if not paths:
+        raise SystemExit("error: nothing to update (see --help)")
+    request = storage_pb.UpdateStorageRequest(storage=storage, update_mask=field_mask_pb2.FieldMask(paths=paths))
+    data = as_dict(api.call(api.storages.UpdateStorage, request))
+    print_json(data) if args.json else print_record(data)
+
+
+def storages_delete(api: Api, args: argparse.Namespace) -> None:
+    api.call(api.storages.DeleteStorage, storage_pb.DeleteStorageRequest(tenant_id=args.tenant_id, name=args.name,
+                                                                         force=args.force))
+    print_json({"deleted": args.name}) if args.json else print(f"deleted storage {args.name}")
+
+
 # -- sessions -------------------------------------------------------------------------------------
 
 def _session_fields(session: session_pb.Session) -> dict[str, Any]:

@@ -30,6 +30,15 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
     parser.add_argument("--control", default=None,
@@ -63,6 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_float("WOPI_PROXY_LAUNCH_CODE_PURGE_INTERVAL", 60.0),
                        help="how often expired launch codes are deleted (env WOPI_PROXY_LAUNCH_CODE_PURGE_INTERVAL, "
                             "default 60)")
+    # The storage policy (README "Storage policy"): what tenant keys may make storages of.
+    store.add_argument("--tenant-file-base", type=Path, default=_env_path("WOPI_PROXY_TENANT_FILE_BASE"),
+                       metavar="DIR", help="tenant keys may create local (file) storages only inside DIR/<tenant_id> "
+                                           "(env WOPI_PROXY_TENANT_FILE_BASE; default: no local storages for "
+                                           "tenant keys)")
+    store.add_argument("--tenant-storage-protocols", metavar="LIST",
+                       default=os.environ.get("WOPI_PROXY_TENANT_STORAGE_PROTOCOLS"),
+                       help="comma-separated protocols tenant keys may use (env WOPI_PROXY_TENANT_STORAGE_PROTOCOLS;"
+                            " default s3, plus file with --tenant-file-base)")
+    store.add_argument("--allow-ambient-credentials", action="append", metavar="TENANT_ID",
+                       default=_env_list("WOPI_PROXY_ALLOW_AMBIENT_CREDENTIALS"),
+                       help="let this tenant's storages use the server's own cloud credentials (AWS_* "
+                            "environment, instance role, profiles); repeatable (env "
+                            "WOPI_PROXY_ALLOW_AMBIENT_CREDENTIALS, comma-separated)")
 
     # The edge's invalid-token flood limit (serve and edge).
     flood = argparse.ArgumentParser(add_help=False)
@@ -182,6 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = storages.add_parser("list", parents=[fmt])
     p.add_argument("--tenant-id", required=True)
     p.set_defaults(handler=client.storages_list)
+    p = storages.add_parser("update", parents=[fmt], help="rotate credentials, change options, root or limits")
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--protocol", help="fsspec protocol")
+    p.add_argument("--root", help="folder (file) or bucket/prefix (s3)")
+    p.add_argument("--option", action="append", default=None, metavar="KEY=VALUE",
+                   help="replaces ALL options (repeat for each; VALUE *** keeps the stored one)")
+    p.add_argument("--max-file-size", type=int, help="largest file a save may write, in bytes")
+    p.add_argument("--version-retention", type=int, help="previous versions kept per file (-1 keeps none)")
+    p.set_defaults(handler=client.storages_update)
+    p = storages.add_parser("delete", parents=[fmt], help="delete a storage's records (not its files)")
+    p.add_argument("--tenant-id", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--force", action="store_true", help="even with open sessions (they end at once)")
+    p.set_defaults(handler=client.storages_delete)
 
     sessions = commands.add_parser("sessions", help="open and close editing sessions").add_subparsers(
         dest="verb", required=True)
@@ -280,6 +318,7 @@ def _control_address(args: argparse.Namespace, override: str | None = None) -> s
 
 def _run_service(args: argparse.Namespace) -> None:
     from cli import run
+    from control.services.storage_policy import parse_protocol_list
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
 
@@ -294,11 +333,15 @@ def _run_service(args: argparse.Namespace) -> None:
                                 public_url=args.public_url, **edge_options)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
-    control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
-                              database_url=args.database_url, secret_key_file=args.secret_key_file,
-                              invalid_token_audit_window_s=args.invalid_token_audit_window,
-                              launch_code_ttl_s=args.launch_code_ttl,
-                              launch_code_purge_interval_s=args.launch_code_purge_interval)
+    control = ControlSettings(
+        data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
+        secret_key_file=args.secret_key_file,
+        invalid_token_audit_window_s=args.invalid_token_audit_window, launch_code_ttl_s=args.launch_code_ttl,
+        launch_code_purge_interval_s=args.launch_code_purge_interval,
+        tenant_file_base=args.tenant_file_base.absolute() if args.tenant_file_base else None,
+        tenant_storage_protocols=parse_protocol_list(args.tenant_storage_protocols),
+        allow_ambient_credentials=tuple(args.allow_ambient_credentials),
+    )
     if args.command == "serve":
         asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size,
                               **edge_options))

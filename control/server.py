@@ -26,10 +26,12 @@ from control.db.engine import create_engine, create_schema, session_factory
 from control.db.models import Storage
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services.audit_retention import AuditRetention
+from control.files_at_rest import prepare_data_dir, prepare_sqlite_file
 from control.services.context import ServiceContext
 from control.services.invalid_tokens import InvalidTokenTally
 from control.services.launch_codes import LaunchCodePurge
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
+from control.services.storage_policy import StoragePolicy
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
@@ -69,8 +71,9 @@ class RunningControl:
 
 
 async def start_control(settings: ControlSettings) -> RunningControl:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     box = load_secret_box(data_dir=settings.data_dir, key_file=settings.secret_key_file)
+    prepare_sqlite_file(settings.sqlite_path)
     engine = create_engine(settings.effective_database_url)
     bind_engine(engine, box)
     await create_schema(engine)
@@ -78,7 +81,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     tally = InvalidTokenTally(window_s=settings.invalid_token_audit_window_s)
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
                          default_session_ttl_s=settings.default_session_ttl_s,
-                         launch_code_ttl_s=settings.launch_code_ttl_s, invalid_tokens=tally)
+                         launch_code_ttl_s=settings.launch_code_ttl_s, invalid_tokens=tally,
+                         storage_policy=StoragePolicy.from_settings(settings))
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from control.db.engine import sqlite_url
+from control.db.engine import sqlite_file, sqlite_url
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,19 @@ class ControlSettings:
     invalid_token_audit_window_s: float = 60.0
     launch_code_ttl_s: int = 300
     launch_code_purge_interval_s: float = 60.0
+    # Storage policy (control.services.storage_policy). Tenant keys' local roots must lie in
+    # <tenant_file_base>/<tenant_id>; None: tenant keys get no local storages.
+    tenant_file_base: Path | None = None
+    # Protocols tenant keys may use; None: s3, plus file when tenant_file_base is set.
+    tenant_storage_protocols: frozenset[str] | None = None
+    # Tenants whose storages may use the process's ambient credentials (AWS_* environment, ...).
+    allow_ambient_credentials: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or sqlite_url(str(self.data_dir / "wopi-proxy.db"))
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for another database (or SQLite in memory)."""
+        return sqlite_file(self.effective_database_url)

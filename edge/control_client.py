@@ -66,6 +66,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.FileAlreadyExists(meta.get("path", ""))
     if reason == "CONFLICT_COPY_QUOTA_EXCEEDED":
         return errors.ConflictCopyQuotaExceeded(meta.get("tenant_id", ""), int(meta.get("quota", "0") or 0))
+    if reason == "STORAGE_BLOCKED":
+        return errors.StorageBlocked(meta.get("storage", ""), meta.get("description", message))
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -19,11 +19,13 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     │   ├── StorageAlreadyExists   (tenant_id, storage)
     │   └── EditorAlreadyExists    (editor)
     ├── StorageUnreachable         (storage, detail)
+    ├── StorageBlocked             (storage, description)           WOPI 403; stored storage fails the policy
     ├── FailedPrecondition         (reason given by the raiser; metadata)
     ├── ProofInvalid               (detail)                         WOPI 500 (the validator expects it)
     ├── LaunchCodeInvalid
     ├── ApiKeyInvalid
     ├── PermissionDenied
+    │   └── StoragePolicyDenied    (field, description)             the operator's storage policy
     ├── AccessTokenInvalid
     ├── TenantDisabled             (tenant_id)
     ├── OperationNotPermitted      (operation)
@@ -331,3 +333,27 @@ class ConflictCopyQuotaExceeded(WopiProxyError):
     def __init__(self, tenant_id: str, quota: int) -> None:
         super().__init__(f"the save was refused and cannot be kept: conflict copies of tenant {tenant_id!r} "
                          f"already use their quota of {quota} bytes", tenant_id=tenant_id, quota=str(quota))
+# -- storage policy (control/services/storage_policy.py) --------------------------------------
+
+
+class StoragePolicyDenied(PermissionDenied):
+    """A storage the operator's policy does not allow (a root in the data dir, a protocol or an
+    option tenant keys may not use, missing own credentials...)."""
+
+    reason = "STORAGE_POLICY_DENIED"
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"storage refused by the operator's storage policy: {description}", field=field)
+        self.field = field
+        self.description = description
+
+
+class StorageBlocked(WopiProxyError):
+    """A stored storage that no longer passes the policy (its root now reaches the data dir, its
+    row was changed...): it is not opened."""
+
+    reason = "STORAGE_BLOCKED"
+
+    def __init__(self, storage: str, description: str) -> None:
+        super().__init__(f"storage {storage!r} is blocked by the operator's storage policy: {description}",
+                         storage=storage, description=description)

@@ -24,9 +24,10 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.TimestampConflict, 409),  # with {"COOLStatusCode": 1010}
     (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
-    (errors.ProofInvalid, 500),
     (errors.TooManyInvalidTokens, 429),  # with Retry-After (edge/wopi/errors.py)
-    (errors.ConflictCopyQuotaExceeded, 507),  # Insufficient Storage: the content could not be kept  # what Office and the WOPI validator expect of a failed proof
+    (errors.ConflictCopyQuotaExceeded, 507),  # Insufficient Storage: the content could not be kept
+    (errors.StorageBlocked, 403),  # the operator's policy refuses the storage now: no retry will help
+    (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
 ]
 
 

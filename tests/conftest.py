@@ -17,8 +17,10 @@ from tests.support.processes import WopiProxyProcess, serve
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WopiProxyProcess]:
-    """`wopi-proxy serve` on embedded defaults (SQLite file, local folders), one per test module."""
-    proc = serve(tmp_path_factory.mktemp("serve"))
+    """`wopi-proxy serve` on embedded defaults (SQLite file, local folders), one per test module;
+    tenant keys may root local storages in <workdir>/tenants/<tenant_id>."""
+    workdir = tmp_path_factory.mktemp("serve")
+    proc = serve(workdir, "--tenant-file-base", str(workdir / "tenants"))
     yield proc
     proc.stop()
 

@@ -22,7 +22,7 @@ EDGE_SPECIAL = {errors.LockConflict, errors.TimestampConflict, errors.RelativeTa
 CONTROL_ONLY = {errors.ApiKeyInvalid, errors.PermissionDenied, errors.AlreadyExists, errors.TenantAlreadyExists,
                 errors.StorageAlreadyExists, errors.StorageUnreachable, errors.FileLocked,
                 errors.FailedPrecondition, errors.ApiKeyNotFound, errors.EditorAlreadyExists,
-                errors.LaunchCodeInvalid}
+                errors.LaunchCodeInvalid, errors.StoragePolicyDenied}
 
 
 def _instance(cls: type[errors.WopiProxyError]) -> errors.WopiProxyError:

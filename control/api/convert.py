@@ -85,7 +85,8 @@ def session_event(row: SessionEvent) -> session_pb.SessionEvent:
 def storage(row: Storage, options: dict[str, str]) -> storage_pb.Storage:
     return storage_pb.Storage(tenant_id=row.tenant_id, name=row.name, protocol=row.protocol, root=row.root,
                               options=options, create_time=timestamp(row.create_time),
-                              max_file_size=row.max_file_size, version_retention=row.version_retention)
+                              max_file_size=row.max_file_size, version_retention=row.version_retention,
+                              operator_owned=row.operator_owned)
 
 
 def session(view: SessionView) -> session_pb.Session:

@@ -26,6 +26,7 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.NotFound, code_pb2.NOT_FOUND),
     (errors.AlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.StorageUnreachable, code_pb2.FAILED_PRECONDITION),
+    (errors.StorageBlocked, code_pb2.FAILED_PRECONDITION),
     (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (errors.ApiKeyInvalid, code_pb2.UNAUTHENTICATED),
     (errors.PermissionDenied, code_pb2.PERMISSION_DENIED),

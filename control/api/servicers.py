@@ -130,6 +130,28 @@ class StorageServicer(storage_grpc.StorageServiceServicer):
             storages=[convert.storage(r, storages.storage_options(r)) for r in rows], next_page_token=token
         )
 
+    @grpc_errors
+    async def UpdateStorage(self, request: storage_pb.UpdateStorageRequest, context: Ctx) -> storage_pb.Storage:
+        sent = request.storage
+        paths = list(request.update_mask.paths) or _set_storage_fields(sent)
+        row = await storages.update_storage(
+            self._ctx, current_principal(), tenant_id=sent.tenant_id, name=sent.name, paths=paths,
+            protocol=sent.protocol, root=sent.root, options=dict(sent.options), max_file_size=sent.max_file_size,
+            version_retention=sent.version_retention,
+        )
+        return convert.storage(row, storages.storage_options(row))
+
+    @grpc_errors
+    async def DeleteStorage(self, request: storage_pb.DeleteStorageRequest, context: Ctx) -> empty_pb2.Empty:
+        await storages.delete_storage(self._ctx, current_principal(), tenant_id=request.tenant_id,
+                                      name=request.name, force=request.force)
+        return empty_pb2.Empty()
+
+
+def _set_storage_fields(storage: storage_pb.Storage) -> list[str]:
+    """Without an update_mask, every updatable field that is set is an update."""
+    return [field.name for field, _ in storage.ListFields() if field.name in storages.UPDATE_PATHS]
+
 
 class SessionServicer(session_grpc.SessionServiceServicer):
     def __init__(self, ctx: ServiceContext, editors: EditorRegistry | None = None) -> None:

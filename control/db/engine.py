@@ -7,6 +7,7 @@ which is what makes compare-and-set updates safe on SQLite.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -21,6 +22,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def sqlite_url(path: str) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and for SQLite in memory."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return None
+    path = url.partition(":///")[2].partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def normalize_url(url: str) -> str:

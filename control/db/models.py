@@ -36,7 +36,8 @@ class Tenant(SQLModel, table=True):
     post_message_origin: str = Field(default="", max_length=300)
     default_session_ttl_s: int = _bigint(default=0)  # 0: the deployment's default
     webhook_url: str = Field(default="", max_length=2000)
-    webhook_secret: str = Field(default="", max_length=200)
+    # Encrypted in the database (control.secrets), like storage options; never returned by reads.
+    webhook_secret: str = Field(default="", sa_column=Column(EncryptedText, nullable=False, default=""))
     audit_retention_days: int = 0  # 0: forever
     editor_mode: str = Field(default="pool", max_length=16)  # pool | own | disabled
     # Random per creation: a tenant deleted and created again under the same id is another
@@ -62,6 +63,9 @@ class Storage(SQLModel, table=True):
     options_json: str = Field(default="{}", sa_column=Column(EncryptedText, nullable=False))
     max_file_size: int = _bigint(default=0)  # bytes; 0 = the edge's default
     version_retention: int = 10  # kept previous versions per file; 0 keeps none
+    # True when an admin key created it; False binds it to the tenant storage policy
+    # (control.services.storage_policy), checked again at every open.
+    operator_owned: bool = False
     create_time: int = _bigint()
 
 

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
     from control.services.invalid_tokens import InvalidTokenTally
+from control.services.storage_policy import StoragePolicy
 
 
 def system_clock_ms() -> int:
@@ -74,6 +75,8 @@ class ServiceContext:
     # Refusals of invalid tokens are counted here and audited per address and minute; None: one
     # audit record per refusal (the services' unit tests).
     invalid_tokens: InvalidTokenTally | None = None
+    # Which storages may be made and opened (control.services.storage_policy).
+    storage_policy: StoragePolicy = field(default_factory=StoragePolicy)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

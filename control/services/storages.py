@@ -3,7 +3,9 @@
 Options may hold credentials (an S3 secret...). They are encrypted in the database (the
 column type does it, see control.secrets) and what this module returns to API readers has
 them redacted (shared.storage.options decides which options are secret). The plain options
-leave the control plane only through open_storage() and the edge's EdgeService grant.
+leave the control plane only through open_storage() and the edge's EdgeService grant, and
+both first ask the storage policy (control.services.storage_policy) whether the stored
+storage may still be opened.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from control.db import pages, stores
-from control.db.models import Storage
+from control.db.models import File, FileVersion, LaunchCode, Session, Storage
 from control.services import audit, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
-from shared.errors import InvalidArgument, StorageAlreadyExists, StorageNotFound, TenantNotFound
+from shared.errors import (
+    FailedPrecondition, InvalidArgument, PermissionDenied, StorageAlreadyExists, StorageNotFound, TenantNotFound,
+)
 from shared.storage import FsspecStorage, redact_options
-from shared.storage.options import S3_PROTOCOLS
+from shared.storage.options import REDACTED, S3_PROTOCOLS
 
 DEFAULT_VERSION_RETENTION = 10
 MAX_OPTIONS = 64
@@ -33,7 +39,9 @@ def storage_options(row: Storage) -> dict[str, str]:
     return dict(json.loads(row.options_json or "{}"))
 
 
-def open_storage(row: Storage) -> FsspecStorage:
+def open_storage(ctx: ServiceContext, row: Storage) -> FsspecStorage:
+    """The storage of `row`, if the policy still allows it (StorageBlocked otherwise)."""
+    ctx.storage_policy.check_open(row)
     return FsspecStorage(row.protocol, row.root, storage_options(row))
 
 
@@ -53,6 +61,24 @@ def _check_root(protocol: str, root: str) -> None:
             raise InvalidArgument("root", "an S3 root is bucket or bucket/prefix")
 
 
+def _check_fields(protocol: str, root: str, options: Mapping[str, str], max_file_size: int,
+                 version_retention: int) -> tuple[str, int]:
+    """Validates what CreateStorage and UpdateStorage take; returns the protocol and the retention."""
+    protocol = validation.protocol(protocol or "file")
+    validation.text(root, "root", max_length=1024)
+    _check_root(protocol, root)
+    if len(options) > MAX_OPTIONS:
+        raise InvalidArgument("options", f"at most {MAX_OPTIONS} options")
+    for key, value in options.items():
+        validation.text(key, "options", max_length=128)
+        validation.text(value, "options", max_length=4096, required=False)
+    if max_file_size < 0:
+        raise InvalidArgument("max_file_size", "must not be negative")
+    if not -1 <= version_retention <= 1000:
+        raise InvalidArgument("version_retention", "between -1 (keep none) and 1000; 0 means the default of 10")
+    return protocol, {0: DEFAULT_VERSION_RETENTION, -1: 0}.get(version_retention, version_retention)
+
+
 async def create_storage(
     ctx: ServiceContext,
     principal: Principal,
@@ -67,19 +93,9 @@ async def create_storage(
 ) -> Storage:
     require_tenant_visible(principal, tenant_id)
     validation.storage_name(name)
-    protocol = validation.protocol(protocol or "file")
-    validation.text(root, "root", max_length=1024)
-    _check_root(protocol, root)
-    if len(options) > MAX_OPTIONS:
-        raise InvalidArgument("options", f"at most {MAX_OPTIONS} options")
-    for key, value in options.items():
-        validation.text(key, "options", max_length=128)
-        validation.text(value, "options", max_length=4096, required=False)
-    if max_file_size < 0:
-        raise InvalidArgument("max_file_size", "must not be negative")
-    if not -1 <= version_retention <= 1000:
-        raise InvalidArgument("version_retention", "between -1 (keep none) and 1000; 0 means the default of 10")
-    retention = {0: DEFAULT_VERSION_RETENTION, -1: 0}.get(version_retention, version_retention)
+    protocol, retention = _check_fields(protocol, root, options, max_file_size, version_retention)
+    # The policy before anything touches the root: a refused root is never probed.
+    ctx.storage_policy.check(principal, tenant_id, protocol, root, options)
     # Reachability first: nothing is written for a storage that cannot work (a malformed
     # option, such as anon=maybe, is refused here too).
     await FsspecStorage(protocol, root, options).check_reachable()
@@ -92,24 +108,122 @@ async def create_storage(
                 raise StorageAlreadyExists(tenant_id, name)
             row = Storage(tenant_id=tenant_id, name=name, protocol=protocol, root=root,
                           options_json=json.dumps(dict(options), sort_keys=True), max_file_size=max_file_size,
-                          version_retention=retention, create_time=now)
+                          version_retention=retention, operator_owned=principal.is_admin, create_time=now)
             await stores.add(db, row)
             await audit.record(db, time=now, actor=principal.actor, operation="CreateStorage", outcome="ok",
-                               tenant_id=tenant_id, detail=f"storage={name} protocol={protocol}")
+                               tenant_id=tenant_id, detail=f"storage={name} protocol={protocol} "
+                                                           f"operator_owned={principal.is_admin}")
     except IntegrityError as exc:
         raise StorageAlreadyExists(tenant_id, name) from exc
     return _for_readers(row)
 
 
-async def get_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str) -> Storage:
+UPDATE_PATHS = frozenset({"options", "root", "protocol", "max_file_size", "version_retention"})
+
+
+async def update_storage(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    tenant_id: str,
+    name: str,
+    paths: Sequence[str],
+    protocol: str = "",
+    root: str = "",
+    options: Mapping[str, str] | None = None,
+    max_file_size: int = 0,
+    version_retention: int = 0,
+) -> Storage:
+    """Changes the fields named in `paths`; the result passes the same policy and reachability
+    check as a new storage. An option sent as REDACTED keeps its stored value, so a reader can
+    send back what it read and change one option (rotating a credential means sending it)."""
     require_tenant_visible(principal, tenant_id)
+    unknown = sorted(set(paths) - UPDATE_PATHS)
+    if unknown or not paths:
+        raise InvalidArgument("update_mask", f"paths are among {', '.join(sorted(UPDATE_PATHS))}"
+                              + (f"; not {', '.join(unknown)}" if unknown else ""))
+    current = await _load(ctx, tenant_id, name)
+    if current.operator_owned and not principal.is_admin:
+        raise PermissionDenied(f"storage {name!r} was set up by the operator: only an admin key may change it")
+    stored = storage_options(current)
+    new_options = stored
+    if "options" in paths:
+        sent = dict(options or {})
+        new_options = {k: stored[k] if v == REDACTED and k in stored else v for k, v in sent.items()}
+    new_protocol, retention = _check_fields(
+        protocol if "protocol" in paths else current.protocol, root if "root" in paths else current.root,
+        new_options, max_file_size if "max_file_size" in paths else current.max_file_size,
+        version_retention if "version_retention" in paths else _retention_field(current.version_retention))
+    new_root = root if "root" in paths else current.root
+    # The row keeps its owner: a tenant's storage stays under the tenant policy, whoever edits it.
+    ctx.storage_policy.check(principal, tenant_id, new_protocol, new_root, new_options,
+                             operator_owned=current.operator_owned)
+    if {"options", "root", "protocol"} & set(paths):
+        await FsspecStorage(new_protocol, new_root, new_options).check_reachable()
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        row = await stores.get_storage(db, tenant_id=tenant_id, name=name)
+        if row is None:
+            raise StorageNotFound(tenant_id, name)
+        row.protocol, row.root = new_protocol, new_root
+        row.options_json = json.dumps(new_options, sort_keys=True)
+        if "max_file_size" in paths:
+            row.max_file_size = max_file_size
+        row.version_retention = retention
+        db.add(row)
+        changed = sorted(set(paths))
+        await audit.record(db, time=now, actor=principal.actor, operation="UpdateStorage", outcome="ok",
+                           tenant_id=tenant_id, detail=f"storage={name} fields={','.join(changed)}"
+                           + (f" options={','.join(sorted(new_options))}" if "options" in paths else ""))
+    return _for_readers(row)
+
+
+def _retention_field(kept: int) -> int:
+    """The stored retention as CreateStorage's field would say it (-1 keeps none)."""
+    return -1 if kept == 0 else kept
+
+
+async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str,
+                         force: bool) -> None:
+    """Removes the storage's records (files, kept-version records, sessions, launch codes);
+    never a byte in storage. Audit events and session events stay, as the trail must."""
+    require_tenant_visible(principal, tenant_id)
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        row = await stores.get_storage(db, tenant_id=tenant_id, name=name) if validation.is_storage_name(name) else None
+        if row is None:
+            raise StorageNotFound(tenant_id, validation.printable(name, 63))
+        file_ids = select(col(File.id)).where(col(File.storage_id) == row.id)
+        session_ids = select(col(Session.id)).where(col(Session.file_id).in_(file_ids))
+        open_sessions = (await db.execute(select(col(Session.id)).where(
+            col(Session.file_id).in_(file_ids), col(Session.close_time).is_(None),
+            col(Session.expire_time) > now))).all()
+        if open_sessions and not force:
+            raise FailedPrecondition("SESSIONS_OPEN", f"storage {name!r} has {len(open_sessions)} open session(s); "
+                                     "close them or delete with force", tenant_id=tenant_id, storage=name)
+        await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
+        await db.execute(delete(Session).where(col(Session.file_id).in_(file_ids)))
+        await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
+        await db.execute(delete(File).where(col(File.storage_id) == row.id))
+        await db.execute(delete(Storage).where(col(Storage.id) == row.id))
+        await audit.record(db, time=now, actor=principal.actor, operation="DeleteStorage", outcome="ok",
+                           tenant_id=tenant_id, detail=f"storage={name} force={force} "
+                                                       f"open_sessions={len(open_sessions)}")
+
+
+async def _load(ctx: ServiceContext, tenant_id: str, name: str) -> Storage:
     if not validation.is_storage_name(name):
         raise StorageNotFound(tenant_id, validation.printable(name, 63))
     async with ctx.sessions() as db:
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name)
     if row is None:
         raise StorageNotFound(tenant_id, name)
-    return _for_readers(row)
+    return row
+
+
+async def get_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str) -> Storage:
+    require_tenant_visible(principal, tenant_id)
+    return _for_readers(await _load(ctx, tenant_id, name))
 
 
 async def list_storages(

@@ -107,6 +107,8 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
         raise OperationNotPermitted(operation)
     if file.deleted_time is not None:
         raise FileNotFound(session.path)
+    # Checked on every request: the grant hands the edge the storage's root and credentials.
+    ctx.storage_policy.check_open(storage)
     return Grant(session=session, file=file, storage=storage, lock_id=locks.current_lock(file, now), tenant=tenant)
 
 

@@ -25,6 +25,7 @@ from control.db.engine import create_engine, create_schema, session_factory
 from control.db.models import Storage, Tenant
 from control.services import sessions, storages, tenants
 from control.services.context import Principal, ServiceContext
+from control.services.storage_policy import StoragePolicy
 from control.services.sessions import OpenedSession
 from tests.support.postgres import PostgresCluster
 from tests.control.helpers import OTHER_TENANT, STORAGE, TENANT, FakeClock, OpenSession
@@ -153,8 +154,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def ctx(engine: AsyncEngine, clock: FakeClock) -> ServiceContext:
-    return ServiceContext(sessions=session_factory(engine), wopi_base_url="http://wopi.test", clock=clock)
+def ctx(engine: AsyncEngine, clock: FakeClock, tmp_path: Path) -> ServiceContext:
+    """Tenant keys may make local storages in <tmp_path>/tenants/<tenant_id> (see tenant_root)."""
+    return ServiceContext(sessions=session_factory(engine), wopi_base_url="http://wopi.test", clock=clock,
+                          storage_policy=StoragePolicy(tenant_file_base=tmp_path / "tenants"))
 
 
 # -- callers ------------------------------------------------------------------------------------
@@ -198,6 +201,15 @@ def storage_root(tmp_path: Path) -> Path:
     (root / "empty").mkdir()
     (root / "doc.docx").write_bytes(b"PK\x03\x04 a document")
     (root / "folder" / "sheet.xlsx").write_bytes(b"PK\x03\x04 a sheet")
+    return root
+
+
+@pytest.fixture
+def tenant_root(tmp_path: Path) -> Path:
+    """A folder where TENANT's own key may root a local storage (inside the policy's tenant base)."""
+    root = tmp_path / "tenants" / TENANT / "docs"
+    root.mkdir(parents=True)
+    (root / "doc.docx").write_bytes(b"PK\x03\x04 a document")
     return root
 
 

@@ -44,10 +44,10 @@ async def test_a_refused_create_tenant_writes_no_audit_row(ctx: ServiceContext, 
 
 
 async def test_creating_a_storage_is_audited(
-    ctx: ServiceContext, acme_key: Principal, acme: Tenant, storage_root: Path
+    ctx: ServiceContext, acme_key: Principal, acme: Tenant, tenant_root: Path
 ) -> None:
     await storages.create_storage(ctx, acme_key, tenant_id=TENANT, name="docs", protocol="file",
-                                  root=str(storage_root), options={})
+                                  root=str(tenant_root), options={})
 
     [row] = await audit_rows(ctx, "CreateStorage")
     assert (row.actor, row.outcome, row.tenant_id) == ("key:key_acme", "ok", TENANT)

@@ -144,11 +144,12 @@ async def test_create_storage_in_an_unknown_tenant_is_tenant_not_found(
 
 
 async def test_a_tenant_key_creates_storages_in_its_own_tenant(
-    ctx: ServiceContext, acme_key: Principal, acme: Tenant, storage_root: Path
+    ctx: ServiceContext, acme_key: Principal, acme: Tenant, tenant_root: Path
 ) -> None:
-    row = await _create(ctx, acme_key, storage_root)
+    row = await _create(ctx, acme_key, tenant_root)
 
     assert row.tenant_id == TENANT
+    assert row.operator_owned is False
 
 
 async def test_a_tenant_key_cannot_create_a_storage_in_another_tenant(

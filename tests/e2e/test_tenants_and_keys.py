@@ -352,10 +352,10 @@ def test_list_api_keys_is_oldest_first(api: ControlApi, tenant) -> None:
 
 
 def test_tenant_key_creates_storages_and_sessions_in_its_tenant_without_naming_it(
-    as_tenant: ControlApi, tenant, tmp_path: Path
+    as_tenant: ControlApi, tenant, server: WopiProxyProcess
 ) -> None:
-    folder = tmp_path / "own"
-    folder.mkdir()
+    folder = server.workdir / "tenants" / tenant[0] / "own"  # inside the server's --tenant-file-base
+    folder.mkdir(parents=True)
     (folder / "k.docx").write_bytes(b"key")
     storage = as_tenant.call(as_tenant.storages.CreateStorage, storage_pb.CreateStorageRequest(
         tenant_id=tenant[0], name="own", root=str(folder)))

@@ -23,10 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*wopiproxy/control/v1/storage_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x02\n\x07Storage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x0c\n\x04root\x18\x04 \x01(\t\x12;\n\x07options\x18\x05 \x03(\x0b\x32*.wopiproxy.control.v1.Storage.OptionsEntry\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmax_file_size\x18\x07 \x01(\x03\x12\x19\n\x11version_retention\x18\x08 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x83\x02\n\x14\x43reateStorageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x0c\n\x04root\x18\x04 \x01(\t\x12H\n\x07options\x18\x05 \x03(\x0b\x32\x37.wopiproxy.control.v1.CreateStorageRequest.OptionsEntry\x12\x15\n\rmax_file_size\x18\x06 \x01(\x03\x12\x19\n\x11version_retention\x18\x07 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x11GetStorageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"O\n\x13ListStoragesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x14ListStoragesResponse\x12/\n\x08storages\x18\x01 \x03(\x0b\x32\x1d.wopiproxy.control.v1.Storage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf5\x02\n\x0eStorageService\x12w\n\rCreateStorage\x12*.wopiproxy.control.v1.CreateStorageRequest\x1a\x1d.wopiproxy.control.v1.Storage\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/storages/create:\x01*\x12k\n\nGetStorage\x12\'.wopiproxy.control.v1.GetStorageRequest\x1a\x1d.wopiproxy.control.v1.Storage\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/storages/get\x12}\n\x0cListStorages\x12).wopiproxy.control.v1.ListStoragesRequest\x1a*.wopiproxy.control.v1.ListStoragesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/storages/listB Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*wopiproxy/control/v1/storage_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x02\n\x07Storage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x0c\n\x04root\x18\x04 \x01(\t\x12;\n\x07options\x18\x05 \x03(\x0b\x32*.wopiproxy.control.v1.Storage.OptionsEntry\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmax_file_size\x18\x07 \x01(\x03\x12\x19\n\x11version_retention\x18\x08 \x01(\x05\x12\x16\n\x0eoperator_owned\x18\t \x01(\x08\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x83\x02\n\x14\x43reateStorageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x0c\n\x04root\x18\x04 \x01(\t\x12H\n\x07options\x18\x05 \x03(\x0b\x32\x37.wopiproxy.control.v1.CreateStorageRequest.OptionsEntry\x12\x15\n\rmax_file_size\x18\x06 \x01(\x03\x12\x19\n\x11version_retention\x18\x07 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"w\n\x14UpdateStorageRequest\x12.\n\x07storage\x18\x01 \x01(\x0b\x32\x1d.wopiproxy.control.v1.Storage\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"F\n\x14\x44\x65leteStorageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\"4\n\x11GetStorageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"O\n\x13ListStoragesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x14ListStoragesResponse\x12/\n\x08storages\x18\x01 \x03(\x0b\x32\x1d.wopiproxy.control.v1.Storage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xe0\x04\n\x0eStorageService\x12w\n\rCreateStorage\x12*.wopiproxy.control.v1.CreateStorageRequest\x1a\x1d.wopiproxy.control.v1.Storage\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/storages/create:\x01*\x12k\n\nGetStorage\x12\'.wopiproxy.control.v1.GetStorageRequest\x1a\x1d.wopiproxy.control.v1.Storage\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/storages/get\x12}\n\x0cListStorages\x12).wopiproxy.control.v1.ListStoragesRequest\x1a*.wopiproxy.control.v1.ListStoragesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/storages/list\x12w\n\rUpdateStorage\x12*.wopiproxy.control.v1.UpdateStorageRequest\x1a\x1d.wopiproxy.control.v1.Storage\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/storages/update:\x01*\x12p\n\rDeleteStorage\x12*.wopiproxy.control.v1.DeleteStorageRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/storages/delete:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,20 +46,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STORAGESERVICE'].methods_by_name['GetStorage']._serialized_options = b'\202\323\344\223\002\017\022\r/storages/get'
   _globals['_STORAGESERVICE'].methods_by_name['ListStorages']._loaded_options = None
   _globals['_STORAGESERVICE'].methods_by_name['ListStorages']._serialized_options = b'\202\323\344\223\002\020\022\016/storages/list'
-  _globals['_STORAGE']._serialized_start=132
-  _globals['_STORAGE']._serialized_end=414
-  _globals['_STORAGE_OPTIONSENTRY']._serialized_start=368
-  _globals['_STORAGE_OPTIONSENTRY']._serialized_end=414
-  _globals['_CREATESTORAGEREQUEST']._serialized_start=417
-  _globals['_CREATESTORAGEREQUEST']._serialized_end=676
-  _globals['_CREATESTORAGEREQUEST_OPTIONSENTRY']._serialized_start=368
-  _globals['_CREATESTORAGEREQUEST_OPTIONSENTRY']._serialized_end=414
-  _globals['_GETSTORAGEREQUEST']._serialized_start=678
-  _globals['_GETSTORAGEREQUEST']._serialized_end=730
-  _globals['_LISTSTORAGESREQUEST']._serialized_start=732
-  _globals['_LISTSTORAGESREQUEST']._serialized_end=811
-  _globals['_LISTSTORAGESRESPONSE']._serialized_start=813
-  _globals['_LISTSTORAGESRESPONSE']._serialized_end=909
-  _globals['_STORAGESERVICE']._serialized_start=912
-  _globals['_STORAGESERVICE']._serialized_end=1285
+  _globals['_STORAGESERVICE'].methods_by_name['UpdateStorage']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['UpdateStorage']._serialized_options = b'\202\323\344\223\002\025\"\020/storages/update:\001*'
+  _globals['_STORAGESERVICE'].methods_by_name['DeleteStorage']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['DeleteStorage']._serialized_options = b'\202\323\344\223\002\025\"\020/storages/delete:\001*'
+  _globals['_STORAGE']._serialized_start=195
+  _globals['_STORAGE']._serialized_end=501
+  _globals['_STORAGE_OPTIONSENTRY']._serialized_start=455
+  _globals['_STORAGE_OPTIONSENTRY']._serialized_end=501
+  _globals['_CREATESTORAGEREQUEST']._serialized_start=504
+  _globals['_CREATESTORAGEREQUEST']._serialized_end=763
+  _globals['_CREATESTORAGEREQUEST_OPTIONSENTRY']._serialized_start=455
+  _globals['_CREATESTORAGEREQUEST_OPTIONSENTRY']._serialized_end=501
+  _globals['_UPDATESTORAGEREQUEST']._serialized_start=765
+  _globals['_UPDATESTORAGEREQUEST']._serialized_end=884
+  _globals['_DELETESTORAGEREQUEST']._serialized_start=886
+  _globals['_DELETESTORAGEREQUEST']._serialized_end=956
+  _globals['_GETSTORAGEREQUEST']._serialized_start=958
+  _globals['_GETSTORAGEREQUEST']._serialized_end=1010
+  _globals['_LISTSTORAGESREQUEST']._serialized_start=1012
+  _globals['_LISTSTORAGESREQUEST']._serialized_end=1091
+  _globals['_LISTSTORAGESRESPONSE']._serialized_start=1093
+  _globals['_LISTSTORAGESRESPONSE']._serialized_end=1189
+  _globals['_STORAGESERVICE']._serialized_start=1192
+  _globals['_STORAGESERVICE']._serialized_end=1800
 # @@protoc_insertion_point(module_scope)

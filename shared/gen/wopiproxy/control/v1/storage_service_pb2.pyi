@@ -1,6 +1,8 @@
 import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -11,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Storage(_message.Message):
-    __slots__ = ("tenant_id", "name", "protocol", "root", "options", "create_time", "max_file_size", "version_retention")
+    __slots__ = ("tenant_id", "name", "protocol", "root", "options", "create_time", "max_file_size", "version_retention", "operator_owned")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +29,7 @@ class Storage(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     MAX_FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     VERSION_RETENTION_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_OWNED_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     name: str
     protocol: str
@@ -35,7 +38,8 @@ class Storage(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     max_file_size: int
     version_retention: int
-    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ...) -> None: ...
+    operator_owned: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ..., operator_owned: _Optional[bool] = ...) -> None: ...
 
 class CreateStorageRequest(_message.Message):
     __slots__ = ("tenant_id", "name", "protocol", "root", "options", "max_file_size", "version_retention")
@@ -61,6 +65,24 @@ class CreateStorageRequest(_message.Message):
     max_file_size: int
     version_retention: int
     def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ...) -> None: ...
+
+class UpdateStorageRequest(_message.Message):
+    __slots__ = ("storage", "update_mask")
+    STORAGE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    storage: Storage
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, storage: _Optional[_Union[Storage, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteStorageRequest(_message.Message):
+    __slots__ = ("tenant_id", "name", "force")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    name: str
+    force: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class GetStorageRequest(_message.Message):
     __slots__ = ("tenant_id", "name")

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from wopiproxy.control.v1 import storage_service_pb2 as wopiproxy_dot_control_dot_v1_dot_storage__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -27,6 +28,8 @@ if _version_not_supported:
 
 class StorageServiceStub:
     """StorageService manages where a tenant's files live (a local folder, S3, any fsspec protocol).
+    Tenant keys are held to the operator's storage policy (roots under the tenant's base folder,
+    allowed protocols and options, their own credentials); no storage may reach the data dir.
     """
 
     def __init__(self, channel):
@@ -50,15 +53,28 @@ class StorageServiceStub:
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.ListStoragesRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.ListStoragesResponse.FromString,
                 _registered_method=True)
+        self.UpdateStorage = channel.unary_unary(
+                '/wopiproxy.control.v1.StorageService/UpdateStorage',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.UpdateStorageRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.Storage.FromString,
+                _registered_method=True)
+        self.DeleteStorage = channel.unary_unary(
+                '/wopiproxy.control.v1.StorageService/DeleteStorage',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.DeleteStorageRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
     """StorageService manages where a tenant's files live (a local folder, S3, any fsspec protocol).
+    Tenant keys are held to the operator's storage policy (roots under the tenant's base folder,
+    allowed protocols and options, their own credentials); no storage may reach the data dir.
     """
 
     def CreateStorage(self, request, context):
         """Creates a storage in a tenant after checking that its root can be reached.
         Returns NOT_FOUND if the tenant does not exist, ALREADY_EXISTS if the name is taken,
+        PERMISSION_DENIED (STORAGE_POLICY_DENIED) if the operator's storage policy refuses it,
         FAILED_PRECONDITION (STORAGE_UNREACHABLE) if the root cannot be reached, INVALID_ARGUMENT for bad fields.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -75,6 +91,25 @@ class StorageServiceServicer:
     def ListStorages(self, request, context):
         """Lists a tenant's storages ordered by name. Returns NOT_FOUND if the tenant does not exist,
         INVALID_ARGUMENT for a negative page_size or a bad page_token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateStorage(self, request, context):
+        """Changes the fields named in update_mask (options, root, protocol, max_file_size, version_retention),
+        under the same policy as CreateStorage; an option sent as "***" keeps its stored value.
+        Returns NOT_FOUND if the tenant or the storage does not exist, PERMISSION_DENIED (STORAGE_POLICY_DENIED)
+        if the policy refuses the result, FAILED_PRECONDITION (STORAGE_UNREACHABLE), INVALID_ARGUMENT for bad fields.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteStorage(self, request, context):
+        """Deletes a storage with its file records, kept-version records and sessions (files in storage are
+        not touched). Returns FAILED_PRECONDITION (SESSIONS_OPEN) while sessions are open on it unless
+        force is set, NOT_FOUND if the tenant or the storage does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,6 +133,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     request_deserializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.ListStoragesRequest.FromString,
                     response_serializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.ListStoragesResponse.SerializeToString,
             ),
+            'UpdateStorage': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateStorage,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.UpdateStorageRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.Storage.SerializeToString,
+            ),
+            'DeleteStorage': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteStorage,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.DeleteStorageRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'wopiproxy.control.v1.StorageService', rpc_method_handlers)
@@ -108,6 +153,8 @@ def add_StorageServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class StorageService:
     """StorageService manages where a tenant's files live (a local folder, S3, any fsspec protocol).
+    Tenant keys are held to the operator's storage policy (roots under the tenant's base folder,
+    allowed protocols and options, their own credentials); no storage may reach the data dir.
     """
 
     @staticmethod
@@ -181,6 +228,60 @@ class StorageService:
             '/wopiproxy.control.v1.StorageService/ListStorages',
             wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.ListStoragesRequest.SerializeToString,
             wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.ListStoragesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateStorage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.StorageService/UpdateStorage',
+            wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.UpdateStorageRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.Storage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteStorage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.StorageService/DeleteStorage',
+            wopiproxy_dot_control_dot_v1_dot_storage__service__pb2.DeleteStorageRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
