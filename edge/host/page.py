@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from quart import Blueprint, Response, render_template_string, request
+from quart import Blueprint, Response, render_template_string
 
 from edge.runtime import runtime
 from edge.wopi.caller import client_address
