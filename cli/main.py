@@ -7,12 +7,14 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from cli import client
 from cli.audit_commands import add_audit_commands
 from control.secrets import SecretKeyError
+from shared.grpc_channel import ServerTlsSettings, TlsSettings
 from shared.logs import configure as configure_logging
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
@@ -24,12 +26,46 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _add_tls_client_flags(parser: argparse.ArgumentParser, *, env: bool, who: str = "") -> None:
+    """The client side of TLS to the control plane. On the top-level parser (CLI verbs) they default
+    to the environment; on `edge` and `serve` (dest cmd_*) they fall back to the top-level values."""
+    prefix = "" if env else "cmd_"
+    suffix = f"; {who}" if who else ""
+    flags = [("--tls-ca", "TLS_CA", "connect with TLS, verifying the control plane against this PEM CA bundle"),
+             ("--tls-client-cert", "TLS_CLIENT_CERT", "mutual TLS: present this PEM client certificate"),
+             ("--tls-client-key", "TLS_CLIENT_KEY", "the PEM private key of --tls-client-cert")]
+    for flag, name, text in flags:
+        parser.add_argument(flag, dest=prefix + flag[2:].replace("-", "_"), type=Path,
+                            default=_env_path(f"WOPI_PROXY_{name}") if env else None,
+                            help=f"{text} (env WOPI_PROXY_{name}{suffix})")
+    parser.add_argument("--tls-server-name", dest=f"{prefix}tls_server_name",
+                        default=os.environ.get("WOPI_PROXY_TLS_SERVER_NAME") if env else None,
+                        help="the name the control plane's certificate must carry, when the address is not "
+                             f"it, e.g. a certificate for control.internal reached at 127.0.0.1 "
+                             f"(env WOPI_PROXY_TLS_SERVER_NAME{suffix})")
+
+
+def _client_tls(args: argparse.Namespace) -> TlsSettings:
+    """The TLS of a channel to the control plane: the command's flags, else the top-level ones / env."""
+    def pick(name: str) -> Any:
+        return getattr(args, f"cmd_{name}", None) or getattr(args, name)
+
+    return TlsSettings(ca_file=pick("tls_ca"), client_cert_file=pick("tls_client_cert"),
+                       client_key_file=pick("tls_client_key"), server_name=pick("tls_server_name"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
     parser.add_argument("--control", default=None,
                         help=f"control plane HOST:PORT (env WOPI_PROXY_CONTROL, default {DEFAULT_CONTROL})")
     parser.add_argument("--api-key", default=None,
                         help="API key (env WOPI_PROXY_API_KEY, default: the contents of ./data/admin.key)")
+    _add_tls_client_flags(parser, env=True)
     parser.add_argument("--log-level", default=os.environ.get("WOPI_PROXY_LOG_LEVEL", "INFO"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -46,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--secret-key-file", type=Path, default=None,
                        help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
                             "default <data-dir>/secret.key, generated on first start)")
+    store.add_argument("--tls-cert", type=Path, default=_env_path("WOPI_PROXY_TLS_CERT"),
+                       help="serve gRPC over TLS with this PEM certificate (chain) (env WOPI_PROXY_TLS_CERT)")
+    store.add_argument("--tls-key", type=Path, default=_env_path("WOPI_PROXY_TLS_KEY"),
+                       help="the PEM private key of --tls-cert (env WOPI_PROXY_TLS_KEY)")
+    store.add_argument("--tls-client-ca", type=Path, default=_env_path("WOPI_PROXY_TLS_CLIENT_CA"),
+                       help="mutual TLS: require client certificates issued by this CA bundle "
+                            "(env WOPI_PROXY_TLS_CLIENT_CA)")
 
     serve = commands.add_parser("serve", parents=[store], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
@@ -55,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the edge's URL as editors reach it (default http://HOST:PORT)")
     serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                        help="default upload limit in bytes (default 1 GiB)")
+    _add_tls_client_flags(serve, env=False, who="serve's own edge and REST gateway (defaults from --tls-cert)")
 
     control = commands.add_parser("control", parents=[store], help="the control plane alone")
     control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
@@ -64,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge = commands.add_parser("edge", help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
     edge.add_argument("--api-key-file", type=Path, help="read the edge's API key from this file")
+    _add_tls_client_flags(edge, env=False)
     edge.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
     edge.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000))
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
@@ -143,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", required=True, help="file path relative to the storage root")
     p.add_argument("--user-id", required=True)
     p.add_argument("--user-name")
-    p.add_argument("--permission", choices=sorted(client.PERMISSIONS), default="edit")
+    p.add_argument("--permission", choices=sorted(client.PERMISSIONS), default="view",
+                   help="view (default: least privilege) or edit")
     p.add_argument("--ttl", type=int, help="token lifetime in seconds (default: the tenant's, else 10 hours)")
     p.add_argument("--account", help="label for the audit")
     p.add_argument("--origin", action="append", default=[], metavar="KEY=VALUE",
@@ -239,13 +285,17 @@ def _run_service(args: argparse.Namespace) -> None:
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
-                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)
+                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers,
+                                control_tls=_client_tls(args))
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
-                              database_url=args.database_url, secret_key_file=args.secret_key_file)
+                              database_url=args.database_url, secret_key_file=args.secret_key_file,
+                              tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key,
+                                                    client_ca_file=args.tls_client_ca))
     if args.command == "serve":
-        asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
+        asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size,
+                              own_tls=_client_tls(args)))
     else:
         control = ControlSettings(**{**control.__dict__, "wopi_base_url": args.public_url})
         asyncio.run(run.control_only(control, args.ready_file))
@@ -261,7 +311,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"error: {exc}") from None
         return
     address = _control_address(args)
-    api = client.Api(address, _api_key(args))
+    try:
+        api = client.Api(address, _api_key(args), _client_tls(args))
+    except OSError as exc:
+        raise SystemExit(f"error: {exc}") from None
     try:
         args.handler(api, args)
     except grpc.RpcError as error:

@@ -15,6 +15,7 @@ from edge.app import create_app
 from edge.server import bind_socket, serve_http
 from edge.settings import EdgeSettings
 from gateway import register_gateway
+from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls
 
 log = logging.getLogger("wopi_proxy")
 
@@ -37,20 +38,22 @@ def _write_ready_file(path: str | None, **ports: int) -> None:
 
 
 async def serve(control: ControlSettings, edge_host: str, edge_port: int, public_url: str | None,
-                ready_file: str | None, max_file_size: int) -> None:
-    """Control plane and edge in one process: the single-machine setup."""
+                ready_file: str | None, max_file_size: int, own_tls: TlsSettings = PLAINTEXT) -> None:
+    """Control plane and edge in one process: the single-machine setup. With TLS, the edge and the
+    REST gateway inside reach the control plane over TLS too (`own_tls`, see loopback_client_tls)."""
     stop = _stop_event()
     sock = bind_socket(edge_host, edge_port)
     http_port = sock.getsockname()[1]
     shown_host = "127.0.0.1" if edge_host in ("0.0.0.0", "::") else edge_host
     base_url = public_url or f"http://{shown_host}:{http_port}"
     control = ControlSettings(**{**control.__dict__, "wopi_base_url": base_url})
+    tls = loopback_client_tls(control.tls, own_tls)
     running = await start_control(control)
     api_key = (control.data_dir / "admin.key").read_text().strip()
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
-                                  public_url=public_url))
-    register_gateway(app, f"127.0.0.1:{running.port}")  # REST beside WOPI on the one HTTP port
+                                  public_url=public_url, control_tls=tls))
+    register_gateway(app, f"127.0.0.1:{running.port}", tls=tls)  # REST beside WOPI on the one HTTP port
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
@@ -80,7 +83,7 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
     port = sock.getsockname()[1]
     app = create_app(settings)
     if rest_gateway:
-        register_gateway(app, settings.control_address)
+        register_gateway(app, settings.control_address, tls=settings.control_tls)
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=port)
     try:

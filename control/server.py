@@ -31,6 +31,7 @@ from control.services.keys import Authenticator, ensure_admin_key
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
+from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     authenticator = Authenticator(ctx)
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(authenticator)],
-        options=[("grpc.max_receive_message_length", 16 << 20)],
+        options=[("grpc.max_receive_message_length", 16 << 20), *SERVER_OPTIONS],
     )
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx, authenticator), server)
     key_grpc.add_KeyServiceServicer_to_server(KeyServicer(ctx, authenticator), server)
@@ -100,15 +101,19 @@ async def start_control(settings: ControlSettings) -> RunningControl:
         [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
+    port = add_port(server, settings.grpc_host, settings.grpc_port, settings.tls)
     await server.start()
     stopping = asyncio.Event()
     background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
                   asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
     background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
-    log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
-             engine.url.render_as_string(hide_password=True))
+    log.info("control plane listening on %s:%d (%s; database %s)", settings.grpc_host, port,
+             _tls_description(settings.tls), engine.url.render_as_string(hide_password=True))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
                           stopping=stopping, editors=registry)
+
+
+def _tls_description(tls: ServerTlsSettings) -> str:
+    if not tls.enabled:
+        return "plaintext"
+    return "TLS, client certificates required" if tls.client_ca_file else "TLS"

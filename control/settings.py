@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from control.db.engine import sqlite_url
+from shared.grpc_channel import ServerTlsSettings
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class ControlSettings:
     # key. None: <data_dir>/secret.key, generated on the first start. WOPI_PROXY_SECRET_KEY
     # (the key itself) overrides both.
     secret_key_file: Path | None = None
+    # gRPC over TLS (and mutual TLS with a client CA); the default is plaintext.
+    tls: ServerTlsSettings = ServerTlsSettings()
 
     @property
     def effective_database_url(self) -> str:

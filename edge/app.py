@@ -37,7 +37,8 @@ def create_app(settings: EdgeSettings) -> Quart:
 
     @app.before_serving
     async def _connect() -> None:
-        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s)
+        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s,
+                                tls=settings.control_tls)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool())
 
     @app.after_serving

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.grpc_channel import PLAINTEXT, TlsSettings
+
 
 @dataclass(frozen=True)
 class EdgeSettings:
@@ -19,3 +21,4 @@ class EdgeSettings:
     # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
     public_url: str | None = None
     trust_forwarded_headers: bool = False
+    control_tls: TlsSettings = PLAINTEXT  # how the channel to the control plane is secured
