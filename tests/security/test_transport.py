@@ -44,7 +44,7 @@ def _wopi_get(deployment: Deployment, tls: TlsSettings) -> httpx.Response:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT_S)
+                          timeout=CLI_TIMEOUT_S, check=False)
 
 
 def test_edge_reaches_a_tls_control_plane_it_verifies(tmp_path: Path, deploy: Callable[..., Deployment]) -> None:
@@ -157,7 +157,7 @@ def test_serve_with_mutual_tls_presents_its_client_certificate(
 def _second_process_fails(args: list[str], workdir: Path, address: str) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     second = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=workdir, capture_output=True,
-                            text=True, timeout=CLI_TIMEOUT_S)
+                            text=True, timeout=CLI_TIMEOUT_S, check=False)
     assert second.returncode == 1, second.stdout + second.stderr
     assert f"cannot listen on {address}: address in use" in second.stderr, second.stderr
     assert "Traceback" not in second.stderr, second.stderr

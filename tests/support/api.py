@@ -9,15 +9,14 @@ from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-
-from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_channel
-
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
 from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 from wopiproxy.control.v1 import storage_service_pb2 as storage_pb
 from wopiproxy.control.v1 import storage_service_pb2_grpc as storage_grpc
 from wopiproxy.control.v1 import tenant_service_pb2 as tenant_pb
 from wopiproxy.control.v1 import tenant_service_pb2_grpc as tenant_grpc
+
+from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_channel
 
 
 class ControlApi:
