@@ -7,6 +7,7 @@ process answering on a port that is already served.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -61,7 +62,7 @@ def test_plaintext_edge_gets_nothing_from_a_tls_control_plane(
     pki = make_pki(tmp_path / "pki")
     deployment = deploy("split", control_args=_tls_server_args(pki))  # the edge has no --tls-ca
     reply = _wopi_get(deployment, TlsSettings(ca_file=pki.ca))
-    assert reply.status_code >= 500, (reply.status_code, deployment.log())
+    assert reply.status_code in (500, 503), (reply.status_code, deployment.log())
     assert b"secret content" not in reply.content
 
 
@@ -71,7 +72,7 @@ def test_edge_refuses_a_control_plane_its_ca_did_not_certify(
     pki, elsewhere = make_pki(tmp_path / "pki"), make_pki(tmp_path / "other")
     deployment = deploy("split", control_args=_tls_server_args(pki), edge_args=("--tls-ca", str(elsewhere.ca)))
     reply = _wopi_get(deployment, TlsSettings(ca_file=pki.ca))
-    assert reply.status_code >= 500, (reply.status_code, deployment.log())
+    assert reply.status_code in (500, 503), (reply.status_code, deployment.log())
     assert b"secret content" not in reply.content
 
 
@@ -187,3 +188,18 @@ def test_second_edge_cannot_share_a_served_http_port(tmp_path: Path, deploy: Cal
     port = int(deployment.http_url.rsplit(":", 1)[1])
     _second_process_fails(["--api-key", deployment.admin_key, "edge", "--control", deployment.grpc_address,
                            "--port", str(port)], tmp_path / "second", f"127.0.0.1:{port}")
+
+
+def test_container_healthcheck_reaches_a_tls_control_plane(tmp_path: Path, deploy: Callable[..., Deployment]) -> None:
+    """TLS must not blind the orchestrator: Dockerfile.control's probe (control.healthcheck) speaks TLS
+    from the same WOPI_PROXY_TLS_* environment as the process, and fails over plaintext."""
+    pki = make_pki(tmp_path / "pki")
+    deployment = deploy("split", control_args=_tls_server_args(pki))
+    probe = [sys.executable, "-m", "control.healthcheck", deployment.grpc_address]
+    env = {**os.environ, "WOPI_PROXY_TLS_CERT": str(pki.server.cert), "WOPI_PROXY_TLS_KEY": str(pki.server.key),
+           "WOPI_PROXY_TLS_CA": str(pki.ca)}
+    healthy = subprocess.run(probe, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
+    assert healthy.returncode == 0, healthy.stderr + deployment.log()
+    plaintext = subprocess.run(probe, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False,
+                               env={k: v for k, v in os.environ.items() if not k.startswith("WOPI_PROXY_TLS")})
+    assert plaintext.returncode == 1, plaintext.stderr
