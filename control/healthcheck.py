@@ -10,7 +10,12 @@ from pathlib import Path
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from shared.grpc_channel import ServerTlsSettings, TlsSettings, loopback_client_tls, secure_or_insecure_channel
+from shared.grpc_channel import (
+    ServerTlsSettings,
+    TlsSettings,
+    loopback_client_tls,
+    secure_or_insecure_channel,
+)
 
 
 def _env_path(name: str) -> Path | None:
