@@ -9,13 +9,16 @@ import os
 import signal
 from pathlib import Path
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from control.server import start_control
 from control.settings import ControlSettings
 from edge.app import create_app
 from edge.server import bind_socket, serve_http
 from edge.settings import EdgeSettings
 from gateway import register_gateway
-from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls
+from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls, secure_or_insecure_aio_channel
 
 log = logging.getLogger("wopi_proxy")
 
@@ -49,6 +52,12 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     control = ControlSettings(**{**control.__dict__, "wopi_base_url": base_url})
     tls = loopback_client_tls(control.tls, own_tls)
     running = await start_control(control)
+    if control.tls.enabled:
+        try:
+            await _check_own_tls(f"127.0.0.1:{running.port}", tls)
+        except BaseException:
+            await running.stop(grace=0)
+            raise
     api_key = (control.data_dir / "admin.key").read_text().strip()
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
@@ -65,6 +74,17 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
         stop.set()
         await http
         await running.stop()
+
+
+async def _check_own_tls(address: str, tls: TlsSettings) -> None:
+    """Fails the start (not the first WOPI request) when serve's own edge cannot pass its TLS: a
+    certificate not made for a name it can expect, or, under mutual TLS, no usable client certificate."""
+    async with secure_or_insecure_aio_channel(address, tls) as channel:
+        try:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        except grpc.aio.AioRpcError as error:
+            raise OSError(f"serve's own edge cannot reach its control plane over TLS ({error.details()}); "
+                          "see --tls-ca, --tls-server-name, --tls-client-cert") from None
 
 
 async def control_only(control: ControlSettings, ready_file: str | None) -> None:

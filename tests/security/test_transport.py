@@ -203,3 +203,16 @@ def test_container_healthcheck_reaches_a_tls_control_plane(tmp_path: Path, deplo
     plaintext = subprocess.run(probe, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False,
                                env={k: v for k, v in os.environ.items() if not k.startswith("WOPI_PROXY_TLS")})
     assert plaintext.returncode == 1, plaintext.stderr
+
+
+def test_serve_whose_own_edge_cannot_pass_mutual_tls_fails_at_start(tmp_path: Path) -> None:
+    """A misconfiguration must not look like a running service: `serve` under mutual TLS whose own
+    edge has no usable client certificate (its server certificate is for server auth only) stops at
+    start with a clear error rather than answering every WOPI request with 500."""
+    pki = make_pki(tmp_path / "pki")
+    started = subprocess.run([sys.executable, "-m", "cli.main", "serve", "--port", "0", "--grpc-port", "0",
+                              "--data-dir", str(tmp_path / "data"), *_tls_server_args(pki, mutual=True)],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
+    assert started.returncode == 1, started.stdout + started.stderr
+    assert "cannot reach its control plane over TLS" in started.stderr, started.stderr
+    assert "Traceback" not in started.stderr, started.stderr
