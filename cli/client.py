@@ -8,10 +8,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import grpc
-
 from cli.output import as_dict, print_json, print_record, print_table
 from google.protobuf import field_mask_pb2
+from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_channel
 
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
@@ -31,8 +30,8 @@ CALL_TIMEOUT_S = 30
 
 
 class Api:
-    def __init__(self, address: str, api_key: str) -> None:
-        self.channel = grpc.insecure_channel(address)
+    def __init__(self, address: str, api_key: str, tls: TlsSettings = PLAINTEXT) -> None:
+        self.channel = secure_or_insecure_channel(address, tls)
         self.metadata = (("authorization", f"Bearer {api_key}"),)
         self.tenants = tenant_grpc.TenantServiceStub(self.channel)
         self.storages = storage_grpc.StorageServiceStub(self.channel)

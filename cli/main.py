@@ -7,12 +7,14 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from cli import client
 from cli.audit_commands import add_audit_commands
 from control.secrets import SecretKeyError
+from shared.grpc_channel import ServerTlsSettings, TlsSettings
 from shared.logs import configure as configure_logging
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
@@ -39,12 +41,41 @@ def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def _add_tls_client_flags(parser: argparse.ArgumentParser, *, env: bool, who: str = "") -> None:
+    """The client side of TLS to the control plane. On the top-level parser (CLI verbs) they default
+    to the environment; on `edge` and `serve` (dest cmd_*) they fall back to the top-level values."""
+    prefix = "" if env else "cmd_"
+    suffix = f"; {who}" if who else ""
+    flags = [("--tls-ca", "TLS_CA", "connect with TLS, verifying the control plane against this PEM CA bundle"),
+             ("--tls-client-cert", "TLS_CLIENT_CERT", "mutual TLS: present this PEM client certificate"),
+             ("--tls-client-key", "TLS_CLIENT_KEY", "the PEM private key of --tls-client-cert")]
+    for flag, name, text in flags:
+        parser.add_argument(flag, dest=prefix + flag[2:].replace("-", "_"), type=Path,
+                            default=_env_path(f"WOPI_PROXY_{name}") if env else None,
+                            help=f"{text} (env WOPI_PROXY_{name}{suffix})")
+    parser.add_argument("--tls-server-name", dest=f"{prefix}tls_server_name",
+                        default=os.environ.get("WOPI_PROXY_TLS_SERVER_NAME") if env else None,
+                        help="the name the control plane's certificate must carry, when the address is not "
+                             f"it, e.g. a certificate for control.internal reached at 127.0.0.1 "
+                             f"(env WOPI_PROXY_TLS_SERVER_NAME{suffix})")
+
+
+def _client_tls(args: argparse.Namespace) -> TlsSettings:
+    """The TLS of a channel to the control plane: the command's flags, else the top-level ones / env."""
+    def pick(name: str) -> Any:
+        return getattr(args, f"cmd_{name}", None) or getattr(args, name)
+
+    return TlsSettings(ca_file=pick("tls_ca"), client_cert_file=pick("tls_client_cert"),
+                       client_key_file=pick("tls_client_key"), server_name=pick("tls_server_name"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
     parser.add_argument("--control", default=None,
                         help=f"control plane HOST:PORT (env WOPI_PROXY_CONTROL, default {DEFAULT_CONTROL})")
     parser.add_argument("--api-key", default=None,
                         help="API key (env WOPI_PROXY_API_KEY, default: the contents of ./data/admin.key)")
+    _add_tls_client_flags(parser, env=True)
     parser.add_argument("--log-level", default=os.environ.get("WOPI_PROXY_LOG_LEVEL", "INFO"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -86,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="let this tenant's storages use the server's own cloud credentials (AWS_* "
                             "environment, instance role, profiles); repeatable (env "
                             "WOPI_PROXY_ALLOW_AMBIENT_CREDENTIALS, comma-separated)")
+    store.add_argument("--tls-cert", type=Path, default=_env_path("WOPI_PROXY_TLS_CERT"),
+                       help="serve gRPC over TLS with this PEM certificate (chain) (env WOPI_PROXY_TLS_CERT)")
+    store.add_argument("--tls-key", type=Path, default=_env_path("WOPI_PROXY_TLS_KEY"),
+                       help="the PEM private key of --tls-cert (env WOPI_PROXY_TLS_KEY)")
+    store.add_argument("--tls-client-ca", type=Path, default=_env_path("WOPI_PROXY_TLS_CLIENT_CA"),
+                       help="mutual TLS: require client certificates issued by this CA bundle "
+                            "(env WOPI_PROXY_TLS_CLIENT_CA)")
 
     # The edge's invalid-token flood limit (serve and edge).
     flood = argparse.ArgumentParser(add_help=False)
@@ -114,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                        default=bool(os.environ.get("WOPI_PROXY_TRUST_FORWARDED_HEADERS")),
                        help="behind a trusted proxy: public URL from X-Forwarded-Proto/Host/Prefix, client address "
                             "from the rightmost X-Forwarded-For hop (env WOPI_PROXY_TRUST_FORWARDED_HEADERS)")
+    _add_tls_client_flags(serve, env=False, who="serve's own edge and REST gateway (defaults from --tls-cert)")
 
     control = commands.add_parser("control", parents=[store], help="the control plane alone")
     control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
@@ -125,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--api-key-file", type=Path,
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
                            "from this file")
+    _add_tls_client_flags(edge, env=False)
     edge.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
     edge.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000))
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
@@ -229,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", required=True, help="file path relative to the storage root")
     p.add_argument("--user-id", required=True)
     p.add_argument("--user-name")
-    p.add_argument("--permission", choices=sorted(client.PERMISSIONS), default="edit")
+    p.add_argument("--permission", choices=sorted(client.PERMISSIONS), default="view",
+                   help="view (default: least privilege) or edit")
     p.add_argument("--ttl", type=int, help="token lifetime in seconds (default: the tenant's, else 10 hours)")
     p.add_argument("--account", help="label for the audit")
     p.add_argument("--origin", action="append", default=[], metavar="KEY=VALUE",
@@ -330,7 +371,7 @@ def _run_service(args: argparse.Namespace) -> None:
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args, DEFAULT_EDGE_KEY_FILE)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
-                                public_url=args.public_url, **edge_options)
+                                public_url=args.public_url, control_tls=_client_tls(args), **edge_options)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(
@@ -341,10 +382,11 @@ def _run_service(args: argparse.Namespace) -> None:
         tenant_file_base=args.tenant_file_base.absolute() if args.tenant_file_base else None,
         tenant_storage_protocols=parse_protocol_list(args.tenant_storage_protocols),
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
+        tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":
         asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size,
-                              **edge_options))
+                              own_tls=_client_tls(args), **edge_options))
     else:
         control = ControlSettings(**{**control.__dict__, "wopi_base_url": args.public_url})
         asyncio.run(run.control_only(control, args.ready_file))
@@ -360,7 +402,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"error: {exc}") from None
         return
     address = _control_address(args)
-    api = client.Api(address, _api_key(args))
+    try:
+        api = client.Api(address, _api_key(args), _client_tls(args))
+    except OSError as exc:
+        raise SystemExit(f"error: {exc}") from None
     try:
         args.handler(api, args)
     except grpc.RpcError as error:

@@ -10,6 +10,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from control.server import start_control
 from control.services.keys import EDGE_KEY_FILE
 from control.settings import ControlSettings
@@ -17,6 +20,7 @@ from edge.app import create_app
 from edge.server import bind_socket, serve_http
 from edge.settings import EdgeSettings
 from gateway import register_gateway
+from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls, secure_or_insecure_aio_channel
 
 log = logging.getLogger("wopi_proxy")
 
@@ -39,21 +43,30 @@ def _write_ready_file(path: str | None, **ports: int) -> None:
 
 
 async def serve(control: ControlSettings, edge_host: str, edge_port: int, public_url: str | None,
-                ready_file: str | None, max_file_size: int, **edge_options: Any) -> None:
-    """Control plane and edge in one process: the single-machine setup (`edge_options`: more
-    EdgeSettings fields)."""
+                ready_file: str | None, max_file_size: int, own_tls: TlsSettings = PLAINTEXT,
+                **edge_options: Any) -> None:
+    """Control plane and edge in one process: the single-machine setup. With TLS, the edge and the
+    REST gateway inside reach the control plane over TLS too (`own_tls`, see loopback_client_tls);
+    `edge_options`: more EdgeSettings fields."""
     stop = _stop_event()
     sock = bind_socket(edge_host, edge_port)
     http_port = sock.getsockname()[1]
     shown_host = "127.0.0.1" if edge_host in ("0.0.0.0", "::") else edge_host
     base_url = public_url or f"http://{shown_host}:{http_port}"
     control = ControlSettings(**{**control.__dict__, "wopi_base_url": base_url})
+    tls = loopback_client_tls(control.tls, own_tls)
     running = await start_control(control)
+    if control.tls.enabled:
+        try:
+            await _check_own_tls(f"127.0.0.1:{running.port}", tls)
+        except BaseException:
+            await running.stop(grace=0)
+            raise
     api_key = (control.data_dir / EDGE_KEY_FILE).read_text().strip()  # an edge key: the EdgeService only
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
-                                  public_url=public_url, **edge_options))
-    register_gateway(app, f"127.0.0.1:{running.port}")  # REST beside WOPI on the one HTTP port
+                                  public_url=public_url, control_tls=tls, **edge_options))
+    register_gateway(app, f"127.0.0.1:{running.port}", tls=tls)  # REST beside WOPI on the one HTTP port
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
@@ -65,6 +78,17 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
         stop.set()
         await http
         await running.stop()
+
+
+async def _check_own_tls(address: str, tls: TlsSettings) -> None:
+    """Fails the start (not the first WOPI request) when serve's own edge cannot pass its TLS: a
+    certificate not made for a name it can expect, or, under mutual TLS, no usable client certificate."""
+    async with secure_or_insecure_aio_channel(address, tls) as channel:
+        try:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        except grpc.aio.AioRpcError as error:
+            raise OSError(f"serve's own edge cannot reach its control plane over TLS ({error.details()}); "
+                          "see --tls-ca, --tls-server-name, --tls-client-cert") from None
 
 
 async def control_only(control: ControlSettings, ready_file: str | None) -> None:
@@ -83,7 +107,7 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
     port = sock.getsockname()[1]
     app = create_app(settings)
     if rest_gateway:
-        register_gateway(app, settings.control_address)
+        register_gateway(app, settings.control_address, tls=settings.control_tls)
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=port)
     try:

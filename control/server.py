@@ -35,6 +35,7 @@ from control.services.storage_policy import StoragePolicy
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
+from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     authenticator = Authenticator(ctx)
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(authenticator)],
-        options=[("grpc.max_receive_message_length", 16 << 20)],
+        options=[("grpc.max_receive_message_length", 16 << 20), *SERVER_OPTIONS],
     )
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx, authenticator), server)
     key_grpc.add_KeyServiceServicer_to_server(KeyServicer(ctx, authenticator), server)
@@ -109,9 +110,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
         [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
+    port = add_port(server, settings.grpc_host, settings.grpc_port, settings.tls)
     await server.start()
     stopping = asyncio.Event()
     background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
@@ -120,7 +119,13 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background.append(asyncio.create_task(
         LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run(stopping), name="launch-code-purge"))
     background.append(asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"))
-    log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
-             engine.url.render_as_string(hide_password=True))
+    log.info("control plane listening on %s:%d (%s; database %s)", settings.grpc_host, port,
+             _tls_description(settings.tls), engine.url.render_as_string(hide_password=True))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
                           stopping=stopping, editors=registry)
+
+
+def _tls_description(tls: ServerTlsSettings) -> str:
+    if not tls.enabled:
+        return "plaintext"
+    return "TLS, client certificates required" if tls.client_ca_file else "TLS"

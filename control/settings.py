@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from control.db.engine import sqlite_file, sqlite_url
+from shared.grpc_channel import ServerTlsSettings
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ControlSettings:
     tenant_storage_protocols: frozenset[str] | None = None
     # Tenants whose storages may use the process's ambient credentials (AWS_* environment, ...).
     allow_ambient_credentials: tuple[str, ...] = ()
+    # gRPC over TLS (and mutual TLS with a client CA); the default is plaintext.
+    tls: ServerTlsSettings = ServerTlsSettings()
 
     @property
     def effective_database_url(self) -> str:

@@ -41,7 +41,8 @@ def create_app(settings: EdgeSettings) -> Quart:
 
     @app.before_serving
     async def _connect() -> None:
-        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s)
+        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s,
+                                tls=settings.control_tls)
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool(),

@@ -11,6 +11,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 from shared import errors
+from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
 from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
 
@@ -78,8 +79,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
 
 
 class ControlClient:
-    def __init__(self, address: str, api_key: str, *, timeout_s: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address, options=[
+    def __init__(self, address: str, api_key: str, *, timeout_s: float, tls: TlsSettings = PLAINTEXT) -> None:
+        self._channel = secure_or_insecure_aio_channel(address, tls, options=[
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.max_receive_message_length", 16 << 20),
         ])

@@ -10,14 +10,23 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart
 
+from shared.grpc_channel import describe_bind_error
+from shared.http_framing import refuse_ambiguous_framing
+
 log = logging.getLogger(__name__)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket; OSError naming the address when it is taken. SO_REUSEADDR only lets us
+    rebind over connections of a previous run in TIME_WAIT, never over a live listener."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {describe_bind_error(exc)}") from None
     sock.listen(1024)
     sock.setblocking(False)
     return sock
@@ -38,4 +47,5 @@ async def serve_http(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -
     host, port = sock.getsockname()[:2]
     config = hypercorn_config(sock)
     log.info("edge listening on http://%s:%d", host, port)
-    await serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    guarded = refuse_ambiguous_framing(app)  # type: ignore[arg-type]
+    await serve(guarded, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]

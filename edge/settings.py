@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.grpc_channel import PLAINTEXT, TlsSettings
+
 
 @dataclass(frozen=True)
 class EdgeSettings:
@@ -25,3 +27,4 @@ class EdgeSettings:
     invalid_token_burst: int = 20
     refusal_report_interval_s: float = 5.0  # how often the edge reports its own refusals for the audit
     max_tracked_addresses: int = 100_000  # bound of the limiter's tables
+    control_tls: TlsSettings = PLAINTEXT  # how the channel to the control plane is secured

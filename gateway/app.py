@@ -29,6 +29,7 @@ from gateway.openapi import build_openapi
 from gateway.routes import CONTROL_API_FILES, Route, build_routes, routes_by_rule
 from gateway.status import HttpError
 from gateway.transcode import HttpInput, TranscodeError, reply_document, request_message
+from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("wopi_proxy.gateway.access")
@@ -60,8 +61,8 @@ class _Upstream:
     callables: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, address: str, routes: list[Route]) -> _Upstream:
-        channel = grpc.aio.insecure_channel(address, options=[("grpc.max_receive_message_length", 16 << 20)])
+    def open(cls, address: str, routes: list[Route], tls: TlsSettings) -> _Upstream:
+        channel = secure_or_insecure_aio_channel(address, tls, options=[("grpc.max_receive_message_length", 16 << 20)])
         upstream = cls(channel=channel)
         for route in routes:
             if route.rpc_path in upstream.callables:
@@ -83,14 +84,16 @@ class _Refused(Exception):
 
 
 class _Gateway:
-    def __init__(self, control_address: str, settings: GatewaySettings, routes: list[Route]) -> None:
+    def __init__(self, control_address: str, settings: GatewaySettings, routes: list[Route],
+                 tls: TlsSettings) -> None:
         self.control_address = control_address
         self.settings = settings
+        self.tls = tls
         self.routes = routes
         self.upstream: _Upstream | None = None
 
     async def open(self) -> None:
-        self.upstream = _Upstream.open(self.control_address, self.routes)
+        self.upstream = _Upstream.open(self.control_address, self.routes, self.tls)
 
     async def close(self) -> None:
         if self.upstream is not None:
@@ -210,8 +213,9 @@ class _ReplyLines:
 
 
 def register_gateway(app: Quart, control_address: str, *, settings: GatewaySettings = GatewaySettings(),
-                     files: tuple[FileDescriptor, ...] = CONTROL_API_FILES) -> None:
-    """Adds the REST routes of every google.api.http rule in `files`, and GET /openapi.json, to `app`.
+                     files: tuple[FileDescriptor, ...] = CONTROL_API_FILES, tls: TlsSettings = PLAINTEXT) -> None:
+    """Adds the REST routes of every google.api.http rule in `files`, and GET /openapi.json, to `app`;
+    `tls` secures its channel to the control plane.
 
     The routes answer JSON errors themselves (400, 405, 413, and every gRPC status); a 404 for a
     path that is not a route belongs to the host app (create_gateway_app installs a JSON one).
@@ -219,7 +223,7 @@ def register_gateway(app: Quart, control_address: str, *, settings: GatewaySetti
     if EXTENSION in app.extensions:
         raise RuntimeError("register_gateway was called twice on this app")
     routes = build_routes(files)
-    gateway = _Gateway(control_address, settings, routes)
+    gateway = _Gateway(control_address, settings, routes, tls)
     app.extensions[EXTENSION] = gateway
     for rule, by_method in routes_by_rule(routes).items():
         app.add_url_rule(rule, endpoint=f"{EXTENSION}:{rule}", view_func=gateway.view(by_method),
@@ -235,12 +239,13 @@ def register_gateway(app: Quart, control_address: str, *, settings: GatewaySetti
     app.after_serving(gateway.close)
 
 
-def create_gateway_app(control_address: str, *, settings: GatewaySettings = GatewaySettings()) -> Quart:
+def create_gateway_app(control_address: str, *, settings: GatewaySettings = GatewaySettings(),
+                       tls: TlsSettings = PLAINTEXT) -> Quart:
     """The gateway as an app of its own: its routes, /healthz, and JSON for every error."""
     app = Quart("wopi_proxy_gateway")
     # The gateway enforces its own body limit (also on chunked bodies); Quart's applies on top.
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, PROVIDE_AUTOMATIC_OPTIONS=False)
-    register_gateway(app, control_address, settings=settings)
+    register_gateway(app, control_address, settings=settings, tls=tls)
 
     async def healthz() -> Response:
         return json_response({"status": "ok"})

@@ -5,10 +5,11 @@ mapping (https://protobuf.dev/programming-guides/json/).
 - body "<field>": the JSON body is that field; the other fields come from path and query.
 - no body: every field not in the path comes from the query: `?a=1&a=2` for repeated fields,
   `?parent.child=x` for nested ones, proto names and lowerCamelCase JSON names alike.
-- Unknown JSON members and unknown query parameters are ignored (clients may be newer than us).
-  Unknown enum *values* are refused: json_format's ignore_unknown_fields would silently drop
-  `"permission": "PERMISSION_VEIW"` and the control plane would read the default (edit), so
-  unknown members are stripped here with the descriptor and the strict parser does the rest.
+- Unknown JSON members are refused (400 naming the member, dotted from the body's top): a
+  misspelt `"permision": "PERMISSION_EDIT"` or `"tenantid"` must not be dropped in silence and the
+  request run with defaults. They are found here with the descriptor (json_format's own error does
+  not say which member); unknown enum *values* json_format's strict parser refuses.
+  Unknown query parameters are ignored (caches and proxies add their own, e.g. cache busters).
 - Replies keep the proto field names (snake_case, as the protos and the original product's REST
   API spell them); int64 values are strings, Timestamps RFC 3339, enums by name.
 """
@@ -38,6 +39,7 @@ WRAPPERS = frozenset({
 })
 QUERY_SCALAR_MESSAGES = WRAPPERS | {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"}
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+_MAX_NAME_ECHO = 100  # an unknown member's name is repeated in the error, cut to this length
 
 
 class TranscodeError(Exception):
@@ -66,10 +68,10 @@ def request_message(route: Route, http: HttpInput) -> Message:
         document = _json_body(http.body)
         target = document if route.body == "*" else {route.body: document}
         try:
-            known = known_members(target, route.method.input_type)
+            refuse_unknown_members(target, route.method.input_type)
         except RecursionError:
             raise TranscodeError("", "the JSON body is nested too deeply") from None
-        _merge(message, known)
+        _merge(message, target)
     if route.body != "*":
         bound = {v.field_path for v in route.variables} | ({route.body} if route.body else set())
         merge_query(message, http.query, skip=frozenset(bound))
@@ -115,39 +117,39 @@ def reply_document(reply: Message, route: Route) -> Any:
     return {} if message_type(field) is not None else None
 
 
-def known_members(document: Any, descriptor: Descriptor, path: str = "") -> Any:
-    """`document` without the members that name no field of `descriptor` (recursively).
-
-    TranscodeError when a message is given as something else than an object (json_format would
-    iterate a string's characters as member names and report a confusing error).
-    """
+def refuse_unknown_members(document: Any, descriptor: Descriptor, path: str = "") -> None:
+    """TranscodeError naming the first member of `document` (recursively) that is no field of
+    `descriptor`, or a message given as something else than an object (json_format would iterate
+    a string's characters as member names and report a confusing error)."""
     if descriptor.full_name in _OPAQUE_JSON_TYPES or descriptor.full_name in QUERY_SCALAR_MESSAGES:
-        return document
+        return
     if not isinstance(document, dict):
         raise TranscodeError(path, f"must be a JSON object, not {type(document).__name__}")
-    kept: dict[str, Any] = {}
     for key, value in document.items():
         field = find_field(descriptor, key)
         if field is None:
-            continue
-        kept[key] = _known_in_field(value, field, f"{path}.{field.name}" if path else field.name)
-    return kept
+            member = key if len(key) <= _MAX_NAME_ECHO else f"{key[:_MAX_NAME_ECHO]}..."
+            raise TranscodeError(f"{path}.{member}" if path else member,
+                                 f"unknown field ({descriptor.name} has no field of this name)")
+        _check_field_value(value, field, f"{path}.{field.name}" if path else field.name)
 
 
-def _known_in_field(value: Any, field: FieldDescriptor, path: str) -> Any:
+def _check_field_value(value: Any, field: FieldDescriptor, path: str) -> None:
     entry = message_type(field)
     if entry is None or value is None:
-        return value
+        return
     if is_map(field):
         value_type = message_type(entry.fields_by_name["value"])
         if isinstance(value, dict) and value_type is not None:
-            return {k: known_members(v, value_type, f"{path}[{k!r}]") for k, v in value.items()}
-        return value
+            for k, v in value.items():
+                refuse_unknown_members(v, value_type, f"{path}[{k!r}]")
+        return
     if field.is_repeated:
-        if not isinstance(value, list):
-            return value  # json_format names the field and says it must be a list
-        return [known_members(item, entry, f"{path}[{i}]") for i, item in enumerate(value)]
-    return known_members(value, entry, path)
+        if isinstance(value, list):  # else json_format names the field and says it must be a list
+            for i, item in enumerate(value):
+                refuse_unknown_members(item, entry, f"{path}[{i}]")
+        return
+    refuse_unknown_members(value, entry, path)
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from control.services.sessions import SessionView
 from control.services.tenants import TenantSettings
 
 PERMISSIONS = {"view": session_pb.PERMISSION_VIEW, "edit": session_pb.PERMISSION_EDIT}
-PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()} | {session_pb.PERMISSION_UNSPECIFIED: "edit"}
+# Least privilege: a session whose caller named no permission can only view.
+PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()} | {session_pb.PERMISSION_UNSPECIFIED: "view"}
 EVENT_TYPES = {
     "opened": session_pb.SESSION_EVENT_TYPE_OPENED, "saved": session_pb.SESSION_EVENT_TYPE_SAVED,
     "locked": session_pb.SESSION_EVENT_TYPE_LOCKED, "unlocked": session_pb.SESSION_EVENT_TYPE_UNLOCKED,

@@ -101,7 +101,7 @@ def test_files_versions_and_restore_from_the_cli(server: WopiProxyProcess, tmp_p
     cli(server, "storages", "add", "--tenant-id", tenant_id, "--name", "docs", "--root", str(tmp_path),
         "--version-retention", "5")
     session = json.loads(cli(server, "sessions", "create", "--tenant-id", tenant_id, "--storage", "docs",
-                             "--path", "v.docx", "--user-id", "u1", "--json").stdout)
+                             "--path", "v.docx", "--user-id", "u1", "--permission", "edit", "--json").stdout)
     url, token = session["wopi_src"], session["access_token"]
     lock = {"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "L"}
     assert httpx.post(url, params={"access_token": token}, headers=lock).status_code == 200

@@ -58,6 +58,7 @@ def _add(api: ControlApi, editors: editor_grpc.EditorServiceStub, name: str, url
 
 def _open(api: ControlApi, tenant_id: str, folder: Path, name: str, **fields: object) -> session_pb.CreateSessionResponse:
     (folder / name).write_bytes(b"")
+    fields.setdefault("permission", session_pb.PERMISSION_EDIT)  # the editor's edit action
     return api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
         tenant_id=tenant_id, storage="docs", path=name, user_id="u1", **fields))
 

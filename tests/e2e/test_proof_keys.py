@@ -40,7 +40,8 @@ def _session(api: ControlApi, tmp_path: Path, discovery_url: str, policy: int) -
         metadata=api.metadata, timeout=30)
     (folder / "proof.wopitest").write_bytes(b"")
     return api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
-        tenant_id=tenant_id, storage="docs", path="proof.wopitest", user_id="u1", editor="validator"))
+        tenant_id=tenant_id, storage="docs", path="proof.wopitest", user_id="u1", editor="validator",
+        permission=session_pb.PERMISSION_EDIT))
 
 
 def _validate(reply: session_pb.CreateSessionResponse, *args: str) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,6 @@ from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
 from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 from wopiproxy.control.v1 import storage_service_pb2 as storage_pb
@@ -17,10 +16,12 @@ from wopiproxy.control.v1 import storage_service_pb2_grpc as storage_grpc
 from wopiproxy.control.v1 import tenant_service_pb2 as tenant_pb
 from wopiproxy.control.v1 import tenant_service_pb2_grpc as tenant_grpc
 
+from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_channel
+
 
 class ControlApi:
-    def __init__(self, address: str, api_key: str | None) -> None:
-        self.channel = grpc.insecure_channel(address)
+    def __init__(self, address: str, api_key: str | None, tls: TlsSettings = PLAINTEXT) -> None:
+        self.channel = secure_or_insecure_channel(address, tls)
         self.metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self.tenants = tenant_grpc.TenantServiceStub(self.channel)
         self.storages = storage_grpc.StorageServiceStub(self.channel)

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.grpc_channel import PLAINTEXT, TlsSettings
 from tests.support.api import ControlApi
 from tests.support.processes import WopiProxyProcess, serve
 
@@ -35,9 +36,9 @@ class Deployment:
         """The key the control plane wrote for its edges (role edge: the EdgeService only)."""
         return (self.data_dir / "edge.key").read_text().strip()
 
-    def api(self, key: str | None = None) -> ControlApi:
+    def api(self, key: str | None = None, tls: TlsSettings = PLAINTEXT) -> ControlApi:
         """A control-API client with `key` (default: the admin key); closed when the deployment stops."""
-        client = ControlApi(self.grpc_address, key if key is not None else self.admin_key)
+        client = ControlApi(self.grpc_address, key if key is not None else self.admin_key, tls)
         self._apis.append(client)
         return client
 
