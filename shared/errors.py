@@ -38,7 +38,12 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── FileLocked                 (file_id)
     ├── VersionNotFound            (file_id, version)
     ├── InvalidFileName            (name, description)              WOPI 400 + X-WOPI-InvalidFileNameError
-    └── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    ├── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    │   (failures of a dependency, told honestly: WOPI 503 + Retry-After, or 507)
+    ├── StorageFull                (storage)                        WOPI 507
+    └── StorageReadOnly            (storage, detail)                WOPI 503
+
+StorageUnreachable and ControlPlaneUnavailable are WOPI 503 with Retry-After too.
 """
 
 from __future__ import annotations
@@ -304,3 +309,23 @@ class EditorAlreadyExists(AlreadyExists):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"editor {name!r} already exists", editor=name)
+
+
+# -- storage failures (faults): a full or read-only storage, told apart by errno, never by message.
+
+class StorageFull(WopiProxyError):
+    """The storage has no room left (ENOSPC, EDQUOT): the previous content is intact."""
+
+    reason = "STORAGE_FULL"
+
+    def __init__(self, storage: str) -> None:
+        super().__init__(f"storage {storage!r} is full", storage=storage)
+
+
+class StorageReadOnly(WopiProxyError):
+    """The storage refuses writes (EROFS, EACCES, EPERM): an operator's problem, not the editor's."""
+
+    reason = "STORAGE_READ_ONLY"
+
+    def __init__(self, storage: str, detail: str) -> None:
+        super().__init__(f"storage {storage!r} is read-only: {detail}", storage=storage, detail=detail)

@@ -25,6 +25,11 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
     (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
+    # A dependency is down: 503 (with Retry-After) tells editors to retry, 500 would say we broke.
+    (errors.ControlPlaneUnavailable, 503),
+    (errors.StorageUnreachable, 503),
+    (errors.StorageReadOnly, 503),  # the operator must remount it: retrying later is right
+    (errors.StorageFull, 507),  # RFC 4918 Insufficient Storage
 ]
 
 

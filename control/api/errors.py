@@ -38,6 +38,8 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.FileAlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.InvalidFileName, code_pb2.INVALID_ARGUMENT),
     (errors.ProofInvalid, code_pb2.PERMISSION_DENIED),
+    (errors.StorageFull, code_pb2.RESOURCE_EXHAUSTED),
+    (errors.StorageReadOnly, code_pb2.FAILED_PRECONDITION),
 ]
 
 
