@@ -24,6 +24,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
     parser.add_argument("--control", default=None,
@@ -46,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--secret-key-file", type=Path, default=None,
                        help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
                             "default <data-dir>/secret.key, generated on first start)")
+    store.add_argument("--session-expiry-interval", type=float,
+                       default=_env_float("WOPI_PROXY_SESSION_EXPIRY_INTERVAL", 30.0),
+                       help="seconds between rounds that end expired sessions and emit their 'expired' event "
+                            "(env WOPI_PROXY_SESSION_EXPIRY_INTERVAL, default 30)")
+    store.add_argument("--staging-max-age", type=float, default=_env_float("WOPI_PROXY_STAGING_MAX_AGE", 3600.0),
+                       help="staging objects (.wopi-staging/) older than this many seconds are removed, at start "
+                            "and every 15 minutes (env WOPI_PROXY_STAGING_MAX_AGE, default 3600)")
 
     serve = commands.add_parser("serve", parents=[store], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
@@ -69,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                       help="default upload limit in bytes")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
+    edge.add_argument("--control-timeout", type=float, default=_env_float("WOPI_PROXY_CONTROL_TIMEOUT", 10.0),
+                      help="deadline in seconds of each control-plane call; past it the editor gets 503 "
+                           "(env WOPI_PROXY_CONTROL_TIMEOUT, default 10)")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                       help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
     edge.add_argument("--rest-gateway", action="store_true",
@@ -239,11 +254,14 @@ def _run_service(args: argparse.Namespace) -> None:
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
-                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)
+                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers,
+                                control_timeout_s=args.control_timeout)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
-                              database_url=args.database_url, secret_key_file=args.secret_key_file)
+                              database_url=args.database_url, secret_key_file=args.secret_key_file,
+                              session_expiry_interval_s=args.session_expiry_interval,
+                              staging_max_age_s=args.staging_max_age)
     if args.command == "serve":
         asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
     else:

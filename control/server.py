@@ -28,6 +28,10 @@ from control.secrets import bind_engine, check_key, load_secret_box
 from control.services.audit_retention import AuditRetention
 from control.services.context import ServiceContext
 from control.services.keys import Authenticator, ensure_admin_key
+from control.services.periodic import run_periodically
+from control.services.readiness import DatabaseHealth
+from control.services.sessions import expire_due_sessions
+from control.services.staging_sweep import sweep_all
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
@@ -108,6 +112,16 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
                   asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
     background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
+    db_health = DatabaseHealth(engine, health_servicer, SERVICE_NAMES)
+    background += [
+        asyncio.create_task(run_periodically("session expiry", settings.session_expiry_interval_s, stopping,
+                                             lambda: expire_due_sessions(ctx)), name="session-expiry"),
+        asyncio.create_task(run_periodically("database health", settings.health_check_interval_s, stopping,
+                                             db_health.probe), name="database-health"),
+        asyncio.create_task(run_periodically("staging sweep", settings.staging_sweep_interval_s, stopping,
+                                             lambda: sweep_all(ctx, older_than_s=settings.staging_max_age_s)),
+                            name="staging-sweep"),
+    ]
     log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
              engine.url.render_as_string(hide_password=True))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,

@@ -13,7 +13,7 @@ from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedHTTPConnection, BoundedRequest
-from edge.wopi.errors import domain_error_response, http_error_response, unexpected_error_response
+from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
 from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.errors import WopiProxyError
@@ -47,6 +47,16 @@ def create_app(settings: EdgeSettings) -> Quart:
     @app.get("/healthz")
     async def healthz() -> Response:
         return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """503 while the control plane cannot answer (nothing but a download could succeed)."""
+        ready, detail = await app.extensions["wopi_proxy"].control.readiness()
+        response = jsonify({"status": "ready" if ready else "unavailable", "control_plane": detail})
+        if not ready:
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.before_request
     async def _start_timer() -> None:
