@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_float("WOPI_PROXY_SESSION_EXPIRY_INTERVAL", 30.0),
                        help="seconds between rounds that end expired sessions and emit their 'expired' event "
                             "(env WOPI_PROXY_SESSION_EXPIRY_INTERVAL, default 30)")
+    store.add_argument("--health-check-interval", type=float,
+                       default=_env_float("WOPI_PROXY_HEALTH_CHECK_INTERVAL", 5.0),
+                       help="seconds between database probes that set the gRPC health status "
+                            "(env WOPI_PROXY_HEALTH_CHECK_INTERVAL, default 5)")
     store.add_argument("--staging-max-age", type=float, default=_env_float("WOPI_PROXY_STAGING_MAX_AGE", 3600.0),
                        help="staging objects (.wopi-staging/) older than this many seconds are removed, at start "
                             "and every 15 minutes (env WOPI_PROXY_STAGING_MAX_AGE, default 3600)")
@@ -261,7 +265,8 @@ def _run_service(args: argparse.Namespace) -> None:
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
                               database_url=args.database_url, secret_key_file=args.secret_key_file,
                               session_expiry_interval_s=args.session_expiry_interval,
-                              staging_max_age_s=args.staging_max_age)
+                              staging_max_age_s=args.staging_max_age,
+                              health_check_interval_s=args.health_check_interval)
     if args.command == "serve":
         asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
     else:

@@ -24,15 +24,24 @@ class DatabaseHealth:
         self._services = ["", *services]
         self._timeout_s = timeout_s
         self.serving = True
+        self._pending: asyncio.Future[None] | None = None
+
+    async def _select_one(self) -> None:
+        async with self._engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def _database_answers(self) -> bool:
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                async with self._engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001  (any failure means: not ready)
-            log.warning("database health check failed: %s", type(exc).__name__ if isinstance(exc, TimeoutError)
-                        else exc)
+        # The probe is not cancelled at the timeout: a cancelled SQLite call still holds the
+        # connection until the driver returns. A probe still pending means: not answering.
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.ensure_future(self._select_one())
+        done, _ = await asyncio.wait({self._pending}, timeout=self._timeout_s)
+        if not done:
+            log.warning("database health check: no answer within %g s", self._timeout_s)
+            return False
+        error = self._pending.exception()
+        if error is not None:
+            log.warning("database health check failed: %s", error)
             return False
         return True
 
