@@ -15,7 +15,7 @@ async def run_periodically(name: str, interval_s: float, stop: asyncio.Event,
     while not stop.is_set():
         try:
             await work()
-        except Exception:  # noqa: BLE001  (the next round may well succeed)
+        except Exception:  # a failed round must not end the job: the next may well succeed
             log.exception("%s round failed", name)
         try:
             await asyncio.wait_for(stop.wait(), interval_s)

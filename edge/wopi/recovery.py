@@ -33,10 +33,10 @@ async def keep_for_recovery(caller: WopiCaller, grant: Grant, storage: FsspecSto
                             error: ControlPlaneUnavailable, *, target: str) -> ControlPlaneUnavailable:
     """Publishes the staged bytes as a recovery copy; returns the error that tells the editor
     the save failed (the copy's failure is logged, the original error still answers)."""
-    path = recovery_path(caller.file_id, grant.user_id, posixpath.basename(target), dt.datetime.now(dt.timezone.utc))
+    path = recovery_path(caller.file_id, grant.user_id, posixpath.basename(target), dt.datetime.now(dt.UTC))
     try:
         await staged.publish(path, internal=True)
-    except Exception:  # noqa: BLE001  (storage trouble too: say so, answer the first failure)
+    except Exception:  # storage trouble too: say so, and answer with the first failure
         log.exception("save of %s in tenant %s could not be recorded (%s) nor kept for recovery",
                       target, grant.tenant_id, error.message)
         return error

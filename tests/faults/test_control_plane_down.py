@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from http.client import HTTPConnection
 import signal
 import sqlite3
 import time
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from urllib.parse import urlsplit
 
 import grpc

@@ -71,7 +71,7 @@ def test_staging_objects_left_by_a_crash_are_swept_and_young_ones_kept(tmp_path:
     workdir = tmp_path / "serve"
     proc = serve(workdir, "--staging-max-age", "60")
     api = _api(proc)
-    tenant_id, folder = new_tenant(api, tmp_path / "storage")
+    _, folder = new_tenant(api, tmp_path / "storage")
     api.close()
     proc.stop()
     staging = folder / ".wopi-staging"
