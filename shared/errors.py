@@ -39,11 +39,11 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── VersionNotFound            (file_id, version)
     ├── InvalidFileName            (name, description)              WOPI 400 + X-WOPI-InvalidFileNameError
     ├── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
-    │   (failures of a dependency, told honestly: WOPI 503 + Retry-After, or 507)
     ├── StorageFull                (storage)                        WOPI 507
-    └── StorageReadOnly            (storage, detail)                WOPI 503
+    └── StorageReadOnly            (storage, detail)                WOPI 503 + Retry-After
 
-StorageUnreachable and ControlPlaneUnavailable are WOPI 503 with Retry-After too.
+A dependency that fails is told honestly: StorageUnreachable and ControlPlaneUnavailable are
+WOPI 503 with Retry-After too (shared/wopi_status.py), never 500.
 """
 
 from __future__ import annotations
