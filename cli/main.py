@@ -124,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--tls-client-ca", type=Path, default=_env_path("WOPI_PROXY_TLS_CLIENT_CA"),
                        help="mutual TLS: require client certificates issued by this CA bundle "
                             "(env WOPI_PROXY_TLS_CLIENT_CA)")
+    store.add_argument("--session-expiry-interval", type=float,
+                       default=_env_float("WOPI_PROXY_SESSION_EXPIRY_INTERVAL", 30.0),
+                       help="seconds between rounds that end expired sessions and emit their 'expired' event "
+                            "(env WOPI_PROXY_SESSION_EXPIRY_INTERVAL, default 30)")
+    store.add_argument("--health-check-interval", type=float,
+                       default=_env_float("WOPI_PROXY_HEALTH_CHECK_INTERVAL", 5.0),
+                       help="seconds between database probes that set the gRPC health status "
+                            "(env WOPI_PROXY_HEALTH_CHECK_INTERVAL, default 5)")
+    store.add_argument("--staging-max-age", type=float, default=_env_float("WOPI_PROXY_STAGING_MAX_AGE", 3600.0),
+                       help="staging objects (.wopi-staging/) older than this many seconds are removed, at start "
+                            "and every 15 minutes (env WOPI_PROXY_STAGING_MAX_AGE, default 3600)")
 
     # The edge's invalid-token flood limit (serve and edge).
     flood = argparse.ArgumentParser(add_help=False)
@@ -170,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                       help="default upload limit in bytes")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
+    edge.add_argument("--control-timeout", type=float, default=_env_float("WOPI_PROXY_CONTROL_TIMEOUT", 10.0),
+                      help="deadline in seconds of each control-plane call; past it the editor gets 503 "
+                           "(env WOPI_PROXY_CONTROL_TIMEOUT, default 10)")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                       help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
     edge.add_argument("--rest-gateway", action="store_true",
@@ -371,7 +385,8 @@ def _run_service(args: argparse.Namespace) -> None:
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args, DEFAULT_EDGE_KEY_FILE)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
-                                public_url=args.public_url, control_tls=_client_tls(args), **edge_options)
+                                public_url=args.public_url, control_tls=_client_tls(args),
+                                control_timeout_s=args.control_timeout, **edge_options)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(
@@ -382,6 +397,8 @@ def _run_service(args: argparse.Namespace) -> None:
         tenant_file_base=args.tenant_file_base.absolute() if args.tenant_file_base else None,
         tenant_storage_protocols=parse_protocol_list(args.tenant_storage_protocols),
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
+        session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
+        health_check_interval_s=args.health_check_interval,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":

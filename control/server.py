@@ -32,6 +32,10 @@ from control.services.invalid_tokens import InvalidTokenTally
 from control.services.launch_codes import LaunchCodePurge
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.storage_policy import StoragePolicy
+from control.services.periodic import run_periodically
+from control.services.readiness import DatabaseHealth
+from control.services.sessions import expire_due_sessions
+from control.services.staging_sweep import sweep_all
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
@@ -116,6 +120,16 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
                   asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
     background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
+    db_health = DatabaseHealth(engine, health_servicer, SERVICE_NAMES)
+    background += [
+        asyncio.create_task(run_periodically("session expiry", settings.session_expiry_interval_s, stopping,
+                                             lambda: expire_due_sessions(ctx)), name="session-expiry"),
+        asyncio.create_task(run_periodically("database health", settings.health_check_interval_s, stopping,
+                                             db_health.probe), name="database-health"),
+        asyncio.create_task(run_periodically("staging sweep", settings.staging_sweep_interval_s, stopping,
+                                             lambda: sweep_all(ctx, older_than_s=settings.staging_max_age_s)),
+                            name="staging-sweep"),
+    ]
     background.append(asyncio.create_task(
         LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run(stopping), name="launch-code-purge"))
     background.append(asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"))

@@ -35,6 +35,13 @@ class ControlSettings:
     allow_ambient_credentials: tuple[str, ...] = ()
     # gRPC over TLS (and mutual TLS with a client CA); the default is plaintext.
     tls: ServerTlsSettings = ServerTlsSettings()
+    # Background jobs (faults): how often expired sessions get their "expired" event (tests shorten
+    # it), how often the database is probed for the gRPC health status, and how old a staging
+    # object must be before the sweep removes it (a save in progress is younger).
+    session_expiry_interval_s: float = 30.0
+    health_check_interval_s: float = 5.0
+    staging_max_age_s: float = 3600.0
+    staging_sweep_interval_s: float = 900.0
 
     @property
     def effective_database_url(self) -> str:

@@ -13,9 +13,9 @@ from edge.control_client import ControlClient
 from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
-from edge.streaming import BoundedHTTPConnection, BoundedRequest
+from edge.streaming import BoundedBody, BoundedHTTPConnection, BoundedRequest
 from edge.wopi.flood import InvalidTokenLimiter, report_periodically
-from edge.wopi.errors import domain_error_response, http_error_response, unexpected_error_response
+from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
 from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.errors import WopiProxyError
@@ -60,12 +60,27 @@ def create_app(settings: EdgeSettings) -> Quart:
     async def healthz() -> Response:
         return jsonify({"status": "ok"})
 
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """503 while the control plane cannot answer (nothing but a download could succeed)."""
+        ready, detail = await app.extensions["wopi_proxy"].control.readiness()
+        response = jsonify({"status": "ready" if ready else "unavailable", "control_plane": detail})
+        if not ready:
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
     @app.before_request
     async def _start_timer() -> None:
         g.started = time.perf_counter()
 
     @app.after_request
     async def _log_access(response: Response) -> Response:
+        body = request.body
+        has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+        if has_body and isinstance(body, BoundedBody) and not body.received_all:
+            # An early answer: the unread body is not drained; the connection ends with the reply.
+            response.headers["Connection"] = "close"
         # The path only: the query string carries the access token.
         elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         access_log.info("%s %s %s %d %.1fms override=%s", request.remote_addr, request.method, request.path,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shared import errors
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
@@ -20,6 +22,20 @@ log = logging.getLogger(__name__)
 _DENIALS = {"ACCESS_TOKEN_INVALID", "TENANT_DISABLED"}
 Grant = edge_pb.AuthorizeWopiRequestResponse
 T = TypeVar("T")
+
+# A control plane that is down must fail a WOPI request fast (503), not after the deadline:
+# calls never wait for the channel to become ready, and a refused connection is retried in
+# the background every second at most, so the edge notices the restart quickly.
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.max_receive_message_length", 16 << 20),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+    ("grpc.enable_retries", 0),  # a retried write could be recorded twice
+]
+READINESS_TIMEOUT_S = 1.0
+READINESS_CACHE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,22 +96,37 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
 
 class ControlClient:
     def __init__(self, address: str, api_key: str, *, timeout_s: float, tls: TlsSettings = PLAINTEXT) -> None:
-        self._channel = secure_or_insecure_aio_channel(address, tls, options=[
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.max_receive_message_length", 16 << 20),
-        ])
+        self._channel = secure_or_insecure_aio_channel(address, tls, options=CHANNEL_OPTIONS)
         self._stub = edge_grpc.EdgeServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout_s
+        self._ready: tuple[float, bool, str] = (0.0, False, "not checked yet")
 
     async def close(self) -> None:
         await self._channel.close()
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
         try:
-            return await method(request, metadata=self._metadata, timeout=self._timeout)
+            return await method(request, metadata=self._metadata, timeout=self._timeout, wait_for_ready=False)
         except grpc.aio.AioRpcError as error:
             raise _domain_error(error) from None
+
+    async def readiness(self) -> tuple[bool, str]:
+        """Whether the control plane answers and says it is SERVING (its database answers too);
+        cached for a second so that a load balancer's probes cost at most one call a second."""
+        checked, ready, detail = self._ready
+        if time.monotonic() - checked < READINESS_CACHE_S:
+            return ready, detail
+        try:
+            reply = await self._health.Check(health_pb2.HealthCheckRequest(service=""), timeout=READINESS_TIMEOUT_S,
+                                             wait_for_ready=False)
+            ready = reply.status == health_pb2.HealthCheckResponse.SERVING
+            detail = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        except grpc.aio.AioRpcError as error:
+            ready, detail = False, error.code().name
+        self._ready = (time.monotonic(), ready, detail)
+        return ready, detail
 
     @staticmethod
     def _context(caller: WopiCaller) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 BoundedBody pauses the ASGI receive loop once HIGH_WATER bytes wait unread, so Hypercorn
 stops reading the socket: an upload costs the edge a few hundred KiB, whatever its size.
+An answer given before the body was read (401, 413, ...) says `Connection: close`: the rest of
+the body is never read nor buffered, and the connection is not left waiting for it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class BoundedBody(Body):
 
     async def wait_for_room(self) -> None:
         await self._room.wait()
+
+    @property
+    def received_all(self) -> bool:
+        return self._complete.is_set()
 
 
 class BoundedRequest(Request):

@@ -43,7 +43,12 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
     │   (abuse limits and quotas)
     ├── TooManyInvalidTokens       (retry_after_s)                  edge 429 + Retry-After
-    └── ConflictCopyQuotaExceeded  (tenant_id, quota)               WOPI 507
+    ├── ConflictCopyQuotaExceeded  (tenant_id, quota)               WOPI 507
+    ├── StorageFull                (storage)                        WOPI 507
+    └── StorageReadOnly            (storage, detail)                WOPI 503 + Retry-After
+
+A dependency that fails is told honestly: StorageUnreachable and ControlPlaneUnavailable are
+WOPI 503 with Retry-After too (shared/wopi_status.py), never 500.
 """
 
 from __future__ import annotations
@@ -333,6 +338,8 @@ class ConflictCopyQuotaExceeded(WopiProxyError):
     def __init__(self, tenant_id: str, quota: int) -> None:
         super().__init__(f"the save was refused and cannot be kept: conflict copies of tenant {tenant_id!r} "
                          f"already use their quota of {quota} bytes", tenant_id=tenant_id, quota=str(quota))
+
+
 # -- storage policy (control/services/storage_policy.py) --------------------------------------
 
 
@@ -357,3 +364,23 @@ class StorageBlocked(WopiProxyError):
     def __init__(self, storage: str, description: str) -> None:
         super().__init__(f"storage {storage!r} is blocked by the operator's storage policy: {description}",
                          storage=storage, description=description)
+
+
+# -- storage failures (faults): a full or read-only storage, told apart by errno, never by message.
+
+class StorageFull(WopiProxyError):
+    """The storage has no room left (ENOSPC, EDQUOT): the previous content is intact."""
+
+    reason = "STORAGE_FULL"
+
+    def __init__(self, storage: str) -> None:
+        super().__init__(f"storage {storage!r} is full", storage=storage)
+
+
+class StorageReadOnly(WopiProxyError):
+    """The storage refuses writes (EROFS, EACCES, EPERM): an operator's problem, not the editor's."""
+
+    reason = "STORAGE_READ_ONLY"
+
+    def __init__(self, storage: str, detail: str) -> None:
+        super().__init__(f"storage {storage!r} is read-only: {detail}", storage=storage, detail=detail)

@@ -28,6 +28,11 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.ConflictCopyQuotaExceeded, 507),  # Insufficient Storage: the content could not be kept
     (errors.StorageBlocked, 403),  # the operator's policy refuses the storage now: no retry will help
     (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
+    # A dependency is down: 503 (with Retry-After) tells editors to retry, 500 would say we broke.
+    (errors.ControlPlaneUnavailable, 503),
+    (errors.StorageUnreachable, 503),
+    (errors.StorageReadOnly, 503),  # the operator must remount it: retrying later is right
+    (errors.StorageFull, 507),  # RFC 4918 Insufficient Storage
 ]
 
 

@@ -181,10 +181,13 @@ async def list_sessions(
 # -- audit ----------------------------------------------------------------------------------
 
 
-async def expired_open_sessions(db: AsyncSession, *, tenant_id: str | None, now: int) -> Sequence[Session]:
+async def expired_open_sessions(db: AsyncSession, *, tenant_id: str | None, now: int,
+                                skip_locked: bool = False) -> Sequence[Session]:
     query = select(Session).where(col(Session.close_time).is_(None), Session.expire_time <= now)
     if tenant_id is not None:
         query = query.where(Session.tenant_id == tenant_id)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
     return (await db.exec(query.order_by(col(Session.expire_time)))).all()
 
 

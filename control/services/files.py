@@ -68,7 +68,7 @@ async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_i
     if deleted:
         async with ctx.sessions() as db:
             holder = await stores.file_by_path(db, tenant_id=tenant_id, storage_id=file.storage_id, path=path)
-        if holder is not None or await storage.exists(path):
+        if holder is not None or await storage.kind(path) is not None:
             raise FileAlreadyExists(path)
     current = file.version
     kept = (not deleted and storage_row.version_retention > 0

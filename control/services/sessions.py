@@ -22,6 +22,7 @@ from control.services.editors import choose as choose_editor
 from control.services.keys import hash_secret
 from control.services.storages import open_storage
 from shared.errors import (
+    FailedPrecondition,
     FileNotFound,
     InvalidArgument,
     LaunchCodeInvalid,
@@ -121,10 +122,13 @@ def _check_origin(origin: Mapping[str, str]) -> dict[str, str]:
 
 async def _ensure_file(storage: FsspecStorage, path: str, *, create: bool, template_path: str) -> None:
     """The file must exist, unless `create`: then it is made empty or copied from the template."""
-    if await storage.exists(path):
+    kind = await storage.kind(path)
+    if kind == "file":
         return
     if not create:
         raise FileNotFound(path)
+    if kind == "folder":  # nothing can be created there (and no file identity is made)
+        raise FailedPrecondition("PATH_IS_FOLDER", f"{path!r} is a folder, not a file", path=path)
     if template_path:
         template = normalize_relative_path(template_path, field="template_path")
         opened = await storage.open_read(template)
@@ -331,3 +335,26 @@ async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_
                 await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions", outcome="ok",
                                    tenant_id=scope, detail=f"expired={len(rows)}")
     return [SessionView(row=r, wopi_src=ctx.wopi_src(r.file_id), state="expired") for r in rows]
+
+
+EXPIRY_ACTOR = "system:session-expiry"
+EXPIRY_BATCH = 500
+
+
+async def expire_due_sessions(ctx: ServiceContext) -> int:
+    """The control plane's own CleanupSessions (every tenant, no cron needed): each expired
+    session gets its "expired" event, which the tenant's webhook then delivers. Rows another
+    control plane is expiring are skipped (PostgreSQL; SQLite transactions are exclusive)."""
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        rows = (await stores.expired_open_sessions(db, tenant_id=None, now=now, skip_locked=True))[:EXPIRY_BATCH]
+        per_tenant: dict[str, int] = {}
+        for row in rows:
+            row.close_time = row.expire_time
+            db.add(row)
+            await events.emit(db, type="expired", session=row, now=now)
+            per_tenant[row.tenant_id] = per_tenant.get(row.tenant_id, 0) + 1
+        for tenant_id, count in per_tenant.items():
+            await audit.record(db, time=now, actor=EXPIRY_ACTOR, operation="CleanupSessions", outcome="ok",
+                               tenant_id=tenant_id, detail=f"expired={count}")
+    return len(rows)

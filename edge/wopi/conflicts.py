@@ -35,7 +35,7 @@ async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
     base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.timezone.utc))
     path = posixpath.join(folder, base)
     n = 2
-    while await storage.exists(path):
+    while await storage.kind(path) is not None:  # a folder takes the name too
         path = posixpath.join(folder, numbered(base, n))
         n += 1
     return path

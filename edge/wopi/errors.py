@@ -15,7 +15,9 @@ from shared.wopi_status import wopi_status
 
 log = logging.getLogger(__name__)
 
-
+# Seconds an editor should wait before retrying when a dependency (control plane, storage) is
+# down: short, since these outages are usually a restart.
+RETRY_AFTER_S = 5
 
 def lock_conflict_response(current_lock: str, reason: str) -> Response:
     """409 with the current lock ("" when unlocked) and a reason for the editor's logs."""
@@ -54,10 +56,12 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
     if isinstance(error, errors.ProofInvalid):
         # The validator and Office expect 500 for a failed proof; the audit has the reason.
         log.warning("WOPI request refused: %s", error.message)
-    elif status == 500:
+    elif status >= 500:
         log.error("WOPI request failed: %s (%s)", error.message, error.reason)
     response = jsonify({"error": error.reason, "message": error.message})
     response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
     if isinstance(error, errors.InvalidFileName):
         response.headers["X-WOPI-InvalidFileNameError"] = error.description
     if isinstance(error, errors.TooManyInvalidTokens):

@@ -23,8 +23,9 @@ from edge.runtime import runtime
 from edge.streaming import body_chunks
 from edge.wopi.conflicts import keep_body_as_conflict_copy, keep_staged_as_conflict_copy
 from edge.wopi.headers import editor_header, from_timestamp_editor, lock_header
+from edge.wopi.recovery import keep_for_recovery
 from edge.wopi.versions import item_version
-from shared.errors import FileNotFound, LockConflict, PayloadTooLarge, TimestampConflict
+from shared.errors import ControlPlaneUnavailable, FileNotFound, LockConflict, PayloadTooLarge, TimestampConflict
 from shared.storage import FileStat, FsspecStorage, version_object_path
 from shared.timefmt import iso_utc
 
@@ -104,6 +105,11 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, chunk
                 await storage.delete(version_object_path(caller.file_id, kept_version), internal=True)
             await keep_staged_as_conflict_copy(caller, grant, storage, staged, reason=conflict.message)
             raise
+        except ControlPlaneUnavailable as unavailable:
+            # Not recorded: the file stays as it was, the bytes are kept, the editor hears 503.
+            if kept_version:
+                await storage.delete(version_object_path(caller.file_id, kept_version), internal=True)
+            raise await keep_for_recovery(caller, grant, storage, staged, unavailable, target=grant.path) from None
         if not unchanged:
             await staged.publish(grant.path)
     finally:

@@ -17,7 +17,9 @@ from edge.control_client import Grant, WopiCaller
 from edge.runtime import runtime
 from edge.streaming import body_chunks
 from edge.wopi.headers import bool_header, int_header, utf7_header
+from edge.wopi.recovery import keep_for_recovery
 from shared.errors import (
+    ControlPlaneUnavailable,
     FileAlreadyExists,
     FileNotFound,
     InvalidArgument,
@@ -33,7 +35,8 @@ MAX_NAME_ATTEMPTS = 1000
 
 async def _free_name(storage: FsspecStorage, folder: str, name: str) -> str:
     candidate, n = name, 2
-    while await storage.exists(posixpath.join(folder, candidate)):
+    # A folder takes a name as much as a file does.
+    while await storage.kind(posixpath.join(folder, candidate)) is not None:
         if n > MAX_NAME_ATTEMPTS:
             raise RelativeTargetRefused(409, "no free name found")
         candidate, n = numbered(name, n), n + 1
@@ -77,6 +80,10 @@ async def put_relative_file(caller: WopiCaller) -> Response:
         except InvalidFileName as error:
             valid = await _free_name(storage, folder, sanitize_file_name(relative))
             raise RelativeTargetRefused(400, error.message, valid_target=valid) from None
+        if await storage.kind(posixpath.join(folder, name)) == "folder":
+            # Never overwritable, whatever X-WOPI-OverwriteRelativeTarget says.
+            valid = await _free_name(storage, folder, name)
+            raise RelativeTargetRefused(409, f"{name!r} is a folder", valid_target=valid)
         try:
             target_size = (await storage.stat(posixpath.join(folder, name))).size
             exists = True
@@ -101,6 +108,8 @@ async def put_relative_file(caller: WopiCaller) -> Response:
         except FileAlreadyExists:
             valid = await _free_name(storage, folder, name)
             raise RelativeTargetRefused(409, f"{name!r} exists", valid_target=valid) from None
+        except ControlPlaneUnavailable as unavailable:
+            raise await keep_for_recovery(caller, grant, storage, staged, unavailable, target=target) from None
         if exists and grant.storage.version_retention > 0:
             await storage.keep_copy(target, version_object_path(created.file_id, created.version))
         await staged.publish(target)

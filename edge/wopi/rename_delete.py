@@ -29,12 +29,17 @@ async def rename_file(caller: WopiCaller) -> Response:
         raise InvalidFileName("", "X-WOPI-RequestedName is missing")
     folder, current = posixpath.split(grant.path)
     extension = posixpath.splitext(current)[1]
+    if not requested.strip():
+        # "+" in UTF-7 decodes to "": the file would be named by its extension alone.
+        raise InvalidFileName(requested, "empty")
     # The requested name comes without extension: the file keeps its own (spec: RenameFile).
     check_file_name(requested + extension)
     storage = rt.storages.get(grant.storage)
     await storage.stat(grant.path)  # 404 for a file gone from storage
+    if await storage.kind(posixpath.join(folder, requested + extension)) == "folder":
+        raise InvalidFileName(requested, "a folder has this name")
     name, n = requested + extension, 2
-    while name != current and await storage.exists(posixpath.join(folder, name)):
+    while name != current and await storage.kind(posixpath.join(folder, name)) is not None:
         name, n = numbered(requested + extension, n), n + 1
     new_path = posixpath.join(folder, name)
     if new_path != grant.path:

@@ -3,21 +3,30 @@
 fsspec's file API is blocking, so every call runs in a worker thread: the event loop of the
 edge and the control plane never waits on a disk or a network round trip.
 
-Writes are staged in a temporary object beside the target and replace it only once complete,
-so a dropped upload leaves the previous content intact and a reader sees the old bytes or the
-new ones, never a mix:
+The atomic-write protocol. Writes are staged in a temporary object and replace the target only
+once complete, so a dropped upload leaves the previous content intact and a reader sees the old
+bytes or the new ones, never a mix:
+- staging objects are `.wopi-staging/.~wopi-<random>.tmp` at the storage root, where editors
+  never see them (names starting with .wopi- are reserved); what a crash leaves there is
+  removed by age (sweep_staging, run by the control plane at start and periodically);
 - local disks: a temporary file, fsync, then rename (the open files of readers keep the old
-  inode: a download started before a save still gets the old bytes, complete);
+  inode: a download started before a save still gets the old bytes, complete); a target on
+  another filesystem than the root (a mount below it) gets a copy beside it, then a rename;
 - object stores (S3): the temporary object is streamed as a multipart upload of bounded
   parts, then one server-side copy puts it in place (S3 makes a copy visible at once, whole)
   and the temporary object is deleted. An upload that fails is aborted, leaving no parts.
 Folders are prefixes on object stores: there is nothing to create before writing.
+
+The root itself is never created: a missing root (unmounted disk, moved folder) is
+StorageUnreachable; folders below it are created as needed. Failures are told apart by errno,
+never by message: ENOSPC/EDQUOT is StorageFull, EROFS/EACCES/EPERM on a write StorageReadOnly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import io
 import logging
@@ -26,17 +35,26 @@ import posixpath
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import fsspec
 from fsspec.spec import AbstractBufferedFile
 
-from shared.errors import FileNotFound, PathOutsideRoot, PayloadTooLarge, StorageUnreachable
+from shared.errors import (
+    FileNotFound,
+    PathOutsideRoot,
+    PayloadTooLarge,
+    StorageFull,
+    StorageReadOnly,
+    StorageUnreachable,
+    WopiProxyError,
+)
 from shared.storage import s3
 from shared.storage.base import FileStat, OpenedRead, WriteResult
 from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
-from shared.storage.paths import normalize_relative_path
+from shared.storage.paths import STAGING_FOLDER, normalize_relative_path
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +69,8 @@ MAX_PARTS = 10_000
 # Read-ahead of remote files read through fsspec's file objects (not S3: one streamed GET).
 READ_BLOCK_SIZE = 4 << 20
 REACHABILITY_TIMEOUT_S = 20.0
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_REFUSED = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 def write_block_size(limit: int) -> int:
@@ -159,7 +179,7 @@ class StagedWrite:
         if self._temp is None:
             raise RuntimeError("staged write already published or discarded")
         target = self._storage.full_path(path, internal=internal)
-        await asyncio.to_thread(self._storage._move_full, self._temp, target)
+        await asyncio.to_thread(self._storage._guard, self._storage._move_full, self._temp, target, writing=True)
         self._temp = None
 
     async def discard(self) -> None:
@@ -179,6 +199,9 @@ class FsspecStorage:
         self.protocol = protocol or "file"
         self.options = dict(options or {})
         kwargs = fsspec_kwargs(self.protocol, self.options)  # InvalidArgument for a malformed option
+        if self.protocol in ("file", "local"):
+            # fsspec's auto_mkdir would recreate a missing root on the first write.
+            kwargs["auto_mkdir"] = False
         try:
             self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:
@@ -243,14 +266,24 @@ class FsspecStorage:
     # -- reading --------------------------------------------------------------------------
 
     async def stat(self, path: str, *, internal: bool = False) -> FileStat:
-        full = self.full_path(path, internal=internal)
-        try:
-            info = await asyncio.to_thread(self.fs.info, full)
-        except FileNotFoundError as exc:
-            raise FileNotFound(path) from exc
-        if info.get("type") != "file":
+        info = await self._info(path, internal=internal)
+        if info is None or info.get("type") != "file":
             raise FileNotFound(path)
         return _file_stat(info)
+
+    async def kind(self, path: str, *, internal: bool = False) -> str | None:
+        """"file", "folder" or None (nothing there): a name taken by a folder is taken too."""
+        info = await self._info(path, internal=internal)
+        if info is None:
+            return None
+        return "folder" if info.get("type") == "directory" else "file"
+
+    async def _info(self, path: str, *, internal: bool) -> Mapping[str, Any] | None:
+        full = self.full_path(path, internal=internal)
+        try:
+            return await asyncio.to_thread(self._guard, self.fs.info, full, writing=False)
+        except FileNotFoundError:
+            return None
 
     async def exists(self, path: str) -> bool:
         try:
@@ -268,7 +301,7 @@ class FsspecStorage:
                 stream = await s3.ObjectStream.open(self.fs, full)
                 return OpenedRead(stat=_file_stat(stream.info),
                                   chunks=_Chunks(lambda: stream.read(chunk_size), stream.close))
-            handle, stat = await asyncio.to_thread(self._open_blocking, full)
+            handle, stat = await asyncio.to_thread(self._guard, self._open_blocking, full, writing=False)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise FileNotFound(path) from exc
         return OpenedRead(stat=stat, chunks=_Chunks(lambda: asyncio.to_thread(handle.read, chunk_size),
@@ -303,20 +336,20 @@ class FsspecStorage:
     async def stage(self, path: str, chunks: AsyncIterator[bytes], *, limit: int,
                     internal: bool = False) -> StagedWrite:
         """Streams `chunks` into a temporary object beside `path`; raises PayloadTooLarge past `limit`."""
-        full = self.full_path(path, internal=internal)
-        folder = posixpath.dirname(full)
-        temp = posixpath.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp")
+        self.full_path(path, internal=internal)  # refuses a bad target before any byte is stored
+        temp = posixpath.join(self.root, STAGING_FOLDER, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp")
         digest = hashlib.sha256()
         size = 0
-        handle = await asyncio.to_thread(self._open_for_writing, temp, write_block_size(limit))
+        handle = await asyncio.to_thread(self._guard, self._open_for_writing, temp, write_block_size(limit),
+                                         writing=True)
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(limit)
                 digest.update(chunk)
-                await asyncio.to_thread(handle.write, chunk)
-            await asyncio.to_thread(self._finish, handle)
+                await asyncio.to_thread(self._guard, handle.write, chunk, writing=True)
+            await asyncio.to_thread(self._guard, self._finish, handle, writing=True)
             fingerprint = _file_stat(await asyncio.to_thread(self.fs.info, temp)).fingerprint
         except BaseException:
             # Cancellation (the client went away) lands here too: remove the partial object,
@@ -339,14 +372,14 @@ class FsspecStorage:
         server-side copy on S3); False when there is nothing to keep."""
         source = self.full_path(path)
         target = self.full_path(copy_path, internal=True)
-        return await asyncio.to_thread(self._keep_copy_full, source, target)
+        return await asyncio.to_thread(self._guard, self._keep_copy_full, source, target, writing=True)
 
     async def move(self, path: str, new_path: str, *, internal_source: bool = False,
                    internal_target: bool = False) -> None:
         source = self.full_path(path, internal=internal_source)
         target = self.full_path(new_path, internal=internal_target)
         try:
-            await asyncio.to_thread(self._move_full, source, target)
+            await asyncio.to_thread(self._guard, self._move_full, source, target, writing=True)
         except FileNotFoundError as exc:
             raise FileNotFound(path) from exc
 
@@ -363,9 +396,53 @@ class FsspecStorage:
 
     def _makedirs(self, folder: str) -> None:
         # Not on object stores: folders are prefixes there, and s3fs's makedirs would even
-        # create a missing bucket instead of failing.
+        # create a missing bucket instead of failing. Never the root: a missing root is an
+        # unmounted disk or a moved folder, and recreating it would hide the files elsewhere.
         if not self.prefix_folders:
+            problem = self._root_problem()
+            if problem:
+                raise StorageUnreachable(self.root, problem)
             self.fs.makedirs(folder, exist_ok=True)
+
+    def _root_problem(self) -> str | None:
+        """Why the root cannot hold files (None: it can, or it is an object store's prefix)."""
+        if self.prefix_folders:
+            return None
+        try:
+            info = self.fs.info(self.root)
+        except FileNotFoundError:
+            return "root does not exist"
+        except PermissionError:
+            return "root cannot be read (access denied)"
+        return None if info.get("type") == "directory" else "root is not a folder"
+
+    def _guard(self, call: Callable[..., Any], *args: Any, writing: bool) -> Any:
+        """Runs a blocking storage call; OS errors that say the storage (not the file) is at fault
+        become the domain errors naming the storage, by errno."""
+        try:
+            return call(*args)
+        except OSError as exc:
+            error = self._storage_error(exc, writing=writing)
+            if error is None:
+                raise
+            raise error from exc
+
+    def _storage_error(self, exc: OSError, *, writing: bool) -> WopiProxyError | None:
+        if exc.errno in _FULL:
+            return StorageFull(self.root)
+        if exc.errno in _REFUSED or isinstance(exc, PermissionError):
+            problem = self._root_problem()
+            if problem:
+                return StorageUnreachable(self.root, problem)
+            if writing:
+                return StorageReadOnly(self.root, exc.strerror or type(exc).__name__)
+            return StorageUnreachable(self.root, "access denied")
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR) or isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            problem = self._root_problem()
+            return StorageUnreachable(self.root, problem) if problem else None
+        if exc.errno in (errno.EIO, errno.ENODEV, errno.ESTALE, errno.ENXIO):
+            return StorageUnreachable(self.root, exc.strerror or "I/O error")
+        return None
 
     def _open_for_writing(self, temp: str, block_size: int) -> Any:
         self._makedirs(posixpath.dirname(temp))
@@ -386,13 +463,59 @@ class FsspecStorage:
     def _move_full(self, source: str, target: str) -> None:
         self._makedirs(posixpath.dirname(target))
         if self.local:
-            os.replace(source, target)  # atomic on one filesystem, overwrites
+            try:
+                os.replace(source, target)  # atomic on one filesystem, overwrites
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self._replace_across_filesystems(source, target)
         elif self.prefix_folders:
             # A server-side copy: the target switches from the old bytes to the new at once.
             self.fs.cp_file(source, target)
             self._remove_quietly(source)
         else:
             self.fs.mv(source, target)
+
+    def _replace_across_filesystems(self, source: str, target: str) -> None:
+        """A target below a mount point: copied beside it, flushed, then renamed (still atomic)."""
+        beside = posixpath.join(posixpath.dirname(target), f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp")
+        try:
+            with open(source, "rb") as src, open(beside, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(beside, target)
+        except BaseException:
+            self._remove_quietly(beside)
+            raise
+        self._remove_quietly(source)
+
+    # -- staging objects left by crashes ------------------------------------------------------
+
+    async def sweep_staging(self, *, older_than_s: float, timeout_s: float = REACHABILITY_TIMEOUT_S) -> int:
+        """Removes staging objects older than `older_than_s` (what a crash mid-save left);
+        returns how many. Younger ones may be saves in progress on some edge."""
+        removed: list[int] = [0]
+
+        def sweep() -> None:
+            removed[0] = self._sweep_staging(time.time() - older_than_s)
+
+        await asyncio.wait_for(_in_daemon_thread(sweep), timeout_s)
+        return removed[0]
+
+    def _sweep_staging(self, cutoff: float) -> int:
+        folder = posixpath.join(self.root, STAGING_FOLDER)
+        try:
+            entries = self.fs.ls(folder, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        removed = 0
+        for entry in entries:
+            name = posixpath.basename(str(entry.get("name", "")).rstrip("/"))
+            if name.startswith(TEMP_PREFIX) and entry.get("type") == "file" and _mtime(entry) < cutoff:
+                self._remove_quietly(str(entry["name"]))
+                removed += 1
+        return removed
 
     def _keep_copy_full(self, source: str, target: str) -> bool:
         if self.local:

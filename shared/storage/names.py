@@ -25,6 +25,10 @@ def check_file_name(name: str) -> str:
         raise InvalidFileName(name, "must not end with a space or a dot")
     if name.startswith(RESERVED_PREFIXES):
         raise InvalidFileName(name, "names starting with .wopi- are reserved")
+    if name.startswith("."):
+        # ".docx" is an extension without a name (RenameFile to "" keeps the extension), and
+        # other dot-names are hidden files no editor should make.
+        raise InvalidFileName(name, "must not start with a dot (a name is needed before the extension)")
     return name
 
 

@@ -8,6 +8,7 @@ from shared.errors import InvalidArgument, PathOutsideRoot
 
 MAX_PATH_LENGTH = 1024
 VERSIONS_FOLDER = ".wopi-versions"
+STAGING_FOLDER = ".wopi-staging"  # uploads in progress (shared.storage.fsspec_storage)
 RESERVED_PREFIXES = (".wopi-", ".~wopi-")
 MAX_SEGMENT_LENGTH = 255
 _DRIVE = re.compile(r"^[A-Za-z]:")

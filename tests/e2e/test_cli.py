@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,6 +21,15 @@ def cli(server: WopiProxyProcess, *args: str, env: dict[str, str] | None = None)
     environment.pop("WOPI_PROXY_API_KEY", None)
     return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=server.workdir, env=environment,
                           capture_output=True, text=True, timeout=60)
+
+
+def cli_json(server: WopiProxyProcess, *args: str) -> Any:
+    """Runs a --json verb that must succeed; a failure shows the CLI's stderr and the server log."""
+    result = cli(server, *args, "--json")
+    assert result.returncode == 0 and result.stdout, (
+        f"wopi-proxy {' '.join(args)} exited {result.returncode}\nstdout: {result.stdout}\n"
+        f"stderr: {result.stderr}\nserver log (tail):\n{server.log()[-4000:]}")
+    return json.loads(result.stdout)
 
 
 def _tenant(server: WopiProxyProcess) -> str:
@@ -98,23 +108,23 @@ def test_api_key_from_the_environment_is_used(server: WopiProxyProcess, tmp_path
 def test_files_versions_and_restore_from_the_cli(server: WopiProxyProcess, tmp_path: Path) -> None:
     tenant_id = _tenant(server)
     (tmp_path / "v.docx").write_bytes(b"first")
-    cli(server, "storages", "add", "--tenant-id", tenant_id, "--name", "docs", "--root", str(tmp_path),
-        "--version-retention", "5")
-    session = json.loads(cli(server, "sessions", "create", "--tenant-id", tenant_id, "--storage", "docs",
-                             "--path", "v.docx", "--user-id", "u1", "--permission", "edit", "--json").stdout)
+    cli_json(server, "storages", "add", "--tenant-id", tenant_id, "--name", "docs", "--root", str(tmp_path),
+             "--version-retention", "5")
+    session = cli_json(server, "sessions", "create", "--tenant-id", tenant_id, "--storage", "docs",
+                       "--path", "v.docx", "--user-id", "u1", "--permission", "edit")
     url, token = session["wopi_src"], session["access_token"]
     lock = {"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "L"}
-    assert httpx.post(url, params={"access_token": token}, headers=lock).status_code == 200
-    for body in (b"second", b"third"):
-        put = httpx.post(f"{url}/contents", params={"access_token": token}, content=body,
-                         headers={"X-WOPI-Override": "PUT", "X-WOPI-Lock": "L"})
-        assert put.status_code == 200
-    httpx.post(url, params={"access_token": token}, headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": "L"})
-    versions = json.loads(cli(server, "files", "versions", "--tenant-id", tenant_id, session["file_id"],
-                              "--json").stdout)
+    with httpx.Client(timeout=60) as http:  # httpx's 5 s default is too short on a loaded machine
+        assert http.post(url, params={"access_token": token}, headers=lock).status_code == 200
+        for body in (b"second", b"third"):
+            put = http.post(f"{url}/contents", params={"access_token": token}, content=body,
+                            headers={"X-WOPI-Override": "PUT", "X-WOPI-Lock": "L"})
+            assert put.status_code == 200, put.text
+        unlock = http.post(url, params={"access_token": token}, headers={"X-WOPI-Override": "UNLOCK",
+                                                                         "X-WOPI-Lock": "L"})
+        assert unlock.status_code == 200, unlock.text
+    versions = cli_json(server, "files", "versions", "--tenant-id", tenant_id, session["file_id"])
     assert [int(v["size"]) for v in versions] == [len(b"second"), len(b"first")]
     oldest = min(int(v["version"]) for v in versions)
-    restored = cli(server, "files", "restore", "--tenant-id", tenant_id, session["file_id"], "--version",
-                   str(oldest), "--json")
-    assert restored.returncode == 0, restored.stderr
+    cli_json(server, "files", "restore", "--tenant-id", tenant_id, session["file_id"], "--version", str(oldest))
     assert (tmp_path / "v.docx").read_bytes() == b"first"

@@ -1,0 +1,23 @@
+"""One loop for the control plane's periodic jobs: a failed round is logged, never the end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+async def run_periodically(name: str, interval_s: float, stop: asyncio.Event,
+                           work: Callable[[], Awaitable[object]]) -> None:
+    """Runs `work` now and then every `interval_s` until `stop` is set."""
+    while not stop.is_set():
+        try:
+            await work()
+        except Exception:  # a failed round must not end the job: the next may well succeed
+            log.exception("%s round failed", name)
+        try:
+            await asyncio.wait_for(stop.wait(), interval_s)
+        except TimeoutError:
+            pass
