@@ -36,6 +36,8 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PACKAGES = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap"}
 IMAGES = {"control": "localhost/wopi-proxy-control:latest", "edge": "localhost/wopi-proxy-edge:latest"}
 BUILD_TIMEOUT_S = 1200
+# An imported root file system has no environment: give it Debian's default PATH.
+DEBIAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class ImageError(RuntimeError):
@@ -53,7 +55,8 @@ def cache_dir() -> Path:
 def missing_tools() -> list[str]:
     """Debian packages still needed: podman always; runc and debootstrap only as root (our set-up)."""
     needed = ["podman"] + (["runc", "debootstrap"] if os.geteuid() == 0 else [])
-    return [PACKAGES[tool] for tool in needed if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
+    return [PACKAGES[tool] for tool in needed
+            if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
 
 
 def install_tools() -> None:
@@ -71,9 +74,10 @@ def install_tools() -> None:
 def _run(command: list[str], *, timeout: float, env: dict[str, str] | None = None,
          stdin: int | None = None, quiet: bool = True) -> subprocess.CompletedProcess[str]:
     """Runs a command; on failure raises ImageError with the tail of its output."""
+    output = subprocess.PIPE if quiet else None
     try:
-        done = subprocess.run(command, env=env, stdin=stdin, timeout=timeout, text=True,
-                              stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None)
+        done = subprocess.run(command, check=False, env=env, stdin=stdin, timeout=timeout, text=True,
+                              stdout=output, stderr=subprocess.STDOUT if quiet else None)
     except subprocess.TimeoutExpired:
         raise ImageError(f"timed out after {timeout:.0f} s: {' '.join(command)}") from None
     if done.returncode != 0:
@@ -111,8 +115,8 @@ class Podman:
         env = {**os.environ, **dict(self.env)}
         if check:
             return _run(self.command(*args), timeout=timeout, env=env, stdin=stdin, quiet=quiet)
-        return subprocess.run(self.command(*args), env=env, stdin=stdin, timeout=timeout, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return subprocess.run(self.command(*args), check=False, env=env, stdin=stdin, timeout=timeout,
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def image_exists(self, name: str) -> bool:
         return self.run("image", "exists", name, check=False).returncode == 0
@@ -181,8 +185,8 @@ def _import_debootstrap(podman: Podman, tag: str, mirror: str, log: bool) -> Non
         with subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
                               stdout=subprocess.PIPE) as tar:
             assert tar.stdout is not None
-            podman.run("import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                       "--change", 'CMD ["/bin/bash"]', "-", tag, stdin=tar.stdout.fileno(), timeout=600)
+            podman.run("import", "--change", f"ENV PATH={DEBIAN_PATH}", "--change", 'CMD ["/bin/bash"]',
+                       "-", tag, stdin=tar.stdout.fileno(), timeout=600)
         if tar.returncode != 0:
             raise ImageError(f"tar of the debootstrap root failed (exit {tar.returncode})")
 
@@ -198,9 +202,12 @@ def build_images(podman: Podman, base: str | None, log: bool = True) -> dict[str
         _say(log, f"building {name}")
         started = time.monotonic()
         # --format docker keeps HEALTHCHECK (the OCI image format has no field for it).
-        podman.run("build", "--format", "docker", "--network", "host", *extra, "-f", str(ROOT / f"Dockerfile.{role}"),
-                   "-t", name, str(ROOT), timeout=BUILD_TIMEOUT_S)
+        podman.run("build", "--format", "docker", "--network", "host", *extra,
+                   "-f", str(ROOT / f"Dockerfile.{role}"), "-t", name, str(ROOT), timeout=BUILD_TIMEOUT_S)
         _say(log, f"built {name} in {time.monotonic() - started:.0f} s")
+    # Each change of the sources leaves an untagged build stage and image behind: drop the older
+    # ones (the last hour's stay, so an unchanged tree rebuilds from cache).
+    podman.run("image", "prune", "--force", "--filter", "until=1h", check=False, timeout=300)
     return dict(IMAGES)
 
 
@@ -210,11 +217,13 @@ def _say(log: bool, message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.container_images", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.container_images",
+                                     description=(__doc__ or "").split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build both images (making the local base when needed)")
     build.add_argument("--base", help="base image with python3 >= 3.11 (default: the local debootstrap base)")
-    build.add_argument("--install", action="store_true", help="install podman/runc/debootstrap from Debian if missing")
+    build.add_argument("--install", action="store_true",
+                       help="install podman, runc and debootstrap from Debian's packages when missing (root)")
     commands.add_parser("base", help="make the local base only and print its name")
     args = parser.parse_args(argv)
     try:

@@ -56,7 +56,7 @@ class ImageDeployment:
         admin_key = (self.data_dir / "admin.key").read_text().strip()
         done = subprocess.run([sys.executable, "-m", "cli.main", "--control", self.grpc_address,
                                "--api-key", admin_key, *args, "--json"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+                              cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, f"{args}: {done.stderr}\n{self.log()}"
         return json.loads(done.stdout)
 
@@ -115,8 +115,9 @@ def deployment(built_images: tuple[Podman, dict[str, str]],
                         "WOPI_PROXY_CONTROL": f"127.0.0.1:{grpc_port}"},
                    volumes=[f"{key_file}:{KEY_IN_CONTAINER}:ro", files_volume])
         edge.wait_healthy()
-        yield ImageDeployment(podman=podman, control=control, edge=edge, grpc_address=f"127.0.0.1:{grpc_port}",
-                              http_url=f"http://127.0.0.1:{http_port}", data_dir=data_dir, files_dir=files_dir)
+        yield ImageDeployment(podman=podman, control=control, edge=edge,
+                              grpc_address=f"127.0.0.1:{grpc_port}", http_url=f"http://127.0.0.1:{http_port}",
+                              data_dir=data_dir, files_dir=files_dir)
     finally:
         edge.remove()
         control.remove()
@@ -168,4 +169,5 @@ def test_containers_stop_cleanly_on_sigterm(deployment: ImageDeployment) -> None
     for container in (deployment.edge, deployment.control):
         container.stop(timeout_s=20)
         assert container.state() == "exited", deployment.log()
-        assert container.exit_code() == 0, f"{container.role} exit {container.exit_code()}\n{deployment.log()}"
+        code = container.exit_code()
+        assert code == 0, f"{container.role} exit {code}\n{deployment.log()}"
