@@ -99,7 +99,9 @@ class Podman:
             return cls()
         cache = cache or cache_dir()
         storage = cache / "containers"
-        runroot = Path(tempfile.gettempdir()) / f"wopi-proxy-podman-{os.geteuid()}"
+        # Run-time state (locks, mounts) apart from the cache, one folder per storage.
+        tag = hashlib.sha256(str(storage.resolve()).encode()).hexdigest()[:8]
+        runroot = Path(tempfile.gettempdir()) / f"wopi-proxy-podman-{os.geteuid()}-{tag}"
         storage.mkdir(parents=True, exist_ok=True)
         runroot.mkdir(parents=True, exist_ok=True)
         conf = cache / "containers.conf"
@@ -119,7 +121,13 @@ class Podman:
                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def image_exists(self, name: str) -> bool:
-        return self.run("image", "exists", name, check=False).returncode == 0
+        """Exit 1 means missing; anything else but 0 is podman failing (e.g. broken storage)."""
+        done = self.run("image", "exists", name, check=False)
+        if done.returncode not in (0, 1):
+            hint = f"\n(if the cached storage is broken, remove {cache_dir()})" if self.global_args else ""
+            raise ImageError(f"podman image exists {name}: exit {done.returncode}: "
+                             f"{done.stdout.strip()}{hint}")
+        return done.returncode == 0
 
 
 def _containers_conf(tmp_dir: Path) -> str:
