@@ -162,21 +162,30 @@ def base_key(mirror: str) -> str:
 
 
 def ensure_base(podman: Podman, mirror: str | None = None, log: bool = True) -> str:
-    """The local Python base image, made once (debootstrap + import + base.Containerfile); its name."""
+    """The local Python base image, made once (debootstrap + import + base.Containerfile); its name.
+
+    `mirror` (else WOPI_PROXY_DEBIAN_MIRROR, else deb.debian.org) serves debootstrap and apt-get."""
     mirror = mirror or os.environ.get("WOPI_PROXY_DEBIAN_MIRROR") or DEFAULT_MIRROR
     key = base_key(mirror)
     python_base = f"localhost/wopi-proxy-base/python:3.11-{SUITE}-{key}"
     if podman.image_exists(python_base):
         return python_base
+    started = time.monotonic()
     debian = f"localhost/wopi-proxy-base/debian:{SUITE}-{key}"
     if not podman.image_exists(debian):
         _import_debootstrap(podman, debian, mirror, log)
     _say(log, f"building the Python base {python_base}")
     podman.run("build", "--format", "docker", "--network", "host", "--build-arg", f"DEBIAN={debian}",
+               "--build-arg", f"MIRROR={mirror}",
                "-f", str(BASE_CONTAINERFILE), "-t", python_base, str(BASE_CONTAINERFILE.parent),
                timeout=BUILD_TIMEOUT_S)
-    # The Debian root is only a step towards the Python base; the base holds its layers.
-    podman.run("rmi", debian, check=False)
+    # The Debian root is only a step towards the Python base; older bases are left-overs (removed
+    # when nothing uses them any more).
+    stale = podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
+                       "reference=localhost/wopi-proxy-base/*", check=False).stdout.split()
+    for name in [debian, *(n for n in stale if n != python_base)]:
+        podman.run("rmi", name, check=False)
+    _say(log, f"base ready in {time.monotonic() - started:.0f} s")
     return python_base
 
 
