@@ -129,12 +129,13 @@ def test_both_containers_run_as_the_non_root_user(deployment: ImageDeployment) -
     assert deployment.edge.exec("id", "-u").strip() == "10001"
 
 
-def test_images_hold_every_package_of_the_project_but_no_sources_or_tests(deployment: ImageDeployment) -> None:
+def test_images_hold_every_project_package_but_no_sources_or_tests(deployment: ImageDeployment) -> None:
     """gateway/ was once left out of both images (they crashed at start): every top-level package
     must import; the build stage's sources and the test suite must not be in the image."""
     probe = ("import importlib.util as u, os; import cli.main, control, edge, gateway, shared, wopiproxy; "
              "print(u.find_spec('tests') is None, os.path.exists('/src'))")
-    assert deployment.edge.exec("python", "-c", probe).split() == ["True", "False"]
+    for container in (deployment.control, deployment.edge):
+        assert container.exec("python", "-c", probe).split() == ["True", "False"], container.role
 
 
 def test_a_session_made_through_the_control_container_saves_through_the_edge_container(
