@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: serve test protos bench lint clean
+.PHONY: serve test protos bench images test-images lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: $(VENV)/.installed           ## run the whole test suite
 
 protos: $(VENV)/.installed         ## regenerate shared/gen from protos/
 	$(VENV)/bin/python tools/gen_protos.py
+
+images: $(VENV)/.installed         ## build both container images with podman (local Debian base, cached)
+	$(VENV)/bin/python -m tools.container_images build --install
+
+test-images: $(VENV)/.installed    ## build the images and run them: control + edge containers, WOPI round trip
+	bash tools/container_smoke.sh
 
 bench: $(VENV)/.installed          ## throughput and memory, as ratios to a trivial endpoint
 	$(VENV)/bin/python bench/run.py

@@ -1,4 +1,4 @@
-"""`python -m control.healthcheck [HOST:PORT]`: exit 0 when the control plane's health service says
+"""`python -m control.healthcheck [HOST:PORT]` (default 127.0.0.1:$WOPI_PROXY_GRPC_PORT, else 50051): exit 0 when the control plane's health service says
 SERVING. The container's HEALTHCHECK; it reaches the control plane as `serve`'s own edge does, so
 it keeps working when WOPI_PROXY_TLS_CERT/_KEY/_CLIENT_CA turn TLS (or mutual TLS) on."""
 
@@ -24,7 +24,7 @@ def _env_path(name: str) -> Path | None:
 
 
 def main(argv: list[str]) -> int:
-    address = argv[0] if argv else "127.0.0.1:50051"
+    address = argv[0] if argv else f"127.0.0.1:{os.environ.get('WOPI_PROXY_GRPC_PORT') or 50051}"
     server = ServerTlsSettings(cert_file=_env_path("WOPI_PROXY_TLS_CERT"), key_file=_env_path("WOPI_PROXY_TLS_KEY"),
                                client_ca_file=_env_path("WOPI_PROXY_TLS_CLIENT_CA"))
     given = TlsSettings(ca_file=_env_path("WOPI_PROXY_TLS_CA"),

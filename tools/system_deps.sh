@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# System packages some tests use against real components: PostgreSQL (store and lock tests) and
-# Chromium (the host page in a real browser). Installed from Debian's packages when running as
-# root and missing; otherwise those tests skip (unless WOPI_PROXY_REQUIRE_* says they must run).
+# System packages some tests use against real components: PostgreSQL (store and lock tests),
+# Chromium (the host page in a real browser) and, when WOPI_PROXY_REQUIRE_IMAGES=1, podman, runc
+# and debootstrap (tests/images builds and runs the container images). Installed from Debian's
+# packages when running as root and missing; otherwise those tests skip (unless
+# WOPI_PROXY_REQUIRE_* says they must run).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${WOPI_PROXY_REQUIRE_IMAGES:-}" = 1 ]; then
+  for tool in podman runc debootstrap; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+  done
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "note: ${missing[*]} not installed (needs root and apt-get); the tests that use them will skip" >&2
