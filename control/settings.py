@@ -20,6 +20,8 @@ class ControlSettings:
     # key. None: <data_dir>/secret.key, generated on the first start. WOPI_PROXY_SECRET_KEY
     # (the key itself) overrides both.
     secret_key_file: Path | None = None
+    # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
+    metrics_port: int | None = None
 
     @property
     def effective_database_url(self) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import time
-
-from quart import Quart, Response, g, jsonify, request
+from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from edge import observability
 from edge.control_client import ControlClient
 from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
@@ -18,8 +16,6 @@ from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.errors import WopiProxyError
 
-access_log = logging.getLogger("wopi_proxy.access")
-
 
 def create_app(settings: EdgeSettings) -> Quart:
     app = Quart("wopi_proxy_edge")
@@ -29,6 +25,7 @@ def create_app(settings: EdgeSettings) -> Quart:
     # refuse large saves outright, and its body timeout would cut slow ones.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=None, PROVIDE_AUTOMATIC_OPTIONS=False)
 
+    observability.install(app)  # access log, /metrics, tracing when OTEL_* asks
     app.register_blueprint(wopi_blueprint)
     app.register_blueprint(host_blueprint)
     app.register_error_handler(WopiProxyError, domain_error_response)
@@ -37,7 +34,8 @@ def create_app(settings: EdgeSettings) -> Quart:
 
     @app.before_serving
     async def _connect() -> None:
-        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s)
+        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s,
+                                interceptors=observability.client_interceptors(app))
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool())
 
     @app.after_serving
@@ -47,17 +45,5 @@ def create_app(settings: EdgeSettings) -> Quart:
     @app.get("/healthz")
     async def healthz() -> Response:
         return jsonify({"status": "ok"})
-
-    @app.before_request
-    async def _start_timer() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    async def _log_access(response: Response) -> Response:
-        # The path only: the query string carries the access token.
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info("%s %s %s %d %.1fms override=%s", request.remote_addr, request.method, request.path,
-                        response.status_code, elapsed_ms, request.headers.get("X-WOPI-Override", "-"))
-        return response
 
     return app

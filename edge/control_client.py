@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from shared import errors
+from shared import errors, logs
 from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
 
@@ -74,11 +74,11 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
 
 
 class ControlClient:
-    def __init__(self, address: str, api_key: str, *, timeout_s: float) -> None:
+    def __init__(self, address: str, api_key: str, *, timeout_s: float, interceptors: Sequence[Any] = ()) -> None:
         self._channel = grpc.aio.insecure_channel(address, options=[
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.max_receive_message_length", 16 << 20),
-        ])
+        ], interceptors=list(interceptors) or None)  # metrics and tracing (edge.observability)
         self._stub = edge_grpc.EdgeServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout_s
@@ -104,7 +104,9 @@ class ControlClient:
             user_info=user_info, editor=caller.editor, proof=caller.proof, proof_old=caller.proof_old,
             proof_timestamp=caller.proof_timestamp, url=caller.url,
         )
-        return await self._call(self._stub.AuthorizeWopiRequest, request)
+        grant = await self._call(self._stub.AuthorizeWopiRequest, request)
+        logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
+        return grant
 
     async def record_write(self, caller: WopiCaller, **fields: Any) -> edge_pb.RecordWriteResponse:
         request = edge_pb.RecordWriteRequest(**self._context(caller), editor=caller.editor, **fields)

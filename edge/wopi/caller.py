@@ -3,11 +3,10 @@ the client address and a correlation id for the audit."""
 
 from __future__ import annotations
 
-import secrets
-
 from quart import request
 
 from edge.control_client import WopiCaller
+from edge.observability import request_id
 from edge.runtime import runtime
 from edge.wopi.public_url import public_request_url
 from shared.errors import AccessTokenInvalid
@@ -23,9 +22,7 @@ def current_caller(file_id: str) -> WopiCaller:
             token = authorization[7:].strip()
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise AccessTokenInvalid("missing or malformed access_token")
-    correlation = (
-        request.headers.get("X-WOPI-CorrelationId") or request.headers.get("X-Request-Id") or secrets.token_hex(8)
-    )
+    correlation = request_id()  # the access log's request_id too
     editor = request.headers.get("X-WOPI-RequestingApplication") or request.headers.get("User-Agent", "")
     return WopiCaller(access_token=token, file_id=file_id, client_address=request.remote_addr or "",
                       correlation_id=correlation[:128], editor=editor[:120],
