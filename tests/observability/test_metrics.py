@@ -3,13 +3,24 @@ scrapes), bounded labels only, and both processes' series reachable in both shap
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
+from control.editors.proof import dotnet_ticks
 from tests.observability.scrape import delta, label_values, names, poll, scrape, value
 from tests.observability.traffic import CONTENT, SAVED, open_one, send
+from tests.support.api import new_tenant, session_pb
 from tests.support.deployment import Deployment
+from tests.support.http_stub import HttpStub
+from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
+from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
 
 EDGE_SERVICE = "EdgeService"
 
@@ -63,8 +74,6 @@ def test_wopi_traffic_counts_exactly(shape: str, deploy: Callable[..., Deploymen
 
 def test_open_sessions_gauge_follows_open_and_close(shape: str, deploy: Callable[..., Deployment]) -> None:
     """wopi_proxy_control_sessions_open counts the sessions open now: up on open, down on close."""
-    from tests.support.api import session_pb
-
     deployment = deploy(shape, control_args=("--metrics-port", "0"))
     _, control_page = _pages(deployment)
     gauge = "wopi_proxy_control_sessions_open"
@@ -119,3 +128,67 @@ def test_metrics_port_is_off_unless_asked(deploy: Callable[..., Deployment]) -> 
     """Without --metrics-port the control plane opens no listener beyond gRPC."""
     deployment = deploy("split")
     assert "metrics_port" not in deployment.processes[0].ports
+
+
+VALIDATOR = Path(__file__).resolve().parents[3] / "shared" / "wopi-validator" / "validator.py"
+
+
+@pytest.fixture
+def discovery() -> Iterator[HttpStub]:
+    """A discovery document advertising proof keys (the WOPI validator's)."""
+    stub = HttpStub().start()
+    xml = subprocess.run([sys.executable, str(VALIDATOR), "--print-discovery"], capture_output=True,
+                         check=True).stdout
+    stub.routes["/hosting/discovery"] = (200, "text/xml", xml)
+    yield stub
+    stub.stop()
+
+
+def test_proof_failures_count_by_reason(shape: str, deploy: Callable[..., Deployment], discovery: HttpStub) -> None:
+    """Requests of an editor that must sign: unsigned, badly signed and stale ones each count under
+    their own reason (and as 500s of their operation, as Office expects)."""
+    deployment = deploy(shape)
+    api = deployment.api()
+    tenant_id, folder = new_tenant(api, deployment.workdir / "storage")
+    editor_grpc.EditorServiceStub(api.channel).CreateEditor(editor_pb.CreateEditorRequest(
+        name="signing", tenant_id=tenant_id, discovery_url=f"{discovery.url}/hosting/discovery",
+        proof_policy=editor_pb.PROOF_POLICY_REQUIRED), metadata=api.metadata, timeout=30)
+    (folder / "signed.wopitest").write_bytes(b"")
+    session = api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=tenant_id, storage="docs", path="signed.wopitest", user_id="u1", editor="signing"))
+    url = f"{session.session.wopi_src}?access_token={session.access_token}"
+    page = f"{deployment.http_url}/metrics"
+    now = dotnet_ticks(dt.datetime.now(dt.UTC))
+    stale = dotnet_ticks(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    before = scrape(page)
+    with httpx.Client(timeout=30) as http:
+        for headers in ({}, {"X-WOPI-Proof": "AAAA", "X-WOPI-TimeStamp": str(now)},
+                        {"X-WOPI-Proof": "AAAA", "X-WOPI-TimeStamp": str(stale)}):
+            reply = http.get(url, headers=headers)
+            assert reply.status_code == 500, f"{reply.text}\n{deployment.log()}"
+    after = scrape(page)
+    failures = "wopi_proxy_wopi_proof_failures_total"
+    for reason in ("missing_proof", "signature_mismatch", "timestamp_too_old"):
+        assert delta(before, after, failures, reason=reason) == 1, (reason, deployment.log())
+    assert delta(before, after, failures, reason="other") == 0
+    assert delta(before, after, "wopi_proxy_wopi_requests_total", operation="CheckFileInfo", status="500") == 3
+    assert delta(before, after, "wopi_proxy_storage_errors_total", protocol="file", kind="internal") == 0
+
+
+def test_storage_errors_count_by_protocol(shape: str, deploy: Callable[..., Deployment]) -> None:
+    """A storage that breaks under the edge (its root folder replaced by a file) counts its failed
+    requests under the storage's protocol, not under anything naming the tenant."""
+    deployment = deploy(shape)
+    f = open_one(deployment)
+    page = f"{deployment.http_url}/metrics"
+    before = scrape(page)
+    root = f.local_path.parent
+    shutil.rmtree(root)
+    root.write_bytes(b"not a folder any more")
+    reply = httpx.get(f.url(), timeout=15)
+    assert reply.status_code >= 500, reply.text
+    after = scrape(page)
+    errors = [(labels, after[(name, labels)] - before.get((name, labels), 0)) for name, labels in after
+              if name == "wopi_proxy_storage_errors_total" and after[(name, labels)] != before.get((name, labels), 0)]
+    assert len(errors) == 1 and errors[0][1] == 1, (errors, deployment.log())
+    assert dict(errors[0][0])["protocol"] == "file", errors
