@@ -247,7 +247,7 @@ class ControlRpcMetrics(grpc.aio.UnaryUnaryClientInterceptor):
         try:
             call = await continuation(client_call_details, request)
             await call  # the response (raises AioRpcError on failure)
-        except Exception as error:  # noqa: BLE001 (counted, then re-raised as it was)
+        except Exception as error:
             code = error.code().name if hasattr(error, "code") else "UNKNOWN"
             self._metrics.control_rpc_errors.labels(method, code).inc()
             raise
