@@ -92,7 +92,9 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = redact(super().format(record))
-        extra = fields_of(record)
+        message = record.getMessage()
+        # What the message already says (the access line's status, path, ...) is not repeated.
+        extra = {k: v for k, v in fields_of(record).items() if str(v) not in message}
         if extra:
             line += " " + " ".join(f"{k}={json.dumps(v) if isinstance(v, str) and ' ' in v else v}"
                                    for k, v in extra.items())

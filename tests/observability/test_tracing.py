@@ -97,3 +97,15 @@ def test_nothing_is_traced_without_otel_environment() -> None:
     assert not tracing.requested({"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"})
     assert tracing.requested({"OTEL_TRACES_EXPORTER": "console"})
     assert tracing.requested({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+
+
+def test_console_exporter_prints_the_spans(deploy: Callable[..., Deployment]) -> None:
+    """OTEL_TRACES_EXPORTER=console: the spans of a WOPI request are printed (stdout), edge and
+    control in one trace."""
+    deployment = deploy("serve", env={"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "100"})
+    f = open_one(deployment)
+    assert httpx.get(f.url(), timeout=15).status_code == 200
+    deployment.stop()  # flushes the batch
+    log = deployment.log()
+    assert '"name": "WOPI CheckFileInfo"' in log and f'"name": "{EDGE_RPC}"' in log, log
+    assert f.token not in log

@@ -59,3 +59,21 @@ def test_formatters_blank_what_looks_like_a_credential() -> None:
         text = formatter.format(_record(message))
         assert "abcdef123" not in text and "key-secret-1" not in text, text
         assert "access_token=<redacted>" in text
+
+
+def test_text_lines_do_not_repeat_what_the_message_says() -> None:
+    with logs.bind(request_id="r-9"):
+        text = logs.TextFormatter().format(_record("GET /wopi/files/x 200", status=200, method="GET"))
+    assert text.endswith("GET /wopi/files/x 200 request_id=r-9"), text
+
+
+def test_log_format_flag_before_and_after_service_commands() -> None:
+    """--log-format is global, and also accepted after serve/control/edge (Docker CMD style)."""
+    from cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--log-format", "json", "tenants", "list"]).log_format == "json"
+    for command in ("serve", "control", "edge"):
+        assert parser.parse_args([command, "--log-format", "json"]).log_format == "json"
+    assert parser.parse_args(["serve", "--metrics-port", "0"]).metrics_port == 0
+    assert parser.parse_args(["control"]).metrics_port is None
