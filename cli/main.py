@@ -15,7 +15,9 @@ from cli import client
 from cli.audit_commands import add_audit_commands
 from control.secrets import SecretKeyError
 from shared.grpc_channel import ServerTlsSettings, TlsSettings
+from shared.logs import FORMATS as LOG_FORMATS
 from shared.logs import configure as configure_logging
+from shared.tracing import TracingConfigError
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
 DEFAULT_KEY_FILE = Path("data") / "admin.key"
@@ -69,6 +71,11 @@ def _client_tls(args: argparse.Namespace) -> TlsSettings:
                        client_key_file=pick("tls_client_key"), server_name=pick("tls_server_name"))
 
 
+def _env_optional_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
     parser.add_argument("--control", default=None,
@@ -77,18 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="API key (env WOPI_PROXY_API_KEY, default: the contents of ./data/admin.key)")
     _add_tls_client_flags(parser, env=True)
     parser.add_argument("--log-level", default=os.environ.get("WOPI_PROXY_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default=os.environ.get("WOPI_PROXY_LOG_FORMAT", "text"),
+                        help="text (default) or json: one JSON object per line (env WOPI_PROXY_LOG_FORMAT)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--json", action="store_true", help="print JSON (snake_case field names)")
 
-    store = argparse.ArgumentParser(add_help=False)
+    # Also accepted after the service commands (`wopi-proxy serve --log-format json`).
+    service = argparse.ArgumentParser(add_help=False)
+    service.add_argument("--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS,
+                         help="text or json (env WOPI_PROXY_LOG_FORMAT, default text)")
+
+    store = argparse.ArgumentParser(add_help=False, parents=[service])
     store.add_argument("--data-dir", type=Path, default=Path(os.environ.get("WOPI_PROXY_DATA_DIR", "data")),
                        help="state folder: SQLite database, admin.key, edge.key (default ./data)")
     store.add_argument("--database-url", default=os.environ.get("WOPI_PROXY_DATABASE_URL"),
                        help="e.g. postgresql+psycopg://user@host/db (default: SQLite in the data dir)")
     store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051))
     store.add_argument("--ready-file", help="write the bound ports as JSON here once serving")
+    store.add_argument("--metrics-port", type=int, default=_env_optional_int("WOPI_PROXY_METRICS_PORT"),
+                       help="serve Prometheus metrics of the control plane at http://HOST:PORT/metrics "
+                            "(env WOPI_PROXY_METRICS_PORT; 0: any free port, reported in --ready-file as "
+                            "metrics_port; default: no such listener)")
     store.add_argument("--secret-key-file", type=Path, default=None,
                        help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
                             "default <data-dir>/secret.key, generated on first start)")
@@ -170,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL", "http://127.0.0.1:8000"),
                          help="the edges' public URL, used in WOPISrc")
 
-    edge = commands.add_parser("edge", parents=[flood], help="a WOPI edge alone (scale out: run several)")
+    edge = commands.add_parser("edge", parents=[flood, service], help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
     edge.add_argument("--api-key-file", type=Path,
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
@@ -399,6 +417,7 @@ def _run_service(args: argparse.Namespace) -> None:
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
         session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
         health_check_interval_s=args.health_check_interval,
+        metrics_port=args.metrics_port,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":
@@ -410,12 +429,15 @@ def _run_service(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.log_format not in LOG_FORMATS:  # from the environment: argparse checks only flags
+        parser.error(f"WOPI_PROXY_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {args.log_format!r}")
+    configure_logging(args.log_level, args.log_format)
     if args.command in ("serve", "control", "edge"):
         try:
             _run_service(args)
-        except (OSError, SecretKeyError) as exc:
+        except (OSError, SecretKeyError, TracingConfigError) as exc:
             raise SystemExit(f"error: {exc}") from None
         return
     address = _control_address(args)

@@ -17,10 +17,14 @@ from control.server import start_control
 from control.services.keys import EDGE_KEY_FILE
 from control.settings import ControlSettings
 from edge.app import create_app
-from edge.server import bind_socket, serve_http
+from edge.observability import add_metrics_source
+from edge.observability import of as observability_of
+from edge.server import bind_socket, serve_asgi, serve_http
 from edge.settings import EdgeSettings
 from gateway import register_gateway
 from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls, secure_or_insecure_aio_channel
+from shared import tracing
+from shared.metrics_http import MetricsSource, metrics_app, process_source
 
 log = logging.getLogger("wopi_proxy")
 
@@ -33,13 +37,24 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-def _write_ready_file(path: str | None, **ports: int) -> None:
+def _write_ready_file(path: str | None, **ports: int | None) -> None:
     """Tests and supervisors learn the bound ports (port 0 = ephemeral) from this file."""
     if path:
         tmp = f"{path}.tmp"
         with open(tmp, "w") as out:
-            json.dump(ports, out)
+            json.dump({name: port for name, port in ports.items() if port is not None}, out)
         os.replace(tmp, path)
+
+
+async def _metrics_listener(host: str, port: int | None, sources: list[MetricsSource],
+                            stop: asyncio.Event) -> tuple[int | None, asyncio.Task[None] | None]:
+    """The Prometheus listener of --metrics-port (None: none): its bound port and its task."""
+    if port is None:
+        return None, None
+    sock = bind_socket(host, port)
+    bound = int(sock.getsockname()[1])
+    task = asyncio.create_task(serve_asgi(metrics_app(sources), sock, stop, what="metrics"))
+    return bound, task
 
 
 async def serve(control: ControlSettings, edge_host: str, edge_port: int, public_url: str | None,
@@ -49,6 +64,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     REST gateway inside reach the control plane over TLS too (`own_tls`, see loopback_client_tls);
     `edge_options`: more EdgeSettings fields."""
     stop = _stop_event()
+    tracing.init("wopi-proxy")
     sock = bind_socket(edge_host, edge_port)
     http_port = sock.getsockname()[1]
     shown_host = "127.0.0.1" if edge_host in ("0.0.0.0", "::") else edge_host
@@ -67,8 +83,13 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
                                   public_url=public_url, control_tls=tls, **edge_options))
     register_gateway(app, f"127.0.0.1:{running.port}", tls=tls)  # REST beside WOPI on the one HTTP port
+    # One process: the edge's /metrics (and --metrics-port) show the control plane's series too.
+    add_metrics_source(app, running.metrics)
+    add_metrics_source(app, process_source())
+    metrics_port, metrics_task = await _metrics_listener(control.grpc_host, control.metrics_port,
+                                                         observability_of(app).sources, stop)
     http = asyncio.create_task(serve_http(app, sock, stop))
-    _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)
+    _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port, metrics_port=metrics_port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
              running.port, control.data_dir / "admin.key")
     try:
@@ -77,7 +98,10 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
         log.info("stopping")
         stop.set()
         await http
+        if metrics_task:
+            await metrics_task
         await running.stop()
+        tracing.shutdown()
 
 
 async def _check_own_tls(address: str, tls: TlsSettings) -> None:
@@ -93,19 +117,28 @@ async def _check_own_tls(address: str, tls: TlsSettings) -> None:
 
 async def control_only(control: ControlSettings, ready_file: str | None) -> None:
     stop = _stop_event()
+    tracing.init("wopi-proxy-control")
     running = await start_control(control)
-    _write_ready_file(ready_file, grpc_port=running.port)
+    metrics_port, metrics_task = await _metrics_listener(control.grpc_host, control.metrics_port,
+                                                         [running.metrics, process_source()], stop)
+    _write_ready_file(ready_file, grpc_port=running.port, metrics_port=metrics_port)
     try:
         await stop.wait()
     finally:
+        stop.set()
+        if metrics_task:
+            await metrics_task
         await running.stop()
+        tracing.shutdown()
 
 
 async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway: bool = False) -> None:
     stop = _stop_event()
+    tracing.init("wopi-proxy-edge")
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     app = create_app(settings)
+    add_metrics_source(app, process_source())
     if rest_gateway:
         register_gateway(app, settings.control_address, tls=settings.control_tls)
     http = asyncio.create_task(serve_http(app, sock, stop))
@@ -115,6 +148,7 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
     finally:
         stop.set()
         await http
+        tracing.shutdown()
 
 
 def read_key_file(path: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -38,8 +38,11 @@ from control.services.sessions import expire_due_sessions
 from control.services.staging_sweep import sweep_all
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
+from control.metrics import ControlMetrics
+from control.observability import RpcObserver
 from control.settings import ControlSettings
 from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
+from shared import tracing
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class RunningControl:
     background: list[asyncio.Task[None]]
     stopping: asyncio.Event
     editors: EditorRegistry
+    metrics: ControlMetrics = field(default_factory=ControlMetrics)  # its registry: control.metrics
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in ["", *SERVICE_NAMES]:
@@ -92,8 +96,10 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     await ensure_edge_key(ctx, settings.data_dir)
 
     authenticator = Authenticator(ctx)
+    metrics = ControlMetrics(ctx)
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(authenticator)],
+        # Tracing (when OTEL_* asks) and metrics outermost: refused authentications are seen too.
+        interceptors=[*tracing.grpc_server_interceptors(), RpcObserver(metrics), AuthInterceptor(authenticator)],
         options=[("grpc.max_receive_message_length", 16 << 20), *SERVER_OPTIONS],
     )
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx, authenticator), server)
@@ -136,7 +142,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     log.info("control plane listening on %s:%d (%s; database %s)", settings.grpc_host, port,
              _tls_description(settings.tls), engine.url.render_as_string(hide_password=True))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
-                          stopping=stopping, editors=registry)
+                          stopping=stopping, editors=registry, metrics=metrics)
 
 
 def _tls_description(tls: ServerTlsSettings) -> str:

@@ -42,6 +42,8 @@ class ControlSettings:
     health_check_interval_s: float = 5.0
     staging_max_age_s: float = 3600.0
     staging_sweep_interval_s: float = 900.0
+    # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
+    metrics_port: int | None = None
 
     @property
     def effective_database_url(self) -> str:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 
-from quart import Quart, Response, g, jsonify, request
+from quart import Quart, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from edge import observability
 from edge.control_client import ControlClient
 from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
@@ -20,8 +19,6 @@ from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.errors import WopiProxyError
 
-access_log = logging.getLogger("wopi_proxy.access")
-
 
 def create_app(settings: EdgeSettings) -> Quart:
     app = Quart("wopi_proxy_edge")
@@ -31,6 +28,7 @@ def create_app(settings: EdgeSettings) -> Quart:
     # refuse large saves outright, and its body timeout would cut slow ones.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=None, PROVIDE_AUTOMATIC_OPTIONS=False)
 
+    observability.install(app)  # access log, /metrics, tracing when OTEL_* asks
     app.register_blueprint(wopi_blueprint)
     app.register_blueprint(host_blueprint)
     app.register_error_handler(WopiProxyError, domain_error_response)
@@ -42,7 +40,8 @@ def create_app(settings: EdgeSettings) -> Quart:
     @app.before_serving
     async def _connect() -> None:
         control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s,
-                                tls=settings.control_tls)
+                                tls=settings.control_tls,
+                                interceptors=observability.client_interceptors(app))
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool(),
@@ -70,21 +69,13 @@ def create_app(settings: EdgeSettings) -> Quart:
             response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
-    @app.before_request
-    async def _start_timer() -> None:
-        g.started = time.perf_counter()
-
     @app.after_request
-    async def _log_access(response: Response) -> Response:
+    async def _close_after_early_reply(response: Response) -> Response:
         body = request.body
         has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
         if has_body and isinstance(body, BoundedBody) and not body.received_all:
             # An early answer: the unread body is not drained; the connection ends with the reply.
             response.headers["Connection"] = "close"
-        # The path only: the query string carries the access token.
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info("%s %s %s %d %.1fms override=%s", request.remote_addr, request.method, request.path,
-                        response.status_code, elapsed_ms, request.headers.get("X-WOPI-Override", "-"))
         return response
 
     return app

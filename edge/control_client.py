@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -12,7 +12,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from shared import errors
+from shared import errors, logs
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
 from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
@@ -95,8 +95,11 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
 
 
 class ControlClient:
-    def __init__(self, address: str, api_key: str, *, timeout_s: float, tls: TlsSettings = PLAINTEXT) -> None:
-        self._channel = secure_or_insecure_aio_channel(address, tls, options=CHANNEL_OPTIONS)
+    def __init__(self, address: str, api_key: str, *, timeout_s: float, tls: TlsSettings = PLAINTEXT,
+                 interceptors: Sequence[Any] = ()) -> None:
+        # interceptors: metrics and tracing (edge.observability)
+        self._channel = secure_or_insecure_aio_channel(address, tls, options=CHANNEL_OPTIONS,
+                                                       interceptors=interceptors)
         self._stub = edge_grpc.EdgeServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
@@ -140,7 +143,9 @@ class ControlClient:
             user_info=user_info, editor=caller.editor, proof=caller.proof, proof_old=caller.proof_old,
             proof_timestamp=caller.proof_timestamp, url=caller.url,
         )
-        return await self._call(self._stub.AuthorizeWopiRequest, request)
+        grant = await self._call(self._stub.AuthorizeWopiRequest, request)
+        logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
+        return grant
 
     async def record_write(self, caller: WopiCaller, **fields: Any) -> edge_pb.RecordWriteResponse:
         request = edge_pb.RecordWriteRequest(**self._context(caller), editor=caller.editor, **fields)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -44,8 +45,12 @@ def hypercorn_config(sock: socket.socket) -> Config:
 
 
 async def serve_http(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
+    await serve_asgi(app, sock, shutdown, what="edge")
+
+
+async def serve_asgi(app: Any, sock: socket.socket, shutdown: asyncio.Event, *, what: str) -> None:
+    """Any ASGI app (the edge, the metrics listener) until `shutdown` is set."""
     host, port = sock.getsockname()[:2]
     config = hypercorn_config(sock)
-    log.info("edge listening on http://%s:%d", host, port)
-    guarded = refuse_ambiguous_framing(app)  # type: ignore[arg-type]
-    await serve(guarded, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    log.info("%s listening on http://%s:%d", what, host, port)
+    await serve(refuse_ambiguous_framing(app), config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]

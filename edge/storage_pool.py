@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge.observability import note_storage
 from shared.storage import FsspecStorage
 from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
 
@@ -13,6 +14,7 @@ class StoragePool:
         self._storages: dict[tuple[str, str, tuple[tuple[str, str], ...]], FsspecStorage] = {}
 
     def get(self, access: edge_pb.StorageAccess) -> FsspecStorage:
+        note_storage(access.protocol)  # a failure from here on counts as a storage error
         key = (access.protocol, access.root, tuple(sorted(access.options.items())))
         storage = self._storages.get(key)
         if storage is None:

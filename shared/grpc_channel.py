@@ -80,11 +80,14 @@ def secure_or_insecure_channel(address: str, tls: TlsSettings, options: ChannelO
     return grpc.insecure_channel(address, options=list(options))
 
 
-def secure_or_insecure_aio_channel(address: str, tls: TlsSettings, options: ChannelOptions = ()) -> grpc.aio.Channel:
-    """As secure_or_insecure_channel, for grpc.aio."""
+def secure_or_insecure_aio_channel(address: str, tls: TlsSettings, options: ChannelOptions = (),
+                                   interceptors: Sequence[Any] = ()) -> grpc.aio.Channel:
+    """As secure_or_insecure_channel, for grpc.aio (`interceptors`: client-side metrics and tracing)."""
+    chosen = list(interceptors) or None
     if tls.enabled:
-        return grpc.aio.secure_channel(address, tls.credentials(), options=[*options, *tls.channel_options()])
-    return grpc.aio.insecure_channel(address, options=list(options))
+        return grpc.aio.secure_channel(address, tls.credentials(), options=[*options, *tls.channel_options()],
+                                       interceptors=chosen)
+    return grpc.aio.insecure_channel(address, options=list(options), interceptors=chosen)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,10 @@ the client address and a correlation id for the audit."""
 
 from __future__ import annotations
 
-import secrets
-
 from quart import request
 
 from edge.control_client import WopiCaller
+from edge.observability import request_id
 from edge.runtime import runtime
 from edge.wopi.public_url import public_request_url
 from shared.errors import AccessTokenInvalid
@@ -44,9 +43,7 @@ def current_caller(file_id: str) -> WopiCaller:
     token = request_token()
     if not checkable(token):
         raise AccessTokenInvalid("missing or malformed access_token")
-    correlation = (
-        request.headers.get("X-WOPI-CorrelationId") or request.headers.get("X-Request-Id") or secrets.token_hex(8)
-    )
+    correlation = request_id()  # the access log's request_id too
     editor = request.headers.get("X-WOPI-RequestingApplication") or request.headers.get("User-Agent", "")
     return WopiCaller(access_token=token, file_id=file_id, client_address=client_address(),
                       correlation_id=correlation[:128], editor=editor[:120],

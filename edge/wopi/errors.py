@@ -9,6 +9,7 @@ import secrets
 from quart import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from edge.observability import note_error
 from edge.wopi.headers import utf7
 from shared import errors
 from shared.wopi_status import wopi_status
@@ -46,6 +47,7 @@ def _relative_target_response(error: errors.RelativeTargetRefused) -> Response:
 
 
 async def domain_error_response(error: errors.WopiProxyError) -> Response:
+    note_error(error)  # metrics: proof failures, storage errors
     if isinstance(error, errors.LockConflict):
         return lock_conflict_response(error.current_lock, error.failure_reason)
     if isinstance(error, errors.TimestampConflict):
@@ -77,6 +79,7 @@ async def http_error_response(error: HTTPException) -> Response:
 
 
 async def unexpected_error_response(error: Exception) -> Response:
+    note_error(error)
     incident = secrets.token_hex(4)
     log.exception("unexpected error in a WOPI request (incident %s)", incident, exc_info=error)
     response = jsonify({"error": "INTERNAL", "message": f"internal error (incident {incident})"})
