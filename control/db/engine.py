@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -74,8 +73,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
+    """Brings the database to this release's schema by running the migrations (control.db.schema):
+    an empty one is created, an older one upgraded, one already current only checked."""
+    from control.db.schema import ensure_schema  # alembic is loaded only where a schema is made
+
+    await ensure_schema(engine, migrate=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
