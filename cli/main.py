@@ -13,6 +13,8 @@ import grpc
 
 from cli import client
 from cli.audit_commands import add_audit_commands
+from cli.db_commands import add_db_commands
+from control.db.schema import SchemaVersionError
 from control.secrets import SecretKeyError
 from shared.grpc_channel import ServerTlsSettings, TlsSettings
 from shared.logs import FORMATS as LOG_FORMATS
@@ -37,6 +39,15 @@ def _env_float(name: str, default: float) -> float:
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in ("1", "true", "yes", "0", "false", "no"):
+        raise SystemExit(f"error: {name} must be 1 or 0 (true/false, yes/no), not {value!r}")
+    return value in ("1", "true", "yes")
 
 
 def _env_list(name: str) -> list[str]:
@@ -96,20 +107,25 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS,
                          help="text or json (env WOPI_PROXY_LOG_FORMAT, default text)")
 
-    store = argparse.ArgumentParser(add_help=False, parents=[service])
-    store.add_argument("--data-dir", type=Path, default=Path(os.environ.get("WOPI_PROXY_DATA_DIR", "data")),
-                       help="state folder: SQLite database, admin.key, edge.key (default ./data)")
-    store.add_argument("--database-url", default=os.environ.get("WOPI_PROXY_DATABASE_URL"),
-                       help="e.g. postgresql+psycopg://user@host/db (default: SQLite in the data dir)")
+    # Where the control plane's state is (serve, control, db).
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument("--data-dir", type=Path, default=Path(os.environ.get("WOPI_PROXY_DATA_DIR", "data")),
+                          help="state folder: SQLite database, admin.key, edge.key (env WOPI_PROXY_DATA_DIR, "
+                               "default ./data)")
+    database.add_argument("--database-url", default=os.environ.get("WOPI_PROXY_DATABASE_URL"),
+                          help="e.g. postgresql+psycopg://user@host/db (env WOPI_PROXY_DATABASE_URL, "
+                               "default: SQLite in the data dir)")
+    database.add_argument("--secret-key-file", type=Path, default=None,
+                          help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
+                               "default <data-dir>/secret.key, generated on first start)")
+
+    store = argparse.ArgumentParser(add_help=False, parents=[service, database])
     store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051))
     store.add_argument("--ready-file", help="write the bound ports as JSON here once serving")
     store.add_argument("--metrics-port", type=int, default=_env_optional_int("WOPI_PROXY_METRICS_PORT"),
                        help="serve Prometheus metrics of the control plane at http://HOST:PORT/metrics "
                             "(env WOPI_PROXY_METRICS_PORT; 0: any free port, reported in --ready-file as "
                             "metrics_port; default: no such listener)")
-    store.add_argument("--secret-key-file", type=Path, default=None,
-                       help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
-                            "default <data-dir>/secret.key, generated on first start)")
     store.add_argument("--invalid-token-audit-window", type=float, metavar="SECONDS",
                        default=_env_float("WOPI_PROXY_INVALID_TOKEN_AUDIT_WINDOW", 60.0),
                        help="requests with invalid tokens are audited as one record per client address and "
@@ -182,11 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="behind a trusted proxy: public URL from X-Forwarded-Proto/Host/Prefix, client address "
                             "from the rightmost X-Forwarded-For hop (env WOPI_PROXY_TRUST_FORWARDED_HEADERS)")
     _add_tls_client_flags(serve, env=False, who="serve's own edge and REST gateway (defaults from --tls-cert)")
+    serve.add_argument("--migrate", action=argparse.BooleanOptionalAction, default=_env_bool("WOPI_PROXY_MIGRATE", True),
+                       help="upgrade an older database schema at start (env WOPI_PROXY_MIGRATE=1/0; default: yes, "
+                            "for the single-machine setup)")
 
     control = commands.add_parser("control", parents=[store], help="the control plane alone")
     control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
     control.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL", "http://127.0.0.1:8000"),
                          help="the edges' public URL, used in WOPISrc")
+    control.add_argument("--migrate", action=argparse.BooleanOptionalAction,
+                         default=_env_bool("WOPI_PROXY_MIGRATE", False),
+                         help="upgrade an older database schema at start (env WOPI_PROXY_MIGRATE=1; default: "
+                              "refuse to start, see `wopi-proxy db upgrade`)")
 
     edge = commands.add_parser("edge", parents=[flood, service], help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
@@ -372,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, required=True)
     p.set_defaults(handler=client.files_restore)
     add_audit_commands(commands, fmt)
+    add_db_commands(commands, database)
     return parser
 
 
@@ -417,7 +441,7 @@ def _run_service(args: argparse.Namespace) -> None:
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
         session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
         health_check_interval_s=args.health_check_interval,
-        metrics_port=args.metrics_port,
+        metrics_port=args.metrics_port, migrate=args.migrate,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":
@@ -434,10 +458,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.log_format not in LOG_FORMATS:  # from the environment: argparse checks only flags
         parser.error(f"WOPI_PROXY_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {args.log_format!r}")
     configure_logging(args.log_level, args.log_format)
-    if args.command in ("serve", "control", "edge"):
+    if args.command in ("serve", "control", "edge", "db"):
         try:
-            _run_service(args)
-        except (OSError, SecretKeyError, TracingConfigError) as exc:
+            args.db_handler(args) if args.command == "db" else _run_service(args)
+        except (OSError, SecretKeyError, SchemaVersionError, TracingConfigError) as exc:
             raise SystemExit(f"error: {exc}") from None
         return
     address = _control_address(args)

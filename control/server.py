@@ -22,7 +22,8 @@ from control.api.protos import (
     editor_grpc, editor_pb, tenant_grpc, tenant_pb,
 )
 from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
-from control.db.engine import create_engine, create_schema, session_factory
+from control.db.engine import create_engine, session_factory
+from control.db.schema import ensure_schema
 from control.db.models import Storage
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services.audit_retention import AuditRetention
@@ -85,8 +86,12 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     prepare_sqlite_file(settings.sqlite_path)
     engine = create_engine(settings.effective_database_url)
     bind_engine(engine, box)
-    await create_schema(engine)
-    await check_key(engine, box, table=Storage.__tablename__, column="options_json")
+    try:
+        await ensure_schema(engine, migrate=settings.migrate, box=box)
+        await check_key(engine, box, table=Storage.__tablename__, column="options_json")
+    except BaseException:
+        await engine.dispose()
+        raise
     tally = InvalidTokenTally(window_s=settings.invalid_token_audit_window_s)
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
                          default_session_ttl_s=settings.default_session_ttl_s,

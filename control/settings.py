@@ -42,6 +42,9 @@ class ControlSettings:
     health_check_interval_s: float = 5.0
     staging_max_age_s: float = 3600.0
     staging_sweep_interval_s: float = 900.0
+    # An older database schema is upgraded at start when True, refused when False (control.db.schema);
+    # an empty database gets the schema either way.
+    migrate: bool = False
     # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
     metrics_port: int | None = None
 

@@ -23,10 +23,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -102,7 +101,8 @@ def _read_state(connection: Connection) -> SchemaState:
     tables = set(inspect(connection).get_table_names())
     head = head_revision()
     if VERSION_TABLE in tables:
-        current = MigrationContext.configure(connection).get_current_revision()
+        # Read directly: alembic's MigrationContext would log two INFO lines at every start.
+        current = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
         if current is not None:
             return SchemaState(current=current, head=head, known=_is_known(current))
     ours = tables & BASELINE_TABLES

@@ -94,6 +94,13 @@ def _encrypt_webhook_secrets(bind: sa.engine.Connection) -> None:
         log.warning("%d webhook secrets stay unencrypted until changed: the upgrade was not given the secret key",
                     len(plain))
         return
+    if plain:
+        # The key must be the one the storage options were encrypted with: a wrong key here would
+        # leave secrets nobody can read. SecretKeyError rolls the whole upgrade back.
+        token = bind.execute(sa.text(f"SELECT options_json FROM storages WHERE options_json LIKE "
+                                     f"'{FERNET_TOKEN_PREFIX}%' LIMIT 1")).scalar()
+        if token is not None:
+            box.decrypt(str(token))
     for tenant_id, secret in plain:
         bind.execute(sa.text("UPDATE tenants SET webhook_secret = :secret WHERE id = :id"),
                      {"secret": box.encrypt(secret), "id": tenant_id})
