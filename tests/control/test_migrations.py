@@ -1,0 +1,229 @@
+"""Schema migrations (control.db.schema, control/db/migrations) on SQLite and PostgreSQL.
+
+The released databases are tests/fixtures/released_db, made by the first release's own code
+(make.py there). pytest-alembic's tests prove that the migrations build exactly the models'
+schema: a model changed without a revision fails test_model_definitions_match_ddl (draft the
+revision with `python -m tools.migration_draft`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.config import Config
+from cryptography.fernet import Fernet
+from pytest_alembic.plugin.fixtures import alembic_runner  # noqa: F401  (the plugin itself is off)
+from pytest_alembic.tests import (  # noqa: F401  (collected here, on both databases)
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+
+from control.db.engine import create_engine, session_factory
+from control.db.models import AuditChainHead, Session, Storage, Tenant
+from control.db.schema import (
+    BASELINE, SchemaVersionError, alembic_config, ensure_schema, head_revision, read_state, upgrade,
+)
+from control.secrets import SecretBox, SecretKeyError, bind_engine
+from control.services.audit_queries import verify_chain
+from control.services.context import ServiceContext
+from control.services.storages import storage_options
+from tests.support.postgres import PostgresCluster
+
+RELEASED = Path(__file__).resolve().parents[1] / "fixtures" / "released_db"
+FIXTURE_BOX = SecretBox.from_key((RELEASED / "secret.key").read_bytes(), "the test fixture key")
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database; PostgreSQL's cluster is looked up only for the postgresql runs."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/wopi-proxy.db"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = "m_" + secrets.token_hex(6)
+    with cluster.admin_connection() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield cluster.url(name)
+    with cluster.admin_connection() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def load_released(url: str) -> None:
+    """Makes the empty database at `url` the first release's fixture database."""
+    if url.startswith("sqlite"):
+        shutil.copyfile(RELEASED / "released.db", url.partition(":///")[2])
+        return
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute((RELEASED / "released-postgresql.sql").read_text())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def released_url(empty_url: str) -> str:
+    load_released(empty_url)
+    return empty_url
+
+
+@pytest.fixture
+async def released(released_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the released database, with the key that encrypted its storage options."""
+    engine = create_engine(released_url)
+    bind_engine(engine, FIXTURE_BOX)
+    yield engine
+    await engine.dispose()
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def _columns(engine: AsyncEngine, table: str) -> set[str]:
+    async with engine.connect() as conn:
+        return {c["name"] for c in await conn.run_sync(lambda sync: inspect(sync).get_columns(table))}
+
+
+# -- upgrading the released database ------------------------------------------------------------
+
+
+async def test_released_database_is_stamped_at_the_baseline_and_upgraded_with_its_rows(
+        released: AsyncEngine) -> None:
+    before = await read_state(released)
+    assert (before.current, before.legacy, before.up_to_date) == (BASELINE, True, False)
+
+    await ensure_schema(released, migrate=True, box=FIXTURE_BOX)
+
+    after = await read_state(released)
+    assert after.up_to_date and after.current == head_revision() and not after.legacy
+    async with session_factory(released)() as db:
+        tenant = (await db.exec(select(Tenant))).one()
+        storages = {s.name: s for s in (await db.exec(select(Storage)))}
+        assert len((await db.exec(select(Session))).all()) == 1
+    assert (tenant.id, tenant.name, tenant.enabled) == ("acme", "Acme Corp", True)
+    assert len(tenant.incarnation) == 16  # as CreateTenant makes one
+    assert (tenant.max_file_size_cap, tenant.conflict_copy_quota, tenant.conflict_copy_bytes) == (0, 0, 0)
+    # Storage options still decrypt with the fixture's key.
+    assert storage_options(storages["docs"]) == {"auto_mkdir": "true"}
+    assert storage_options(storages["own"]) == {"auto_mkdir": "false"}
+    # The admin key made "docs", the tenant key "own" (from the audit trail).
+    assert (storages["docs"].operator_owned, storages["own"].operator_owned) == (True, False)
+
+
+async def test_upgrade_encrypts_the_released_plain_webhook_secret(released: AsyncEngine) -> None:
+    async with released.connect() as conn:
+        assert (await conn.execute(text("SELECT webhook_secret FROM tenants"))).scalar() == "plain-webhook-secret"
+    await ensure_schema(released, migrate=True, box=FIXTURE_BOX)
+    async with released.connect() as conn:
+        stored = str((await conn.execute(text("SELECT webhook_secret FROM tenants"))).scalar())
+    assert stored.startswith("gAAAAA") and FIXTURE_BOX.decrypt(stored) == "plain-webhook-secret"
+    async with session_factory(released)() as db:
+        assert (await db.exec(select(Tenant))).one().webhook_secret == "plain-webhook-secret"
+
+
+async def test_upgraded_audit_chains_still_verify(released: AsyncEngine) -> None:
+    await ensure_schema(released, migrate=True, box=FIXTURE_BOX)
+    ctx = ServiceContext(sessions=session_factory(released), wopi_base_url="http://wopi.test")
+    async with session_factory(released)() as db:
+        chains = [h.tenant_id for h in (await db.exec(select(AuditChainHead)))]
+    assert chains
+    for chain in chains:
+        report = await verify_chain(ctx, chain)
+        assert report.ok and report.checked > 0, (chain, report)
+
+
+async def test_outdated_schema_is_refused_and_left_untouched(released: AsyncEngine) -> None:
+    with pytest.raises(SchemaVersionError) as refused:
+        await ensure_schema(released, migrate=False, box=FIXTURE_BOX)
+    assert str(refused.value) == (f"the database schema is at revision {BASELINE}, this release needs "
+                                  f"{head_revision()}: run `wopi-proxy db upgrade` or start with --migrate")
+    assert "alembic_version" not in await _tables(released)
+    assert "incarnation" not in await _columns(released, "tenants")
+
+
+async def test_upgrade_with_another_key_is_rolled_back_whole(released: AsyncEngine) -> None:
+    """The webhook secret would be encrypted with a key that cannot read the storage options."""
+    another = SecretBox(Fernet(Fernet.generate_key()), "another key")
+    with pytest.raises(SecretKeyError):
+        await upgrade(released, another)
+    state = await read_state(released)
+    assert state.legacy and state.current == BASELINE
+    assert "alembic_version" not in await _tables(released)
+    assert "incarnation" not in await _columns(released, "tenants")
+
+
+async def test_empty_database_gets_the_schema_without_migrate(empty_url: str) -> None:
+    engine = create_engine(empty_url)
+    try:
+        await ensure_schema(engine, migrate=False)
+        assert (await read_state(engine)).up_to_date
+    finally:
+        await engine.dispose()
+
+
+async def test_schema_of_a_newer_release_is_refused(empty_url: str) -> None:
+    engine = create_engine(empty_url)
+    try:
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        for migrate in (False, True):
+            with pytest.raises(SchemaVersionError, match="revision 9999, which this release does not know"):
+                await ensure_schema(engine, migrate=migrate)
+    finally:
+        await engine.dispose()
+
+
+async def test_database_with_only_some_of_our_tables_is_refused(empty_url: str) -> None:
+    engine = create_engine(empty_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE tenants (id VARCHAR(63) PRIMARY KEY)"))
+        with pytest.raises(SchemaVersionError, match="some of wopi-proxy's tables but not all"):
+            await ensure_schema(engine, migrate=True)
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_upgrades_run_the_migrations_once(released_url: str) -> None:
+    """Two control planes starting with --migrate on one database: one upgrades, the other waits
+    on the lock and finds the schema current."""
+    engines = [create_engine(released_url) for _ in range(2)]
+    try:
+        befores = await asyncio.gather(*(upgrade(e, FIXTURE_BOX) for e in engines))
+        assert sorted(b.legacy for b in befores) == [False, True]
+        assert (await read_state(engines[0])).up_to_date
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+# -- pytest-alembic: the migrations and the models describe one schema --------------------------
+
+
+@pytest.fixture(name="alembic_config")
+def alembic_config_fixture() -> Config:
+    return alembic_config()
+
+
+@pytest.fixture
+def alembic_engine(empty_url: str) -> Iterator[Engine]:
+    """pytest-alembic drives a synchronous engine (pysqlite, psycopg)."""
+    url = empty_url.replace("sqlite+aiosqlite://", "sqlite://")
+    engine = create_sync_engine(url)
+    yield engine
+    engine.dispose()
