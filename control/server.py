@@ -23,8 +23,8 @@ from control.api.protos import (
 )
 from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
 from control.db.engine import create_engine, session_factory
-from control.db.schema import ensure_schema
 from control.db.models import Storage
+from control.db.schema import ensure_schema
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services.audit_retention import AuditRetention
 from control.files_at_rest import prepare_data_dir, prepare_sqlite_file

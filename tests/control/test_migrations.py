@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.config import Config
 from cryptography.fernet import Fernet
@@ -34,17 +32,20 @@ from sqlmodel import select
 from control.db.engine import create_engine, session_factory
 from control.db.models import AuditChainHead, Session, Storage, Tenant
 from control.db.schema import (
-    BASELINE, SchemaVersionError, alembic_config, ensure_schema, head_revision, read_state, upgrade,
+    BASELINE,
+    SchemaVersionError,
+    alembic_config,
+    ensure_schema,
+    head_revision,
+    read_state,
+    upgrade,
 )
 from control.secrets import SecretBox, SecretKeyError, bind_engine
 from control.services.audit_queries import verify_chain
 from control.services.context import ServiceContext
 from control.services.storages import storage_options
 from tests.support.postgres import PostgresCluster
-
-RELEASED = Path(__file__).resolve().parents[1] / "fixtures" / "released_db"
-FIXTURE_BOX = SecretBox.from_key((RELEASED / "secret.key").read_bytes(), "the test fixture key")
-
+from tests.support.released_db import FIXTURE_BOX, load_released
 
 # -- databases ----------------------------------------------------------------------------------
 
@@ -62,15 +63,6 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield cluster.url(name)
     with cluster.admin_connection() as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def load_released(url: str) -> None:
-    """Makes the empty database at `url` the first release's fixture database."""
-    if url.startswith("sqlite"):
-        shutil.copyfile(RELEASED / "released.db", url.partition(":///")[2])
-        return
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute((RELEASED / "released-postgresql.sql").read_text())  # type: ignore[arg-type]
 
 
 @pytest.fixture

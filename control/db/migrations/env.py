@@ -33,7 +33,7 @@ def run() -> None:
         with connectable.connect() as connection:
             run_on(connection)
     else:
-        raise RuntimeError("migrations run through control.db.schema (`wopi-proxy db upgrade`), "
+        raise TypeError("migrations run through control.db.schema (`wopi-proxy db upgrade`), "
                            "which hands them a connection")
 
 

@@ -3,14 +3,15 @@ a revision never imports application code (it must keep working as that code cha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel.sql.sqltypes import AutoString
 
 from control.secrets import EncryptedText
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Alembic's render_item hook; False leaves an item to Alembic's default rendering."""
     if type_ == "type" and isinstance(obj, EncryptedText):
         return "sa.Text()"  # Fernet tokens are text; the application encrypts and decrypts

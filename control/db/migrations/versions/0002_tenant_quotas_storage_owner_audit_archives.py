@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -33,7 +34,7 @@ log = logging.getLogger("control.db.migrations")
 
 FERNET_TOKEN_PREFIX = "gAAAAA"  # every Fernet token starts so (control.secrets)
 
-NEW_COLUMNS: dict[str, list[tuple[str, sa.types.TypeEngine[object], str]]] = {
+NEW_COLUMNS: dict[str, list[tuple[str, sa.types.TypeEngine[Any], str]]] = {
     "tenants": [("incarnation", sa.String(length=32), "''"), ("max_file_size_cap", sa.BigInteger(), "0"),
                 ("conflict_copy_quota", sa.BigInteger(), "0"), ("conflict_copy_bytes", sa.BigInteger(), "0")],
     "storages": [("operator_owned", sa.Boolean(), "false")],
@@ -89,7 +90,7 @@ def _mark_operator_storages(bind: sa.engine.Connection) -> None:
 def _encrypt_webhook_secrets(bind: sa.engine.Connection) -> None:
     plain = bind.execute(sa.text("SELECT id, webhook_secret FROM tenants WHERE webhook_secret <> '' "
                                  f"AND webhook_secret NOT LIKE '{FERNET_TOKEN_PREFIX}%'")).fetchall()
-    box = context.config.attributes.get("secret_box")
+    box: Any = context.config.attributes.get("secret_box")  # a control.secrets.SecretBox
     if plain and box is None:
         log.warning("%d webhook secrets stay unencrypted until changed: the upgrade was not given the secret key",
                     len(plain))
@@ -108,7 +109,7 @@ def _encrypt_webhook_secrets(bind: sa.engine.Connection) -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
-    box = context.config.attributes.get("secret_box")
+    box: Any = context.config.attributes.get("secret_box")
     encrypted = bind.execute(sa.text("SELECT id, webhook_secret FROM tenants "
                                      f"WHERE webhook_secret LIKE '{FERNET_TOKEN_PREFIX}%'")).fetchall()
     if encrypted and box is None:
