@@ -47,7 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
                             "default <data-dir>/secret.key, generated on first start)")
 
-    serve = commands.add_parser("serve", parents=[store], help="control plane and edge together (one machine)")
+    egress = argparse.ArgumentParser(add_help=False)
+    egress.add_argument("--egress-allow", action="append", metavar="CIDR",
+                        default=[os.environ["WOPI_PROXY_EGRESS_ALLOW"]] if os.environ.get("WOPI_PROXY_EGRESS_ALLOW")
+                        else [],
+                        help="a network that URLs set by tenant keys (discovery URLs, S3 endpoints) may reach "
+                             "although internal, e.g. 10.20.0.0/16; repeatable (env WOPI_PROXY_EGRESS_ALLOW, "
+                             "comma separated)")
+
+    serve = commands.add_parser("serve", parents=[store, egress], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
                        help="address of both listeners (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000), help="WOPI HTTP port")
@@ -56,12 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                        help="default upload limit in bytes (default 1 GiB)")
 
-    control = commands.add_parser("control", parents=[store], help="the control plane alone")
+    control = commands.add_parser("control", parents=[store, egress], help="the control plane alone")
     control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
     control.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL", "http://127.0.0.1:8000"),
                          help="the edges' public URL, used in WOPISrc")
 
-    edge = commands.add_parser("edge", help="a WOPI edge alone (scale out: run several)")
+    edge = commands.add_parser("edge", parents=[egress], help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
     edge.add_argument("--api-key-file", type=Path, help="read the edge's API key from this file")
     edge.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
@@ -234,16 +242,23 @@ def _run_service(args: argparse.Namespace) -> None:
     from cli import run
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
+    from shared.egress import parse_networks
 
+    try:
+        egress_allow = parse_networks(args.egress_allow)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.command == "edge":
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
-                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)
+                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers,
+                                egress_allow=egress_allow)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
-                              database_url=args.database_url, secret_key_file=args.secret_key_file)
+                              database_url=args.database_url, secret_key_file=args.secret_key_file,
+                              egress_allow=egress_allow)
     if args.command == "serve":
         asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
     else:

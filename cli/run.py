@@ -49,7 +49,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     api_key = (control.data_dir / "admin.key").read_text().strip()
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
-                                  public_url=public_url))
+                                  public_url=public_url, egress_allow=control.egress_allow))
     register_gateway(app, f"127.0.0.1:{running.port}")  # REST beside WOPI on the one HTTP port
     http = asyncio.create_task(serve_http(app, sock, stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port)

@@ -31,6 +31,7 @@ from control.services.keys import Authenticator, ensure_admin_key
 from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
+from shared.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     await create_schema(engine)
     await check_key(engine, box, table=Storage.__tablename__, column="options_json")
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
-                         default_session_ttl_s=settings.default_session_ttl_s)
+                         default_session_ttl_s=settings.default_session_ttl_s,
+                         egress=EgressPolicy(allow=settings.egress_allow))
     await ensure_admin_key(ctx, settings.data_dir)
 
     authenticator = Authenticator(ctx)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from control.db.engine import sqlite_url
+from shared.egress import IPNetwork
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class ControlSettings:
     # key. None: <data_dir>/secret.key, generated on the first start. WOPI_PROXY_SECRET_KEY
     # (the key itself) overrides both.
     secret_key_file: Path | None = None
+    # Networks that URLs set by tenant keys may reach although internal (--egress-allow).
+    egress_allow: tuple[IPNetwork, ...] = ()
 
     @property
     def effective_database_url(self) -> str:

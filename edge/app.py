@@ -16,6 +16,7 @@ from edge.streaming import BoundedHTTPConnection, BoundedRequest
 from edge.wopi.errors import domain_error_response, http_error_response, unexpected_error_response
 from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
+from shared.egress import EgressPolicy
 from shared.errors import WopiProxyError
 
 access_log = logging.getLogger("wopi_proxy.access")
@@ -38,7 +39,7 @@ def create_app(settings: EdgeSettings) -> Quart:
     @app.before_serving
     async def _connect() -> None:
         control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s)
-        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool())
+        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool(EgressPolicy(allow=settings.egress_allow)))
 
     @app.after_serving
     async def _disconnect() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.egress import IPNetwork
+
 
 @dataclass(frozen=True)
 class EdgeSettings:
@@ -19,3 +21,5 @@ class EdgeSettings:
     # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
     public_url: str | None = None
     trust_forwarded_headers: bool = False
+    # Networks that tenants' storage endpoints may reach although internal (--egress-allow).
+    egress_allow: tuple[IPNetwork, ...] = ()

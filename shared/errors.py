@@ -38,7 +38,8 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── FileLocked                 (file_id)
     ├── VersionNotFound            (file_id, version)
     ├── InvalidFileName            (name, description)              WOPI 400 + X-WOPI-InvalidFileNameError
-    └── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    ├── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    └── EgressRefused              (host, detail)                   a tenant's URL names an internal address
 """
 
 from __future__ import annotations
@@ -304,3 +305,19 @@ class EditorAlreadyExists(AlreadyExists):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"editor {name!r} already exists", editor=name)
+
+
+# -- egress policy (shared/egress.py) --------------------------------------------------------------
+
+
+class EgressRefused(WopiProxyError):
+    """A URL set by a tenant key names an address the egress policy refuses (SSRF). The
+    message names the host and why, never anything a server answered."""
+
+    reason = "EGRESS_REFUSED"
+
+    def __init__(self, host: str, detail: str) -> None:
+        super().__init__(f"egress refused: {host!r} {detail} (an operator may allow a network with "
+                         f"--egress-allow)", host=host, detail=detail)
+        self.host = host
+        self.detail = detail

@@ -38,6 +38,7 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.FileAlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.InvalidFileName, code_pb2.INVALID_ARGUMENT),
     (errors.ProofInvalid, code_pb2.PERMISSION_DENIED),
+    (errors.EgressRefused, code_pb2.FAILED_PRECONDITION),  # depends on DNS and the operator's --egress-allow
 ]
 
 

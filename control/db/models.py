@@ -56,6 +56,8 @@ class Storage(SQLModel, table=True):
     max_file_size: int = _bigint(default=0)  # bytes; 0 = the edge's default
     version_retention: int = 10  # kept previous versions per file; 0 keeps none
     create_time: int = _bigint()
+    # Made with an admin key: its endpoints are the operator's, not held to the egress policy.
+    operator_owned: bool = False
 
 
 class File(SQLModel, table=True):
@@ -211,6 +213,8 @@ class Editor(SQLModel, table=True):
     fetch_time: int = _bigint(default=0)
     discovery_error: str = Field(default="", sa_column=Column(Text, nullable=False))
     create_time: int = _bigint()
+    # Made with an admin key: its discovery URL is the operator's, not held to the egress policy.
+    operator_owned: bool = False
 
 
 class LaunchCode(SQLModel, table=True):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.egress import EgressPolicy
+
 
 def system_clock_ms() -> int:
     return int(time.time() * 1000)
@@ -61,6 +63,8 @@ class ServiceContext:
     clock: Callable[[], int] = field(default=system_clock_ms)
     default_session_ttl_s: int = 10 * 3600
     events: EventSignal = field(default_factory=EventSignal)
+    # What URLs set by tenant keys may connect to (discovery URLs, S3 endpoints).
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

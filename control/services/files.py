@@ -61,7 +61,7 @@ async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_i
             raise VersionNotFound(file_id, version)
     if locks.current_lock(file, ctx.clock()):
         raise FileLocked(file_id)
-    storage = open_storage(storage_row)
+    storage = open_storage(storage_row, ctx.egress)
     deleted = file.deleted_time is not None
     path = file.deleted_from or file.path if deleted else file.path
     if deleted:

@@ -186,7 +186,7 @@ async def create_session(
             raise StorageNotFound(tenant_id, storage_name)
     ttl = validation.ttl_seconds(ttl_seconds, tenant.default_session_ttl_s or ctx.default_session_ttl_s)
     # Outside the transaction: storage I/O must not hold the database lock.
-    files = open_storage(storage)
+    files = open_storage(storage, ctx.egress)
     files.full_path(path)  # PathOutsideRoot (symlinks) before anything is created
     await _ensure_file(files, path, create=create, template_path=template_path)
     await files.stat(path)

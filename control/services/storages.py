@@ -19,6 +19,7 @@ from control.db.models import Storage
 from control.services import audit, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
+from shared.egress import EgressPolicy
 from shared.errors import InvalidArgument, StorageAlreadyExists, StorageNotFound, TenantNotFound
 from shared.storage import FsspecStorage, redact_options
 from shared.storage.options import S3_PROTOCOLS
@@ -33,8 +34,14 @@ def storage_options(row: Storage) -> dict[str, str]:
     return dict(json.loads(row.options_json or "{}"))
 
 
-def open_storage(row: Storage) -> FsspecStorage:
-    return FsspecStorage(row.protocol, row.root, storage_options(row))
+def open_storage(row: Storage, egress: EgressPolicy) -> FsspecStorage:
+    """The storage of `row`; one a tenant key made is held to the egress policy."""
+    return FsspecStorage(row.protocol, row.root, storage_options(row), egress=egress_of(row, egress))
+
+
+def egress_of(row: Storage, egress: EgressPolicy) -> EgressPolicy | None:
+    """The policy `row`'s connections are held to: None (unrestricted) for the operator's storages."""
+    return None if row.operator_owned else egress
 
 
 def _for_readers(row: Storage) -> Storage:
@@ -80,9 +87,15 @@ async def create_storage(
     if not -1 <= version_retention <= 1000:
         raise InvalidArgument("version_retention", "between -1 (keep none) and 1000; 0 means the default of 10")
     retention = {0: DEFAULT_VERSION_RETENTION, -1: 0}.get(version_retention, version_retention)
+    # A tenant key's endpoints are attacker input (the operator's are trusted): refused here
+    # with the reason, and checked again at every connection (shared/egress.py).
+    operator_owned = principal.is_admin
+    egress = None if operator_owned else ctx.egress
+    if egress is not None and protocol in S3_PROTOCOLS and options.get("endpoint_url"):
+        await egress.check_url_resolved(options["endpoint_url"])
     # Reachability first: nothing is written for a storage that cannot work (a malformed
     # option, such as anon=maybe, is refused here too).
-    await FsspecStorage(protocol, root, options).check_reachable()
+    await FsspecStorage(protocol, root, options, egress=egress).check_reachable()
     now = ctx.clock()
     try:
         async with ctx.transaction() as db:
@@ -92,7 +105,7 @@ async def create_storage(
                 raise StorageAlreadyExists(tenant_id, name)
             row = Storage(tenant_id=tenant_id, name=name, protocol=protocol, root=root,
                           options_json=json.dumps(dict(options), sort_keys=True), max_file_size=max_file_size,
-                          version_retention=retention, create_time=now)
+                          version_retention=retention, create_time=now, operator_owned=operator_owned)
             await stores.add(db, row)
             await audit.record(db, time=now, actor=principal.actor, operation="CreateStorage", outcome="ok",
                                tenant_id=tenant_id, detail=f"storage={name} protocol={protocol}")

@@ -32,6 +32,7 @@ from typing import Any
 import fsspec
 from fsspec.spec import AbstractBufferedFile
 
+from shared.egress import EgressPolicy
 from shared.errors import FileNotFound, PathOutsideRoot, PayloadTooLarge, StorageUnreachable
 from shared.storage import s3
 from shared.storage.base import FileStat, OpenedRead, WriteResult
@@ -173,12 +174,15 @@ class FsspecStorage:
 
     `root` is a folder path for local disks, "bucket/prefix" (or "bucket") for S3.
     `options` are the storage's string options (see shared.storage.options).
+    `egress`: the policy a tenant's storage is held to (None: the operator's, unrestricted).
     """
 
-    def __init__(self, protocol: str, root: str, options: Mapping[str, str] | None = None) -> None:
+    def __init__(self, protocol: str, root: str, options: Mapping[str, str] | None = None, *,
+                 egress: EgressPolicy | None = None) -> None:
         self.protocol = protocol or "file"
         self.options = dict(options or {})
-        kwargs = fsspec_kwargs(self.protocol, self.options)  # InvalidArgument for a malformed option
+        # InvalidArgument for a malformed option, EgressRefused for an endpoint the policy refuses.
+        kwargs = fsspec_kwargs(self.protocol, self.options, egress=egress)
         try:
             self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:

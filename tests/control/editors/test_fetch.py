@@ -150,7 +150,7 @@ async def test_a_body_that_drips_forever_times_out_too(server: Server) -> None:
 @pytest.mark.parametrize(("path", "message"), [
     ("/html", "not XML: the response is an HTML page"),
     ("/html-as-xml", "not XML: the response is an HTML page"),
-    ("/json", "not XML: the response starts with"),
+    ("/json", "not XML: the response does not start with '<'"),
     ("/empty", "not XML: the response body is empty"),
 ])
 async def test_not_xml(server: Server, path: str, message: str) -> None:
