@@ -29,7 +29,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from shared.errors import EgressRefused
 
-__all__ = ["EgressPolicy", "EgressRefused", "EgressRefusedOSError", "IPNetwork", "parse_networks"]
+__all__ = ["EgressPolicy", "EgressRefused", "IPNetwork", "parse_networks"]
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -42,11 +42,6 @@ _NAT64 = IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix: the low 32 b
 _NAT64_LOCAL = IPv6Network("64:ff9b:1::/48")  # RFC 8215 local-use: a site's own translator
 _IPV4_COMPATIBLE = IPv6Network("::/96")  # deprecated RFC 4291 form ::a.b.c.d
 _IPV4_TRANSLATED = IPv6Network("::ffff:0:0:0/96")  # RFC 2765 SIIT ::ffff:0:a.b.c.d
-
-
-class EgressRefusedOSError(ConnectionRefusedError):
-    """What socket_factory raises: aiohttp and botocore treat it as a failed connection
-    (an OSError), with the policy's reason as its message."""
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -204,11 +199,10 @@ class EgressPolicy:
     def socket_factory(self, addr_info: Sequence[Any]) -> socket.socket:
         """aiohttp's TCPConnector(socket_factory=...): called with the address about to be
         connected to (after resolution, IP literals included, which aiohttp's resolver never
-        sees); refuses it before any byte is sent."""
+        sees); refuses it before any socket exists.
+
+        EgressRefused, not an OSError: botocore would retry a failed connection for seconds,
+        while this passes through aiobotocore as HTTPClientError carrying the reason."""
         family, type_, proto, _canonical, sockaddr = addr_info
-        address = str(sockaddr[0])
-        try:
-            self.check_address(address, address)
-        except EgressRefused as error:
-            raise EgressRefusedOSError(f"refused by the egress policy: {address} {error.detail}") from None
+        self.check_address(str(sockaddr[0]), str(sockaddr[0]))
         return socket.socket(family=family, type=type_, proto=proto)

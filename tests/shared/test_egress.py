@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shared.egress import EgressPolicy, EgressRefusedOSError, parse_networks
+from shared.egress import EgressPolicy, parse_networks
 from shared.egress_http import restricted_client
 from shared.errors import EgressRefused
 from tests.support.listener import Listener
@@ -99,7 +99,7 @@ async def test_names_and_odd_ip_spellings_are_judged_by_the_address_they_resolve
 def test_the_socket_factory_refuses_before_connecting() -> None:
     """aiohttp's last step before connect(): a refused address never gets a socket."""
     info = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 9))
-    with pytest.raises(EgressRefusedOSError, match="127.0.0.1 is a loopback address"):
+    with pytest.raises(EgressRefused, match="'127.0.0.1' is a loopback address"):
         EgressPolicy().socket_factory(info)
     allowed = EgressPolicy(allow=parse_networks(["127.0.0.0/8"])).socket_factory(info)
     allowed.close()
