@@ -25,6 +25,7 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
     (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
+    (errors.EgressRefused, 500),  # a tenant's storage endpoint this edge's --egress-allow does not cover
 ]
 
 
