@@ -22,6 +22,7 @@ from control.services.context import Principal, ServiceContext
 from shared.egress import EgressPolicy
 from shared.errors import InvalidArgument, StorageAlreadyExists, StorageNotFound, TenantNotFound
 from shared.storage import FsspecStorage, redact_options
+from shared.storage.egress import HTTP_PROTOCOLS
 from shared.storage.options import S3_PROTOCOLS
 
 DEFAULT_VERSION_RETENTION = 10
@@ -91,8 +92,9 @@ async def create_storage(
     # with the reason, and checked again at every connection (shared/egress.py).
     operator_owned = principal.is_admin
     egress = None if operator_owned else ctx.egress
-    if egress is not None and protocol in S3_PROTOCOLS and options.get("endpoint_url"):
-        await egress.check_url_resolved(options["endpoint_url"])
+    target = options.get("endpoint_url") if protocol in S3_PROTOCOLS else root if protocol in HTTP_PROTOCOLS else ""
+    if egress is not None and target:
+        await egress.check_url_resolved(target)
     # Reachability first: nothing is written for a storage that cannot work (a malformed
     # option, such as anon=maybe, is refused here too).
     await FsspecStorage(protocol, root, options, egress=egress).check_reachable()

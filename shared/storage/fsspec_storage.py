@@ -35,6 +35,7 @@ from fsspec.spec import AbstractBufferedFile
 from shared.egress import EgressPolicy
 from shared.errors import FileNotFound, PathOutsideRoot, PayloadTooLarge, StorageUnreachable
 from shared.storage import s3
+from shared.storage.egress import restrict
 from shared.storage.base import FileStat, OpenedRead, WriteResult
 from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
 from shared.storage.paths import normalize_relative_path
@@ -181,8 +182,9 @@ class FsspecStorage:
                  egress: EgressPolicy | None = None) -> None:
         self.protocol = protocol or "file"
         self.options = dict(options or {})
-        # InvalidArgument for a malformed option, EgressRefused for an endpoint the policy refuses.
-        kwargs = fsspec_kwargs(self.protocol, self.options, egress=egress)
+        kwargs = fsspec_kwargs(self.protocol, self.options)  # InvalidArgument for a malformed option
+        if egress is not None:  # EgressRefused for an endpoint the policy refuses
+            restrict(self.protocol, root, kwargs, egress)
         try:
             self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shared.egress import EgressPolicy
 from shared.errors import InvalidArgument
 
 __all__ = ["REDACTED", "fsspec_kwargs", "is_secret_option", "redact_options"]
@@ -52,12 +51,8 @@ def _integer(name: str, value: str) -> int:
         raise InvalidArgument("options", f"option {name!r} is a whole number, not {value!r}") from None
 
 
-def fsspec_kwargs(protocol: str, options: Mapping[str, str], *, egress: EgressPolicy | None = None) -> dict[str, Any]:
-    """Keyword arguments for fsspec.filesystem(protocol, **kwargs); raises InvalidArgument.
-
-    With `egress` (a storage a tenant key made), S3 connections are held to the policy:
-    the endpoint_url is checked now (scheme, no user:password@, an IP literal's address) and
-    every address aiohttp connects to is checked as it connects (EgressRefused otherwise)."""
+def fsspec_kwargs(protocol: str, options: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments for fsspec.filesystem(protocol, **kwargs); raises InvalidArgument."""
     kwargs: dict[str, Any] = {}
     for name, value in options.items():
         if name in _BOOLEAN_OPTIONS:
@@ -67,11 +62,11 @@ def fsspec_kwargs(protocol: str, options: Mapping[str, str], *, egress: EgressPo
         else:
             kwargs[name] = value
     if protocol in S3_PROTOCOLS:
-        _s3(kwargs, egress)
+        _s3(kwargs)
     return kwargs
 
 
-def _s3(kwargs: dict[str, Any], egress: EgressPolicy | None) -> None:
+def _s3(kwargs: dict[str, Any]) -> None:
     client: dict[str, Any] = {}
     for name, target in _S3_CLIENT_OPTIONS.items():
         if name in kwargs:
@@ -90,15 +85,6 @@ def _s3(kwargs: dict[str, Any], egress: EgressPolicy | None) -> None:
             raise InvalidArgument("options",
                                   f"option 'addressing_style' is auto, path or virtual, not {style!r}")
         config["s3"] = {"addressing_style": style}
-    if egress is not None:
-        endpoint = client.get("endpoint_url")
-        if endpoint is not None:
-            egress.check_url_literal(str(endpoint))
-        # aiohttp hands the address it is about to connect to (resolved names and IP literals
-        # alike) to this factory: the check sees what is connected to, so a name that resolves
-        # elsewhere a second time (DNS rebinding) gains nothing. Proxies from the environment
-        # would be checked as the target; an egress proxy is not supported for tenant storages.
-        config["connector_args"] = {"socket_factory": egress.socket_factory}
     kwargs["config_kwargs"] = config
     # A long-running proxy must see objects changed by others: no cached listings.
     kwargs.setdefault("use_listings_cache", False)

@@ -143,6 +143,18 @@ def test_tenant_s3_endpoint_at_an_internal_listener_is_refused(
     assert victim.touched == 0, (victim.requests, deployment.log())
 
 
+def test_tenant_http_storage_at_an_internal_listener_is_refused(
+        shape: str, deploy: Callable[..., Deployment], victim: Listener) -> None:
+    """SSRF via an http(s) storage: a tenant's storage root names the internal listener."""
+    deployment = deploy(shape)
+    api, tenant_id = tenant_api(deployment)
+    for number, host in enumerate(["127.0.0.1", "localhost"]):
+        error = refused(lambda: api.call(api.storages.CreateStorage, storage_pb.CreateStorageRequest(
+            tenant_id=tenant_id, name=f"web-{number}", protocol="http", root=f"http://{host}:{victim.port}/files")))
+        assert_egress_refused(error, deployment)
+    assert victim.touched == 0, (victim.requests, deployment.log())
+
+
 def test_the_operators_editor_on_loopback_is_still_fetched(
         shape: str, deploy: Callable[..., Deployment], editor_server: Listener) -> None:
     """Not an attack: URLs set with the admin key are the operator's and stay unrestricted."""

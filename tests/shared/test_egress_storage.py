@@ -1,5 +1,6 @@
-"""S3 storages a tenant key made: aiobotocore connects only where the egress policy allows,
-checked at the socket (after name resolution), so a name resolving to loopback is refused too."""
+"""Storages a tenant key made: S3 (aiobotocore) and HTTP (fsspec over aiohttp) connect only where
+the egress policy allows, checked at the socket (after name resolution), so a name resolving to
+loopback is refused too; protocols the policy cannot hold are refused."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.egress import EgressPolicy
-from shared.errors import EgressRefused, StorageUnreachable
+from shared.errors import EgressRefused, FileNotFound, InvalidArgument, StorageUnreachable
 from shared.storage import FsspecStorage
 from tests.support.listener import Listener
 
@@ -55,3 +56,32 @@ async def test_the_operators_storage_is_not_restricted(listener: Listener) -> No
     with pytest.raises(StorageUnreachable):  # the listener is no S3 server
         await storage.check_reachable(timeout_s=20)
     assert listener.requests
+
+
+async def test_an_http_storage_whose_name_resolves_to_loopback_never_connects(listener: Listener) -> None:
+    """SSRF through an http(s) storage root: fsspec's aiohttp session checks each address."""
+    storage = FsspecStorage("http", f"http://localhost:{listener.port}/files", egress=EgressPolicy())
+    with pytest.raises(FileNotFound):  # fsspec's HTTP info() reports any failure as a missing file
+        await storage.stat("a.txt")
+    assert listener.touched == 0
+
+
+def test_an_http_storage_at_an_internal_ip_literal_is_refused_when_opened() -> None:
+    with pytest.raises(EgressRefused, match="link-local"):
+        FsspecStorage("http", "http://169.254.169.254/latest/meta-data", egress=EgressPolicy())
+
+
+async def test_the_operators_http_storage_is_not_restricted(listener: Listener) -> None:
+    storage = FsspecStorage("http", f"http://localhost:{listener.port}/files")
+    try:
+        await storage.stat("a.txt")
+    except Exception:  # noqa: BLE001  (the listener is no file server; that it was asked is the point)
+        pass
+    assert listener.requests
+
+
+@pytest.mark.parametrize("protocol", ["gcs", "ftp", "sftp", "webdav", "abfs"])
+def test_protocols_the_policy_cannot_hold_are_refused_for_tenants(protocol: str) -> None:
+    """A network protocol whose connections bypass the policy (gcsfs endpoint_url, ftp hosts...)."""
+    with pytest.raises(InvalidArgument, match="cannot be held to the egress policy"):
+        FsspecStorage(protocol, "bucket/x", {}, egress=EgressPolicy())
