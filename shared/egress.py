@@ -167,7 +167,9 @@ class EgressPolicy:
         self.check_address(parts.hostname, parts.hostname)
 
     async def resolve(self, host: str, port: int) -> list[str]:
-        """The addresses of `host`, every one checked; raises EgressRefused if any is refused.
+        """The addresses of `host`, every one checked; raises EgressRefused if any is refused,
+        OSError (socket.gaierror, TimeoutError) when the name does not resolve: that is a
+        connection failure like any other, not the policy's refusal.
 
         A name whose addresses mix public and internal ones is refused whole: connecting
         to "the public one" would let the next resolution pick the other."""
@@ -175,10 +177,8 @@ class EgressPolicy:
         try:
             async with asyncio.timeout(self.resolve_timeout_s):
                 infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except TimeoutError:
-            raise EgressRefused(host, f"does not resolve within {self.resolve_timeout_s:g} s") from None
-        except (socket.gaierror, UnicodeError) as error:
-            raise EgressRefused(host, f"does not resolve ({error})") from None
+        except UnicodeError as error:  # a name IDNA cannot encode
+            raise socket.gaierror(socket.EAI_NONAME, f"{host!r} is not a valid host name") from error
         addresses: list[str] = []
         for _family, _type, _proto, _canonical, sockaddr in infos:
             address = str(sockaddr[0])
@@ -191,10 +191,14 @@ class EgressPolicy:
 
     async def check_url_resolved(self, url: str) -> None:
         """check_url, then every address the host resolves to: the early, clear refusal of a
-        request that names a refused target (the connection is checked again when made)."""
+        request that names a refused target (the connection is checked again when made). A
+        name that does not resolve passes: the connection attempt will report it."""
         parts = self.check_url(url)
         assert parts.hostname is not None
-        await self.resolve(parts.hostname, parts.port or (443 if parts.scheme.lower() == "https" else 80))
+        try:
+            await self.resolve(parts.hostname, parts.port or (443 if parts.scheme.lower() == "https" else 80))
+        except OSError:
+            return
 
     def socket_factory(self, addr_info: Sequence[Any]) -> socket.socket:
         """aiohttp's TCPConnector(socket_factory=...): called with the address about to be

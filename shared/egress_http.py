@@ -33,7 +33,10 @@ class EgressBackend(httpcore.AsyncNetworkBackend):
                           local_address: str | None = None,
                           socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
                           ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._policy.resolve(host, port)  # EgressRefused: nothing is connected
+        try:
+            addresses = await self._policy.resolve(host, port)  # EgressRefused: nothing is connected
+        except OSError as error:  # gaierror, TimeoutError: what httpcore itself reports as ConnectError
+            raise httpcore.ConnectError(f"{host} does not resolve: {error}") from error
         failure: Exception | None = None
         for address in addresses:
             try:

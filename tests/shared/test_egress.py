@@ -169,3 +169,9 @@ async def test_the_connection_goes_to_the_checked_address_not_a_second_resolutio
             await client.get(f"http://rebind.test:{listener.port}/")
     assert calls.count("rebind.test") == 1
     assert listener.touched == 0
+
+
+async def test_a_name_that_does_not_resolve_is_a_connection_error_not_a_refusal() -> None:
+    async with restricted_client(EgressPolicy(), timeout_s=5) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("http://no-such-host.invalid/")
