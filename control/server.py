@@ -112,5 +112,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
     log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
              engine.url.render_as_string(hide_password=True))
+    if settings.egress_allow:
+        log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
                           stopping=stopping, editors=registry)
