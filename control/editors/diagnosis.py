@@ -122,7 +122,10 @@ def check_discovery_fetch(url: str, error: str | None) -> Finding:
 def check_actions(discovery: Discovery, extensions: Sequence[str] = COMMON_EXTENSIONS) -> Finding:
     """View and edit actions for the common formats (an action this host cannot serve, e.g.
     one requiring "cobalt", does not count)."""
-    viewable, editable, missing_edit, missing = [], [], [], []
+    viewable: list[str] = []
+    editable: list[str] = []
+    missing_edit: list[str] = []
+    missing: list[str] = []
     for ext in extensions:
         view = choose_action(discovery, ext, want_edit=False)
         edit = choose_action(discovery, ext, want_edit=True)

@@ -9,6 +9,7 @@ Redirects follow the client's own setting.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,8 +23,10 @@ TIMEOUT_S = 15.0
 
 
 async def fetch_discovery(url: str, client: httpx.AsyncClient, *, max_bytes: int = MAX_BYTES,
-                          timeout_s: float = TIMEOUT_S) -> bytes:
-    """GETs a discovery document; raises DiscoveryError saying why it could not."""
+                          timeout_s: float = TIMEOUT_S,
+                          on_headers: Callable[[httpx.Headers], None] | None = None) -> bytes:
+    """GETs a discovery document; raises DiscoveryError saying why it could not. on_headers sees
+    the reply's headers as they arrive (the doctor reads the editor's clock from Date)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise DiscoveryError(f"discovery URL {url!r} is not an http(s) URL")
@@ -31,6 +34,8 @@ async def fetch_discovery(url: str, client: httpx.AsyncClient, *, max_bytes: int
         async with asyncio.timeout(timeout_s):
             async with client.stream("GET", url, timeout=timeout_s,
                                      headers={"Accept": "text/xml, application/xml"}) as response:
+                if on_headers is not None:
+                    on_headers(response.headers)
                 if response.status_code != 200:
                     raise DiscoveryError(f"HTTP status {response.status_code} from {url}")
                 declared = response.headers.get("Content-Length", "")

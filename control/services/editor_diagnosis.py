@@ -1,0 +1,54 @@
+"""DiagnoseEditor: the checks of `wopi-proxy doctor editor`, run from the control plane's position.
+
+The control plane is where WOPISrc is built (its public URL) and where discovery is fetched,
+so it is the one place that sees both ends. The fetch goes through the registry's own fetch
+(same client, same limits and egress rules as CreateEditor and RefreshEditor); nothing is
+stored. The findings themselves are control/editors/diagnosis.py's pure functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import httpx
+
+from control.db.models import Editor
+from control.editors.diagnosis import Finding, diagnose
+from control.services import editors
+from control.services.context import Principal, ServiceContext
+from shared.errors import FailedPrecondition
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    editor: Editor
+    public_url: str
+    findings: list[Finding]
+    time: int  # ms, when the checks ran
+
+
+def _moment(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+async def diagnose_editor(ctx: ServiceContext, registry: editors.EditorRegistry, principal: Principal, *,
+                          name: str, tenant_id: str) -> Diagnosis:
+    """Raises EditorNotFound like GetEditor; a failing fetch is a finding."""
+    row = await editors.get_editor(ctx, principal, name=name, tenant_id=tenant_id)
+    seen: list[httpx.Headers] = []
+    sent = ctx.clock()
+    try:
+        _, fresh = await registry.fetch(row.discovery_url, on_headers=seen.append)
+        error = None
+    except FailedPrecondition as failure:
+        fresh, error = None, failure.metadata.get("detail") or failure.message
+    received = ctx.clock()
+    findings = diagnose(
+        discovery_url=row.discovery_url, policy=row.proof_policy, public_url=ctx.wopi_base_url, fresh=fresh,
+        fetch_error=error, date_header=seen[0].get("date") if seen else None, sent=_moment(sent),
+        received=_moment(received), stored=registry.discovery(row),
+        stored_fetch_time=_moment(row.fetch_time) if row.fetch_time else None,
+        stored_fetch_error=row.discovery_error,
+    )
+    return Diagnosis(editor=row, public_url=ctx.wopi_base_url, findings=findings, time=received)
