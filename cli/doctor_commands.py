@@ -153,6 +153,23 @@ def render_timeline(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+KEPT = "content kept at "  # the conflict-copy record's detail: "refused (<why>); content kept at <path>"
+
+
+def save_refusal(event: Mapping[str, Any], reason: str, message: str) -> str:
+    """Why a save was refused: "lock" (lock mismatch), "timestamp" (changed in storage), "" (not
+    a refused save, or another reason). Refused by the control plane, the record says
+    "LOCK_CONFLICT: ..."; refused at the edge, whose conflict-copy record says "refused (<why>); ..."."""
+    if event["operation"] != "PutFile":
+        return ""
+    if reason:
+        return {"LOCK_CONFLICT": "lock", "TIMESTAMP_CONFLICT": "timestamp"}.get(reason, "")
+    why = message.partition("refused (")[2].rpartition("); " + KEPT)[0] if KEPT in message else ""
+    if "last saw" in why:
+        return "timestamp"
+    return "lock" if "lock" in why else ""
+
+
 def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
@@ -165,19 +182,20 @@ def summarize(rows: Sequence[Mapping[str, Any]], session: Mapping[str, Any] | No
         out.append(f"{_count(len(saves), 'save')} written (v{saves[0]['version_before']} -> "
                    f"v{saves[-1]['version_after']}, last {saves[-1]['size']} B)")
     refused = [(r, *refusal(r)) for r in rows if r["outcome"] in ("denied", "conflict", "failed")]
-    lock_saves = [r for r, reason, _ in refused if r["operation"] == "PutFile" and reason == "LOCK_CONFLICT"]
+    kinds = [save_refusal(r, reason, message) for r, reason, message in refused]
+    lock_saves = kinds.count("lock")
     if lock_saves:
-        out.append(f"{_count(len(lock_saves), 'save')} refused with 409 lock mismatch: the editor lost its lock "
-                   "(it expired after 30 min without RefreshLock, or another session took it); see the copies below")
-    copies = [r for r in rows if r["operation"] == "PutFile" and "content kept at" in str(r.get("detail", ""))]
-    if copies:
-        places = ", ".join(str(r["detail"]).rpartition("content kept at ")[2] for r in copies[:3])
-        out.append(f"{_count(len(copies), 'refused save')} kept as conflict copies ({places}): nothing was lost; "
-                   "merge them by hand")
-    stamp = [r for r, reason, _ in refused if reason == "TIMESTAMP_CONFLICT"]
+        out.append(f"{_count(lock_saves, 'save')} refused with 409 lock mismatch: the editor lost its lock "
+                   "(it expired after 30 min without RefreshLock, or another session took it)")
+    stamp = kinds.count("timestamp")
     if stamp:
-        out.append(f"{_count(len(stamp), 'save')} refused because the file changed in storage since the editor "
+        out.append(f"{_count(stamp, 'save')} refused because the file changed in storage since the editor "
                    "loaded it (Collabora then asks the user to overwrite or reload)")
+    copies = [r for r in rows if r["operation"] == "PutFile" and KEPT in str(r.get("detail", ""))]
+    if copies:
+        places = ", ".join(str(r["detail"]).rpartition(KEPT)[2] for r in copies[:3])
+        out.append(f"{_count(len(copies), 'refused save')} kept as conflict copies ({places}): nothing was lost; "
+                   "merge by hand what the editor could not save")
     lock_ops = [r for r, reason, _ in refused if reason == "LOCK_CONFLICT" and r["operation"] != "PutFile"]
     if lock_ops:
         ops = ", ".join(sorted({str(r['operation']) for r in lock_ops}))
@@ -197,7 +215,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], session: Mapping[str, Any] | No
     handled = {"LOCK_CONFLICT", "TIMESTAMP_CONFLICT", "PROOF_INVALID", "FILE_TOO_LARGE", "PAYLOAD_TOO_LARGE",
                "ACCESS_TOKEN_INVALID"}
     other = Counter(f"{r['operation']} {reason or r['outcome']}" for r, reason, _ in refused
-                    if reason not in handled and "content kept at" not in str(r.get("detail", "")))
+                    if reason not in handled and KEPT not in str(r.get("detail", "")))
     for what, n in sorted(other.items()):
         out.append(f"{_count(n, 'request')} refused: {what}")
     if session:
