@@ -431,10 +431,11 @@ def diagnose(*, discovery_url: str, policy: str, public_url: str, fresh: Discove
     the checks fall back to the stored one where that still tells something."""
     findings = [check_discovery_fetch(discovery_url, fetch_error)]
     document = fresh or stored
+    hosts = editor_hosts(discovery_url, document)
     if fresh is not None:
         findings.append(check_clock(date_header, sent=sent, received=received,
-                                    who=urlsplit(discovery_url).hostname or discovery_url))
-    findings.append(check_public_url_reachable(public_url, editor_hosts(discovery_url, document)))
+                                    who=_widest(hosts)[1] or discovery_url))
+    findings.append(check_public_url_reachable(public_url, hosts))
     if document is not None:
         findings.append(check_scheme(public_url, document))
         findings.append(check_product(document))

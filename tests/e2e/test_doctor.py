@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
@@ -172,3 +173,24 @@ def test_doctor_session_prints_the_timeline_in_order_with_a_summary(server, api,
     data = json.loads(cli(server, "doctor", "session", f.session_id, "--json").stdout)
     assert data["session"]["state"] == "closed" and data["summary"] and data["timeline"][0]["operation"] == \
         "CreateSession"
+
+
+def test_a_tenant_key_cannot_diagnose_another_tenants_editor(server, api, editor, tmp_path) -> None:
+    """The attack: tenant B's key asks DiagnoseEditor about tenant A's editor, to learn its URL and
+    make the control plane fetch it. Refused before anything is fetched."""
+    from wopiproxy.control.v1 import key_service_pb2 as key_pb
+    from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
+
+    victim, _ = new_tenant(api, tmp_path / "a")
+    attacker, _ = new_tenant(api, tmp_path / "b")
+    _add(api, victim, f"{editor.url}/hosting/discovery")
+    fetches = len(editor.requests)
+    key = key_grpc.KeyServiceStub(api.channel).CreateApiKey(key_pb.CreateApiKeyRequest(tenant_id=attacker),
+                                                            metadata=api.metadata, timeout=15).api_key
+    stub = editor_grpc.EditorServiceStub(api.channel)
+    for tenant_id in (victim, ""):
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.DiagnoseEditor(editor_pb.DiagnoseEditorRequest(name="office", tenant_id=tenant_id),
+                                metadata=(("authorization", f"Bearer {key}"),), timeout=30)
+        assert refused.value.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
+    assert len(editor.requests) == fetches
