@@ -29,7 +29,7 @@ PAGE_SIZE = 1000
 MAX_EVENTS = 20_000  # a session's trail; past this the timeline says it is cut
 SEVERITY_NAMES = {editor_pb.FINDING_SEVERITY_OK: "ok", editor_pb.FINDING_SEVERITY_WARN: "warn",
                   editor_pb.FINDING_SEVERITY_FAIL: "fail"}
-_REASON = re.compile(r"^([A-Z][A-Z0-9_]+): (.*)$", re.S)
+_REASON = re.compile(r"^([A-Z][A-Z0-9_]+): (.*)$", re.DOTALL)
 
 
 def add_doctor_commands(commands: Any, fmt_parent: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -41,6 +41,7 @@ __all__ = [
     "check_discovery_fetch",
     "check_editor_allow_list",
     "check_product",
+    "check_proof_failures",
     "check_proof_keys",
     "check_public_url_reachable",
     "check_scheme",
@@ -248,6 +249,28 @@ def _age(age: dt.timedelta | None) -> str:
     return f"{seconds // 3600} h"
 
 
+def check_proof_failures(failures: Mapping[str, int], *, hours: int) -> Finding:
+    """The proof checks that failed lately on this editor's sessions, by reason (the audit's
+    "PROOF_INVALID: <reason>"), read as what usually causes each."""
+    if not failures:
+        return Finding("proof-failures", "ok", f"no failed proof check on this editor's sessions in {hours} h")
+    total = sum(failures.values())
+    detail = "; ".join(f"{n} × {_show(reason, 120)}" for reason, n in sorted(failures.items(), key=lambda i: -i[1]))
+    fixes = []
+    if any("too old" in r or "future" in r for r in failures):
+        fixes.append("timestamps: sync the clocks (NTP) of the editor and the edges")
+    if any("signature" in r for r in failures):
+        fixes.append("signatures: the URL the editor called is not the one the edge rebuilt; behind a reverse proxy "
+                     "start with --public-url set to the URL the editor calls (scheme, host, port, path prefix) or "
+                     "with --trust-forwarded-headers; if the editor changed keys, `wopi-proxy editors refresh NAME`")
+    if any("missing" in r or "no proof key" in r for r in failures):
+        fixes.append("missing proofs: the editor does not sign; give it a proof key or re-add it with "
+                     "`--proof if-advertised`")
+    return Finding("proof-failures", "warn", f"{total} WOPI request(s) of this editor failed the proof check in "
+                   f"{hours} h (answered 500)", detail=detail,
+                   fix="; ".join(fixes) or "see the audit: `wopi-proxy audit list --outcome denied`")
+
+
 # -- clocks -------------------------------------------------------------------------------------------
 
 
@@ -426,7 +449,8 @@ def check_editor_allow_list(product: str, public_url: str) -> Finding | None:
 
 def diagnose(*, discovery_url: str, policy: str, public_url: str, fresh: Discovery | None, fetch_error: str | None,
              date_header: str | None, sent: dt.datetime, received: dt.datetime, stored: Discovery | None,
-             stored_fetch_time: dt.datetime | None, stored_fetch_error: str) -> list[Finding]:
+             stored_fetch_time: dt.datetime | None, stored_fetch_error: str,
+             proof_failures: Mapping[str, int] | None = None, failure_hours: int = 24) -> list[Finding]:
     """Every finding for one editor, in the order a person reads them. Without a fresh document
     the checks fall back to the stored one where that still tells something."""
     findings = [check_discovery_fetch(discovery_url, fetch_error)]
@@ -441,6 +465,9 @@ def diagnose(*, discovery_url: str, policy: str, public_url: str, fresh: Discove
         findings.append(check_product(document))
         findings.append(check_actions(document))
         findings.extend(check_proof_keys(document, policy))
+    if proof_failures is not None:
+        findings.append(check_proof_failures(proof_failures, hours=failure_hours))
+    if document is not None:
         advice = check_editor_allow_list(document.product, public_url)
         if advice is not None:
             findings.append(advice)

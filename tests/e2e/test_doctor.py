@@ -110,6 +110,23 @@ def test_a_loopback_public_url_fails_for_an_editor_that_names_a_public_host(serv
     assert found["proof-keys"]["severity"] == "warn"  # Collabora without a key, policy if-advertised
 
 
+def test_unsigned_requests_under_policy_required_show_as_recent_proof_failures(server, api, editor,
+                                                                              tmp_path) -> None:
+    tenant_id, folder = new_tenant(api, tmp_path)
+    _add(api, tenant_id, f"{editor.url}/hosting/discovery", editor_pb.PROOF_POLICY_REQUIRED)
+    _, found = _doctor(server, tenant_id)
+    assert found["proof-failures"]["severity"] == "ok", found
+    (folder / "signed.docx").write_bytes(b"x")
+    reply = api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=tenant_id, storage="docs", path="signed.docx", user_id="u1", editor="office"))
+    for _ in range(2):  # an editor (or a proxy) that drops the proof headers
+        assert httpx.get(reply.session.wopi_src, params={"access_token": reply.access_token}).status_code == 500
+    _, found = _doctor(server, tenant_id)
+    assert found["proof-failures"]["severity"] == "warn", found
+    assert "2 × " in found["proof-failures"]["detail"] and "missing X-WOPI-Proof" in found["proof-failures"]["detail"]
+    assert "give it a proof key" in found["proof-failures"]["fix"]
+
+
 def test_an_unreachable_editor_fails_the_fetch_and_still_checks_the_stored_copy(server, api, editor,
                                                                                   tmp_path) -> None:
     tenant_id, _ = new_tenant(api, tmp_path)

@@ -16,6 +16,7 @@ from control.editors.diagnosis import (
     check_discovery_fetch,
     check_editor_allow_list,
     check_product,
+    check_proof_failures,
     check_proof_keys,
     check_public_url_reachable,
     check_scheme,
@@ -149,6 +150,21 @@ def test_a_stored_copy_whose_refresh_fails_warns() -> None:
 
 def test_no_stored_copy_fails() -> None:
     assert check_stored_copy(None, parsed("validator"), fetch_time=None, fetch_error="", now=NOW).severity == "fail"
+
+
+def test_no_recent_proof_failures_is_ok() -> None:
+    assert check_proof_failures({}, hours=24).severity == "ok"
+
+
+def test_signature_failures_point_at_the_reverse_proxy() -> None:
+    finding = check_proof_failures({"signature does not match the current or old key": 3}, hours=24)
+    assert finding.severity == "warn" and "3 WOPI request(s)" in finding.summary
+    assert "--public-url" in finding.fix and "--trust-forwarded-headers" in finding.fix and "NTP" not in finding.fix
+
+
+def test_timestamp_failures_point_at_the_clocks() -> None:
+    finding = check_proof_failures({"timestamp too old": 1, "timestamp in the future": 2}, hours=24)
+    assert "NTP" in finding.fix and "2 × timestamp in the future" in finding.detail
 
 
 # -- clocks -------------------------------------------------------------------------------------------------
