@@ -13,6 +13,7 @@ import grpc
 
 from cli import client
 from cli.audit_commands import add_audit_commands
+from cli.doctor_commands import add_doctor_commands
 from control.secrets import SecretKeyError
 from shared.grpc_channel import ServerTlsSettings, TlsSettings
 from shared.logs import FORMATS as LOG_FORMATS
@@ -380,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, required=True)
     p.set_defaults(handler=client.files_restore)
     add_audit_commands(commands, fmt)
+    add_doctor_commands(commands, fmt)
     return parser
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,9 +37,11 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 async def fetch_discovery(url: str, client: httpx.AsyncClient, *, max_bytes: int = MAX_BYTES,
                           timeout_s: float = TIMEOUT_S, max_redirects: int = MAX_REDIRECTS,
-                          policy: EgressPolicy | None = None) -> bytes:
+                          policy: EgressPolicy | None = None,
+                          on_headers: Callable[[httpx.Headers], None] | None = None) -> bytes:
     """GETs a discovery document; raises DiscoveryError saying why it could not, or
-    EgressRefused when `policy` refuses the URL, a redirect's target or an address."""
+    EgressRefused when `policy` refuses the URL, a redirect's target or an address. on_headers sees
+    the final reply's headers as they arrive (the doctor reads the editor's clock from Date)."""
     _check_http_url(url, policy)
     try:
         async with asyncio.timeout(timeout_s):
@@ -50,6 +53,8 @@ async def fetch_discovery(url: str, client: httpx.AsyncClient, *, max_bytes: int
                     if response.status_code in _REDIRECT_STATUSES and location:
                         url = _redirect_target(response.url, location, policy)
                         continue
+                    if on_headers is not None:
+                        on_headers(response.headers)
                     if response.status_code != 200:
                         raise DiscoveryError(f"HTTP status {response.status_code} from {url}")
                     body = await _read_body(response, max_bytes)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -84,13 +84,15 @@ class EditorRegistry:
             self._parsed[digest] = parsed
         return parsed
 
-    async def fetch(self, url: str, *, operator_owned: bool) -> tuple[str, Discovery]:
+    async def fetch(self, url: str, *, operator_owned: bool,
+                    on_headers: Callable[[httpx.Headers], None] | None = None) -> tuple[str, Discovery]:
         """Raises EgressRefused when a tenant's URL (not operator_owned) names a refused address."""
         try:
             if operator_owned:
-                xml = await fetch_discovery(url, self._client)
+                xml = await fetch_discovery(url, self._client, on_headers=on_headers)
             else:
-                xml = await fetch_discovery(url, self._restricted, policy=self._ctx.egress)
+                xml = await fetch_discovery(url, self._restricted, policy=self._ctx.egress,
+                                           on_headers=on_headers)
             return xml.decode("utf-8", errors="replace"), parse_discovery(xml)
         except DiscoveryError as error:
             raise _unavailable(url, str(error)) from None
