@@ -14,6 +14,7 @@ import grpc
 from cli import client
 from cli.audit_commands import add_audit_commands
 from cli.db_commands import add_db_commands
+from cli.doctor_commands import add_doctor_commands
 from control.db.schema import SchemaVersionError
 from control.secrets import SecretKeyError
 from shared.grpc_channel import ServerTlsSettings, TlsSettings
@@ -185,7 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often the edge reports its own refusals for the audit "
                             "(env WOPI_PROXY_REFUSAL_REPORT_INTERVAL, default 5)")
 
-    serve = commands.add_parser("serve", parents=[store, flood], help="control plane and edge together (one machine)")
+    egress = argparse.ArgumentParser(add_help=False)
+    egress.add_argument("--egress-allow", action="append", metavar="CIDR",
+                        default=[os.environ["WOPI_PROXY_EGRESS_ALLOW"]] if os.environ.get("WOPI_PROXY_EGRESS_ALLOW")
+                        else [],
+                        help="a network that URLs set by tenant keys (discovery URLs, S3 endpoints) may reach "
+                             "although internal, e.g. 10.20.0.0/16; repeatable (env WOPI_PROXY_EGRESS_ALLOW, "
+                             "comma separated)")
+
+    serve = commands.add_parser("serve", parents=[store, flood, egress], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
                        help="address of both listeners (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000), help="WOPI HTTP port")
@@ -202,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="upgrade an older database schema at start (env WOPI_PROXY_MIGRATE=1/0; default: yes, "
                             "for the single-machine setup)")
 
-    control = commands.add_parser("control", parents=[store], help="the control plane alone")
+    control = commands.add_parser("control", parents=[store, egress], help="the control plane alone")
     control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
     control.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL", "http://127.0.0.1:8000"),
                          help="the edges' public URL, used in WOPISrc")
@@ -211,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="upgrade an older database schema at start (env WOPI_PROXY_MIGRATE=1; default: "
                               "refuse to start, see `wopi-proxy db upgrade`)")
 
-    edge = commands.add_parser("edge", parents=[flood, service], help="a WOPI edge alone (scale out: run several)")
+    edge = commands.add_parser("edge", parents=[flood, service, egress], help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
     edge.add_argument("--api-key-file", type=Path,
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
@@ -395,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, required=True)
     p.set_defaults(handler=client.files_restore)
     add_audit_commands(commands, fmt)
+    add_doctor_commands(commands, fmt)
     add_db_commands(commands, database)
     return parser
 
@@ -418,7 +428,12 @@ def _run_service(args: argparse.Namespace) -> None:
     from control.services.storage_policy import parse_protocol_list
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
+    from shared.egress import parse_networks
 
+    try:
+        egress_allow = parse_networks(args.egress_allow)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.command in ("edge", "serve"):
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
                         "refusal_report_interval_s": args.refusal_report_interval,
@@ -428,7 +443,8 @@ def _run_service(args: argparse.Namespace) -> None:
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
                                 public_url=args.public_url, control_tls=_client_tls(args),
-                                control_timeout_s=args.control_timeout, **edge_options)
+                                control_timeout_s=args.control_timeout, egress_allow=egress_allow,
+                                **edge_options)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(
@@ -441,7 +457,7 @@ def _run_service(args: argparse.Namespace) -> None:
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
         session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
         health_check_interval_s=args.health_check_interval,
-        metrics_port=args.metrics_port, migrate=args.migrate,
+        metrics_port=args.metrics_port, egress_allow=egress_allow, migrate=args.migrate,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":

@@ -81,7 +81,8 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     api_key = (control.data_dir / EDGE_KEY_FILE).read_text().strip()  # an edge key: the EdgeService only
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
-                                  public_url=public_url, control_tls=tls, **edge_options))
+                                  public_url=public_url, control_tls=tls, egress_allow=control.egress_allow,
+                                  **edge_options))
     register_gateway(app, f"127.0.0.1:{running.port}", tls=tls)  # REST beside WOPI on the one HTTP port
     # One process: the edge's /metrics (and --metrics-port) show the control plane's series too.
     add_metrics_source(app, running.metrics)

@@ -44,6 +44,7 @@ from control.observability import RpcObserver
 from control.settings import ControlSettings
 from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
 from shared import tracing
+from shared.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
                          default_session_ttl_s=settings.default_session_ttl_s,
                          launch_code_ttl_s=settings.launch_code_ttl_s, invalid_tokens=tally,
-                         storage_policy=StoragePolicy.from_settings(settings))
+                         storage_policy=StoragePolicy.from_settings(settings),
+                         egress=EgressPolicy(allow=settings.egress_allow))
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -146,6 +148,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background.append(asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"))
     log.info("control plane listening on %s:%d (%s; database %s)", settings.grpc_host, port,
              _tls_description(settings.tls), engine.url.render_as_string(hide_password=True))
+    if settings.egress_allow:
+        log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
                           stopping=stopping, editors=registry, metrics=metrics)
 

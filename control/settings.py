@@ -7,6 +7,7 @@ from pathlib import Path
 
 from control.db.engine import sqlite_file, sqlite_url
 from shared.grpc_channel import ServerTlsSettings
+from shared.egress import IPNetwork
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class ControlSettings:
     migrate: bool = False
     # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
     metrics_port: int | None = None
+    # Networks that URLs set by tenant keys may reach although internal (--egress-allow).
+    egress_allow: tuple[IPNetwork, ...] = ()
 
     @property
     def effective_database_url(self) -> str:

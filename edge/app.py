@@ -17,6 +17,7 @@ from edge.wopi.flood import InvalidTokenLimiter, report_periodically
 from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
 from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
+from shared.egress import EgressPolicy
 from shared.errors import WopiProxyError
 
 
@@ -44,7 +45,7 @@ def create_app(settings: EdgeSettings) -> Quart:
                                 interceptors=observability.client_interceptors(app))
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
-        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool(),
+        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool(EgressPolicy(allow=settings.egress_allow)),
                                                    flood=flood)
         app.extensions["wopi_proxy_reporter"] = asyncio.create_task(report_periodically(
             flood, control.report_edge_refusals, interval_s=settings.refusal_report_interval_s, stop=stopping))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.grpc_channel import PLAINTEXT, TlsSettings
+from shared.egress import IPNetwork
 
 
 @dataclass(frozen=True)
@@ -28,3 +29,5 @@ class EdgeSettings:
     refusal_report_interval_s: float = 5.0  # how often the edge reports its own refusals for the audit
     max_tracked_addresses: int = 100_000  # bound of the limiter's tables
     control_tls: TlsSettings = PLAINTEXT  # how the channel to the control plane is secured
+    # Networks that tenants' storage endpoints may reach although internal (--egress-allow).
+    egress_allow: tuple[IPNetwork, ...] = ()

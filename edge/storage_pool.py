@@ -1,8 +1,13 @@
-"""One FsspecStorage per distinct storage configuration, reused across requests."""
+"""One FsspecStorage per distinct storage configuration, reused across requests.
+
+A storage a tenant key made comes with egress_restricted: its connections are held to the
+edge's own egress policy (--egress-allow of the edge, not the control plane's).
+"""
 
 from __future__ import annotations
 
 from edge.observability import note_storage
+from shared.egress import EgressPolicy
 from shared.storage import FsspecStorage
 from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
 
@@ -10,15 +15,19 @@ MAX_ENTRIES = 1024
 
 
 class StoragePool:
-    def __init__(self) -> None:
-        self._storages: dict[tuple[str, str, tuple[tuple[str, str], ...]], FsspecStorage] = {}
+    def __init__(self, egress: EgressPolicy | None = None) -> None:
+        self._egress = egress or EgressPolicy()
+        self._storages: dict[tuple[bool, str, str, tuple[tuple[str, str], ...]], FsspecStorage] = {}
 
     def get(self, access: edge_pb.StorageAccess) -> FsspecStorage:
+        """Raises EgressRefused for a tenant's storage whose endpoint the policy refuses."""
         note_storage(access.protocol)  # a failure from here on counts as a storage error
-        key = (access.protocol, access.root, tuple(sorted(access.options.items())))
+        key = (access.egress_restricted, access.protocol, access.root, tuple(sorted(access.options.items())))
         storage = self._storages.get(key)
         if storage is None:
             if len(self._storages) >= MAX_ENTRIES:
                 self._storages.clear()
-            storage = self._storages[key] = FsspecStorage(access.protocol, access.root, dict(access.options))
+            egress = self._egress if access.egress_restricted else None
+            storage = FsspecStorage(access.protocol, access.root, dict(access.options), egress=egress)
+            self._storages[key] = storage
         return storage

@@ -45,7 +45,8 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── TooManyInvalidTokens       (retry_after_s)                  edge 429 + Retry-After
     ├── ConflictCopyQuotaExceeded  (tenant_id, quota)               WOPI 507
     ├── StorageFull                (storage)                        WOPI 507
-    └── StorageReadOnly            (storage, detail)                WOPI 503 + Retry-After
+    ├── StorageReadOnly            (storage, detail)                WOPI 503 + Retry-After
+    └── EgressRefused              (host, detail)                   a tenant's URL names an internal address
 
 A dependency that fails is told honestly: StorageUnreachable and ControlPlaneUnavailable are
 WOPI 503 with Retry-After too (shared/wopi_status.py), never 500.
@@ -384,3 +385,19 @@ class StorageReadOnly(WopiProxyError):
 
     def __init__(self, storage: str, detail: str) -> None:
         super().__init__(f"storage {storage!r} is read-only: {detail}", storage=storage, detail=detail)
+
+
+# -- egress policy (shared/egress.py) --------------------------------------------------------------
+
+
+class EgressRefused(WopiProxyError):
+    """A URL set by a tenant key names an address the egress policy refuses (SSRF). The
+    message names the host and why, never anything a server answered."""
+
+    reason = "EGRESS_REFUSED"
+
+    def __init__(self, host: str, detail: str) -> None:
+        super().__init__(f"egress refused: {host!r} {detail} (an operator may allow a network with "
+                         f"--egress-allow)", host=host, detail=detail)
+        self.host = host
+        self.detail = detail

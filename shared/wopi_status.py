@@ -33,6 +33,7 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.StorageUnreachable, 503),
     (errors.StorageReadOnly, 503),  # the operator must remount it: retrying later is right
     (errors.StorageFull, 507),  # RFC 4918 Insufficient Storage
+    (errors.EgressRefused, 500),  # a tenant's storage endpoint this edge's --egress-allow does not cover
 ]
 
 

@@ -11,7 +11,7 @@ from control.api import convert
 from control.api.auth import current_principal
 from control.api.errors import grpc_errors
 from control.api.protos import editor_grpc, editor_pb
-from control.services import editors
+from control.services import editor_diagnosis, editors
 from control.services.context import ServiceContext
 from shared.errors import InvalidArgument
 
@@ -22,6 +22,8 @@ POLICIES = {
     editor_pb.PROOF_POLICY_REQUIRED: "required",
     editor_pb.PROOF_POLICY_OFF: "off",
 }
+SEVERITIES = {"ok": editor_pb.FINDING_SEVERITY_OK, "warn": editor_pb.FINDING_SEVERITY_WARN,
+              "fail": editor_pb.FINDING_SEVERITY_FAIL}
 
 
 class EditorServicer(editor_grpc.EditorServiceServicer):
@@ -62,3 +64,13 @@ class EditorServicer(editor_grpc.EditorServiceServicer):
     async def DeleteEditor(self, request: editor_pb.DeleteEditorRequest, context: Ctx) -> empty_pb2.Empty:
         await editors.delete_editor(self._ctx, current_principal(), name=request.name, tenant_id=request.tenant_id)
         return empty_pb2.Empty()
+
+    @grpc_errors
+    async def DiagnoseEditor(self, request: editor_pb.DiagnoseEditorRequest,
+                             context: Ctx) -> editor_pb.DiagnoseEditorResponse:
+        found = await editor_diagnosis.diagnose_editor(self._ctx, self._registry, current_principal(),
+                                                       name=request.name, tenant_id=request.tenant_id)
+        findings = [editor_pb.EditorFinding(check=f.check, severity=SEVERITIES[f.severity], summary=f.summary,
+                                            detail=f.detail, fix=f.fix) for f in found.findings]
+        return editor_pb.DiagnoseEditorResponse(editor=self._message(found.editor), public_url=found.public_url,
+                                                findings=findings, diagnose_time=convert.timestamp(found.time))

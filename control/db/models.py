@@ -64,7 +64,8 @@ class Storage(SQLModel, table=True):
     max_file_size: int = _bigint(default=0)  # bytes; 0 = the edge's default
     version_retention: int = 10  # kept previous versions per file; 0 keeps none
     # True when an admin key created it; False binds it to the tenant storage policy
-    # (control.services.storage_policy), checked again at every open.
+    # (control.services.storage_policy, checked again at every open) and its endpoints to the
+    # egress policy (shared/egress.py).
     operator_owned: bool = False
     create_time: int = _bigint()
 
@@ -229,6 +230,8 @@ class Editor(SQLModel, table=True):
     fetch_time: int = _bigint(default=0)
     discovery_error: str = Field(default="", sa_column=Column(Text, nullable=False))
     create_time: int = _bigint()
+    # Made with an admin key: its discovery URL is the operator's, not held to the egress policy.
+    operator_owned: bool = False
 
 
 class LaunchCode(SQLModel, table=True):

@@ -175,7 +175,8 @@ def parse_discovery(xml: bytes) -> Discovery:
     except ParseError as error:
         raise DiscoveryError(f"not well-formed XML: {error}") from None
     if _local(root.tag) != "wopi-discovery":
-        raise DiscoveryError(f"the root element is <{_local(root.tag)}>, not <wopi-discovery>")
+        # The element's name is not repeated: an error never echoes what a server sent.
+        raise DiscoveryError("the root element is not <wopi-discovery>")
 
     zones = [z for z in root if _local(z.tag) == "net-zone"]
     zones.sort(key=_zone_rank)  # stable: document order within a rank

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 if TYPE_CHECKING:
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
+from shared.egress import EgressPolicy
 
 
 def system_clock_ms() -> int:
@@ -77,6 +78,8 @@ class ServiceContext:
     invalid_tokens: InvalidTokenTally | None = None
     # Which storages may be made and opened (control.services.storage_policy).
     storage_policy: StoragePolicy = field(default_factory=StoragePolicy)
+    # What URLs set by tenant keys may connect to (discovery URLs, S3 endpoints).
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -22,13 +22,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control.db import stores
 from control.db.models import Editor, Session, Tenant
 from control.editors.discovery import Discovery, DiscoveryError, action_url, choose_action, parse_discovery
-from control.editors.fetch import fetch_discovery
+from control.editors.fetch import TIMEOUT_S, fetch_discovery
 from control.editors.proof import verify_proof
 from control.services import audit, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
+from shared.egress_http import restricted_client
 from shared.errors import (
     EditorAlreadyExists,
+    EgressRefused,
     EditorNotFound,
     FailedPrecondition,
     InvalidArgument,
@@ -49,11 +51,14 @@ def _unavailable(url: str, detail: str) -> FailedPrecondition:
 
 
 class EditorRegistry:
-    """Parsed discovery documents (cached by content hash) and the HTTP client that fetches them."""
+    """Parsed discovery documents (cached by content hash) and the HTTP clients that fetch them:
+    one for the operator's editors (any address), one held to the egress policy for the
+    editors tenant keys made (shared/egress_http.py)."""
 
     def __init__(self, ctx: ServiceContext, client: httpx.AsyncClient | None = None) -> None:
         self._ctx = ctx
-        self._client = client or httpx.AsyncClient(timeout=15, follow_redirects=True)
+        self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S)
+        self._restricted = restricted_client(ctx.egress, timeout_s=TIMEOUT_S)
         self._parsed: dict[str, Discovery] = {}
         self._refreshing: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -62,6 +67,7 @@ class EditorRegistry:
         for task in list(self._tasks):
             task.cancel()
         await self._client.aclose()
+        await self._restricted.aclose()
 
     def discovery(self, editor: Editor) -> Discovery | None:
         if not editor.discovery_xml:
@@ -78,9 +84,15 @@ class EditorRegistry:
             self._parsed[digest] = parsed
         return parsed
 
-    async def fetch(self, url: str) -> tuple[str, Discovery]:
+    async def fetch(self, url: str, *, operator_owned: bool,
+                    on_headers: Callable[[httpx.Headers], None] | None = None) -> tuple[str, Discovery]:
+        """Raises EgressRefused when a tenant's URL (not operator_owned) names a refused address."""
         try:
-            xml = await fetch_discovery(url, self._client)
+            if operator_owned:
+                xml = await fetch_discovery(url, self._client, on_headers=on_headers)
+            else:
+                xml = await fetch_discovery(url, self._restricted, policy=self._ctx.egress,
+                                           on_headers=on_headers)
             return xml.decode("utf-8", errors="replace"), parse_discovery(xml)
         except DiscoveryError as error:
             raise _unavailable(url, str(error)) from None
@@ -92,8 +104,8 @@ class EditorRegistry:
             raise EditorNotFound(str(editor_id))
         now = self._ctx.clock()
         try:
-            xml, parsed = await self.fetch(editor.discovery_url)
-        except FailedPrecondition as error:
+            xml, parsed = await self.fetch(editor.discovery_url, operator_owned=editor.operator_owned)
+        except (FailedPrecondition, EgressRefused) as error:
             async with self._ctx.transaction() as db:
                 row = await db.get(Editor, editor_id)
                 if row is not None:
@@ -170,7 +182,9 @@ async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal
         raise InvalidArgument("discovery_url", "required")
     if proof_policy not in POLICIES:
         raise InvalidArgument("proof_policy", "required, if-advertised or off")
-    xml, parsed = await registry.fetch(discovery_url)
+    # The operator's URLs are trusted; a tenant key's pass the egress policy, now and at every refresh.
+    operator_owned = principal.is_admin
+    xml, parsed = await registry.fetch(discovery_url, operator_owned=operator_owned)
     if proof_policy == "required" and parsed.proof_key is None:
         raise _unavailable(discovery_url, "the proof policy is 'required' but the discovery has no proof-key")
     now = ctx.clock()
@@ -180,7 +194,8 @@ async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal
         if await _get(db, scope, name) is not None:
             raise EditorAlreadyExists(name)
         row = Editor(tenant_id=scope, name=name, discovery_url=discovery_url, proof_policy=proof_policy,
-                     discovery_xml=xml, product=parsed.product, fetch_time=now, create_time=now)
+                     discovery_xml=xml, product=parsed.product, fetch_time=now, create_time=now,
+                     operator_owned=operator_owned)
         await stores.add(db, row)
         await audit.record(db, time=now, actor=principal.actor, operation="CreateEditor", outcome="ok",
                            tenant_id=scope or None, detail=f"editor={name} url={discovery_url} proof={proof_policy}")

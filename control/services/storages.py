@@ -23,11 +23,13 @@ from control.db.models import File, FileVersion, LaunchCode, Session, Storage
 from control.services import audit, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
+from shared.egress import EgressPolicy
 from shared.errors import (
     FailedPrecondition, InvalidArgument, PermissionDenied, StorageAlreadyExists, StorageNotFound, TenantNotFound,
 )
 from shared.storage import FsspecStorage, redact_options
 from shared.storage.options import REDACTED, S3_PROTOCOLS
+from shared.storage.egress import HTTP_PROTOCOLS
 
 DEFAULT_VERSION_RETENTION = 10
 MAX_OPTIONS = 64
@@ -40,9 +42,15 @@ def storage_options(row: Storage) -> dict[str, str]:
 
 
 def open_storage(ctx: ServiceContext, row: Storage) -> FsspecStorage:
-    """The storage of `row`, if the policy still allows it (StorageBlocked otherwise)."""
+    """The storage of `row`, if the policy still allows it (StorageBlocked otherwise); one a tenant
+    key made is held to the egress policy."""
     ctx.storage_policy.check_open(row)
-    return FsspecStorage(row.protocol, row.root, storage_options(row))
+    return FsspecStorage(row.protocol, row.root, storage_options(row), egress=egress_of(row, ctx.egress))
+
+
+def egress_of(row: Storage, egress: EgressPolicy) -> EgressPolicy | None:
+    """The policy `row`'s connections are held to: None (unrestricted) for the operator's storages."""
+    return None if row.operator_owned else egress
 
 
 def _for_readers(row: Storage) -> Storage:
@@ -96,9 +104,16 @@ async def create_storage(
     protocol, retention = _check_fields(protocol, root, options, max_file_size, version_retention)
     # The policy before anything touches the root: a refused root is never probed.
     ctx.storage_policy.check(principal, tenant_id, protocol, root, options)
+    # A tenant key's endpoints are attacker input (the operator's are trusted): refused here
+    # with the reason, and checked again at every connection (shared/egress.py).
+    operator_owned = principal.is_admin
+    egress = None if operator_owned else ctx.egress
+    target = options.get("endpoint_url") if protocol in S3_PROTOCOLS else root if protocol in HTTP_PROTOCOLS else ""
+    if egress is not None and target:
+        await egress.check_url_resolved(target)
     # Reachability first: nothing is written for a storage that cannot work (a malformed
     # option, such as anon=maybe, is refused here too).
-    await FsspecStorage(protocol, root, options).check_reachable()
+    await FsspecStorage(protocol, root, options, egress=egress).check_reachable()
     now = ctx.clock()
     try:
         async with ctx.transaction() as db:

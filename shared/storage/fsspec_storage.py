@@ -42,6 +42,7 @@ from typing import Any
 import fsspec
 from fsspec.spec import AbstractBufferedFile
 
+from shared.egress import EgressPolicy
 from shared.errors import (
     FileNotFound,
     PathOutsideRoot,
@@ -52,6 +53,7 @@ from shared.errors import (
     WopiProxyError,
 )
 from shared.storage import s3
+from shared.storage.egress import restrict
 from shared.storage.base import FileStat, OpenedRead, WriteResult
 from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
 from shared.storage.paths import STAGING_FOLDER, normalize_relative_path
@@ -193,15 +195,19 @@ class FsspecStorage:
 
     `root` is a folder path for local disks, "bucket/prefix" (or "bucket") for S3.
     `options` are the storage's string options (see shared.storage.options).
+    `egress`: the policy a tenant's storage is held to (None: the operator's, unrestricted).
     """
 
-    def __init__(self, protocol: str, root: str, options: Mapping[str, str] | None = None) -> None:
+    def __init__(self, protocol: str, root: str, options: Mapping[str, str] | None = None, *,
+                 egress: EgressPolicy | None = None) -> None:
         self.protocol = protocol or "file"
         self.options = dict(options or {})
         kwargs = fsspec_kwargs(self.protocol, self.options)  # InvalidArgument for a malformed option
         if self.protocol in ("file", "local"):
             # fsspec's auto_mkdir would recreate a missing root on the first write.
             kwargs["auto_mkdir"] = False
+        if egress is not None:  # EgressRefused for an endpoint the policy refuses
+            restrict(self.protocol, root, kwargs, egress)
         try:
             self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:

@@ -116,6 +116,30 @@ async def test_released_database_is_stamped_at_the_baseline_and_upgraded_with_it
     assert (storages["docs"].operator_owned, storages["own"].operator_owned) == (True, False)
 
 
+async def test_editors_are_operator_owned_only_when_an_admin_made_them(released: AsyncEngine) -> None:
+    """The first release let tenant keys add editors with any discovery URL: only the pool's (admin
+    only) and those the audit trail shows an admin key adding escape the egress policy."""
+    async with released.begin() as conn:
+        keys = dict((await conn.execute(text("SELECT role, id FROM api_keys"))).all())
+        for editor_id, tenant, name, actor in [(1, "", "pool", None), (2, "acme", "by-admin", keys["admin"]),
+                                               (3, "acme", "by-tenant", keys["tenant"])]:
+            await conn.execute(text(
+                "INSERT INTO editors (id, tenant_id, name, discovery_url, proof_policy, discovery_xml, product, "
+                "fetch_time, discovery_error, create_time) VALUES (:id, :tenant, :name, 'https://e.test/d', "
+                "'off', '', '', 0, '', 0)"), {"id": editor_id, "tenant": tenant, "name": name})
+            if actor:
+                await conn.execute(text(
+                    "INSERT INTO audit_events (time, tenant_id, actor, operation, outcome, status, detail, "
+                    "version_before, version_after, lock_hash, editor, client_address, correlation_id, "
+                    "previous_hash, hash) VALUES (0, :tenant, :actor, 'CreateEditor', 'ok', 0, :detail, 0, 0, "
+                    "'', '', '', '', '', '')"),
+                    {"tenant": tenant, "actor": f"key:{actor}", "detail": f"editor={name} url=https://e.test/d"})
+    await ensure_schema(released, migrate=True, box=FIXTURE_BOX)
+    async with released.connect() as conn:
+        owned = dict((await conn.execute(text("SELECT name, operator_owned FROM editors"))).all())
+    assert owned == {"pool": True, "by-admin": True, "by-tenant": False}
+
+
 async def test_upgrade_encrypts_the_released_plain_webhook_secret(released: AsyncEngine) -> None:
     async with released.connect() as conn:
         assert (await conn.execute(text("SELECT webhook_secret FROM tenants"))).scalar() == "plain-webhook-secret"

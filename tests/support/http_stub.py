@@ -4,6 +4,7 @@ webhooks) or what a browser posts to (a stand-in editor), recording every reques
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ class HttpStub:
         default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    date_offset_s: float = 0.0  # the Date header of replies runs this far ahead (negative: behind)
 
     def start(self) -> HttpStub:
         stub = self
@@ -48,6 +50,9 @@ class HttpStub:
                 self.wfile.write(body)
 
             do_GET = do_POST = _handle
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return super().date_time_string((timestamp or time.time()) + stub.date_offset_s)
 
             def log_message(self, *args: object) -> None:
                 pass

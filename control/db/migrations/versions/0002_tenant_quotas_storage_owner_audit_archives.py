@@ -1,4 +1,4 @@
-"""tenant incarnation and quotas, storages' owner, archived audit chains, encrypted webhook secrets
+"""tenant incarnation and quotas, storages' and editors' owner, archived audit chains, encrypted webhook secrets
 
 Revision ID: 0002
 Revises: 0001
@@ -6,9 +6,10 @@ Create Date: 2026-12-01
 
 Rows that exist get what the release that added each column would have given them:
 - tenants.incarnation: a random one per tenant, as CreateTenant makes;
-- storages.operator_owned: True only when the audit trail shows an admin key created the
-  storage (the first release let tenant keys create storages anywhere: one the trail cannot
-  vouch for is bound to the tenant storage policy, and a warning names it);
+- storages.operator_owned, editors.operator_owned: True only when the audit trail shows an
+  admin key created the row (the first release let tenant keys create storages anywhere and
+  editors with any discovery URL: a row the trail cannot vouch for is held to the tenant storage
+  policy and the egress policy, and a warning names it); pool editors only admins could make;
 - tenants.webhook_secret: encrypted with the control plane's secret key (when the upgrade has
   it: the control plane and `wopi-proxy db upgrade` always do; otherwise the column type still
   reads the plain value and encrypts it at its next change).
@@ -38,6 +39,7 @@ NEW_COLUMNS: dict[str, list[tuple[str, sa.types.TypeEngine[Any], str]]] = {
     "tenants": [("incarnation", sa.String(length=32), "''"), ("max_file_size_cap", sa.BigInteger(), "0"),
                 ("conflict_copy_quota", sa.BigInteger(), "0"), ("conflict_copy_bytes", sa.BigInteger(), "0")],
     "storages": [("operator_owned", sa.Boolean(), "false")],
+    "editors": [("operator_owned", sa.Boolean(), "false")],
     "audit_chain_heads": [("first_after_id", sa.BigInteger(), "0"), ("archive_of", sa.String(length=63), "''")],
 }
 
@@ -49,7 +51,8 @@ def upgrade() -> None:
                 batch.add_column(sa.Column(name, type_, nullable=False, server_default=sa.text(default)))
     bind = op.get_bind()
     _give_incarnations(bind)
-    _mark_operator_storages(bind)
+    _mark_operator_owned(bind, table="storages", operation="CreateStorage", label="storage")
+    _mark_operator_owned(bind, table="editors", operation="CreateEditor", label="editor")
     _encrypt_webhook_secrets(bind)
     # The types and defaults of the models (on SQLite: each table copied once).
     for table, columns in NEW_COLUMNS.items():
@@ -70,21 +73,24 @@ def _give_incarnations(bind: sa.engine.Connection) -> None:
                      {"incarnation": secrets.token_hex(8), "id": tenant_id})
 
 
-def _mark_operator_storages(bind: sa.engine.Connection) -> None:
+def _mark_operator_owned(bind: sa.engine.Connection, *, table: str, operation: str, label: str) -> None:
+    """Sets operator_owned on the rows of `table` whose creation (`operation`, detail
+    "<label>=<name> ...") the audit trail shows an admin key made. Pool editors (tenant "")
+    only an admin key can make."""
     admin_actors = {f"key:{key_id}" for (key_id,) in
                     bind.execute(sa.text("SELECT id FROM api_keys WHERE role = 'admin'")).fetchall()}
-    creators: dict[tuple[str, str], str] = {}  # (tenant, storage name) -> actor of its last creation
-    rows = bind.execute(sa.text("SELECT tenant_id, detail, actor FROM audit_events WHERE operation = 'CreateStorage' "
-                                "AND outcome = 'ok' ORDER BY id")).fetchall()
+    creators: dict[tuple[str, str], str] = {}  # (tenant, name) -> actor of its last creation
+    rows = bind.execute(sa.text("SELECT tenant_id, detail, actor FROM audit_events WHERE operation = :operation "
+                                "AND outcome = 'ok' ORDER BY id"), {"operation": operation}).fetchall()
     for tenant_id, detail, actor in rows:
-        name = str(detail).removeprefix("storage=").partition(" ")[0]  # "storage=<name> protocol=<p>"
-        creators[(str(tenant_id), name)] = str(actor)
-    for storage_id, tenant_id, name in bind.execute(sa.text("SELECT id, tenant_id, name FROM storages")).fetchall():
-        if creators.get((tenant_id, name)) in admin_actors:
-            bind.execute(sa.text("UPDATE storages SET operator_owned = true WHERE id = :id"), {"id": storage_id})
+        name = str(detail).removeprefix(f"{label}=").partition(" ")[0]
+        creators[(str(tenant_id or ""), name)] = str(actor)
+    for row_id, tenant_id, name in bind.execute(sa.text(f"SELECT id, tenant_id, name FROM {table}")).fetchall():
+        if (table == "editors" and not tenant_id) or creators.get((tenant_id, name)) in admin_actors:
+            bind.execute(sa.text(f"UPDATE {table} SET operator_owned = true WHERE id = :id"), {"id": row_id})
         else:
-            log.warning("storage %r of tenant %r: the audit trail does not show an admin key creating it, so it "
-                        "is bound to the tenant storage policy from now on", name, tenant_id)
+            log.warning("%s %r of tenant %r: the audit trail does not show an admin key creating it, so it is "
+                        "held to the tenant's policies from now on", label, name, tenant_id)
 
 
 def _encrypt_webhook_secrets(bind: sa.engine.Connection) -> None:

@@ -37,7 +37,7 @@ class AuthorizeWopiRequestRequest(_message.Message):
     def __init__(self, access_token: _Optional[str] = ..., file_id: _Optional[str] = ..., operation: _Optional[str] = ..., client_address: _Optional[str] = ..., correlation_id: _Optional[str] = ..., lock_id: _Optional[str] = ..., old_lock_id: _Optional[str] = ..., user_info: _Optional[str] = ..., editor: _Optional[str] = ..., proof: _Optional[str] = ..., proof_old: _Optional[str] = ..., proof_timestamp: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class StorageAccess(_message.Message):
-    __slots__ = ("protocol", "root", "options", "max_file_size", "version_retention")
+    __slots__ = ("protocol", "root", "options", "max_file_size", "version_retention", "egress_restricted")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -50,12 +50,14 @@ class StorageAccess(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     VERSION_RETENTION_FIELD_NUMBER: _ClassVar[int]
+    EGRESS_RESTRICTED_FIELD_NUMBER: _ClassVar[int]
     protocol: str
     root: str
     options: _containers.ScalarMap[str, str]
     max_file_size: int
     version_retention: int
-    def __init__(self, protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ...) -> None: ...
+    egress_restricted: bool
+    def __init__(self, protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ..., egress_restricted: _Optional[bool] = ...) -> None: ...
 
 class AuthorizeWopiRequestResponse(_message.Message):
     __slots__ = ("tenant_id", "session_id", "user_id", "user_name", "can_write", "path", "version", "owner_id", "storage", "access_token_expiry", "lock_id", "sha256", "fingerprint", "user_info", "post_message_origin", "editor_name")

@@ -18,10 +18,21 @@ class ProofPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROOF_POLICY_REQUIRED: _ClassVar[ProofPolicy]
     PROOF_POLICY_IF_ADVERTISED: _ClassVar[ProofPolicy]
     PROOF_POLICY_OFF: _ClassVar[ProofPolicy]
+
+class FindingSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FINDING_SEVERITY_UNSPECIFIED: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_OK: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_WARN: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_FAIL: _ClassVar[FindingSeverity]
 PROOF_POLICY_UNSPECIFIED: ProofPolicy
 PROOF_POLICY_REQUIRED: ProofPolicy
 PROOF_POLICY_IF_ADVERTISED: ProofPolicy
 PROOF_POLICY_OFF: ProofPolicy
+FINDING_SEVERITY_UNSPECIFIED: FindingSeverity
+FINDING_SEVERITY_OK: FindingSeverity
+FINDING_SEVERITY_WARN: FindingSeverity
+FINDING_SEVERITY_FAIL: FindingSeverity
 
 class Editor(_message.Message):
     __slots__ = ("name", "tenant_id", "discovery_url", "proof_policy", "product", "proof_keys_advertised", "extensions", "discovery_fetch_time", "discovery_error", "create_time")
@@ -94,3 +105,37 @@ class DeleteEditorRequest(_message.Message):
     name: str
     tenant_id: str
     def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+
+class DiagnoseEditorRequest(_message.Message):
+    __slots__ = ("name", "tenant_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    tenant_id: str
+    def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+
+class EditorFinding(_message.Message):
+    __slots__ = ("check", "severity", "summary", "detail", "fix")
+    CHECK_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    FIX_FIELD_NUMBER: _ClassVar[int]
+    check: str
+    severity: FindingSeverity
+    summary: str
+    detail: str
+    fix: str
+    def __init__(self, check: _Optional[str] = ..., severity: _Optional[_Union[FindingSeverity, str]] = ..., summary: _Optional[str] = ..., detail: _Optional[str] = ..., fix: _Optional[str] = ...) -> None: ...
+
+class DiagnoseEditorResponse(_message.Message):
+    __slots__ = ("editor", "public_url", "findings", "diagnose_time")
+    EDITOR_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_URL_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    editor: Editor
+    public_url: str
+    findings: _containers.RepeatedCompositeFieldContainer[EditorFinding]
+    diagnose_time: _timestamp_pb2.Timestamp
+    def __init__(self, editor: _Optional[_Union[Editor, _Mapping]] = ..., public_url: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[EditorFinding, _Mapping]]] = ..., diagnose_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -58,6 +58,11 @@ class EditorServiceStub:
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.RefreshEditorRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.Editor.FromString,
                 _registered_method=True)
+        self.DiagnoseEditor = channel.unary_unary(
+                '/wopiproxy.control.v1.EditorService/DiagnoseEditor',
+                request_serializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.DiagnoseEditorRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.DiagnoseEditorResponse.FromString,
+                _registered_method=True)
         self.DeleteEditor = channel.unary_unary(
                 '/wopiproxy.control.v1.EditorService/DeleteEditor',
                 request_serializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.DeleteEditorRequest.SerializeToString,
@@ -102,6 +107,16 @@ class EditorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiagnoseEditor(self, request, context):
+        """Checks an editor from the control plane's position: fetches its discovery document now (nothing is
+        stored), compares the editor's clock, the public URL (WOPISrc base) and schemes, its actions and
+        proof keys, and answers findings with fixes. A failing fetch is a finding, not an error. Returns
+        NOT_FOUND if the editor does not exist (or is another tenant's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteEditor(self, request, context):
         """Removes an editor; sessions already opened with it keep working. Returns NOT_FOUND if it does not exist.
         """
@@ -131,6 +146,11 @@ def add_EditorServiceServicer_to_server(servicer, server):
                     servicer.RefreshEditor,
                     request_deserializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.RefreshEditorRequest.FromString,
                     response_serializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.Editor.SerializeToString,
+            ),
+            'DiagnoseEditor': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiagnoseEditor,
+                    request_deserializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.DiagnoseEditorRequest.FromString,
+                    response_serializer=wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.DiagnoseEditorResponse.SerializeToString,
             ),
             'DeleteEditor': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteEditor,
@@ -249,6 +269,33 @@ class EditorService:
             '/wopiproxy.control.v1.EditorService/RefreshEditor',
             wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.RefreshEditorRequest.SerializeToString,
             wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.Editor.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiagnoseEditor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.control.v1.EditorService/DiagnoseEditor',
+            wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.DiagnoseEditorRequest.SerializeToString,
+            wopiproxy_dot_control_dot_v1_dot_editor__service__pb2.DiagnoseEditorResponse.FromString,
             options,
             channel_credentials,
             insecure,
