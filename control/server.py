@@ -34,7 +34,8 @@ from control.settings import ControlSettings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = [
+# The public API: health-checked and listed by reflection (grpcurl list).
+PUBLIC_SERVICE_NAMES = [
     tenant_pb.DESCRIPTOR.services_by_name["TenantService"].full_name,
     key_pb.DESCRIPTOR.services_by_name["KeyService"].full_name,
     storage_pb.DESCRIPTOR.services_by_name["StorageService"].full_name,
@@ -42,8 +43,10 @@ SERVICE_NAMES = [
     editor_pb.DESCRIPTOR.services_by_name["EditorService"].full_name,
     file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
     audit_pb.DESCRIPTOR.services_by_name["AuditService"].full_name,
-    edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name,
 ]
+# Internal (wopiproxy.internal.v1): health-checked, served, but not listed by reflection.
+INTERNAL_SERVICE_NAMES = [edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name]
+SERVICE_NAMES = PUBLIC_SERVICE_NAMES + INTERNAL_SERVICE_NAMES
 
 
 @dataclass
@@ -97,7 +100,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     for name in ["", *SERVICE_NAMES]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     enable_reflection(
-        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        [*PUBLIC_SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.storage import FsspecStorage
-from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 MAX_ENTRIES = 1024
 

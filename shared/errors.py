@@ -38,7 +38,11 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── FileLocked                 (file_id)
     ├── VersionNotFound            (file_id, version)
     ├── InvalidFileName            (name, description)              WOPI 400 + X-WOPI-InvalidFileNameError
-    └── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    ├── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
+    │   -- the write protocol and deadlines (control/services/write_intents.py) --
+    ├── WriteInProgress            (file_id)                        WOPI 423: another write is pending
+    ├── WriteIntentNotFound        (intent_id)                      (under NotFound)
+    └── DeadlineExceeded           (detail)                         the caller gave up: nothing committed
 """
 
 from __future__ import annotations
@@ -304,3 +308,31 @@ class EditorAlreadyExists(AlreadyExists):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"editor {name!r} already exists", editor=name)
+
+
+# -- the write protocol and deadlines (control/services/write_intents.py, control/services/deadlines.py) --
+
+
+class WriteInProgress(WopiProxyError):
+    """Another write of the file is between BeginWrite and its confirmation."""
+
+    reason = "WRITE_IN_PROGRESS"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"another write of file {file_id!r} is in progress; retry", file_id=file_id)
+
+
+class WriteIntentNotFound(NotFound):
+    reason = "WRITE_INTENT_NOT_FOUND"
+
+    def __init__(self, intent_id: str) -> None:
+        super().__init__(f"write intent {intent_id!r} is unknown or was abandoned", intent_id=intent_id)
+
+
+class DeadlineExceeded(WopiProxyError):
+    """The caller's deadline passed (or it went away) before the work could commit: nothing was."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"deadline exceeded: {detail}", detail=detail)

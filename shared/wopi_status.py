@@ -24,7 +24,8 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.TimestampConflict, 409),  # with {"COOLStatusCode": 1010}
     (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
-    (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof
+    (errors.ProofInvalid, 500),
+    (errors.WriteInProgress, 423),  # "busy", not a conflict: Collabora reads any 409 as one  # what Office and the WOPI validator expect of a failed proof
 ]
 
 

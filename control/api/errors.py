@@ -38,6 +38,9 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.FileAlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.InvalidFileName, code_pb2.INVALID_ARGUMENT),
     (errors.ProofInvalid, code_pb2.PERMISSION_DENIED),
+    (errors.TimestampConflict, code_pb2.FAILED_PRECONDITION),
+    (errors.WriteInProgress, code_pb2.FAILED_PRECONDITION),
+    (errors.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
 ]
 
 

@@ -1,9 +1,10 @@
-"""The generated modules, imported once under short names."""
+"""The generated modules, imported once under short names (edge_*: the internal EdgeService)."""
 
-from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
+
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
-from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
 from wopiproxy.control.v1 import error_reason_pb2 as reason_pb
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
 from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
