@@ -13,22 +13,34 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
-from control.api.reflection import enable_reflection
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
 from control.api.protos import (
-    edge_grpc, edge_pb, file_grpc, file_pb, key_grpc, key_pb, session_grpc, session_pb, storage_grpc, storage_pb,
-    editor_grpc, editor_pb, tenant_grpc, tenant_pb,
+    edge_grpc,
+    edge_pb,
+    editor_grpc,
+    editor_pb,
+    file_grpc,
+    file_pb,
+    key_grpc,
+    key_pb,
+    session_grpc,
+    session_pb,
+    storage_grpc,
+    storage_pb,
+    tenant_grpc,
+    tenant_pb,
 )
+from control.api.reflection import enable_reflection
 from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
 from control.db.engine import create_engine, create_schema, session_factory
 from control.db.models import Storage
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services.audit_retention import AuditRetention
 from control.services.context import ServiceContext
-from control.services.keys import Authenticator, ensure_admin_key
 from control.services.editors import EditorRegistry
+from control.services.keys import Authenticator, ensure_admin_key
 from control.services.webhooks import WebhookDispatcher
 from control.settings import ControlSettings
 

@@ -8,9 +8,8 @@ import logging
 import os
 import secrets
 import time
-from pathlib import Path
-
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlmodel import col, select
 

@@ -32,8 +32,7 @@ def sanitize_file_name(name: str, *, fallback: str = "document") -> str:
     """A legal name as close to `name` as possible (for X-WOPI-ValidRelativeTarget suggestions)."""
     cleaned = _FORBIDDEN.sub("_", name).strip().rstrip(".")
     for prefix in RESERVED_PREFIXES:
-        if cleaned.startswith(prefix):
-            cleaned = cleaned[len(prefix):]
+        cleaned = cleaned.removeprefix(prefix)
     if not cleaned:
         cleaned = fallback
     if len(cleaned) > FILE_NAME_MAX_LENGTH:
