@@ -24,6 +24,14 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SystemExit(f"error: {name} must be a number of seconds, not {value!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wopi-proxy", description="A multi-tenant WOPI host.")
     parser.add_argument("--control", default=None,
@@ -46,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--secret-key-file", type=Path, default=None,
                        help="Fernet key encrypting stored secrets (env WOPI_PROXY_SECRET_KEY; "
                             "default <data-dir>/secret.key, generated on first start)")
+    store.add_argument("--write-intent-ttl", type=float, default=_env_float("WOPI_PROXY_WRITE_INTENT_TTL_S", 60.0),
+                       help="seconds after which a write that storage does not hold is abandoned; writers "
+                            "publish within half of it (env WOPI_PROXY_WRITE_INTENT_TTL_S, default 60)")
+    store.add_argument("--intent-sweep-interval", type=float,
+                       default=_env_float("WOPI_PROXY_INTENT_SWEEP_INTERVAL_S", 30.0),
+                       help="seconds between sweeps resolving unconfirmed writes from storage "
+                            "(env WOPI_PROXY_INTENT_SWEEP_INTERVAL_S, default 30)")
 
     serve = commands.add_parser("serve", parents=[store], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
@@ -75,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also serve the REST gateway of the control API on this port")
     edge.add_argument("--trust-forwarded-headers", action="store_true",
                       help="take the public URL from X-Forwarded-Proto/Host/Prefix (behind a trusted proxy)")
+    edge.add_argument("--control-read-timeout", type=float,
+                      default=_env_float("WOPI_PROXY_CONTROL_READ_TIMEOUT_S", 5.0),
+                      help="deadline in seconds of control-plane calls for reads (CheckFileInfo, GetFile, "
+                           "GetLock) (env WOPI_PROXY_CONTROL_READ_TIMEOUT_S, default 5)")
+    edge.add_argument("--control-write-timeout", type=float,
+                      default=_env_float("WOPI_PROXY_CONTROL_WRITE_TIMEOUT_S", 15.0),
+                      help="deadline in seconds of control-plane calls for writes and lock changes "
+                           "(env WOPI_PROXY_CONTROL_WRITE_TIMEOUT_S, default 15)")
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(dest="verb", required=True)
     p = tenants.add_parser("add", parents=[fmt])
@@ -239,11 +262,15 @@ def _run_service(args: argparse.Namespace) -> None:
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
-                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers)
+                                public_url=args.public_url, trust_forwarded_headers=args.trust_forwarded_headers,
+                                control_read_timeout_s=args.control_read_timeout,
+                                control_write_timeout_s=args.control_write_timeout)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     control = ControlSettings(data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port,
-                              database_url=args.database_url, secret_key_file=args.secret_key_file)
+                              database_url=args.database_url, secret_key_file=args.secret_key_file,
+                              write_intent_ttl_s=args.write_intent_ttl,
+                              intent_sweep_interval_s=args.intent_sweep_interval)
     if args.command == "serve":
         asyncio.run(run.serve(control, args.host, args.port, args.public_url, args.ready_file, args.max_file_size))
     else:

@@ -42,6 +42,7 @@ from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry
 from control.services.keys import Authenticator, ensure_admin_key
 from control.services.webhooks import WebhookDispatcher
+from control.services.write_intents import IntentSweeper
 from control.settings import ControlSettings
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     await create_schema(engine)
     await check_key(engine, box, table=Storage.__tablename__, column="options_json")
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
-                         default_session_ttl_s=settings.default_session_ttl_s)
+                         default_session_ttl_s=settings.default_session_ttl_s,
+                         write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000))
     await ensure_admin_key(ctx, settings.data_dir)
 
     authenticator = Authenticator(ctx)
@@ -123,6 +125,9 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
                   asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
     background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
+    # Writes a crash left unconfirmed are resolved from storage (control.services.write_intents).
+    background.append(asyncio.create_task(IntentSweeper(ctx, settings.intent_sweep_interval_s).run(stopping),
+                                          name="write-intents"))
     log.info("control plane listening on %s:%d (database %s)", settings.grpc_host, port,
              engine.url.render_as_string(hide_password=True))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,

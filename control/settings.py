@@ -20,6 +20,10 @@ class ControlSettings:
     # key. None: <data_dir>/secret.key, generated on the first start. WOPI_PROXY_SECRET_KEY
     # (the key itself) overrides both.
     secret_key_file: Path | None = None
+    # The write protocol (control.services.write_intents): an unconfirmed write that storage does
+    # not hold is abandoned after this; a sweep resolves forgotten ones this often.
+    write_intent_ttl_s: float = 60.0
+    intent_sweep_interval_s: float = 30.0
 
     @property
     def effective_database_url(self) -> str:

@@ -9,12 +9,12 @@ from quart import Quart, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from edge.control_client import ControlClient
+from edge.host.page import blueprint as host_blueprint
 from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedHTTPConnection, BoundedRequest
 from edge.wopi.errors import domain_error_response, http_error_response, unexpected_error_response
-from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.errors import WopiProxyError
 
@@ -37,7 +37,9 @@ def create_app(settings: EdgeSettings) -> Quart:
 
     @app.before_serving
     async def _connect() -> None:
-        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s)
+        control = ControlClient(settings.control_address, settings.api_key,
+                                read_timeout_s=settings.control_read_timeout_s,
+                                write_timeout_s=settings.control_write_timeout_s)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool())
 
     @app.after_serving

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-
-from shared import errors
 from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
+
+from shared import errors
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shared.storage import FsspecStorage
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+
+from shared.storage import FsspecStorage
 
 MAX_ENTRIES = 1024
 

@@ -87,6 +87,7 @@ class ServiceContext:
     clock: Callable[[], int] = field(default=system_clock_ms)
     default_session_ttl_s: int = 10 * 3600
     events: EventSignal = field(default_factory=EventSignal)
+    write_intent_ttl_ms: int = 60_000  # see control.services.write_intents
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -129,6 +129,7 @@ async def _begin_restore(ctx: ServiceContext, principal: Principal, *, file_id: 
         keep = current_size is not None and retention > 0
         intent = write_intents.new_intent(
             file=row, operation="RestoreFileVersion", now=now, session=None, actor=principal.actor,
+            ttl_ms=ctx.write_intent_ttl_ms,
             source_path=row.path, target_path=path, staged_path=staged.temp_path or "", size=staged.result.size,
             sha256=staged.result.sha256, fingerprint=staged.fingerprint,
             kept_version=row.version if keep else 0, kept_size=current_size or 0,

@@ -70,7 +70,7 @@ class Begun:
     keep_version: int
     file_id: str
     version: int
-    publish_within_ms: int = write_intents.PUBLISH_WITHIN_MS
+    publish_within_ms: int
 
 
 def check_staleness(request: WriteRequest) -> None:
@@ -108,10 +108,11 @@ def _audit_detail(operation: WopiOperation, caller: Caller, request: WriteReques
     return " ".join(p for p in parts if p)
 
 
-def _intent(grant: Grant, file: File, caller: Caller, request: WriteRequest, now: int, *, detail: str,
-            **fields: object) -> WriteIntent:
+def _intent(ctx: ServiceContext, grant: Grant, file: File, caller: Caller, request: WriteRequest, now: int, *,
+            detail: str, **fields: object) -> WriteIntent:
     return write_intents.new_intent(
         file=file, operation=request.operation.value, now=now, session=grant.session, actor=grant.actor,
+        ttl_ms=ctx.write_intent_ttl_ms,
         detail=detail, lock_hash=audit.lock_hash_of(request.lock_id), editor=caller.editor,
         client_address=caller.client_address, correlation_id=caller.correlation_id,
         staged_path=request.staged.staged_path[:2000], **fields)
@@ -137,7 +138,7 @@ async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, 
         now = ctx.clock()
         file = grant.file
         if operation is WopiOperation.PUT_RELATIVE_FILE:
-            return await _begin_relative(db, grant, caller, request, now)
+            return await _begin_relative(ctx, db, grant, caller, request, now)
         if file.pending_intent_id:
             raise WriteInProgress(file.id)
         current_lock = locks.current_lock(file, now)
@@ -148,8 +149,8 @@ async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, 
             detail = _audit_detail(operation, caller, request)
             if (request.current.exists and request.staged.sha256 == file.sha256
                     and request.current.fingerprint == file.fingerprint):
-                return await _unchanged(db, grant, caller, request, now, detail)
-            intent = _intent(grant, file, caller, request, now, detail=detail, source_path=file.path,
+                return await _unchanged(ctx, db, grant, caller, request, now, detail)
+            intent = _intent(ctx, grant, file, caller, request, now, detail=detail, source_path=file.path,
                              target_path=file.path, size=request.staged.size, sha256=request.staged.sha256,
                              fingerprint=request.staged.fingerprint, kept_version=file.version if keep else 0,
                              kept_size=request.current.size if keep else 0)
@@ -162,35 +163,36 @@ async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, 
             if holder is not None and holder.id != file.id and holder.deleted_time is None and \
                     locks.current_lock(holder, now):
                 raise FileAlreadyExists(new_path)
-            intent = _intent(grant, file, caller, request, now, source_path=file.path, target_path=new_path,
+            intent = _intent(ctx, grant, file, caller, request, now, source_path=file.path, target_path=new_path,
                              detail=_audit_detail(operation, caller, request, f"{file.path} -> {new_path}"))
         else:  # DeleteFile: refused while locked at all (rest/files/deletefile)
             if current_lock:
                 raise LockConflict(current_lock, "the file is locked")
             extra = f"deleted {file.path}" + (f"; content kept as version {file.version}" if keep else "")
-            intent = _intent(grant, file, caller, request, now, source_path=file.path, target_path="",
+            intent = _intent(ctx, grant, file, caller, request, now, source_path=file.path, target_path="",
                              kept_version=file.version if keep else 0,
                              kept_size=request.current.size if keep else 0,
                              detail=_audit_detail(operation, caller, request, extra))
         await write_intents.record(db, file=file, intent=intent)
         return Begun(intent_id=intent.id, done=False, keep_version=intent.kept_version, file_id=file.id,
-                     version=file.version)
+                     version=file.version, publish_within_ms=write_intents.publish_within_ms(ctx.write_intent_ttl_ms))
 
 
-async def _unchanged(db: AsyncSession, grant: Grant, caller: Caller, request: WriteRequest, now: int,
+async def _unchanged(ctx: ServiceContext, db: AsyncSession, grant: Grant, caller: Caller, request: WriteRequest, now: int,
                      detail: str) -> Begun:
     """Same bytes as stored: nothing is rewritten and no version kept, but the save is recorded
     and answered like any other (editors expect a new X-WOPI-ItemVersion)."""
     file = grant.file
-    intent = _intent(grant, file, caller, request, now, detail=detail + " unchanged", source_path=file.path,
+    intent = _intent(ctx, grant, file, caller, request, now, detail=detail + " unchanged", source_path=file.path,
                      target_path=file.path, size=request.staged.size, sha256=request.staged.sha256,
                      fingerprint=request.current.fingerprint)
     await write_intents.record(db, file=file, intent=intent)
     done = await write_intents.confirm(db, intent=intent, file=file, storage=grant.storage, now=now)
-    return Begun(intent_id=intent.id, done=True, keep_version=0, file_id=file.id, version=done.version)
+    return Begun(intent_id=intent.id, done=True, keep_version=0, file_id=file.id, version=done.version,
+                 publish_within_ms=0)
 
 
-async def _begin_relative(db: AsyncSession, grant: Grant, caller: Caller, request: WriteRequest, now: int) -> Begun:
+async def _begin_relative(ctx: ServiceContext, db: AsyncSession, grant: Grant, caller: Caller, request: WriteRequest, now: int) -> Begun:
     """PutRelativeFile: the source needs no lock (Save As from view mode); the target's lock and
     existence are decided here. A new target gets its identity now, retired if the write fails."""
     target_path = normalize_relative_path(request.target_path)
@@ -212,7 +214,7 @@ async def _begin_relative(db: AsyncSession, grant: Grant, caller: Caller, reques
                                         now=now)
         await stores.add(db, target)
     keep = request.current.exists and grant.storage.version_retention > 0
-    intent = _intent(grant, target, caller, request, now, source_path=grant.file.path, target_path=target_path,
+    intent = _intent(ctx, grant, target, caller, request, now, source_path=grant.file.path, target_path=target_path,
                      size=request.staged.size, sha256=request.staged.sha256, fingerprint=request.staged.fingerprint,
                      kept_version=target.version if keep else 0, kept_size=request.current.size if keep else 0,
                      created_file=created,
@@ -221,7 +223,7 @@ async def _begin_relative(db: AsyncSession, grant: Grant, caller: Caller, reques
                                           "its version {version}"))
     await write_intents.record(db, file=target, intent=intent)
     return Begun(intent_id=intent.id, done=False, keep_version=intent.kept_version, file_id=target.id,
-                 version=target.version)
+                 version=target.version, publish_within_ms=write_intents.publish_within_ms(ctx.write_intent_ttl_ms))
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,12 @@ from shared.storage import FsspecStorage, version_object_path
 
 log = logging.getLogger(__name__)
 
-INTENT_TTL_MS = 60_000  # unconfirmed for this long and not in storage: abandoned
-PUBLISH_WITHIN_MS = 30_000  # a writer publishes only within this of Begin's answer (< INTENT_TTL_MS)
+INTENT_TTL_MS = 60_000  # default of ServiceContext.write_intent_ttl_ms: unconfirmed this long and not in storage: abandoned
+
+
+def publish_within_ms(ttl_ms: int) -> int:
+    """A writer publishes only within this of Begin's answer: well before the intent may be abandoned."""
+    return ttl_ms // 2
 SWEEP_INTERVAL_S = 30.0
 SWEEP_BATCH = 100
 
@@ -79,12 +83,12 @@ class PendingWrite(Exception):
 
 
 def new_intent(*, file: File, operation: str, now: int, session: Session | None, actor: str,
-               **fields: object) -> WriteIntent:
-    """A pending intent for `file` (the caller adds it and sets file.pending_intent_id)."""
+               ttl_ms: int = INTENT_TTL_MS, **fields: object) -> WriteIntent:
+    """A pending intent for `file` (record() adds it and points the file at it)."""
     return WriteIntent(id="wi_" + secrets.token_urlsafe(12), file_id=file.id, tenant_id=file.tenant_id,
                        session_id=session.id if session else "", operation=operation, state=PENDING,
                        base_version=file.version, actor=actor, create_time=now,
-                       expire_time=now + INTENT_TTL_MS, **fields)
+                       expire_time=now + ttl_ms, **fields)
 
 
 async def record(db: AsyncSession, *, file: File, intent: WriteIntent) -> None:

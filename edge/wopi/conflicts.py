@@ -27,7 +27,7 @@ def conflict_copy_name(name: str, user_id: str, now: dt.datetime) -> str:
 
 async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
     folder = posixpath.dirname(grant.path)
-    base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.timezone.utc))
+    base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.UTC))
     path = posixpath.join(folder, base)
     n = 2
     while await storage.exists(path):
