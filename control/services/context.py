@@ -25,7 +25,7 @@ async def _bound_lock_waits(db: AsyncSession) -> None:
     """PostgreSQL: row and table lock waits end with the caller's deadline (SQLite: the begin hook)."""
     budget = deadlines.current()
     left = budget.remaining() if budget is not None else None
-    if left is None or db.bind.dialect.name != "postgresql":
+    if left is None or db.bind is None or db.bind.dialect.name != "postgresql":
         return
     ms = max(1, int(left * 1000))
     await db.exec(text(f"SET LOCAL lock_timeout = {ms}"))  # type: ignore[call-overload]

@@ -5,6 +5,7 @@ compare-and-set), CommitWrite confirms, AbandonWrite gives up."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -109,7 +110,7 @@ def _audit_detail(operation: WopiOperation, caller: Caller, request: WriteReques
 
 
 def _intent(ctx: ServiceContext, grant: Grant, file: File, caller: Caller, request: WriteRequest, now: int, *,
-            detail: str, **fields: object) -> WriteIntent:
+            detail: str, **fields: Any) -> WriteIntent:
     return write_intents.new_intent(
         file=file, operation=request.operation.value, now=now, session=grant.session, actor=grant.actor,
         ttl_ms=ctx.write_intent_ttl_ms,

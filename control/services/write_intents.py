@@ -45,6 +45,7 @@ import logging
 import posixpath
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -83,7 +84,7 @@ class PendingWrite(Exception):
 
 
 def new_intent(*, file: File, operation: str, now: int, session: Session | None, actor: str,
-               ttl_ms: int = INTENT_TTL_MS, **fields: object) -> WriteIntent:
+               ttl_ms: int = INTENT_TTL_MS, **fields: Any) -> WriteIntent:
     """A pending intent for `file` (record() adds it and points the file at it)."""
     return WriteIntent(id="wi_" + secrets.token_urlsafe(12), file_id=file.id, tenant_id=file.tenant_id,
                        session_id=session.id if session else "", operation=operation, state=PENDING,

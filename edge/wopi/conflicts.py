@@ -6,7 +6,6 @@ import datetime as dt
 import logging
 import posixpath
 import re
-from collections.abc import AsyncIterator
 
 from edge.control_client import Grant, WopiCaller
 from edge.runtime import runtime
@@ -39,15 +38,6 @@ async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
 async def _audit(caller: WopiCaller, grant: Grant, path: str, size: int, reason: str) -> None:
     log.warning("PutFile refused (%s): content kept at %s in tenant %s", reason, path, grant.tenant_id)
     await runtime().control.record_conflict_copy(caller, copy_path=path, size=size, reason=reason)
-
-
-async def keep_body_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,
-                                     chunks: AsyncIterator[bytes], *, limit: int, reason: str) -> str:
-    """Streams a refused body into a new file next to the original and audits where it went."""
-    path = await _free_copy_path(grant, storage)
-    written = await storage.write_atomic(path, chunks, limit=limit)
-    await _audit(caller, grant, path, written.size, reason)
-    return path
 
 
 async def keep_staged_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,
