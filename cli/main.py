@@ -255,6 +255,9 @@ def _control_address(args: argparse.Namespace, override: str | None = None) -> s
 
 def _run_service(args: argparse.Namespace) -> None:
     from cli import run
+    from shared import failpoints
+
+    failpoints.check_environment()
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
 

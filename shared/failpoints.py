@@ -56,6 +56,12 @@ def parse(value: str) -> dict[str, str]:
     return points
 
 
+def check_environment() -> None:
+    """Called at start-up: a malformed WOPI_PROXY_FAILPOINTS stops the process at once."""
+    if _points():
+        log.warning("failpoints armed (testing only): %s", _points())
+
+
 def hit(name: str) -> None:
     assert name in POINTS, name
     action = _points().get(name)
