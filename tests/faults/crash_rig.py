@@ -219,6 +219,7 @@ def crash_put_file(workdir: Path, point: str, *, database_url: str | None = None
     """One PutFile killed at `point` (edge or control), the killed process restarted, the file
     accessed once (the first resolution path), then the sweep awaited (the second)."""
     side = "edge" if point in EDGE_POINTS else "control"
+    workdir.mkdir(parents=True, exist_ok=True)
     rig = Rig(workdir, database_url=database_url)
     rig.start_control(f"{point}=kill" if side == "control" else "")
     try:
