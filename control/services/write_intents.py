@@ -153,9 +153,10 @@ async def confirm(db: AsyncSession, *, intent: WriteIntent, file: File, storage:
     session = await stores.get_session(db, session_id=intent.session_id) if intent.session_id else None
     if session is not None and intent.operation == "PutFile":
         await events.emit(db, type="saved", session=session, now=now, version=file.version)
-    detail = intent.detail.replace("{version}", str(file.version))
+    # The intent's id ties the record to the write (and to a "failed" record of the same id, never both).
+    detail = intent.detail.replace("{version}", str(file.version)) + f" intent={intent.id}"
     if not by_edge:
-        detail += f" (confirmed from storage; intent {intent.id})"
+        detail += " (confirmed from storage)"
     await audit.record(db, time=now, actor=intent.actor, operation=intent.operation, outcome="ok",
                        tenant_id=file.tenant_id, session_id=intent.session_id or None, file_id=file.id,
                        size=intent.size if intent.operation in BYTE_WRITES else None, detail=detail,
@@ -178,7 +179,7 @@ async def abandon(db: AsyncSession, *, intent: WriteIntent, file: File, now: int
     db.add(intent)
     await audit.record(db, time=now, actor=intent.actor, operation=intent.operation, outcome="failed",
                        tenant_id=file.tenant_id, session_id=intent.session_id or None, file_id=file.id,
-                       detail=f"not saved: {reason[:300]} (intent {intent.id})",
+                       detail=f"not saved: {reason[:300]} intent={intent.id}",
                        client_address=intent.client_address, correlation_id=intent.correlation_id,
                        status=0, version_before=file.version, version_after=file.version,
                        lock_hash=intent.lock_hash, editor=intent.editor)

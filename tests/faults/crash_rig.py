@@ -239,3 +239,138 @@ def crash_put_file(workdir: Path, point: str, *, database_url: str | None = None
     except BaseException:
         rig.stop()
         raise
+
+
+# -- the other writes: RenameFile, DeleteFile, PutRelativeFile, restore ---------------------------
+
+OTHER_POINTS = {  # point -> (operation, whether storage changed before the crash)
+    "rename.after_begin": ("rename", False),
+    "rename.after_move": ("rename", True),
+    "delete.after_begin": ("delete", False),
+    "delete.after_move": ("delete", True),
+    "putrelative.after_begin": ("relative", False),
+    "putrelative.after_publish": ("relative", True),
+    "restore.after_keep": ("restore", False),
+    "restore.after_publish": ("restore", True),
+}
+
+
+def _rows(rig: Rig, sql: str, **params: Any) -> list[Any]:
+    engine = rig.engine()
+    try:
+        with engine.connect() as db:
+            return list(db.execute(sqlalchemy.text(sql), params))
+    finally:
+        engine.dispose()
+
+
+def _ok_audits(rig: Rig, operation: str, tenant_id: str) -> int:
+    """Records of confirmed writes (their detail names the write intent)."""
+    return len(_rows(rig, "SELECT id FROM audit_events WHERE tenant_id = :t AND operation = :o AND outcome = 'ok' "
+                          "AND detail LIKE '%intent=wi_%'", t=tenant_id, o=operation))
+
+
+def crash_other(workdir: Path, point: str, *, database_url: str | None = None) -> tuple[list[str], Rig]:
+    """One RenameFile / DeleteFile / PutRelativeFile / restore killed at `point`, the process
+    restarted, the file accessed, the sweep awaited; returns the mismatches found."""
+    operation, changed = OTHER_POINTS[point]
+    side = "control" if operation == "restore" else "edge"
+    workdir.mkdir(parents=True, exist_ok=True)
+    rig = Rig(workdir, database_url=database_url)
+    rig.start_control(f"{point}=kill" if side == "control" else "")
+    try:
+        rig.start_edge(f"{point}=kill" if side == "edge" else "")
+        f = prepare(rig)
+        folder = f.local_path.parent
+        new = secrets.token_bytes(4096)
+        with httpx.Client(timeout=60) as http:
+            if operation in ("delete", "relative", "restore"):
+                http.post(f.url(), headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": LOCK_ID})
+            if operation == "restore":  # a kept version 1 to restore
+                assert put(http, f, new, lock_id=None, **{"X-COOL-WOPI-IsAutosave": "false"}).status_code == 200
+            try:
+                if operation == "rename":
+                    http.post(f.url(), headers={"X-WOPI-Override": "RENAME_FILE", "X-WOPI-Lock": LOCK_ID,
+                                                "X-WOPI-RequestedName": "renamed"})
+                elif operation == "delete":
+                    http.post(f.url(), headers={"X-WOPI-Override": "DELETE"})
+                elif operation == "relative":
+                    http.post(f.url(), content=new, headers={"X-WOPI-Override": "PUT_RELATIVE",
+                                                             "X-WOPI-RelativeTarget": "copy.docx"})
+            except httpx.HTTPError:
+                pass
+        if operation == "restore":
+            from wopiproxy.control.v1 import file_service_pb2 as file_pb
+            from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
+            api = rig.api()
+            try:
+                api.call(file_grpc.FileServiceStub(api.channel).RestoreFileVersion,
+                         file_pb.RestoreFileVersionRequest(tenant_id=f.tenant_id, file_id=f.file_id, version=1))
+            except Exception:  # noqa: BLE001  (the control plane dies mid-call)
+                pass
+            finally:
+                api.close()
+        killed = rig.edge if side == "edge" else rig.control
+        assert killed is not None
+        rig.wait_killed(killed)
+        rig.start_edge() if side == "edge" else rig.start_control()
+        if operation != "delete" or not changed:
+            with httpx.Client(timeout=30) as http:
+                http.get(f.url())  # the next access
+        deadline = time.monotonic() + RESOLVE_TIMEOUT_S
+        while _rows(rig, "SELECT id FROM write_intents WHERE state = 'pending'") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return _check_other(rig, f, operation, changed, new, folder), rig
+    except BaseException:
+        rig.stop()
+        raise
+
+
+def _check_other(rig: Rig, f: OpenFile, operation: str, changed: bool, new: bytes, folder: Path) -> list[str]:
+    found = []
+    if _rows(rig, "SELECT id FROM write_intents WHERE state = 'pending'"):
+        found.append("write intents still pending")
+    [(path, version, deleted, sha256)] = _rows(
+        rig, "SELECT path, version, deleted_time, sha256 FROM files WHERE id = :id", id=f.file_id)
+    operation_name = {"rename": "RenameFile", "delete": "DeleteFile", "relative": "PutRelativeFile",
+                      "restore": "RestoreFileVersion"}[operation]
+    confirmed = _ok_audits(rig, operation_name, f.tenant_id)
+    if operation == "rename":
+        moved = (folder / "renamed.docx").exists() and not f.local_path.exists()
+        if moved != changed:
+            found.append(f"storage: moved={moved}, expected {changed}")
+        if path != ("renamed.docx" if moved else "doc.docx"):
+            found.append(f"the file row's path {path!r} is not where storage holds the file")
+        if confirmed != int(moved):
+            found.append(f"{confirmed} RenameFile ok audit records")
+    elif operation == "delete":
+        gone = not f.local_path.exists()
+        if gone != changed:
+            found.append(f"storage: gone={gone}, expected {changed}")
+        if (deleted is not None) != gone:
+            found.append(f"the file row says deleted={deleted is not None}, storage gone={gone}")
+        if confirmed != int(gone):
+            found.append(f"{confirmed} DeleteFile ok audit records")
+        if gone and (folder / version_object_path(f.file_id, 1)).read_bytes() != OLD:
+            found.append("the deleted bytes were not kept")
+    elif operation == "relative":
+        target = folder / "copy.docx"
+        exists = target.exists()
+        rows = _rows(rig, "SELECT version, sha256, deleted_time FROM files WHERE path = 'copy.docx'")
+        if exists != changed:
+            found.append(f"storage: target exists={exists}, expected {changed}")
+        if exists and (not rows or rows[0][1] != sha(target.read_bytes()) or rows[0][2] is not None):
+            found.append(f"the target exists in storage but its row says {rows}")
+        if not exists and rows:
+            found.append(f"no target in storage but a live row {rows}")
+        if confirmed != int(exists):
+            found.append(f"{confirmed} PutRelativeFile ok audit records")
+    else:  # restore: version 2 holds `new`; restoring version 1 puts OLD back as version 3
+        stored = f.local_path.read_bytes()
+        if stored != (OLD if changed else new):
+            found.append("storage holds unexpected bytes")
+        if (version, sha256) != ((3, sha(OLD)) if stored == OLD else (2, sha(new))):
+            found.append(f"the file row says version {version} for {'old' if stored == OLD else 'new'} bytes")
+        if confirmed != int(stored == OLD):
+            found.append(f"{confirmed} RestoreFileVersion ok audit records")
+    return found

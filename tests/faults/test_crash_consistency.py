@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.crash_rig import CONTROL_POINTS, EDGE_POINTS, OLD, crash_put_file, mismatches
+from tests.faults.crash_rig import (
+    CONTROL_POINTS,
+    EDGE_POINTS,
+    OLD,
+    OTHER_POINTS,
+    crash_other,
+    crash_put_file,
+    mismatches,
+)
 
 POINTS = {**EDGE_POINTS, **CONTROL_POINTS}
 
@@ -52,3 +60,16 @@ def test_a_small_kill_loop_finds_no_mismatch(tmp_path: Path) -> None:
             assert not mismatches(outcome, new), f"{point}: {mismatches(outcome, new)}\n{rig.log()}"
         finally:
             rig.stop()
+
+
+@pytest.mark.parametrize("point", sorted(OTHER_POINTS))
+def test_rename_delete_put_relative_and_restore_killed_mid_way_agree_with_storage(
+    tmp_path: Path, database_url: str | None, point: str
+) -> None:
+    """The same attack on the other writes: the edge (or, for a restore, the control plane) killed
+    between deciding the change and making it, or between making it and recording it."""
+    found, rig = crash_other(tmp_path, point, database_url=database_url)
+    try:
+        assert not found, f"{found}\n{rig.log()}"
+    finally:
+        rig.stop()
