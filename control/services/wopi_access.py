@@ -177,7 +177,7 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
                            tenant_id=grant.session.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
                            detail=" ".join(filter(None, [detail, f"editor={caller.editor}" if caller.editor else ""])),
                            client_address=caller.client_address, correlation_id=caller.correlation_id,
-                           status=audit.granted_status(operation.value), version_before=grant.file.version,
+                           status=audit.granted_status(operation), version_before=grant.file.version,
                            version_after=grant.file.version, lock_hash=audit.lock_hash_of(lock_id or current),
                            editor=caller.editor)
         editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
