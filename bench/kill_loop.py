@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from tests.faults.crash_rig import CONTROL_POINTS, EDGE_POINTS, crash_put_file, mismatches  # noqa: E402
+from tests.faults.crash_rig import CONTROL_POINTS, EDGE_POINTS, crash_put_file, mismatches
 
 
 def main() -> int:

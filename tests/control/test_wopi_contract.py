@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlmodel import select
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from control.db.models import AuditEvent, File, WriteIntent
 from control.services import deadlines, files, wopi_access, wopi_changes, write_intents
@@ -29,7 +30,6 @@ from shared.errors import (
 from shared.storage import version_object_path
 from shared.wopi_operation import POLICIES, WopiOperation
 from tests.control.helpers import TENANT, FakeClock, OpenSession, caller, file_row
-from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 PUT = WopiOperation.PUT_FILE
 STAMP = "2026-01-01T00:00:00.000000Z"
