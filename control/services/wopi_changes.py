@@ -256,9 +256,12 @@ async def _commit(ctx: ServiceContext, caller: Caller, *, intent_id: str, finger
         file = await stores.get_file_for_update(db, file_id=intent.file_id)
         storage = await stores.get_storage_by_id(db, storage_id=file.storage_id) if file else None
         assert file is not None and storage is not None
-        if intent.state == write_intents.CONFIRMED:
-            return Committed(version=intent.base_version + (0 if intent.operation == "RenameFile" else 1),
-                             expired_versions=[])
+        if intent.state == write_intents.CONFIRMED:  # settled from storage first, or a repeated commit
+            version = intent.base_version + (0 if intent.operation == "RenameFile" else 1)
+            if intent.operation == WopiOperation.PUT_RELATIVE_FILE.value:  # the writer still needs its session
+                done = write_intents.Confirmed(version=version, expired_versions=[], file=file)
+                return await _open_relative(ctx, db, session, file, done, editors, ctx.clock())
+            return Committed(version=version, expired_versions=[])
         if intent.state == write_intents.ABANDONED:
             if file.version != intent.base_version or file.pending_intent_id:
                 raise WriteIntentNotFound(intent.id)
