@@ -47,7 +47,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
@@ -69,6 +69,7 @@ def publish_within_ms(ttl_ms: int) -> int:
     return ttl_ms // 2
 SWEEP_INTERVAL_S = 30.0
 SWEEP_BATCH = 100
+RESOLVED_RETENTION_MS = 7 * 24 * 3600 * 1000  # resolved intents are kept this long, for operators
 
 PENDING, CONFIRMED, ABANDONED = "pending", "confirmed", "abandoned"
 BYTE_WRITES = frozenset({"PutFile", "PutRelativeFile", "RestoreFileVersion"})
@@ -269,8 +270,13 @@ async def settle(ctx: ServiceContext, intent_id: str, *, force: bool = False, re
 
 
 async def sweep(ctx: ServiceContext) -> int:
-    """Settles every pending intent past its expiry; returns how many were resolved."""
+    """Settles every pending intent past its expiry (and forgets resolved ones past their
+    retention: the audit trail keeps what happened); returns how many were resolved."""
     now = ctx.clock()
+    async with ctx.transaction() as db:
+        old = (delete(WriteIntent).where(col(WriteIntent.state) != PENDING,
+                                         col(WriteIntent.resolve_time) < now - RESOLVED_RETENTION_MS))
+        await db.exec(old)  # type: ignore[call-overload]
     async with ctx.sessions() as db:
         query = (select(WriteIntent.id).where(WriteIntent.state == PENDING, col(WriteIntent.expire_time) <= now)
                  .order_by(col(WriteIntent.expire_time)).limit(SWEEP_BATCH))

@@ -218,3 +218,19 @@ async def test_a_database_held_by_another_writer_does_not_outlive_the_deadline(
         other.rollback() if hasattr(other, "rollback") else None  # type: ignore[attr-defined]
         other.close()  # type: ignore[attr-defined]
     assert (await wopi_access.authorize(ctx, caller(opened), operation="GetLock")).lock_id == ""
+
+
+async def test_resolved_intents_are_forgotten_after_their_retention(
+    ctx: ServiceContext, clock: FakeClock, open_session: OpenSession
+) -> None:
+    opened = await open_session()
+    begun = await _begin(ctx, opened, timestamp_editor=True)
+    await wopi_changes.commit(ctx, caller(opened), intent_id=begun.intent_id)
+    clock.advance(ms=write_intents.RESOLVED_RETENTION_MS - 1)
+    await write_intents.sweep(ctx)
+    async with ctx.sessions() as db:
+        assert await db.get(WriteIntent, begun.intent_id) is not None
+    clock.advance(ms=2)
+    await write_intents.sweep(ctx)
+    async with ctx.sessions() as db:
+        assert await db.get(WriteIntent, begun.intent_id) is None
