@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -156,9 +157,11 @@ class ControlClient:
 
     async def commit_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
                            fingerprint: str = "") -> edge_pb.CommitWriteResponse:
+        """Shielded: storage already holds the change, so an editor that hangs up now must not cancel
+        its confirmation (the resolver would confirm it later, but without the editor's status)."""
         request = edge_pb.CommitWriteRequest(call=caller.call(operation), intent_id=intent_id,
                                              fingerprint=fingerprint)
-        return await self._call(self._stub.CommitWrite, request, write=True)
+        return await asyncio.shield(self._call(self._stub.CommitWrite, request, write=True))
 
     async def abandon_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
                             reason: str) -> None:
