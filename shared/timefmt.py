@@ -11,10 +11,10 @@ import datetime as dt
 
 def iso_utc(epoch_seconds: float) -> str:
     """2026-11-22T10:04:05.123456Z: UTC, microseconds, always the same width."""
-    stamp = dt.datetime.fromtimestamp(epoch_seconds, tz=dt.UTC)
+    stamp = dt.datetime.fromtimestamp(epoch_seconds, tz=dt.timezone.utc)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def now_ms() -> int:
     """Milliseconds since the Unix epoch (WOPI's access_token_ttl unit)."""
-    return int(dt.datetime.now(tz=dt.UTC).timestamp() * 1000)
+    return int(dt.datetime.now(tz=dt.timezone.utc).timestamp() * 1000)

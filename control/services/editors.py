@@ -294,7 +294,7 @@ async def check_proof(db: AsyncSession, registry: EditorRegistry, *, session: Se
     assert parsed is not None
     result = verify_proof(access_token=access_token, url=headers.url, proof=headers.proof,
                           proof_old=headers.proof_old, timestamp=headers.timestamp, current=parsed.proof_key,
-                          old=parsed.old_proof_key, now=dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC))
+                          old=parsed.old_proof_key, now=dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.timezone.utc))
     if not result.ok:
         registry.refresh_soon(editor.id or 0, f"proof check failed: {result.reason}")
         raise ProofInvalid(result.reason)

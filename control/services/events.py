@@ -9,8 +9,8 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
-from control.db.models import Session, SessionEvent
 from control.services import audit
+from control.db.models import Session, SessionEvent
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.errors import InvalidArgument, TenantNotFound

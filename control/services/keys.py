@@ -8,8 +8,9 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Sequence
 from pathlib import Path
+
+from collections.abc import Sequence
 
 from sqlmodel import col, select
 

@@ -6,25 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
+from sqlalchemy.exc import IntegrityError
 
 from control.db import pages, stores
 from control.db.models import (
-    ApiKey,
-    File,
-    FileVersion,
-    Session,
-    SessionEvent,
-    Storage,
-    Tenant,
-    UserInfo,
-    WebhookState,
+    ApiKey, File, FileVersion, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
 )
 from control.services import audit, validation, webhooks
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
 from shared.errors import FailedPrecondition, InvalidArgument, TenantAlreadyExists, TenantNotFound
+
 
 EDITOR_MODES = ("pool", "own", "disabled")  # the shared pool's editors, the tenant's own, or none
 

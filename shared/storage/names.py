@@ -32,7 +32,8 @@ def sanitize_file_name(name: str, *, fallback: str = "document") -> str:
     """A legal name as close to `name` as possible (for X-WOPI-ValidRelativeTarget suggestions)."""
     cleaned = _FORBIDDEN.sub("_", name).strip().rstrip(".")
     for prefix in RESERVED_PREFIXES:
-        cleaned = cleaned.removeprefix(prefix)
+        if cleaned.startswith(prefix):
+            cleaned = cleaned[len(prefix):]
     if not cleaned:
         cleaned = fallback
     if len(cleaned) > FILE_NAME_MAX_LENGTH:
