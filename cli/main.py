@@ -32,7 +32,10 @@ def _env_int(name: str, default: int) -> int:
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return float(value) if value else default
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SystemExit(f"error: {name} must be a number of seconds, not {value!r}") from None
 
 
 def _env_path(name: str) -> Path | None:
@@ -154,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--staging-max-age", type=float, default=_env_float("WOPI_PROXY_STAGING_MAX_AGE", 3600.0),
                        help="staging objects (.wopi-staging/) older than this many seconds are removed, at start "
                             "and every 15 minutes (env WOPI_PROXY_STAGING_MAX_AGE, default 3600)")
+    store.add_argument("--write-intent-ttl", type=float, default=_env_float("WOPI_PROXY_WRITE_INTENT_TTL_S", 60.0),
+                       help="seconds after which a write that storage does not hold is abandoned; writers "
+                            "publish within half of it (env WOPI_PROXY_WRITE_INTENT_TTL_S, default 60)")
+    store.add_argument("--intent-sweep-interval", type=float,
+                       default=_env_float("WOPI_PROXY_INTENT_SWEEP_INTERVAL_S", 30.0),
+                       help="seconds between sweeps resolving unconfirmed writes from storage "
+                            "(env WOPI_PROXY_INTENT_SWEEP_INTERVAL_S, default 30)")
 
     # The edge's invalid-token flood limit (serve and edge).
     flood = argparse.ArgumentParser(add_help=False)
@@ -208,9 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                       help="default upload limit in bytes")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
-    edge.add_argument("--control-timeout", type=float, default=_env_float("WOPI_PROXY_CONTROL_TIMEOUT", 10.0),
-                      help="deadline in seconds of each control-plane call; past it the editor gets 503 "
-                           "(env WOPI_PROXY_CONTROL_TIMEOUT, default 10)")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                       help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
     edge.add_argument("--rest-gateway", action="store_true",
@@ -219,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
                       default=bool(os.environ.get("WOPI_PROXY_TRUST_FORWARDED_HEADERS")),
                       help="behind a trusted proxy: public URL from X-Forwarded-Proto/Host/Prefix, client address "
                            "from the rightmost X-Forwarded-For hop (env WOPI_PROXY_TRUST_FORWARDED_HEADERS)")
+    edge.add_argument("--control-read-timeout", type=float,
+                      default=_env_float("WOPI_PROXY_CONTROL_READ_TIMEOUT_S", 5.0),
+                      help="deadline in seconds of control-plane calls for reads (CheckFileInfo, GetFile, "
+                           "GetLock) (env WOPI_PROXY_CONTROL_READ_TIMEOUT_S, default 5)")
+    edge.add_argument("--control-write-timeout", type=float,
+                      default=_env_float("WOPI_PROXY_CONTROL_WRITE_TIMEOUT_S", 15.0),
+                      help="deadline in seconds of control-plane calls for writes and lock changes "
+                           "(env WOPI_PROXY_CONTROL_WRITE_TIMEOUT_S, default 15)")
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(dest="verb", required=True)
     p = tenants.add_parser("add", parents=[fmt])
@@ -402,6 +417,9 @@ def _control_address(args: argparse.Namespace, override: str | None = None) -> s
 def _run_service(args: argparse.Namespace) -> None:
     from cli import run
     from control.services.storage_policy import parse_protocol_list
+    from shared import failpoints
+
+    failpoints.check_environment()
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
     from shared.egress import parse_networks
@@ -419,7 +437,8 @@ def _run_service(args: argparse.Namespace) -> None:
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
                                 public_url=args.public_url, control_tls=_client_tls(args),
-                                control_timeout_s=args.control_timeout, egress_allow=egress_allow,
+                                control_read_timeout_s=args.control_read_timeout,
+                                control_write_timeout_s=args.control_write_timeout, egress_allow=egress_allow,
                                 **edge_options)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
@@ -433,6 +452,7 @@ def _run_service(args: argparse.Namespace) -> None:
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
         session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
         health_check_interval_s=args.health_check_interval,
+        write_intent_ttl_s=args.write_intent_ttl, intent_sweep_interval_s=args.intent_sweep_interval,
         metrics_port=args.metrics_port, egress_allow=egress_allow,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )

@@ -13,14 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
-from control.api.reflection import enable_reflection
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
 from control.api.protos import (
-    edge_grpc, edge_pb, file_grpc, file_pb, key_grpc, key_pb, session_grpc, session_pb, storage_grpc, storage_pb,
-    editor_grpc, editor_pb, tenant_grpc, tenant_pb,
+    edge_grpc,
+    edge_pb,
+    editor_grpc,
+    editor_pb,
+    file_grpc,
+    file_pb,
+    key_grpc,
+    key_pb,
+    session_grpc,
+    session_pb,
+    storage_grpc,
+    storage_pb,
+    tenant_grpc,
+    tenant_pb,
 )
+from control.api.reflection import enable_reflection
 from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
 from control.db.engine import create_engine, create_schema, session_factory
 from control.db.models import Storage
@@ -40,6 +52,7 @@ from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.metrics import ControlMetrics
 from control.observability import RpcObserver
+from control.services.write_intents import IntentSweeper
 from control.settings import ControlSettings
 from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
 from shared import tracing
@@ -47,7 +60,8 @@ from shared.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = [
+# The public API: health-checked and listed by reflection (grpcurl list).
+PUBLIC_SERVICE_NAMES = [
     tenant_pb.DESCRIPTOR.services_by_name["TenantService"].full_name,
     key_pb.DESCRIPTOR.services_by_name["KeyService"].full_name,
     storage_pb.DESCRIPTOR.services_by_name["StorageService"].full_name,
@@ -55,8 +69,10 @@ SERVICE_NAMES = [
     editor_pb.DESCRIPTOR.services_by_name["EditorService"].full_name,
     file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
     audit_pb.DESCRIPTOR.services_by_name["AuditService"].full_name,
-    edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name,
 ]
+# Internal (wopiproxy.internal.v1): health-checked, served, but not listed by reflection.
+INTERNAL_SERVICE_NAMES = [edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name]
+SERVICE_NAMES = PUBLIC_SERVICE_NAMES + INTERNAL_SERVICE_NAMES
 
 
 @dataclass
@@ -93,7 +109,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          default_session_ttl_s=settings.default_session_ttl_s,
                          launch_code_ttl_s=settings.launch_code_ttl_s, invalid_tokens=tally,
                          storage_policy=StoragePolicy.from_settings(settings),
-                         egress=EgressPolicy(allow=settings.egress_allow))
+                         egress=EgressPolicy(allow=settings.egress_allow),
+                         write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000))
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -119,7 +136,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     for name in ["", *SERVICE_NAMES]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     enable_reflection(
-        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        [*PUBLIC_SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
     port = add_port(server, settings.grpc_host, settings.grpc_port, settings.tls)
@@ -128,6 +145,9 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
                   asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
     background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
+    # Writes a crash left unconfirmed are resolved from storage (control.services.write_intents).
+    background.append(asyncio.create_task(IntentSweeper(ctx, settings.intent_sweep_interval_s).run(stopping),
+                                          name="write-intents"))
     db_health = DatabaseHealth(engine, health_servicer, SERVICE_NAMES)
     background += [
         asyncio.create_task(run_periodically("session expiry", settings.session_expiry_interval_s, stopping,

@@ -47,6 +47,10 @@ class ControlSettings:
     metrics_port: int | None = None
     # Networks that URLs set by tenant keys may reach although internal (--egress-allow).
     egress_allow: tuple[IPNetwork, ...] = ()
+    # The write protocol (control.services.write_intents): an unconfirmed write that storage does
+    # not hold is abandoned after this; a sweep resolves forgotten ones this often.
+    write_intent_ttl_s: float = 60.0
+    intent_sweep_interval_s: float = 30.0
 
     @property
     def effective_database_url(self) -> str:

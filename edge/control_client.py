@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -11,11 +12,14 @@ from typing import Any, TypeVar
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
 from shared import errors, logs
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
-from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
-from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
+from shared.storage import FileStat, StagedWrite
+from shared.timefmt import iso_utc
+from shared.wopi_operation import WopiOperation
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,36 @@ class WopiCaller:
     proof_old: str = ""
     proof_timestamp: str = ""
     url: str = ""
+    # X-COOL-/X-LOOL-WOPI-Timestamp (None when not sent), and whether the editor sends Collabora's
+    # save headers at all: the control plane applies these staleness signals.
+    editor_timestamp: str | None = None
+    timestamp_editor: bool = False
+
+    def call(self, operation: WopiOperation, *, lock_id: str = "", old_lock_id: str = "") -> edge_pb.WopiCall:
+        """The request as the internal contract carries it."""
+        call = edge_pb.WopiCall(
+            access_token=self.access_token, file_id=self.file_id, operation=operation.number,  # type: ignore[arg-type]
+            client_address=self.client_address, correlation_id=self.correlation_id, editor=self.editor,
+            proof=self.proof, proof_old=self.proof_old, proof_timestamp=self.proof_timestamp, url=self.url,
+            lock_id=lock_id, old_lock_id=old_lock_id, timestamp_editor=self.timestamp_editor,
+        )
+        if self.editor_timestamp is not None:
+            call.editor_timestamp = self.editor_timestamp
+        return call
+
+
+def stored_object(stat: FileStat | None) -> edge_pb.StoredObject:
+    if stat is None:
+        return edge_pb.StoredObject(exists=False)
+    return edge_pb.StoredObject(exists=True, size=stat.size, modified=iso_utc(stat.modified),
+                                fingerprint=stat.fingerprint)
+
+
+def staged_content(staged: StagedWrite | None) -> edge_pb.StagedContent:
+    if staged is None:
+        return edge_pb.StagedContent()
+    return edge_pb.StagedContent(size=staged.result.size, sha256=staged.result.sha256,
+                                 fingerprint=staged.fingerprint, staged_path=staged.temp_path or "")
 
 
 def _error_info(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
@@ -85,6 +119,12 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.ConflictCopyQuotaExceeded(meta.get("tenant_id", ""), int(meta.get("quota", "0") or 0))
     if reason == "STORAGE_BLOCKED":
         return errors.StorageBlocked(meta.get("storage", ""), meta.get("description", message))
+    if reason == "TIMESTAMP_CONFLICT":
+        return errors.TimestampConflict(meta.get("expected", ""), meta.get("actual", ""))
+    if reason == "WRITE_IN_PROGRESS":
+        return errors.WriteInProgress(meta.get("file_id", ""))
+    if reason == "WRITE_INTENT_NOT_FOUND":
+        return errors.WriteIntentNotFound(meta.get("intent_id", ""))
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -95,23 +135,29 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
 
 
 class ControlClient:
-    def __init__(self, address: str, api_key: str, *, timeout_s: float, tls: TlsSettings = PLAINTEXT,
-                 interceptors: Sequence[Any] = ()) -> None:
+    """Reads get a short deadline, writes and lock changes a longer one (EdgeSettings): the control
+    plane commits nothing once a deadline has passed, so an error here means nothing was done,
+    except after BeginWrite, whose intent the control plane resolves from storage."""
+
+    def __init__(self, address: str, api_key: str, *, read_timeout_s: float, write_timeout_s: float,
+                 tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = ()) -> None:
         # interceptors: metrics and tracing (edge.observability)
         self._channel = secure_or_insecure_aio_channel(address, tls, options=CHANNEL_OPTIONS,
                                                        interceptors=interceptors)
         self._stub = edge_grpc.EdgeServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
-        self._timeout = timeout_s
+        self._read_timeout = read_timeout_s
+        self._write_timeout = write_timeout_s
         self._ready: tuple[float, bool, str] = (0.0, False, "not checked yet")
 
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, write: bool) -> T:
         try:
-            return await method(request, metadata=self._metadata, timeout=self._timeout, wait_for_ready=False)
+            return await method(request, metadata=self._metadata,
+                                timeout=self._write_timeout if write else self._read_timeout, wait_for_ready=False)
         except grpc.aio.AioRpcError as error:
             raise _domain_error(error) from None
 
@@ -131,47 +177,51 @@ class ControlClient:
         self._ready = (time.monotonic(), ready, detail)
         return ready, detail
 
-    @staticmethod
-    def _context(caller: WopiCaller) -> dict[str, Any]:
-        return {"access_token": caller.access_token, "file_id": caller.file_id,
-                "client_address": caller.client_address, "correlation_id": caller.correlation_id}
-
-    async def authorize(self, caller: WopiCaller, operation: str, *, lock_id: str = "", old_lock_id: str = "",
-                        user_info: str = "") -> Grant:
+    async def authorize(self, caller: WopiCaller, operation: WopiOperation, *, lock_id: str = "",
+                        old_lock_id: str = "", user_info: str = "") -> Grant:
         request = edge_pb.AuthorizeWopiRequestRequest(
-            **self._context(caller), operation=operation, lock_id=lock_id, old_lock_id=old_lock_id,
-            user_info=user_info, editor=caller.editor, proof=caller.proof, proof_old=caller.proof_old,
-            proof_timestamp=caller.proof_timestamp, url=caller.url,
-        )
-        grant = await self._call(self._stub.AuthorizeWopiRequest, request)
+            call=caller.call(operation, lock_id=lock_id, old_lock_id=old_lock_id), user_info=user_info)
+        grant = await self._call(self._stub.AuthorizeWopiRequest, request,
+                                 write=operation.writes or operation is WopiOperation.PUT_USER_INFO)
         logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
         return grant
 
-    async def record_write(self, caller: WopiCaller, **fields: Any) -> edge_pb.RecordWriteResponse:
-        request = edge_pb.RecordWriteRequest(**self._context(caller), editor=caller.editor, **fields)
-        return await self._call(self._stub.RecordWrite, request)
+    async def begin_write(self, caller: WopiCaller, operation: WopiOperation, *, lock_id: str = "",
+                          current: FileStat | None = None, staged: StagedWrite | None = None,
+                          target_path: str = "", overwrite: bool = False, editors: str = "",
+                          save_flags: str = "") -> edge_pb.BeginWriteResponse:
+        request = edge_pb.BeginWriteRequest(
+            call=caller.call(operation, lock_id=lock_id), current=stored_object(current),
+            staged=staged_content(staged), target_path=target_path, overwrite=overwrite, editors=editors,
+            save_flags=save_flags)
+        return await self._call(self._stub.BeginWrite, request, write=True)
 
-    async def record_conflict_copy(self, caller: WopiCaller, *, copy_path: str, size: int, reason: str) -> None:
-        request = edge_pb.RecordConflictCopyRequest(**self._context(caller), copy_path=copy_path, size=size,
-                                                    reason=reason)
-        await self._call(self._stub.RecordConflictCopy, request)
+    async def commit_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
+                           fingerprint: str = "") -> edge_pb.CommitWriteResponse:
+        """Shielded: storage already holds the change, so an editor that hangs up now must not cancel
+        its confirmation (the resolver would confirm it later, but without the editor's status)."""
+        request = edge_pb.CommitWriteRequest(call=caller.call(operation), intent_id=intent_id,
+                                             fingerprint=fingerprint)
+        return await asyncio.shield(self._call(self._stub.CommitWrite, request, write=True))
 
-    async def create_relative_file(self, caller: WopiCaller, **fields: Any) -> edge_pb.CreateRelativeFileResponse:
-        request = edge_pb.CreateRelativeFileRequest(**self._context(caller), **fields)
-        return await self._call(self._stub.CreateRelativeFile, request)
+    async def abandon_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
+                            reason: str) -> None:
+        """Best effort: when the control plane cannot be told, its resolver finds out from storage."""
+        request = edge_pb.AbandonWriteRequest(call=caller.call(operation), intent_id=intent_id, reason=reason[:300])
+        try:
+            await self._call(self._stub.AbandonWrite, request, write=True)
+        except errors.WopiProxyError as error:
+            log.warning("could not abandon write intent %s: %s", intent_id, error.message)
 
-    async def record_rename(self, caller: WopiCaller, *, lock_id: str, new_path: str) -> None:
-        request = edge_pb.RecordRenameRequest(**self._context(caller), lock_id=lock_id, new_path=new_path)
-        await self._call(self._stub.RecordRename, request)
-
-    async def record_delete(self, caller: WopiCaller, *, kept_version: int, kept_size: int) -> list[int]:
-        request = edge_pb.RecordDeleteRequest(**self._context(caller), kept_version=kept_version,
-                                              kept_size=kept_size)
-        return list((await self._call(self._stub.RecordDelete, request)).expired_versions)
+    async def record_conflict_copy(self, caller: WopiCaller, *, copy_path: str, size: int, reason: str,
+                                   status: int = 409) -> None:
+        request = edge_pb.RecordConflictCopyRequest(call=caller.call(WopiOperation.PUT_FILE), copy_path=copy_path,
+                                                    size=size, reason=reason, status=status)
+        await self._call(self._stub.RecordConflictCopy, request, write=True)
 
     async def redeem_launch_code(self, launch_code: str, client_address: str) -> edge_pb.RedeemLaunchCodeResponse:
         request = edge_pb.RedeemLaunchCodeRequest(launch_code=launch_code, client_address=client_address)
-        return await self._call(self._stub.RedeemLaunchCode, request)
+        return await self._call(self._stub.RedeemLaunchCode, request, write=True)
 
     async def report_edge_refusals(self, counts: dict[str, Any]) -> None:
         """`counts`: address -> flood.RefusalCounts of requests the edge refused on its own."""
@@ -179,4 +229,4 @@ class ControlClient:
             edge_pb.EdgeRefusalCount(client_address=address, rate_limited=c.rate_limited,
                                      missing_token=c.missing_token)
             for address, c in counts.items()])
-        await self._call(self._stub.ReportEdgeRefusals, request)
+        await self._call(self._stub.ReportEdgeRefusals, request, write=True)
