@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_float("WOPI_PROXY_SESSION_EXPIRY_INTERVAL", 30.0),
                        help="seconds between rounds that end expired sessions and emit their 'expired' event "
                             "(env WOPI_PROXY_SESSION_EXPIRY_INTERVAL, default 30)")
+    store.add_argument("--lease-ttl", type=float, metavar="SECONDS", default=_env_float("WOPI_PROXY_LEASE_TTL", 15.0),
+                       help="control-plane replicas over one database run each background job (webhooks, "
+                            "retention, expiry, ...) on the replica holding its lease; a dead replica's "
+                            "leases pass to another after this long (env WOPI_PROXY_LEASE_TTL, default 15)")
     store.add_argument("--health-check-interval", type=float,
                        default=_env_float("WOPI_PROXY_HEALTH_CHECK_INTERVAL", 5.0),
                        help="seconds between database probes that set the gRPC health status "
@@ -407,6 +411,8 @@ def _run_service(args: argparse.Namespace) -> None:
                                 control_timeout_s=args.control_timeout, **edge_options)
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
+    if not args.lease_ttl > 0:
+        raise SystemExit("error: --lease-ttl must be a positive number of seconds")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
         secret_key_file=args.secret_key_file,
@@ -416,7 +422,7 @@ def _run_service(args: argparse.Namespace) -> None:
         tenant_storage_protocols=parse_protocol_list(args.tenant_storage_protocols),
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
         session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
-        health_check_interval_s=args.health_check_interval,
+        health_check_interval_s=args.health_check_interval, lease_ttl_s=args.lease_ttl,
         metrics_port=args.metrics_port,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
