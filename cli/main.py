@@ -193,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the edges' public URL, used in WOPISrc")
 
     edge = commands.add_parser("edge", parents=[flood, service], help="a WOPI edge alone (scale out: run several)")
-    edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
+    edge.add_argument("--control", dest="edge_control", default=None,
+                      help="control plane HOST:PORT; several replicas as IP:PORT,IP:PORT or one DNS name with "
+                           "several addresses: calls go round robin, reads are retried on another replica "
+                           "(env WOPI_PROXY_CONTROL)")
     edge.add_argument("--api-key-file", type=Path,
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
                            "from this file")
@@ -203,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                       help="default upload limit in bytes")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
+    edge.add_argument("--workers", type=int, metavar="N", default=_env_int("WOPI_PROXY_WORKERS", 1),
+                      help="serve the port with N edge processes, each with its own control-plane channel "
+                           "(env WOPI_PROXY_WORKERS, default 1)")
     edge.add_argument("--control-timeout", type=float, default=_env_float("WOPI_PROXY_CONTROL_TIMEOUT", 10.0),
                       help="deadline in seconds of each control-plane call; past it the editor gets 503 "
                            "(env WOPI_PROXY_CONTROL_TIMEOUT, default 10)")
@@ -398,6 +404,7 @@ def _run_service(args: argparse.Namespace) -> None:
     from control.services.storage_policy import parse_protocol_list
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
+    from shared.grpc_targets import control_target
 
     if args.command in ("edge", "serve"):
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
@@ -409,6 +416,14 @@ def _run_service(args: argparse.Namespace) -> None:
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
                                 public_url=args.public_url, control_tls=_client_tls(args),
                                 control_timeout_s=args.control_timeout, **edge_options)
+        try:
+            control_target(settings.control_address)
+        except ValueError as exc:
+            raise SystemExit(f"error: --control: {exc}") from None
+        if args.workers != 1:
+            from cli.workers import run_workers
+            sys.exit(run_workers(settings, args.workers, args.ready_file, rest_gateway=args.rest_gateway,
+                                 log_level=args.log_level, log_format=args.log_format))
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
     if not args.lease_ttl > 0:
