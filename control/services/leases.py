@@ -47,16 +47,14 @@ class Leases:
 
     async def take(self, name: str) -> bool:
         """Takes or renews `name`; True while this replica holds it."""
-        async with self._ctx.sessions() as db:
-            async with db.begin():
-                expiry = await replica_store.take_lease(db, name=name, holder=self.holder,
-                                                        ttl_ms=int(self.ttl_s * 1000))
+        async with self._ctx.sessions() as db, db.begin():
+            expiry = await replica_store.take_lease(db, name=name, holder=self.holder,
+                                                    ttl_ms=int(self.ttl_s * 1000))
         return expiry is not None
 
     async def release(self, name: str) -> None:
-        async with self._ctx.sessions() as db:
-            async with db.begin():
-                await replica_store.release_lease(db, name=name, holder=self.holder)
+        async with self._ctx.sessions() as db, db.begin():
+            await replica_store.release_lease(db, name=name, holder=self.holder)
 
     async def run(self, name: str, stop: asyncio.Event, job: Job) -> None:
         """Runs `job` while this replica holds the lease `name`, until `stop` is set."""
@@ -114,5 +112,5 @@ async def _stop_job(task: asyncio.Task[None], job_stop: asyncio.Event, *, grace_
     except TimeoutError:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    except Exception:  # _logged logs the job's own failures
-        pass
+    except Exception as exc:  # _logged has logged the job's own failure
+        log.debug("stopped job ended with %s", exc)

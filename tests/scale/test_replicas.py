@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Self
 
 import grpc
 import httpx
@@ -24,7 +25,7 @@ from tests.e2e.test_events_and_webhooks import Receiver, set_webhook
 from tests.e2e.test_lock_race import _race
 from tests.scale.cluster import Cluster, holder_pid
 from tests.scale.conftest import LEASE_TTL_S
-from tests.support.api import ControlApi, OpenFile, new_tenant, open_file, session_pb, storage_pb, tenant_pb
+from tests.support.api import OpenFile, new_tenant, open_file, session_pb, storage_pb, tenant_pb
 
 pytestmark = pytest.mark.postgres
 
@@ -219,7 +220,7 @@ class ReadLoad:
                     else:
                         self.ok += 1
 
-    def __enter__(self) -> ReadLoad:
+    def __enter__(self) -> Self:
         for thread in self._threads:
             thread.start()
         return self
