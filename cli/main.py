@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_float("WOPI_PROXY_SESSION_EXPIRY_INTERVAL", 30.0),
                        help="seconds between rounds that end expired sessions and emit their 'expired' event "
                             "(env WOPI_PROXY_SESSION_EXPIRY_INTERVAL, default 30)")
+    store.add_argument("--lease-ttl", type=float, metavar="SECONDS", default=_env_float("WOPI_PROXY_LEASE_TTL", 15.0),
+                       help="control-plane replicas over one database run each background job (webhooks, "
+                            "retention, expiry, ...) on the replica holding its lease; a dead replica's "
+                            "leases pass to another after this long (env WOPI_PROXY_LEASE_TTL, default 15)")
     store.add_argument("--health-check-interval", type=float,
                        default=_env_float("WOPI_PROXY_HEALTH_CHECK_INTERVAL", 5.0),
                        help="seconds between database probes that set the gRPC health status "
@@ -208,7 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the edges' public URL, used in WOPISrc")
 
     edge = commands.add_parser("edge", parents=[flood, service, egress], help="a WOPI edge alone (scale out: run several)")
-    edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
+    edge.add_argument("--control", dest="edge_control", default=None,
+                      help="control plane HOST:PORT; several replicas as IP:PORT,IP:PORT or one DNS name with "
+                           "several addresses: calls go round robin, reads are retried on another replica "
+                           "(env WOPI_PROXY_CONTROL)")
     edge.add_argument("--api-key-file", type=Path,
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
                            "from this file")
@@ -218,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                       help="default upload limit in bytes")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
+    edge.add_argument("--workers", type=int, metavar="N", default=_env_int("WOPI_PROXY_WORKERS", 1),
+                      help="serve the port with N edge processes, each with its own control-plane channel "
+                           "(env WOPI_PROXY_WORKERS, default 1)")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                       help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
     edge.add_argument("--rest-gateway", action="store_true",
@@ -423,6 +433,7 @@ def _run_service(args: argparse.Namespace) -> None:
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
     from shared.egress import parse_networks
+    from shared.grpc_targets import control_target
 
     try:
         egress_allow = parse_networks(args.egress_allow)
@@ -440,8 +451,18 @@ def _run_service(args: argparse.Namespace) -> None:
                                 control_read_timeout_s=args.control_read_timeout,
                                 control_write_timeout_s=args.control_write_timeout, egress_allow=egress_allow,
                                 **edge_options)
+        try:
+            control_target(settings.control_address)
+        except ValueError as exc:
+            raise SystemExit(f"error: --control: {exc}") from None
+        if args.workers != 1:
+            from cli.workers import run_workers
+            sys.exit(run_workers(settings, args.workers, args.ready_file, rest_gateway=args.rest_gateway,
+                                 log_level=args.log_level, log_format=args.log_format))
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
+    if not args.lease_ttl > 0:
+        raise SystemExit("error: --lease-ttl must be a positive number of seconds")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
         secret_key_file=args.secret_key_file,
@@ -451,7 +472,7 @@ def _run_service(args: argparse.Namespace) -> None:
         tenant_storage_protocols=parse_protocol_list(args.tenant_storage_protocols),
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
         session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
-        health_check_interval_s=args.health_check_interval,
+        health_check_interval_s=args.health_check_interval, lease_ttl_s=args.lease_ttl,
         write_intent_ttl_s=args.write_intent_ttl, intent_sweep_interval_s=args.intent_sweep_interval,
         metrics_port=args.metrics_port, egress_allow=egress_allow,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),

@@ -45,6 +45,8 @@ from control.services.launch_codes import LaunchCodePurge
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.storage_policy import StoragePolicy
 from control.services.periodic import run_periodically
+from control.services.leases import Job, Leases
+from control.services.replicas import ReplicaWatch
 from control.services.readiness import DatabaseHealth
 from control.services.sessions import expire_due_sessions
 from control.services.staging_sweep import sweep_all
@@ -142,25 +144,32 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     port = add_port(server, settings.grpc_host, settings.grpc_port, settings.tls)
     await server.start()
     stopping = asyncio.Event()
-    background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
-                  asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
-    background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
-    # Writes a crash left unconfirmed are resolved from storage (control.services.write_intents).
-    background.append(asyncio.create_task(IntentSweeper(ctx, settings.intent_sweep_interval_s).run(stopping),
-                                          name="write-intents"))
     db_health = DatabaseHealth(engine, health_servicer, SERVICE_NAMES)
-    background += [
-        asyncio.create_task(run_periodically("session expiry", settings.session_expiry_interval_s, stopping,
-                                             lambda: expire_due_sessions(ctx)), name="session-expiry"),
+    # Every replica: its own database probe, its own refusal tally, and what the others changed.
+    background = [
         asyncio.create_task(run_periodically("database health", settings.health_check_interval_s, stopping,
                                              db_health.probe), name="database-health"),
-        asyncio.create_task(run_periodically("staging sweep", settings.staging_sweep_interval_s, stopping,
-                                             lambda: sweep_all(ctx, older_than_s=settings.staging_max_age_s)),
-                            name="staging-sweep"),
+        asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"),
+        asyncio.create_task(ReplicaWatch(ctx, authenticator).run(stopping), name="replica-watch"),
     ]
-    background.append(asyncio.create_task(
-        LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run(stopping), name="launch-code-purge"))
-    background.append(asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"))
+    # One replica at a time, under a lease (control.services.leases): running these twice is
+    # wrong (a webhook delivered twice) or wasteful.
+    leases = Leases(ctx, ttl_s=settings.lease_ttl_s)
+    leased: dict[str, Job] = {
+        "webhooks": lambda stop: WebhookDispatcher(ctx).run(stop),
+        "discovery-refresh": registry.refresh_all_periodically,
+        "audit-retention": AuditRetention(ctx).run,
+        "launch-code-purge": LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run,
+        "session-expiry": lambda stop: run_periodically("session expiry", settings.session_expiry_interval_s, stop,
+                                                        lambda: expire_due_sessions(ctx)),
+        "staging-sweep": lambda stop: run_periodically(
+            "staging sweep", settings.staging_sweep_interval_s, stop,
+            lambda: sweep_all(ctx, older_than_s=settings.staging_max_age_s)),
+        # Writes a crash left unconfirmed are resolved from storage (control.services.write_intents).
+        "write-intents": IntentSweeper(ctx, settings.intent_sweep_interval_s).run,
+    }
+    background += [asyncio.create_task(leases.run(name, stopping, job), name=f"lease:{name}")
+                   for name, job in leased.items()]
     log.info("control plane listening on %s:%d (%s; database %s)", settings.grpc_host, port,
              _tls_description(settings.tls), engine.url.render_as_string(hide_password=True))
     if settings.egress_allow:

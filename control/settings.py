@@ -43,6 +43,9 @@ class ControlSettings:
     health_check_interval_s: float = 5.0
     staging_max_age_s: float = 3600.0
     staging_sweep_interval_s: float = 900.0
+    # Several replicas over one database: a background job runs on the replica holding its lease;
+    # a dead holder's lease passes to another replica after this many seconds.
+    lease_ttl_s: float = 15.0
     # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
     metrics_port: int | None = None
     # Networks that URLs set by tenant keys may reach although internal (--egress-allow).

@@ -17,6 +17,7 @@ from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
 from shared import errors, logs
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
+from shared.grpc_targets import control_target
 from shared.storage import FileStat, StagedWrite
 from shared.timefmt import iso_utc
 from shared.wopi_operation import WopiOperation
@@ -29,15 +30,23 @@ T = TypeVar("T")
 
 # A control plane that is down must fail a WOPI request fast (503), not after the deadline:
 # calls never wait for the channel to become ready, and a refused connection is retried in
-# the background every second at most, so the edge notices the restart quickly.
+# the background every second at most, so the edge notices the restart quickly. With several
+# replicas (shared.grpc_targets), calls go round robin over those that are connected: a dead
+# replica is left out at once, and only when all are down do calls fail.
 CHANNEL_OPTIONS = [
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.max_receive_message_length", 16 << 20),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 1_000),
-    ("grpc.enable_retries", 0),  # a retried write could be recorded twice
+    ("grpc.enable_retries", 0),  # a retried write could be recorded twice: see READ_OPERATIONS
 ]
+# Authorizations that change nothing but the audit: when a replica dies under one, it is asked
+# again of another replica (within the call's deadline). Writes are never sent twice.
+READ_OPERATIONS = frozenset({WopiOperation.CHECK_FILE_INFO, WopiOperation.GET_FILE, WopiOperation.GET_LOCK})
+RETRY_ATTEMPTS = 3
+RETRY_BACKOFF_S = 0.05
 READINESS_TIMEOUT_S = 1.0
 READINESS_CACHE_S = 1.0
 
@@ -142,7 +151,8 @@ class ControlClient:
     def __init__(self, address: str, api_key: str, *, read_timeout_s: float, write_timeout_s: float,
                  tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = ()) -> None:
         # interceptors: metrics and tracing (edge.observability)
-        self._channel = secure_or_insecure_aio_channel(address, tls, options=CHANNEL_OPTIONS,
+        # address: HOST:PORT, or several replicas (shared.grpc_targets)
+        self._channel = secure_or_insecure_aio_channel(control_target(address), tls, options=CHANNEL_OPTIONS,
                                                        interceptors=interceptors)
         self._stub = edge_grpc.EdgeServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -154,12 +164,22 @@ class ControlClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, write: bool) -> T:
-        try:
-            return await method(request, metadata=self._metadata,
-                                timeout=self._write_timeout if write else self._read_timeout, wait_for_ready=False)
-        except grpc.aio.AioRpcError as error:
-            raise _domain_error(error) from None
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, write: bool,
+                    idempotent: bool = False) -> T:
+        """One call; an idempotent one is tried again (on another replica) when UNAVAILABLE."""
+        deadline = time.monotonic() + (self._write_timeout if write else self._read_timeout)
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return await method(request, metadata=self._metadata, timeout=max(0.001, deadline - time.monotonic()),
+                                    wait_for_ready=False)
+            except grpc.aio.AioRpcError as error:
+                pause = RETRY_BACKOFF_S * attempt
+                if (not idempotent or error.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRY_ATTEMPTS
+                        or time.monotonic() + pause >= deadline):
+                    raise _domain_error(error) from None
+                log.info("control plane unavailable (%s); asking again", error.details())
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def readiness(self) -> tuple[bool, str]:
         """Whether the control plane answers and says it is SERVING (its database answers too);
@@ -182,7 +202,8 @@ class ControlClient:
         request = edge_pb.AuthorizeWopiRequestRequest(
             call=caller.call(operation, lock_id=lock_id, old_lock_id=old_lock_id), user_info=user_info)
         grant = await self._call(self._stub.AuthorizeWopiRequest, request,
-                                 write=operation.writes or operation is WopiOperation.PUT_USER_INFO)
+                                 write=operation.writes or operation is WopiOperation.PUT_USER_INFO,
+                                 idempotent=operation in READ_OPERATIONS)
         logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
         return grant
 

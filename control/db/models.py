@@ -281,3 +281,26 @@ class LaunchCode(SQLModel, table=True):
     action_url: str = Field(sa_column=Column(Text, nullable=False))
     favicon_url: str = Field(default="", sa_column=Column(Text, nullable=False))
     expire_time: int = _bigint()
+
+
+# -- scale out: several control-plane replicas over one database (control.services.leases,
+#    control.services.replicas) ---------------------------------------------------------------
+
+
+class Lease(SQLModel, table=True):
+    """Who runs a background job: only the replica holding the job's lease, until expire_time
+    (milliseconds of the database's clock, so replicas' clocks need not agree)."""
+
+    __tablename__ = "leases"
+    name: str = Field(primary_key=True, max_length=63)
+    holder: str = Field(default="", max_length=200)
+    expire_time: int = _bigint(default=0)
+
+
+class ChangeCounter(SQLModel, table=True):
+    """A counter bumped in the transaction of a change other replicas' caches must notice
+    ("auth": a key revoked, a tenant disabled or deleted); replicas poll it."""
+
+    __tablename__ = "change_counters"
+    name: str = Field(primary_key=True, max_length=63)
+    value: int = _bigint(default=0)
