@@ -81,7 +81,7 @@ class Rig:
         edge_dir = self.workdir / "edge"
         edge_dir.mkdir(exist_ok=True)
         args = ["edge", "--control", f"127.0.0.1:{self.grpc_port}", "--api-key-file",
-                str(self.data_dir / "admin.key"), "--port", str(self.http_port), *extra]
+                str(self.data_dir / "edge.key"), "--port", str(self.http_port), *extra]
         self.edge = WopiProxyProcess(args=args, workdir=edge_dir, env={"WOPI_PROXY_FAILPOINTS": failpoints}).start()
 
     def log(self) -> str:
