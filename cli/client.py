@@ -15,15 +15,16 @@ from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_chann
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
+from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
 from wopiproxy.control.v1 import key_service_pb2 as key_pb
 from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
-from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
 from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 from wopiproxy.control.v1 import storage_service_pb2 as storage_pb
 from wopiproxy.control.v1 import storage_service_pb2_grpc as storage_grpc
 from wopiproxy.control.v1 import tenant_service_pb2 as tenant_pb
 from wopiproxy.control.v1 import tenant_service_pb2_grpc as tenant_grpc
+
 
 PERMISSIONS = {"view": session_pb.PERMISSION_VIEW, "edit": session_pb.PERMISSION_EDIT}
 CALL_TIMEOUT_S = 30

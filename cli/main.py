@@ -34,7 +34,10 @@ def _env_int(name: str, default: int) -> int:
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return float(value) if value else default
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SystemExit(f"error: {name} must be a number of seconds, not {value!r}") from None
 
 
 def _env_path(name: str) -> Path | None:
@@ -163,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_float("WOPI_PROXY_SESSION_EXPIRY_INTERVAL", 30.0),
                        help="seconds between rounds that end expired sessions and emit their 'expired' event "
                             "(env WOPI_PROXY_SESSION_EXPIRY_INTERVAL, default 30)")
+    store.add_argument("--lease-ttl", type=float, metavar="SECONDS", default=_env_float("WOPI_PROXY_LEASE_TTL", 15.0),
+                       help="control-plane replicas over one database run each background job (webhooks, "
+                            "retention, expiry, ...) on the replica holding its lease; a dead replica's "
+                            "leases pass to another after this long (env WOPI_PROXY_LEASE_TTL, default 15)")
     store.add_argument("--health-check-interval", type=float,
                        default=_env_float("WOPI_PROXY_HEALTH_CHECK_INTERVAL", 5.0),
                        help="seconds between database probes that set the gRPC health status "
@@ -170,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--staging-max-age", type=float, default=_env_float("WOPI_PROXY_STAGING_MAX_AGE", 3600.0),
                        help="staging objects (.wopi-staging/) older than this many seconds are removed, at start "
                             "and every 15 minutes (env WOPI_PROXY_STAGING_MAX_AGE, default 3600)")
+    store.add_argument("--write-intent-ttl", type=float, default=_env_float("WOPI_PROXY_WRITE_INTENT_TTL_S", 60.0),
+                       help="seconds after which a write that storage does not hold is abandoned; writers "
+                            "publish within half of it (env WOPI_PROXY_WRITE_INTENT_TTL_S, default 60)")
+    store.add_argument("--intent-sweep-interval", type=float,
+                       default=_env_float("WOPI_PROXY_INTENT_SWEEP_INTERVAL_S", 30.0),
+                       help="seconds between sweeps resolving unconfirmed writes from storage "
+                            "(env WOPI_PROXY_INTENT_SWEEP_INTERVAL_S, default 30)")
 
     # The edge's invalid-token flood limit (serve and edge).
     flood = argparse.ArgumentParser(add_help=False)
@@ -221,7 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "refuse to start, see `wopi-proxy db upgrade`)")
 
     edge = commands.add_parser("edge", parents=[flood, service, egress], help="a WOPI edge alone (scale out: run several)")
-    edge.add_argument("--control", dest="edge_control", default=None, help="control plane HOST:PORT")
+    edge.add_argument("--control", dest="edge_control", default=None,
+                      help="control plane HOST:PORT; several replicas as IP:PORT,IP:PORT or one DNS name with "
+                           "several addresses: calls go round robin, reads are retried on another replica "
+                           "(env WOPI_PROXY_CONTROL)")
     edge.add_argument("--api-key-file", type=Path,
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
                            "from this file")
@@ -231,9 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                       help="default upload limit in bytes")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
-    edge.add_argument("--control-timeout", type=float, default=_env_float("WOPI_PROXY_CONTROL_TIMEOUT", 10.0),
-                      help="deadline in seconds of each control-plane call; past it the editor gets 503 "
-                           "(env WOPI_PROXY_CONTROL_TIMEOUT, default 10)")
+    edge.add_argument("--workers", type=int, metavar="N", default=_env_int("WOPI_PROXY_WORKERS", 1),
+                      help="serve the port with N edge processes, each with its own control-plane channel "
+                           "(env WOPI_PROXY_WORKERS, default 1)")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                       help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
     edge.add_argument("--rest-gateway", action="store_true",
@@ -242,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
                       default=bool(os.environ.get("WOPI_PROXY_TRUST_FORWARDED_HEADERS")),
                       help="behind a trusted proxy: public URL from X-Forwarded-Proto/Host/Prefix, client address "
                            "from the rightmost X-Forwarded-For hop (env WOPI_PROXY_TRUST_FORWARDED_HEADERS)")
+    edge.add_argument("--control-read-timeout", type=float,
+                      default=_env_float("WOPI_PROXY_CONTROL_READ_TIMEOUT_S", 5.0),
+                      help="deadline in seconds of control-plane calls for reads (CheckFileInfo, GetFile, "
+                           "GetLock) (env WOPI_PROXY_CONTROL_READ_TIMEOUT_S, default 5)")
+    edge.add_argument("--control-write-timeout", type=float,
+                      default=_env_float("WOPI_PROXY_CONTROL_WRITE_TIMEOUT_S", 15.0),
+                      help="deadline in seconds of control-plane calls for writes and lock changes "
+                           "(env WOPI_PROXY_CONTROL_WRITE_TIMEOUT_S, default 15)")
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(dest="verb", required=True)
     p = tenants.add_parser("add", parents=[fmt])
@@ -426,9 +451,13 @@ def _control_address(args: argparse.Namespace, override: str | None = None) -> s
 def _run_service(args: argparse.Namespace) -> None:
     from cli import run
     from control.services.storage_policy import parse_protocol_list
+    from shared import failpoints
+
+    failpoints.check_environment()
     from control.settings import ControlSettings
     from edge.settings import EdgeSettings
     from shared.egress import parse_networks
+    from shared.grpc_targets import control_target
 
     try:
         egress_allow = parse_networks(args.egress_allow)
@@ -443,10 +472,21 @@ def _run_service(args: argparse.Namespace) -> None:
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,
                                 host=args.host, port=args.port, max_file_size=args.max_file_size,
                                 public_url=args.public_url, control_tls=_client_tls(args),
-                                control_timeout_s=args.control_timeout, egress_allow=egress_allow,
+                                control_read_timeout_s=args.control_read_timeout,
+                                control_write_timeout_s=args.control_write_timeout, egress_allow=egress_allow,
                                 **edge_options)
+        try:
+            control_target(settings.control_address)
+        except ValueError as exc:
+            raise SystemExit(f"error: --control: {exc}") from None
+        if args.workers != 1:
+            from cli.workers import run_workers
+            sys.exit(run_workers(settings, args.workers, args.ready_file, rest_gateway=args.rest_gateway,
+                                 log_level=args.log_level, log_format=args.log_format))
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
+    if not args.lease_ttl > 0:
+        raise SystemExit("error: --lease-ttl must be a positive number of seconds")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
         secret_key_file=args.secret_key_file,
@@ -456,7 +496,8 @@ def _run_service(args: argparse.Namespace) -> None:
         tenant_storage_protocols=parse_protocol_list(args.tenant_storage_protocols),
         allow_ambient_credentials=tuple(args.allow_ambient_credentials),
         session_expiry_interval_s=args.session_expiry_interval, staging_max_age_s=args.staging_max_age,
-        health_check_interval_s=args.health_check_interval,
+        health_check_interval_s=args.health_check_interval, lease_ttl_s=args.lease_ttl,
+        write_intent_ttl_s=args.write_intent_ttl, intent_sweep_interval_s=args.intent_sweep_interval,
         metrics_port=args.metrics_port, egress_allow=egress_allow, migrate=args.migrate,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import signal
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from edge.observability import of as observability_of
 from edge.server import bind_socket, serve_asgi, serve_http
 from edge.settings import EdgeSettings
 from gateway import register_gateway
+from shared.grpc_targets import control_target
 from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls, secure_or_insecure_aio_channel
 from shared import tracing
 from shared.metrics_http import MetricsSource, metrics_app, process_source
@@ -133,16 +136,21 @@ async def control_only(control: ControlSettings, ready_file: str | None) -> None
         tracing.shutdown()
 
 
-async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway: bool = False) -> None:
+async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway: bool = False,
+                    sock: socket.socket | None = None, on_ready: Callable[[int], None] | None = None) -> None:
+    """One edge process; `sock`: a listening socket shared with other workers (cli.workers),
+    `on_ready`: told the port once serving (instead of the ready file)."""
     stop = _stop_event()
     tracing.init("wopi-proxy-edge")
-    sock = bind_socket(settings.host, settings.port)
+    sock = sock or bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     app = create_app(settings)
     add_metrics_source(app, process_source())
     if rest_gateway:
-        register_gateway(app, settings.control_address, tls=settings.control_tls)
+        register_gateway(app, control_target(settings.control_address), tls=settings.control_tls)
     http = asyncio.create_task(serve_http(app, sock, stop))
+    if on_ready is not None:
+        on_ready(port)
     _write_ready_file(ready_file, http_port=port)
     try:
         await stop.wait()

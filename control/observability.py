@@ -29,8 +29,10 @@ def _names(method: str) -> tuple[str, str]:
 
 
 def _request_id(request: Any, context: grpc.aio.ServicerContext) -> str:
-    """The edge's correlation id (EdgeService requests carry it), else x-request-id metadata."""
-    value = getattr(request, "correlation_id", "") or ""
+    """The edge's correlation id (EdgeService requests carry it in their WopiCall), else x-request-id
+    metadata."""
+    call = getattr(request, "call", None)
+    value = getattr(call, "correlation_id", "") or getattr(request, "correlation_id", "") or ""
     if not value:
         for key, item in context.invocation_metadata() or ():
             if key == "x-request-id":

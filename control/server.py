@@ -13,14 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
-from control.api.reflection import enable_reflection
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
 from control.api.protos import (
-    edge_grpc, edge_pb, file_grpc, file_pb, key_grpc, key_pb, session_grpc, session_pb, storage_grpc, storage_pb,
-    editor_grpc, editor_pb, tenant_grpc, tenant_pb,
+    edge_grpc,
+    edge_pb,
+    editor_grpc,
+    editor_pb,
+    file_grpc,
+    file_pb,
+    key_grpc,
+    key_pb,
+    session_grpc,
+    session_pb,
+    storage_grpc,
+    storage_pb,
+    tenant_grpc,
+    tenant_pb,
 )
+from control.api.reflection import enable_reflection
 from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
 from control.db.engine import create_engine, session_factory
 from control.db.models import Storage
@@ -34,6 +46,8 @@ from control.services.launch_codes import LaunchCodePurge
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.storage_policy import StoragePolicy
 from control.services.periodic import run_periodically
+from control.services.leases import Job, Leases
+from control.services.replicas import ReplicaWatch
 from control.services.readiness import DatabaseHealth
 from control.services.sessions import expire_due_sessions
 from control.services.staging_sweep import sweep_all
@@ -41,6 +55,7 @@ from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.metrics import ControlMetrics
 from control.observability import RpcObserver
+from control.services.write_intents import IntentSweeper
 from control.settings import ControlSettings
 from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
 from shared import tracing
@@ -48,7 +63,8 @@ from shared.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = [
+# The public API: health-checked and listed by reflection (grpcurl list).
+PUBLIC_SERVICE_NAMES = [
     tenant_pb.DESCRIPTOR.services_by_name["TenantService"].full_name,
     key_pb.DESCRIPTOR.services_by_name["KeyService"].full_name,
     storage_pb.DESCRIPTOR.services_by_name["StorageService"].full_name,
@@ -56,8 +72,10 @@ SERVICE_NAMES = [
     editor_pb.DESCRIPTOR.services_by_name["EditorService"].full_name,
     file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
     audit_pb.DESCRIPTOR.services_by_name["AuditService"].full_name,
-    edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name,
 ]
+# Internal (wopiproxy.internal.v1): health-checked, served, but not listed by reflection.
+INTERNAL_SERVICE_NAMES = [edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name]
+SERVICE_NAMES = PUBLIC_SERVICE_NAMES + INTERNAL_SERVICE_NAMES
 
 
 @dataclass
@@ -98,7 +116,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          default_session_ttl_s=settings.default_session_ttl_s,
                          launch_code_ttl_s=settings.launch_code_ttl_s, invalid_tokens=tally,
                          storage_policy=StoragePolicy.from_settings(settings),
-                         egress=EgressPolicy(allow=settings.egress_allow))
+                         egress=EgressPolicy(allow=settings.egress_allow),
+                         write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000))
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -124,28 +143,38 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     for name in ["", *SERVICE_NAMES]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     enable_reflection(
-        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        [*PUBLIC_SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
     port = add_port(server, settings.grpc_host, settings.grpc_port, settings.tls)
     await server.start()
     stopping = asyncio.Event()
-    background = [asyncio.create_task(WebhookDispatcher(ctx).run(stopping), name="webhooks"),
-                  asyncio.create_task(registry.refresh_all_periodically(stopping), name="discovery")]
-    background.append(asyncio.create_task(AuditRetention(ctx).run(stopping), name="audit-retention"))
     db_health = DatabaseHealth(engine, health_servicer, SERVICE_NAMES)
-    background += [
-        asyncio.create_task(run_periodically("session expiry", settings.session_expiry_interval_s, stopping,
-                                             lambda: expire_due_sessions(ctx)), name="session-expiry"),
+    # Every replica: its own database probe, its own refusal tally, and what the others changed.
+    background = [
         asyncio.create_task(run_periodically("database health", settings.health_check_interval_s, stopping,
                                              db_health.probe), name="database-health"),
-        asyncio.create_task(run_periodically("staging sweep", settings.staging_sweep_interval_s, stopping,
-                                             lambda: sweep_all(ctx, older_than_s=settings.staging_max_age_s)),
-                            name="staging-sweep"),
+        asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"),
+        asyncio.create_task(ReplicaWatch(ctx, authenticator).run(stopping), name="replica-watch"),
     ]
-    background.append(asyncio.create_task(
-        LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run(stopping), name="launch-code-purge"))
-    background.append(asyncio.create_task(tally.run(ctx, stopping), name="invalid-token-audit"))
+    # One replica at a time, under a lease (control.services.leases): running these twice is
+    # wrong (a webhook delivered twice) or wasteful.
+    leases = Leases(ctx, ttl_s=settings.lease_ttl_s)
+    leased: dict[str, Job] = {
+        "webhooks": lambda stop: WebhookDispatcher(ctx).run(stop),
+        "discovery-refresh": registry.refresh_all_periodically,
+        "audit-retention": AuditRetention(ctx).run,
+        "launch-code-purge": LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run,
+        "session-expiry": lambda stop: run_periodically("session expiry", settings.session_expiry_interval_s, stop,
+                                                        lambda: expire_due_sessions(ctx)),
+        "staging-sweep": lambda stop: run_periodically(
+            "staging sweep", settings.staging_sweep_interval_s, stop,
+            lambda: sweep_all(ctx, older_than_s=settings.staging_max_age_s)),
+        # Writes a crash left unconfirmed are resolved from storage (control.services.write_intents).
+        "write-intents": IntentSweeper(ctx, settings.intent_sweep_interval_s).run,
+    }
+    background += [asyncio.create_task(leases.run(name, stopping, job), name=f"lease:{name}")
+                   for name, job in leased.items()]
     log.info("control plane listening on %s:%d (%s; database %s)", settings.grpc_host, port,
              _tls_description(settings.tls), engine.url.render_as_string(hide_password=True))
     if settings.egress_allow:

@@ -46,10 +46,17 @@ class ControlSettings:
     # An older database schema is upgraded at start when True, refused when False (control.db.schema);
     # an empty database gets the schema either way.
     migrate: bool = False
+    # Several replicas over one database: a background job runs on the replica holding its lease;
+    # a dead holder's lease passes to another replica after this many seconds.
+    lease_ttl_s: float = 15.0
     # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
     metrics_port: int | None = None
     # Networks that URLs set by tenant keys may reach although internal (--egress-allow).
     egress_allow: tuple[IPNetwork, ...] = ()
+    # The write protocol (control.services.write_intents): an unconfirmed write that storage does
+    # not hold is abandoned after this; a sweep resolves forgotten ones this often.
+    write_intent_ttl_s: float = 60.0
+    intent_sweep_interval_s: float = 30.0
 
     @property
     def effective_database_url(self) -> str:

@@ -9,13 +9,13 @@ from werkzeug.exceptions import HTTPException
 
 from edge import observability
 from edge.control_client import ControlClient
+from edge.host.page import blueprint as host_blueprint
 from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedBody, BoundedHTTPConnection, BoundedRequest
 from edge.wopi.flood import InvalidTokenLimiter, report_periodically
 from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
-from edge.host.page import blueprint as host_blueprint
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.egress import EgressPolicy
 from shared.errors import WopiProxyError
@@ -40,12 +40,15 @@ def create_app(settings: EdgeSettings) -> Quart:
 
     @app.before_serving
     async def _connect() -> None:
-        control = ControlClient(settings.control_address, settings.api_key, timeout_s=settings.control_timeout_s,
+        control = ControlClient(settings.control_address, settings.api_key,
+                                read_timeout_s=settings.control_read_timeout_s,
+                                write_timeout_s=settings.control_write_timeout_s,
                                 tls=settings.control_tls,
                                 interceptors=observability.client_interceptors(app))
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
-        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control, storages=StoragePool(EgressPolicy(allow=settings.egress_allow)),
+        app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control,
+                                                   storages=StoragePool(EgressPolicy(allow=settings.egress_allow)),
                                                    flood=flood)
         app.extensions["wopi_proxy_reporter"] = asyncio.create_task(report_periodically(
             flood, control.report_edge_refusals, interval_s=settings.refusal_report_interval_s, stop=stopping))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -11,11 +12,15 @@ from typing import Any, TypeVar
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
 from shared import errors, logs
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
-from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
-from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
+from shared.grpc_targets import control_target
+from shared.storage import FileStat, StagedWrite
+from shared.timefmt import iso_utc
+from shared.wopi_operation import WopiOperation
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +30,23 @@ T = TypeVar("T")
 
 # A control plane that is down must fail a WOPI request fast (503), not after the deadline:
 # calls never wait for the channel to become ready, and a refused connection is retried in
-# the background every second at most, so the edge notices the restart quickly.
+# the background every second at most, so the edge notices the restart quickly. With several
+# replicas (shared.grpc_targets), calls go round robin over those that are connected: a dead
+# replica is left out at once, and only when all are down do calls fail.
 CHANNEL_OPTIONS = [
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.max_receive_message_length", 16 << 20),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 1_000),
-    ("grpc.enable_retries", 0),  # a retried write could be recorded twice
+    ("grpc.enable_retries", 0),  # a retried write could be recorded twice: see READ_OPERATIONS
 ]
+# Authorizations that change nothing but the audit: when a replica dies under one, it is asked
+# again of another replica (within the call's deadline). Writes are never sent twice.
+READ_OPERATIONS = frozenset({WopiOperation.CHECK_FILE_INFO, WopiOperation.GET_FILE, WopiOperation.GET_LOCK})
+RETRY_ATTEMPTS = 3
+RETRY_BACKOFF_S = 0.05
 READINESS_TIMEOUT_S = 1.0
 READINESS_CACHE_S = 1.0
 
@@ -50,6 +63,36 @@ class WopiCaller:
     proof_old: str = ""
     proof_timestamp: str = ""
     url: str = ""
+    # X-COOL-/X-LOOL-WOPI-Timestamp (None when not sent), and whether the editor sends Collabora's
+    # save headers at all: the control plane applies these staleness signals.
+    editor_timestamp: str | None = None
+    timestamp_editor: bool = False
+
+    def call(self, operation: WopiOperation, *, lock_id: str = "", old_lock_id: str = "") -> edge_pb.WopiCall:
+        """The request as the internal contract carries it."""
+        call = edge_pb.WopiCall(
+            access_token=self.access_token, file_id=self.file_id, operation=operation.number,  # type: ignore[arg-type]
+            client_address=self.client_address, correlation_id=self.correlation_id, editor=self.editor,
+            proof=self.proof, proof_old=self.proof_old, proof_timestamp=self.proof_timestamp, url=self.url,
+            lock_id=lock_id, old_lock_id=old_lock_id, timestamp_editor=self.timestamp_editor,
+        )
+        if self.editor_timestamp is not None:
+            call.editor_timestamp = self.editor_timestamp
+        return call
+
+
+def stored_object(stat: FileStat | None) -> edge_pb.StoredObject:
+    if stat is None:
+        return edge_pb.StoredObject(exists=False)
+    return edge_pb.StoredObject(exists=True, size=stat.size, modified=iso_utc(stat.modified),
+                                fingerprint=stat.fingerprint)
+
+
+def staged_content(staged: StagedWrite | None) -> edge_pb.StagedContent:
+    if staged is None:
+        return edge_pb.StagedContent()
+    return edge_pb.StagedContent(size=staged.result.size, sha256=staged.result.sha256,
+                                 fingerprint=staged.fingerprint, staged_path=staged.temp_path or "")
 
 
 def _error_info(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
@@ -85,6 +128,12 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.ConflictCopyQuotaExceeded(meta.get("tenant_id", ""), int(meta.get("quota", "0") or 0))
     if reason == "STORAGE_BLOCKED":
         return errors.StorageBlocked(meta.get("storage", ""), meta.get("description", message))
+    if reason == "TIMESTAMP_CONFLICT":
+        return errors.TimestampConflict(meta.get("expected", ""), meta.get("actual", ""))
+    if reason == "WRITE_IN_PROGRESS":
+        return errors.WriteInProgress(meta.get("file_id", ""))
+    if reason == "WRITE_INTENT_NOT_FOUND":
+        return errors.WriteIntentNotFound(meta.get("intent_id", ""))
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -95,25 +144,42 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
 
 
 class ControlClient:
-    def __init__(self, address: str, api_key: str, *, timeout_s: float, tls: TlsSettings = PLAINTEXT,
-                 interceptors: Sequence[Any] = ()) -> None:
+    """Reads get a short deadline, writes and lock changes a longer one (EdgeSettings): the control
+    plane commits nothing once a deadline has passed, so an error here means nothing was done,
+    except after BeginWrite, whose intent the control plane resolves from storage."""
+
+    def __init__(self, address: str, api_key: str, *, read_timeout_s: float, write_timeout_s: float,
+                 tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = ()) -> None:
         # interceptors: metrics and tracing (edge.observability)
-        self._channel = secure_or_insecure_aio_channel(address, tls, options=CHANNEL_OPTIONS,
+        # address: HOST:PORT, or several replicas (shared.grpc_targets)
+        self._channel = secure_or_insecure_aio_channel(control_target(address), tls, options=CHANNEL_OPTIONS,
                                                        interceptors=interceptors)
         self._stub = edge_grpc.EdgeServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
-        self._timeout = timeout_s
+        self._read_timeout = read_timeout_s
+        self._write_timeout = write_timeout_s
         self._ready: tuple[float, bool, str] = (0.0, False, "not checked yet")
 
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
-        try:
-            return await method(request, metadata=self._metadata, timeout=self._timeout, wait_for_ready=False)
-        except grpc.aio.AioRpcError as error:
-            raise _domain_error(error) from None
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, write: bool,
+                    idempotent: bool = False) -> T:
+        """One call; an idempotent one is tried again (on another replica) when UNAVAILABLE."""
+        deadline = time.monotonic() + (self._write_timeout if write else self._read_timeout)
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return await method(request, metadata=self._metadata, timeout=max(0.001, deadline - time.monotonic()),
+                                    wait_for_ready=False)
+            except grpc.aio.AioRpcError as error:
+                pause = RETRY_BACKOFF_S * attempt
+                if (not idempotent or error.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRY_ATTEMPTS
+                        or time.monotonic() + pause >= deadline):
+                    raise _domain_error(error) from None
+                log.info("control plane unavailable (%s); asking again", error.details())
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def readiness(self) -> tuple[bool, str]:
         """Whether the control plane answers and says it is SERVING (its database answers too);
@@ -131,47 +197,52 @@ class ControlClient:
         self._ready = (time.monotonic(), ready, detail)
         return ready, detail
 
-    @staticmethod
-    def _context(caller: WopiCaller) -> dict[str, Any]:
-        return {"access_token": caller.access_token, "file_id": caller.file_id,
-                "client_address": caller.client_address, "correlation_id": caller.correlation_id}
-
-    async def authorize(self, caller: WopiCaller, operation: str, *, lock_id: str = "", old_lock_id: str = "",
-                        user_info: str = "") -> Grant:
+    async def authorize(self, caller: WopiCaller, operation: WopiOperation, *, lock_id: str = "",
+                        old_lock_id: str = "", user_info: str = "") -> Grant:
         request = edge_pb.AuthorizeWopiRequestRequest(
-            **self._context(caller), operation=operation, lock_id=lock_id, old_lock_id=old_lock_id,
-            user_info=user_info, editor=caller.editor, proof=caller.proof, proof_old=caller.proof_old,
-            proof_timestamp=caller.proof_timestamp, url=caller.url,
-        )
-        grant = await self._call(self._stub.AuthorizeWopiRequest, request)
+            call=caller.call(operation, lock_id=lock_id, old_lock_id=old_lock_id), user_info=user_info)
+        grant = await self._call(self._stub.AuthorizeWopiRequest, request,
+                                 write=operation.writes or operation is WopiOperation.PUT_USER_INFO,
+                                 idempotent=operation in READ_OPERATIONS)
         logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
         return grant
 
-    async def record_write(self, caller: WopiCaller, **fields: Any) -> edge_pb.RecordWriteResponse:
-        request = edge_pb.RecordWriteRequest(**self._context(caller), editor=caller.editor, **fields)
-        return await self._call(self._stub.RecordWrite, request)
+    async def begin_write(self, caller: WopiCaller, operation: WopiOperation, *, lock_id: str = "",
+                          current: FileStat | None = None, staged: StagedWrite | None = None,
+                          target_path: str = "", overwrite: bool = False, editors: str = "",
+                          save_flags: str = "") -> edge_pb.BeginWriteResponse:
+        request = edge_pb.BeginWriteRequest(
+            call=caller.call(operation, lock_id=lock_id), current=stored_object(current),
+            staged=staged_content(staged), target_path=target_path, overwrite=overwrite, editors=editors,
+            save_flags=save_flags)
+        return await self._call(self._stub.BeginWrite, request, write=True)
 
-    async def record_conflict_copy(self, caller: WopiCaller, *, copy_path: str, size: int, reason: str) -> None:
-        request = edge_pb.RecordConflictCopyRequest(**self._context(caller), copy_path=copy_path, size=size,
-                                                    reason=reason)
-        await self._call(self._stub.RecordConflictCopy, request)
+    async def commit_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
+                           fingerprint: str = "") -> edge_pb.CommitWriteResponse:
+        """Shielded: storage already holds the change, so an editor that hangs up now must not cancel
+        its confirmation (the resolver would confirm it later, but without the editor's status)."""
+        request = edge_pb.CommitWriteRequest(call=caller.call(operation), intent_id=intent_id,
+                                             fingerprint=fingerprint)
+        return await asyncio.shield(self._call(self._stub.CommitWrite, request, write=True))
 
-    async def create_relative_file(self, caller: WopiCaller, **fields: Any) -> edge_pb.CreateRelativeFileResponse:
-        request = edge_pb.CreateRelativeFileRequest(**self._context(caller), **fields)
-        return await self._call(self._stub.CreateRelativeFile, request)
+    async def abandon_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
+                            reason: str) -> None:
+        """Best effort: when the control plane cannot be told, its resolver finds out from storage."""
+        request = edge_pb.AbandonWriteRequest(call=caller.call(operation), intent_id=intent_id, reason=reason[:300])
+        try:
+            await self._call(self._stub.AbandonWrite, request, write=True)
+        except errors.WopiProxyError as error:
+            log.warning("could not abandon write intent %s: %s", intent_id, error.message)
 
-    async def record_rename(self, caller: WopiCaller, *, lock_id: str, new_path: str) -> None:
-        request = edge_pb.RecordRenameRequest(**self._context(caller), lock_id=lock_id, new_path=new_path)
-        await self._call(self._stub.RecordRename, request)
-
-    async def record_delete(self, caller: WopiCaller, *, kept_version: int, kept_size: int) -> list[int]:
-        request = edge_pb.RecordDeleteRequest(**self._context(caller), kept_version=kept_version,
-                                              kept_size=kept_size)
-        return list((await self._call(self._stub.RecordDelete, request)).expired_versions)
+    async def record_conflict_copy(self, caller: WopiCaller, *, copy_path: str, size: int, reason: str,
+                                   status: int = 409) -> None:
+        request = edge_pb.RecordConflictCopyRequest(call=caller.call(WopiOperation.PUT_FILE), copy_path=copy_path,
+                                                    size=size, reason=reason, status=status)
+        await self._call(self._stub.RecordConflictCopy, request, write=True)
 
     async def redeem_launch_code(self, launch_code: str, client_address: str) -> edge_pb.RedeemLaunchCodeResponse:
         request = edge_pb.RedeemLaunchCodeRequest(launch_code=launch_code, client_address=client_address)
-        return await self._call(self._stub.RedeemLaunchCode, request)
+        return await self._call(self._stub.RedeemLaunchCode, request, write=True)
 
     async def report_edge_refusals(self, counts: dict[str, Any]) -> None:
         """`counts`: address -> flood.RefusalCounts of requests the edge refused on its own."""
@@ -179,4 +250,4 @@ class ControlClient:
             edge_pb.EdgeRefusalCount(client_address=address, rate_limited=c.rate_limited,
                                      missing_token=c.missing_token)
             for address, c in counts.items()])
-        await self._call(self._stub.ReportEdgeRefusals, request)
+        await self._call(self._stub.ReportEdgeRefusals, request, write=True)

@@ -17,7 +17,11 @@ class EdgeSettings:
     max_file_size: int = 1 << 30  # default per-storage upload limit (bytes)
     chunk_size: int = 1 << 20  # GetFile/PutFile streaming unit
     upload_idle_timeout_s: float = 120.0  # a body that sends nothing this long is abandoned
-    control_timeout_s: float = 10.0  # deadline of each control-plane call
+    # Deadlines of control-plane calls: reads (CheckFileInfo, GetFile, GetLock, PutUserInfo) are
+    # cheap and fail fast; writes and lock changes may queue behind other writers of the database.
+    # The control plane commits nothing once a call's deadline has passed.
+    control_read_timeout_s: float = 5.0
+    control_write_timeout_s: float = 15.0
     # How the edge learns the URL an editor called (proof keys sign it): a configured public base
     # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
     public_url: str | None = None

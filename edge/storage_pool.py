@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from edge.observability import note_storage
 from shared.egress import EgressPolicy
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from shared.storage import FsspecStorage
-from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
 
 MAX_ENTRIES = 1024
 

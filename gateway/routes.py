@@ -1,6 +1,7 @@
 """The route table: one HTTP binding per google.api.http rule found on the services' methods.
 
-Methods without an http rule (the internal EdgeService) get no binding, so they are never exposed.
+Only the public API's files are listed (the internal EdgeService lives in wopiproxy.internal.v1
+and is not even imported here), and methods without an http rule get no binding.
 Supported templates (google/api/http.proto): literal segments, `{field}` / `{field=*}` for one
 segment, a trailing `{field=**}` for the rest of the path, and a `:verb` suffix. Anything else
 fails at start-up rather than routing wrongly.
@@ -16,7 +17,6 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor, MethodDescriptor
 from wopiproxy.control.v1 import (
     audit_service_pb2,
-    edge_service_pb2,
     editor_service_pb2,
     file_service_pb2,
     key_service_pb2,
@@ -26,7 +26,7 @@ from wopiproxy.control.v1 import (
 )
 
 # Every file of the control plane's API, listed here rather than discovered: the gateway exposes
-# what this list and the files' own http rules say, nothing else. EdgeService has no rules.
+# what this list and the files' own http rules say, nothing else.
 CONTROL_API_FILES: tuple[FileDescriptor, ...] = (
     tenant_service_pb2.DESCRIPTOR,
     storage_service_pb2.DESCRIPTOR,
@@ -35,7 +35,6 @@ CONTROL_API_FILES: tuple[FileDescriptor, ...] = (
     key_service_pb2.DESCRIPTOR,
     editor_service_pb2.DESCRIPTOR,
     audit_service_pb2.DESCRIPTOR,
-    edge_service_pb2.DESCRIPTOR,
 )
 
 _VERBS = ("get", "put", "post", "delete", "patch")

@@ -46,7 +46,11 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── ConflictCopyQuotaExceeded  (tenant_id, quota)               WOPI 507
     ├── StorageFull                (storage)                        WOPI 507
     ├── StorageReadOnly            (storage, detail)                WOPI 503 + Retry-After
-    └── EgressRefused              (host, detail)                   a tenant's URL names an internal address
+    ├── EgressRefused              (host, detail)                   a tenant's URL names an internal address
+    │   -- the write protocol and deadlines (control/services/write_intents.py) --
+    ├── WriteInProgress            (file_id)                        WOPI 423: another write is pending
+    ├── WriteIntentNotFound        (intent_id)                      (under NotFound)
+    └── DeadlineExceeded           (detail)                         the caller gave up: nothing committed
 
 A dependency that fails is told honestly: StorageUnreachable and ControlPlaneUnavailable are
 WOPI 503 with Retry-After too (shared/wopi_status.py), never 500.
@@ -401,3 +405,31 @@ class EgressRefused(WopiProxyError):
                          f"--egress-allow)", host=host, detail=detail)
         self.host = host
         self.detail = detail
+
+
+# -- the write protocol and deadlines (control/services/write_intents.py, control/services/deadlines.py) --
+
+
+class WriteInProgress(WopiProxyError):
+    """Another write of the file is between BeginWrite and its confirmation."""
+
+    reason = "WRITE_IN_PROGRESS"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"another write of file {file_id!r} is in progress; retry", file_id=file_id)
+
+
+class WriteIntentNotFound(NotFound):
+    reason = "WRITE_INTENT_NOT_FOUND"
+
+    def __init__(self, intent_id: str) -> None:
+        super().__init__(f"write intent {intent_id!r} is unknown or was abandoned", intent_id=intent_id)
+
+
+class DeadlineExceeded(WopiProxyError):
+    """The caller's deadline passed (or it went away) before the work could commit: nothing was."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"deadline exceeded: {detail}", detail=detail)

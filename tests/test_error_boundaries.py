@@ -14,7 +14,7 @@ from shared import errors
 ALL_ERRORS = [cls for _, cls in inspect.getmembers(errors, inspect.isclass)
               if issubclass(cls, errors.WopiProxyError) and cls is not errors.WopiProxyError]
 # Raised only inside the edge, never by the control plane.
-EDGE_ONLY = {errors.TimestampConflict, errors.RelativeTargetRefused, errors.UploadStalled,
+EDGE_ONLY = {errors.RelativeTargetRefused, errors.UploadStalled,
              errors.ControlPlaneUnavailable, errors.FileTooLarge, errors.UnsupportedOperation}
 # Answered by dedicated response builders in edge/wopi/errors.py.
 EDGE_SPECIAL = {errors.LockConflict, errors.TimestampConflict, errors.RelativeTargetRefused}
@@ -22,7 +22,9 @@ EDGE_SPECIAL = {errors.LockConflict, errors.TimestampConflict, errors.RelativeTa
 CONTROL_ONLY = {errors.ApiKeyInvalid, errors.PermissionDenied, errors.AlreadyExists, errors.TenantAlreadyExists,
                 errors.StorageAlreadyExists, errors.StorageUnreachable, errors.FileLocked,
                 errors.FailedPrecondition, errors.ApiKeyNotFound, errors.EditorAlreadyExists,
-                errors.LaunchCodeInvalid, errors.StoragePolicyDenied}
+                errors.LaunchCodeInvalid, errors.StoragePolicyDenied,
+                # The edge sees a passed deadline as the gRPC code, i.e. ControlPlaneUnavailable.
+                errors.DeadlineExceeded}
 
 
 def _instance(cls: type[errors.WopiProxyError]) -> errors.WopiProxyError:

@@ -10,20 +10,42 @@ from control.api.auth import current_principal
 from control.api.errors import grpc_errors
 from control.api.protos import edge_grpc, edge_pb
 from control.services import sessions, wopi_access, wopi_changes
-from control.services.editors import EditorRegistry, ProofHeaders
 from control.services.access import require_edge
 from control.services.context import ServiceContext
+from control.services.editors import EditorRegistry, ProofHeaders
+from shared.errors import InvalidArgument
+from shared.wopi_operation import WopiOperation
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
-def _caller(request: object) -> wopi_access.Caller:
-    """Every EdgeService request carries the editor's token, file id and audit context."""
+def _operation(call: edge_pb.WopiCall) -> WopiOperation:
+    try:
+        return WopiOperation.from_number(call.operation)
+    except ValueError:
+        raise InvalidArgument("call.operation", "not a WOPI operation") from None
+
+
+def _caller(call: edge_pb.WopiCall) -> wopi_access.Caller:
+    """Every EdgeService request embeds the editor's request (WopiCall)."""
     require_edge(current_principal())
-    return wopi_access.Caller(
-        access_token=request.access_token, file_id=request.file_id,  # type: ignore[attr-defined]
-        client_address=request.client_address, correlation_id=request.correlation_id,  # type: ignore[attr-defined]
-        editor=getattr(request, "editor", ""),
+    return wopi_access.Caller(access_token=call.access_token, file_id=call.file_id,
+                              client_address=call.client_address, correlation_id=call.correlation_id,
+                              editor=call.editor)
+
+
+def _write_request(request: edge_pb.BeginWriteRequest) -> wopi_changes.WriteRequest:
+    call, current, staged = request.call, request.current, request.staged
+    return wopi_changes.WriteRequest(
+        operation=_operation(call), lock_id=call.lock_id,
+        editor_timestamp=call.editor_timestamp if call.HasField("editor_timestamp") else None,
+        timestamp_editor=call.timestamp_editor,
+        current=wopi_changes.Stored(exists=current.exists, size=current.size, modified=current.modified,
+                                    fingerprint=current.fingerprint),
+        staged=wopi_changes.Staged(size=staged.size, sha256=staged.sha256, fingerprint=staged.fingerprint,
+                                   staged_path=staged.staged_path),
+        target_path=request.target_path, overwrite=request.overwrite, editors=request.editors[:1000],
+        save_flags=request.save_flags[:200],
     )
 
 
@@ -36,11 +58,11 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
     async def AuthorizeWopiRequest(
         self, request: edge_pb.AuthorizeWopiRequestRequest, context: Ctx
     ) -> edge_pb.AuthorizeWopiRequestResponse:
-        proof = ProofHeaders(proof=request.proof, proof_old=request.proof_old, timestamp=request.proof_timestamp,
-                             url=request.url)
+        call = request.call
+        proof = ProofHeaders(proof=call.proof, proof_old=call.proof_old, timestamp=call.proof_timestamp, url=call.url)
         grant = await wopi_access.authorize(
-            self._ctx, _caller(request), operation=request.operation, lock_id=request.lock_id,
-            old_lock_id=request.old_lock_id, user_info=request.user_info, proof=proof, editors=self._editors,
+            self._ctx, _caller(call), operation=_operation(call), lock_id=call.lock_id,
+            old_lock_id=call.old_lock_id, user_info=request.user_info, proof=proof, editors=self._editors,
         )
         session, storage, file = grant.session, grant.storage, grant.file
         return edge_pb.AuthorizeWopiRequestResponse(
@@ -57,49 +79,34 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
         )
 
     @grpc_errors
-    async def RecordWrite(self, request: edge_pb.RecordWriteRequest, context: Ctx) -> edge_pb.RecordWriteResponse:
-        record = wopi_changes.WriteRecord(
-            size=request.size, sha256=request.sha256, fingerprint=request.fingerprint,
-            expected_lock_id=request.expected_lock_id, kept_version=request.kept_version,
-            kept_size=request.kept_size, editors=request.editors, save_flags=request.save_flags,
-        )
-        recorded = await wopi_changes.record_write(self._ctx, _caller(request), record)
-        return edge_pb.RecordWriteResponse(version=recorded.version, expired_versions=recorded.expired_versions)
+    async def BeginWrite(self, request: edge_pb.BeginWriteRequest, context: Ctx) -> edge_pb.BeginWriteResponse:
+        begun = await wopi_changes.begin(self._ctx, _caller(request.call), _write_request(request))
+        return edge_pb.BeginWriteResponse(
+            intent_id=begun.intent_id, step=edge_pb.WRITE_STEP_DONE if begun.done else edge_pb.WRITE_STEP_PUBLISH,
+            publish_within_ms=begun.publish_within_ms, keep_version=begun.keep_version, file_id=begun.file_id,
+            version=begun.version)
+
+    @grpc_errors
+    async def CommitWrite(self, request: edge_pb.CommitWriteRequest, context: Ctx) -> edge_pb.CommitWriteResponse:
+        done = await wopi_changes.commit(self._ctx, _caller(request.call), intent_id=request.intent_id,
+                                         fingerprint=request.fingerprint[:64], editors=self._editors)
+        return edge_pb.CommitWriteResponse(
+            version=done.version, expired_versions=done.expired_versions, wopi_src=done.wopi_src,
+            access_token=done.access_token, host_view_url=done.host_view_url, host_edit_url=done.host_edit_url)
+
+    @grpc_errors
+    async def AbandonWrite(self, request: edge_pb.AbandonWriteRequest, context: Ctx) -> edge_pb.AbandonWriteResponse:
+        abandoned = await wopi_changes.abandon(self._ctx, _caller(request.call), intent_id=request.intent_id,
+                                               reason=request.reason)
+        return edge_pb.AbandonWriteResponse(abandoned=abandoned)
 
     @grpc_errors
     async def RecordConflictCopy(
         self, request: edge_pb.RecordConflictCopyRequest, context: Ctx
     ) -> edge_pb.RecordConflictCopyResponse:
-        await wopi_changes.record_conflict_copy(self._ctx, _caller(request), copy_path=request.copy_path,
-                                                size=request.size, reason=request.reason)
+        await wopi_changes.record_conflict_copy(self._ctx, _caller(request.call), copy_path=request.copy_path,
+                                                size=request.size, reason=request.reason, status=request.status)
         return edge_pb.RecordConflictCopyResponse()
-
-    @grpc_errors
-    async def CreateRelativeFile(
-        self, request: edge_pb.CreateRelativeFileRequest, context: Ctx
-    ) -> edge_pb.CreateRelativeFileResponse:
-        created = await wopi_changes.create_relative_file(
-            self._ctx, _caller(request), target_path=request.target_path, overwrite=request.overwrite,
-            target_exists=request.target_exists, size=request.size, sha256=request.sha256,
-            target_size=request.target_size, editors=self._editors,
-        )
-        return edge_pb.CreateRelativeFileResponse(
-            file_id=created.file_id, wopi_src=created.wopi_src, access_token=created.access_token,
-            version=created.previous_version, expired_versions=created.expired_versions,
-            host_view_url=created.host_view_url, host_edit_url=created.host_edit_url,
-        )
-
-    @grpc_errors
-    async def RecordRename(self, request: edge_pb.RecordRenameRequest, context: Ctx) -> edge_pb.RecordRenameResponse:
-        await wopi_changes.record_rename(self._ctx, _caller(request), lock_id=request.lock_id,
-                                         new_path=request.new_path)
-        return edge_pb.RecordRenameResponse()
-
-    @grpc_errors
-    async def RecordDelete(self, request: edge_pb.RecordDeleteRequest, context: Ctx) -> edge_pb.RecordDeleteResponse:
-        expired = await wopi_changes.record_delete(self._ctx, _caller(request), kept_version=request.kept_version,
-                                                   kept_size=request.kept_size)
-        return edge_pb.RecordDeleteResponse(expired_versions=expired)
 
     @grpc_errors
     async def RedeemLaunchCode(

@@ -14,6 +14,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from control.services import deadlines
 from shared import errors
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.StorageFull, code_pb2.RESOURCE_EXHAUSTED),
     (errors.StorageReadOnly, code_pb2.FAILED_PRECONDITION),
     (errors.EgressRefused, code_pb2.FAILED_PRECONDITION),  # depends on DNS and the operator's --egress-allow
+    (errors.TimestampConflict, code_pb2.FAILED_PRECONDITION),
+    (errors.WriteInProgress, code_pb2.FAILED_PRECONDITION),
+    (errors.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
 ]
 
 
@@ -80,11 +84,17 @@ def grpc_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
         # A caller that goes away (an editor's dropped connection cancels the edge's call) must not
-        # cancel a transaction half-way: the work runs to its end, and only the answer is lost.
-        work = asyncio.ensure_future(method(self, request, context))
+        # cancel a transaction half-way (a commit is all or nothing, and the storage steps of a
+        # restore are followed by their record): the work is shielded, but it learns that its
+        # caller left through its budget, and its next commit then rolls back instead.
+        with deadlines.budget(context.time_remaining()) as budget:
+            work = asyncio.ensure_future(method(self, request, context))
         work.add_done_callback(_retrieve)
         try:
             return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            budget.abandoned = True
+            raise
         except errors.WopiProxyError as error:
             await context.abort_with_status(rpc_status.to_status(to_status(error)))
         except (grpc.aio.AbortError, grpc.aio.UsageError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-
 from typing import TypeAlias
 
 import grpc
@@ -14,7 +13,14 @@ from control.api import convert, session_request
 from control.api.auth import current_principal
 from control.api.errors import grpc_errors, to_status
 from control.api.protos import (
-    key_grpc, key_pb, session_grpc, session_pb, storage_grpc, storage_pb, tenant_grpc, tenant_pb,
+    key_grpc,
+    key_pb,
+    session_grpc,
+    session_pb,
+    storage_grpc,
+    storage_pb,
+    tenant_grpc,
+    tenant_pb,
 )
 from control.services import events, keys, sessions, storages, tenants
 from control.services.context import ServiceContext

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from control.services import deadlines
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -69,6 +70,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        # A caller's deadline bounds the wait for the write lock (control.services.deadlines).
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={deadlines.lock_wait_ms(SQLITE_BUSY_TIMEOUT_MS)}")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -89,6 +89,9 @@ class File(SQLModel, table=True):
     deleted_time: int | None = _bigint(default=None, nullable=True)
     # Where a deleted file was: `path` then holds a tombstone so that the path is free again.
     deleted_from: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The write intent between BeginWrite and its confirmation (control.services.write_intents):
+    # while set, storage may hold a change the row does not describe yet.
+    pending_intent_id: str | None = Field(default=None, max_length=40)
     create_time: int = _bigint()
     update_time: int = _bigint()
 
@@ -106,6 +109,39 @@ class FileVersion(SQLModel, table=True):
     reason: str = Field(max_length=16)  # "save" | "restore" | "delete" | "overwrite"
     replaced_by: str = Field(default="", max_length=256)
     create_time: int = _bigint()
+
+
+class WriteIntent(SQLModel, table=True):
+    """A change of stored bytes or names, recorded before storage is touched and confirmed (or
+    abandoned) from what storage then holds. The protocol: control.services.write_intents."""
+
+    __tablename__ = "write_intents"
+    id: str = Field(primary_key=True, max_length=40)
+    file_id: str = Field(max_length=43, index=True)
+    tenant_id: str = Field(max_length=63)
+    session_id: str = Field(default="", max_length=40)
+    operation: str = Field(max_length=32)  # PutFile | PutRelativeFile | RenameFile | DeleteFile | RestoreFileVersion
+    state: str = Field(default="pending", max_length=16, index=True)  # pending | confirmed | abandoned
+    source_path: str = Field(default="", sa_column=Column(Text, nullable=False))  # where the file is now
+    target_path: str = Field(default="", sa_column=Column(Text, nullable=False))  # where it will be
+    staged_path: str = Field(default="", sa_column=Column(Text, nullable=False))  # the temporary object
+    size: int = _bigint(default=0)  # the new bytes (PutFile, PutRelativeFile, restore)
+    sha256: str = Field(default="", max_length=64)
+    fingerprint: str = Field(default="", max_length=64)  # of the new bytes once published
+    base_version: int = _bigint(default=0)  # the file's version when the intent was made
+    kept_version: int = _bigint(default=0)  # the current bytes are kept as this version first (0: not)
+    kept_size: int = _bigint(default=0)
+    created_file: bool = False  # PutRelativeFile made the target's row: abandoning retires it
+    actor: str = Field(default="", max_length=300)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # the audit's, on confirmation
+    lock_hash: str = Field(default="", max_length=64)
+    editor: str = Field(default="", max_length=120)
+    client_address: str = Field(default="", max_length=64)
+    correlation_id: str = Field(default="", max_length=128)
+    create_time: int = _bigint()
+    expire_time: int = _bigint(index=True)  # unconfirmed after this: storage decides, then abandoned
+    resolve_time: int | None = _bigint(default=None, nullable=True)
+    resolution: str = Field(default="", max_length=200)  # how it ended, e.g. "confirmed by the edge"
 
 
 class UserInfo(SQLModel, table=True):
@@ -245,3 +281,26 @@ class LaunchCode(SQLModel, table=True):
     action_url: str = Field(sa_column=Column(Text, nullable=False))
     favicon_url: str = Field(default="", sa_column=Column(Text, nullable=False))
     expire_time: int = _bigint()
+
+
+# -- scale out: several control-plane replicas over one database (control.services.leases,
+#    control.services.replicas) ---------------------------------------------------------------
+
+
+class Lease(SQLModel, table=True):
+    """Who runs a background job: only the replica holding the job's lease, until expire_time
+    (milliseconds of the database's clock, so replicas' clocks need not agree)."""
+
+    __tablename__ = "leases"
+    name: str = Field(primary_key=True, max_length=63)
+    holder: str = Field(default="", max_length=200)
+    expire_time: int = _bigint(default=0)
+
+
+class ChangeCounter(SQLModel, table=True):
+    """A counter bumped in the transaction of a change other replicas' caches must notice
+    ("auth": a key revoked, a tenant disabled or deleted); replicas poll it."""
+
+    __tablename__ = "change_counters"
+    name: str = Field(primary_key=True, max_length=63)
+    value: int = _bigint(default=0)

@@ -30,6 +30,7 @@ from control.db import audit_store, stores
 from control.db.models import AuditChainHead, AuditEvent
 from control.services import validation
 from shared import errors
+from shared.wopi_operation import Decided, WopiOperation
 from shared.wopi_status import wopi_status
 
 HASH_VERSION = 1
@@ -41,10 +42,6 @@ HASHED_FIELDS = (
 _INT_FIELDS = frozenset({"time", "status", "size", "version_before", "version_after"})
 
 OUTCOMES = ("ok", "denied", "conflict", "failed")
-# Lock operations and PutUserInfo are decided in the control plane's transaction: the edge
-# answers 200 once they are granted. Other grants are answered after the edge reads or writes
-# storage (status 0 here: unknown); the record of the write (RecordWrite, ...) then says 200.
-DECIDED_HERE = frozenset({"Lock", "UnlockAndRelock", "RefreshLock", "Unlock", "GetLock", "PutUserInfo"})
 
 _CONFLICTS = (errors.LockConflict, errors.TimestampConflict, errors.FileAlreadyExists, errors.FileLocked)
 
@@ -169,9 +166,11 @@ def refusal_outcome(error: errors.WopiProxyError) -> str:
 
 
 
-def granted_status(operation: str) -> int:
-    """The status of a granted request when the control plane decides it (see DECIDED_HERE)."""
-    return 200 if operation in DECIDED_HERE else 0
+def granted_status(operation: WopiOperation) -> int:
+    """Lock operations and PutUserInfo are decided in the control plane's transaction: the edge
+    answers 200 once they are granted. Other grants are answered after the edge reads storage
+    (status 0 here: unknown), or by the write protocol's confirmation, which records its own 200."""
+    return 200 if operation.policy.decided is Decided.CONTROL else 0
 
 
 def lock_digest(lock_id: str) -> str:

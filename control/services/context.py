@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +18,29 @@ if TYPE_CHECKING:
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
 from shared.egress import EgressPolicy
+from control.services import deadlines
+from shared.errors import DeadlineExceeded
+
+SQLITE_BUSY = 5  # sqlite3's result code of a lock wait that timed out
+PG_LOCK_NOT_AVAILABLE = "55P03"
+PG_QUERY_CANCELED = "57014"
+
+
+async def _bound_lock_waits(db: AsyncSession) -> None:
+    """PostgreSQL: row and table lock waits end with the caller's deadline (SQLite: the begin hook)."""
+    budget = deadlines.current()
+    left = budget.remaining() if budget is not None else None
+    if left is None or db.bind is None or db.bind.dialect.name != "postgresql":
+        return
+    ms = max(1, int(left * 1000))
+    await db.exec(text(f"SET LOCAL lock_timeout = {ms}"))  # type: ignore[call-overload]
+    await db.exec(text(f"SET LOCAL statement_timeout = {ms}"))  # type: ignore[call-overload]
+
+
+def _lock_wait_timed_out(error: OperationalError) -> bool:
+    original = error.orig
+    return (getattr(original, "sqlite_errorcode", None) == SQLITE_BUSY
+            or getattr(original, "sqlstate", None) in (PG_LOCK_NOT_AVAILABLE, PG_QUERY_CANCELED))
 
 
 def system_clock_ms() -> int:
@@ -80,13 +105,21 @@ class ServiceContext:
     storage_policy: StoragePolicy = field(default_factory=StoragePolicy)
     # What URLs set by tenant keys may connect to (discovery URLs, S3 endpoints).
     egress: EgressPolicy = field(default_factory=EgressPolicy)
+    write_intent_ttl_ms: int = 60_000  # see control.services.write_intents
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One database transaction; committed when the block ends without an exception."""
-        async with self.sessions() as db:
-            async with db.begin():
+        """One database transaction; committed when the block ends without an exception, unless
+        the caller's deadline passed or the caller went away (DeadlineExceeded, rolled back)."""
+        try:
+            async with self.sessions() as db, db.begin():
+                await _bound_lock_waits(db)
                 yield db
+                deadlines.check()
+        except OperationalError as error:
+            if _lock_wait_timed_out(error) and deadlines.current() is not None:
+                raise DeadlineExceeded("the database stayed locked past the caller's deadline") from error
+            raise
         self.events.notify()
 
     def wopi_src(self, file_id: str) -> str:

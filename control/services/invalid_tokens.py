@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from control.db import stores
 from control.services import audit, validation
-from control.services.keys import hash_secret
+from control.services.access_tokens import hash_token
 from shared.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class InvalidTokenTally:
                             operation: str) -> None:
         """One request the control plane refused for its token (instead of one audit record)."""
         async with ctx.sessions() as db:
-            session = await stores.session_by_token_hash(db, token_hash=hash_secret(access_token))
+            session = await stores.session_by_token_hash(db, token_hash=hash_token(access_token))
         tally = self._tally(ctx.clock(), session.tenant_id if session else "", client_address)
         tally.refused += 1
         tally.operations[validation.printable(operation, 32)] += 1

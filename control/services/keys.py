@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sqlmodel import col, select
 
-from control.db import pages, stores
+from control.db import pages, replica_store, stores
 from control.db.models import ApiKey
 from control.services import audit, validation
 from control.services.access import require_admin
@@ -26,7 +26,9 @@ from shared.errors import (
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "wpk_"
-AUTH_CACHE_SECONDS = 5.0  # how long a revoked key may still be accepted by one process
+AUTH_CACHE_SECONDS = 5.0  # the longest a key's cached answer is used
+AUTH_COUNTER = "auth"  # the change counter of keys and tenants (control.services.replicas)
+CONFIRMED_FOR_S = 0.75  # the cache is used only this long after the counter was last read
 
 
 def hash_secret(secret: str) -> str:
@@ -100,16 +102,31 @@ class Authenticator:
     path (the edge's AuthorizeWopiRequest) does not read the key table on every call.
 
     A tenant key works only while its tenant exists and is enabled. Revoking a key and updating
-    or deleting a tenant call forget(), so this process stops honouring the key at once; other
-    control-plane processes follow within AUTH_CACHE_SECONDS."""
+    or deleting a tenant bump the "auth" change counter in their transaction and call forget(),
+    so this process stops honouring the key at once. Every replica's ReplicaWatch reads the
+    counter every REPLICA_POLL_S and calls confirm(): a changed counter empties the cache, and
+    the cache is used only while the last confirmation is younger than CONFIRMED_FOR_S, so another
+    replica's revocation is honoured within a second even when the watch stalls."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._epoch = 0  # grows at every forget(): a lookup begun before it must not fill the cache
+        self._counter: int | None = None
+        self._confirmed_at = -CONFIRMED_FOR_S  # monotonic time of the last confirm()
 
     def forget(self) -> None:
-        """After a revocation or a tenant change in this process: it takes effect at once."""
+        """After a revocation or a tenant change: it takes effect at once."""
         self._cache.clear()
+        self._epoch += 1
+
+    def confirm(self, counter: int, read_started: float) -> None:
+        """The "auth" change counter read from the database by a read that began at `read_started`
+        (monotonic); a new value means some replica changed keys or tenants."""
+        if counter != self._counter:
+            self._counter = counter
+            self.forget()
+        self._confirmed_at = read_started
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -117,8 +134,9 @@ class Authenticator:
         key_hash = hash_secret(authorization[7:].strip())
         cached = self._cache.get(key_hash)
         now = time.monotonic()
-        if cached and now - cached[0] < AUTH_CACHE_SECONDS:
+        if cached and now - cached[0] < AUTH_CACHE_SECONDS and now - self._confirmed_at < CONFIRMED_FOR_S:
             return cached[1]
+        epoch = self._epoch
         async with self._ctx.sessions() as db:
             found = await stores.api_key_with_tenant(db, key_hash=key_hash)
         row, tenant = found if found else (None, None)
@@ -132,7 +150,8 @@ class Authenticator:
         principal = Principal(key_id=row.id, role=row.role, tenant_id=row.tenant_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key_hash] = (now, principal)
+        if epoch == self._epoch:
+            self._cache[key_hash] = (now, principal)
         return principal
 
 
@@ -202,6 +221,7 @@ async def revoke_key(ctx: ServiceContext, principal: Principal, authenticator: A
                                              key_id=key_id)
             row.revoke_time = now
             db.add(row)
+            await replica_store.bump_counter(db, name=AUTH_COUNTER)  # every replica's cache forgets it
             await audit.record(db, time=now, actor=principal.actor, operation="RevokeApiKey", outcome="ok",
                                tenant_id=row.tenant_id, detail=f"key={row.id}")
     authenticator.forget()

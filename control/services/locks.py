@@ -13,7 +13,6 @@ from shared.errors import InvalidArgument, LockConflict
 LOCK_TTL_MS = 30 * 60 * 1000
 MAX_LOCK_ID_LENGTH = 1024  # SupportsExtendedLockLength
 
-LOCK_OPERATIONS = frozenset({"Lock", "UnlockAndRelock", "RefreshLock", "Unlock", "GetLock"})
 
 
 def current_lock(file: File, now: int) -> str:
@@ -72,11 +71,3 @@ def apply(file: File, operation: str, *, lock_id: str, old_lock_id: str, now: in
     else:
         raise ValueError(f"not a lock operation: {operation}")
     return current_lock(file, now)
-
-
-def require(file: File, *, expected: str, now: int) -> None:
-    """The compare of a compare-and-set write: the lock must still be what the write assumed."""
-    current = current_lock(file, now)
-    if current != expected:
-        raise LockConflict(current, "the lock changed while the content was being saved" if expected
-                           else "the file was locked while the content was being saved")

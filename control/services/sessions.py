@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import pages, stores
-from sqlmodel import col, select
-
-from control.db.models import Editor, File, LaunchCode, Session, Storage, Tenant
-from control.services import audit, events, launch_codes, validation
+from control.db.models import Editor, LaunchCode, Session, Tenant
+from control.services import access_tokens, audit, events, file_identity, launch_codes, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.editors import EditorRegistry
@@ -88,24 +85,6 @@ async def _editor_names(db: AsyncSession, rows: Sequence[Session]) -> dict[int, 
         return {}
     found = (await db.exec(select(Editor).where(col(Editor.id).in_(ids)))).all()
     return {e.id: e.name for e in found if e.id is not None}
-
-
-async def _file_identity(db: AsyncSession, *, tenant_id: str, storage: Storage, path: str, now: int) -> File:
-    """The one File row of (tenant, storage, path), made on first use."""
-    assert storage.id is not None
-    existing = await stores.file_by_path(db, tenant_id=tenant_id, storage_id=storage.id, path=path)
-    if existing is not None:
-        return existing
-    row = File(id=secrets.token_urlsafe(16), tenant_id=tenant_id, storage_id=storage.id, path=path,
-               version=1, create_time=now, update_time=now)
-    try:
-        async with db.begin_nested():
-            await stores.add(db, row)
-    except IntegrityError:  # another transaction made it first (PostgreSQL; SQLite serialises)
-        existing = await stores.file_by_path(db, tenant_id=tenant_id, storage_id=storage.id, path=path)
-        assert existing is not None
-        return existing
-    return row
 
 
 MAX_ORIGIN_ENTRIES = 20
@@ -195,11 +174,12 @@ async def create_session(
     await _ensure_file(files, path, create=create, template_path=template_path)
     await files.stat(path)
 
-    token = secrets.token_urlsafe(32)
+    minted = access_tokens.mint()
+    token = minted.token
     now = ctx.clock()
     launch_code, choice = "", None
     async with ctx.transaction() as db:
-        file = await _file_identity(db, tenant_id=tenant_id, storage=storage, path=path, now=now)
+        file = await file_identity.file_identity(db, tenant_id=tenant_id, storage=storage, path=path, now=now)
         if editors is not None:
             choice = await choose_editor(db, editors, tenant=tenant, name=editor, path=path,
                                          want_edit=permission == "edit", wopi_src=ctx.wopi_src(file.id),
@@ -207,11 +187,11 @@ async def create_session(
         elif editor:
             raise InvalidArgument("editor", "editors are not configured in this control plane")
         row = Session(
-            id="ses_" + secrets.token_urlsafe(12), tenant_id=tenant_id, file_id=file.id,
+            id=access_tokens.new_session_id(), tenant_id=tenant_id, file_id=file.id,
             storage_name=storage_name, path=path, user_id=user_id, user_name=user_name or user_id,
             permission=permission, account=account, origin_json=json.dumps(origin_map, sort_keys=True),
             editor_id=choice.editor.id if choice else None,
-            token_hash=hash_secret(token), create_time=now, expire_time=now + ttl * 1000,
+            token_hash=minted.token_hash, create_time=now, expire_time=now + ttl * 1000,
         )
         await stores.add(db, row)
         if choice is not None:

@@ -10,13 +10,14 @@ from sqlalchemy import delete, select
 from sqlmodel import col
 from sqlalchemy.exc import IntegrityError
 
-from control.db import pages, stores
+from control.db import pages, replica_store, stores
 from control.db.models import (
     ApiKey, Editor, File, FileVersion, LaunchCode, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
 )
 from control.services import audit, validation, webhooks
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
+from control.services.keys import AUTH_COUNTER
 from shared.errors import (
     FailedPrecondition, InvalidArgument, PermissionDenied, TenantAlreadyExists, TenantNotFound,
 )
@@ -167,6 +168,7 @@ async def update_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
             await webhooks.start_from_now(db, tenant_id)
         tenant.update_time = now
         db.add(tenant)
+        await replica_store.bump_counter(db, name=AUTH_COUNTER)  # every replica's key cache forgets
         await audit.record(db, time=now, actor=principal.actor, operation="UpdateTenant", outcome="ok",
                            tenant_id=tenant_id, detail="fields=" + ",".join(sorted(paths)))
     return tenant
@@ -198,6 +200,7 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
         await db.execute(delete(File).where(col(File.tenant_id) == tenant_id))
         await db.execute(delete(Storage).where(col(Storage.tenant_id) == tenant_id))
         await db.execute(delete(Tenant).where(col(Tenant.id) == tenant_id))
+        await replica_store.bump_counter(db, name=AUTH_COUNTER)  # every replica's key cache forgets
         await audit.record(db, time=now, actor=principal.actor, operation="DeleteTenant", outcome="ok",
                            tenant_id=tenant_id, detail=f"force={force} open_sessions={len(open_sessions)}")
         archive = await audit.archive_chain(db, tenant_id=tenant_id,

@@ -4,6 +4,11 @@ Delivery runs in its own task of the control plane and reads events the WOPI tra
 already committed, so a slow or dead receiver never delays an editor. Progress is kept in the
 database (webhook_states): a restart resumes where delivery stopped, in order, at least once.
 
+Delivery runs on one control-plane replica at a time (the "webhooks" lease, control.services.leases),
+so an event is normally POSTed once. A replica that dies between a POST and recording it leaves the
+event to be sent again by the next lease holder: every POST carries the event's id in
+X-Wopi-Proxy-Event-Id (the idempotency key; also the payload's "cursor"), so receivers de-duplicate.
+
 Signature: header X-Wopi-Proxy-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
 """
 
@@ -135,7 +140,7 @@ class WebhookDispatcher:
         body = json.dumps(payload(row), separators=(",", ":")).encode()
         stamp = int(time.time())
         headers = {"Content-Type": "application/json", "X-Wopi-Proxy-Event": row.type,
-                   "X-Wopi-Proxy-Delivery": str(row.id)}
+                   "X-Wopi-Proxy-Event-Id": str(row.id), "X-Wopi-Proxy-Delivery": str(row.id)}
         if tenant.webhook_secret:
             headers["X-Wopi-Proxy-Signature"] = sign(tenant.webhook_secret, stamp, body)
         try:

@@ -15,25 +15,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control.db import stores
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 from control.services import audit, events, locks, validation
+from control.services.access_tokens import hash_token
 from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry, ProofHeaders, check_proof
-from control.services.keys import hash_secret
 from control.services.storages import storage_options
+from control.services.write_intents import PendingWrite, settle
 from shared.errors import (
     AccessTokenInvalid,
+    DeadlineExceeded,
     FileNotFound,
     InvalidArgument,
+    LockConflict,
     OperationNotPermitted,
     TenantDisabled,
+    TimestampConflict,
     WopiProxyError,
 )
+from shared.wopi_operation import WopiOperation
 
-# WOPI operations that change the file or its lock; a view session may not do them.
-# (PutUserInfo is about the user, not the file: viewers may keep their UserInfo too.)
-WRITE_OPERATIONS = frozenset({
-    "PutFile", "PutRelativeFile", "Lock", "Unlock", "RefreshLock", "UnlockAndRelock",
-    "RenameFile", "DeleteFile",
-})
 LOCK_EVENTS = {"Lock": "locked", "UnlockAndRelock": "locked", "Unlock": "unlocked"}
 MAX_USER_INFO_LENGTH = 1024
 
@@ -83,10 +82,13 @@ class Grant:
         return f"user:{self.session.user_id}"
 
 
-async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operation: str, *,
-                  for_update: bool = False) -> Grant:
-    """Checks the token; with `for_update` the file row stays locked until the transaction ends."""
-    found = await stores.session_context_by_token_hash(db, token_hash=hash_secret(caller.access_token),
+async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operation: WopiOperation | str, *,
+                  for_update: bool = False, settle_pending: bool = False) -> Grant:
+    """Checks the token; with `for_update` the file row stays locked until the transaction ends.
+    With `settle_pending`, a pending write intent on the file raises PendingWrite (roll back,
+    settle it from storage, call again without)."""
+    operation = WopiOperation(operation)
+    found = await stores.session_context_by_token_hash(db, token_hash=hash_token(caller.access_token),
                                                        lock_file=for_update)
     now = ctx.clock()
     if found is None:
@@ -103,8 +105,10 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
         raise AccessTokenInvalid("the access token is not valid for this file")
     if not tenant.enabled:
         raise TenantDisabled(session.tenant_id)
-    if operation in WRITE_OPERATIONS and session.permission != "edit":
-        raise OperationNotPermitted(operation)
+    if operation.writes and session.permission != "edit":
+        raise OperationNotPermitted(operation.value)
+    if settle_pending and file.pending_intent_id:
+        raise PendingWrite(file.pending_intent_id)
     if file.deleted_time is not None:
         raise FileNotFound(session.path)
     # Checked on every request: the grant hands the edge the storage's root and credentials.
@@ -113,17 +117,22 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
 
 
 @asynccontextmanager
-async def audited(ctx: ServiceContext, caller: Caller, operation: str) -> AsyncIterator[None]:
+async def audited(ctx: ServiceContext, caller: Caller, operation: str, *,
+                  record_conflicts: bool = True) -> AsyncIterator[None]:
     """Records a refusal (in its own transaction, since the refused one rolls back) and re-raises.
+    Not a DeadlineExceeded: that caller is not answered by us. Not conflicts when
+    `record_conflicts` is false: the edge records them with where the refused content went.
     A refused token is only counted: its audit record is one per address and minute
     (control.services.invalid_tokens), so a flood of bad tokens does not write one per request."""
     try:
         yield
+    except DeadlineExceeded:
+        raise
     except WopiProxyError as error:
         if isinstance(error, AccessTokenInvalid) and ctx.invalid_tokens is not None:
             await ctx.invalid_tokens.count_refusal(ctx, access_token=caller.access_token,
                                                    client_address=caller.client_address, operation=operation)
-        else:
+        elif record_conflicts or not isinstance(error, (LockConflict, TimestampConflict)):
             await _record_refusal(ctx, caller, operation, error)
         raise
 
@@ -131,17 +140,34 @@ async def audited(ctx: ServiceContext, caller: Caller, operation: str) -> AsyncI
 async def _record_refusal(ctx: ServiceContext, caller: Caller, operation: str, error: WopiProxyError) -> None:
     async with ctx.transaction() as db:
         await audit.record_refusal(db, time=ctx.clock(), operation=operation, error=error,
-                                   token_hash=hash_secret(caller.access_token), file_id=caller.file_id[:43],
+                                   token_hash=hash_token(caller.access_token), file_id=caller.file_id[:43],
                                    editor=caller.editor, client_address=caller.client_address,
                                    correlation_id=caller.correlation_id)
 
 
-async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock_id: str = "",
+async def authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOperation | str, lock_id: str = "",
                     old_lock_id: str = "", user_info: str | None = None, proof: ProofHeaders | None = None,
                     editors: EditorRegistry | None = None) -> Grant:
-    async with audited(ctx, caller, operation), ctx.transaction() as db:
-        is_lock_operation = operation in locks.LOCK_OPERATIONS
-        grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation)
+    """A pending write on the file is first settled from storage (write_intents), so that what the
+    grant says (version, hash) describes the bytes the edge is about to serve."""
+    try:
+        return await _authorize(ctx, caller, operation=WopiOperation(operation), lock_id=lock_id,
+                                old_lock_id=old_lock_id, user_info=user_info, proof=proof, editors=editors,
+                                settle_pending=True)
+    except PendingWrite as pending:
+        await settle(ctx, pending.intent_id)
+    return await _authorize(ctx, caller, operation=WopiOperation(operation), lock_id=lock_id,
+                            old_lock_id=old_lock_id, user_info=user_info, proof=proof, editors=editors,
+                            settle_pending=False)
+
+
+async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOperation, lock_id: str,
+                     old_lock_id: str, user_info: str | None, proof: ProofHeaders | None,
+                     editors: EditorRegistry | None, settle_pending: bool) -> Grant:
+    async with audited(ctx, caller, operation.value), ctx.transaction() as db:
+        is_lock_operation = operation.changes_lock
+        grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation,
+                              settle_pending=settle_pending)
         now = ctx.clock()
         if editors is not None and proof is not None:
             await check_proof(db, editors, session=grant.session, access_token=caller.access_token,
@@ -150,7 +176,7 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock
         detail = ""
         if is_lock_operation:
             before = grant.lock_id
-            current = locks.apply(grant.file, operation, lock_id=lock_id, old_lock_id=old_lock_id, now=now)
+            current = locks.apply(grant.file, operation.value, lock_id=lock_id, old_lock_id=old_lock_id, now=now)
             db.add(grant.file)
             detail = f"lock={audit.lock_digest(current)}"
             if operation in LOCK_EVENTS and current != before:
@@ -167,7 +193,7 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: str, lock
                 info = UserInfo(tenant_id=grant.session.tenant_id, user_id=grant.session.user_id)
             info.info, info.update_time = user_info, now
             db.add(info)
-        await audit.record(db, time=now, actor=grant.actor, operation=operation, outcome="ok",
+        await audit.record(db, time=now, actor=grant.actor, operation=operation.value, outcome="ok",
                            tenant_id=grant.session.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
                            detail=" ".join(filter(None, [detail, f"editor={caller.editor}" if caller.editor else ""])),
                            client_address=caller.client_address, correlation_id=caller.correlation_id,

@@ -1,77 +1,331 @@
-"""What the edge reports after it changed stored bytes. Each call re-checks the lock
-(the compare of the compare-and-set) in the transaction that records the change."""
+"""The edge's writes (PutFile, PutRelativeFile, RenameFile, DeleteFile) in the write protocol of
+control.services.write_intents: BeginWrite decides (every lock comparison happens here, in the
+compare-and-set), CommitWrite confirms, AbandonWrite gives up."""
 
 from __future__ import annotations
 
-import posixpath
-import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import or_, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sqlalchemy import or_, update
+
 from control.db import stores
-from control.db.models import File, Session, Tenant
-from control.services import audit, events, launch_codes, locks, versions
-from control.services.editors import EditorRegistry
+from control.db.models import File, Session, Tenant, WriteIntent
+from control.services import access_tokens, audit, events, file_identity, launch_codes, locks, write_intents
 from control.services.context import ServiceContext
-from control.services.keys import hash_secret
-from control.services.wopi_access import Caller, audited, resolve
-from shared.errors import ConflictCopyQuotaExceeded, FileAlreadyExists, LockConflict
+from control.services.editors import EditorRegistry
+from control.services.wopi_access import Caller, Grant, audited, resolve
+from shared import failpoints
+from shared.errors import (
+    AccessTokenInvalid,
+    ConflictCopyQuotaExceeded,
+    FileAlreadyExists,
+    InvalidArgument,
+    LockConflict,
+    TimestampConflict,
+    WriteInProgress,
+    WriteIntentNotFound,
+)
 from shared.storage import normalize_relative_path
+from shared.wopi_operation import WopiOperation
+
+WRITES = frozenset({WopiOperation.PUT_FILE, WopiOperation.PUT_RELATIVE_FILE, WopiOperation.RENAME_FILE,
+                    WopiOperation.DELETE_FILE})
 
 
 @dataclass(frozen=True)
-class WriteRecord:
-    size: int
-    sha256: str
-    fingerprint: str
-    expected_lock_id: str
-    kept_version: int = 0
-    kept_size: int = 0
-    editors: str = ""
+class Stored:
+    """What the edge saw at the path the write replaces."""
+
+    exists: bool = False
+    size: int = 0
+    modified: str = ""  # ISO 8601, as CheckFileInfo's LastModifiedTime
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Staged:
+    size: int = 0
+    sha256: str = ""
+    fingerprint: str = ""
+    staged_path: str = ""
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    operation: WopiOperation
+    lock_id: str = ""  # X-WOPI-Lock
+    editor_timestamp: str | None = None  # X-COOL-/X-LOOL-WOPI-Timestamp; None when not sent
+    timestamp_editor: bool = False  # the editor sends Collabora's save headers
+    current: Stored = Stored()
+    staged: Staged = Staged()
+    target_path: str = ""
+    overwrite: bool = False
+    editors: str = ""  # X-WOPI-Editors
     save_flags: str = ""
 
 
 @dataclass(frozen=True)
-class Recorded:
+class Begun:
+    intent_id: str
+    done: bool  # nothing to publish: already confirmed
+    keep_version: int
+    file_id: str
     version: int
-    expired_versions: list[int]
+    publish_within_ms: int
 
 
-async def record_write(ctx: ServiceContext, caller: Caller, record: WriteRecord) -> Recorded:
-    async with audited(ctx, caller, "PutFile"), ctx.transaction() as db:
-        grant = await resolve(db, ctx, caller, "PutFile", for_update=True)
+def check_staleness(request: WriteRequest) -> None:
+    """Collabora's conflict contract (OnlyOffice sends the same X-LOOL-* header): a timestamp that
+    is not the file's LastModifiedTime means the file changed in storage since the editor loaded
+    it. Applied whether or not the file is locked: a lock does not make an external change
+    (a restore, a sync client) any less real. Without the header it is the "overwrite" retry."""
+    seen, current = request.editor_timestamp, request.current
+    if seen is not None and current.exists and seen != current.modified:
+        raise TimestampConflict(seen, current.modified)
+
+
+def check_put_file_lock(current_lock: str, request: WriteRequest) -> None:
+    """rest/files/putfile: a locked file needs the same lock id; an unlocked one may be written when
+    empty (editnew, OnlyOffice's templates) or by an editor that guards saves with timestamps
+    (Collabora may not lock at all); anyone else gets 409 with an empty X-WOPI-Lock."""
+    if current_lock:
+        if request.lock_id != current_lock:
+            raise LockConflict(current_lock, "the file is locked with another lock id")
+        return
+    if request.current.exists and request.current.size > 0 and not request.timestamp_editor:
+        raise LockConflict("", "the file is not locked and is not empty")
+
+
+def _audit_detail(operation: WopiOperation, caller: Caller, request: WriteRequest, extra: str = "") -> str:
+    parts = [extra]
+    if operation is WopiOperation.PUT_FILE:
+        parts.append("version={version} lock=" + audit.lock_digest(request.lock_id))
+    if request.editors:
+        parts.append(f"editors={request.editors[:500]}")
+    if request.save_flags:
+        parts.append(request.save_flags[:200])
+    if caller.editor:
+        parts.append(f"editor={caller.editor}")
+    return " ".join(p for p in parts if p)
+
+
+def _intent(ctx: ServiceContext, grant: Grant, file: File, caller: Caller, request: WriteRequest, now: int, *,
+            detail: str, **fields: Any) -> WriteIntent:
+    return write_intents.new_intent(
+        file=file, operation=request.operation.value, now=now, session=grant.session, actor=grant.actor,
+        ttl_ms=ctx.write_intent_ttl_ms,
+        detail=detail, lock_hash=audit.lock_hash_of(request.lock_id), editor=caller.editor,
+        client_address=caller.client_address, correlation_id=caller.correlation_id,
+        staged_path=request.staged.staged_path[:2000], **fields)
+
+
+async def begin(ctx: ServiceContext, caller: Caller, request: WriteRequest) -> Begun:
+    """Step 1 of the write protocol; settles a pending intent of the file first (once)."""
+    if request.operation not in WRITES:
+        raise InvalidArgument("operation", f"{request.operation.value} does not write")
+    try:
+        return await _begin(ctx, caller, request, settle_pending=True)
+    except write_intents.PendingWrite as pending:
+        await write_intents.settle(ctx, pending.intent_id)
+    return await _begin(ctx, caller, request, settle_pending=False)
+
+
+async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, settle_pending: bool) -> Begun:
+    operation = request.operation
+    # PutFile's conflicts are audited by RecordConflictCopy, with where the refused bytes went.
+    async with audited(ctx, caller, operation.value, record_conflicts=operation is not WopiOperation.PUT_FILE), \
+            ctx.transaction() as db:
+        grant = await resolve(db, ctx, caller, operation, for_update=True, settle_pending=settle_pending)
         now = ctx.clock()
         file = grant.file
-        locks.require(file, expected=record.expected_lock_id, now=now)
-        expired: list[int] = []
-        if record.kept_version:
-            expired = await versions.keep(db, file=file, version=record.kept_version, size=record.kept_size,
-                                          reason="save", replaced_by=grant.session.user_id,
-                                          retention=grant.storage.version_retention, now=now)
-        file.version += 1
-        file.size, file.sha256, file.fingerprint, file.update_time = (
-            record.size, record.sha256, record.fingerprint, now)
-        db.add(file)
-        await events.emit(db, type="saved", session=grant.session, now=now, version=file.version)
-        detail = f"version={file.version} lock={audit.lock_digest(record.expected_lock_id)}"
-        if record.editors:
-            detail += f" editors={record.editors[:500]}"
-        if record.save_flags:
-            detail += f" {record.save_flags}"
-        if caller.editor:
-            detail += f" editor={caller.editor}"
-        await audit.record(db, time=now, actor=grant.actor, operation="PutFile", outcome="ok",
-                           tenant_id=file.tenant_id, session_id=grant.session.id, file_id=file.id, size=record.size,
-                           detail=detail, client_address=caller.client_address, correlation_id=caller.correlation_id,
-                           status=200, version_before=file.version - 1, version_after=file.version,
-                           lock_hash=audit.lock_hash_of(record.expected_lock_id), editor=caller.editor)
-        return Recorded(version=file.version, expired_versions=expired)
+        if operation is WopiOperation.PUT_RELATIVE_FILE:
+            return await _begin_relative(ctx, db, grant, caller, request, now)
+        if file.pending_intent_id:
+            raise WriteInProgress(file.id)
+        current_lock = locks.current_lock(file, now)
+        keep = grant.storage.version_retention > 0 and request.current.exists
+        if operation is WopiOperation.PUT_FILE:
+            check_staleness(request)
+            check_put_file_lock(current_lock, request)
+            detail = _audit_detail(operation, caller, request)
+            if (request.current.exists and request.staged.sha256 == file.sha256
+                    and request.current.fingerprint == file.fingerprint):
+                return await _unchanged(ctx, db, grant, caller, request, now, detail)
+            intent = _intent(ctx, grant, file, caller, request, now, detail=detail, source_path=file.path,
+                             target_path=file.path, size=request.staged.size, sha256=request.staged.sha256,
+                             fingerprint=request.staged.fingerprint, kept_version=file.version if keep else 0,
+                             kept_size=request.current.size if keep else 0)
+        elif operation is WopiOperation.RENAME_FILE:
+            if current_lock and current_lock != request.lock_id:
+                raise LockConflict(current_lock, "the file is locked with another lock id")
+            new_path = normalize_relative_path(request.target_path)
+            holder = await stores.live_file_by_path(db, tenant_id=file.tenant_id, storage_id=file.storage_id,
+                                                    path=new_path)
+            if holder is not None and holder.id != file.id and holder.deleted_time is None and \
+                    locks.current_lock(holder, now):
+                raise FileAlreadyExists(new_path)
+            intent = _intent(ctx, grant, file, caller, request, now, source_path=file.path, target_path=new_path,
+                             detail=_audit_detail(operation, caller, request, f"{file.path} -> {new_path}"))
+        else:  # DeleteFile: refused while locked at all (rest/files/deletefile)
+            if current_lock:
+                raise LockConflict(current_lock, "the file is locked")
+            extra = f"deleted {file.path}" + (f"; content kept as version {file.version}" if keep else "")
+            intent = _intent(ctx, grant, file, caller, request, now, source_path=file.path, target_path="",
+                             kept_version=file.version if keep else 0,
+                             kept_size=request.current.size if keep else 0,
+                             detail=_audit_detail(operation, caller, request, extra))
+        await write_intents.record(db, file=file, intent=intent)
+        return Begun(intent_id=intent.id, done=False, keep_version=intent.kept_version, file_id=file.id,
+                     version=file.version, publish_within_ms=write_intents.publish_within_ms(ctx.write_intent_ttl_ms))
+
+
+async def _unchanged(ctx: ServiceContext, db: AsyncSession, grant: Grant, caller: Caller, request: WriteRequest, now: int,
+                     detail: str) -> Begun:
+    """Same bytes as stored: nothing is rewritten and no version kept, but the save is recorded
+    and answered like any other (editors expect a new X-WOPI-ItemVersion)."""
+    file = grant.file
+    intent = _intent(ctx, grant, file, caller, request, now, detail=detail + " unchanged", source_path=file.path,
+                     target_path=file.path, size=request.staged.size, sha256=request.staged.sha256,
+                     fingerprint=request.current.fingerprint)
+    await write_intents.record(db, file=file, intent=intent)
+    done = await write_intents.confirm(db, intent=intent, file=file, storage=grant.storage, now=now)
+    return Begun(intent_id=intent.id, done=True, keep_version=0, file_id=file.id, version=done.version,
+                 publish_within_ms=0)
+
+
+async def _begin_relative(ctx: ServiceContext, db: AsyncSession, grant: Grant, caller: Caller, request: WriteRequest, now: int) -> Begun:
+    """PutRelativeFile: the source needs no lock (Save As from view mode); the target's lock and
+    existence are decided here. A new target gets its identity now, retired if the write fails."""
+    target_path = normalize_relative_path(request.target_path)
+    storage_id = grant.storage.id
+    assert storage_id is not None
+    target = await stores.live_file_by_path(db, tenant_id=grant.file.tenant_id, storage_id=storage_id,
+                                            path=target_path)
+    if target is not None and target.deleted_time is None:
+        current = locks.current_lock(target, now)
+        if current:
+            raise LockConflict(current, "the target file is locked")
+    if target is not None and target.pending_intent_id:
+        raise WriteInProgress(target.id)
+    if request.current.exists and not request.overwrite:
+        raise FileAlreadyExists(target_path)
+    created = target is None
+    if target is None:
+        target = file_identity.new_file(tenant_id=grant.file.tenant_id, storage_id=storage_id, path=target_path,
+                                        now=now)
+        await stores.add(db, target)
+    keep = request.current.exists and grant.storage.version_retention > 0
+    intent = _intent(ctx, grant, target, caller, request, now, source_path=grant.file.path, target_path=target_path,
+                     size=request.staged.size, sha256=request.staged.sha256, fingerprint=request.staged.fingerprint,
+                     kept_version=target.version if keep else 0, kept_size=request.current.size if keep else 0,
+                     created_file=created,
+                     detail=_audit_detail(request.operation, caller, request,
+                                          f"created {target_path} as file {target.id} from {grant.file.id}, "
+                                          "its version {version}"))
+    await write_intents.record(db, file=target, intent=intent)
+    return Begun(intent_id=intent.id, done=False, keep_version=intent.kept_version, file_id=target.id,
+                 version=target.version, publish_within_ms=write_intents.publish_within_ms(ctx.write_intent_ttl_ms))
+
+
+@dataclass(frozen=True)
+class Committed:
+    version: int
+    expired_versions: list[int]
+    wopi_src: str = ""
+    access_token: str = ""
+    host_view_url: str = ""
+    host_edit_url: str = ""
+
+
+async def commit(ctx: ServiceContext, caller: Caller, *, intent_id: str, fingerprint: str = "",
+                 editors: EditorRegistry | None = None) -> Committed:
+    """Step 3, by the writer. Idempotent; an intent abandoned meanwhile is confirmed late if the
+    file has not moved on and storage holds its change, else WriteIntentNotFound."""
+    committed = await _commit(ctx, caller, intent_id=intent_id, fingerprint=fingerprint, editors=editors)
+    failpoints.hit("control.commit.after_commit")
+    return committed
+
+
+async def _commit(ctx: ServiceContext, caller: Caller, *, intent_id: str, fingerprint: str,
+                  editors: EditorRegistry | None) -> Committed:
+    async with ctx.transaction() as db:
+        intent = await db.get(WriteIntent, intent_id[:40], with_for_update=True, populate_existing=True)
+        if intent is None:
+            raise WriteIntentNotFound(intent_id[:40])
+        session = await _session_of(db, caller, intent)
+        file = await stores.get_file_for_update(db, file_id=intent.file_id, tenant_id=session.tenant_id)
+        storage = (await stores.get_storage(db, tenant_id=session.tenant_id, name=session.storage_name)
+                   if file else None)
+        assert file is not None and storage is not None and storage.id == file.storage_id
+        if intent.state == write_intents.CONFIRMED:  # settled from storage first, or a repeated commit
+            version = intent.base_version + (0 if intent.operation == "RenameFile" else 1)
+            if intent.operation == WopiOperation.PUT_RELATIVE_FILE.value:  # the writer still needs its session
+                done = write_intents.Confirmed(version=version, expired_versions=[], file=file)
+                return await _open_relative(ctx, db, session, file, done, editors, ctx.clock())
+            return Committed(version=version, expired_versions=[])
+        if intent.state == write_intents.ABANDONED:
+            if file.version != intent.base_version or file.pending_intent_id:
+                raise WriteIntentNotFound(intent.id)
+            intent.state = write_intents.PENDING  # late, but storage holds it: the edge published it
+        now = ctx.clock()
+        file.pending_intent_id = intent.id
+        done = await write_intents.confirm(db, intent=intent, file=file, storage=storage, now=now,
+                                           fingerprint=fingerprint)
+        if intent.operation != WopiOperation.PUT_RELATIVE_FILE.value:
+            result = Committed(version=done.version, expired_versions=done.expired_versions)
+        else:
+            result = await _open_relative(ctx, db, session, file, done, editors, now)
+        failpoints.hit("control.commit.before_commit")
+        return result
+
+
+async def _session_of(db: AsyncSession, caller: Caller, intent: WriteIntent) -> Session:
+    """The caller's token must be the session that began the intent."""
+    session = await stores.session_by_token_hash(db, token_hash=access_tokens.hash_token(caller.access_token))
+    if session is None or session.id != intent.session_id:
+        raise AccessTokenInvalid("the access token did not begin this write")
+    return session
+
+
+async def _open_relative(ctx: ServiceContext, db: AsyncSession, source: Session, target: File,
+                         done: write_intents.Confirmed, editors: EditorRegistry | None, now: int) -> Committed:
+    """A session on PutRelativeFile's new file for the same user (its Url carries a new token)."""
+    minted = access_tokens.mint()
+    session = Session(
+        id=access_tokens.new_session_id(), tenant_id=source.tenant_id, file_id=target.id,
+        storage_name=source.storage_name, path=target.path, user_id=source.user_id, user_name=source.user_name,
+        permission=source.permission, token_hash=minted.token_hash, create_time=now,
+        expire_time=source.expire_time, editor_id=source.editor_id,
+    )
+    await stores.add(db, session)
+    view_url, edit_url = "", ""
+    if editors is not None:  # PutRelativeFile's HostViewUrl/HostEditUrl, when an editor is known
+        view_url, edit_url = await launch_codes.host_urls(
+            db, editors, session=session, access_token=minted.token, wopi_base_url=ctx.wopi_base_url,
+            wopi_src=ctx.wopi_src(target.id), now=now, ttl_ms=ctx.launch_code_ttl_s * 1000)
+    await events.emit(db, type="opened", session=session, now=now, version=target.version)
+    return Committed(version=done.version, expired_versions=done.expired_versions,
+                     wopi_src=ctx.wopi_src(target.id), access_token=minted.token, host_view_url=view_url,
+                     host_edit_url=edit_url)
+
+
+async def abandon(ctx: ServiceContext, caller: Caller, *, intent_id: str, reason: str) -> bool:
+    """The writer could not change storage; True when the intent is abandoned (False: storage held
+    the change after all, and it was confirmed)."""
+    async with ctx.sessions() as db:
+        intent = await db.get(WriteIntent, intent_id[:40])
+        if intent is None:
+            raise WriteIntentNotFound(intent_id[:40])
+        await _session_of(db, caller, intent)
+    state = await write_intents.settle(ctx, intent.id, force=True, reason=f"the writer gave up: {reason[:200]}")
+    return state == write_intents.ABANDONED
 
 
 async def record_conflict_copy(ctx: ServiceContext, caller: Caller, *, copy_path: str, size: int,
-                               reason: str) -> None:
+                               reason: str, status: int = 409) -> None:
     """Decides whether refused content may be kept as a copy, and counts its bytes against the
     tenant's conflict-copy quota. The edge asks before it publishes the copy. While the tenant is
     under its quota the copy is kept even when it crosses the quota (the first refused save past
@@ -83,8 +337,9 @@ async def record_conflict_copy(ctx: ServiceContext, caller: Caller, *, copy_path
                            tenant_id=grant.file.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
                            size=size, detail=f"refused ({reason[:300]}); content kept at {copy_path}",
                            client_address=caller.client_address, correlation_id=caller.correlation_id,
-                           status=409, version_before=grant.file.version, version_after=grant.file.version,
-                           lock_hash=audit.lock_hash_of(grant.lock_id), editor=caller.editor)
+                           status=status or 409, version_before=grant.file.version,
+                           version_after=grant.file.version, lock_hash=audit.lock_hash_of(grant.lock_id),
+                           editor=caller.editor)
 
 
 async def _charge_conflict_copy(db: AsyncSession, *, tenant_id: str, size: int) -> None:
@@ -97,136 +352,3 @@ async def _charge_conflict_copy(db: AsyncSession, *, tenant_id: str, size: int) 
     if not result.rowcount:  # type: ignore[attr-defined]
         tenant = await stores.get_tenant(db, tenant_id=tenant_id)
         raise ConflictCopyQuotaExceeded(tenant_id, tenant.conflict_copy_quota if tenant else 0)
-
-
-@dataclass(frozen=True)
-class RelativeFile:
-    file_id: str
-    wopi_src: str
-    access_token: str
-    previous_version: int
-    expired_versions: list[int]
-    host_view_url: str = ""
-    host_edit_url: str = ""
-
-
-async def create_relative_file(ctx: ServiceContext, caller: Caller, *, target_path: str, overwrite: bool,
-                               target_exists: bool, size: int, sha256: str, target_size: int = 0,
-                               editors: EditorRegistry | None = None) -> RelativeFile:
-    """Registers PutRelativeFile's target and opens a session on it for the same user."""
-    target_path = normalize_relative_path(target_path)
-    async with audited(ctx, caller, "PutRelativeFile"), ctx.transaction() as db:
-        grant = await resolve(db, ctx, caller, "PutRelativeFile")
-        now = ctx.clock()
-        storage_id = grant.storage.id
-        assert storage_id is not None
-        target = await stores.live_file_by_path(db, tenant_id=grant.file.tenant_id, storage_id=storage_id,
-                                                path=target_path)
-        if target is not None and target.deleted_time is None:
-            current = locks.current_lock(target, now)
-            if current:
-                raise LockConflict(current, "the target file is locked")
-        if target_exists and not overwrite:
-            raise FileAlreadyExists(target_path)
-        expired: list[int] = []
-        if target is None:
-            target = File(id=secrets.token_urlsafe(16), tenant_id=grant.file.tenant_id, storage_id=storage_id,
-                          path=target_path, version=1, create_time=now, update_time=now)
-            await stores.add(db, target)
-        if target_exists:
-            # Bytes we never recorded (a file put in storage behind our back) are kept all the same.
-            expired = await versions.keep(db, file=target, version=target.version, size=target_size,
-                                          reason="overwrite", replaced_by=grant.session.user_id,
-                                          retention=grant.storage.version_retention, now=now)
-        previous = target.version
-        target.version += 1
-        target.deleted_time = None
-        target.size, target.sha256, target.fingerprint, target.update_time = size, sha256, "", now
-        db.add(target)
-        token = secrets.token_urlsafe(32)
-        source = grant.session
-        session = Session(
-            id="ses_" + secrets.token_urlsafe(12), tenant_id=source.tenant_id, file_id=target.id,
-            storage_name=source.storage_name, path=target_path, user_id=source.user_id,
-            user_name=source.user_name, permission=source.permission, token_hash=hash_secret(token),
-            create_time=now, expire_time=source.expire_time, editor_id=source.editor_id,
-        )
-        await stores.add(db, session)
-        view_url, edit_url = "", ""
-        if editors is not None:  # PutRelativeFile's HostViewUrl/HostEditUrl, when an editor is known
-            view_url, edit_url = await launch_codes.host_urls(
-                db, editors, session=session, access_token=token, wopi_base_url=ctx.wopi_base_url,
-                wopi_src=ctx.wopi_src(target.id), now=now, ttl_ms=ctx.launch_code_ttl_s * 1000)
-        await events.emit(db, type="opened", session=session, now=now, version=target.version)
-        await audit.record(db, time=now, actor=grant.actor, operation="PutRelativeFile", outcome="ok",
-                           tenant_id=source.tenant_id, session_id=source.id, file_id=grant.file.id, size=size,
-                           detail=f"created {target_path} as file {target.id} (session {session.id}), "
-                                  f"its version {previous} -> {target.version}",
-                           client_address=caller.client_address, correlation_id=caller.correlation_id,
-                           status=200, version_before=grant.file.version, version_after=grant.file.version,
-                           editor=caller.editor)
-        return RelativeFile(file_id=target.id, wopi_src=ctx.wopi_src(target.id), access_token=token,
-                            previous_version=previous, expired_versions=expired, host_view_url=view_url,
-                            host_edit_url=edit_url)
-
-
-async def record_rename(ctx: ServiceContext, caller: Caller, *, lock_id: str, new_path: str) -> None:
-    new_path = normalize_relative_path(new_path)
-    async with audited(ctx, caller, "RenameFile"), ctx.transaction() as db:
-        grant = await resolve(db, ctx, caller, "RenameFile", for_update=True)
-        now = ctx.clock()
-        file = grant.file
-        current = locks.current_lock(file, now)
-        if current and current != lock_id:
-            raise LockConflict(current, "the file is locked with another lock id")
-        assert grant.storage.id is not None
-        holder = await stores.live_file_by_path(db, tenant_id=file.tenant_id, storage_id=grant.storage.id,
-                                                path=new_path)
-        if holder is not None and holder.id != file.id:
-            if holder.deleted_time is None and locks.current_lock(holder, now):
-                raise FileAlreadyExists(new_path)
-            # The edge saw no file at new_path: that identity is stale, retire it.
-            holder.path = _tombstone(holder)
-            holder.deleted_time = holder.deleted_time or now
-            db.add(holder)
-            await db.flush()
-        old_path = file.path
-        file.path, file.update_time = new_path, now  # same bytes: the version stays
-        db.add(file)
-        await stores.rename_sessions(db, file_id=file.id, path=new_path)
-        await audit.record(db, time=now, actor=grant.actor, operation="RenameFile", outcome="ok",
-                           tenant_id=file.tenant_id, session_id=grant.session.id, file_id=file.id,
-                           detail=f"{old_path} -> {new_path}", client_address=caller.client_address,
-                           correlation_id=caller.correlation_id, status=200, version_before=file.version,
-                           version_after=file.version, lock_hash=audit.lock_hash_of(lock_id), editor=caller.editor)
-
-
-def _tombstone(file: File) -> str:
-    """A path no user path can take, so that the old path is free for a new file."""
-    return f".wopi-deleted/{file.id}/{posixpath.basename(file.path)}"
-
-
-async def record_delete(ctx: ServiceContext, caller: Caller, *, kept_version: int, kept_size: int) -> list[int]:
-    async with audited(ctx, caller, "DeleteFile"), ctx.transaction() as db:
-        grant = await resolve(db, ctx, caller, "DeleteFile", for_update=True)
-        now = ctx.clock()
-        file = grant.file
-        locks.require(file, expected="", now=now)
-        expired: list[int] = []
-        if kept_version:
-            expired = await versions.keep(db, file=file, version=kept_version, size=kept_size, reason="delete",
-                                          replaced_by=grant.session.user_id,
-                                          retention=grant.storage.version_retention, now=now)
-        old_path = file.path
-        file.deleted_from = old_path
-        file.path, file.deleted_time, file.update_time = _tombstone(file), now, now
-        file.version += 1
-        db.add(file)
-        await audit.record(db, time=now, actor=grant.actor, operation="DeleteFile", outcome="ok",
-                           tenant_id=file.tenant_id, session_id=grant.session.id, file_id=file.id,
-                           detail=f"deleted {old_path}" + (f"; content kept as version {kept_version}"
-                                                           if kept_version else ""),
-                           client_address=caller.client_address, correlation_id=caller.correlation_id,
-                           status=200, version_before=file.version - 1, version_after=file.version,
-                           editor=caller.editor)
-        return expired

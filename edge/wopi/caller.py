@@ -8,6 +8,7 @@ from quart import request
 from edge.control_client import WopiCaller
 from edge.observability import request_id
 from edge.runtime import runtime
+from edge.wopi.headers import editor_header, from_timestamp_editor
 from edge.wopi.public_url import public_request_url
 from shared.errors import AccessTokenInvalid
 
@@ -50,4 +51,5 @@ def current_caller(file_id: str) -> WopiCaller:
                       proof=request.headers.get("X-WOPI-Proof", "")[:2048],
                       proof_old=request.headers.get("X-WOPI-ProofOld", "")[:2048],
                       proof_timestamp=request.headers.get("X-WOPI-TimeStamp", "")[:32],
-                      url=public_request_url(runtime().settings))
+                      url=public_request_url(runtime().settings),
+                      editor_timestamp=editor_header("Timestamp"), timestamp_editor=from_timestamp_editor())

@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 import posixpath
 import re
-from collections.abc import AsyncIterator
 
 from edge.control_client import Grant, WopiCaller
 from edge.runtime import runtime
@@ -32,7 +31,7 @@ def conflict_copy_name(name: str, user_id: str, now: dt.datetime) -> str:
 
 async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
     folder = posixpath.dirname(grant.path)
-    base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.timezone.utc))
+    base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.UTC))
     path = posixpath.join(folder, base)
     n = 2
     while await storage.kind(path) is not None:  # a folder takes the name too
@@ -48,16 +47,6 @@ async def _record_and_publish(caller: WopiCaller, grant: Grant, storage: FsspecS
     await staged.publish(path)
     log.warning("PutFile refused (%s): content kept at %s in tenant %s", reason, path, grant.tenant_id)
     return path
-
-
-async def keep_body_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,
-                                     chunks: AsyncIterator[bytes], *, limit: int, reason: str) -> str:
-    """Streams a refused body into a new file next to the original and audits where it went."""
-    staged = await storage.stage(grant.path, chunks, limit=limit)
-    try:
-        return await _record_and_publish(caller, grant, storage, staged, reason)
-    finally:
-        await staged.discard()
 
 
 async def keep_staged_as_conflict_copy(caller: WopiCaller, grant: Grant, storage: FsspecStorage,

@@ -14,6 +14,7 @@ from edge.wopi.versions import item_version
 from shared.errors import FileTooLarge
 from shared.storage.names import FILE_NAME_MAX_LENGTH
 from shared.timefmt import iso_utc
+from shared.wopi_operation import WopiOperation
 
 INT32_MAX = 2**31 - 1
 
@@ -21,7 +22,7 @@ INT32_MAX = 2**31 - 1
 async def check_file_info(caller: WopiCaller) -> Response:
     """Advertises exactly what this edge implements, and the session's permission."""
     rt = runtime()
-    grant = await rt.control.authorize(caller, "CheckFileInfo")
+    grant = await rt.control.authorize(caller, WopiOperation.CHECK_FILE_INFO)
     stat = await rt.storages.get(grant.storage).stat(grant.path)
     name = posixpath.basename(grant.path)
     info: dict[str, object] = {
@@ -62,7 +63,7 @@ async def get_file(caller: WopiCaller) -> Response:
     rt = runtime()
     expected = int_header("X-WOPI-MaxExpectedSize")
     limit = INT32_MAX if expected is None else expected
-    grant = await rt.control.authorize(caller, "GetFile")
+    grant = await rt.control.authorize(caller, WopiOperation.GET_FILE)
     opened = await rt.storages.get(grant.storage).open_read(grant.path, chunk_size=rt.settings.chunk_size)
     if opened.stat.size > limit:
         await opened.chunks.aclose()  # type: ignore[attr-defined]

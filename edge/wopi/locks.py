@@ -12,6 +12,7 @@ from edge.control_client import WopiCaller
 from edge.runtime import runtime
 from edge.wopi.headers import lock_header
 from edge.wopi.versions import current_item_version
+from shared.wopi_operation import WopiOperation
 
 
 async def _reply(grant, *, with_lock: bool = False) -> Response:  # type: ignore[no-untyped-def]
@@ -29,22 +30,23 @@ async def lock(caller: WopiCaller) -> Response:
     new_lock = lock_header()
     if "X-WOPI-OldLock" in request.headers:
         old_lock = lock_header("X-WOPI-OldLock")
-        grant = await runtime().control.authorize(caller, "UnlockAndRelock", lock_id=new_lock, old_lock_id=old_lock)
+        grant = await runtime().control.authorize(caller, WopiOperation.UNLOCK_AND_RELOCK, lock_id=new_lock,
+                                                  old_lock_id=old_lock)
     else:
-        grant = await runtime().control.authorize(caller, "Lock", lock_id=new_lock)
+        grant = await runtime().control.authorize(caller, WopiOperation.LOCK, lock_id=new_lock)
     return await _reply(grant)
 
 
 async def get_lock(caller: WopiCaller) -> Response:
-    grant = await runtime().control.authorize(caller, "GetLock")
+    grant = await runtime().control.authorize(caller, WopiOperation.GET_LOCK)
     return await _reply(grant, with_lock=True)
 
 
 async def refresh_lock(caller: WopiCaller) -> Response:
-    grant = await runtime().control.authorize(caller, "RefreshLock", lock_id=lock_header())
+    grant = await runtime().control.authorize(caller, WopiOperation.REFRESH_LOCK, lock_id=lock_header())
     return await _reply(grant)
 
 
 async def unlock(caller: WopiCaller) -> Response:
-    grant = await runtime().control.authorize(caller, "Unlock", lock_id=lock_header())
+    grant = await runtime().control.authorize(caller, WopiOperation.UNLOCK, lock_id=lock_header())
     return await _reply(grant)

@@ -18,6 +18,8 @@ from edge.runtime import runtime
 from edge.streaming import body_chunks
 from edge.wopi.headers import bool_header, int_header, utf7_header
 from edge.wopi.recovery import keep_for_recovery
+from edge.wopi.writes import storage_change
+from shared import failpoints
 from shared.errors import (
     ControlPlaneUnavailable,
     FileAlreadyExists,
@@ -29,6 +31,9 @@ from shared.errors import (
     RelativeTargetRefused,
 )
 from shared.storage import FsspecStorage, check_file_name, numbered, sanitize_file_name, version_object_path
+from shared.wopi_operation import WopiOperation
+
+RELATIVE = WopiOperation.PUT_RELATIVE_FILE
 
 MAX_NAME_ATTEMPTS = 1000
 
@@ -55,7 +60,7 @@ async def _suggested_name(grant: Grant, storage: FsspecStorage, folder: str, sug
 
 async def put_relative_file(caller: WopiCaller) -> Response:
     rt = runtime()
-    grant = await rt.control.authorize(caller, "PutRelativeFile")
+    grant = await rt.control.authorize(caller, RELATIVE)
     suggested = utf7_header("X-WOPI-SuggestedTarget")
     relative = utf7_header("X-WOPI-RelativeTarget")
     if (suggested is None) == (relative is None):
@@ -69,7 +74,6 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     storage = rt.storages.get(grant.storage)
     folder = posixpath.dirname(grant.path)
 
-    target_size = 0
     if suggested is not None:
         name = await _suggested_name(grant, storage, folder, suggested)
         exists = False
@@ -85,7 +89,7 @@ async def put_relative_file(caller: WopiCaller) -> Response:
             valid = await _free_name(storage, folder, name)
             raise RelativeTargetRefused(409, f"{name!r} is a folder", valid_target=valid)
         try:
-            target_size = (await storage.stat(posixpath.join(folder, name))).size
+            await storage.stat(posixpath.join(folder, name))
             exists = True
         except FileNotFound:
             exists = False
@@ -98,9 +102,9 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     staged = await storage.stage(target, chunks, limit=limit)
     try:
         try:
-            created = await rt.control.create_relative_file(
-                caller, target_path=target, overwrite=overwrite, target_exists=exists, target_size=target_size,
-                size=staged.result.size, sha256=staged.result.sha256)
+            current = await storage.stat(target) if exists else None
+            begun = await rt.control.begin_write(caller, RELATIVE, current=current, staged=staged,
+                                                 target_path=target, overwrite=overwrite)
         except LockConflict as conflict:
             valid = await _free_name(storage, folder, name)
             raise RelativeTargetRefused(409, conflict.message, valid_target=valid,
@@ -110,13 +114,19 @@ async def put_relative_file(caller: WopiCaller) -> Response:
             raise RelativeTargetRefused(409, f"{name!r} exists", valid_target=valid) from None
         except ControlPlaneUnavailable as unavailable:
             raise await keep_for_recovery(caller, grant, storage, staged, unavailable, target=target) from None
-        if exists and grant.storage.version_retention > 0:
-            await storage.keep_copy(target, version_object_path(created.file_id, created.version))
-        await staged.publish(target)
+        failpoints.hit("putrelative.after_begin")
+        async with storage_change(caller, RELATIVE, begun) as window:
+            if begun.keep_version:
+                await storage.keep_copy(target, version_object_path(begun.file_id, begun.keep_version))
+            window.check()
+            await staged.publish(target)
+            failpoints.hit("putrelative.after_publish")
     finally:
         await staged.discard()
+    stat = await storage.stat(target)
+    created = await rt.control.commit_write(caller, RELATIVE, intent_id=begun.intent_id, fingerprint=stat.fingerprint)
     for number in created.expired_versions:
-        await storage.delete(version_object_path(created.file_id, number), internal=True)
+        await storage.delete(version_object_path(begun.file_id, number), internal=True)
     # The Url carries a token valid for the new file (rest/files/putrelativefile, "Url").
     reply = {"Name": name, "Url": f"{created.wopi_src}?access_token={quote(created.access_token)}"}
     if created.host_view_url:

@@ -1,8 +1,8 @@
 """RenameFile and DeleteFile (rest/files/renamefile, rest/files/deletefile).
 
-Both change storage first and then record the change with a compare-and-set on the lock;
-if the lock moved meanwhile, the storage change is undone and the answer is 409. The file
-id never changes: editors keep their WOPISrc across a rename.
+Both follow the write protocol (control/services/write_intents.py): BeginWrite compares the
+lock in the control plane's compare-and-set and records the intent, the edge changes storage,
+CommitWrite confirms. The file id never changes: editors keep their WOPISrc across a rename.
 """
 
 from __future__ import annotations
@@ -14,16 +14,19 @@ from quart import Response, jsonify
 from edge.control_client import WopiCaller
 from edge.runtime import runtime
 from edge.wopi.headers import lock_header, utf7_header
-from shared.errors import InvalidFileName, LockConflict, WopiProxyError
+from edge.wopi.writes import storage_change
+from shared import failpoints
+from shared.errors import InvalidFileName
 from shared.storage import check_file_name, numbered, version_object_path
+from shared.wopi_operation import WopiOperation
+
+RENAME, DELETE = WopiOperation.RENAME_FILE, WopiOperation.DELETE_FILE
 
 
 async def rename_file(caller: WopiCaller) -> Response:
     rt = runtime()
     lock_id = lock_header(required=False)
-    grant = await rt.control.authorize(caller, "RenameFile", lock_id=lock_id)
-    if grant.lock_id and grant.lock_id != lock_id:
-        raise LockConflict(grant.lock_id, "the file is locked with another lock id")
+    grant = await rt.control.authorize(caller, RENAME, lock_id=lock_id)
     requested = utf7_header("X-WOPI-RequestedName")
     if requested is None:
         raise InvalidFileName("", "X-WOPI-RequestedName is missing")
@@ -35,44 +38,42 @@ async def rename_file(caller: WopiCaller) -> Response:
     # The requested name comes without extension: the file keeps its own (spec: RenameFile).
     check_file_name(requested + extension)
     storage = rt.storages.get(grant.storage)
-    await storage.stat(grant.path)  # 404 for a file gone from storage
+    stat = await storage.stat(grant.path)  # 404 for a file gone from storage
     if await storage.kind(posixpath.join(folder, requested + extension)) == "folder":
         raise InvalidFileName(requested, "a folder has this name")
     name, n = requested + extension, 2
     while name != current and await storage.kind(posixpath.join(folder, name)) is not None:
         name, n = numbered(requested + extension, n), n + 1
     new_path = posixpath.join(folder, name)
+    # Even a rename to the same name is decided by the control plane (the lock must match).
+    begun = await rt.control.begin_write(caller, RENAME, lock_id=lock_id, current=stat, target_path=new_path)
+    failpoints.hit("rename.after_begin")
     if new_path != grant.path:
-        await storage.move(grant.path, new_path)
-        try:
-            await rt.control.record_rename(caller, lock_id=lock_id, new_path=new_path)
-        except WopiProxyError:
-            await storage.move(new_path, grant.path)
-            raise
+        async with storage_change(caller, RENAME, begun) as window:
+            window.check()
+            await storage.move(grant.path, new_path)
+            failpoints.hit("rename.after_move")
+    await rt.control.commit_write(caller, RENAME, intent_id=begun.intent_id)
     return jsonify({"Name": posixpath.splitext(name)[0]})
 
 
 async def delete_file(caller: WopiCaller) -> Response:
     """The bytes move into the file's kept versions (unless the storage keeps none)."""
     rt = runtime()
-    grant = await rt.control.authorize(caller, "DeleteFile")
-    if grant.lock_id:
-        raise LockConflict(grant.lock_id, "the file is locked")
+    grant = await rt.control.authorize(caller, DELETE)
     storage = rt.storages.get(grant.storage)
     stat = await storage.stat(grant.path)
-    keep = grant.storage.version_retention > 0
-    kept_at = version_object_path(caller.file_id, grant.version)
-    if keep:
-        await storage.move(grant.path, kept_at, internal_target=True)
-    try:
-        expired = await rt.control.record_delete(caller, kept_version=grant.version if keep else 0,
-                                                 kept_size=stat.size)
-    except WopiProxyError:
-        if keep:
-            await storage.move(kept_at, grant.path, internal_source=True)
-        raise
-    if not keep:
-        await storage.delete(grant.path)
-    for number in expired:
+    begun = await rt.control.begin_write(caller, DELETE, current=stat)
+    failpoints.hit("delete.after_begin")
+    async with storage_change(caller, DELETE, begun) as window:
+        window.check()
+        if begun.keep_version:
+            await storage.move(grant.path, version_object_path(caller.file_id, begun.keep_version),
+                               internal_target=True)
+        else:
+            await storage.delete(grant.path)
+        failpoints.hit("delete.after_move")
+    committed = await rt.control.commit_write(caller, DELETE, intent_id=begun.intent_id)
+    for number in committed.expired_versions:
         await storage.delete(version_object_path(caller.file_id, number), internal=True)
     return Response("", status=200)

@@ -7,6 +7,7 @@ from quart import Response, request
 from edge.control_client import WopiCaller
 from edge.runtime import runtime
 from shared.errors import InvalidArgument, PayloadTooLarge
+from shared.wopi_operation import WopiOperation
 
 MAX_USER_INFO_BYTES = 1024
 
@@ -25,5 +26,5 @@ async def put_user_info(caller: WopiCaller) -> Response:
         raise InvalidArgument("body", "UserInfo must be UTF-8 text") from None
     if len(text) > MAX_USER_INFO_BYTES:
         raise InvalidArgument("body", f"UserInfo is limited to {MAX_USER_INFO_BYTES} characters")
-    await runtime().control.authorize(caller, "PutUserInfo", user_info=text)
+    await runtime().control.authorize(caller, WopiOperation.PUT_USER_INFO, user_info=text)
     return Response("", status=200)

@@ -176,6 +176,11 @@ class StagedWrite:
         # an S3 copy keeps the ETag. A backend that keeps neither costs only CheckFileInfo's SHA256.
         self.fingerprint = fingerprint
 
+    @property
+    def temp_path(self) -> str | None:
+        """The temporary object, while staged (for write intents' records)."""
+        return self._temp
+
     async def publish(self, path: str, *, internal: bool = False) -> None:
         """Moves the staged bytes to `path`, replacing what was there in one step."""
         if self._temp is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
@@ -70,3 +72,23 @@ async def outcomes(values: Iterable[T], attempt: Callable[[T], Awaitable[object]
         else:
             result[value] = "ok"
     return result
+
+
+async def write(ctx: ServiceContext, who: Caller, *, size: int = 1, sha256: str = "") -> int:
+    """A PutFile through the write protocol (BeginWrite, then CommitWrite), on a file the edge saw
+    empty, keeping no previous version; retried while another write of the file is pending, as an
+    editor would. Returns the new version."""
+    from control.services import wopi_changes
+    from shared.errors import WriteInProgress
+    from shared.wopi_operation import WopiOperation
+
+    request = wopi_changes.WriteRequest(operation=WopiOperation.PUT_FILE,
+                                        staged=wopi_changes.Staged(size=size, sha256=sha256))
+    for _ in range(1000):
+        try:
+            begun = await wopi_changes.begin(ctx, who, request)
+        except WriteInProgress:
+            await asyncio.sleep(0.005)
+            continue
+        return (await wopi_changes.commit(ctx, who, intent_id=begun.intent_id)).version
+    raise AssertionError("the file stayed busy")

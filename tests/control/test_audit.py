@@ -10,11 +10,10 @@ import pytest
 from sqlmodel import col, select
 
 from control.db.models import AuditEvent, Storage, Tenant
-from control.services import sessions, storages, tenants, wopi_access, wopi_changes
+from control.services import sessions, storages, tenants, wopi_access
 from control.services.context import Principal, ServiceContext
-from control.services.wopi_changes import WriteRecord
 from shared.errors import AccessTokenInvalid, OperationNotPermitted, WopiProxyError
-from tests.control.helpers import OTHER_TENANT, START_MS, TENANT, FakeClock, OpenSession, caller
+from tests.control.helpers import OTHER_TENANT, START_MS, TENANT, FakeClock, OpenSession, caller, write
 
 
 async def audit_rows(ctx: ServiceContext, operation: str | None = None) -> list[AuditEvent]:
@@ -111,8 +110,7 @@ async def test_a_recorded_write_is_audited_with_its_size_and_version(
 ) -> None:
     opened = await open_session(user_id="u-4")
 
-    await wopi_changes.record_write(ctx, caller(opened), WriteRecord(size=321, sha256="", fingerprint="",
-                                                                      expected_lock_id=""))
+    await write(ctx, caller(opened), size=321)
 
     [row] = await audit_rows(ctx, "PutFile")
     assert (row.actor, row.outcome, row.size) == ("user:u-4", "ok", 321)
@@ -154,8 +152,7 @@ async def _life_cycle(ctx: ServiceContext, admin: Principal, open_session: OpenS
     foreign = await open_session(tenant_id=OTHER_TENANT)
     short = await open_session(ttl_seconds=60)
     await wopi_access.authorize(ctx, caller(edit), operation="CheckFileInfo")
-    await wopi_changes.record_write(ctx, caller(edit), WriteRecord(size=1, sha256="", fingerprint="",
-                                                                    expected_lock_id=""))
+    await write(ctx, caller(edit), size=1)
     refusals = [
         (caller(view), "PutFile"),
         (caller(foreign, file_id=edit.session.row.file_id), "GetFile"),

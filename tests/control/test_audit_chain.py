@@ -23,7 +23,8 @@ from control.services import (
 from control.services.audit_queries import AuditFilter
 from control.services.context import Principal, ServiceContext
 from control.services.tenants import TenantSettings
-from control.services.wopi_changes import WriteRecord
+from control.services.wopi_changes import Staged, WriteRequest
+from shared.wopi_operation import WopiOperation
 from shared.errors import AccessTokenInvalid, InvalidArgument, LockConflict, TenantNotFound, WopiProxyError
 from tests.control.helpers import OTHER_TENANT, START_MS, TENANT, FakeClock, OpenSession, caller
 
@@ -55,8 +56,8 @@ async def some_activity(ctx: ServiceContext, open_session: OpenSession, clock: F
         await wopi_access.authorize(ctx, file_caller, operation=operation)
         clock.advance(seconds=1)
     await wopi_access.authorize(ctx, file_caller, operation="Lock", lock_id="L1")
-    await wopi_changes.record_write(ctx, file_caller, WriteRecord(size=5, sha256="", fingerprint="",
-                                                                 expected_lock_id="L1"))
+    await wopi_changes.commit(ctx, file_caller, intent_id=(await wopi_changes.begin(ctx, file_caller, WriteRequest(
+        operation=WopiOperation.PUT_FILE, lock_id="L1", staged=Staged(size=5)))).intent_id)
     with pytest.raises(LockConflict):
         await wopi_access.authorize(ctx, file_caller, operation="Lock", lock_id="L2")
     with pytest.raises(AccessTokenInvalid):

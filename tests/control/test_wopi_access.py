@@ -11,10 +11,11 @@ from control.db.models import Storage, Tenant
 from control.services import sessions, storages, wopi_access
 from control.services.context import Principal, ServiceContext
 from shared.errors import AccessTokenInvalid, FileNotFound, TenantDisabled
+from shared.wopi_operation import WopiOperation
 from tests.control.helpers import TENANT, FakeClock, OpenSession, caller, disable_tenant, outcomes
 
 READ_OPERATIONS = ["CheckFileInfo", "GetFile", "GetLock"]
-WRITE_OPERATIONS = sorted(wopi_access.WRITE_OPERATIONS)
+WRITE_OPERATIONS = sorted(op.value for op in WopiOperation if op.writes)
 
 
 async def test_a_valid_token_is_granted_its_session_file_and_storage(

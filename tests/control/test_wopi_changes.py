@@ -1,5 +1,5 @@
-"""What the edge reports after it changed stored bytes (control.services.wopi_changes):
-record_write advances the file's version, once per write, whoever writes concurrently."""
+"""The edge's writes in the write protocol (control.services.wopi_changes): BeginWrite then
+CommitWrite advances the file's version, once per write, whoever writes concurrently."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ import asyncio
 
 import pytest
 
-from control.services import sessions, wopi_changes
+from control.services import sessions
 from control.services.context import Principal, ServiceContext
 from control.services.sessions import OpenedSession
-from control.services.wopi_changes import WriteRecord
 from shared.errors import AccessTokenInvalid, OperationNotPermitted, TenantDisabled
-from tests.control.helpers import START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row
+from tests.control.helpers import START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row, write
 
 
 async def record_write(ctx: ServiceContext, opened: OpenedSession, *, size: int = 1, sha256: str = "",
                        file_id: str | None = None) -> int:
-    """A write made without a WOPI lock (expected_lock_id empty), keeping no previous version."""
+    """A write of an empty file made without a WOPI lock, keeping no previous version."""
     who = caller(opened, file_id=file_id) if file_id else caller(opened)
-    record = WriteRecord(size=size, sha256=sha256, fingerprint="", expected_lock_id="")
-    return (await wopi_changes.record_write(ctx, who, record)).version
+    return await write(ctx, who, size=size, sha256=sha256)
 
 
 async def test_record_write_advances_the_version_and_describes_the_new_content(

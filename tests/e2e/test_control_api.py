@@ -142,14 +142,14 @@ def test_list_sessions_pages_through_everything(api: ControlApi, tenant) -> None
 
 def test_internal_edge_service_refuses_unknown_tokens(server: WopiProxyProcess) -> None:
     edge_key = (server.workdir / "data" / "edge.key").read_text().strip()
-    from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
-    from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
+    from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+    from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
     with grpc.insecure_channel(server.grpc_address) as channel:
         stub = edge_grpc.EdgeServiceStub(channel)
         with pytest.raises(grpc.RpcError) as caught:
-            stub.AuthorizeWopiRequest(edge_pb.AuthorizeWopiRequestRequest(access_token="x", file_id="y",
-                                                                          operation="GetFile"),
+            stub.AuthorizeWopiRequest(edge_pb.AuthorizeWopiRequestRequest(call=edge_pb.WopiCall(
+                access_token="x", file_id="y", operation=edge_pb.WOPI_OPERATION_GET_FILE)),
                                       metadata=(("authorization", f"Bearer {edge_key}"),), timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_reason(caught.value) == "ACCESS_TOKEN_INVALID"

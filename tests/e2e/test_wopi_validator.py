@@ -26,7 +26,7 @@ def test_wopi_validator_passes_every_implemented_group(api: ControlApi, tmp_path
     results = tmp_path / "results.json"
     groups = [arg for group in IMPLEMENTED_GROUPS for arg in ("--group", group)]
     run = subprocess.run(
-        [sys.executable, str(VALIDATOR), "--wopisrc", f.wopi_src, "--token", f.token, "--category", "WopiCore",
+        [sys.executable, str(VALIDATOR), "--wopisrc", f.wopi_src, f"--token={f.token}", "--category", "WopiCore",
          "--json", str(results), *groups],
         capture_output=True, text=True, timeout=600,
     )

@@ -42,7 +42,7 @@ def signal_process(deployment: Deployment, name: str, sig: int) -> None:
 def split(tmp_path: Path) -> Iterator[Deployment]:
     """Separate control and edge processes (the control plane is killed or frozen by tests);
     the edge's deadline is short so that a frozen control plane is noticed quickly."""
-    deployment = start_deployment("split", tmp_path / "deploy", edge_args=("--control-timeout", "2"),
+    deployment = start_deployment("split", tmp_path / "deploy", edge_args=("--control-read-timeout", "2", "--control-write-timeout", "2"),
                                   control_args=("--health-check-interval", "0.5"))
     yield deployment
     for proc in deployment.processes:

@@ -103,8 +103,9 @@ def test_unknown_route_is_404_json(rest: httpx.Client) -> None:
 
 
 def test_edge_service_is_not_routed(rest: httpx.Client) -> None:
-    reply = rest.post("/wopiproxy.control.v1.EdgeService/AuthorizeWopiRequest", json={})
-    error_of(reply, 404, "NOT_FOUND")
+    for path in ("/wopiproxy.control.v1.EdgeService/AuthorizeWopiRequest",
+                 "/wopiproxy.internal.v1.EdgeService/AuthorizeWopiRequest"):
+        error_of(rest.post(path, json={}), 404, "NOT_FOUND")
 
 
 def test_wrong_method_is_405_json_with_allow(rest: httpx.Client) -> None:

@@ -53,10 +53,11 @@ def test_wopi_traffic_counts_exactly(shape: str, deploy: Callable[..., Deploymen
     assert delta(edge_before, edge, "wopi_proxy_wopi_lock_conflicts_total", operation="Lock") == 1
     assert delta(edge_before, edge, "wopi_proxy_wopi_lock_conflicts_total", operation="PutFile") == 0
 
-    # The edge's side of the control-plane calls: 6 authorizations, 1 recorded write, 2 refused.
+    # The edge's side of the control-plane calls: 6 authorizations, 1 write (begun, then committed), 2 refused.
     rpc = "wopi_proxy_edge_control_rpc_duration_seconds_count"
     assert delta(edge_before, edge, rpc, method="AuthorizeWopiRequest") == 6, log
-    assert delta(edge_before, edge, rpc, method="RecordWrite") == 1, log
+    assert delta(edge_before, edge, rpc, method="BeginWrite") == 1, log
+    assert delta(edge_before, edge, rpc, method="CommitWrite") == 1, log
     errors = "wopi_proxy_edge_control_rpc_errors_total"
     assert delta(edge_before, edge, errors, method="AuthorizeWopiRequest", code="PERMISSION_DENIED") == 1
     assert delta(edge_before, edge, errors, method="AuthorizeWopiRequest", code="FAILED_PRECONDITION") == 1
@@ -64,7 +65,8 @@ def test_wopi_traffic_counts_exactly(shape: str, deploy: Callable[..., Deploymen
     # The control plane's side of the same calls.
     rpcs = "wopi_proxy_control_rpcs_total"
     for method, code, count in [("AuthorizeWopiRequest", "OK", 4), ("AuthorizeWopiRequest", "PERMISSION_DENIED", 1),
-                                ("AuthorizeWopiRequest", "FAILED_PRECONDITION", 1), ("RecordWrite", "OK", 1)]:
+                                ("AuthorizeWopiRequest", "FAILED_PRECONDITION", 1), ("BeginWrite", "OK", 1),
+                                ("CommitWrite", "OK", 1)]:
         assert delta(control_before, control, rpcs, service=EDGE_SERVICE, method=method, code=code) == count, (
             method, code, log)
     assert delta(control_before, control, "wopi_proxy_control_rpc_duration_seconds_count", service=EDGE_SERVICE,

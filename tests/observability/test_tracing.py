@@ -18,7 +18,7 @@ from tests.observability.traffic import open_one
 from tests.support.deployment import Deployment
 from tests.support.http_stub import HttpStub
 
-EDGE_RPC = "/wopiproxy.control.v1.EdgeService/AuthorizeWopiRequest"
+EDGE_RPC = "/wopiproxy.internal.v1.EdgeService/AuthorizeWopiRequest"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from tests.support.api import error_reason
 from tests.support.deployment import Deployment
 from tests.support.http_stub import HttpStub
 from wopiproxy.control.v1 import audit_service_pb2_grpc as audit_grpc
-from wopiproxy.control.v1 import edge_service_pb2_grpc as edge_grpc
+from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
 from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc

@@ -18,7 +18,7 @@ from tests.security.principals import Stubs, new_key, refused_as, stubs
 from tests.support.api import OpenFile, new_tenant, open_file
 from tests.support.deployment import Deployment
 from wopiproxy.control.v1 import audit_service_pb2 as audit_pb
-from wopiproxy.control.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
 from wopiproxy.control.v1 import key_service_pb2 as key_pb
@@ -41,9 +41,9 @@ def _edge_calls(key: Stubs, f: OpenFile) -> dict[str, Callable[[], object]]:
     """EdgeService calls with a valid access token: only the key can make them fail."""
     return {
         "AuthorizeWopiRequest": lambda: key.call(key.edge.AuthorizeWopiRequest, edge_pb.AuthorizeWopiRequestRequest(
-            access_token=f.token, file_id=f.file_id, operation="GetFile")),
-        "RecordWrite": lambda: key.call(key.edge.RecordWrite, edge_pb.RecordWriteRequest(
-            access_token=f.token, file_id=f.file_id, size=1)),
+            call=edge_pb.WopiCall(access_token=f.token, file_id=f.file_id, operation=edge_pb.WOPI_OPERATION_GET_FILE))),
+        "BeginWrite": lambda: key.call(key.edge.BeginWrite, edge_pb.BeginWriteRequest(
+            call=edge_pb.WopiCall(access_token=f.token, file_id=f.file_id, operation=edge_pb.WOPI_OPERATION_PUT_FILE))),
         "RedeemLaunchCode": lambda: key.call(key.edge.RedeemLaunchCode,
                                              edge_pb.RedeemLaunchCodeRequest(launch_code="x")),
     }
@@ -82,7 +82,7 @@ def test_an_edge_key_cannot_call_the_operator_or_tenant_services(
         deployment.log()
     # The same key does what an edge needs.
     assert edge.call(edge.edge.AuthorizeWopiRequest, edge_pb.AuthorizeWopiRequestRequest(
-        access_token=f.token, file_id=f.file_id, operation="GetFile")).tenant_id == f.tenant_id
+        call=edge_pb.WopiCall(access_token=f.token, file_id=f.file_id, operation=edge_pb.WOPI_OPERATION_GET_FILE))).tenant_id == f.tenant_id
 
 
 def test_admin_and_tenant_keys_cannot_call_the_edge_service(
@@ -125,7 +125,7 @@ def test_keys_create_role_edge_makes_a_key_that_reaches_only_the_edge_service(
     assert reply["role"] == "KEY_ROLE_EDGE" and not reply.get("tenant_id")
     edge = stubs(deployment, reply["api_key"], channels)
     granted = edge.call(edge.edge.AuthorizeWopiRequest, edge_pb.AuthorizeWopiRequestRequest(
-        access_token=f.token, file_id=f.file_id, operation="GetFile"))
+        call=edge_pb.WopiCall(access_token=f.token, file_id=f.file_id, operation=edge_pb.WOPI_OPERATION_GET_FILE)))
     assert granted.session_id == f.session_id
     assert refused_as(lambda: edge.call(edge.tenants.ListTenants, tenant_pb.ListTenantsRequest())) == DENIED
     admin = stubs(deployment, deployment.admin_key, channels)

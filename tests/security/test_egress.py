@@ -145,13 +145,15 @@ def test_tenant_s3_endpoint_at_an_internal_listener_is_refused(
 
 def test_tenant_http_storage_at_an_internal_listener_is_refused(
         shape: str, deploy: Callable[..., Deployment], victim: Listener) -> None:
-    """SSRF via an http(s) storage: a tenant's storage root names the internal listener."""
+    """SSRF via an http(s) storage: a tenant's storage root names the internal listener. The storage
+    policy refuses the protocol itself for tenant keys (http is not on their default allow-list); the
+    egress layer behind it is exercised in tests/shared/test_egress_storage.py."""
     deployment = deploy(shape)
     api, tenant_id = tenant_api(deployment)
     for number, host in enumerate(["127.0.0.1", "localhost"]):
         error = refused(lambda: api.call(api.storages.CreateStorage, storage_pb.CreateStorageRequest(
             tenant_id=tenant_id, name=f"web-{number}", protocol="http", root=f"http://{host}:{victim.port}/files")))
-        assert_egress_refused(error, deployment)
+        assert error_reason(error) in ("STORAGE_POLICY_DENIED", "EGRESS_REFUSED"), (error.details(), deployment.log())
     assert victim.touched == 0, (victim.requests, deployment.log())
 
 
