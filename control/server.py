@@ -38,11 +38,10 @@ from control.db.engine import create_engine, session_factory
 from control.db.models import Storage
 from control.db.schema import ensure_schema
 from control.secrets import bind_engine, check_key, load_secret_box
-from control.services.audit_retention import AuditRetention
+from control.services import audit_retention, launch_codes, write_intents
 from control.files_at_rest import prepare_data_dir, prepare_sqlite_file
 from control.services.context import ServiceContext
 from control.services.invalid_tokens import InvalidTokenTally
-from control.services.launch_codes import LaunchCodePurge
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.storage_policy import StoragePolicy
 from control.services.periodic import run_periodically
@@ -55,7 +54,6 @@ from control.services.editors import EditorRegistry
 from control.services.webhooks import WebhookDispatcher
 from control.metrics import ControlMetrics
 from control.observability import RpcObserver
-from control.services.write_intents import IntentSweeper
 from control.settings import ControlSettings
 from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
 from shared import tracing
@@ -163,15 +161,18 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     leased: dict[str, Job] = {
         "webhooks": lambda stop: WebhookDispatcher(ctx).run(stop),
         "discovery-refresh": registry.refresh_all_periodically,
-        "audit-retention": AuditRetention(ctx).run,
-        "launch-code-purge": LaunchCodePurge(ctx, settings.launch_code_purge_interval_s).run,
+        "audit-retention": lambda stop: run_periodically(
+            "audit retention", audit_retention.PURGE_INTERVAL_S, stop, lambda: audit_retention.purge_expired(ctx)),
+        "launch-code-purge": lambda stop: run_periodically(
+            "launch code purge", settings.launch_code_purge_interval_s, stop, lambda: launch_codes.purge_expired(ctx)),
         "session-expiry": lambda stop: run_periodically("session expiry", settings.session_expiry_interval_s, stop,
                                                         lambda: expire_due_sessions(ctx)),
         "staging-sweep": lambda stop: run_periodically(
             "staging sweep", settings.staging_sweep_interval_s, stop,
             lambda: sweep_all(ctx, older_than_s=settings.staging_max_age_s)),
         # Writes a crash left unconfirmed are resolved from storage (control.services.write_intents).
-        "write-intents": IntentSweeper(ctx, settings.intent_sweep_interval_s).run,
+        "write-intents": lambda stop: run_periodically(
+            "write intent sweep", settings.intent_sweep_interval_s, stop, lambda: write_intents.sweep(ctx)),
     }
     background += [asyncio.create_task(leases.run(name, stopping, job), name=f"lease:{name}")
                    for name, job in leased.items()]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tests.support.api import ControlApi, new_tenant
 # The PostgreSQL cluster is shared by the store tests (tests/control) and the end-to-end ones.
 from tests.support.postgres import PostgresCluster, postgres_cluster  # noqa: F401
+from tests.support.deployment import SHAPES, Deployment, start_deployment
 from tests.support.processes import WopiProxyProcess, serve
 
 
@@ -58,3 +60,24 @@ def postgres_database_url(postgres_cluster: PostgresCluster) -> Iterator[str]:  
     yield postgres_cluster.url(name)
     with postgres_cluster.admin_connection() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Both deployment shapes (`serve`, and `control` + `edge`): the security and observability suites.
+@pytest.fixture(params=SHAPES)
+def shape(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def deploy(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
+    """deploy(shape, control_args=(...), edge_args=(...), env={...}) -> a running Deployment, stopped after."""
+    started: list[Deployment] = []
+
+    def start(shape: str, **kwargs: Any) -> Deployment:
+        deployment = start_deployment(shape, tmp_path / f"{shape}-{len(started)}", **kwargs)
+        started.append(deployment)
+        return deployment
+
+    yield start
+    for deployment in started:
+        deployment.stop()

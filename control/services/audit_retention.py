@@ -9,7 +9,6 @@ chain. The deployment's chain ("") is kept forever.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sqlmodel import select
@@ -61,21 +60,3 @@ async def purge_expired(ctx: ServiceContext) -> dict[str, int]:
         removed[tenant_id] = await purge_tenant(ctx, tenant_id=tenant_id, retention_days=days)
     return removed
 
-
-class AuditRetention:
-    """The control plane's background task (see control.server)."""
-
-    def __init__(self, ctx: ServiceContext, interval_s: float = PURGE_INTERVAL_S) -> None:
-        self._ctx = ctx
-        self._interval_s = interval_s
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await purge_expired(self._ctx)
-            except Exception:  # a failed round must not end retention for good
-                log.exception("audit retention round failed")
-            try:
-                await asyncio.wait_for(stop.wait(), self._interval_s)
-            except TimeoutError:
-                pass

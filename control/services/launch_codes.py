@@ -6,7 +6,6 @@ outlive its expiry: LaunchCodePurge, a task of the control plane, deletes expire
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import posixpath
 import secrets
@@ -45,25 +44,6 @@ async def purge_expired(ctx: ServiceContext) -> int:
     if removed:
         log.info("launch codes: purged %d expired code(s)", removed)
     return removed
-
-
-class LaunchCodePurge:
-    """The control plane's background task (see control.server)."""
-
-    def __init__(self, ctx: ServiceContext, interval_s: float = PURGE_INTERVAL_S) -> None:
-        self._ctx = ctx
-        self._interval_s = interval_s
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await purge_expired(self._ctx)
-            except Exception:  # a failed round must not end the purge for good
-                log.exception("launch code purge failed")
-            try:
-                await asyncio.wait_for(stop.wait(), self._interval_s)
-            except TimeoutError:
-                pass
 
 
 def host_page_url(wopi_base_url: str, code: str) -> str:

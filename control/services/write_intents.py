@@ -17,7 +17,7 @@ version restore) runs in three steps, the first and last in the control plane's 
 
 A crash or a lost connection between the steps leaves an intent pending. It is resolved from
 what storage holds, at the next access to the file (wopi_access.authorize, BeginWrite) and by
-IntentSweeper every SWEEP_INTERVAL_S:
+the periodic sweep (control.server, --intent-sweep-interval):
 - storage holds the intent's result (the object at the target has the intent's fingerprint, or
   its size and sha256; a rename's source is gone and its target exists; a deleted file is
   gone): the intent is confirmed as in step 3, but audited with status 0 (the editor's answer,
@@ -39,7 +39,6 @@ Commits also never outlive their caller: see control.services.deadlines.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import posixpath
@@ -288,21 +287,3 @@ async def sweep(ctx: ServiceContext) -> int:
             resolved += 1
     return resolved
 
-
-class IntentSweeper:
-    """Resolves intents nobody accesses again (the periodic half of the resolution)."""
-
-    def __init__(self, ctx: ServiceContext, interval_s: float = SWEEP_INTERVAL_S) -> None:
-        self._ctx = ctx
-        self._interval_s = interval_s
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await sweep(self._ctx)
-            except Exception:  # a bad round must not end the sweeper
-                log.exception("write intent sweep failed")
-            try:
-                await asyncio.wait_for(stop.wait(), self._interval_s)
-            except TimeoutError:
-                pass

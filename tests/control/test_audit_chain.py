@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from control.db.models import AuditChainHead, AuditEvent, Storage, Tenant
+from control.services.periodic import run_periodically
 from control.services import (
     audit,
     audit_queries,
@@ -465,7 +466,8 @@ async def test_the_retention_task_purges_and_stops(
     clock.advance(seconds=2 * DAY_S)
     stop = asyncio.Event()
 
-    task = asyncio.create_task(audit_retention.AuditRetention(ctx, interval_s=3600).run(stop))
+    task = asyncio.create_task(run_periodically("audit retention", 3600, stop,
+                                               lambda: audit_retention.purge_expired(ctx)))
     for _ in range(200):
         if [r.operation for r in await rows(ctx)] == ["PurgeAuditEvents"]:
             break

@@ -210,8 +210,14 @@ def wait_resolved(rig: Rig, f: OpenFile) -> Outcome:
 
 
 def check_file_info(f: OpenFile) -> dict[str, Any]:
+    """As an editor does after a 503 (Retry-After): asks again until the restarted process answers."""
+    deadline = time.monotonic() + RESOLVE_TIMEOUT_S
     with httpx.Client(timeout=30) as http:
-        reply = http.get(f.url())
+        while True:
+            reply = http.get(f.url())
+            if reply.status_code != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert reply.status_code == 200, reply.text
         return dict(reply.json())
 
