@@ -146,7 +146,7 @@ def test_a_session_made_through_the_control_container_saves_through_the_edge_con
     deployment.cli("storages", "add", "--tenant-id", TENANT, "--name", "docs",
                    "--root", f"{FILES_IN_CONTAINER}/{TENANT}")
     session = deployment.cli("sessions", "create", "--tenant-id", TENANT, "--storage", "docs",
-                             "--path", "hello.txt", "--user-id", "u1")
+                             "--path", "hello.txt", "--user-id", "u1", "--permission", "edit")
     src, token = session["wopi_src"], session["access_token"]
     assert src.startswith(deployment.http_url), session
     with httpx.Client(timeout=30, params={"access_token": token}) as http:
