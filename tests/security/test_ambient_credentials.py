@@ -56,7 +56,9 @@ def test_forged_tenant_s3_row_without_credentials_is_refused_at_open(
 def test_allowed_tenant_may_use_ambient_credentials(shape: str, deploy: Deploy) -> None:
     """The operator's exception (--allow-ambient-credentials): the policy lets it through, and the
     storage is then only as good as its endpoint (dead here: STORAGE_UNREACHABLE, not a policy refusal)."""
-    deployment = deploy(shape, env=AMBIENT, control_args=("--allow-ambient-credentials", "trusted"))
+    # The dead endpoint is on loopback: the egress policy must let it through for this test to reach it.
+    deployment = deploy(shape, env=AMBIENT, control_args=("--allow-ambient-credentials", "trusted",
+                                                          "--egress-allow", "127.0.0.1/32"))
     trusted = hostile_tenant(deployment, tenant_id="trusted")
     error = refusal(lambda: create_storage(trusted.api, "trusted", "bucket", protocol="s3",
                                            options={"endpoint_url": DEAD_ENDPOINT}))
