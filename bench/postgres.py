@@ -12,6 +12,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +60,14 @@ class Cluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def start(base: Path) -> Cluster:
-    """initdb + pg_ctl start in `base` (created here); RuntimeError when that fails."""
+def start() -> Cluster:
+    """initdb + pg_ctl start in a new folder of its own (the postgres user must reach it, so not
+    inside the benchmark's private temporary folder); RuntimeError when that fails."""
     binaries = bin_dir()
     if binaries is None:
         raise RuntimeError("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
     as_root = os.geteuid() == 0
-    base.mkdir(parents=True)
+    base = Path(tempfile.mkdtemp(prefix="wopi-bench-pg-"))
     if as_root:
         account = pwd.getpwnam(SYSTEM_USER)
         os.chown(base, account.pw_uid, account.pw_gid)
