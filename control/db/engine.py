@@ -76,6 +76,35 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+READERS = 4  # SQLite reader connections (WAL: readers never wait for the writer)
+
+
+def create_read_engine(url: str) -> AsyncEngine | None:
+    """SQLite: an engine of reader connections whose transactions start with a plain (deferred)
+    BEGIN, so they neither take nor wait for the write lock. None for other databases, whose
+    one engine serves reads as well."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite") or sqlite_file(url) is None:
+        return None
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                                 pool_size=READERS, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA query_only=ON")  # a reader that tried to write would fail loudly
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 async def create_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
