@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
+from control.db.grant_reads import GrantReader
 from control.services.audit_writer import AuditWriter
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
@@ -91,6 +92,7 @@ class RunningControl:
     metrics: ControlMetrics = field(default_factory=ControlMetrics)  # its registry: control.metrics
     audit_writer: AuditWriter | None = None
     read_engine: AsyncEngine | None = None
+    grant_reader: GrantReader | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in ["", *SERVICE_NAMES]:
@@ -104,6 +106,8 @@ class RunningControl:
         await self.engine.dispose()
         if self.read_engine is not None:
             await self.read_engine.dispose()
+        if self.grant_reader is not None:
+            await asyncio.to_thread(self.grant_reader.close)
 
 
 async def start_control(settings: ControlSettings) -> RunningControl:
@@ -126,7 +130,9 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000),
                          read_sessions=session_factory(read_engine) if read_engine is not None else None)
     # Reads' audit records are group-committed (control.services.audit_writer).
-    ctx = dataclasses.replace(ctx, audit_writer=AuditWriter(ctx))
+    grant_reader = GrantReader(settings.effective_database_url)
+    bind_engine(grant_reader.engine, box)
+    ctx = dataclasses.replace(ctx, audit_writer=AuditWriter(ctx), grant_reader=grant_reader)
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -190,7 +196,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
         log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
                           stopping=stopping, editors=registry, metrics=metrics, audit_writer=ctx.audit_writer,
-                          read_engine=read_engine)
+                          read_engine=read_engine, grant_reader=grant_reader)
 
 
 def _tls_description(tls: ServerTlsSettings) -> str:

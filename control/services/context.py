@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
+    from control.db.grant_reads import GrantReader
     from control.services.audit_writer import AuditWriter
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
@@ -113,6 +114,8 @@ class ServiceContext:
     # Read-only transactions (SQLite: a pool of reader connections beside the one writer, as WAL
     # lets readers run while a write commits); None: the same sessions as writes.
     read_sessions: async_sessionmaker[AsyncSession] | None = None
+    # The WOPI reads' one-call lookup (control.db.grant_reads); None: through `read()`.
+    grant_reader: GrantReader | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
