@@ -85,18 +85,18 @@ async def add_event(db: AsyncSession, *, event: AuditEvent) -> None:
 
 
 _EVENT_COLUMNS = tuple(c.name for c in AuditEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+# One statement object, values bound per execution: compiled and cache-keyed once.
+_INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)  # type: ignore[attr-defined]
 
 
 async def insert_events(db: AsyncSession, *, events: Sequence[AuditEvent]) -> int:
     """Inserts now, one Core statement per row in list order (so ids follow the chain's order),
     without the ORM's unit of work; sets each event's id and returns the last one."""
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
-    statement = insert(table).returning(table.c.id)
+    connection = await db.connection()
     last = 0
     for event in events:
         values = {name: getattr(event, name) for name in _EVENT_COLUMNS}
-        result = await db.exec(statement.values(**values))  # type: ignore[call-overload]
-        event.id = last = int(result.scalar_one())
+        event.id = last = int((await connection.execute(_INSERT_EVENT, values)).scalar_one())
     return last
 
 

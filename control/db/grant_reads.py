@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event
+from sqlalchemy import Engine, and_, bindparam, create_engine, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col, select
 
@@ -41,7 +41,9 @@ _QUERY = (select(Session, Tenant, File, Storage, UserInfo, Editor)
           .join(Storage, col(Storage.id) == col(File.storage_id))
           .outerjoin(UserInfo, and_(col(UserInfo.tenant_id) == col(Session.tenant_id),
                                     col(UserInfo.user_id) == col(Session.user_id)))
-          .outerjoin(Editor, col(Editor.id) == col(Session.editor_id)))
+          .outerjoin(Editor, col(Editor.id) == col(Session.editor_id))
+          # Built once, with a bound parameter: its cache key is computed once, not per request.
+          .where(col(Session.token_hash) == bindparam("token_hash")))
 
 
 def sync_url(url: str) -> str:
@@ -69,7 +71,7 @@ class GrantReader:
 
     def _read(self, token_hash: str) -> GrantRows | None:
         with OrmSession(self.engine, expire_on_commit=False) as db:
-            row = db.execute(_QUERY.where(Session.token_hash == token_hash)).first()
+            row = db.execute(_QUERY, {"token_hash": token_hash}).first()
             if row is None:
                 return None
             db.expunge_all()  # plain objects from here on: nothing is loaded later
