@@ -72,7 +72,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A caller's deadline bounds the wait for the write lock (control.services.deadlines).
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={deadlines.lock_wait_ms(SQLITE_BUSY_TIMEOUT_MS)}")
+        # Set only when it changes (a statement less per transaction): waits above a few seconds
+        # are rounded down to whole seconds, so callers with long deadlines share one value.
+        wait_ms = deadlines.lock_wait_ms(SQLITE_BUSY_TIMEOUT_MS)
+        if wait_ms > 3000:
+            wait_ms -= wait_ms % 1000
+        if connection.info.get("busy_timeout_ms") != wait_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            connection.info["busy_timeout_ms"] = wait_ms
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -64,13 +64,24 @@ def compute_hash(event: Any) -> str:
 
 
 async def lock_chain(db: AsyncSession, chain: str) -> AuditChainHead:
-    """The chain's head, locked until the transaction ends (created on the chain's first record)."""
+    """The chain's head, locked until the transaction ends (created on the chain's first record).
+    Locked once per transaction: a lock operation's event and its audit record share it."""
+    transaction = db.sync_session.get_transaction()
+    cached = db.info.get(_HEADS_KEY)
+    if cached is not None and cached[0] is transaction and chain in cached[1]:
+        return cached[1][chain]
     head = await audit_store.head_for_update(db, chain=chain)
     if head is None:
         await audit_store.create_head(db, chain=chain)
         head = await audit_store.head_for_update(db, chain=chain)
         assert head is not None
+    if cached is None or cached[0] is not transaction:
+        cached = db.info[_HEADS_KEY] = (transaction, {})
+    cached[1][chain] = head
     return head
+
+
+_HEADS_KEY = "audit_heads_locked"  # in AsyncSession.info: (the transaction, {chain: its locked head})
 
 
 ARCHIVE_SEPARATOR = "~"  # never in a tenant id, so an archived chain's name is no tenant's
