@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, create_engine, event
+from sqlalchemy import Engine, and_, bindparam, create_engine, event, select
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS, normalize_url
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
@@ -75,7 +75,8 @@ class GrantReader:
             if row is None:
                 return None
             db.expunge_all()  # plain objects from here on: nothing is loaded later
-            return GrantRows(*row)
+            session, tenant, file, storage, user_info, editor = row
+            return GrantRows(session, tenant, file, storage, user_info, editor)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)

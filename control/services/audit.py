@@ -76,7 +76,8 @@ async def lock_chain(db: AsyncSession, chain: str) -> AuditChainHead:
         head = await audit_store.head_for_update(db, chain=chain)
         assert head is not None
     if cached is None or cached[0] is not transaction:
-        cached = db.info[_HEADS_KEY] = (transaction, {})
+        heads: dict[str, AuditChainHead] = {}
+        cached = db.info[_HEADS_KEY] = (transaction, heads)
     cached[1][chain] = head
     return head
 
