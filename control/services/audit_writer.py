@@ -48,6 +48,7 @@ class AuditWriter:
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._writing = False  # a batch is being written
 
     async def record(self, **fields: Any) -> None:
         """audit.record's fields; returns once the record is committed (raises if it was not)."""
@@ -62,20 +63,28 @@ class AuditWriter:
         await asyncio.shield(pending.done)  # a cancelled caller leaves its record to the batch's fate
 
     async def close(self) -> None:
-        """Writes what is queued, then stops the writer task."""
-        while self._queue and self._task is not None and not self._task.done():
+        """Writes what is queued (and the batch being written), then stops the writer task."""
+        while (self._queue or self._writing) and self._task is not None and not self._task.done():
             await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._write(batch)
+        batch: list[_Pending] = []
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                    self._writing = True
+                    await self._write(batch)
+                    self._writing, batch = False, []
+        finally:  # cancelled (stopping): nobody may wait forever for a record that was not written
+            for pending in batch + self._queue:
+                _settle(pending, DeadlineExceeded("the control plane stopped before the audit record was written"))
+            self._queue, self._writing = [], False
 
     async def _write(self, batch: list[_Pending]) -> None:
         live = []
