@@ -16,7 +16,6 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -412,10 +411,10 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
 
     c = args.connections
     add(f"trivial /json req/s (c={c})", trivial.json.requests_per_s, None)
-    add(f"trivial /json p99 ms", trivial.json.p99_ms, None)
-    add(f"trivial /json CPU ms/req", trivial.json.cpu_ms_per_request, None)
+    add("trivial /json p99 ms", trivial.json.p99_ms, None)
+    add("trivial /json CPU ms/req", trivial.json.cpu_ms_per_request, None)
     add(f"trivial /grpc req/s (c={c})", trivial.grpc.requests_per_s, trivial.json.requests_per_s)
-    add(f"trivial /grpc p99 ms", trivial.grpc.p99_ms, trivial.json.p99_ms)
+    add("trivial /grpc p99 ms", trivial.grpc.p99_ms, trivial.json.p99_ms)
     ref = trivial.grpc
     for b in backends:
         r = ratio(b.cfi.requests_per_s, ref.requests_per_s)
