@@ -28,7 +28,7 @@ test-images: $(VENV)/.installed    ## build the images and run them: control + e
 	bash tools/container_smoke.sh
 
 bench: $(VENV)/.installed          ## throughput and memory, as ratios to a trivial endpoint
-	$(VENV)/bin/python bench/run.py
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -104,9 +104,11 @@ def parse_wrk(output: str) -> RateResult:
     )
 
 
-def run_wrk(wrk: str, url: str, *, threads: int, connections: int, duration_s: float) -> RateResult:
+def run_wrk(wrk: str, url: str, *, threads: int, connections: int, duration_s: float,
+            script: str | None = None) -> RateResult:
     argv = [
         wrk,
+        *(["-s", script] if script else []),
         f"-t{threads}",
         f"-c{connections}",
         f"-d{duration_s:g}s",
@@ -181,13 +183,16 @@ def measure_rate(
     connections: int,
     duration_s: float,
     warmup_s: float,
+    script: str | None = None,
 ) -> RateResult:
     """A short warm-up (connections, caches, SQLite pages) and then the measured run, with the
     server's CPU time per request (less sensitive to noisy neighbours than requests/s)."""
 
     def once(seconds: float) -> RateResult:
         if wrk:
-            return run_wrk(wrk, url, threads=threads, connections=connections, duration_s=seconds)
+            return run_wrk(wrk, url, threads=threads, connections=connections, duration_s=seconds, script=script)
+        if script:
+            raise RuntimeError("a wrk script needs wrk (--tool python cannot run it)")
         return run_python_rate(url, connections=connections, duration_s=seconds)
 
     if warmup_s > 0:
@@ -292,3 +297,99 @@ def measure_downloads(url: str, expected: int, *, sequential: int, concurrent: i
         downloads=sequential + concurrent,
         problems=problems,
     )
+
+
+# -- WOPI write scenarios (each worker owns its file, so no answer is a lock conflict) ------------
+
+
+def write_lua_round_robin(path: str, targets: list[str]) -> None:
+    """A wrk script that spreads GETs over `targets` (paths with query), one after the other."""
+    quoted = ", ".join('"' + t.replace('"', '\\"') + '"' for t in targets)
+    with open(path, "w") as out:
+        out.write(f"local targets = {{{quoted}}}\nlocal i = 0\n"
+                  "request = function()\n  i = i + 1\n"
+                  "  return wrk.format(\"GET\", targets[(i % #targets) + 1])\nend\n")
+
+
+async def _lock_unlock(urls: list[str], duration_s: float) -> RateResult:
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=len(urls), max_keepalive_connections=len(urls))
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        deadline = time.perf_counter() + duration_s
+
+        async def worker(n: int, url: str) -> None:
+            lock = f"bench-lock-{n}"
+            while time.perf_counter() < deadline:
+                for override in ("LOCK", "UNLOCK"):
+                    started = time.perf_counter()
+                    try:
+                        reply = await client.post(url, headers={"X-WOPI-Override": override, "X-WOPI-Lock": lock})
+                        status = reply.status_code
+                    except httpx.HTTPError as error:
+                        status = 0
+                        errors.append(type(error).__name__)
+                    if status == 200:
+                        latencies.append(time.perf_counter() - started)
+                    else:
+                        errors.append(f"{override} {status}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(n, url) for n, url in enumerate(urls)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+
+    def pct(p: float) -> float | None:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else None
+
+    return RateResult(tool="python-httpx", requests_per_s=(len(latencies) + len(errors)) / elapsed,
+                      requests=len(latencies) + len(errors), p50_ms=pct(0.5), p99_ms=pct(0.99),
+                      errors=len(errors), error_detail=", ".join(sorted(set(errors))[:5]))
+
+
+def measure_lock_unlock(urls: list[str], *, server_pid: int, duration_s: float, warmup_s: float) -> RateResult:
+    """LOCK then UNLOCK in a loop, one worker per file (so every answer should be 200)."""
+    if warmup_s > 0:
+        asyncio.run(_lock_unlock(urls, warmup_s))
+    cpu_before = cpu_seconds(server_pid)
+    result = asyncio.run(_lock_unlock(urls, duration_s))
+    cpu_after = cpu_seconds(server_pid)
+    if cpu_before is not None and cpu_after is not None and result.requests:
+        result.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / result.requests
+    return result
+
+
+def measure_put(url: str, body: bytes, *, server_pid: int, count: int) -> RateResult:
+    """Sequential PutFiles under a lock (taken first): the server's CPU time per PutFile."""
+    import httpx
+
+    lock = "bench-put-lock"
+    latencies: list[float] = []
+    problems: list[str] = []
+    with httpx.Client(timeout=60.0) as client:
+        taken = client.post(url, headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": lock})
+        if taken.status_code != 200:
+            return RateResult(tool="python-httpx", requests_per_s=0, requests=0, errors=1,
+                              error_detail=f"LOCK {taken.status_code}")
+        headers = {"X-WOPI-Override": "PUT", "X-WOPI-Lock": lock}
+        client.post(url.replace("?", "/contents?", 1), content=body, headers=headers)  # warm-up
+        cpu_before = cpu_seconds(server_pid)
+        began = time.perf_counter()
+        for _ in range(count):
+            started = time.perf_counter()
+            reply = client.post(url.replace("?", "/contents?", 1), content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if reply.status_code != 200:
+                problems.append(f"PUT {reply.status_code}")
+        elapsed = time.perf_counter() - began
+        cpu_after = cpu_seconds(server_pid)
+    latencies.sort()
+    result = RateResult(tool="python-httpx", requests_per_s=count / elapsed, requests=count,
+                        p50_ms=latencies[len(latencies) // 2] * 1000,
+                        p99_ms=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+                        errors=len(problems), error_detail=", ".join(sorted(set(problems))))
+    if cpu_before is not None and cpu_after is not None:
+        result.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / count
+    return result

@@ -16,7 +16,6 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,8 @@ from load import (  # noqa: E402
     measure_downloads,
     measure_rate,
 )
+import postgres as pg  # noqa: E402
+from load import measure_lock_unlock, measure_put, write_lua_round_robin  # noqa: E402
 from services import RssSampler, Server, cpu_seconds, rss_mib, start_server  # noqa: E402
 from trivial_app import SMALL_SIZE, STREAM_SIZE  # noqa: E402
 
@@ -73,20 +74,6 @@ def write_random_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def cli(base: list[str], control: str, api_key: str, *args: str) -> str:
-    """One client verb through the real CLI (the documented way to provision)."""
-    done = subprocess.run(
-        [*base, "--control", control, "--api-key", api_key, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"wopi-proxy {' '.join(args[:2])} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
 @dataclass
 class Session:
     wopi_src: str
@@ -96,47 +83,61 @@ class Session:
         return f"{self.wopi_src}{suffix}?access_token={self.access_token}"
 
 
-def provision(base: list[str], server: Server, data_dir: Path, files_dir: Path) -> dict[str, Session]:
-    """Tenant, storage and one session per file, as a business application would create them."""
-    control = f"127.0.0.1:{server.ready['grpc_port']}"
-    key = (data_dir / "admin.key").read_text().strip()
-    cli(base, control, key, "tenants", "add", "--id", "bench", "--name", "Bench")
-    cli(
-        base,
-        control,
-        key,
-        "storages",
-        "add",
-        "--tenant-id",
-        "bench",
-        "--name",
-        "files",
-        "--root",
-        str(files_dir),
-    )
-    sessions = {}
-    for name in ("big.bin", "small.bin"):
-        out = cli(
-            base,
-            control,
-            key,
-            "sessions",
-            "create",
-            "--tenant-id",
-            "bench",
-            "--storage",
-            "files",
-            "--path",
-            name,
-            "--user-id",
-            "u1",
-            "--user-name",
-            "Bench User",
-            "--json",
-        )
-        data = json.loads(out)
-        sessions[name] = Session(wopi_src=data["wopi_src"], access_token=data["access_token"])
-    return sessions
+class Control:
+    """The control plane's gRPC API with the admin key (provisioning is fast this way: no CLI start-up)."""
+
+    def __init__(self, server: Server, data_dir: Path) -> None:
+        import grpc
+
+        from wopiproxy.control.v1 import session_service_pb2, session_service_pb2_grpc
+        from wopiproxy.control.v1 import storage_service_pb2, storage_service_pb2_grpc
+        from wopiproxy.control.v1 import tenant_service_pb2, tenant_service_pb2_grpc
+
+        self.pb = {"session": session_service_pb2, "storage": storage_service_pb2, "tenant": tenant_service_pb2}
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{server.ready['grpc_port']}")
+        key = (data_dir / "admin.key").read_text().strip()
+        self.metadata = (("authorization", f"Bearer {key}"),)
+        self.tenants = tenant_service_pb2_grpc.TenantServiceStub(self.channel)
+        self.storages = storage_service_pb2_grpc.StorageServiceStub(self.channel)
+        self.sessions = session_service_pb2_grpc.SessionServiceStub(self.channel)
+
+    def tenant(self, tenant_id: str, root: Path) -> None:
+        self.tenants.CreateTenant(self.pb["tenant"].CreateTenantRequest(id=tenant_id, name=tenant_id),
+                                  metadata=self.metadata, timeout=30)
+        self.storages.CreateStorage(self.pb["storage"].CreateStorageRequest(
+            tenant_id=tenant_id, name="files", protocol="file", root=str(root)), metadata=self.metadata, timeout=30)
+
+    def session(self, tenant_id: str, path: str) -> Session:
+        pb = self.pb["session"]
+        reply = self.sessions.CreateSession(pb.CreateSessionRequest(
+            tenant_id=tenant_id, storage="files", path=path, user_id="u1", user_name="Bench User",
+            permission=pb.PERMISSION_EDIT), metadata=self.metadata, timeout=30)
+        return Session(wopi_src=reply.session.wopi_src, access_token=reply.access_token)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+TENANTS = 4  # the multi-tenant scenario spreads CheckFileInfo over this many tenants
+LOCK_FILES = 32  # one file per LOCK/UNLOCK worker
+
+
+def provision(server: Server, data_dir: Path, files_dir: Path) -> dict[str, Any]:
+    """Tenants t0..t3 on the same folder; sessions: big and small (t0), one small per tenant, one per
+    LOCK/UNLOCK worker and one for PutFile (all t0)."""
+    control = Control(server, data_dir)
+    try:
+        for n in range(TENANTS):
+            control.tenant(f"t{n}", files_dir)
+        return {
+            "big.bin": control.session("t0", "big.bin"),
+            "small.bin": control.session("t0", "small.bin"),
+            "tenants": [control.session(f"t{n}", "small.bin") for n in range(TENANTS)],
+            "locks": [control.session("t0", f"lock{n}.bin") for n in range(LOCK_FILES)],
+            "put": control.session("t0", "put.bin"),
+        }
+    finally:
+        control.close()
 
 
 def get_json(url: str) -> dict[str, Any]:
@@ -180,9 +181,6 @@ def settle(url: str, warnings: list[str], phase: str) -> None:
 
 # -- reporting ----------------------------------------------------------------------------------
 
-Row = tuple[str, float | None, float | None]
-
-
 def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
@@ -192,21 +190,6 @@ def fmt(value: float | None, digits: int | None = None) -> str:
     if value is None:
         return "-"
     return f"{value:,.{digits if digits is not None else (2 if abs(value) < 10 else 1)}f}"
-
-
-def print_table(rows: list[Row]) -> None:
-    width = max(len(r[0]) for r in rows)
-    print(f"{'metric'.ljust(width)}  {'wopi-proxy':>11}  {'trivial':>11}  {'ratio':>6}")
-    for label, ours, theirs in rows:
-        print(f"{label.ljust(width)}  {fmt(ours):>11}  {fmt(theirs):>11}  {fmt(ratio(ours, theirs), 2):>6}")
-
-
-def rate_rows(label: str, ours: RateResult, theirs: RateResult) -> list[Row]:
-    return [
-        (f"{label} req/s", ours.requests_per_s, theirs.requests_per_s),
-        (f"{label} p99 ms", ours.p99_ms, theirs.p99_ms),
-        (f"{label} server CPU ms/req", ours.cpu_ms_per_request, theirs.cpu_ms_per_request),
-    ]
 
 
 @dataclass
@@ -263,8 +246,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
-    parser.add_argument("--sequential", type=int, default=4, help="sequential 100 MiB downloads (4)")
+    parser.add_argument("--sequential", type=int, default=4, help="sequential 100 MiB downloads (4; 0 skips them)")
     parser.add_argument("--concurrent", type=int, default=4, help="simultaneous 100 MiB downloads (4)")
+    parser.add_argument("--puts", type=int, default=40, help="sequential 1 MiB PutFiles measured (40)")
+    parser.add_argument(
+        "--db",
+        default="sqlite,postgres",
+        help="comma-separated back ends to measure: sqlite, postgres (both; postgres is skipped with a "
+        "warning when its server binaries are missing)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short runs (4 s, 1 s warm-up), no GetFile downloads: the whole run in about 3 minutes",
+    )
     parser.add_argument(
         "--tool",
         choices=("auto", "wrk", "python"),
@@ -274,7 +269,191 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/<time>.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.small_duration, args.warmup, args.sequential, args.puts = 4.0, 0.0, 1.0, 0, 20
+    args.db = [d.strip() for d in args.db.split(",") if d.strip()]
+    if not set(args.db) <= {"sqlite", "postgres"}:
+        parser.error("--db takes sqlite and/or postgres")
+    return args
+
+
+# Targets of issue 10 (ratios from one run): what the table marks as met or not.
+TARGETS = {
+    "cfi_rate": 0.5,  # CheckFileInfo req/s >= 50 % of the trivial endpoint's (the one with a gRPC call)
+    "cfi_p99": 4.0,  # p99 <= 4x the trivial endpoint's
+    "put_cpu_ms": 8.0,  # PutFile 1 MiB with lock: server CPU per request
+    "lock_p99_ms": 50.0,  # LOCK/UNLOCK p99 at 32 concurrent
+    "tenants": 0.8,  # 4 tenants reach >= 80 % of one tenant's total
+}
+
+
+@dataclass
+class Backend:
+    """The figures of wopi-proxy on one database."""
+
+    name: str
+    cfi: RateResult
+    tenants: RateResult
+    lock: RateResult
+    put: RateResult
+    small: RateResult | None = None
+    big: DownloadFigures | None = None
+    idle_rss_mib: float | None = None
+
+
+def start_proxy(base: list[str], workdir: Path, name: str, database_url: str | None) -> Server:
+    data_dir = workdir / f"data-{name}"
+    argv = [*base, "serve", "--host", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--data-dir", str(data_dir)]
+    if database_url:
+        argv += ["--database-url", database_url]
+    return start_server(f"wopi-proxy-{name}", argv, workdir)
+
+
+def measure_backend(name: str, database_url: str | None, args: argparse.Namespace, wrk: str | None,
+                    workdir: Path, files_dir: Path, big_sha: str, stack: contextlib.ExitStack,
+                    settle_warnings: list[str]) -> tuple[Backend, Server]:
+    base = wopi_proxy_command()
+    proxy = start_proxy(base, workdir, name, database_url)
+    stack.callback(proxy.stop)
+    sessions = provision(proxy, workdir / f"data-{name}", files_dir)
+    print(f"[{name}] wopi-proxy pid {proxy.pid} (edge :{proxy.ready['http_port']})", flush=True)
+    info = get_json(sessions["small.bin"].url())
+    if info.get("Size") != SMALL_SIZE:
+        raise RuntimeError(f"CheckFileInfo answered {info}")
+    rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
+
+    print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants: {args.duration:g} s each ...", flush=True)
+    cfi = measure_rate(wrk, sessions["small.bin"].url(), server_pid=proxy.pid, duration_s=args.duration, **rate)
+    script = workdir / f"tenants-{name}.lua"
+    paths = [s.url().split("/", 3)[3] for s in sessions["tenants"]]
+    write_lua_round_robin(str(script), ["/" + p for p in paths])
+    settle(sessions["small.bin"].url(), settle_warnings, "CheckFileInfo")
+    tenants = measure_rate(wrk, sessions["small.bin"].wopi_src.split("/wopi/")[0] + "/", server_pid=proxy.pid,
+                           duration_s=args.duration, script=str(script), **rate)
+
+    settle(sessions["small.bin"].url(), settle_warnings, f"CheckFileInfo over {TENANTS} tenants")
+    print(f"[{name}] LOCK/UNLOCK, {LOCK_FILES} concurrent; PutFile 1 MiB x {args.puts} ...", flush=True)
+    lock = measure_lock_unlock([s.url() for s in sessions["locks"]], server_pid=proxy.pid,
+                               duration_s=args.duration, warmup_s=args.warmup)
+    put = measure_put(sessions["put"].url(), os.urandom(MIB), server_pid=proxy.pid, count=args.puts)
+    backend = Backend(name=name, cfi=cfi, tenants=tenants, lock=lock, put=put)
+
+    if args.small_duration > 0:
+        settle(sessions["small.bin"].url(), settle_warnings, "the write load")
+        backend.small = measure_rate(wrk, sessions["small.bin"].url("/contents"), server_pid=proxy.pid,
+                                     duration_s=args.small_duration, **rate)
+    if args.sequential > 0:
+        check = download(sessions["big.bin"].url("/contents"), digest=True)
+        if check.status != 200 or check.sha256 != big_sha:
+            raise RuntimeError(f"GetFile of the 100 MiB file: status {check.status}, {check.received} bytes")
+        settle(sessions["small.bin"].url(), settle_warnings, "the previous load")
+        backend.idle_rss_mib = rss_mib(proxy.pid)
+        backend.big = measure_big(proxy, sessions["big.bin"].url("/contents"), args)
+    proxy.stop()  # a clean shutdown on SIGTERM is part of what a server must do
+    return backend, proxy
+
+
+@dataclass
+class Trivial:
+    json: RateResult
+    grpc: RateResult
+    small: RateResult | None = None
+    big: DownloadFigures | None = None
+    idle_rss_mib: float | None = None
+
+
+def measure_trivial(args: argparse.Namespace, wrk: str | None, workdir: Path,
+                    stack: contextlib.ExitStack) -> tuple[Trivial, list[Server]]:
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR.parent), os.environ.get("PYTHONPATH")]))}
+    backend = start_server("trivial-grpc", [sys.executable, str(BENCH_DIR / "trivial_grpc.py")], workdir, env=env)
+    stack.callback(backend.stop)
+    trivial = start_server(
+        "trivial",
+        [sys.executable, str(BENCH_DIR / "trivial_app.py"), "--port", "0",
+         "--grpc-target", f"127.0.0.1:{backend.ready['grpc_port']}"],
+        workdir,
+        env=env,
+    )
+    stack.callback(trivial.stop)
+    url = f"http://127.0.0.1:{trivial.ready['http_port']}"
+    for path in ("/json", "/grpc"):
+        if get_json(url + path) != {"status": "ok"}:
+            raise RuntimeError(f"the trivial app's {path} answered something else")
+    rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
+    print(f"trivial /json and /grpc: {args.duration:g} s each ...", flush=True)
+    tiny = measure_rate(wrk, url + "/json", server_pid=trivial.pid, duration_s=args.duration, **rate)
+    via = measure_rate(wrk, url + "/grpc", server_pid=trivial.pid, duration_s=args.duration, **rate)
+    # The /grpc figures count both processes' CPU, as wopi-proxy serve runs edge and control in one.
+    result = Trivial(json=tiny, grpc=via)
+    if args.small_duration > 0:
+        result.small = measure_rate(wrk, url + "/small", server_pid=trivial.pid, duration_s=args.small_duration,
+                                    **rate)
+    if args.sequential > 0:
+        download(url + "/stream")
+        result.idle_rss_mib = rss_mib(trivial.pid)
+        result.big = measure_big(trivial, url + "/stream", args)
+    trivial.stop()
+    backend.stop()
+    return result, [trivial, backend]
+
+
+def mark(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "NO")
+
+
+def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Namespace) -> list[list[str]]:
+    """One table: each figure, its reference, the ratio, the target and whether it is met."""
+    rows: list[list[str]] = []
+
+    def add(label: str, ours: float | None, ref: float | None, target: str = "", ok: bool | None = None) -> None:
+        rows.append([label, fmt(ours), fmt(ref), fmt(ratio(ours, ref), 2), target, mark(ok)])
+
+    c = args.connections
+    add(f"trivial /json req/s (c={c})", trivial.json.requests_per_s, None)
+    add("trivial /json p99 ms", trivial.json.p99_ms, None)
+    add("trivial /json CPU ms/req", trivial.json.cpu_ms_per_request, None)
+    add(f"trivial /grpc req/s (c={c})", trivial.grpc.requests_per_s, trivial.json.requests_per_s)
+    add("trivial /grpc p99 ms", trivial.grpc.p99_ms, trivial.json.p99_ms)
+    ref = trivial.grpc
+    for b in backends:
+        r = ratio(b.cfi.requests_per_s, ref.requests_per_s)
+        add(f"[{b.name}] CheckFileInfo req/s (c={c}) vs /grpc", b.cfi.requests_per_s, ref.requests_per_s,
+            f">= {TARGETS['cfi_rate']:.2f}", None if r is None else r >= TARGETS["cfi_rate"])
+        add(f"[{b.name}]   ... vs /json", b.cfi.requests_per_s, trivial.json.requests_per_s)
+        r = ratio(b.cfi.p99_ms, ref.p99_ms)
+        add(f"[{b.name}] CheckFileInfo p99 ms vs /grpc", b.cfi.p99_ms, ref.p99_ms,
+            f"<= {TARGETS['cfi_p99']:.1f}", None if r is None else r <= TARGETS["cfi_p99"])
+        add(f"[{b.name}] CheckFileInfo CPU ms/req vs /json", b.cfi.cpu_ms_per_request,
+            trivial.json.cpu_ms_per_request)
+        r = ratio(b.tenants.requests_per_s, b.cfi.requests_per_s)
+        add(f"[{b.name}] CheckFileInfo {TENANTS} tenants req/s vs 1 tenant", b.tenants.requests_per_s,
+            b.cfi.requests_per_s, f">= {TARGETS['tenants']:.2f}", None if r is None else r >= TARGETS["tenants"])
+        p99 = b.lock.p99_ms
+        add(f"[{b.name}] LOCK/UNLOCK p99 ms (c={LOCK_FILES})", p99, None, f"<= {TARGETS['lock_p99_ms']:.0f} ms",
+            None if p99 is None else p99 <= TARGETS["lock_p99_ms"])
+        add(f"[{b.name}] LOCK/UNLOCK req/s", b.lock.requests_per_s, None)
+        add(f"[{b.name}] LOCK/UNLOCK CPU ms/req", b.lock.cpu_ms_per_request, None)
+        cpu = b.put.cpu_ms_per_request
+        add(f"[{b.name}] PutFile 1 MiB (locked) CPU ms/req", cpu, None, f"<= {TARGETS['put_cpu_ms']:.0f} ms",
+            None if cpu is None else cpu <= TARGETS["put_cpu_ms"])
+        add(f"[{b.name}] PutFile 1 MiB p50 ms", b.put.p50_ms, None)
+        if b.small and trivial.small:
+            add(f"[{b.name}] GetFile 100 KiB req/s vs /small", b.small.requests_per_s, trivial.small.requests_per_s)
+        if b.big and trivial.big:
+            add(f"[{b.name}] GetFile 100 MiB sequential MiB/s", b.big.run.sequential_mib_s,
+                trivial.big.run.sequential_mib_s)
+            add(f"[{b.name}] GetFile 100 MiB concurrent MiB/s", b.big.run.concurrent_mib_s,
+                trivial.big.run.concurrent_mib_s)
+            add(f"[{b.name}] GetFile 100 MiB CPU s/GiB", b.big.cpu_s_per_gib, trivial.big.cpu_s_per_gib)
+            add(f"[{b.name}] Peak RSS during downloads MiB", b.big.peak_rss_mib, trivial.big.peak_rss_mib)
+    header = ["metric", "wopi-proxy", "reference", "ratio", "target", "met"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print()
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+    print("(reference: the trivial endpoint, or the figure named; ratio = wopi-proxy / reference)")
+    return rows
 
 
 def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
@@ -286,136 +465,48 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     tool = "wrk" if wrk else "python-httpx (wrk unavailable: client shares the CPU)"
     print(f"load tool: {tool}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
 
-    files_dir, data_dir = workdir / "files", workdir / "data"
+    files_dir = workdir / "files"
     files_dir.mkdir()
-    big_sha = write_random_file(files_dir / "big.bin", BIG_SIZE)
+    big_sha = write_random_file(files_dir / "big.bin", BIG_SIZE) if args.sequential > 0 else ""
     write_random_file(files_dir / "small.bin", SMALL_SIZE)
+    for n in range(LOCK_FILES):
+        write_random_file(files_dir / f"lock{n}.bin", 1024)
+    write_random_file(files_dir / "put.bin", MIB)
+    if args.sequential <= 0:
+        (files_dir / "big.bin").write_bytes(b"")
 
-    base = wopi_proxy_command()
-    proxy = start_server(
-        "wopi-proxy",
-        [
-            *base,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-        ],
-        workdir,
-    )
-    stack.callback(proxy.stop)
-    trivial = start_server(
-        "trivial",
-        [sys.executable, str(BENCH_DIR / "trivial_app.py"), "--port", "0"],
-        workdir,
-        env={
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR.parent), os.environ.get("PYTHONPATH")]))
-        },
-    )
-    stack.callback(trivial.stop)
-    sessions = provision(base, proxy, data_dir, files_dir)
-    trivial_base = f"http://127.0.0.1:{trivial.ready['http_port']}"
-    print(
-        f"wopi-proxy pid {proxy.pid} (edge :{proxy.ready['http_port']}), trivial pid {trivial.pid} "
-        f"({trivial_base}); temp folder {workdir}",
-        flush=True,
-    )
+    warnings: list[str] = []
+    trivial, trivial_servers = measure_trivial(args, wrk, workdir, stack)
+    backends: list[Backend] = []
+    servers = list(trivial_servers)
+    for name in args.db:
+        url = None
+        if name == "postgres":
+            try:
+                cluster = pg.start()
+            except (RuntimeError, OSError, KeyError) as error:
+                warnings.append(f"postgres skipped: {error}")
+                continue
+            stack.callback(cluster.stop)
+            url = cluster.create_database("bench")
+        backend, proxy = measure_backend(name, url, args, wrk, workdir, files_dir, big_sha, stack, warnings)
+        backends.append(backend)
+        servers.append(proxy)
 
-    # Correctness before speed: the right answers, the right bytes.
-    info = get_json(sessions["small.bin"].url())
-    if info.get("Size") != SMALL_SIZE:
-        raise RuntimeError(f"CheckFileInfo answered {info}")
-    if get_json(f"{trivial_base}/json") != {"status": "ok"}:
-        raise RuntimeError("the trivial app's /json answered something else")
-    check = download(sessions["big.bin"].url("/contents"), digest=True)
-    if check.status != 200 or check.sha256 != big_sha:
-        raise RuntimeError(
-            f"GetFile of the 100 MiB file: status {check.status}, {check.received} bytes, "
-            f"SHA-256 {'matches' if check.sha256 == big_sha else 'differs'}"
-        )
-    download(f"{trivial_base}/stream")  # the same warm-up for the baseline
-
-    settle_warnings: list[str] = []
-    rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
-    print(f"CheckFileInfo vs /json: {args.connections} connections, {args.duration:g} s each ...", flush=True)
-    cfi = measure_rate(
-        wrk, sessions["small.bin"].url(), server_pid=proxy.pid, duration_s=args.duration, **rate
-    )
-    tiny = measure_rate(wrk, f"{trivial_base}/json", server_pid=trivial.pid, duration_s=args.duration, **rate)
-    small_ours = small_theirs = None
-    if args.small_duration > 0:
-        settle(sessions["small.bin"].url(), settle_warnings, "the CheckFileInfo load ended")
-        print(f"GetFile 100 KiB vs /small: {args.small_duration:g} s each ...", flush=True)
-        small_ours = measure_rate(
-            wrk,
-            sessions["small.bin"].url("/contents"),
-            server_pid=proxy.pid,
-            duration_s=args.small_duration,
-            **rate,
-        )
-        small_theirs = measure_rate(
-            wrk, f"{trivial_base}/small", server_pid=trivial.pid, duration_s=args.small_duration, **rate
-        )
-
-    settle(sessions["small.bin"].url(), settle_warnings, "the previous load ended")
-    print(
-        f"GetFile 100 MiB vs /stream: {args.sequential} sequential + {args.concurrent} concurrent ...",
-        flush=True,
-    )
-    idle_rss = {"wopi-proxy": rss_mib(proxy.pid), "trivial": rss_mib(trivial.pid)}
-    big_ours = measure_big(proxy, sessions["big.bin"].url("/contents"), args)
-    big_theirs = measure_big(trivial, f"{trivial_base}/stream", args)
-
-    # Stop both now: a clean shutdown on SIGTERM is part of what a server must do.
-    proxy.stop()
-    trivial.stop()
-
-    rows: list[Row] = [*rate_rows(f"CheckFileInfo (c={args.connections})", cfi, tiny)]
-    if small_ours and small_theirs:
-        rows += rate_rows("GetFile 100 KiB", small_ours, small_theirs)
-    rows += [
-        ("GetFile 100 MiB sequential MiB/s", big_ours.run.sequential_mib_s, big_theirs.run.sequential_mib_s),
-        (
-            f"GetFile 100 MiB {args.concurrent} concurrent MiB/s",
-            big_ours.run.concurrent_mib_s,
-            big_theirs.run.concurrent_mib_s,
-        ),
-        ("GetFile 100 MiB server CPU s/GiB", big_ours.cpu_s_per_gib, big_theirs.cpu_s_per_gib),
-        ("RSS before downloads MiB", idle_rss["wopi-proxy"], idle_rss["trivial"]),
-        ("Peak RSS during downloads MiB", big_ours.peak_rss_mib, big_theirs.peak_rss_mib),
-    ]
-    print()
-    print_table(rows)
-    print("(ratio = wopi-proxy / trivial: higher is better for req/s and MiB/s, lower for the others)")
-
-    # Problems make figures meaningless (exit 1); warnings are product defects seen on the way.
-    problems = [
-        *error_lines("CheckFileInfo", cfi),
-        *error_lines("trivial /json", tiny),
-        *error_lines("GetFile 100 MiB", big_ours.run),
-        *error_lines("trivial /stream", big_theirs.run),
-    ]
-    if small_ours and small_theirs:
-        problems += [
-            *error_lines("GetFile 100 KiB", small_ours),
-            *error_lines("trivial /small", small_theirs),
-        ]
-    log_lines = [f"{s.name}: {line}" for s in (proxy, trivial) for line in server_log_problems(s)]
-    warnings = settle_warnings + log_lines[:10]
-    warnings += [
-        f"{s.name} exited with status {s.exit_code} on SIGTERM (expected 0)"
-        for s in (proxy, trivial)
-        if s.exit_code != 0
-    ]
-    for title, lines in (
-        ("PROBLEMS (figures with errors are not comparable):", problems),
-        ("WARNINGS:", warnings),
-    ):
+    rows = print_results(backends, trivial, args)
+    problems = [*error_lines("trivial /json", trivial.json), *error_lines("trivial /grpc", trivial.grpc)]
+    for b in backends:
+        for label, result in (("CheckFileInfo", b.cfi), ("CheckFileInfo tenants", b.tenants),
+                              ("LOCK/UNLOCK", b.lock), ("PutFile", b.put), ("GetFile 100 KiB", b.small)):
+            if result is not None:
+                problems += error_lines(f"[{b.name}] {label}", result)
+        if b.big:
+            problems += error_lines(f"[{b.name}] GetFile 100 MiB", b.big.run)
+    log_lines = [f"{s.name}: {line}" for s in servers for line in server_log_problems(s)]
+    warnings += log_lines[:10]
+    warnings += [f"{s.name} exited with status {s.exit_code} on SIGTERM (expected 0)"
+                 for s in servers if s.exit_code not in (0, None)]
+    for title, lines in (("PROBLEMS (figures with errors are not comparable):", problems), ("WARNINGS:", warnings)):
         if lines:
             print(title)
             for line in lines:
@@ -426,18 +517,8 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         "host": {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "python": platform.python_version()},
         "tool": "wrk" if wrk else "python-httpx",
         "settings": {k: v for k, v in vars(args).items() if k not in ("keep", "no_json")},
-        "rows": [
-            {"metric": label, "wopi_proxy": ours, "trivial": theirs, "ratio": ratio(ours, theirs)}
-            for label, ours, theirs in rows
-        ],
-        "raw": {
-            "check_file_info": asdict(cfi),
-            "trivial_json": asdict(tiny),
-            "get_file_small": asdict(small_ours) if small_ours else None,
-            "trivial_small": asdict(small_theirs) if small_theirs else None,
-            "get_file_big": asdict(big_ours),
-            "trivial_stream": asdict(big_theirs),
-        },
+        "rows": [dict(zip(["metric", "wopi_proxy", "reference", "ratio", "target", "met"], r)) for r in rows],
+        "raw": {"trivial": asdict(trivial), "backends": [asdict(b) for b in backends]},
         "problems": problems,
         "warnings": warnings,
     }

@@ -16,19 +16,42 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
+import grpc
 from quart import Quart, Response, jsonify
 
 from edge.server import bind_socket, serve_http
 from shared.logs import configure as configure_logging
+from trivial_grpc import METHOD
 
 STREAM_SIZE = 100 * 1024 * 1024  # the same size as the wopi-proxy GetFile target
 CHUNK_SIZE = 1 << 20  # EdgeSettings.chunk_size: the edge streams in 1 MiB reads too
 SMALL_SIZE = 100 * 1024  # the same size as the small wopi-proxy file
 
 
-def create_app() -> Quart:
-    """One JSON endpoint (vs CheckFileInfo), one 100 KiB body and one 100 MiB stream (vs GetFile)."""
+def create_app(grpc_target: str = "") -> Quart:
+    """One JSON endpoint, one JSON endpoint behind one trivial gRPC call to another process (both vs
+    CheckFileInfo), one 100 KiB body and one 100 MiB stream (vs GetFile)."""
     app = Quart("bench_trivial")
+    state: dict[str, grpc.aio.Channel] = {}
+
+    @app.before_serving
+    async def open_channel() -> None:
+        if grpc_target:  # one channel for the app's lifetime, as the edge keeps its control channel
+            state["channel"] = grpc.aio.insecure_channel(grpc_target)
+
+    @app.after_serving
+    async def close_channel() -> None:
+        if "channel" in state:
+            await state["channel"].close()
+
+    @app.get("/grpc")
+    async def via_grpc() -> Response:
+        """The edge's shape without its work: one unary round trip, then a tiny JSON answer."""
+        if "channel" not in state:
+            return Response("no --grpc-target", status=503)
+        ping = state["channel"].unary_unary(METHOD)
+        await ping(b"ping", timeout=10)
+        return jsonify({"status": "ok"})
     chunk = os.urandom(CHUNK_SIZE)
     small = os.urandom(SMALL_SIZE)
 
@@ -66,7 +89,7 @@ def write_ready_file(path: str, port: int) -> None:
     os.replace(tmp, path)
 
 
-async def main(host: str, port: int, ready_file: str) -> None:
+async def main(host: str, port: int, ready_file: str, grpc_target: str = "") -> None:
     """Serves until SIGINT/SIGTERM; writes the bound port to ready_file once listening."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,7 +97,7 @@ async def main(host: str, port: int, ready_file: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]  # before serve_http: Hypercorn may take the descriptor over
-    http = asyncio.create_task(serve_http(create_app(), sock, stop))
+    http = asyncio.create_task(serve_http(create_app(grpc_target), sock, stop))
     write_ready_file(ready_file, bound_port)
     try:
         await stop.wait()
@@ -92,6 +115,7 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", required=True)
+    parser.add_argument("--grpc-target", default="", help="host:port of bench/trivial_grpc.py (for /grpc)")
     args = parser.parse_args()
     configure_logging("INFO")  # the same logging set-up as `wopi-proxy serve`
-    asyncio.run(main(args.host, args.port, args.ready_file))
+    asyncio.run(main(args.host, args.port, args.ready_file, args.grpc_target))

@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Text, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeDecorator
 
@@ -118,9 +118,9 @@ def _create_key_file(path: Path) -> None:
 _BOXES: weakref.WeakKeyDictionary[Dialect, SecretBox] = weakref.WeakKeyDictionary()
 
 
-def bind_engine(engine: AsyncEngine, box: SecretBox) -> None:
-    """Makes EncryptedText columns of this engine use `box`."""
-    _BOXES[engine.sync_engine.dialect] = box
+def bind_engine(engine: AsyncEngine | Engine, box: SecretBox) -> None:
+    """Makes EncryptedText columns of this engine (async or not) use `box`."""
+    _BOXES[engine.sync_engine.dialect if isinstance(engine, AsyncEngine) else engine.dialect] = box
 
 
 def _box(dialect: Dialect) -> SecretBox:

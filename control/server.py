@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
+from control.db.grant_reads import GrantReader
+from control.services.audit_writer import AuditWriter
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
@@ -34,7 +37,7 @@ from control.api.protos import (
 )
 from control.api.reflection import enable_reflection
 from control.api.servicers import KeyServicer, SessionServicer, StorageServicer, TenantServicer
-from control.db.engine import create_engine, session_factory
+from control.db.engine import create_engine, create_read_engine, session_factory
 from control.db.models import Storage
 from control.db.schema import ensure_schema
 from control.secrets import bind_engine, check_key, load_secret_box
@@ -86,6 +89,9 @@ class RunningControl:
     stopping: asyncio.Event
     editors: EditorRegistry
     metrics: ControlMetrics = field(default_factory=ControlMetrics)  # its registry: control.metrics
+    audit_writer: AuditWriter | None = None
+    read_engine: AsyncEngine | None = None
+    grant_reader: GrantReader | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in ["", *SERVICE_NAMES]:
@@ -94,7 +100,13 @@ class RunningControl:
         await self.server.stop(grace)
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.editors.close()
+        if self.audit_writer is not None:
+            await self.audit_writer.close()
         await self.engine.dispose()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
+        if self.grant_reader is not None:
+            await asyncio.to_thread(self.grant_reader.close)
 
 
 async def start_control(settings: ControlSettings) -> RunningControl:
@@ -109,13 +121,21 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     except BaseException:
         await engine.dispose()
         raise
+    read_engine = create_read_engine(settings.effective_database_url)
+    if read_engine is not None:
+        bind_engine(read_engine, box)
     tally = InvalidTokenTally(window_s=settings.invalid_token_audit_window_s)
     ctx = ServiceContext(sessions=session_factory(engine), wopi_base_url=settings.wopi_base_url,
                          default_session_ttl_s=settings.default_session_ttl_s,
                          launch_code_ttl_s=settings.launch_code_ttl_s, invalid_tokens=tally,
                          storage_policy=StoragePolicy.from_settings(settings),
                          egress=EgressPolicy(allow=settings.egress_allow),
-                         write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000))
+                         write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000),
+                         read_sessions=session_factory(read_engine) if read_engine is not None else None)
+    # Reads' audit records are group-committed (control.services.audit_writer).
+    grant_reader = GrantReader(settings.effective_database_url)
+    bind_engine(grant_reader.engine, box)
+    ctx = dataclasses.replace(ctx, audit_writer=AuditWriter(ctx), grant_reader=grant_reader)
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -181,7 +201,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     if settings.egress_allow:
         log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
-                          stopping=stopping, editors=registry, metrics=metrics)
+                          stopping=stopping, editors=registry, metrics=metrics, audit_writer=ctx.audit_writer,
+                          read_engine=read_engine, grant_reader=grant_reader)
 
 
 def _tls_description(tls: ServerTlsSettings) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func
+from sqlalchemy import and_, delete, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -82,6 +82,22 @@ async def add_event(db: AsyncSession, *, event: AuditEvent) -> None:
     """Inserts now (not at commit), so that the id follows the chain's order."""
     db.add(event)
     await db.flush()
+
+
+_EVENT_COLUMNS = tuple(c.name for c in AuditEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+# One statement object, values bound per execution: compiled and cache-keyed once.
+_INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)  # type: ignore[attr-defined]
+
+
+async def insert_events(db: AsyncSession, *, events: Sequence[AuditEvent]) -> int:
+    """Inserts now, one Core statement per row in list order (so ids follow the chain's order),
+    without the ORM's unit of work; sets each event's id and returns the last one."""
+    connection = await db.connection()
+    last = 0
+    for event in events:
+        values = {name: getattr(event, name) for name in _EVENT_COLUMNS}
+        event.id = last = int((await connection.execute(_INSERT_EVENT, values)).scalar_one())
+    return last
 
 
 async def chain_batch(db: AsyncSession, *, chain: str, after_id: int, up_to_id: int,

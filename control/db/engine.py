@@ -71,8 +71,44 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A caller's deadline bounds the wait for the write lock (control.services.deadlines).
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={deadlines.lock_wait_ms(SQLITE_BUSY_TIMEOUT_MS)}")
+        # Set only when it changes (a statement less per transaction): waits above a few seconds
+        # are rounded down to whole seconds, so callers with long deadlines share one value.
+        wait_ms = deadlines.lock_wait_ms(SQLITE_BUSY_TIMEOUT_MS)
+        if wait_ms > 3000:
+            wait_ms -= wait_ms % 1000
+        if connection.info.get("busy_timeout_ms") != wait_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            connection.info["busy_timeout_ms"] = wait_ms
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READERS = 4  # SQLite reader connections (WAL: readers never wait for the writer)
+
+
+def create_read_engine(url: str) -> AsyncEngine | None:
+    """SQLite: an engine of reader connections whose transactions start with a plain (deferred)
+    BEGIN, so they neither take nor wait for the write lock. None for other databases, whose
+    one engine serves reads as well."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite") or sqlite_file(url) is None:
+        return None
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                                 pool_size=READERS, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA query_only=ON")  # a reader that tried to write would fail loudly
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 async def create_schema(engine: AsyncEngine) -> None:

@@ -64,13 +64,25 @@ def compute_hash(event: Any) -> str:
 
 
 async def lock_chain(db: AsyncSession, chain: str) -> AuditChainHead:
-    """The chain's head, locked until the transaction ends (created on the chain's first record)."""
+    """The chain's head, locked until the transaction ends (created on the chain's first record).
+    Locked once per transaction: a lock operation's event and its audit record share it."""
+    transaction = db.sync_session.get_transaction()
+    cached = db.info.get(_HEADS_KEY)
+    if cached is not None and cached[0] is transaction and chain in cached[1]:
+        return cached[1][chain]
     head = await audit_store.head_for_update(db, chain=chain)
     if head is None:
         await audit_store.create_head(db, chain=chain)
         head = await audit_store.head_for_update(db, chain=chain)
         assert head is not None
+    if cached is None or cached[0] is not transaction:
+        heads: dict[str, AuditChainHead] = {}
+        cached = db.info[_HEADS_KEY] = (transaction, heads)
+    cached[1][chain] = head
     return head
+
+
+_HEADS_KEY = "audit_heads_locked"  # in AsyncSession.info: (the transaction, {chain: its locked head})
 
 
 ARCHIVE_SEPARATOR = "~"  # never in a tenant id, so an archived chain's name is no tenant's
@@ -92,8 +104,7 @@ async def archive_chain(db: AsyncSession, *, tenant_id: str, label: str) -> str 
     return name
 
 
-async def record(
-    db: AsyncSession,
+def new_event(
     *,
     time: int,
     actor: str,
@@ -111,12 +122,12 @@ async def record(
     version_after: int = 0,
     lock_hash: str = "",
     editor: str = "",
-) -> None:
-    """Appends a record to its tenant's chain, in the caller's transaction."""
+) -> AuditEvent:
+    """A record, not yet in any chain (append() or the AuditWriter links and inserts it)."""
     # Cut to the columns' sizes here, so that what is hashed is exactly what is stored.
     # Control characters (NUL above all: PostgreSQL text cannot hold it) never reach the trail.
     clean = validation.printable
-    event = AuditEvent(
+    return AuditEvent(
         time=time, actor=clean(actor, 300), operation=clean(operation, 64), outcome=outcome[:16],
         tenant_id=clean(tenant_id, 63) if tenant_id else None,
         session_id=clean(session_id, 40) if session_id else None,
@@ -125,13 +136,31 @@ async def record(
         editor=clean(editor, 120), client_address=clean(client_address, 64),
         correlation_id=clean(correlation_id, 128),
     )
-    head = await lock_chain(db, chain_of(event.tenant_id))
-    event.previous_hash = head.last_hash
-    event.hash = compute_hash(event)
-    await audit_store.add_event(db, event=event)
-    assert event.id is not None
-    head.last_event_id, head.last_hash = event.id, event.hash
-    db.add(head)
+
+
+async def record(db: AsyncSession, **fields: Any) -> None:
+    """Appends a record (new_event's fields) to its tenant's chain, in the caller's transaction."""
+    await append(db, [new_event(**fields)])
+
+
+async def append(db: AsyncSession, events: list[AuditEvent]) -> None:
+    """Links `events` into their chains, in list order, in the caller's transaction: each chain's
+    head is locked once, the hashes are computed in order, and the rows are inserted in that
+    order (ids follow the chain's order, as the head stays locked until the transaction ends)."""
+    by_chain: dict[str, list[AuditEvent]] = {}
+    for event in events:
+        by_chain.setdefault(chain_of(event.tenant_id), []).append(event)
+    for chain in sorted(by_chain):  # a fixed order: two writers never wait on each other's heads
+        head = await lock_chain(db, chain)
+        previous = head.last_hash
+        rows = []
+        for event in by_chain[chain]:
+            event.previous_hash = previous
+            event.hash = previous = compute_hash(event)
+            rows.append(event)
+        head.last_event_id = await audit_store.insert_events(db, events=rows)
+        head.last_hash = previous
+        db.add(head)
 
 
 async def record_refusal(

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
+    from control.db.grant_reads import GrantReader
+    from control.services.audit_writer import AuditWriter
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
 from shared.egress import EgressPolicy
@@ -106,6 +108,21 @@ class ServiceContext:
     # What URLs set by tenant keys may connect to (discovery URLs, S3 endpoints).
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     write_intent_ttl_ms: int = 60_000  # see control.services.write_intents
+    # Group commit of the audit records of reads (control.services.audit_writer); None: each
+    # read writes its record in a transaction of its own (the services' unit tests).
+    audit_writer: AuditWriter | None = None
+    # Read-only transactions (SQLite: a pool of reader connections beside the one writer, as WAL
+    # lets readers run while a write commits); None: the same sessions as writes.
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+    # The WOPI reads' one-call lookup (control.db.grant_reads); None: through `read()`.
+    grant_reader: GrantReader | None = None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads: one consistent snapshot, no lock (its commit writes
+        nothing, and unlike a rollback it leaves the rows it loaded readable afterwards)."""
+        async with (self.read_sessions or self.sessions)() as db, db.begin():
+            yield db
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -295,7 +295,15 @@ async def check_proof(db: AsyncSession, registry: EditorRegistry, *, session: Se
     """Raises ProofInvalid unless the request carries what the session's editor's policy asks for."""
     if session.editor_id is None:
         return
-    editor = await db.get(Editor, session.editor_id)
+    check_proof_of(await db.get(Editor, session.editor_id), registry, session=session, access_token=access_token,
+                   headers=headers, now_ms=now_ms)
+
+
+def check_proof_of(editor: Editor | None, registry: EditorRegistry, *, session: Session, access_token: str,
+                   headers: ProofHeaders, now_ms: int) -> None:
+    """check_proof with the session's editor already read (None: no editor)."""
+    if session.editor_id is None:
+        return
     if editor is None or editor.proof_policy == "off":
         return
     parsed = registry.discovery(editor)

@@ -6,9 +6,10 @@ so a WOPI request costs the edge a single round trip. Denials are audited too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,7 +18,7 @@ from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 from control.services import audit, events, locks, validation
 from control.services.access_tokens import hash_token
 from control.services.context import ServiceContext
-from control.services.editors import EditorRegistry, ProofHeaders, check_proof
+from control.services.editors import EditorRegistry, ProofHeaders, check_proof, check_proof_of
 from control.services.storages import storage_options
 from control.services.write_intents import PendingWrite, settle
 from shared.errors import (
@@ -32,6 +33,9 @@ from shared.errors import (
     WopiProxyError,
 )
 from shared.wopi_operation import WopiOperation
+
+if TYPE_CHECKING:
+    from control.services.audit_writer import AuditWriter
 
 LOCK_EVENTS = {"Lock": "locked", "UnlockAndRelock": "locked", "Unlock": "unlocked"}
 MAX_USER_INFO_LENGTH = 1024
@@ -87,9 +91,20 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
     """Checks the token; with `for_update` the file row stays locked until the transaction ends.
     With `settle_pending`, a pending write intent on the file raises PendingWrite (roll back,
     settle it from storage, call again without)."""
-    operation = WopiOperation(operation)
     found = await stores.session_context_by_token_hash(db, token_hash=hash_token(caller.access_token),
                                                        lock_file=for_update)
+
+    async def file_exists(file_id: str) -> bool:
+        return await stores.get_file(db, file_id=file_id, tenant_id=None) is not None
+
+    return await check_found(ctx, caller, WopiOperation(operation), found, settle_pending=settle_pending,
+                             file_exists=file_exists)
+
+
+async def check_found(ctx: ServiceContext, caller: Caller, operation: WopiOperation,
+                      found: tuple[Session, Tenant, File, Storage] | None, *, settle_pending: bool,
+                      file_exists: Callable[[str], Awaitable[bool]]) -> Grant:
+    """resolve()'s checks of what the token's lookup found."""
     now = ctx.clock()
     if found is None:
         raise AccessTokenInvalid()
@@ -100,7 +115,7 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
         # A file id that names no file at all is 404 (WOPI "file unknown"); a real file the
         # token was not issued for is 401, like any foreign token.
         # (Ids we never issue do not even reach the database: PostgreSQL text cannot hold NUL.)
-        if not validation.is_lookup_id(caller.file_id) or await stores.get_file(db, file_id=caller.file_id, tenant_id=None) is None:
+        if not validation.is_lookup_id(caller.file_id) or not await file_exists(caller.file_id):
             raise FileNotFound(validation.printable(caller.file_id, 43))
         raise AccessTokenInvalid("the access token is not valid for this file")
     if not tenant.enabled:
@@ -164,6 +179,9 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOpera
 async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOperation, lock_id: str,
                      old_lock_id: str, user_info: str | None, proof: ProofHeaders | None,
                      editors: EditorRegistry | None, settle_pending: bool) -> Grant:
+    if ctx.audit_writer is not None and not operation.changes_lock and operation != "PutUserInfo":
+        return await _authorize_read(ctx, ctx.audit_writer, caller, operation=operation, lock_id=lock_id,
+                                     proof=proof, editors=editors, settle_pending=settle_pending)
     async with audited(ctx, caller, operation.value), ctx.transaction() as db:
         is_lock_operation = operation.changes_lock
         grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation,
@@ -193,18 +211,67 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
                 info = UserInfo(tenant_id=grant.session.tenant_id, user_id=grant.session.user_id)
             info.info, info.update_time = user_info, now
             db.add(info)
-        await audit.record(db, time=now, actor=grant.actor, operation=operation.value, outcome="ok",
-                           tenant_id=grant.session.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
-                           detail=" ".join(filter(None, [detail, f"editor={caller.editor}" if caller.editor else ""])),
-                           client_address=caller.client_address, correlation_id=caller.correlation_id,
-                           status=audit.granted_status(operation), version_before=grant.file.version,
-                           version_after=grant.file.version, lock_hash=audit.lock_hash_of(lock_id or current),
-                           editor=caller.editor)
+        await audit.record(db, **_grant_record(caller, operation, grant, now=now, detail=detail,
+                                               lock_hash=audit.lock_hash_of(lock_id or current)))
         editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
+    return _answer(grant, current, info, editor)
+
+
+def _grant_record(caller: Caller, operation: WopiOperation, grant: Grant, *, now: int, detail: str,
+                  lock_hash: str) -> dict[str, Any]:
+    """The audit record of a granted request (audit.record's fields)."""
+    return dict(time=now, actor=grant.actor, operation=operation.value, outcome="ok",
+                tenant_id=grant.session.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
+                detail=" ".join(filter(None, [detail, f"editor={caller.editor}" if caller.editor else ""])),
+                client_address=caller.client_address, correlation_id=caller.correlation_id,
+                status=audit.granted_status(operation), version_before=grant.file.version,
+                version_after=grant.file.version, lock_hash=lock_hash, editor=caller.editor)
+
+
+def _answer(grant: Grant, lock_id: str, info: UserInfo | None, editor: Editor | None) -> Grant:
     tenant = grant.tenant
-    return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=current, tenant=tenant,
+    return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=lock_id, tenant=tenant,
                  user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
                  editor_name=editor.name if editor else "")
+
+
+async def _authorize_read(ctx: ServiceContext, writer: AuditWriter, caller: Caller, *, operation: WopiOperation,
+                          lock_id: str, proof: ProofHeaders | None, editors: EditorRegistry | None,
+                          settle_pending: bool) -> Grant:
+    """A request that changes nothing but the audit trail: one read (no lock taken, so tenants and
+    requests do not queue behind each other), then the record through the group-committing
+    writer, which returns once the record is durable."""
+    async with audited(ctx, caller, operation.value):
+        if ctx.grant_reader is not None:
+            rows = await ctx.grant_reader.read(hash_token(caller.access_token))
+            found = (rows.session, rows.tenant, rows.file, rows.storage) if rows else None
+            info, editor = (rows.user_info, rows.editor) if rows else (None, None)
+
+            async def file_exists(file_id: str) -> bool:
+                async with ctx.read() as db:
+                    return await stores.get_file(db, file_id=file_id, tenant_id=None) is not None
+
+            grant = await check_found(ctx, caller, operation, found, settle_pending=settle_pending,
+                                      file_exists=file_exists)
+            now = ctx.clock()
+            if editors is not None and proof is not None:
+                check_proof_of(editor, editors, session=grant.session, access_token=caller.access_token,
+                               headers=proof, now_ms=now)
+        else:
+            async with ctx.read() as db:
+                grant = await resolve(db, ctx, caller, operation, settle_pending=settle_pending)
+                now = ctx.clock()
+                if editors is not None and proof is not None:
+                    await check_proof(db, editors, session=grant.session, access_token=caller.access_token,
+                                      headers=proof, now_ms=now)
+                info = await stores.get_user_info(db, tenant_id=grant.session.tenant_id,
+                                                  user_id=grant.session.user_id)
+                editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
+        if operation != "CheckFileInfo":  # the only read that returns UserInfo
+            info = None
+        await writer.record(**_grant_record(caller, operation, grant, now=now, detail="",
+                                            lock_hash=audit.lock_hash_of(lock_id or grant.lock_id)))
+    return _answer(grant, grant.lock_id, info, editor)
 
 
 MAX_EDGE_REPORT_ENTRIES = 1000

@@ -1,0 +1,156 @@
+"""The WOPI read path as the control plane runs it (control.db.grant_reads, control.services.audit_writer):
+the grant's rows in one read, the audit record group-committed by one writer. The trail must stay
+exactly as strong: each record committed before the reply, one verifiable chain per tenant, and
+nothing recorded for a caller that went away."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+
+from control import secrets as secret_boxes
+from control.db.engine import create_read_engine, session_factory
+from control.db.grant_reads import GrantReader
+from control.db.models import AuditEvent, Storage, Tenant
+from control.services import audit, audit_queries, deadlines, storages, wopi_access
+from control.services.audit_writer import AuditWriter
+from control.services.context import Principal, ServiceContext
+from control.services.storage_policy import StoragePolicy
+from shared.errors import AccessTokenInvalid, DeadlineExceeded, FileNotFound, WopiProxyError
+from tests.control.helpers import OTHER_TENANT, TENANT, FakeClock, OpenSession, caller
+
+
+@pytest.fixture
+async def ctx(engine: AsyncEngine, clock: FakeClock, tmp_path: Path, database_url: str
+              ) -> AsyncIterator[ServiceContext]:
+    """The services' context as start_control makes it: reader, writer, and (SQLite) reader pool."""
+    box = secret_boxes._box(engine.sync_engine.dialect)  # the test engine's own key, for the readers too
+    reader = GrantReader(database_url)
+    secret_boxes.bind_engine(reader.engine, box)
+    read_engine = create_read_engine(database_url)
+    if read_engine is not None:
+        secret_boxes.bind_engine(read_engine, box)
+    base = ServiceContext(sessions=session_factory(engine), wopi_base_url="http://wopi.test", clock=clock,
+                          storage_policy=StoragePolicy(tenant_file_base=tmp_path / "tenants"),
+                          read_sessions=session_factory(read_engine) if read_engine is not None else None)
+    writer = AuditWriter(base)
+    yield dataclasses.replace(base, audit_writer=writer, grant_reader=reader)
+    await writer.close()
+    await asyncio.to_thread(reader.close)
+    if read_engine is not None:
+        await read_engine.dispose()
+
+
+async def records(ctx: ServiceContext, tenant_id: str | None = TENANT) -> list[AuditEvent]:
+    """Read afresh, on another session: what is committed."""
+    query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id if tenant_id is not None
+                                     else col(AuditEvent.tenant_id).is_(None)).order_by(col(AuditEvent.id))
+    async with ctx.sessions() as db:
+        return list((await db.exec(query)).all())
+
+
+async def test_a_read_returns_only_after_its_record_is_committed(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    opened = await open_session()
+    before = len(await records(ctx))
+
+    grant = await wopi_access.authorize(ctx, caller(opened, correlation_id="c-1"), operation="CheckFileInfo")
+
+    last = (await records(ctx))[-1]
+    assert len(await records(ctx)) == before + 1
+    assert (last.operation, last.outcome, last.correlation_id, last.session_id) == (
+        "CheckFileInfo", "ok", "c-1", opened.session.row.id)
+    assert grant.session.id == opened.session.row.id and grant.storage.root  # rows usable after the read
+
+
+async def test_concurrent_reads_and_locks_of_two_tenants_keep_verifiable_chains(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession, globex: Tenant, docs: Storage
+) -> None:
+    """Batched reads interleaved with lock operations (which append in their own transaction)."""
+    await storages.create_storage(ctx, admin, tenant_id=OTHER_TENANT, name="docs", protocol="file",
+                                  root=docs.root, options={})
+    acme, globex_session = await open_session(), await open_session(tenant_id=OTHER_TENANT)
+    before = {chain: len(await records(ctx, chain)) for chain in (TENANT, OTHER_TENANT, None)}
+    calls = (
+        [wopi_access.authorize(ctx, caller(acme), operation="GetFile") for _ in range(40)]
+        + [wopi_access.authorize(ctx, caller(acme), operation="Lock", lock_id="L1") for _ in range(5)]
+        + [wopi_access.authorize(ctx, caller(globex_session), operation="CheckFileInfo") for _ in range(40)]
+        + [wopi_access.authorize(ctx, caller(acme, access_token=f"bad-{i}"), operation="GetFile") for i in range(5)]
+    )
+
+    results = await asyncio.gather(*calls, return_exceptions=True)
+
+    assert [r for r in results if isinstance(r, BaseException) and not isinstance(r, WopiProxyError)] == []
+    after = {chain: len(await records(ctx, chain)) for chain in (TENANT, OTHER_TENANT, None)}
+    assert {c: after[c] - before[c] for c in after} == {TENANT: 45, OTHER_TENANT: 40, None: 5}
+    report = await audit_queries.verify_chains(ctx, admin, tenant_id="")
+    assert (report.ok, report.reason) == (True, "")
+    for chain in (TENANT, OTHER_TENANT):
+        chained = await records(ctx, chain)
+        assert [r.previous_hash for r in chained[1:]] == [r.hash for r in chained[:-1]], chain
+
+
+async def test_a_caller_that_went_away_gets_no_record(ctx: ServiceContext, open_session: OpenSession) -> None:
+    """Attack: fire requests and hang up at once, hoping for grants on the record that nobody served."""
+    opened = await open_session()
+    before = len(await records(ctx))
+
+    with deadlines.budget(None) as budget, pytest.raises(DeadlineExceeded):
+        budget.abandoned = True
+        await wopi_access.authorize(ctx, caller(opened), operation="GetFile")
+
+    assert len(await records(ctx)) == before
+
+
+async def test_a_failed_batch_fails_its_requests_and_the_writer_goes_on(
+    ctx: ServiceContext, open_session: OpenSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = await open_session()
+    before = len(await records(ctx))
+    real_append = audit.append
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "append", broken)
+    results = await asyncio.gather(*(wopi_access.authorize(ctx, caller(opened), operation="GetFile")
+                                     for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results), results
+    assert len(await records(ctx)) == before  # no grant was answered, none recorded
+
+    monkeypatch.setattr(audit, "append", real_append)
+    await wopi_access.authorize(ctx, caller(opened), operation="GetFile")
+    assert len(await records(ctx)) == before + 1
+
+
+async def test_the_read_path_refuses_what_the_transaction_path_refuses(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    """Attack: a made-up token, and a real token on another file (id known or not)."""
+    opened, other = await open_session(), await open_session(path="other.docx", create=True)
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(opened, access_token="made-up"), operation="CheckFileInfo")
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_access.authorize(ctx, caller(opened, file_id=other.session.row.file_id), operation="GetFile")
+    with pytest.raises(FileNotFound):
+        await wopi_access.authorize(ctx, caller(opened, file_id="A" * 22), operation="GetFile")
+
+
+async def test_the_grant_carries_user_info_and_decrypted_storage_options(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession, docs: Storage
+) -> None:
+    opened = await open_session()
+    await wopi_access.authorize(ctx, caller(opened), operation="PutUserInfo", user_info="prefs")
+
+    grant = await wopi_access.authorize(ctx, caller(opened), operation="CheckFileInfo")
+    served = await wopi_access.authorize(ctx, caller(opened), operation="GetFile")
+
+    assert grant.user_info == "prefs" and served.user_info == ""
+    assert grant.storage.root == docs.root and isinstance(grant.storage_options, dict)
