@@ -108,6 +108,8 @@ def test_podman_compose_accepts_the_file() -> None:
     tool = shutil.which("podman-compose") or str(Path(sys.executable).parent / "podman-compose")
     if not Path(tool).exists():
         pytest.skip("podman-compose is not installed (pip install podman-compose)")
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (podman-compose runs it)")
     environment = {**os.environ, "POSTGRES_PASSWORD": "pw", "S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk"}
     done = subprocess.run([tool, "-f", str(COMPOSE), "config"], capture_output=True, text=True, timeout=60,
                           env=environment, check=False)
