@@ -36,7 +36,8 @@ def add_audit_commands(commands: Any, fmt_parent: argparse.ArgumentParser) -> No
     filters.add_argument("--file-id", help="only this file's events")
     filters.add_argument("--user-id", help="only requests of this WOPI user")
     filters.add_argument("--operation", help="e.g. PutFile, Lock, CreateSession")
-    filters.add_argument("--outcome", choices=["ok", "denied", "conflict", "failed"], help="only this outcome")
+    filters.add_argument("--outcome", choices=["ok", "denied", "conflict", "failed"],
+                         help="only this outcome")
     filters.add_argument("--since", type=_iso_time, metavar="ISO", help="at or after, e.g. 2024-05-01T00:00:00Z")
     filters.add_argument("--until", type=_iso_time, metavar="ISO", help="before this time")
 

@@ -103,13 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     store = argparse.ArgumentParser(add_help=False, parents=[service])
     store.add_argument("--data-dir", type=Path, default=Path(os.environ.get("WOPI_PROXY_DATA_DIR", "data")),
-                       help="state folder: SQLite database, admin.key, edge.key (env WOPI_PROXY_DATA_DIR, default ./data)")
+                       help="state folder: SQLite database, admin.key, edge.key "
+                            "(env WOPI_PROXY_DATA_DIR, default ./data)")
     store.add_argument("--database-url", default=os.environ.get("WOPI_PROXY_DATABASE_URL"),
-                       help="e.g. postgresql+psycopg://user@host/db (env WOPI_PROXY_DATABASE_URL; default: SQLite in "
-                            "the data dir)")
+                       help="e.g. postgresql+psycopg://user@host/db "
+                            "(env WOPI_PROXY_DATABASE_URL; default: SQLite in the data dir)")
     store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051),
-                       help="port of the gRPC control API (env WOPI_PROXY_GRPC_PORT, default 50051; 0: any free "
-                            "port, reported in --ready-file)")
+                       help="port of the gRPC control API (env WOPI_PROXY_GRPC_PORT, default 50051; "
+                            "0: any free port, reported in --ready-file)")
     store.add_argument("--ready-file", help="write the bound ports as JSON here once serving")
     store.add_argument("--metrics-port", type=int, default=_env_optional_int("WOPI_PROXY_METRICS_PORT"),
                        help="serve Prometheus metrics of the control plane at http://HOST:PORT/metrics "
@@ -202,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000),
                        help="WOPI HTTP port (env WOPI_PROXY_PORT, default 8000)")
     serve.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
-                       help="the edge's URL as editors reach it, the base of WOPISrc (env WOPI_PROXY_PUBLIC_URL, "
-                            "default http://HOST:PORT)")
+                       help="the edge's URL as editors reach it, the base of WOPISrc "
+                            "(env WOPI_PROXY_PUBLIC_URL, default http://HOST:PORT)")
     serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
                        help="default upload limit in bytes (env WOPI_PROXY_MAX_FILE_SIZE, default 1 GiB)")
     serve.add_argument("--trust-forwarded-headers", action="store_true",
@@ -239,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="serve the port with N edge processes, each with its own control-plane channel "
                            "(env WOPI_PROXY_WORKERS, default 1)")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
-                      help="the edge's URL as editors reach it (proof keys sign it) (env WOPI_PROXY_PUBLIC_URL; "
-                           "default: the Host header)")
+                      help="the edge's URL as editors reach it (proof keys sign it) "
+                           "(env WOPI_PROXY_PUBLIC_URL; default: the Host header)")
     edge.add_argument("--rest-gateway", action="store_true",
                       help="also serve the REST gateway of the control API on this port")
     edge.add_argument("--trust-forwarded-headers", action="store_true",
@@ -268,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenants.add_parser("update", parents=[fmt], help="change name, enabled, settings")
     p.add_argument("id", help="the tenant's id")
     p.add_argument("--name", help="new display name")
-    p.add_argument("--enable", dest="enabled", action="store_const", const=True, help="enable a disabled tenant")
+    p.add_argument("--enable", dest="enabled", action="store_const", const=True,
+                   help="enable a disabled tenant")
     p.add_argument("--disable", dest="enabled", action="store_const", const=False,
                    help="the tenant's tokens stop working at once")
     p.add_argument("--post-message-origin", help="exact origin of the page hosting the editor")

@@ -32,7 +32,8 @@ SOURCE_DIRS = ("cli", "control", "edge", "gateway", "shared", "tools")
 ENV_ONLY = {
     "WOPI_PROXY_FAILPOINTS": "tests only: `point=kill|exit|error,...` crashes a process at a named step "
                              "(shared/failpoints.py)",
-    "WOPI_PROXY_REQUIRE_POSTGRES": "tests: `1` makes the PostgreSQL tests fail instead of skip (set by `.ci/run`)",
+    "WOPI_PROXY_REQUIRE_POSTGRES": "tests: `1` makes the PostgreSQL tests fail instead of skip "
+                                   "(set by `.ci/run`)",
     "WOPI_PROXY_REQUIRE_S3": "tests: `1` makes the S3 (SeaweedFS) tests fail instead of skip",
     "WOPI_PROXY_REQUIRE_BROWSER": "tests: `1` makes the headless-Chromium tests fail instead of skip",
     "WOPI_PROXY_REQUIRE_IMAGES": "tests: `1` makes the container image tests fail instead of skip "

@@ -44,7 +44,8 @@ def test_the_readme_table_lists_every_variable_and_its_flags() -> None:
         if row.name not in lines:
             problems.append(f"{row.name} missing")
             continue
-        problems += [f"{row.name}: {flag} missing" for flag in row.flags if f"`{flag}`" not in lines[row.name]]
+        problems += [f"{row.name}: {flag} missing" for flag in row.flags
+                     if f"`{flag}`" not in lines[row.name]]
     problems += [f"{name} missing" for name in flags_table.ENV_ONLY if name not in lines]
     assert not problems, f"README environment table: {problems}; {FIX}"
 
@@ -52,4 +53,5 @@ def test_the_readme_table_lists_every_variable_and_its_flags() -> None:
 def test_the_generated_table_has_one_row_per_variable() -> None:
     text = flags_table.markdown()
     names = re.findall(r"^\|\s*`(WOPI_PROXY_\w+)`", text, flags=re.M)
-    assert len(names) == len(set(names)) and "WOPI_PROXY_PUBLIC_URL" in names and "WOPI_PROXY_CONTROL" in names
+    assert len(names) == len(set(names))
+    assert "WOPI_PROXY_PUBLIC_URL" in names and "WOPI_PROXY_CONTROL" in names
