@@ -1,22 +1,33 @@
 # The two commands of the quick start, plus helpers. Each target installs what it needs
-# into .venv (re-installing when pyproject.toml changes).
+# into .venv (re-installing when pyproject.toml changes): `serve` the runtime dependencies only
+# (.venv/.installed-runtime), everything else the test extras too (.venv/.installed: pytest,
+# SeaweedFS, grpcurl, ruff, mypy, ...).
 PYTHON ?= python3
 VENV ?= .venv
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .PHONY: serve test protos bench images test-images lint clean
 
+$(VENV)/.installed-runtime: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e .
+	touch $@
+
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]'
-	touch $@
+	touch $@ $(VENV)/.installed-runtime
 
-serve: $(VENV)/.installed          ## start control plane + edge on embedded defaults
+serve: $(VENV)/.installed-runtime  ## start control plane + edge on embedded defaults (runtime dependencies only)
 	$(VENV)/bin/wopi-proxy serve
 
 test: $(VENV)/.installed           ## run the whole test suite
 	bash tools/system_deps.sh
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed           ## ruff (rules in pyproject.toml) and mypy over the packages
+	$(VENV)/bin/python -m ruff check .
+	$(VENV)/bin/python -m mypy control edge shared cli gateway
 
 protos: $(VENV)/.installed         ## regenerate shared/gen from protos/
 	$(VENV)/bin/python tools/gen_protos.py

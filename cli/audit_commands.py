@@ -32,11 +32,12 @@ def add_audit_commands(commands: Any, fmt_parent: argparse.ArgumentParser) -> No
 
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--tenant-id", help="only this tenant (a tenant key sees only its own)")
-    filters.add_argument("--session-id")
-    filters.add_argument("--file-id")
+    filters.add_argument("--session-id", help="only this session's events")
+    filters.add_argument("--file-id", help="only this file's events")
     filters.add_argument("--user-id", help="only requests of this WOPI user")
     filters.add_argument("--operation", help="e.g. PutFile, Lock, CreateSession")
-    filters.add_argument("--outcome", choices=["ok", "denied", "conflict", "failed"])
+    filters.add_argument("--outcome", choices=["ok", "denied", "conflict", "failed"],
+                         help="only this outcome")
     filters.add_argument("--since", type=_iso_time, metavar="ISO", help="at or after, e.g. 2024-05-01T00:00:00Z")
     filters.add_argument("--until", type=_iso_time, metavar="ISO", help="before this time")
 
@@ -44,7 +45,7 @@ def add_audit_commands(commands: Any, fmt_parent: argparse.ArgumentParser) -> No
     p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N events (default 100)")
     p.set_defaults(handler=audit_list)
     p = audit.add_parser("export", parents=[filters], help="every matching event, as JSON lines or CSV")
-    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="jsonl (default) or csv")
     p.add_argument("--output", metavar="FILE", help="write here instead of standard output")
     p.set_defaults(handler=audit_export)
     p = audit.add_parser("verify", parents=[fmt_parent],

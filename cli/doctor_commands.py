@@ -38,12 +38,12 @@ def add_doctor_commands(commands: Any, fmt_parent: argparse.ArgumentParser) -> N
     p = doctor.add_parser("editor", parents=[fmt_parent],
                           help="check an editor from the control plane: discovery, clock, public URL, proof keys; "
                                "exit code 1 when a check fails")
-    p.add_argument("name")
+    p.add_argument("name", help="the editor's name (editors list)")
     p.add_argument("--tenant-id", help="the tenant's own editor (default: the shared pool)")
     p.set_defaults(handler=doctor_editor)
     p = doctor.add_parser("session", parents=[fmt_parent],
                           help="a session's timeline from the audit trail, and what went wrong")
-    p.add_argument("id")
+    p.add_argument("id", help="the session's id")
     p.add_argument("--tenant-id", help="the session's tenant (with the admin key it narrows the search)")
     p.set_defaults(handler=doctor_session)
 

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default=None,
                         help="API key (env WOPI_PROXY_API_KEY, default: the contents of ./data/admin.key)")
     _add_tls_client_flags(parser, env=True)
-    parser.add_argument("--log-level", default=os.environ.get("WOPI_PROXY_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=os.environ.get("WOPI_PROXY_LOG_LEVEL", "INFO"),
+                        help="DEBUG, INFO (default), WARNING or ERROR (env WOPI_PROXY_LOG_LEVEL)")
     parser.add_argument("--log-format", choices=LOG_FORMATS, default=os.environ.get("WOPI_PROXY_LOG_FORMAT", "text"),
                         help="text (default) or json: one JSON object per line (env WOPI_PROXY_LOG_FORMAT)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -124,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "default <data-dir>/secret.key, generated on first start)")
 
     store = argparse.ArgumentParser(add_help=False, parents=[service, database])
-    store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051))
+    store.add_argument("--grpc-port", type=int, default=_env_int("WOPI_PROXY_GRPC_PORT", 50051),
+                       help="port of the gRPC control API (env WOPI_PROXY_GRPC_PORT, default 50051; "
+                            "0: any free port, reported in --ready-file)")
     store.add_argument("--ready-file", help="write the bound ports as JSON here once serving")
     store.add_argument("--metrics-port", type=int, default=_env_optional_int("WOPI_PROXY_METRICS_PORT"),
                        help="serve Prometheus metrics of the control plane at http://HOST:PORT/metrics "
@@ -210,12 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", parents=[store, flood, egress], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
-                       help="address of both listeners (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000), help="WOPI HTTP port")
+                       help="address of both listeners (env WOPI_PROXY_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000),
+                       help="WOPI HTTP port (env WOPI_PROXY_PORT, default 8000)")
     serve.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
-                       help="the edge's URL as editors reach it (default http://HOST:PORT)")
+                       help="the edge's URL as editors reach it, the base of WOPISrc "
+                            "(env WOPI_PROXY_PUBLIC_URL, default http://HOST:PORT)")
     serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
-                       help="default upload limit in bytes (default 1 GiB)")
+                       help="default upload limit in bytes (env WOPI_PROXY_MAX_FILE_SIZE, default 1 GiB)")
     serve.add_argument("--trust-forwarded-headers", action="store_true",
                        default=bool(os.environ.get("WOPI_PROXY_TRUST_FORWARDED_HEADERS")),
                        help="behind a trusted proxy: public URL from X-Forwarded-Proto/Host/Prefix, client address "
@@ -226,9 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "for the single-machine setup)")
 
     control = commands.add_parser("control", parents=[store, egress], help="the control plane alone")
-    control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
+    control.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
+                         help="address of the gRPC listener (env WOPI_PROXY_HOST, default 127.0.0.1)")
     control.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL", "http://127.0.0.1:8000"),
-                         help="the edges' public URL, used in WOPISrc")
+                         help="the edges' public URL, used in WOPISrc: editors must reach it "
+                              "(env WOPI_PROXY_PUBLIC_URL, default http://127.0.0.1:8000)")
     control.add_argument("--migrate", action=argparse.BooleanOptionalAction,
                          default=_env_bool("WOPI_PROXY_MIGRATE", False),
                          help="upgrade an older database schema at start (env WOPI_PROXY_MIGRATE=1; default: "
@@ -243,16 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="read the edge's API key (role edge, e.g. <data-dir>/edge.key of the control plane) "
                            "from this file")
     _add_tls_client_flags(edge, env=False)
-    edge.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"))
-    edge.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000))
+    edge.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
+                      help="address to listen on (env WOPI_PROXY_HOST, default 127.0.0.1)")
+    edge.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000),
+                      help="WOPI HTTP port (env WOPI_PROXY_PORT, default 8000)")
     edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
-                      help="default upload limit in bytes")
+                      help="default upload limit in bytes (env WOPI_PROXY_MAX_FILE_SIZE, default 1 GiB)")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
     edge.add_argument("--workers", type=int, metavar="N", default=_env_int("WOPI_PROXY_WORKERS", 1),
                       help="serve the port with N edge processes, each with its own control-plane channel "
                            "(env WOPI_PROXY_WORKERS, default 1)")
     edge.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
-                      help="the edge's URL as editors reach it (proof keys sign it); default: the Host header")
+                      help="the edge's URL as editors reach it (proof keys sign it) "
+                           "(env WOPI_PROXY_PUBLIC_URL; default: the Host header)")
     edge.add_argument("--rest-gateway", action="store_true",
                       help="also serve the REST gateway of the control API on this port")
     edge.add_argument("--trust-forwarded-headers", action="store_true",
@@ -270,17 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(dest="verb", required=True)
     p = tenants.add_parser("add", parents=[fmt])
-    p.add_argument("--id", required=True)
-    p.add_argument("--name", required=True)
+    p.add_argument("--id", required=True, help="the tenant's id, chosen by you (e.g. acme)")
+    p.add_argument("--name", required=True, help="display name")
     p.set_defaults(handler=client.tenants_add)
     p = tenants.add_parser("get", parents=[fmt])
-    p.add_argument("id")
+    p.add_argument("id", help="the tenant's id")
     p.set_defaults(handler=client.tenants_get)
     tenants.add_parser("list", parents=[fmt]).set_defaults(handler=client.tenants_list)
     p = tenants.add_parser("update", parents=[fmt], help="change name, enabled, settings")
-    p.add_argument("id")
-    p.add_argument("--name")
-    p.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    p.add_argument("id", help="the tenant's id")
+    p.add_argument("--name", help="new display name")
+    p.add_argument("--enable", dest="enabled", action="store_const", const=True,
+                   help="enable a disabled tenant")
     p.add_argument("--disable", dest="enabled", action="store_const", const=False,
                    help="the tenant's tokens stop working at once")
     p.add_argument("--post-message-origin", help="exact origin of the page hosting the editor")
@@ -297,29 +308,29 @@ def build_parser() -> argparse.ArgumentParser:
                         "save answers 507 (0: no quota)")
     p.set_defaults(handler=client.tenants_update)
     p = tenants.add_parser("delete", parents=[fmt], help="delete a tenant's records (not its files)")
-    p.add_argument("id")
+    p.add_argument("id", help="the tenant's id")
     p.add_argument("--force", action="store_true", help="even with open sessions")
     p.set_defaults(handler=client.tenants_delete)
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="verb", required=True)
     p = keys.add_parser("create", parents=[fmt], help="a tenant key (--tenant-id), an admin key or an edge key")
-    p.add_argument("--tenant-id")
+    p.add_argument("--tenant-id", help="a tenant key of this tenant (without it: an admin key)")
     p.add_argument("--role", choices=["admin", "tenant", "edge"],
                    help="default: tenant with --tenant-id, else admin; edge keys call only the EdgeService "
                         "(give one to each `wopi-proxy edge --api-key-file`)")
-    p.add_argument("--description")
+    p.add_argument("--description", help="a note: who or what uses the key")
     p.set_defaults(handler=client.keys_create)
     p = keys.add_parser("list", parents=[fmt])
-    p.add_argument("--tenant-id")
+    p.add_argument("--tenant-id", help="only this tenant's keys")
     p.set_defaults(handler=client.keys_list)
     p = keys.add_parser("revoke", parents=[fmt])
-    p.add_argument("id")
+    p.add_argument("id", help="the key's id (from keys list)")
     p.set_defaults(handler=client.keys_revoke)
 
     storages = commands.add_parser("storages", help="manage storages").add_subparsers(dest="verb", required=True)
     p = storages.add_parser("add", parents=[fmt])
-    p.add_argument("--tenant-id", required=True)
-    p.add_argument("--name", required=True)
+    p.add_argument("--tenant-id", required=True, help="the storage's tenant")
+    p.add_argument("--name", required=True, help="the storage's name, unique in its tenant")
     p.add_argument("--protocol", default="file", help="fsspec protocol (default file)")
     p.add_argument("--root", required=True, help="folder (file) or bucket/prefix (s3)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="fsspec option, repeatable")
@@ -328,15 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="previous versions kept per file (default 10; -1 keeps none)")
     p.set_defaults(handler=client.storages_add)
     p = storages.add_parser("get", parents=[fmt])
-    p.add_argument("--tenant-id", required=True)
-    p.add_argument("--name", required=True)
+    p.add_argument("--tenant-id", required=True, help="the storage's tenant")
+    p.add_argument("--name", required=True, help="the storage's name, unique in its tenant")
     p.set_defaults(handler=client.storages_get)
     p = storages.add_parser("list", parents=[fmt])
-    p.add_argument("--tenant-id", required=True)
+    p.add_argument("--tenant-id", required=True, help="the storage's tenant")
     p.set_defaults(handler=client.storages_list)
     p = storages.add_parser("update", parents=[fmt], help="rotate credentials, change options, root or limits")
-    p.add_argument("--tenant-id", required=True)
-    p.add_argument("--name", required=True)
+    p.add_argument("--tenant-id", required=True, help="the storage's tenant")
+    p.add_argument("--name", required=True, help="the storage's name, unique in its tenant")
     p.add_argument("--protocol", help="fsspec protocol")
     p.add_argument("--root", help="folder (file) or bucket/prefix (s3)")
     p.add_argument("--option", action="append", default=None, metavar="KEY=VALUE",
@@ -345,8 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version-retention", type=int, help="previous versions kept per file (-1 keeps none)")
     p.set_defaults(handler=client.storages_update)
     p = storages.add_parser("delete", parents=[fmt], help="delete a storage's records (not its files)")
-    p.add_argument("--tenant-id", required=True)
-    p.add_argument("--name", required=True)
+    p.add_argument("--tenant-id", required=True, help="the storage's tenant")
+    p.add_argument("--name", required=True, help="the storage's name, unique in its tenant")
     p.add_argument("--force", action="store_true", help="even with open sessions (they end at once)")
     p.set_defaults(handler=client.storages_delete)
 
@@ -356,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant-id", help="required with the admin key")
     p.add_argument("--storage", required=True, help="storage name")
     p.add_argument("--path", required=True, help="file path relative to the storage root")
-    p.add_argument("--user-id", required=True)
-    p.add_argument("--user-name")
+    p.add_argument("--user-id", required=True, help="the user's stable id in your application (WOPI UserId)")
+    p.add_argument("--user-name", help="the name editors show (WOPI UserFriendlyName)")
     p.add_argument("--permission", choices=sorted(client.PERMISSIONS), default="view",
                    help="view (default: least privilege) or edit")
     p.add_argument("--ttl", type=int, help="token lifetime in seconds (default: the tenant's, else 10 hours)")
@@ -370,41 +381,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="the editor's UI language, e.g. de-DE (default en-US)")
     p.set_defaults(handler=client.sessions_create)
     p = sessions.add_parser("list", parents=[fmt])
-    p.add_argument("--tenant-id")
-    p.add_argument("--user-id")
-    p.add_argument("--file-id")
-    p.add_argument("--state", choices=["open", "closed", "expired"])
+    p.add_argument("--tenant-id", help="only this tenant's (required with the admin key)")
+    p.add_argument("--user-id", help="only this user's")
+    p.add_argument("--file-id", help="only sessions of this file")
+    p.add_argument("--state", choices=["open", "closed", "expired"], help="only sessions in this state")
     p.set_defaults(handler=client.sessions_list)
     p = sessions.add_parser("cleanup", parents=[fmt], help="end expired sessions")
-    p.add_argument("--tenant-id")
+    p.add_argument("--tenant-id", help="only this tenant's (required with the admin key)")
     p.add_argument("--dry-run", action="store_true", help="only list what would be cleaned up")
     p.set_defaults(handler=client.sessions_cleanup)
     p = sessions.add_parser("get", parents=[fmt])
-    p.add_argument("id")
+    p.add_argument("id", help="the session's id")
     p.set_defaults(handler=client.sessions_get)
     p = sessions.add_parser("close", parents=[fmt])
-    p.add_argument("id")
+    p.add_argument("id", help="the session's id")
     p.set_defaults(handler=client.sessions_close)
 
     editors = commands.add_parser("editors", help="WOPI clients (Collabora, OnlyOffice, ...)").add_subparsers(
         dest="verb", required=True)
     p = editors.add_parser("add", parents=[fmt], help="add an editor by its discovery URL")
-    p.add_argument("--name", required=True)
+    p.add_argument("--name", required=True, help="the editor's name, e.g. collabora")
     p.add_argument("--discovery-url", required=True, help="e.g. https://office.example.com/hosting/discovery")
     p.add_argument("--tenant-id", help="the tenant's own editor (default: the shared pool)")
     p.add_argument("--proof", choices=sorted(client.PROOF_POLICIES), default="if-advertised",
                    help="proof-key checks on the editor's WOPI requests (default if-advertised)")
     p.set_defaults(handler=client.editors_add)
     p = editors.add_parser("list", parents=[fmt])
-    p.add_argument("--tenant-id")
+    p.add_argument("--tenant-id", help="the tenant's own editors (default: the shared pool)")
     p.set_defaults(handler=client.editors_list)
     p = editors.add_parser("refresh", parents=[fmt], help="fetch the discovery document again now")
-    p.add_argument("name")
-    p.add_argument("--tenant-id")
+    p.add_argument("name", help="the editor's name")
+    p.add_argument("--tenant-id", help="the tenant's own editors (default: the shared pool)")
     p.set_defaults(handler=client.editors_refresh)
     p = editors.add_parser("delete", parents=[fmt])
-    p.add_argument("name")
-    p.add_argument("--tenant-id")
+    p.add_argument("name", help="the editor's name")
+    p.add_argument("--tenant-id", help="the tenant's own editors (default: the shared pool)")
     p.set_defaults(handler=client.editors_delete)
 
     events = commands.add_parser("events", help="session events").add_subparsers(dest="verb", required=True)
@@ -416,17 +427,17 @@ def build_parser() -> argparse.ArgumentParser:
     files = commands.add_parser("files", help="files, their kept versions, restore").add_subparsers(
         dest="verb", required=True)
     p = files.add_parser("get", parents=[fmt])
-    p.add_argument("--tenant-id", required=True)
-    p.add_argument("file_id")
+    p.add_argument("--tenant-id", required=True, help="the file's tenant")
+    p.add_argument("file_id", help="the file's id (file_id of a session)")
     p.set_defaults(handler=client.files_get)
     p = files.add_parser("versions", parents=[fmt], help="list a file's kept versions, newest first")
-    p.add_argument("--tenant-id", required=True)
-    p.add_argument("file_id")
+    p.add_argument("--tenant-id", required=True, help="the file's tenant")
+    p.add_argument("file_id", help="the file's id (file_id of a session)")
     p.set_defaults(handler=client.files_versions)
     p = files.add_parser("restore", parents=[fmt], help="make a kept version current again")
-    p.add_argument("--tenant-id", required=True)
-    p.add_argument("file_id")
-    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--tenant-id", required=True, help="the file's tenant")
+    p.add_argument("file_id", help="the file's id (file_id of a session)")
+    p.add_argument("--version", type=int, required=True, help="the version to restore (files versions)")
     p.set_defaults(handler=client.files_restore)
     add_audit_commands(commands, fmt)
     add_doctor_commands(commands, fmt)

@@ -31,12 +31,15 @@ async def _run(control: str, host: str, port: int, tls: TlsSettings) -> None:
     await serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The gateway's flags (tools/flags_table.py lists them in the README)."""
     parser = argparse.ArgumentParser(prog="python -m gateway", description="wopi-proxy REST gateway")
     parser.add_argument("--control", default=os.environ.get("WOPI_PROXY_CONTROL", "127.0.0.1:50051"),
                         help="control plane HOST:PORT (env WOPI_PROXY_CONTROL)")
-    parser.add_argument("--host", default=os.environ.get("WOPI_PROXY_GATEWAY_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("WOPI_PROXY_GATEWAY_PORT", "8080")))
+    parser.add_argument("--host", default=os.environ.get("WOPI_PROXY_GATEWAY_HOST", "127.0.0.1"),
+                        help="address to listen on (env WOPI_PROXY_GATEWAY_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("WOPI_PROXY_GATEWAY_PORT", "8080")),
+                        help="HTTP port (env WOPI_PROXY_GATEWAY_PORT, default 8080)")
     env = os.environ.get
     parser.add_argument("--tls-ca", default=env("WOPI_PROXY_TLS_CA"),
                         help="verify the control plane over TLS with this CA bundle (env WOPI_PROXY_TLS_CA)")
@@ -46,6 +49,11 @@ def main() -> None:
                         help="its private key (env WOPI_PROXY_TLS_CLIENT_KEY)")
     parser.add_argument("--tls-server-name", default=env("WOPI_PROXY_TLS_SERVER_NAME"),
                         help="the name the control plane's certificate carries (env WOPI_PROXY_TLS_SERVER_NAME)")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:

@@ -82,7 +82,7 @@ class WopiOperation(str, enum.Enum):
 
 
 _C, _E, _T = Decided.CONTROL, Decided.EDGE, Decided.TWO_PHASE
-O = WopiOperation
+O = WopiOperation  # noqa: E741  (a one-letter alias keeps the policy table readable)
 POLICIES: dict[WopiOperation, Policy] = {
     #                           number writes lock_sensitive changes_lock decided
     O.CHECK_FILE_INFO: Policy(1, False, False, False, _E),
