@@ -104,11 +104,21 @@ def env_defaults(name: str) -> set[tuple[str, str]]:
         return {(path, _flag(action)): action.default for path, action in actions() if action.option_strings}
 
     clean = {key: value for key, value in os.environ.items() if not key.startswith("WOPI_PROXY_")}
+    changed: set[tuple[str, str]] = set()
     with mock.patch.dict(os.environ, clean, clear=True):
         before = defaults()
-        os.environ[name] = "7"  # a number, a path, a list item and a true flag at once
-        after = defaults()
-    return {key for key in before if before[key] != after.get(key)}
+        # "7" is a number, a path, a list item and a true flag at once; a strict boolean variable
+        # refuses it, and is probed with both of its values instead.
+        for probe in ("7", "1", "0"):
+            os.environ[name] = probe
+            try:
+                after = defaults()
+            except SystemExit:
+                continue
+            changed |= {key for key in before if before[key] != after.get(key)}
+            if probe == "7":
+                break
+    return changed
 
 
 def _command(path: str) -> str:
