@@ -113,7 +113,9 @@ def s3(request: pytest.FixtureRequest) -> S3Server:
 def test_update_rotates_s3_credentials_and_never_returns_them(shape: str, deploy: Deploy, s3: S3Server) -> None:
     """Attack: read a storage's secret back after an update (or keep using a revoked one): the new
     secret is what the storage uses (a wrong one is unreachable), and no reply shows it."""
-    deployment = deploy(shape)
+    # The S3 server runs on loopback: the operator's egress exception lets tenants' storages reach it.
+    deployment = deploy(shape, control_args=("--egress-allow", "127.0.0.1/32"),
+                        edge_args=("--egress-allow", "127.0.0.1/32") if shape == "split" else ())
     hostile = hostile_tenant(deployment)
     api, tenant_id = hostile.api, hostile.tenant_id
     bucket = s3.new_bucket()
