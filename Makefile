@@ -5,6 +5,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PIP_FLAGS ?= --quiet --disable-pip-version-check
+# Test workers (pytest-xdist; each test file stays on one worker, so module-scoped servers start once).
+# The suite mostly waits on the real processes it starts, so 2 workers halve it on a 2-core machine.
+PYTEST_WORKERS ?= 2
 
 .PHONY: serve test protos bench images test-images lint clean
 
@@ -23,7 +26,7 @@ serve: $(VENV)/.installed-runtime  ## start control plane + edge on embedded def
 
 test: $(VENV)/.installed           ## run the whole test suite
 	bash tools/system_deps.sh
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed           ## ruff (rules in pyproject.toml) and mypy over the packages
 	$(VENV)/bin/python -m ruff check .
