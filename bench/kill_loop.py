@@ -4,8 +4,7 @@ audit trail and the events say match what storage holds? Prints the number of mi
 
     .venv/bin/python bench/kill_loop.py --rounds 50 [--database-url postgresql+psycopg://...] [--seed 1]
 
-Each round uses a fresh deployment (a PostgreSQL URL is reused: each round makes its own tenant
-and file). See tests/faults/crash_rig.py for the rig and control/services/write_intents.py for the
+Each round uses a fresh deployment (with a PostgreSQL URL, a new database on that server per round). See tests/faults/crash_rig.py for the rig and control/services/write_intents.py for the
 protocol under test.
 """
 
@@ -14,6 +13,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import random
+import secrets
 import sys
 import tempfile
 import time
@@ -21,6 +21,21 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from tests.faults.crash_rig import CONTROL_POINTS, EDGE_POINTS, crash_put_file, mismatches
+
+
+def _fresh_database(url: str | None, round_number: int) -> str | None:
+    """A new database per round on the server of `url` (each round's control plane makes its own
+    keys and secret key, as a fresh deployment does); None keeps SQLite."""
+    if url is None:
+        return None
+    import sqlalchemy
+
+    name = f"kill_loop_{round_number}_{secrets.token_hex(4)}"
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return str(sqlalchemy.engine.make_url(url).set(database=name).render_as_string(hide_password=False))
 
 
 def main() -> int:
@@ -38,7 +53,8 @@ def main() -> int:
         for n in range(args.rounds):
             point = rng.choice(points)
             outcome, new, rig, status = crash_put_file(pathlib.Path(folder) / f"r{n}", point,
-                                                       database_url=args.database_url, size=args.size)
+                                                       database_url=_fresh_database(args.database_url, n),
+                                                       size=args.size)
             rig.stop()
             found = mismatches(outcome, new)
             if status == 200 and outcome.stored != new:
