@@ -50,7 +50,9 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     │   -- the write protocol and deadlines (control/services/write_intents.py) --
     ├── WriteInProgress            (file_id)                        WOPI 423: another write is pending
     ├── WriteIntentNotFound        (intent_id)                      (under NotFound)
-    └── DeadlineExceeded           (detail)                         the caller gave up: nothing committed
+    ├── DeadlineExceeded           (detail)                         the caller gave up: nothing committed
+    │   -- the bridge (edge/bridge, control/services/bridge_*) --
+    └── BridgeSignatureInvalid                                      401: bad, replayed or unknown, alike
 
 A dependency that fails is told honestly: StorageUnreachable and ControlPlaneUnavailable are
 WOPI 503 with Retry-After too (shared/wopi_status.py), never 500.
@@ -433,3 +435,16 @@ class DeadlineExceeded(WopiProxyError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"deadline exceeded: {detail}", detail=detail)
+
+
+# -- the bridge ------------------------------------------------------------------------------
+
+
+class BridgeSignatureInvalid(WopiProxyError):
+    """A bridged app's request failed shared/signatures.py, or names a document we do not know.
+    Both answer the same, so a caller learns nothing about which documents exist."""
+
+    reason = "BRIDGE_SIGNATURE_INVALID"
+
+    def __init__(self) -> None:
+        super().__init__("the request is not signed by a known bridged app")

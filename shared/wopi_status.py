@@ -35,6 +35,7 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.StorageFull, 507),  # RFC 4918 Insufficient Storage
     (errors.EgressRefused, 500),  # a tenant's storage endpoint this edge's --egress-allow does not cover
     (errors.WriteInProgress, 423),  # "busy", not a conflict: Collabora reads any 409 as one
+    (errors.BridgeSignatureInvalid, 401),
 ]
 
 

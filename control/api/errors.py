@@ -48,6 +48,7 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.TimestampConflict, code_pb2.FAILED_PRECONDITION),
     (errors.WriteInProgress, code_pb2.FAILED_PRECONDITION),
     (errors.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
+    (errors.BridgeSignatureInvalid, code_pb2.UNAUTHENTICATED),
 ]
 
 
