@@ -27,7 +27,7 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)wopiproxy/control/v1/editor_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x02\n\x06\x45\x64itor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rdiscovery_url\x18\x03 \x01(\t\x12\x37\n\x0cproof_policy\x18\x04 \x01(\x0e\x32!.wopiproxy.control.v1.ProofPolicy\x12\x0f\n\x07product\x18\x05 \x01(\t\x12\x1d\n\x15proof_keys_advertised\x18\x06 \x01(\x08\x12\x12\n\nextensions\x18\x07 \x03(\t\x12\x38\n\x14\x64iscovery_fetch_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64iscovery_error\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x13\x43reateEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rdiscovery_url\x18\x03 \x01(\t\x12\x37\n\x0cproof_policy\x18\x04 \x01(\x0e\x32!.wopiproxy.control.v1.ProofPolicy\"3\n\x10GetEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"\'\n\x12ListEditorsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"D\n\x13ListEditorsResponse\x12-\n\x07\x65\x64itors\x18\x01 \x03(\x0b\x32\x1c.wopiproxy.control.v1.Editor\"7\n\x14RefreshEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"6\n\x13\x44\x65leteEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"8\n\x15\x44iagnoseEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"\x85\x01\n\rEditorFinding\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\x37\n\x08severity\x18\x02 \x01(\x0e\x32%.wopiproxy.control.v1.FindingSeverity\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0b\n\x03\x66ix\x18\x05 \x01(\t\"\xc4\x01\n\x16\x44iagnoseEditorResponse\x12,\n\x06\x65\x64itor\x18\x01 \x01(\x0b\x32\x1c.wopiproxy.control.v1.Editor\x12\x12\n\npublic_url\x18\x02 \x01(\t\x12\x35\n\x08\x66indings\x18\x03 \x03(\x0b\x32#.wopiproxy.control.v1.EditorFinding\x12\x31\n\rdiagnose_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*|\n\x0bProofPolicy\x12\x1c\n\x18PROOF_POLICY_UNSPECIFIED\x10\x00\x12\x19\n\x15PROOF_POLICY_REQUIRED\x10\x01\x12\x1e\n\x1aPROOF_POLICY_IF_ADVERTISED\x10\x02\x12\x14\n\x10PROOF_POLICY_OFF\x10\x03*\x82\x01\n\x0f\x46indingSeverity\x12 \n\x1c\x46INDING_SEVERITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46INDING_SEVERITY_OK\x10\x01\x12\x19\n\x15\x46INDING_SEVERITY_WARN\x10\x02\x12\x19\n\x15\x46INDING_SEVERITY_FAIL\x10\x03\x32\xd8\x05\n\rEditorService\x12s\n\x0c\x43reateEditor\x12).wopiproxy.control.v1.CreateEditorRequest\x1a\x1c.wopiproxy.control.v1.Editor\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/editors/create:\x01*\x12g\n\tGetEditor\x12&.wopiproxy.control.v1.GetEditorRequest\x1a\x1c.wopiproxy.control.v1.Editor\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/editors/get\x12y\n\x0bListEditors\x12(.wopiproxy.control.v1.ListEditorsRequest\x1a).wopiproxy.control.v1.ListEditorsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/editors/list\x12v\n\rRefreshEditor\x12*.wopiproxy.control.v1.RefreshEditorRequest\x1a\x1c.wopiproxy.control.v1.Editor\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/editors/refresh:\x01*\x12\x86\x01\n\x0e\x44iagnoseEditor\x12+.wopiproxy.control.v1.DiagnoseEditorRequest\x1a,.wopiproxy.control.v1.DiagnoseEditorResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/editors/diagnose\x12m\n\x0c\x44\x65leteEditor\x12).wopiproxy.control.v1.DeleteEditorRequest\x1a\x16.google.protobuf.Empty\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/editors/delete:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)wopiproxy/control/v1/editor_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x03\n\x06\x45\x64itor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rdiscovery_url\x18\x03 \x01(\t\x12\x37\n\x0cproof_policy\x18\x04 \x01(\x0e\x32!.wopiproxy.control.v1.ProofPolicy\x12\x0f\n\x07product\x18\x05 \x01(\t\x12\x1d\n\x15proof_keys_advertised\x18\x06 \x01(\x08\x12\x12\n\nextensions\x18\x07 \x03(\t\x12\x38\n\x14\x64iscovery_fetch_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64iscovery_error\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x0b \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x0c \x01(\t\x12\x16\n\x0e\x61pp_public_url\x18\r \x01(\t\x12\x13\n\x0bhas_api_key\x18\x0e \x01(\x08\x12\x1a\n\x12has_webhook_secret\x18\x0f \x01(\x08\"\xe6\x01\n\x13\x43reateEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rdiscovery_url\x18\x03 \x01(\t\x12\x37\n\x0cproof_policy\x18\x04 \x01(\x0e\x32!.wopiproxy.control.v1.ProofPolicy\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x06 \x01(\t\x12\x16\n\x0e\x61pp_public_url\x18\x07 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x08 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\t \x01(\t\"3\n\x10GetEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"\'\n\x12ListEditorsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"D\n\x13ListEditorsResponse\x12-\n\x07\x65\x64itors\x18\x01 \x03(\x0b\x32\x1c.wopiproxy.control.v1.Editor\"7\n\x14RefreshEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"6\n\x13\x44\x65leteEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"8\n\x15\x44iagnoseEditorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\"\x85\x01\n\rEditorFinding\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\x37\n\x08severity\x18\x02 \x01(\x0e\x32%.wopiproxy.control.v1.FindingSeverity\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0b\n\x03\x66ix\x18\x05 \x01(\t\"\xc4\x01\n\x16\x44iagnoseEditorResponse\x12,\n\x06\x65\x64itor\x18\x01 \x01(\x0b\x32\x1c.wopiproxy.control.v1.Editor\x12\x12\n\npublic_url\x18\x02 \x01(\t\x12\x35\n\x08\x66indings\x18\x03 \x03(\x0b\x32#.wopiproxy.control.v1.EditorFinding\x12\x31\n\rdiagnose_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*|\n\x0bProofPolicy\x12\x1c\n\x18PROOF_POLICY_UNSPECIFIED\x10\x00\x12\x19\n\x15PROOF_POLICY_REQUIRED\x10\x01\x12\x1e\n\x1aPROOF_POLICY_IF_ADVERTISED\x10\x02\x12\x14\n\x10PROOF_POLICY_OFF\x10\x03*\x82\x01\n\x0f\x46indingSeverity\x12 \n\x1c\x46INDING_SEVERITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46INDING_SEVERITY_OK\x10\x01\x12\x19\n\x15\x46INDING_SEVERITY_WARN\x10\x02\x12\x19\n\x15\x46INDING_SEVERITY_FAIL\x10\x03\x32\xd8\x05\n\rEditorService\x12s\n\x0c\x43reateEditor\x12).wopiproxy.control.v1.CreateEditorRequest\x1a\x1c.wopiproxy.control.v1.Editor\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/editors/create:\x01*\x12g\n\tGetEditor\x12&.wopiproxy.control.v1.GetEditorRequest\x1a\x1c.wopiproxy.control.v1.Editor\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/editors/get\x12y\n\x0bListEditors\x12(.wopiproxy.control.v1.ListEditorsRequest\x1a).wopiproxy.control.v1.ListEditorsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/editors/list\x12v\n\rRefreshEditor\x12*.wopiproxy.control.v1.RefreshEditorRequest\x1a\x1c.wopiproxy.control.v1.Editor\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/editors/refresh:\x01*\x12\x86\x01\n\x0e\x44iagnoseEditor\x12+.wopiproxy.control.v1.DiagnoseEditorRequest\x1a,.wopiproxy.control.v1.DiagnoseEditorResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/editors/diagnose\x12m\n\x0c\x44\x65leteEditor\x12).wopiproxy.control.v1.DeleteEditorRequest\x1a\x16.google.protobuf.Empty\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/editors/delete:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,30 +47,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EDITORSERVICE'].methods_by_name['DiagnoseEditor']._serialized_options = b'\202\323\344\223\002\023\022\021/editors/diagnose'
   _globals['_EDITORSERVICE'].methods_by_name['DeleteEditor']._loaded_options = None
   _globals['_EDITORSERVICE'].methods_by_name['DeleteEditor']._serialized_options = b'\202\323\344\223\002\024\"\017/editors/delete:\001*'
-  _globals['_PROOFPOLICY']._serialized_start=1290
-  _globals['_PROOFPOLICY']._serialized_end=1414
-  _globals['_FINDINGSEVERITY']._serialized_start=1417
-  _globals['_FINDINGSEVERITY']._serialized_end=1547
+  _globals['_PROOFPOLICY']._serialized_start=1490
+  _globals['_PROOFPOLICY']._serialized_end=1614
+  _globals['_FINDINGSEVERITY']._serialized_start=1617
+  _globals['_FINDINGSEVERITY']._serialized_end=1747
   _globals['_EDITOR']._serialized_start=160
-  _globals['_EDITOR']._serialized_end=481
-  _globals['_CREATEEDITORREQUEST']._serialized_start=484
-  _globals['_CREATEEDITORREQUEST']._serialized_end=618
-  _globals['_GETEDITORREQUEST']._serialized_start=620
-  _globals['_GETEDITORREQUEST']._serialized_end=671
-  _globals['_LISTEDITORSREQUEST']._serialized_start=673
-  _globals['_LISTEDITORSREQUEST']._serialized_end=712
-  _globals['_LISTEDITORSRESPONSE']._serialized_start=714
-  _globals['_LISTEDITORSRESPONSE']._serialized_end=782
-  _globals['_REFRESHEDITORREQUEST']._serialized_start=784
-  _globals['_REFRESHEDITORREQUEST']._serialized_end=839
-  _globals['_DELETEEDITORREQUEST']._serialized_start=841
-  _globals['_DELETEEDITORREQUEST']._serialized_end=895
-  _globals['_DIAGNOSEEDITORREQUEST']._serialized_start=897
-  _globals['_DIAGNOSEEDITORREQUEST']._serialized_end=953
-  _globals['_EDITORFINDING']._serialized_start=956
-  _globals['_EDITORFINDING']._serialized_end=1089
-  _globals['_DIAGNOSEEDITORRESPONSE']._serialized_start=1092
-  _globals['_DIAGNOSEEDITORRESPONSE']._serialized_end=1288
-  _globals['_EDITORSERVICE']._serialized_start=1550
-  _globals['_EDITORSERVICE']._serialized_end=2278
+  _globals['_EDITOR']._serialized_end=585
+  _globals['_CREATEEDITORREQUEST']._serialized_start=588
+  _globals['_CREATEEDITORREQUEST']._serialized_end=818
+  _globals['_GETEDITORREQUEST']._serialized_start=820
+  _globals['_GETEDITORREQUEST']._serialized_end=871
+  _globals['_LISTEDITORSREQUEST']._serialized_start=873
+  _globals['_LISTEDITORSREQUEST']._serialized_end=912
+  _globals['_LISTEDITORSRESPONSE']._serialized_start=914
+  _globals['_LISTEDITORSRESPONSE']._serialized_end=982
+  _globals['_REFRESHEDITORREQUEST']._serialized_start=984
+  _globals['_REFRESHEDITORREQUEST']._serialized_end=1039
+  _globals['_DELETEEDITORREQUEST']._serialized_start=1041
+  _globals['_DELETEEDITORREQUEST']._serialized_end=1095
+  _globals['_DIAGNOSEEDITORREQUEST']._serialized_start=1097
+  _globals['_DIAGNOSEEDITORREQUEST']._serialized_end=1153
+  _globals['_EDITORFINDING']._serialized_start=1156
+  _globals['_EDITORFINDING']._serialized_end=1289
+  _globals['_DIAGNOSEEDITORRESPONSE']._serialized_start=1292
+  _globals['_DIAGNOSEEDITORRESPONSE']._serialized_end=1488
+  _globals['_EDITORSERVICE']._serialized_start=1750
+  _globals['_EDITORSERVICE']._serialized_end=2478
 # @@protoc_insertion_point(module_scope)

@@ -35,7 +35,7 @@ FINDING_SEVERITY_WARN: FindingSeverity
 FINDING_SEVERITY_FAIL: FindingSeverity
 
 class Editor(_message.Message):
-    __slots__ = ("name", "tenant_id", "discovery_url", "proof_policy", "product", "proof_keys_advertised", "extensions", "discovery_fetch_time", "discovery_error", "create_time")
+    __slots__ = ("name", "tenant_id", "discovery_url", "proof_policy", "product", "proof_keys_advertised", "extensions", "discovery_fetch_time", "discovery_error", "create_time", "kind", "app_url", "app_public_url", "has_api_key", "has_webhook_secret")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     DISCOVERY_URL_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,11 @@ class Editor(_message.Message):
     DISCOVERY_FETCH_TIME_FIELD_NUMBER: _ClassVar[int]
     DISCOVERY_ERROR_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    APP_URL_FIELD_NUMBER: _ClassVar[int]
+    APP_PUBLIC_URL_FIELD_NUMBER: _ClassVar[int]
+    HAS_API_KEY_FIELD_NUMBER: _ClassVar[int]
+    HAS_WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     name: str
     tenant_id: str
     discovery_url: str
@@ -56,19 +61,34 @@ class Editor(_message.Message):
     discovery_fetch_time: _timestamp_pb2.Timestamp
     discovery_error: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ..., discovery_url: _Optional[str] = ..., proof_policy: _Optional[_Union[ProofPolicy, str]] = ..., product: _Optional[str] = ..., proof_keys_advertised: _Optional[bool] = ..., extensions: _Optional[_Iterable[str]] = ..., discovery_fetch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., discovery_error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    kind: str
+    app_url: str
+    app_public_url: str
+    has_api_key: bool
+    has_webhook_secret: bool
+    def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ..., discovery_url: _Optional[str] = ..., proof_policy: _Optional[_Union[ProofPolicy, str]] = ..., product: _Optional[str] = ..., proof_keys_advertised: _Optional[bool] = ..., extensions: _Optional[_Iterable[str]] = ..., discovery_fetch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., discovery_error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., app_url: _Optional[str] = ..., app_public_url: _Optional[str] = ..., has_api_key: _Optional[bool] = ..., has_webhook_secret: _Optional[bool] = ...) -> None: ...
 
 class CreateEditorRequest(_message.Message):
-    __slots__ = ("name", "tenant_id", "discovery_url", "proof_policy")
+    __slots__ = ("name", "tenant_id", "discovery_url", "proof_policy", "kind", "app_url", "app_public_url", "api_key", "webhook_secret")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     DISCOVERY_URL_FIELD_NUMBER: _ClassVar[int]
     PROOF_POLICY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    APP_URL_FIELD_NUMBER: _ClassVar[int]
+    APP_PUBLIC_URL_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     name: str
     tenant_id: str
     discovery_url: str
     proof_policy: ProofPolicy
-    def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ..., discovery_url: _Optional[str] = ..., proof_policy: _Optional[_Union[ProofPolicy, str]] = ...) -> None: ...
+    kind: str
+    app_url: str
+    app_public_url: str
+    api_key: str
+    webhook_secret: str
+    def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ..., discovery_url: _Optional[str] = ..., proof_policy: _Optional[_Union[ProofPolicy, str]] = ..., kind: _Optional[str] = ..., app_url: _Optional[str] = ..., app_public_url: _Optional[str] = ..., api_key: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
 
 class GetEditorRequest(_message.Message):
     __slots__ = ("name", "tenant_id")

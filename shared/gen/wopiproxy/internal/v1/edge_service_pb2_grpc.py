@@ -79,6 +79,31 @@ class EdgeServiceStub:
                 request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsResponse.FromString,
                 _registered_method=True)
+        self.OpenBridged = channel.unary_unary(
+                '/wopiproxy.internal.v1.EdgeService/OpenBridged',
+                request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.OpenBridgedRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.OpenBridgedResponse.FromString,
+                _registered_method=True)
+        self.RegisterBridgeEntry = channel.unary_unary(
+                '/wopiproxy.internal.v1.EdgeService/RegisterBridgeEntry',
+                request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.RegisterBridgeEntryRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.RegisterBridgeEntryResponse.FromString,
+                _registered_method=True)
+        self.NoteBridgeEvent = channel.unary_unary(
+                '/wopiproxy.internal.v1.EdgeService/NoteBridgeEvent',
+                request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.NoteBridgeEventRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.NoteBridgeEventResponse.FromString,
+                _registered_method=True)
+        self.ClaimBridgeWork = channel.unary_unary(
+                '/wopiproxy.internal.v1.EdgeService/ClaimBridgeWork',
+                request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ClaimBridgeWorkRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ClaimBridgeWorkResponse.FromString,
+                _registered_method=True)
+        self.CompleteBridgeWork = channel.unary_unary(
+                '/wopiproxy.internal.v1.EdgeService/CompleteBridgeWork',
+                request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.CompleteBridgeWorkRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.CompleteBridgeWorkResponse.FromString,
+                _registered_method=True)
 
 
 class EdgeServiceServicer:
@@ -159,6 +184,51 @@ class EdgeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenBridged(self, request, context):
+        """-- the bridge (docs/BRIDGE.md): non-WOPI collaborative apps edit files through our WOPI edge --
+
+        Opens a bridged session for its user (the host page calls it with the session's token): finds or
+        creates the file's bridged document (one per file while open), takes the document's constant
+        lock for a writer, records the participant. Says whether this caller must load the file into the
+        app (the load lease). Returns the errors of AuthorizeWopiRequest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterBridgeEntry(self, request, context):
+        """Records a participant's identity in the app (author, app session, pad) and mints the single-use
+        entry code the browser carries to the app.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NoteBridgeEvent(self, request, context):
+        """Verifies and applies one signed request from a bridged app (plugin event, entry redemption,
+        webhook). Returns UNAUTHENTICATED (BRIDGE_SIGNATURE_INVALID) for a bad, replayed or missing
+        signature and for an unknown document or code alike.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimBridgeWork(self, request, context):
+        """Leases due bridge work (load, save, poll, close) to a worker, each item with a short-lived
+        bridge token for its WOPI calls. A crashed worker's lease expires and the work is handed out again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteBridgeWork(self, request, context):
+        """Reports the outcome of one claimed item. Returns FAILED_PRECONDITION when the lease was lost
+        (another worker owns the document now): the outcome is not recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EdgeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -196,6 +266,31 @@ def add_EdgeServiceServicer_to_server(servicer, server):
                     servicer.ReportEdgeRefusals,
                     request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsRequest.FromString,
                     response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsResponse.SerializeToString,
+            ),
+            'OpenBridged': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenBridged,
+                    request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.OpenBridgedRequest.FromString,
+                    response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.OpenBridgedResponse.SerializeToString,
+            ),
+            'RegisterBridgeEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterBridgeEntry,
+                    request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.RegisterBridgeEntryRequest.FromString,
+                    response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.RegisterBridgeEntryResponse.SerializeToString,
+            ),
+            'NoteBridgeEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.NoteBridgeEvent,
+                    request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.NoteBridgeEventRequest.FromString,
+                    response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.NoteBridgeEventResponse.SerializeToString,
+            ),
+            'ClaimBridgeWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimBridgeWork,
+                    request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ClaimBridgeWorkRequest.FromString,
+                    response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ClaimBridgeWorkResponse.SerializeToString,
+            ),
+            'CompleteBridgeWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteBridgeWork,
+                    request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.CompleteBridgeWorkRequest.FromString,
+                    response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.CompleteBridgeWorkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -397,6 +492,141 @@ class EdgeService:
             '/wopiproxy.internal.v1.EdgeService/ReportEdgeRefusals',
             wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsRequest.SerializeToString,
             wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ReportEdgeRefusalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenBridged(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.internal.v1.EdgeService/OpenBridged',
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.OpenBridgedRequest.SerializeToString,
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.OpenBridgedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterBridgeEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.internal.v1.EdgeService/RegisterBridgeEntry',
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.RegisterBridgeEntryRequest.SerializeToString,
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.RegisterBridgeEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NoteBridgeEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.internal.v1.EdgeService/NoteBridgeEvent',
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.NoteBridgeEventRequest.SerializeToString,
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.NoteBridgeEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimBridgeWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.internal.v1.EdgeService/ClaimBridgeWork',
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ClaimBridgeWorkRequest.SerializeToString,
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.ClaimBridgeWorkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteBridgeWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.internal.v1.EdgeService/CompleteBridgeWork',
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.CompleteBridgeWorkRequest.SerializeToString,
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.CompleteBridgeWorkResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""One module per bridged app kind, each implementing edge.bridge.apps.base.BridgedApp."""

@@ -1,0 +1,61 @@
+"""How a text file's bytes were shaped, so that a save gives back the same shape.
+
+Apps normalise what they are given (Etherpad: CRLF and CR become LF, TAB becomes 8 spaces, NBSP a
+space, and its text always ends with a newline). The bridge loads the file as LF text, remembers the
+file's line ending and whether it ended with a newline, and on save turns the app's text back into
+bytes of that shape. A file whose only "change" is the app's normalisation is then byte-identical,
+or at worst recognised by comparing with the normalised baseline, and is never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class TextProfile:
+    crlf: bool = False  # the file used CRLF line endings
+    final_newline: bool = True  # the file ended with a line ending
+    lossy: bool = False  # holds TAB, NBSP or a bare CR: the app will rewrite them (warn, don't save for that)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, value: str) -> TextProfile:
+        if not value:
+            return cls()
+        data = json.loads(value)
+        return cls(**{k: bool(data[k]) for k in ("crlf", "final_newline", "lossy") if k in data})
+
+
+class NotText(ValueError):
+    """The bytes are not UTF-8 text: the bridge cannot open the file."""
+
+
+def decode(data: bytes) -> tuple[str, TextProfile]:
+    """The file's text with LF line endings, and its profile."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotText(str(error)) from error
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    crlf = "\r\n" in text
+    lf_text = text.replace("\r\n", "\n")
+    lossy = "\r" in lf_text or "\t" in lf_text or "\u00a0" in lf_text
+    final_newline = lf_text.endswith("\n")
+    return lf_text, TextProfile(crlf=crlf, final_newline=final_newline, lossy=lossy)
+
+
+def encode(app_text: str, profile: TextProfile) -> bytes:
+    """Bytes in the file's shape from the app's text (which may carry the app's added final newline)."""
+    text = app_text.replace("\r\n", "\n").replace("\r", "\n")
+    if not profile.final_newline:
+        text = text.removesuffix("\n")
+    elif text and not text.endswith("\n"):
+        text += "\n"
+    if profile.crlf:
+        text = text.replace("\n", "\r\n")
+    return text.encode("utf-8")
