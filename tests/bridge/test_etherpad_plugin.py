@@ -25,7 +25,7 @@ import pytest
 
 from shared import signatures
 from shared.errors import BridgeSignatureInvalid
-from tests.support.etherpad import EtherpadServer, PadUser
+from tests.support.etherpad import EtherpadServer, PadUser, PadUserRefused
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "apps" / "etherpad" / "ep_wopi_proxy" / "index.js"
@@ -212,6 +212,19 @@ def test_join_and_leave_post_events(etherpad: EtherpadServer, edge: EdgeDouble,
     ann.leave()
     leave = edge.wait_for(pad, "leave", etherpad=etherpad)
     assert leave["author"] == author
+
+
+def test_read_only_join_reports_the_real_pad(etherpad: EtherpadServer, edge: EdgeDouble,
+                                            join_pad: Callable[..., PadUser]) -> None:
+    """A viewer enters by the pad's r.… id; the bridge knows pads by their real id."""
+    pad = etherpad.new_group_pad(pad_name(), text="x")
+    read_only_id = etherpad.api("getReadOnlyID", padID=pad)["readOnlyID"]
+    session, author = etherpad.new_session(pad, "tenant:viewer")
+    viewer = join_pad(read_only_id, session)
+    assert viewer.readonly
+    join = edge.wait_for(pad, "join", etherpad=etherpad)
+    assert join["author"] == author
+    assert edge.of(read_only_id, "join") == []
 
 
 def test_killed_user_posts_leave_event(etherpad: EtherpadServer, edge: EdgeDouble,
@@ -410,7 +423,33 @@ def test_config_file_change_is_picked_up_without_restart(
     assert not rotated.bad_signatures
 
 
-# ---- the fixture itself ------------------------------------------------------------------------
+# ---- the kit itself (what the bridge tests rely on) -------------------------------------------
+
+def test_pad_users_see_each_others_changes(etherpad: EtherpadServer, join_pad: Callable[..., PadUser]) -> None:
+    pad = etherpad.new_group_pad(pad_name(), text="shared")
+    ann = join_pad(pad, etherpad.new_session(pad, "tenant:ann")[0])
+    bob = join_pad(pad, etherpad.new_session(pad, "tenant:bob")[0])
+    ann.type(" by ann")
+    assert bob.wait_for_text(" by ann") == "shared by ann\n"
+    rev = bob.type(" and bob")
+    ann.wait_for_text(lambda text: text == "shared by ann and bob\n")
+    assert ann.rev == bob.rev == rev
+    assert etherpad.api("getText", padID=pad)["text"] == "shared by ann and bob\n"
+
+
+def test_deleted_session_refuses_the_next_change(etherpad: EtherpadServer,
+                                                 join_pad: Callable[..., PadUser]) -> None:
+    """Etherpad re-checks access per message: deleteSession (the bridge's close) stops a user."""
+    pad = etherpad.new_group_pad(pad_name())
+    session, _ = etherpad.new_session(pad, "tenant:ann")
+    ann = join_pad(pad, session)
+    ann.type("before")
+    etherpad.api("deleteSession", sessionID=session)
+    with pytest.raises(PadUserRefused):
+        ann.type("after")
+    assert ann.denied
+    assert etherpad.api("getText", padID=pad)["text"] == "before\n"
+
 
 def test_restarted_etherpad_keeps_port_and_pads(etherpad_install: Path, tmp_path: Path) -> None:
     """EtherpadServer.kill()/restart(): what crash tests of the bridge rely on."""

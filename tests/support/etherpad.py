@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 __all__ = [
-    "ETHERPAD_DIR", "ETHERPAD_VERSION", "EtherpadApiError", "EtherpadServer", "PadUser",
+    "ETHERPAD_DIR", "ETHERPAD_VERSION", "EtherpadApiError", "EtherpadServer", "PadUser", "PadUserRefused",
     "etherpad_unavailable_reason", "install_etherpad",
 ]
 
@@ -50,6 +50,10 @@ API_VERSION = "1.2.15"
 START_TIMEOUT_S = 60.0
 INSTALL_TIMEOUT_S = 900.0
 USER_SCRIPT = Path(__file__).with_name("etherpad_user.js")
+
+
+class PadUserRefused(AssertionError):
+    """The server refused a pad user's change (accessStatus deny, or a disconnect while in flight)."""
 
 
 class EtherpadApiError(RuntimeError):
@@ -267,6 +271,7 @@ class PadUser:
         self.readonly = False
         self.ready = False
         self.denied = False
+        self._refusals = 0  # accessStatus answers and disconnects seen, to fail a type() at once
         self.received_custom_messages: list[Any] = []
         self.disconnect_reasons: list[str] = []
         self.errors: list[str] = []
@@ -329,10 +334,12 @@ class PadUser:
             self._accepted[event["id"]] = event["rev"]
         elif kind == "denied":
             self.denied = True
+            self._refusals += 1
         elif kind == "custom":
             self.received_custom_messages.append(event["payload"])
         elif kind == "disconnect":
             self.disconnect_reasons.append(str(event["reason"]))
+            self._refusals += 1
         else:
             self.errors.append(str(event.get("message")))
 
@@ -374,13 +381,26 @@ class PadUser:
             raise AssertionError(f"pad user gone ({exc}){self._details()}") from None
 
     def type(self, text: str, timeout: float = 15.0) -> int:
-        """Appends `text` before the pad's final newline; returns the revision the server accepted."""
+        """Appends `text` before the pad's final newline; returns the revision the server accepted.
+        Raises PadUserRefused when the server denies it or drops the connection meanwhile. (On a
+        read-only pad Etherpad drops changes silently: use `send_change` there.)"""
+        with self._cond:
+            self._next_id += 1
+            command_id, refusals = self._next_id, self._refusals
+        self._send({"cmd": "type", "id": command_id, "text": text})
+        self._wait(lambda: command_id in self._accepted or self._refusals > refusals
+                   or self.process.poll() is not None, timeout, f"ACCEPT_COMMIT for {text!r}")
+        with self._cond:
+            if command_id not in self._accepted:
+                raise PadUserRefused(f"change {text!r} refused{self._details()}")
+            return self._accepted[command_id]
+
+    def send_change(self, text: str) -> None:
+        """Sends the same change as `type` without waiting for any answer."""
         with self._cond:
             self._next_id += 1
             command_id = self._next_id
         self._send({"cmd": "type", "id": command_id, "text": text})
-        self._wait(lambda: command_id in self._accepted, timeout, f"ACCEPT_COMMIT for {text!r}")
-        return self._accepted[command_id]
 
     def wait_for_text(self, expected: str | Callable[[str], bool], timeout: float = 15.0) -> str:
         """Waits until the pad text contains `expected` (or the predicate holds); returns the text."""
