@@ -312,6 +312,24 @@ def test_session_from_enter_opens_the_private_pad(
     assert not ann.denied and ann.text == "private\n"
 
 
+def test_enter_keeps_the_browsers_other_sessions(
+        etherpad: EtherpadServer, edge: EdgeDouble, http: httpx.Client,
+        join_pad: Callable[..., PadUser]) -> None:
+    """Two documents of two tenants (two groups) in one browser: entering the second must not
+    lock the first one out (Etherpad takes a comma-separated session list from the cookie)."""
+    first = etherpad.new_group_pad(pad_name(), text="first", group_mapper="tenant-a")
+    second = etherpad.new_group_pad(pad_name(), text="second", group_mapper="tenant-b")
+    code_a, session_a = grant_code(etherpad, edge, first)
+    code_b, session_b = grant_code(etherpad, edge, second)
+    assert http.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": code_a}).status_code == 302
+    answer = http.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": code_b},
+                      headers={"Cookie": f"sessionID={session_a}; other=x"})
+    cookie_value = session_cookie(answer).split(";")[0].removeprefix("sessionID=")
+    assert cookie_value == f"{session_b},{session_a}"
+    assert join_pad(first, cookie_value).text == "first\n"
+    assert join_pad(second, cookie_value).text == "second\n"
+
+
 def test_private_pad_refuses_user_without_session(
         etherpad: EtherpadServer, join_pad: Callable[..., PadUser]) -> None:
     pad = etherpad.new_group_pad(pad_name(), text="private")
@@ -421,6 +439,31 @@ def test_config_file_change_is_picked_up_without_restart(
     finally:
         rotated.close()
     assert not rotated.bad_signatures
+
+
+def test_settings_json_block_configures_until_the_config_file_appears(
+        etherpad_install: Path, tmp_path: Path) -> None:
+    """Operators may configure in settings.json; the EP_WOPI_PROXY_CONFIG file, once written, wins."""
+    from_settings = EdgeDouble(b"settings-secret").start()
+    server = EtherpadServer(tmp_path, install_dir=etherpad_install,
+                            plugin_settings={"edgeUrl": from_settings.url, "secret": "settings-secret"})
+    server.start()
+    from_file = None
+    try:
+        pad = server.new_group_pad("doc")
+        server.api("deletePad", padID=pad)
+        from_settings.wait_for(pad, "remove", etherpad=server)
+        from_file = new_edge(server)
+        pad = server.new_group_pad("doc2")
+        server.api("deletePad", padID=pad)
+        from_file.wait_for(pad, "remove", etherpad=server)
+        assert from_settings.of(pad, "remove") == []
+        assert not from_settings.bad_signatures and not from_file.bad_signatures
+    finally:
+        server.close()
+        from_settings.close()
+        if from_file:
+            from_file.close()
 
 
 # ---- the kit itself (what the bridge tests rely on) -------------------------------------------

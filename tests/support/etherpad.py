@@ -88,9 +88,13 @@ def _free_port() -> int:
 class EtherpadServer:
     """One Etherpad process; all its files (settings, keys, dirty DB, log, plugin config) in `workdir`."""
 
-    def __init__(self, workdir: Path, *, install_dir: Path = ETHERPAD_DIR) -> None:
+    def __init__(self, workdir: Path, *, install_dir: Path = ETHERPAD_DIR,
+                 plugin_settings: dict[str, str] | None = None) -> None:
+        """`plugin_settings`: the settings.json block "ep_wopi_proxy" (then no plugin config file is
+        written until `configure()`, since that file wins over the block)."""
         self.workdir = workdir
         self.install_dir = install_dir
+        self.plugin_settings = plugin_settings
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.api_key = secrets.token_hex(24)
@@ -106,7 +110,7 @@ class EtherpadServer:
         """Writes the settings and starts Etherpad; returns when GET /api/ answers."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "APIKEY.txt").write_text(self.api_key)
-        if not self.plugin_config_path.exists():
+        if self.plugin_settings is None and not self.plugin_config_path.exists():
             self._write_plugin_config({})  # the plugin stays idle until configure()
         for attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = self.port or _free_port()
@@ -136,7 +140,7 @@ class EtherpadServer:
             # Every test user comes from 127.0.0.1: the per-IP limits must not throttle them.
             "commitRateLimiting": {"duration": 1, "points": 1000},
             "importExportRateLimiting": {"windowMs": 90000, "max": 1000},
-            "ep_wopi_proxy": {},
+            "ep_wopi_proxy": self.plugin_settings or {},
         }
         (self.workdir / "settings.json").write_text(json.dumps(settings, indent=2))
 
