@@ -40,6 +40,7 @@ class EdgeDouble:
     events: list[dict[str, Any]] = field(default_factory=list)
     redeemed: list[str] = field(default_factory=list)
     bad_signatures: list[str] = field(default_factory=list)
+    redeem_delay_s: float = 0.0  # a slow edge
     server: ThreadingHTTPServer | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -62,6 +63,7 @@ class EdgeDouble:
                         edge.cond.notify_all()
                     return self._answer(202, {})
                 if self.path == "/bridge/etherpad/redeem":
+                    time.sleep(edge.redeem_delay_s)
                     with edge.cond:
                         edge.redeemed.append(payload["code"])
                     grant = edge.grants.pop(payload["code"], None)  # one-time
@@ -255,6 +257,21 @@ def test_rapid_changes_are_throttled_and_the_last_rev_is_reported(
     assert max(e["rev"] for e in changes) == revs[-1]
 
 
+def test_unreachable_edge_never_disturbs_editing(etherpad: EtherpadServer,
+                                                 join_pad: Callable[..., PadUser]) -> None:
+    """Events are fire-and-forget and hooks never throw (a throwing padUpdate hook kicks the
+    user with badChangeset, as ep_sciencemesh does): with the edge down, users edit on."""
+    etherpad.configure("http://127.0.0.1:9", "secret")  # nothing listens on port 9
+    pad = etherpad.new_group_pad(pad_name())
+    session, _ = etherpad.new_session(pad, "tenant:ann")
+    ann = join_pad(pad, session)
+    for word in ("one ", "two ", "three"):
+        ann.type(word)
+    assert ann.disconnect_reasons == [] and ann.errors == []
+    assert etherpad.api("getText", padID=pad)["text"] == "one two three\n"
+    ann.leave()
+
+
 def test_deleted_pad_posts_remove_event(etherpad: EtherpadServer, edge: EdgeDouble) -> None:
     pad = etherpad.new_group_pad(pad_name(), text="bye")
     etherpad.api("deletePad", padID=pad)
@@ -344,6 +361,17 @@ def test_enter_with_refused_code_shows_403_without_cookie(
     assert "This link is no longer valid" in answer.text
     assert not [c for c in answer.headers.get_list("set-cookie") if c.startswith("sessionID=")]
     assert edge.redeemed == ["not-a-granted-code"]
+
+
+def test_enter_gives_up_on_a_hanging_edge(etherpad: EtherpadServer, edge: EdgeDouble,
+                                          http: httpx.Client) -> None:
+    """The redeem call has a 5 s deadline: a stuck edge yields the 403 page, not a hung request."""
+    pad = etherpad.new_group_pad(pad_name())
+    code, _ = grant_code(etherpad, edge, pad)
+    edge.redeem_delay_s = 8
+    started = time.monotonic()
+    answer = http.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": code})
+    assert answer.status_code == 403 and 4.5 < time.monotonic() - started < 7.5
 
 
 def test_enter_code_is_single_use(etherpad: EtherpadServer, edge: EdgeDouble, http: httpx.Client) -> None:
