@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -372,6 +373,19 @@ def test_enter_gives_up_on_a_hanging_edge(etherpad: EtherpadServer, edge: EdgeDo
     started = time.monotonic()
     answer = http.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": code})
     assert answer.status_code == 403 and 4.5 < time.monotonic() - started < 7.5
+
+
+def test_enter_flood_is_capped(etherpad: EtherpadServer, edge: EdgeDouble) -> None:
+    """Random codes cost the plugin one edge call each: at most 50 wait at once, the rest get 503."""
+    edge.redeem_delay_s = 8
+
+    def enter(i: int) -> int:
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            return client.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": f"guess{i}"}).status_code
+
+    with ThreadPoolExecutor(60) as pool:
+        statuses = list(pool.map(enter, range(60)))
+    assert set(statuses) <= {403, 503} and statuses.count(403) <= 50 and 503 in statuses, statuses
 
 
 def test_enter_code_is_single_use(etherpad: EtherpadServer, edge: EdgeDouble, http: httpx.Client) -> None:
