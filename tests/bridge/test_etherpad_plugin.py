@@ -164,7 +164,7 @@ def _node(script: str) -> str:
     return result.stdout.strip()
 
 
-def test_plugin_signatures_verify_with_shared_signatures(etherpad: EtherpadServer) -> None:
+def test_plugin_signatures_verify_with_shared_signatures(etherpad_install: Path) -> None:
     """Same scheme both ways: the plugin's header passes shared.signatures.verify, and the plugin
     accepts shared.signatures.sign's header (and refuses it for another body)."""
     secret, body = "s3cret-ü", '{"pad":"p","message":"é"}'
