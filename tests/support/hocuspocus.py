@@ -182,7 +182,7 @@ class HocuspocusServer:
         """One /doc/<name> call; (status, parsed JSON body or None)."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(
-            f"{self.url}/doc/{urllib.request.quote(name, safe='')}", data=data, method=method,
+            f"{self.url}/doc/{urllib.parse.quote(name, safe='')}", data=data, method=method,
             headers={"Authorization": f"Bearer {self.api_key if api_key is None else api_key}",
                      "Content-Type": "application/json"})
         try:
