@@ -38,6 +38,8 @@ class Receiver:
     contents: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     bad_signatures: int = 0
+    stalled: set[str] = field(default_factory=set)  # documents whose webhooks hang until `release`
+    release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -78,6 +80,8 @@ class Receiver:
         event, payload = message["event"], message["payload"]
         with self.lock:
             self.events.append(message)
+        if payload.get("documentName") in self.stalled:
+            self.release.wait(30)
         if event == "connect":
             answers = {GOOD_TOKEN: CONTEXT, VIEWER_TOKEN: VIEWER_CONTEXT}
             token = payload.get("token")
@@ -279,6 +283,15 @@ def test_delete_without_clients_forgets_the_document(hocuspocus: HocuspocusServe
     assert join(hocuspocus, users, name).wait_for_text("generation 2")
 
 
+def test_delete_is_refused_while_clients_are_connected(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                      users: list[YjsUser]) -> None:
+    """Dropping a document under a connected editor would lose what they type next: 409, still there."""
+    name = new_document(receiver, "in use")
+    join(hocuspocus, users, name).wait_for_text("in use")
+    assert hocuspocus.delete(name) == 409
+    assert hocuspocus.doc(name) == DocState("in use", 1)
+
+
 def test_wrong_bearer_key_is_refused(hocuspocus: HocuspocusServer, receiver: Receiver,
                                      users: list[YjsUser]) -> None:
     """The /doc routes need the API key: a wrong or missing one gets 401 and no content."""
@@ -312,3 +325,58 @@ def test_kill_and_restart_keeps_the_document(receiver: Receiver, tmp_path: Path,
         assert len(receiver.of(name, "create")) == 1
     finally:
         server.kill()
+
+
+def test_put_over_the_size_cap_is_413(receiver: Receiver, tmp_path: Path) -> None:
+    """A PUT body over MAX_DOCUMENT_BYTES (+ 64 KiB framing) is refused with 413 before it is buffered."""
+    require_hocuspocus()
+    server = HocuspocusServer(tmp_path / "hp", webhook_url=receiver.url, webhook_secret=SECRET,
+                              api_key=API_KEY, max_document_bytes=1024).start()
+    try:
+        status, _ = server.request("PUT", "big", {"content": "x" * (1024 + 64 * 1024 + 1)})
+        assert status == 413, server.log()
+        assert server.doc("big") is None
+        assert server.put("big", "x" * 1024) == 200, server.log()
+    finally:
+        server.kill()
+
+
+def test_bad_document_names_are_400(hocuspocus: HocuspocusServer) -> None:
+    """Names longer than SQLite's column (255), with control characters or badly encoded are refused."""
+    for name in ("x" * 256, "a\nb", "a\u0000b"):
+        assert hocuspocus.request("GET", name)[0] == 400, name
+    status, _ = hocuspocus.request("GET", "%E0%A4%A")  # quoted again by request(): a literal, valid name
+    assert status == 404
+    assert hocuspocus.request("GET", "x" * 255)[0] == 404
+
+
+def test_a_hung_edge_refuses_the_client(receiver: Receiver, tmp_path: Path, users: list[YjsUser]) -> None:
+    """If the edge does not answer `connect` within WEBHOOK_TIMEOUT_MS the client is refused (upstream's
+    axios call has no timeout: every connect would hang)."""
+    require_hocuspocus()
+    server = HocuspocusServer(tmp_path / "hp", webhook_url=receiver.url, webhook_secret=SECRET,
+                              api_key=API_KEY, webhook_timeout_ms=1000).start()
+    name = new_document(receiver, "never shown")
+    receiver.stalled.add(name)
+    try:
+        user = join(server, users, name)
+        assert user.denied and user.text == "", user.describe()
+        assert "connect answered" not in server.log() and "refused" in server.log()
+    finally:
+        receiver.release.set()
+        server.kill()
+
+
+def test_logs_never_show_tokens_secrets_or_text(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                users: list[YjsUser]) -> None:
+    """Refused and admitted connects, edits and API calls leave no token, key, secret or document text in
+    Hocuspocus's output."""
+    name = new_document(receiver, "confidential body")
+    join(hocuspocus, users, name, token="refused-launch-code")
+    user = join(hocuspocus, users, name)
+    user.insert(" more confidential")
+    receiver.wait_for(name, "change", log=hocuspocus.log)
+    hocuspocus.request("GET", name, api_key="guessed-api-key")
+    log = hocuspocus.log()
+    for secret in ("refused-launch-code", GOOD_TOKEN, SECRET, API_KEY, "guessed-api-key", "confidential"):
+        assert secret not in log, f"{secret!r} in the log:\n{log}"
