@@ -95,6 +95,18 @@ async function readCapped(response, limit) {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+// Request headers the edge has no use for and that may carry other credentials of the browser (cookies of
+// sites sharing Hocuspocus's host name, an Authorization of a proxy): dropped from every webhook payload.
+const WITHHELD_HEADERS = new Set(["cookie", "authorization", "proxy-authorization", "sec-websocket-key"]);
+
+function withoutCredentials(payload) {
+  if (!isPlainObject(payload?.requestHeaders)) return payload;
+  const requestHeaders = Object.fromEntries(
+    Object.entries(payload.requestHeaders).filter(([name]) => !WITHHELD_HEADERS.has(name.toLowerCase())),
+  );
+  return { ...payload, requestHeaders };
+}
+
 function isPlainObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -105,10 +117,10 @@ function fromApi(context) {
 
 class BridgeWebhook extends Webhook {
   // Upstream posts with axios: no timeout (a hung edge would hang every connect), redirects followed,
-  // proxy variables honoured, answers unbounded. Same body and signature, stricter transport; answers
-  // {status, data} like axios and throws on non-2xx like axios does.
+  // proxy variables honoured, answers unbounded. Same body (minus credential headers) and signature,
+  // stricter transport; answers {status, data} like axios and throws on non-2xx like axios does.
   async sendRequest(event, payload) {
-    const json = JSON.stringify({ event, payload });
+    const json = JSON.stringify({ event, payload: withoutCredentials(payload) });
     const response = await fetch(this.configuration.url, {
       method: "POST",
       body: json,
@@ -382,6 +394,10 @@ process.on("unhandledRejection", (reason) => {
   console.error(`hocuspocus: unhandled rejection: ${reason?.message ?? reason}`);
 });
 
+// A client's WebSocket message is a Yjs update (the initial sync carries its whole state): bounded by a
+// generous multiple of the document cap instead of ws's 100 MiB default.
+const websocketOptions = { maxPayload: 4 * settings.maxDocumentBytes + 1024 * 1024 };
+
 const server = new Server({
   name: "wopi-proxy-hocuspocus",
   address: settings.host,
@@ -402,7 +418,7 @@ const server = new Server({
     }),
     docRoutes,
   ],
-});
+}, websocketOptions);
 
 await server.listen();
 // The SQLite extension creates its table without waiting; make sure it exists before we say "ready".

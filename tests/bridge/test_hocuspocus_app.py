@@ -341,6 +341,25 @@ def test_put_over_the_size_cap_is_413(receiver: Receiver, tmp_path: Path) -> Non
         server.kill()
 
 
+def test_browser_credentials_do_not_reach_the_edge(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                   users: list[YjsUser]) -> None:
+    """Cookies and Authorization headers of the browser's WebSocket request (other sites' sessions on the
+    same host name) are dropped from every webhook payload; other headers pass as upstream sends them."""
+    name = new_document(receiver, "x")
+    user = YjsUser.connect(hocuspocus, name, GOOD_TOKEN, headers={
+        "Cookie": "other_app_session=abc", "Authorization": "Basic c2VjcmV0", "X-Forwarded-For": "192.0.2.7"})
+    users.append(user)
+    user.insert("y")
+    user.leave()
+    receiver.wait_for(name, "disconnect", log=hocuspocus.log)
+    receiver.wait_for(name, "change", log=hocuspocus.log)
+    for event in ("connect", "create", "change", "disconnect"):
+        for payload in receiver.of(name, event):
+            headers = {key.lower() for key in payload["requestHeaders"]}
+            assert not headers & {"cookie", "authorization", "sec-websocket-key"}, (event, headers)
+    assert receiver.of(name, "connect")[0]["requestHeaders"]["x-forwarded-for"] == "192.0.2.7"
+
+
 def test_bad_document_names_are_400(hocuspocus: HocuspocusServer) -> None:
     """Names longer than SQLite's column (255), with control characters or badly encoded are refused."""
     for name in ("x" * 256, "a\nb", "a\u0000b"):

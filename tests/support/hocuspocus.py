@@ -252,9 +252,11 @@ class YjsUser:
 
     @classmethod
     def connect(cls, server: HocuspocusServer, document: str, token: str, *,
-                timeout: float = USER_TIMEOUT_S) -> YjsUser:
-        """Start a user and wait until it is synced or denied (raises after `timeout`)."""
-        options = json.dumps({"url": server.ws_url, "document": document, "token": token})
+                headers: dict[str, str] | None = None, timeout: float = USER_TIMEOUT_S) -> YjsUser:
+        """Start a user (optionally with extra WebSocket upgrade headers, e.g. a Cookie) and wait until it
+        is synced or denied (raises after `timeout`)."""
+        options = json.dumps({"url": server.ws_url, "document": document, "token": token,
+                              "headers": headers or {}})
         process = subprocess.Popen(["node", str(_stage(USER_SCRIPT)), options], cwd=CACHE, text=True,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         user = cls(process, document)
