@@ -399,3 +399,20 @@ def test_logs_never_show_tokens_secrets_or_text(hocuspocus: HocuspocusServer, re
     log = hocuspocus.log()
     for secret in ("refused-launch-code", GOOD_TOKEN, SECRET, API_KEY, "guessed-api-key", "confidential"):
         assert secret not in log, f"{secret!r} in the log:\n{log}"
+
+
+def test_a_webhook_signed_with_another_secret_admits_nobody(tmp_path: Path, users: list[YjsUser]) -> None:
+    """The receiver (like the edge) checks X-Hocuspocus-Signature-256: a Hocuspocus configured with another
+    secret gets 401 to `connect`, so its clients are refused — the signature is really verified."""
+    require_hocuspocus()
+    receiver = Receiver().start()
+    server = HocuspocusServer(tmp_path / "hp", webhook_url=receiver.url, webhook_secret="not-the-secret",
+                              api_key=API_KEY).start()
+    try:
+        name = new_document(receiver, "x")
+        user = join(server, users, name)
+        assert user.denied, user.describe()
+        assert receiver.bad_signatures == 1 and receiver.events == []
+    finally:
+        server.kill()
+        receiver.stop()
