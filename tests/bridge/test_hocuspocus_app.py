@@ -26,13 +26,15 @@ GOOD_TOKEN = "launch-code-ann"
 CONTEXT = {"user": "ann", "session": "s-1"}
 VIEWER_TOKEN = "launch-code-bob"
 VIEWER_CONTEXT = {"user": "bob", "session": "s-2", "readOnly": True}
+EDITOR_TOKEN = "launch-code-cid"
+EDITOR_CONTEXT = {"user": "cid", "session": "s-3"}
 _names = itertools.count()
 
 
 @dataclass
 class Receiver:
-    """Verifies every webhook's signature and answers: connect → 200 CONTEXT for GOOD_TOKEN (VIEWER_CONTEXT,
-    read-only, for VIEWER_TOKEN) else 403;
+    """Verifies every webhook's signature and answers: connect → 200 CONTEXT for GOOD_TOKEN (EDITOR_CONTEXT
+    for EDITOR_TOKEN, VIEWER_CONTEXT, read-only, for VIEWER_TOKEN) else 403;
     create → 200 {"content": contents[name]} (500 for unknown names); change/disconnect → 200 {}."""
 
     contents: dict[str, str] = field(default_factory=dict)
@@ -83,7 +85,7 @@ class Receiver:
         if payload.get("documentName") in self.stalled:
             self.release.wait(30)
         if event == "connect":
-            answers = {GOOD_TOKEN: CONTEXT, VIEWER_TOKEN: VIEWER_CONTEXT}
+            answers = {GOOD_TOKEN: CONTEXT, VIEWER_TOKEN: VIEWER_CONTEXT, EDITOR_TOKEN: EDITOR_CONTEXT}
             token = payload.get("token")
             return (200, answers[token]) if token in answers else (403, {"error": "forbidden"})
         if event == "create":
@@ -166,6 +168,9 @@ def test_bad_token_is_refused(hocuspocus: HocuspocusServer, receiver: Receiver, 
     assert user.text == ""
     assert [p["token"] for p in receiver.of(name, "connect")] == ["stolen-or-expired"]
     assert receiver.of(name, "create") == [], "a refused client must not make Hocuspocus load the document"
+    user.leave()
+    assert hocuspocus.doc(name) is None
+    assert receiver.of(name, "disconnect") == [], "a refused client was never connected"
 
 
 def test_good_token_loads_the_content_create_returns(hocuspocus: HocuspocusServer, receiver: Receiver,
@@ -189,6 +194,21 @@ def test_typing_sends_a_signed_change_with_full_text_and_context(
     change = receiver.wait_for(name, "change", lambda p: p["document"] == {"content": "start typed by ann"},
                                log=hocuspocus.log)
     assert change["context"] == CONTEXT
+
+
+def test_change_carries_the_context_of_the_last_writer(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                      users: list[YjsUser]) -> None:
+    """`change` is debounced per document: when two clients type within the window, it carries the full
+    text but only the context of the one who typed last (the edge tracks editors from `connect`)."""
+    name = new_document(receiver, "")
+    ann = join(hocuspocus, users, name)
+    bob = join(hocuspocus, users, name, token=EDITOR_TOKEN)
+    ann.insert("ann ")
+    bob.wait_for_text("ann ")
+    bob.insert("bob")
+    change = receiver.wait_for(name, "change", lambda p: p["document"]["content"] == "ann bob",
+                               log=hocuspocus.log)
+    assert change["context"] == EDITOR_CONTEXT
 
 
 def test_disconnect_arrives_with_the_context(hocuspocus: HocuspocusServer, receiver: Receiver,
