@@ -22,6 +22,7 @@ import * as Y from "yjs";
 
 const FIELD = "content";
 const MAX_NAME_LENGTH = 255; // the SQLite extension's column is varchar(255)
+const MAX_TOKEN_LENGTH = 4096;
 const WEBHOOK_ANSWER_SLACK = 64 * 1024; // a create answer is the document plus JSON framing
 // Marks the direct connections our /doc routes open, so their loads and edits do not call the edge
 // back (a PUT from the edge must not come back to it as a `change`). A Symbol: no JSON can forge it.
@@ -111,6 +112,11 @@ function isPlainObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
+function validName(name) {
+  // eslint-disable-next-line no-control-regex
+  return typeof name === "string" && name.length > 0 && name.length <= MAX_NAME_LENGTH && !/[\u0000-\u001f\u007f]/.test(name);
+}
+
 function fromApi(context) {
   return context?.[API_ORIGIN] === true;
 }
@@ -153,6 +159,11 @@ class BridgeWebhook extends Webhook {
   async onConnect() {}
 
   async onAuthenticate(data) {
+    // Refused here without asking the edge: names the /doc routes could not address, absurd tokens.
+    if (!validName(data.documentName) || typeof data.token !== "string" || data.token.length === 0
+        || data.token.length > MAX_TOKEN_LENGTH) {
+      throw Forbidden;
+    }
     let answer;
     try {
       answer = await this.sendRequest(Events.onConnect, {
@@ -263,10 +274,7 @@ function documentName(path) {
   } catch {
     throw new HttpError(400, "bad document name");
   }
-  // eslint-disable-next-line no-control-regex
-  if (!name || name.length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new HttpError(400, "bad document name");
-  }
+  if (!validName(name)) throw new HttpError(400, "bad document name");
   return name;
 }
 

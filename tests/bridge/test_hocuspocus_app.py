@@ -173,6 +173,17 @@ def test_bad_token_is_refused(hocuspocus: HocuspocusServer, receiver: Receiver, 
     assert receiver.of(name, "disconnect") == [], "a refused client was never connected"
 
 
+def test_absurd_tokens_and_names_are_refused_without_asking_the_edge(
+        hocuspocus: HocuspocusServer, receiver: Receiver, users: list[YjsUser]) -> None:
+    """An empty or over-long token, or a document name the /doc routes could not address, is refused by
+    Hocuspocus itself: the edge never sees it."""
+    name = new_document(receiver, "x")
+    for document, token in ((name, ""), (name, "t" * 4097), ("n" * 256, GOOD_TOKEN), ("a\u0001b", GOOD_TOKEN)):
+        user = join(hocuspocus, users, document, token=token)
+        assert user.denied, user.describe()
+        assert receiver.of(document, "connect") == []
+
+
 def test_good_token_loads_the_content_create_returns(hocuspocus: HocuspocusServer, receiver: Receiver,
                                                     users: list[YjsUser]) -> None:
     """An admitted client syncs the text our `create` answer gave (the file's content, here with emoji)."""
