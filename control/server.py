@@ -16,10 +16,13 @@ from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
 from control.db.grant_reads import GrantReader
 from control.services.audit_writer import AuditWriter
+from control.api.bridge_servicer import BridgeServicer
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
 from control.api.protos import (
+    bridge_grpc,
+    bridge_pb,
     edge_grpc,
     edge_pb,
     editor_grpc,
@@ -73,6 +76,7 @@ PUBLIC_SERVICE_NAMES = [
     editor_pb.DESCRIPTOR.services_by_name["EditorService"].full_name,
     file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
     audit_pb.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    bridge_pb.DESCRIPTOR.services_by_name["BridgeService"].full_name,
 ]
 # Internal (wopiproxy.internal.v1): health-checked, served, but not listed by reflection.
 INTERNAL_SERVICE_NAMES = [edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name]
@@ -154,6 +158,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     editor_grpc.add_EditorServiceServicer_to_server(EditorServicer(ctx, registry), server)
     file_grpc.add_FileServiceServicer_to_server(FileServicer(ctx), server)
     audit_grpc.add_AuditServiceServicer_to_server(AuditServicer(ctx), server)
+    bridge_grpc.add_BridgeServiceServicer_to_server(BridgeServicer(ctx), server)
     edge_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(ctx, registry), server)
 
     health_servicer = health.aio.HealthServicer()

@@ -129,3 +129,29 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
         counts = [(c.client_address, c.rate_limited, c.missing_token) for c in request.counts]
         await wopi_access.count_edge_refusals(self._ctx, counts)
         return edge_pb.ReportEdgeRefusalsResponse()
+
+    # -- the bridge (docs/BRIDGE.md) -------------------------------------------------------------
+
+    async def OpenBridged(self, request: edge_pb.OpenBridgedRequest, context: Ctx) -> edge_pb.OpenBridgedResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the bridge is not implemented yet")
+        raise AssertionError("unreachable")
+
+    async def RegisterBridgeEntry(self, request: edge_pb.RegisterBridgeEntryRequest,
+                                  context: Ctx) -> edge_pb.RegisterBridgeEntryResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the bridge is not implemented yet")
+        raise AssertionError("unreachable")
+
+    async def NoteBridgeEvent(self, request: edge_pb.NoteBridgeEventRequest,
+                              context: Ctx) -> edge_pb.NoteBridgeEventResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the bridge is not implemented yet")
+        raise AssertionError("unreachable")
+
+    async def ClaimBridgeWork(self, request: edge_pb.ClaimBridgeWorkRequest,
+                              context: Ctx) -> edge_pb.ClaimBridgeWorkResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the bridge is not implemented yet")
+        raise AssertionError("unreachable")
+
+    async def CompleteBridgeWork(self, request: edge_pb.CompleteBridgeWorkRequest,
+                                 context: Ctx) -> edge_pb.CompleteBridgeWorkResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the bridge is not implemented yet")
+        raise AssertionError("unreachable")
