@@ -46,7 +46,7 @@ from control.db.schema import ensure_schema
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services import audit_retention, launch_codes, write_intents
 from control.files_at_rest import prepare_data_dir, prepare_sqlite_file
-from control.services.context import ServiceContext
+from control.services.context import BridgeSettings, ServiceContext
 from control.services.invalid_tokens import InvalidTokenTally
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.storage_policy import StoragePolicy
@@ -135,7 +135,14 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          storage_policy=StoragePolicy.from_settings(settings),
                          egress=EgressPolicy(allow=settings.egress_allow),
                          write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000),
-                         read_sessions=session_factory(read_engine) if read_engine is not None else None)
+                         read_sessions=session_factory(read_engine) if read_engine is not None else None,
+                         bridge=BridgeSettings(
+                             save_debounce_s=settings.bridge_save_debounce_s,
+                             save_max_wait_s=settings.bridge_save_max_wait_s,
+                             poll_interval_s=settings.bridge_poll_interval_s,
+                             idle_poll_interval_s=settings.bridge_idle_poll_interval_s,
+                             unlock_grace_s=settings.bridge_unlock_grace_s, lease_s=settings.bridge_lease_s,
+                             key=box.derive("bridge document ids")))
     # Reads' audit records are group-committed (control.services.audit_writer).
     grant_reader = GrantReader(settings.effective_database_url)
     bind_engine(grant_reader.engine, box)
