@@ -27,6 +27,9 @@ from shared.errors import BridgeLeaseLost, InvalidArgument
 LOAD, SAVE, POLL, CLOSE = "load", "save", "poll", "close"
 DEFAULT_ITEMS, MAX_ITEMS = 8, 64
 MAX_BACKOFF_MS = 5 * 60 * 1000
+# A POLL report's present_authors entry meaning "someone is in, identities unknown" (Hocuspocus
+# tells only a count of clients): presence is left as the app's events set it.
+UNKNOWN_AUTHORS = "*"
 OUTCOMES = ("loaded", "saved", "unchanged", "conflict", "retry", "failed", "closed", "polled")
 
 
@@ -277,6 +280,12 @@ async def _closed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
                   people: list[BridgeParticipant], out: Outcome, now: int) -> None:
     if doc.lease_kind != CLOSE:
         raise InvalidArgument("outcome", "CLOSED answers a CLOSE item")
+    if common.someone_present(people) or doc.state != "closing":
+        # Someone came back while the app's copy was being removed: the same generation is loaded
+        # into the app again (the lock is still ours), instead of closing under their feet.
+        doc.state, doc.next_attempt_time, doc.close_after_time = "loading", None, None
+        await common.record(db, doc, "bridge.reload", now, detail="a user came back during the close")
+        return
     if doc.lock_id and locks.current_lock(file, now) == doc.lock_id:
         locks.apply(file, "Unlock", lock_id=doc.lock_id, old_lock_id="", now=now)
         db.add(file)
@@ -298,7 +307,7 @@ async def _polled(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
     doc.attempts = 0 if doc.dirty_since is None else doc.attempts
     present = set(out.present_authors)
     for participant in people:
-        if participant.revoked:
+        if participant.revoked or UNKNOWN_AUTHORS in present:  # "*": people are in, who is unknown
             continue
         if participant.app_author_id:
             here = participant.app_author_id in present
