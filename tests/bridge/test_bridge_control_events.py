@@ -240,11 +240,11 @@ def test_a_poll_of_an_app_that_only_counts_clients_leaves_presence_alone(rig: Ri
     """Hocuspocus tells how many clients, not who: "*" keeps presence as the app's events set it."""
     tenant = rig.new_tenant(kind="hocuspocus", editor="yjs")
     created, doc = _loaded(rig, tenant, path="count.md")
-    rig.admin(rig.admin.bridge.SaveBridgedDocumentNow, bridge_pb.SaveBridgedDocumentNowRequest(id=doc.document_id))
-    item = rig.claim_until(lambda i: i.document.document_id == doc.document_id)
     opened = time.monotonic()
     while time.monotonic() < opened + ENTRY_TTL_S + 0.5:  # past the time a user may take to enter
         time.sleep(0.2)
+    rig.admin(rig.admin.bridge.SaveBridgedDocumentNow, bridge_pb.SaveBridgedDocumentNowRequest(id=doc.document_id))
+    item = rig.claim_until(lambda i: i.document.document_id == doc.document_id)
     rig.complete(item, edge_pb.BRIDGE_WORK_OUTCOME_POLLED, app_rev=1, present_authors=["*"])
     public = rig.document(doc.document_id)
     assert public.state == "open" and public.users[0].present
