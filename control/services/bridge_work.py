@@ -110,10 +110,11 @@ async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int) -> list[
             if kind is None:
                 continue
             found = await stores.file_with_storage(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
-            if found is None:
+            # Lock order is file before document everywhere else (OpenBridged, CompleteBridgeWork): here
+            # the document came first, so a file another transaction holds is skipped, never waited for.
+            file = await bridge_store.file_for_update(db, file_id=doc.file_id, skip_locked=postgres)
+            if found is None or file is None:
                 continue
-            file = await stores.get_file_for_update(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
-            assert file is not None
             await maintain_lock(db, doc, file, now)
             lease_token = secrets.token_urlsafe(24)
             doc.lease_owner, doc.lease_kind = worker_id, kind
@@ -151,13 +152,16 @@ async def complete(ctx: ServiceContext, *, document_id: str, lease_token: str, o
         raise InvalidArgument("text_profile", "at most 2000 characters")
     now = ctx.clock()
     async with ctx.transaction() as db:
-        doc = (await bridge_store.document(db, document_id=document_id, tenant_id=None, for_update=True)
-               if validation.is_lookup_id(document_id) else None)
-        if (doc is None or not lease_token or doc.lease_expire_time <= now
+        # The file row first, then the document's (the order of every bridge transaction).
+        known = (await bridge_store.document(db, document_id=document_id, tenant_id=None)
+                 if validation.is_lookup_id(document_id) else None)
+        file = await stores.get_file_for_update(db, file_id=known.file_id, tenant_id=known.tenant_id) \
+            if known is not None else None
+        doc = await bridge_store.document(db, document_id=document_id, tenant_id=None, for_update=True) \
+            if file is not None else None
+        if (doc is None or file is None or not lease_token or doc.lease_expire_time <= now
                 or not secrets.compare_digest(doc.lease_token_hash, hash_secret(lease_token))):
             raise BridgeLeaseLost(validation.printable(document_id, 40))
-        file = await stores.get_file_for_update(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
-        assert file is not None
         people = list(await bridge_store.participants(db, document_id=doc.id))
         await _APPLY[outcome.outcome](db, ctx, doc, file, people, outcome, now)
         if outcome.outcome != "retry":
