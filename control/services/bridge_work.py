@@ -101,13 +101,19 @@ async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int) -> list[
     items: list[WorkItem] = []
     async with ctx.transaction() as db:
         postgres = db.bind is not None and db.bind.dialect.name == "postgresql"
-        # More rows than items: some due rows (a closing document someone came back to) yield none.
-        for doc in await bridge_store.due_documents(db, now=now, limit=limit * 4, postgres=postgres):
+        # Exactly as many rows as items: rows locked here are skipped by other workers until commit.
+        for doc in await bridge_store.due_documents(db, now=now, limit=limit, postgres=postgres):
             if len(items) >= limit:
                 break
             people = list(await bridge_store.participants(db, document_id=doc.id))
             kind = _work_kind(doc, people, now)
             if kind is None:
+                # Due by the query's rough test only (closing, but someone is back or a save is
+                # still to be made): looked at again later, so that it does not hold up others.
+                if doc.state == "closing":
+                    doc.close_after_time = now + max(1, ctx.bridge.unlock_grace_s) * 1000
+                    doc.update_time = now
+                    db.add(doc)
                 continue
             found = await stores.file_with_storage(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
             # Lock order is file before document everywhere else (OpenBridged, CompleteBridgeWork): here
