@@ -194,12 +194,15 @@ async def _loaded(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
     if doc.state != "loading":
         return
     doc.state = "open"
-    doc.baseline_rev = doc.saved_rev = doc.seen_rev = out.app_rev
+    doc.baseline_rev = doc.saved_rev = out.app_rev
     doc.loaded_sha256 = doc.saved_sha256 = out.sha256
     doc.text_profile = out.text_profile
     doc.file_version = out.file_version or file.version
     doc.app_read_only_id = validation.printable(out.app_read_only_id, 100)
     doc.dirty_since, doc.next_attempt_time, doc.attempts, doc.last_error = None, None, 0, ""
+    if doc.seen_rev > out.app_rev:  # someone typed before the load was reported: that is a change
+        common.note_change(doc, ctx.bridge, now, rev=doc.seen_rev)
+    doc.seen_rev = max(doc.seen_rev, out.app_rev)
     doc.next_poll_time = now + _poll_interval(ctx, people)
     await common.record(db, doc, "bridge.load", now, size=out.size, version_after=doc.file_version,
                         detail=f"rev={out.app_rev} sha256={out.sha256[:16]}")
