@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System packages some tests use against real components: PostgreSQL (store and lock tests),
-# Chromium (the host page in a real browser) and, when WOPI_PROXY_REQUIRE_IMAGES=1, podman, runc
+# Chromium and its driver (the host page and Etherpad's UI in a real browser) and, when WOPI_PROXY_REQUIRE_IMAGES=1, podman, runc
 # and debootstrap (tests/images builds and runs the container images). Installed from Debian's
 # packages when running as root and missing; otherwise those tests skip (unless
 # WOPI_PROXY_REQUIRE_* says they must run).
@@ -8,6 +8,7 @@ set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)  # the Etherpad UI test drives Chromium
 if [ "${WOPI_PROXY_REQUIRE_IMAGES:-}" = 1 ]; then
   for tool in podman runc debootstrap; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
