@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
 from control.db.grant_reads import GrantReader
+from control.db.writer import DecisionWriter
 from control.services.audit_writer import AuditWriter
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
@@ -92,6 +93,7 @@ class RunningControl:
     audit_writer: AuditWriter | None = None
     read_engine: AsyncEngine | None = None
     grant_reader: GrantReader | None = None
+    decisions: DecisionWriter | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in ["", *SERVICE_NAMES]:
@@ -102,6 +104,8 @@ class RunningControl:
         await self.editors.close()
         if self.audit_writer is not None:
             await self.audit_writer.close()
+        if self.decisions is not None:
+            await asyncio.to_thread(self.decisions.close)
         await self.engine.dispose()
         if self.read_engine is not None:
             await self.read_engine.dispose()
@@ -135,7 +139,11 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     # Reads' audit records are group-committed (control.services.audit_writer).
     grant_reader = GrantReader(settings.effective_database_url)
     bind_engine(grant_reader.engine, box)
-    ctx = dataclasses.replace(ctx, audit_writer=AuditWriter(ctx), grant_reader=grant_reader)
+    # Lock changes and those audit batches: one call each on the writer thread (control.db.writer).
+    decisions = DecisionWriter(settings.effective_database_url, on_commit=ctx.events.notify)
+    bind_engine(decisions.engine, box)
+    ctx = dataclasses.replace(ctx, grant_reader=grant_reader, decisions=decisions)
+    ctx = dataclasses.replace(ctx, audit_writer=AuditWriter(ctx))
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -202,7 +210,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
         log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
                           stopping=stopping, editors=registry, metrics=metrics, audit_writer=ctx.audit_writer,
-                          read_engine=read_engine, grant_reader=grant_reader)
+                          read_engine=read_engine, grant_reader=grant_reader, decisions=decisions)
 
 
 def _tls_description(tls: ServerTlsSettings) -> str:

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
     from control.db.grant_reads import GrantReader
+    from control.db.writer import DecisionWriter
     from control.services.audit_writer import AuditWriter
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
@@ -116,6 +117,10 @@ class ServiceContext:
     read_sessions: async_sessionmaker[AsyncSession] | None = None
     # The WOPI reads' one-call lookup (control.db.grant_reads); None: through `read()`.
     grant_reader: GrantReader | None = None
+    # The hot path's write transactions (lock changes, the reads' audit batches) as one call each
+    # on a dedicated writer thread, group-committed (control.db.writer); None: through
+    # `transaction()` (the services' unit tests).
+    decisions: DecisionWriter | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

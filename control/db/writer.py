@@ -1,0 +1,286 @@
+"""The hot path's write transactions, each one synchronous call on one dedicated writer thread.
+
+Why: through the async engine a decision (a lock change with its event and audit record) cost a
+thread hand-off per statement and per BEGIN/COMMIT, and those hand-offs and the event-loop
+wake-ups took more CPU than the SQL. Here a decision is a function of a Connection (SQLAlchemy
+Core statements) that the writer thread runs whole; the event loop pays one hand-off.
+
+Group commit: the thread takes every decision queued while it was busy and runs them in one
+transaction, each in a SAVEPOINT of its own, so one refused decision rolls back only its own
+statements. Each decision is still its own compare-and-set on rows it locked (SQLite: the
+transaction holds the write lock; PostgreSQL: FOR UPDATE), and sees the decisions before it in
+the batch. One commit makes the whole batch durable before any of its callers is answered.
+
+Deadlines (control.services.deadlines) travel with each decision: one whose caller has gone or
+whose deadline is near is not run; after running, a decision whose budget no longer allows a
+commit is rolled back to its savepoint; and if any budget fails just before COMMIT the whole
+transaction is rolled back and run again without it, so nothing commits for a caller who gave
+up. SQLite's wait for the write lock and PostgreSQL's lock waits are bounded by the time left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from control.db import audit_sync
+from control.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from control.db.grant_reads import sync_url
+from control.services import deadlines
+from shared.errors import DeadlineExceeded
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_BATCH = 64  # decisions per transaction: bounds a batch's time (and so each budget's wait)
+SQLITE_BUSY = 5
+PG_LOCK_NOT_AVAILABLE = "55P03"
+PG_QUERY_CANCELED = "57014"
+
+
+@dataclass
+class Tx:
+    """What a decision gets: the connection, inside the batch's transaction, and the batch's
+    state that outlives one decision (audit chain heads locked so far: control.db.audit_sync)."""
+
+    conn: Connection
+    postgres: bool
+    heads: dict[str, Any] = field(default_factory=dict)
+    emitted_events: bool = False  # session events were written: wake their watchers after commit
+
+
+Work = Callable[[Tx], T]
+
+
+@dataclass
+class _Job(Generic[T]):
+    work: Work[T]
+    budget: deadlines.Budget | None
+    future: asyncio.Future[T]
+    loop: asyncio.AbstractEventLoop
+    result: Any = None
+    error: BaseException | None = None
+
+
+class _BudgetSpent(Exception):
+    """Some decision's budget ran out between its run and the commit: roll back, run the rest again."""
+
+
+class DecisionWriter:
+    """One per control-plane process: start() once, run() from the event loop, close() at the end."""
+
+    def __init__(self, url: str, *, on_commit: Callable[[], None] | None = None) -> None:
+        url = sync_url(url)
+        self.postgres = url.startswith("postgresql")
+        if url.startswith("sqlite"):
+            self.engine: Engine = create_engine(url, pool_size=1, max_overflow=0,
+                                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                              "check_same_thread": False})
+            _configure_sqlite_writer(self.engine, self)
+        else:
+            self.engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="decision-writer", daemon=True)
+        self._closed = False
+        self.lock_wait_ms = SQLITE_BUSY_TIMEOUT_MS  # SQLite: the batch's BEGIN IMMEDIATE waits this long
+        self._thread.start()
+
+    async def run(self, work: Work[T]) -> T:
+        """Runs `work` in the writer's next transaction; returns its result once committed (or raises
+        what it raised, its statements rolled back). The caller's deadline budget goes with it."""
+        deadlines.check("decision")
+        if self._closed:
+            raise DeadlineExceeded("the control plane is stopping")
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(work=work, budget=deadlines.current(), future=loop.create_future(), loop=loop)
+        self._queue.put(job)
+        # A cancelled caller leaves its decision to its budget (marked abandoned by the gRPC
+        # boundary): it is then rolled back, never half-done.
+        return await asyncio.shield(job.future)
+
+    def close(self) -> None:
+        """Finishes what is queued, then stops the thread (blocking: call it in a thread)."""
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self.engine.dispose()
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch: list[_Job[Any]] = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            try:
+                self._run_batch(batch)
+            except BaseException as error:  # noqa: BLE001  (never leave a caller waiting)
+                log.exception("a decision batch failed")
+                for job in batch:
+                    job.error = job.error or error
+            for job in batch:
+                job.loop.call_soon_threadsafe(_settle, job)
+
+    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+        live = [job for job in batch if _still_wanted(job)]
+        while live:
+            try:
+                committed = self._transaction(live)
+            except _BudgetSpent:
+                live = [job for job in live if job.error is None]
+                continue
+            except DBAPIError as error:
+                waited = [_lock_wait_error(error, job) for job in live]
+                if len(live) == 1 or any(waited):
+                    for job, mapped in zip(live, waited, strict=True):
+                        job.error = mapped or error
+                    return
+                # A batch-level failure (a PostgreSQL deadlock with another replica, a lost
+                # connection): each decision alone, so that one cannot fail the others.
+                log.info("a batch of %d decisions failed (%s); running them one by one", len(live), error)
+                for job in live:
+                    job.error = None
+                    self._run_batch([job])
+                return
+            if committed and self._on_commit is not None:
+                live[0].loop.call_soon_threadsafe(self._on_commit)
+            return
+
+    def _transaction(self, live: list[_Job[Any]]) -> bool:
+        """One transaction over `live`; True when it committed session events. Raises
+        _BudgetSpent (rolled back) when a budget ran out before the commit."""
+        self.lock_wait_ms = _lock_wait_ms(live)
+        with self.engine.connect() as conn:
+            tx = Tx(conn=conn, postgres=self.postgres)
+            try:
+                with conn.begin():
+                    self._run_each(tx, live)
+                    if all(job.error is not None for job in live):
+                        raise _Rollback()
+                    spent = False
+                    for job in live:
+                        if job.error is None and job.budget is not None:
+                            try:
+                                job.budget.check()
+                            except DeadlineExceeded as error:
+                                job.error, spent = error, True
+                    if spent:
+                        raise _BudgetSpent()
+                    audit_sync.flush_heads(tx)
+            except _Rollback:
+                return False
+        return tx.emitted_events
+
+    def _run_each(self, tx: Tx, live: list[_Job[Any]]) -> None:
+        alone = len(live) == 1
+        for job in live:
+            job.result, job.error = None, None
+            heads = dict(tx.heads)
+            savepoint = None if alone else tx.conn.begin_nested()
+            try:
+                if self.postgres:
+                    _bound_pg_waits(tx.conn, job.budget)
+                job.result = job.work(tx)
+                if job.budget is not None:
+                    job.budget.check()
+            except Exception as error:  # noqa: BLE001  (handed to the job's caller)
+                job.error = _lock_wait_error(error, job) or error
+                tx.heads = heads  # locks taken in the savepoint are released with it
+                if savepoint is None:
+                    raise _Rollback() from None
+                savepoint.rollback()
+            else:
+                if savepoint is not None:
+                    savepoint.commit()
+
+
+class _Rollback(Exception):
+    """Every decision failed (their errors are set): nothing to commit."""
+
+
+def _still_wanted(job: _Job[Any]) -> bool:
+    if job.budget is None:
+        return True
+    try:
+        job.budget.check("decision")
+    except DeadlineExceeded as error:
+        job.error = error
+        return False
+    return True
+
+
+def _settle(job: _Job[Any]) -> None:
+    if job.future.done():
+        return
+    if job.error is not None:
+        job.future.set_exception(job.error)
+    else:
+        job.future.set_result(job.result)
+
+
+def _lock_wait_ms(jobs: list[_Job[Any]]) -> int:
+    """SQLite: the batch waits for the write lock no longer than its most pressed caller may."""
+    lefts = [job.budget.remaining() for job in jobs if job.budget is not None]
+    known = [left for left in lefts if left is not None]
+    if not known:
+        return SQLITE_BUSY_TIMEOUT_MS
+    wait_ms = max(1, min(SQLITE_BUSY_TIMEOUT_MS, int(min(known) * 1000)))
+    return wait_ms - wait_ms % 1000 if wait_ms > 3000 else wait_ms
+
+
+def _bound_pg_waits(conn: Connection, budget: deadlines.Budget | None) -> None:
+    left = budget.remaining() if budget is not None else None
+    ms = str(max(1, int(left * 1000))) if left is not None else "0"  # 0: no limit
+    conn.exec_driver_sql("SELECT set_config('lock_timeout', %(ms)s, true), "
+                         "set_config('statement_timeout', %(ms)s, true)", {"ms": ms})
+
+
+def _lock_wait_error(error: BaseException, job: _Job[Any]) -> DeadlineExceeded | None:
+    """A lock wait cut short by the caller's deadline is DeadlineExceeded (as in ServiceContext)."""
+    if not isinstance(error, OperationalError) or job.budget is None:
+        return None
+    original = error.orig
+    if (getattr(original, "sqlite_errorcode", None) == SQLITE_BUSY
+            or getattr(original, "sqlstate", None) in (PG_LOCK_NOT_AVAILABLE, PG_QUERY_CANCELED)):
+        return DeadlineExceeded("the database stayed locked past the caller's deadline")
+    return None
+
+
+def _configure_sqlite_writer(engine: Engine, writer: DecisionWriter) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun by the hook below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        wait_ms = writer.lock_wait_ms
+        if connection.info.get("busy_timeout_ms") != wait_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            connection.info["busy_timeout_ms"] = wait_ms
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
