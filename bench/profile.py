@@ -32,7 +32,7 @@ from trivial_app import SMALL_SIZE  # noqa: E402
 
 # Frames that mean "waiting", not working: left out of the shares.
 # py-spy shows a thread blocked in C (a queue's lock, epoll, gRPC's poller) at its last Python frame.
-IDLE_LEAVES = ("EpollSelector.select (", "_worker (concurrent/futures/thread.py:81)", "Thread.run (threading.py:982)",
+IDLE_LEAVES = ("EpollSelector.select (", "DecisionWriter._serve (control/db/writer.py:122)", "_worker (concurrent/futures/thread.py:81)", "Thread.run (threading.py:982)",
                "_connection_worker_thread (aiosqlite/core.py:59)", "Condition.wait (", "Queue.get (",
                "Thread._wait_for_tstate_lock (", "Event.wait (")
 

@@ -258,7 +258,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="short runs (4 s, 1 s warm-up), no GetFile downloads: the whole run in about 3 minutes",
+        help="short runs (4 s, 1 s warm-up), no GetFile downloads unless asked (--small-duration, "
+        "--sequential): the whole run in about 3 minutes",
     )
     parser.add_argument(
         "--tool",
@@ -270,8 +271,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/<time>.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.duration, args.small_duration, args.warmup, args.sequential, args.puts = 4.0, 0.0, 1.0, 0, 20
+    if args.quick:  # what is given explicitly stays (e.g. --quick --sequential 2)
+        given = {a.split("=")[0] for a in (sys.argv[1:] if argv is None else argv) if a.startswith("--")}
+        quick = {"duration": 4.0, "small_duration": 0.0, "warmup": 1.0, "sequential": 0, "puts": 20}
+        for name, value in quick.items():
+            if "--" + name.replace("_", "-") not in given:
+                setattr(args, name, value)
     args.db = [d.strip() for d in args.db.split(",") if d.strip()]
     if not set(args.db) <= {"sqlite", "postgres"}:
         parser.error("--db takes sqlite and/or postgres")
@@ -285,6 +290,10 @@ TARGETS = {
     "put_cpu_ms": 8.0,  # PutFile 1 MiB with lock: server CPU per request
     "lock_p99_ms": 50.0,  # LOCK/UNLOCK p99 at 32 concurrent
     "tenants": 0.8,  # 4 tenants reach >= 80 % of one tenant's total
+    "cfi1_rate": 0.35,  # CheckFileInfo at 1 client >= 35 % of the trivial endpoint's rate at 1 client
+    "small_rate": 0.45,  # GetFile 100 KiB >= 45 % of the trivial endpoint returning 100 KiB
+    "big_mib_s": 0.6,  # GetFile 100 MiB >= 60 % of the trivial streaming endpoint's MiB/s
+    "rss_growth_mib": 32.0,  # the server's RSS growth during the 100 MiB downloads
 }
 
 
@@ -297,6 +306,7 @@ class Backend:
     tenants: RateResult
     lock: RateResult
     put: RateResult
+    cfi1: RateResult | None = None  # one connection
     small: RateResult | None = None
     big: DownloadFigures | None = None
     idle_rss_mib: float | None = None
@@ -323,7 +333,8 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
         raise RuntimeError(f"CheckFileInfo answered {info}")
     rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
 
-    print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants: {args.duration:g} s each ...", flush=True)
+    print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants, then 1 client: {args.duration:g} s each ...",
+          flush=True)
     cfi = measure_rate(wrk, sessions["small.bin"].url(), server_pid=proxy.pid, duration_s=args.duration, **rate)
     script = workdir / f"tenants-{name}.lua"
     paths = [s.url().split("/", 3)[3] for s in sessions["tenants"]]
@@ -333,11 +344,13 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
                            duration_s=args.duration, script=str(script), **rate)
 
     settle(sessions["small.bin"].url(), settle_warnings, f"CheckFileInfo over {TENANTS} tenants")
+    cfi1 = measure_rate(wrk, sessions["small.bin"].url(), server_pid=proxy.pid, duration_s=args.duration,
+                        **{**rate, "threads": 1, "connections": 1})
     print(f"[{name}] LOCK/UNLOCK, {LOCK_FILES} concurrent; PutFile 1 MiB x {args.puts} ...", flush=True)
     lock = measure_lock_unlock([s.url() for s in sessions["locks"]], server_pid=proxy.pid,
                                duration_s=args.duration, warmup_s=args.warmup)
     put = measure_put(sessions["put"].url(), os.urandom(MIB), server_pid=proxy.pid, count=args.puts)
-    backend = Backend(name=name, cfi=cfi, tenants=tenants, lock=lock, put=put)
+    backend = Backend(name=name, cfi=cfi, tenants=tenants, lock=lock, put=put, cfi1=cfi1)
 
     if args.small_duration > 0:
         settle(sessions["small.bin"].url(), settle_warnings, "the write load")
@@ -358,6 +371,8 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
 class Trivial:
     json: RateResult
     grpc: RateResult
+    json1: RateResult | None = None  # one connection
+    grpc1: RateResult | None = None
     small: RateResult | None = None
     big: DownloadFigures | None = None
     idle_rss_mib: float | None = None
@@ -381,11 +396,15 @@ def measure_trivial(args: argparse.Namespace, wrk: str | None, workdir: Path,
         if get_json(url + path) != {"status": "ok"}:
             raise RuntimeError(f"the trivial app's {path} answered something else")
     rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
-    print(f"trivial /json and /grpc: {args.duration:g} s each ...", flush=True)
+    print(f"trivial /json and /grpc, {args.connections} connections then 1: {args.duration:g} s each ...",
+          flush=True)
     tiny = measure_rate(wrk, url + "/json", server_pid=trivial.pid, duration_s=args.duration, **rate)
     via = measure_rate(wrk, url + "/grpc", server_pid=trivial.pid, duration_s=args.duration, **rate)
     # The /grpc figures count both processes' CPU, as wopi-proxy serve runs edge and control in one.
-    result = Trivial(json=tiny, grpc=via)
+    one = {**rate, "threads": 1, "connections": 1}
+    result = Trivial(json=tiny, grpc=via,
+                     json1=measure_rate(wrk, url + "/json", server_pid=trivial.pid, duration_s=args.duration, **one),
+                     grpc1=measure_rate(wrk, url + "/grpc", server_pid=trivial.pid, duration_s=args.duration, **one))
     if args.small_duration > 0:
         result.small = measure_rate(wrk, url + "/small", server_pid=trivial.pid, duration_s=args.small_duration,
                                     **rate)
@@ -426,6 +445,12 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
             f"<= {TARGETS['cfi_p99']:.1f}", None if r is None else r <= TARGETS["cfi_p99"])
         add(f"[{b.name}] CheckFileInfo CPU ms/req vs /json", b.cfi.cpu_ms_per_request,
             trivial.json.cpu_ms_per_request)
+        if b.cfi1 and trivial.grpc1 and trivial.json1:
+            r = ratio(b.cfi1.requests_per_s, trivial.grpc1.requests_per_s)
+            add(f"[{b.name}] CheckFileInfo req/s (c=1) vs /grpc c=1", b.cfi1.requests_per_s,
+                trivial.grpc1.requests_per_s, f">= {TARGETS['cfi1_rate']:.2f}",
+                None if r is None else r >= TARGETS["cfi1_rate"])
+            add(f"[{b.name}]   ... vs /json c=1", b.cfi1.requests_per_s, trivial.json1.requests_per_s)
         r = ratio(b.tenants.requests_per_s, b.cfi.requests_per_s)
         add(f"[{b.name}] CheckFileInfo {TENANTS} tenants req/s vs 1 tenant", b.tenants.requests_per_s,
             b.cfi.requests_per_s, f">= {TARGETS['tenants']:.2f}", None if r is None else r >= TARGETS["tenants"])
@@ -439,14 +464,26 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
             None if cpu is None else cpu <= TARGETS["put_cpu_ms"])
         add(f"[{b.name}] PutFile 1 MiB p50 ms", b.put.p50_ms, None)
         if b.small and trivial.small:
-            add(f"[{b.name}] GetFile 100 KiB req/s vs /small", b.small.requests_per_s, trivial.small.requests_per_s)
+            r = ratio(b.small.requests_per_s, trivial.small.requests_per_s)
+            add(f"[{b.name}] GetFile 100 KiB req/s (c={c}) vs /small", b.small.requests_per_s,
+                trivial.small.requests_per_s, f">= {TARGETS['small_rate']:.2f}",
+                None if r is None else r >= TARGETS["small_rate"])
+            add(f"[{b.name}] GetFile 100 KiB p99 ms vs /small", b.small.p99_ms, trivial.small.p99_ms)
         if b.big and trivial.big:
-            add(f"[{b.name}] GetFile 100 MiB sequential MiB/s", b.big.run.sequential_mib_s,
-                trivial.big.run.sequential_mib_s)
-            add(f"[{b.name}] GetFile 100 MiB concurrent MiB/s", b.big.run.concurrent_mib_s,
-                trivial.big.run.concurrent_mib_s)
+            for label, ours, ref in (("sequential", b.big.run.sequential_mib_s, trivial.big.run.sequential_mib_s),
+                                     (f"{args.concurrent} at once", b.big.run.concurrent_mib_s,
+                                      trivial.big.run.concurrent_mib_s)):
+                r = ratio(ours, ref)
+                add(f"[{b.name}] GetFile 100 MiB {label} MiB/s vs /stream", ours, ref,
+                    f">= {TARGETS['big_mib_s']:.2f}", None if r is None else r >= TARGETS["big_mib_s"])
             add(f"[{b.name}] GetFile 100 MiB CPU s/GiB", b.big.cpu_s_per_gib, trivial.big.cpu_s_per_gib)
             add(f"[{b.name}] Peak RSS during downloads MiB", b.big.peak_rss_mib, trivial.big.peak_rss_mib)
+            growth = b.big.peak_rss_mib - b.idle_rss_mib if b.idle_rss_mib is not None else None
+            trivial_growth = (trivial.big.peak_rss_mib - trivial.idle_rss_mib
+                              if trivial.idle_rss_mib is not None else None)
+            add(f"[{b.name}] RSS growth during downloads MiB (edge+control)", growth, trivial_growth,
+                f"< {TARGETS['rss_growth_mib']:.0f} MiB",
+                None if growth is None else growth < TARGETS["rss_growth_mib"])
     header = ["metric", "wopi-proxy", "reference", "ratio", "target", "met"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()

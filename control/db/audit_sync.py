@@ -1,7 +1,8 @@
 """The audit chain's append for the writer thread (control.db.writer): Core statements on a
 synchronous connection, the chain's rules unchanged (control.services.audit's docstring).
 
-A batch transaction locks each chain's head once (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+Each statement that changes a row counts in Tx.writes (control.db.writer undoes a decision that
+fails after writing by rolling the batch back). A batch transaction locks each chain's head once (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
 transaction is exclusive anyway) and keeps its last id and hash in Tx.heads while its decisions
 append; the head row is written once, just before COMMIT (flush_heads). Ids are assigned in
 insert order while the head stays locked, so they follow the chain's order as before.
@@ -54,6 +55,7 @@ def lock_head(tx: Tx, chain: str) -> Head:
     row = tx.conn.execute(query, {"chain": chain}).first()
     if row is None:
         tx.conn.execute(_CREATE_HEAD[tx.conn.dialect.name], {"chain": chain})
+        tx.writes += 1
         row = tx.conn.execute(query, {"chain": chain}).one()
     head = tx.heads[chain] = Head(int(row[0]), str(row[1]))
     return head
@@ -72,6 +74,7 @@ def append(tx: Tx, records: Sequence[audit.AuditRecord]) -> None:
             record.hash = previous = audit.compute_hash(record)
             values = {name: getattr(record, name) for name in _EVENT_COLUMNS}
             record.id = last_id = int(tx.conn.execute(_INSERT_EVENT, values).scalar_one())
+            tx.writes += 1
         tx.heads[chain] = Head(last_id, previous, dirty=True)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, Select, and_, bindparam, create_engine, event, select
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS, normalize_url
@@ -68,7 +69,10 @@ GRANT_QUERY = _grant_query()
 GRANT_QUERY_FOR_UPDATE = GRANT_QUERY.with_for_update(of=_FILES)
 
 
-def _snapshot(model: type[M], names: tuple[str, ...], values: tuple[Any, ...]) -> M:
+configure_mappers()  # model_construct's objects read through the mapped attributes: map them now
+
+
+def snapshot(model: type[M], names: tuple[str, ...], values: tuple[Any, ...]) -> M:
     return model.model_construct(**dict(zip(names, values, strict=True)))
 
 
@@ -83,7 +87,7 @@ def grant_rows(row: Row[Any] | None) -> GrantRows | None:
         part = values[at:at + len(names)]
         at += len(names)
         # The outer joins' rows are absent when their key column is NULL.
-        found.append(None if part[0] is None else _snapshot(model, names, part))
+        found.append(None if part[0] is None else snapshot(model, names, part))
     session, tenant, file, storage, user_info, editor = found
     return GrantRows(session, tenant, file, storage, user_info, editor)
 

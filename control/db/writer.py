@@ -6,16 +6,17 @@ wake-ups took more CPU than the SQL. Here a decision is a function of a Connecti
 Core statements) that the writer thread runs whole; the event loop pays one hand-off.
 
 Group commit: the thread takes every decision queued while it was busy and runs them in one
-transaction, each in a SAVEPOINT of its own, so one refused decision rolls back only its own
-statements. Each decision is still its own compare-and-set on rows it locked (SQLite: the
-transaction holds the write lock; PostgreSQL: FOR UPDATE), and sees the decisions before it in
-the batch. One commit makes the whole batch durable before any of its callers is answered.
+transaction. Each decision is still its own compare-and-set on rows it locked (SQLite: the
+transaction holds the write lock; PostgreSQL: FOR UPDATE) and sees the decisions before it in
+the batch. A decision that refuses (a domain error) does so before writing and fails alone; one
+that fails after writing is undone by rolling the batch back and running the others again
+without it. One commit makes the whole batch durable before any of its callers is answered.
 
 Deadlines (control.services.deadlines) travel with each decision: one whose caller has gone or
-whose deadline is near is not run; after running, a decision whose budget no longer allows a
-commit is rolled back to its savepoint; and if any budget fails just before COMMIT the whole
-transaction is rolled back and run again without it, so nothing commits for a caller who gave
-up. SQLite's wait for the write lock and PostgreSQL's lock waits are bounded by the time left.
+whose deadline is near is not run, and if any budget fails right before COMMIT the transaction
+is rolled back and run again without it, so nothing commits for a caller who gave up. SQLite's
+wait for the write lock and PostgreSQL's lock waits are bounded by the most pressed caller's
+time left.
 """
 
 from __future__ import annotations
@@ -35,11 +36,19 @@ from control.db import audit_sync
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from control.db.grant_reads import sync_url
 from control.services import deadlines
-from shared.errors import DeadlineExceeded
+from control.services.write_intents import PendingWrite
+from shared.errors import DeadlineExceeded, WopiProxyError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+class NotHere(Exception):
+    """Raised by a decision, before writing, for a case it leaves to the transaction path
+    (ServiceContext.transaction): the caller runs that instead."""
+
+
+# What a decision raises to refuse (before it writes): it fails alone, the batch goes on.
+_REFUSALS = (WopiProxyError, PendingWrite, NotHere)
 MAX_BATCH = 64  # decisions per transaction: bounds a batch's time (and so each budget's wait)
 SQLITE_BUSY = 5
 PG_LOCK_NOT_AVAILABLE = "55P03"
@@ -55,6 +64,7 @@ class Tx:
     postgres: bool
     heads: dict[str, Any] = field(default_factory=dict)
     emitted_events: bool = False  # session events were written: wake their watchers after commit
+    writes: int = 0  # statements that changed rows so far (each store function of a write counts one)
 
 
 Work = Callable[[Tx], T]
@@ -70,8 +80,9 @@ class _Job(Generic[T]):
     error: BaseException | None = None
 
 
-class _BudgetSpent(Exception):
-    """Some decision's budget ran out between its run and the commit: roll back, run the rest again."""
+class _RunAgain(Exception):
+    """A decision must be undone (it failed after writing, or its budget ran out before the
+    commit): roll back, and run the batch again without it."""
 
 
 class DecisionWriter:
@@ -146,7 +157,7 @@ class DecisionWriter:
         while live:
             try:
                 committed = self._transaction(live)
-            except _BudgetSpent:
+            except _RunAgain:  # rolled back: the others again, without the ones that failed
                 live = [job for job in live if job.error is None]
                 continue
             except DBAPIError as error:
@@ -167,51 +178,41 @@ class DecisionWriter:
             return
 
     def _transaction(self, live: list[_Job[Any]]) -> bool:
-        """One transaction over `live`; True when it committed session events. Raises
-        _BudgetSpent (rolled back) when a budget ran out before the commit."""
+        """One transaction over `live`; True when it committed session events.
+
+        A decision that raises before writing anything (a refusal: the usual case) just fails.
+        One that raises after writing, or whose budget no longer allows the commit, can only be
+        undone with the whole transaction: _RunAgain rolls back, and the batch runs again without
+        it (no SAVEPOINTs: they cost two statements per decision on the happy path)."""
         self.lock_wait_ms = _lock_wait_ms(live)
         with self.engine.connect() as conn:
             tx = Tx(conn=conn, postgres=self.postgres)
             try:
                 with conn.begin():
-                    self._run_each(tx, live)
+                    if self.postgres:
+                        _bound_pg_waits(conn, live)
+                    for job in live:
+                        job.result, job.error = None, None
+                        writes = tx.writes
+                        try:
+                            job.result = job.work(tx)
+                        except Exception as error:  # noqa: BLE001  (handed to the job's caller)
+                            job.error = _lock_wait_error(error, job) or error
+                            if tx.writes != writes or not isinstance(error, _REFUSALS):
+                                raise _RunAgain() from None
                     if all(job.error is not None for job in live):
                         raise _Rollback()
-                    spent = False
-                    for job in live:
+                    for job in live:  # right before COMMIT: nothing commits for a caller who gave up
                         if job.error is None and job.budget is not None:
                             try:
                                 job.budget.check()
                             except DeadlineExceeded as error:
-                                job.error, spent = error, True
-                    if spent:
-                        raise _BudgetSpent()
+                                job.error = error
+                                raise _RunAgain() from None
                     audit_sync.flush_heads(tx)
             except _Rollback:
                 return False
         return tx.emitted_events
-
-    def _run_each(self, tx: Tx, live: list[_Job[Any]]) -> None:
-        alone = len(live) == 1
-        for job in live:
-            job.result, job.error = None, None
-            heads = dict(tx.heads)
-            savepoint = None if alone else tx.conn.begin_nested()
-            try:
-                if self.postgres:
-                    _bound_pg_waits(tx.conn, job.budget)
-                job.result = job.work(tx)
-                if job.budget is not None:
-                    job.budget.check()
-            except Exception as error:  # noqa: BLE001  (handed to the job's caller)
-                job.error = _lock_wait_error(error, job) or error
-                tx.heads = heads  # locks taken in the savepoint are released with it
-                if savepoint is None:
-                    raise _Rollback() from None
-                savepoint.rollback()
-            else:
-                if savepoint is not None:
-                    savepoint.commit()
 
 
 class _Rollback(Exception):
@@ -248,9 +249,12 @@ def _lock_wait_ms(jobs: list[_Job[Any]]) -> int:
     return wait_ms - wait_ms % 1000 if wait_ms > 3000 else wait_ms
 
 
-def _bound_pg_waits(conn: Connection, budget: deadlines.Budget | None) -> None:
-    left = budget.remaining() if budget is not None else None
-    ms = str(max(1, int(left * 1000))) if left is not None else "0"  # 0: no limit
+def _bound_pg_waits(conn: Connection, jobs: list[_Job[Any]]) -> None:
+    """Lock waits end with the most pressed caller's deadline (a decision cut short by it fails
+    alone: the batch runs again without it)."""
+    lefts = [left for left in (job.budget.remaining() for job in jobs if job.budget is not None)
+             if left is not None]
+    ms = str(max(1, int(min(lefts) * 1000))) if lefts else "0"  # 0: no limit
     conn.exec_driver_sql("SELECT set_config('lock_timeout', %(ms)s, true), "
                          "set_config('statement_timeout', %(ms)s, true)", {"ms": ms})
 

@@ -193,15 +193,15 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOpera
 async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOperation, lock_id: str,
                      old_lock_id: str, user_info: str | None, proof: ProofHeaders | None,
                      editors: EditorRegistry | None, settle_pending: bool) -> Grant:
-    if ctx.audit_writer is not None and not operation.changes_lock and operation != "PutUserInfo":
-        return await _authorize_read(ctx, ctx.audit_writer, caller, operation=operation, lock_id=lock_id,
-                                     proof=proof, editors=editors, settle_pending=settle_pending)
-    if ctx.decisions is not None and operation.changes_lock:
+    if ctx.decisions is not None and operation != "PutUserInfo":
         keys = LoopBoundKeys(editors, asyncio.get_running_loop()) if editors is not None else None
         async with audited(ctx, caller, operation.value):
             return await ctx.decisions.run(functools.partial(
-                _decide_lock, ctx=ctx, caller=caller, operation=operation, lock_id=lock_id,
+                _decide, ctx=ctx, caller=caller, operation=operation, lock_id=lock_id,
                 old_lock_id=old_lock_id, proof=proof, keys=keys, settle_pending=settle_pending))
+    if ctx.audit_writer is not None and not operation.changes_lock and operation != "PutUserInfo":
+        return await _authorize_read(ctx, ctx.audit_writer, caller, operation=operation, lock_id=lock_id,
+                                     proof=proof, editors=editors, settle_pending=settle_pending)
     async with audited(ctx, caller, operation.value), ctx.transaction() as db:
         is_lock_operation = operation.changes_lock
         grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation,
@@ -237,12 +237,14 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
     return _answer(grant, current, info, editor)
 
 
-def _decide_lock(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOperation, lock_id: str,
-                 old_lock_id: str, proof: ProofHeaders | None, keys: LoopBoundKeys | None,
-                 settle_pending: bool) -> Grant:
-    """A lock operation as one call on the writer thread (control.db.writer): the same steps as
-    _authorize's transaction, in Core statements on the file row locked by the grant's read."""
-    rows = grant_reads.read_grant(tx.conn, hash_token(caller.access_token), for_update=True)
+def _decide(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOperation, lock_id: str,
+            old_lock_id: str, proof: ProofHeaders | None, keys: LoopBoundKeys | None, settle_pending: bool) -> Grant:
+    """A grant as one call on the writer thread (control.db.writer), in Core statements: the
+    same steps as _authorize's transaction. A lock operation reads the file row FOR UPDATE and
+    changes it (the compare-and-set); any other grant reads without a lock. Its audit record is
+    in the same transaction, so it is durable before the reply."""
+    changes_lock = operation.changes_lock
+    rows = grant_reads.read_grant(tx.conn, hash_token(caller.access_token), for_update=changes_lock)
     found = (rows.session, rows.tenant, rows.file, rows.storage) if rows else None
     grant = check_grant(ctx, caller, operation, found, settle_pending=settle_pending,
                         file_exists=lambda file_id: decision_store.file_exists(tx, file_id=file_id))
@@ -252,18 +254,22 @@ def _decide_lock(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: Wopi
         check_proof_of(rows.editor, keys, session=grant.session, access_token=caller.access_token,
                        headers=proof, now_ms=now)
     file = grant.file
-    before = grant.lock_id
-    state = locks.LockState(file.lock_id, file.lock_expire_time)
-    current = locks.apply(state, operation.value, lock_id=lock_id, old_lock_id=old_lock_id, now=now)
-    if (state.lock_id, state.lock_expire_time) != (file.lock_id, file.lock_expire_time):
-        decision_store.set_lock(tx, file_id=file.id, lock_id=state.lock_id, lock_expire_time=state.lock_expire_time)
-    if operation in LOCK_EVENTS and current != before:
-        decision_store.emit_event(tx, type=LOCK_EVENTS[operation], session=grant.session, now=now,
-                                  version=file.version)
-    audit_sync.append(tx, [audit.new_event(**_grant_record(
-        caller, operation, grant, now=now, detail=f"lock={audit.lock_digest(current)}",
-        lock_hash=audit.lock_hash_of(lock_id or current)))])
-    return _answer(grant, current, None, rows.editor)
+    current, detail = grant.lock_id, ""
+    if changes_lock:
+        state = locks.LockState(file.lock_id, file.lock_expire_time)
+        current = locks.apply(state, operation.value, lock_id=lock_id, old_lock_id=old_lock_id, now=now)
+        if (state.lock_id, state.lock_expire_time) != (file.lock_id, file.lock_expire_time):
+            decision_store.set_lock(tx, file_id=file.id, lock_id=state.lock_id,
+                                    lock_expire_time=state.lock_expire_time)
+        if operation in LOCK_EVENTS and current != grant.lock_id:
+            decision_store.emit_event(tx, type=LOCK_EVENTS[operation], session=grant.session, now=now,
+                                      version=file.version)
+        detail = f"lock={audit.lock_digest(current)}"
+    audit_sync.append(tx, [audit.new_event(**_grant_record(caller, operation, grant, now=now, detail=detail,
+                                                           lock_hash=audit.lock_hash_of(lock_id or current)))])
+    # UserInfo only matters to CheckFileInfo (which returns it) and PutUserInfo (not decided here).
+    info = rows.user_info if operation == "CheckFileInfo" else None
+    return _answer(grant, current, info, rows.editor)
 
 
 def _grant_record(caller: Caller, operation: WopiOperation, grant: Grant, *, now: int, detail: str,
