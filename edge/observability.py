@@ -19,7 +19,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import grpc
 from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response, g, request
 

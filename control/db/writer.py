@@ -161,13 +161,13 @@ class DecisionWriter:
                 live = [job for job in live if job.error is None]
                 continue
             except DBAPIError as error:
-                waited = [_lock_wait_error(error, job) for job in live]
-                if len(live) == 1 or any(waited):
-                    for job, mapped in zip(live, waited, strict=True):
-                        job.error = mapped or error
+                if len(live) == 1:
+                    live[0].error = _lock_wait_error(error, live[0]) or error
                     return
-                # A batch-level failure (a PostgreSQL deadlock with another replica, a lost
-                # connection): each decision alone, so that one cannot fail the others.
+                # The database failed the batch (a PostgreSQL deadlock: a batch takes the row locks
+                # of several decisions, in their order, not the order single transactions keep; a
+                # lock wait cut short by one caller's deadline; a lost connection): each decision
+                # alone, so that one cannot fail the others.
                 log.info("a batch of %d decisions failed (%s); running them one by one", len(live), error)
                 for job in live:
                     job.error = None
@@ -196,8 +196,10 @@ class DecisionWriter:
                         writes = tx.writes
                         try:
                             job.result = job.work(tx)
+                        except DBAPIError:
+                            raise  # the transaction is lost: see _run_batch
                         except Exception as error:  # noqa: BLE001  (handed to the job's caller)
-                            job.error = _lock_wait_error(error, job) or error
+                            job.error = error
                             if tx.writes != writes or not isinstance(error, _REFUSALS):
                                 raise _RunAgain() from None
                     if all(job.error is not None for job in live):
