@@ -178,7 +178,7 @@ def measure_rate(
     wrk: str | None,
     url: str,
     *,
-    server_pid: int,
+    server_pid: int | tuple[int, ...],
     threads: int,
     connections: int,
     duration_s: float,
@@ -349,7 +349,8 @@ async def _lock_unlock(urls: list[str], duration_s: float) -> RateResult:
                       errors=len(errors), error_detail=", ".join(sorted(set(errors))[:5]))
 
 
-def measure_lock_unlock(urls: list[str], *, server_pid: int, duration_s: float, warmup_s: float) -> RateResult:
+def measure_lock_unlock(urls: list[str], *, server_pid: int | tuple[int, ...], duration_s: float,
+                        warmup_s: float) -> RateResult:
     """LOCK then UNLOCK in a loop, one worker per file (so every answer should be 200)."""
     if warmup_s > 0:
         asyncio.run(_lock_unlock(urls, warmup_s))
@@ -361,7 +362,8 @@ def measure_lock_unlock(urls: list[str], *, server_pid: int, duration_s: float, 
     return result
 
 
-def measure_put(url: str, body: bytes, *, server_pid: int, count: int, vary: bool = False) -> RateResult:
+def measure_put(url: str, body: bytes, *, server_pid: int | tuple[int, ...], count: int,
+                vary: bool = False) -> RateResult:
     """Sequential PutFiles under a lock (taken first): the server's CPU time per PutFile. The same
     body each time (the control plane records an unchanged save: nothing is published), or with
     `vary` new bytes each time (a real save: a version kept, the new bytes published)."""

@@ -32,7 +32,7 @@ from trivial_app import SMALL_SIZE  # noqa: E402
 
 # Frames that mean "waiting", not working: left out of the shares.
 # py-spy shows a thread blocked in C (a queue's lock, epoll, gRPC's poller) at its last Python frame.
-IDLE_LEAVES = ("EpollSelector.select (", "DecisionWriter._serve (control/db/writer.py:122)", "_worker (concurrent/futures/thread.py:81)", "Thread.run (threading.py:982)",
+IDLE_LEAVES = ("EpollSelector.select (", "DecisionWriter._serve (", "_worker (concurrent/futures/thread.py:81)", "Thread.run (threading.py:982)",
                "_connection_worker_thread (aiosqlite/core.py:59)", "Condition.wait (", "Queue.get (",
                "Thread._wait_for_tstate_lock (", "Event.wait (")
 
@@ -51,11 +51,40 @@ def library(frame: str) -> str:
     return "python stdlib/other"
 
 
+# Which part of `serve` (edge and control plane share one process and one event loop) a stack
+# belongs to: the first marker found, innermost frames first.
+COMPONENTS = (
+    ("DecisionWriter.", "control: writer thread (decisions, audit)"),
+    ("GrantReader.", "control: grant-read threads"),
+    ("control/", "control: servicers and services (event loop)"),
+    ("grpc/aio/_server", "control: grpc.aio server"),
+    ("fsspec/", "edge: storage calls (threads)"),
+    ("shared/storage/", "edge: storage calls (threads)"),
+    ("edge/", "edge: WOPI handlers"),
+    ("grpc/aio/", "edge: grpc.aio client"),
+    ("quart/", "edge: Quart"),
+    ("hypercorn/", "edge: Hypercorn/h11"),
+    ("h11/", "edge: Hypercorn/h11"),
+)
+
+
+def component(frames: list[str]) -> str:
+    for frame in frames:  # the control plane's own threads first, whatever they call
+        if frame.startswith(("DecisionWriter.", "GrantReader.")):
+            return COMPONENTS[0][1] if frame.startswith("DecisionWriter.") else COMPONENTS[1][1]
+    for frame in reversed(frames):
+        for marker, name in COMPONENTS:
+            if marker in frame.rpartition("(")[2] or frame.startswith(marker):
+                return name
+    return "event loop and the rest (asyncio callbacks, gRPC completion queue)"
+
+
 def fold(raw: Path, top: int) -> str:
     """py-spy's raw (collapsed) stacks -> the report's tables."""
     self_time: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     libs: collections.Counter[str] = collections.Counter()
+    parts: collections.Counter[str] = collections.Counter()
     total = idle = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -68,9 +97,12 @@ def fold(raw: Path, top: int) -> str:
         total += count
         self_time[leaf] += count
         libs[library(leaf)] += count
+        parts[component(frames)] += count
         for frame in set(frames):
             inclusive[frame] += count
-    lines = [f"samples: {total} busy, {idle} idle (left out)", "", "by library (self time):"]
+    lines = [f"samples: {total} busy, {idle} idle (left out)", "", "by component (whole stacks):"]
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in parts.most_common()]
+    lines += ["", "by library (self time):"]
     lines += [f"  {n / total:6.1%}  {name}" for name, n in libs.most_common()]
     lines += ["", f"top {top} frames by self time:"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in self_time.most_common(top)]
@@ -87,6 +119,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples of the thread holding the GIL (Python work; leaves out C work without it)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -112,7 +146,7 @@ def main() -> int:
             load = _scenario(args, sessions)
             load(min(2.0, args.seconds))  # warm-up
             spy = subprocess.Popen([py_spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
-                                    "--threads", "-d", str(int(args.seconds)), "-o", str(raw),
+                                    "--threads", *(["--gil"] if args.gil else []), "-d", str(int(args.seconds)), "-o", str(raw),
                                     "--pid", str(proxy.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             worker = threading.Thread(target=load, args=(args.seconds,))
             worker.start()

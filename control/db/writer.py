@@ -149,8 +149,13 @@ class DecisionWriter:
                 log.exception("a decision batch failed")
                 for job in batch:
                     job.error = job.error or error
+            # One wake-up of each event loop per batch (each call_soon_threadsafe writes to the
+            # loop's self-pipe: per decision, that was the largest cost of a read on the loop).
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
             for job in batch:
-                job.loop.call_soon_threadsafe(_settle, job)
+                by_loop.setdefault(job.loop, []).append(job)
+            for loop, jobs in by_loop.items():
+                loop.call_soon_threadsafe(_settle_all, jobs)
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
         live = [job for job in batch if _still_wanted(job)]
@@ -232,13 +237,14 @@ def _still_wanted(job: _Job[Any]) -> bool:
     return True
 
 
-def _settle(job: _Job[Any]) -> None:
-    if job.future.done():
-        return
-    if job.error is not None:
-        job.future.set_exception(job.error)
-    else:
-        job.future.set_result(job.result)
+def _settle_all(jobs: list[_Job[Any]]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
 
 
 def _lock_wait_ms(jobs: list[_Job[Any]]) -> int:
