@@ -136,14 +136,11 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          egress=EgressPolicy(allow=settings.egress_allow),
                          write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000),
                          read_sessions=session_factory(read_engine) if read_engine is not None else None)
-    # Reads' audit records are group-committed (control.services.audit_writer).
-    grant_reader = GrantReader(settings.effective_database_url)
-    bind_engine(grant_reader.engine, box)
-    # Lock changes and those audit batches: one call each on the writer thread (control.db.writer).
+    # The WOPI grants (with their audit records, group-committed), lock changes and PutFile's
+    # BeginWrite/CommitWrite: one call each on the writer thread (control.db.writer).
     decisions = DecisionWriter(settings.effective_database_url, on_commit=ctx.events.notify)
     bind_engine(decisions.engine, box)
-    ctx = dataclasses.replace(ctx, grant_reader=grant_reader, decisions=decisions)
-    ctx = dataclasses.replace(ctx, audit_writer=AuditWriter(ctx))
+    ctx = dataclasses.replace(ctx, decisions=decisions)
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -209,8 +206,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     if settings.egress_allow:
         log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
-                          stopping=stopping, editors=registry, metrics=metrics, audit_writer=ctx.audit_writer,
-                          read_engine=read_engine, grant_reader=grant_reader, decisions=decisions)
+                          stopping=stopping, editors=registry, metrics=metrics, read_engine=read_engine,
+                          decisions=decisions)
 
 
 def _tls_description(tls: ServerTlsSettings) -> str:
