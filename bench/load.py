@@ -178,7 +178,7 @@ def measure_rate(
     wrk: str | None,
     url: str,
     *,
-    server_pid: int,
+    server_pid: int | tuple[int, ...],
     threads: int,
     connections: int,
     duration_s: float,
@@ -349,7 +349,8 @@ async def _lock_unlock(urls: list[str], duration_s: float) -> RateResult:
                       errors=len(errors), error_detail=", ".join(sorted(set(errors))[:5]))
 
 
-def measure_lock_unlock(urls: list[str], *, server_pid: int, duration_s: float, warmup_s: float) -> RateResult:
+def measure_lock_unlock(urls: list[str], *, server_pid: int | tuple[int, ...], duration_s: float,
+                        warmup_s: float) -> RateResult:
     """LOCK then UNLOCK in a loop, one worker per file (so every answer should be 200)."""
     if warmup_s > 0:
         asyncio.run(_lock_unlock(urls, warmup_s))
@@ -361,8 +362,11 @@ def measure_lock_unlock(urls: list[str], *, server_pid: int, duration_s: float, 
     return result
 
 
-def measure_put(url: str, body: bytes, *, server_pid: int, count: int) -> RateResult:
-    """Sequential PutFiles under a lock (taken first): the server's CPU time per PutFile."""
+def measure_put(url: str, body: bytes, *, server_pid: int | tuple[int, ...], count: int,
+                vary: bool = False) -> RateResult:
+    """Sequential PutFiles under a lock (taken first): the server's CPU time per PutFile. The same
+    body each time (the control plane records an unchanged save: nothing is published), or with
+    `vary` new bytes each time (a real save: a version kept, the new bytes published)."""
     import httpx
 
     lock = "bench-put-lock"
@@ -377,9 +381,10 @@ def measure_put(url: str, body: bytes, *, server_pid: int, count: int) -> RateRe
         client.post(url.replace("?", "/contents?", 1), content=body, headers=headers)  # warm-up
         cpu_before = cpu_seconds(server_pid)
         began = time.perf_counter()
-        for _ in range(count):
+        for n in range(count):
+            content = (n.to_bytes(8, "big") + body[8:]) if vary else body
             started = time.perf_counter()
-            reply = client.post(url.replace("?", "/contents?", 1), content=body, headers=headers)
+            reply = client.post(url.replace("?", "/contents?", 1), content=content, headers=headers)
             latencies.append(time.perf_counter() - started)
             if reply.status_code != 200:
                 problems.append(f"PUT {reply.status_code}")

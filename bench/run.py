@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -118,6 +119,7 @@ class Control:
         self.channel.close()
 
 
+SPLIT_SUFFIX = " split"  # a back end's label in the split shape (control and edge processes)
 TENANTS = 4  # the multi-tenant scenario spreads CheckFileInfo over this many tenants
 LOCK_FILES = 32  # one file per LOCK/UNLOCK worker
 
@@ -199,12 +201,15 @@ class DownloadFigures:
     cpu_s_per_gib: float | None
 
 
-def measure_big(server: Server, url: str, args: argparse.Namespace) -> DownloadFigures:
-    """The 100 MiB downloads with the server's RSS sampled and its CPU time counted."""
-    cpu_before = cpu_seconds(server.pid)
+def measure_big(server: Server, url: str, args: argparse.Namespace,
+                cpu_pids: int | tuple[int, ...] | None = None) -> DownloadFigures:
+    """The 100 MiB downloads with the server's RSS sampled and its CPU time counted (of
+    `cpu_pids` when given: a split deployment's edge and control plane)."""
+    cpu_pids = server.pid if cpu_pids is None else cpu_pids
+    cpu_before = cpu_seconds(cpu_pids)
     with RssSampler(server.pid) as rss:
         result = measure_downloads(url, BIG_SIZE, sequential=args.sequential, concurrent=args.concurrent)
-    cpu_after = cpu_seconds(server.pid)
+    cpu_after = cpu_seconds(cpu_pids)
     gib = result.downloads * BIG_SIZE / 1024**3
     cpu = (cpu_after - cpu_before) / gib if cpu_before is not None and cpu_after is not None else None
     return DownloadFigures(run=result, peak_rss_mib=rss.peak_mib, cpu_s_per_gib=cpu)
@@ -256,9 +261,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "warning when its server binaries are missing)",
     )
     parser.add_argument(
+        "--shape",
+        default="serve,split",
+        help="comma-separated deployment shapes: serve (edge and control plane in one process), split "
+        "(`wopi-proxy control` and `wopi-proxy edge`, two processes like the /grpc reference); both by default",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
-        help="short runs (4 s, 1 s warm-up), no GetFile downloads: the whole run in about 3 minutes",
+        help="short runs (4 s, 1 s warm-up), no GetFile downloads unless asked (--small-duration, "
+        "--sequential): the whole run in about 3 minutes",
     )
     parser.add_argument(
         "--tool",
@@ -270,9 +282,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/<time>.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.duration, args.small_duration, args.warmup, args.sequential, args.puts = 4.0, 0.0, 1.0, 0, 20
+    if args.quick:  # what is given explicitly stays (e.g. --quick --sequential 2)
+        given = {a.split("=")[0] for a in (sys.argv[1:] if argv is None else argv) if a.startswith("--")}
+        quick = {"duration": 4.0, "small_duration": 0.0, "warmup": 1.0, "sequential": 0, "puts": 20}
+        for name, value in quick.items():
+            if "--" + name.replace("_", "-") not in given:
+                setattr(args, name, value)
     args.db = [d.strip() for d in args.db.split(",") if d.strip()]
+    args.shape = [d.strip() for d in args.shape.split(",") if d.strip()]
+    if not args.shape or not set(args.shape) <= {"serve", "split"}:
+        parser.error("--shape takes serve and/or split")
     if not set(args.db) <= {"sqlite", "postgres"}:
         parser.error("--db takes sqlite and/or postgres")
     return args
@@ -285,6 +304,10 @@ TARGETS = {
     "put_cpu_ms": 8.0,  # PutFile 1 MiB with lock: server CPU per request
     "lock_p99_ms": 50.0,  # LOCK/UNLOCK p99 at 32 concurrent
     "tenants": 0.8,  # 4 tenants reach >= 80 % of one tenant's total
+    "cfi1_rate": 0.35,  # CheckFileInfo at 1 client >= 35 % of the trivial endpoint's rate at 1 client
+    "small_rate": 0.45,  # GetFile 100 KiB >= 45 % of the trivial endpoint returning 100 KiB
+    "big_mib_s": 0.6,  # GetFile 100 MiB >= 60 % of the trivial streaming endpoint's MiB/s
+    "rss_growth_mib": 32.0,  # the server's RSS growth during the 100 MiB downloads
 }
 
 
@@ -297,6 +320,8 @@ class Backend:
     tenants: RateResult
     lock: RateResult
     put: RateResult
+    cfi1: RateResult | None = None  # one connection
+    put_new: RateResult | None = None  # new bytes each time
     small: RateResult | None = None
     big: DownloadFigures | None = None
     idle_rss_mib: float | None = None
@@ -310,38 +335,77 @@ def start_proxy(base: list[str], workdir: Path, name: str, database_url: str | N
     return start_server(f"wopi-proxy-{name}", argv, workdir)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_split(base: list[str], workdir: Path, name: str, database_url: str | None) -> tuple[Server, Server]:
+    """`wopi-proxy control` and `wopi-proxy edge` as two processes: the deployed shape, and the
+    shape of the /grpc reference (a Quart process calling a grpc.aio process)."""
+    data_dir = workdir / f"data-{name}"
+    port = free_port()
+    argv = [*base, "control", "--host", "127.0.0.1", "--grpc-port", "0", "--data-dir", str(data_dir),
+            "--public-url", f"http://127.0.0.1:{port}"]
+    if database_url:
+        argv += ["--database-url", database_url]
+    control = start_server(f"wopi-proxy-{name}-control", argv, workdir)
+    edge = start_server(f"wopi-proxy-{name}-edge", [
+        *base, "edge", "--host", "127.0.0.1", "--port", str(port),
+        "--control", f"127.0.0.1:{control.ready['grpc_port']}", "--api-key-file", str(data_dir / "edge.key")],
+        workdir)
+    edge.ready["grpc_port"] = control.ready["grpc_port"]
+    return control, edge
+
+
 def measure_backend(name: str, database_url: str | None, args: argparse.Namespace, wrk: str | None,
                     workdir: Path, files_dir: Path, big_sha: str, stack: contextlib.ExitStack,
-                    settle_warnings: list[str]) -> tuple[Backend, Server]:
+                    settle_warnings: list[str]) -> tuple[Backend, list[Server]]:
     base = wopi_proxy_command()
-    proxy = start_proxy(base, workdir, name, database_url)
-    stack.callback(proxy.stop)
-    sessions = provision(proxy, workdir / f"data-{name}", files_dir)
-    print(f"[{name}] wopi-proxy pid {proxy.pid} (edge :{proxy.ready['http_port']})", flush=True)
+    db_name = name.partition(" ")[0]
+    servers: list[Server]
+    if name.endswith(SPLIT_SUFFIX):
+        control, proxy = start_split(base, workdir, db_name + "-split", database_url)
+        servers = [control, proxy]
+        pids: int | tuple[int, ...] = (control.pid, proxy.pid)
+        data_dir = workdir / f"data-{db_name}-split"
+    else:
+        proxy = start_proxy(base, workdir, db_name, database_url)
+        servers, pids, data_dir = [proxy], proxy.pid, workdir / f"data-{db_name}"
+    for server in servers:
+        stack.callback(server.stop)
+    sessions = provision(servers[0], data_dir, files_dir)
+    print(f"[{name}] wopi-proxy pid {pids} (edge :{proxy.ready['http_port']})", flush=True)
     info = get_json(sessions["small.bin"].url())
     if info.get("Size") != SMALL_SIZE:
         raise RuntimeError(f"CheckFileInfo answered {info}")
     rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
 
-    print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants: {args.duration:g} s each ...", flush=True)
-    cfi = measure_rate(wrk, sessions["small.bin"].url(), server_pid=proxy.pid, duration_s=args.duration, **rate)
+    print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants, then 1 client: {args.duration:g} s each ...",
+          flush=True)
+    cfi = measure_rate(wrk, sessions["small.bin"].url(), server_pid=pids, duration_s=args.duration, **rate)
     script = workdir / f"tenants-{name}.lua"
     paths = [s.url().split("/", 3)[3] for s in sessions["tenants"]]
     write_lua_round_robin(str(script), ["/" + p for p in paths])
     settle(sessions["small.bin"].url(), settle_warnings, "CheckFileInfo")
-    tenants = measure_rate(wrk, sessions["small.bin"].wopi_src.split("/wopi/")[0] + "/", server_pid=proxy.pid,
+    tenants = measure_rate(wrk, sessions["small.bin"].wopi_src.split("/wopi/")[0] + "/", server_pid=pids,
                            duration_s=args.duration, script=str(script), **rate)
 
     settle(sessions["small.bin"].url(), settle_warnings, f"CheckFileInfo over {TENANTS} tenants")
+    cfi1 = measure_rate(wrk, sessions["small.bin"].url(), server_pid=pids, duration_s=args.duration,
+                        **{**rate, "threads": 1, "connections": 1})
     print(f"[{name}] LOCK/UNLOCK, {LOCK_FILES} concurrent; PutFile 1 MiB x {args.puts} ...", flush=True)
-    lock = measure_lock_unlock([s.url() for s in sessions["locks"]], server_pid=proxy.pid,
+    lock = measure_lock_unlock([s.url() for s in sessions["locks"]], server_pid=pids,
                                duration_s=args.duration, warmup_s=args.warmup)
-    put = measure_put(sessions["put"].url(), os.urandom(MIB), server_pid=proxy.pid, count=args.puts)
-    backend = Backend(name=name, cfi=cfi, tenants=tenants, lock=lock, put=put)
+    body = os.urandom(MIB)
+    put = measure_put(sessions["put"].url(), body, server_pid=pids, count=args.puts)
+    put_new = measure_put(sessions["put"].url(), body, server_pid=pids, count=args.puts, vary=True)
+    backend = Backend(name=name, cfi=cfi, tenants=tenants, lock=lock, put=put, cfi1=cfi1, put_new=put_new)
 
     if args.small_duration > 0:
         settle(sessions["small.bin"].url(), settle_warnings, "the write load")
-        backend.small = measure_rate(wrk, sessions["small.bin"].url("/contents"), server_pid=proxy.pid,
+        backend.small = measure_rate(wrk, sessions["small.bin"].url("/contents"), server_pid=pids,
                                      duration_s=args.small_duration, **rate)
     if args.sequential > 0:
         check = download(sessions["big.bin"].url("/contents"), digest=True)
@@ -349,15 +413,18 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
             raise RuntimeError(f"GetFile of the 100 MiB file: status {check.status}, {check.received} bytes")
         settle(sessions["small.bin"].url(), settle_warnings, "the previous load")
         backend.idle_rss_mib = rss_mib(proxy.pid)
-        backend.big = measure_big(proxy, sessions["big.bin"].url("/contents"), args)
-    proxy.stop()  # a clean shutdown on SIGTERM is part of what a server must do
-    return backend, proxy
+        backend.big = measure_big(proxy, sessions["big.bin"].url("/contents"), args, cpu_pids=pids)
+    for server in reversed(servers):
+        server.stop()  # a clean shutdown on SIGTERM is part of what a server must do
+    return backend, servers
 
 
 @dataclass
 class Trivial:
     json: RateResult
     grpc: RateResult
+    json1: RateResult | None = None  # one connection
+    grpc1: RateResult | None = None
     small: RateResult | None = None
     big: DownloadFigures | None = None
     idle_rss_mib: float | None = None
@@ -381,11 +448,15 @@ def measure_trivial(args: argparse.Namespace, wrk: str | None, workdir: Path,
         if get_json(url + path) != {"status": "ok"}:
             raise RuntimeError(f"the trivial app's {path} answered something else")
     rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
-    print(f"trivial /json and /grpc: {args.duration:g} s each ...", flush=True)
+    print(f"trivial /json and /grpc, {args.connections} connections then 1: {args.duration:g} s each ...",
+          flush=True)
     tiny = measure_rate(wrk, url + "/json", server_pid=trivial.pid, duration_s=args.duration, **rate)
-    via = measure_rate(wrk, url + "/grpc", server_pid=trivial.pid, duration_s=args.duration, **rate)
-    # The /grpc figures count both processes' CPU, as wopi-proxy serve runs edge and control in one.
-    result = Trivial(json=tiny, grpc=via)
+    both = (trivial.pid, backend.pid)  # /grpc's CPU is both processes', as wopi-proxy's figures are
+    via = measure_rate(wrk, url + "/grpc", server_pid=both, duration_s=args.duration, **rate)
+    one = {**rate, "threads": 1, "connections": 1}
+    result = Trivial(json=tiny, grpc=via,
+                     json1=measure_rate(wrk, url + "/json", server_pid=trivial.pid, duration_s=args.duration, **one),
+                     grpc1=measure_rate(wrk, url + "/grpc", server_pid=both, duration_s=args.duration, **one))
     if args.small_duration > 0:
         result.small = measure_rate(wrk, url + "/small", server_pid=trivial.pid, duration_s=args.small_duration,
                                     **rate)
@@ -415,6 +486,8 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
     add("trivial /json CPU ms/req", trivial.json.cpu_ms_per_request, None)
     add(f"trivial /grpc req/s (c={c})", trivial.grpc.requests_per_s, trivial.json.requests_per_s)
     add("trivial /grpc p99 ms", trivial.grpc.p99_ms, trivial.json.p99_ms)
+    add("trivial /grpc CPU ms/req (both processes)", trivial.grpc.cpu_ms_per_request,
+        trivial.json.cpu_ms_per_request)
     ref = trivial.grpc
     for b in backends:
         r = ratio(b.cfi.requests_per_s, ref.requests_per_s)
@@ -424,8 +497,14 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
         r = ratio(b.cfi.p99_ms, ref.p99_ms)
         add(f"[{b.name}] CheckFileInfo p99 ms vs /grpc", b.cfi.p99_ms, ref.p99_ms,
             f"<= {TARGETS['cfi_p99']:.1f}", None if r is None else r <= TARGETS["cfi_p99"])
-        add(f"[{b.name}] CheckFileInfo CPU ms/req vs /json", b.cfi.cpu_ms_per_request,
-            trivial.json.cpu_ms_per_request)
+        add(f"[{b.name}] CheckFileInfo CPU ms/req vs /grpc", b.cfi.cpu_ms_per_request,
+            trivial.grpc.cpu_ms_per_request)
+        if b.cfi1 and trivial.grpc1 and trivial.json1:
+            r = ratio(b.cfi1.requests_per_s, trivial.grpc1.requests_per_s)
+            add(f"[{b.name}] CheckFileInfo req/s (c=1) vs /grpc c=1", b.cfi1.requests_per_s,
+                trivial.grpc1.requests_per_s, f">= {TARGETS['cfi1_rate']:.2f}",
+                None if r is None else r >= TARGETS["cfi1_rate"])
+            add(f"[{b.name}]   ... vs /json c=1", b.cfi1.requests_per_s, trivial.json1.requests_per_s)
         r = ratio(b.tenants.requests_per_s, b.cfi.requests_per_s)
         add(f"[{b.name}] CheckFileInfo {TENANTS} tenants req/s vs 1 tenant", b.tenants.requests_per_s,
             b.cfi.requests_per_s, f">= {TARGETS['tenants']:.2f}", None if r is None else r >= TARGETS["tenants"])
@@ -435,18 +514,36 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
         add(f"[{b.name}] LOCK/UNLOCK req/s", b.lock.requests_per_s, None)
         add(f"[{b.name}] LOCK/UNLOCK CPU ms/req", b.lock.cpu_ms_per_request, None)
         cpu = b.put.cpu_ms_per_request
-        add(f"[{b.name}] PutFile 1 MiB (locked) CPU ms/req", cpu, None, f"<= {TARGETS['put_cpu_ms']:.0f} ms",
+        add(f"[{b.name}] PutFile 1 MiB same bytes (locked) CPU ms/req", cpu, None, f"<= {TARGETS['put_cpu_ms']:.0f} ms",
             None if cpu is None else cpu <= TARGETS["put_cpu_ms"])
         add(f"[{b.name}] PutFile 1 MiB p50 ms", b.put.p50_ms, None)
+        if b.put_new:
+            cpu = b.put_new.cpu_ms_per_request
+            add(f"[{b.name}] PutFile 1 MiB new bytes CPU ms/req", cpu, None, f"<= {TARGETS['put_cpu_ms']:.0f} ms",
+                None if cpu is None else cpu <= TARGETS["put_cpu_ms"])
+            add(f"[{b.name}] PutFile 1 MiB new bytes p50 ms", b.put_new.p50_ms, None)
         if b.small and trivial.small:
-            add(f"[{b.name}] GetFile 100 KiB req/s vs /small", b.small.requests_per_s, trivial.small.requests_per_s)
+            r = ratio(b.small.requests_per_s, trivial.small.requests_per_s)
+            add(f"[{b.name}] GetFile 100 KiB req/s (c={c}) vs /small", b.small.requests_per_s,
+                trivial.small.requests_per_s, f">= {TARGETS['small_rate']:.2f}",
+                None if r is None else r >= TARGETS["small_rate"])
+            add(f"[{b.name}] GetFile 100 KiB p99 ms vs /small", b.small.p99_ms, trivial.small.p99_ms)
         if b.big and trivial.big:
-            add(f"[{b.name}] GetFile 100 MiB sequential MiB/s", b.big.run.sequential_mib_s,
-                trivial.big.run.sequential_mib_s)
-            add(f"[{b.name}] GetFile 100 MiB concurrent MiB/s", b.big.run.concurrent_mib_s,
-                trivial.big.run.concurrent_mib_s)
+            for label, mib_s, ref_mib_s in (
+                    ("sequential", b.big.run.sequential_mib_s, trivial.big.run.sequential_mib_s),
+                    (f"{args.concurrent} at once", b.big.run.concurrent_mib_s, trivial.big.run.concurrent_mib_s)):
+                r = ratio(mib_s, ref_mib_s)
+                add(f"[{b.name}] GetFile 100 MiB {label} MiB/s vs /stream", mib_s, ref_mib_s,
+                    f">= {TARGETS['big_mib_s']:.2f}", None if r is None else r >= TARGETS["big_mib_s"])
             add(f"[{b.name}] GetFile 100 MiB CPU s/GiB", b.big.cpu_s_per_gib, trivial.big.cpu_s_per_gib)
             add(f"[{b.name}] Peak RSS during downloads MiB", b.big.peak_rss_mib, trivial.big.peak_rss_mib)
+            growth = b.big.peak_rss_mib - b.idle_rss_mib if b.idle_rss_mib is not None else None
+            trivial_growth = (trivial.big.peak_rss_mib - trivial.idle_rss_mib
+                              if trivial.idle_rss_mib is not None else None)
+            whose = "edge" if b.name.endswith(SPLIT_SUFFIX) else "edge+control"
+            add(f"[{b.name}] RSS growth during downloads MiB ({whose})", growth, trivial_growth,
+                f"< {TARGETS['rss_growth_mib']:.0f} MiB",
+                None if growth is None else growth < TARGETS["rss_growth_mib"])
     header = ["metric", "wopi-proxy", "reference", "ratio", "target", "met"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
@@ -489,15 +586,20 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
                 continue
             stack.callback(cluster.stop)
             url = cluster.create_database("bench")
-        backend, proxy = measure_backend(name, url, args, wrk, workdir, files_dir, big_sha, stack, warnings)
-        backends.append(backend)
-        servers.append(proxy)
+        for shape in args.shape:
+            label = name + (SPLIT_SUFFIX if shape == "split" else "")
+            if shape == "split" and url is not None:
+                url = cluster.create_database("bench_split")
+            backend, started = measure_backend(label, url, args, wrk, workdir, files_dir, big_sha, stack, warnings)
+            backends.append(backend)
+            servers.extend(started)
 
     rows = print_results(backends, trivial, args)
     problems = [*error_lines("trivial /json", trivial.json), *error_lines("trivial /grpc", trivial.grpc)]
     for b in backends:
         for label, result in (("CheckFileInfo", b.cfi), ("CheckFileInfo tenants", b.tenants),
-                              ("LOCK/UNLOCK", b.lock), ("PutFile", b.put), ("GetFile 100 KiB", b.small)):
+                              ("LOCK/UNLOCK", b.lock), ("PutFile", b.put), ("PutFile new bytes", b.put_new),
+                              ("GetFile 100 KiB", b.small)):
             if result is not None:
                 problems += error_lines(f"[{b.name}] {label}", result)
         if b.big:

@@ -110,14 +110,18 @@ def _status_kib(pid: int, key: str) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of the whole process (all threads: gRPC, SQLite, worker threads)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+def cpu_seconds(pid: int | tuple[int, ...]) -> float | None:
+    """User + system CPU time of the whole process (all threads: gRPC, SQLite, worker threads),
+    or the sum over several (a control plane and its edge)."""
+    total = 0.0
+    for one in (pid,) if isinstance(pid, int) else pid:
+        try:
+            with open(f"/proc/{one}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
 
 
 def rss_mib(pid: int) -> float | None:

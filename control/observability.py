@@ -54,6 +54,7 @@ def _code_of(error: BaseException, context: grpc.aio.ServicerContext) -> str:
 class RpcObserver(grpc.aio.ServerInterceptor):
     def __init__(self, metrics: ControlMetrics) -> None:
         self._metrics = metrics
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -63,6 +64,16 @@ class RpcObserver(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:  # not a method of ours: no label from a name a client made up
             return handler
+        # The wrapped handler is made once per method (the registered handler does not change).
+        cached = self._wrapped.get(handler_call_details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, handler_call_details)
+        self._wrapped[handler_call_details.method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, handler_call_details: grpc.HandlerCallDetails
+              ) -> grpc.RpcMethodHandler:
         service, method = _names(handler_call_details.method)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(

@@ -170,4 +170,22 @@ class EncryptedText(TypeDecorator[str]):
         stored = str(value)
         if not stored.startswith(FERNET_TOKEN_PREFIX):
             return stored
-        return _box(dialect).decrypt(stored)
+        return _decrypt_cached(_box(dialect), stored)
+
+
+# Decrypting a Fernet token (HMAC and AES) cost more than the rest of a grant's read. A token
+# always decrypts to the same text under the same key, so the last few are kept by (key, token);
+# a changed value is a new token, so nothing here can serve stale text.
+_DECRYPTED_MAX = 256
+_decrypted: dict[tuple[SecretBox, str], str] = {}  # the box itself: another key never matches
+
+
+def _decrypt_cached(box: SecretBox, stored: str) -> str:
+    key = (box, stored)
+    plain = _decrypted.get(key)
+    if plain is None:
+        plain = box.decrypt(stored)
+        if len(_decrypted) >= _DECRYPTED_MAX:
+            _decrypted.clear()
+        _decrypted[key] = plain
+    return plain

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
 from control.db.grant_reads import GrantReader
+from control.db.writer import DecisionWriter
 from control.services.audit_writer import AuditWriter
 from control.api.bridge_servicer import BridgeServicer
 from control.api.edge_servicer import EdgeServicer
@@ -96,6 +97,7 @@ class RunningControl:
     audit_writer: AuditWriter | None = None
     read_engine: AsyncEngine | None = None
     grant_reader: GrantReader | None = None
+    decisions: DecisionWriter | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         for name in ["", *SERVICE_NAMES]:
@@ -106,6 +108,8 @@ class RunningControl:
         await self.editors.close()
         if self.audit_writer is not None:
             await self.audit_writer.close()
+        if self.decisions is not None:
+            await asyncio.to_thread(self.decisions.close)
         await self.engine.dispose()
         if self.read_engine is not None:
             await self.read_engine.dispose()
@@ -144,10 +148,11 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                              unlock_grace_s=settings.bridge_unlock_grace_s, lease_s=settings.bridge_lease_s,
                              entry_ttl_s=settings.bridge_entry_ttl_s,
                              key=box.derive("bridge document ids")))
-    # Reads' audit records are group-committed (control.services.audit_writer).
-    grant_reader = GrantReader(settings.effective_database_url)
-    bind_engine(grant_reader.engine, box)
-    ctx = dataclasses.replace(ctx, audit_writer=AuditWriter(ctx), grant_reader=grant_reader)
+    # The WOPI grants (with their audit records, group-committed), lock changes and PutFile's
+    # BeginWrite/CommitWrite: one call each on the writer thread (control.db.writer).
+    decisions = DecisionWriter(settings.effective_database_url, on_commit=ctx.events.notify)
+    bind_engine(decisions.engine, box)
+    ctx = dataclasses.replace(ctx, decisions=decisions)
     await ensure_admin_key(ctx, settings.data_dir)
     await ensure_edge_key(ctx, settings.data_dir)
 
@@ -214,8 +219,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     if settings.egress_allow:
         log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
     return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
-                          stopping=stopping, editors=registry, metrics=metrics, audit_writer=ctx.audit_writer,
-                          read_engine=read_engine, grant_reader=grant_reader)
+                          stopping=stopping, editors=registry, metrics=metrics, read_engine=read_engine,
+                          decisions=decisions)
 
 
 def _tls_description(tls: ServerTlsSettings) -> str:

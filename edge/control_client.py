@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -143,14 +143,21 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
     return errors.ControlPlaneUnavailable(f"{error.code().name}: {error.details()}")
 
 
+class RpcObserver(Protocol):
+    """Told of every call attempt: its method, its duration and, when it failed, its gRPC code."""
+
+    def observe(self, method: str, seconds: float, error_code: str | None) -> None: ...
+
+
 class ControlClient:
     """Reads get a short deadline, writes and lock changes a longer one (EdgeSettings): the control
     plane commits nothing once a deadline has passed, so an error here means nothing was done,
     except after BeginWrite, whose intent the control plane resolves from storage."""
 
     def __init__(self, address: str, api_key: str, *, read_timeout_s: float, write_timeout_s: float,
-                 tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = ()) -> None:
-        # interceptors: metrics and tracing (edge.observability)
+                 tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = (),
+                 observer: RpcObserver | None = None) -> None:
+        # interceptors: tracing; observer: metrics (edge.observability)
         # address: HOST:PORT, or several replicas (shared.grpc_targets)
         self._channel = secure_or_insecure_aio_channel(control_target(address), tls, options=CHANNEL_OPTIONS,
                                                        interceptors=interceptors)
@@ -160,6 +167,7 @@ class ControlClient:
         self._read_timeout = read_timeout_s
         self._write_timeout = write_timeout_s
         self._ready: tuple[float, bool, str] = (0.0, False, "not checked yet")
+        self._observer = observer
 
     async def close(self) -> None:
         await self._channel.close()
@@ -169,17 +177,34 @@ class ControlClient:
         """One call; an idempotent one is tried again (on another replica) when UNAVAILABLE."""
         deadline = time.monotonic() + (self._write_timeout if write else self._read_timeout)
         for attempt in range(1, RETRY_ATTEMPTS + 1):
+            started = time.perf_counter()
             try:
-                return await method(request, metadata=self._metadata, timeout=max(0.001, deadline - time.monotonic()),
-                                    wait_for_ready=False)
+                reply = await method(request, metadata=self._metadata,
+                                     timeout=max(0.001, deadline - time.monotonic()), wait_for_ready=False)
             except grpc.aio.AioRpcError as error:
+                self._observe(method, started, error.code().name)
                 pause = RETRY_BACKOFF_S * attempt
                 if (not idempotent or error.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRY_ATTEMPTS
                         or time.monotonic() + pause >= deadline):
                     raise _domain_error(error) from None
                 log.info("control plane unavailable (%s); asking again", error.details())
                 await asyncio.sleep(pause)
+            except asyncio.CancelledError:  # the editor went away: its time counts, not as an error
+                self._observe(method, started, None)
+                raise
+            except Exception:
+                self._observe(method, started, "UNKNOWN")
+                raise
+            else:
+                self._observe(method, started, None)
+                return reply
         raise AssertionError("unreachable")
+
+    def _observe(self, method: Any, started: float, error_code: str | None) -> None:
+        if self._observer is not None:
+            name = getattr(method, "_method", b"")  # the multicallable's path, /pkg.Service/Method
+            self._observer.observe(name.decode() if isinstance(name, bytes) else str(name),
+                                   time.perf_counter() - started, error_code)
 
     async def readiness(self) -> tuple[bool, str]:
         """Whether the control plane answers and says it is SERVING (its database answers too);

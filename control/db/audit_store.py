@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -89,9 +90,10 @@ _EVENT_COLUMNS = tuple(c.name for c in AuditEvent.__table__.columns if c.name !=
 _INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)  # type: ignore[attr-defined]
 
 
-async def insert_events(db: AsyncSession, *, events: Sequence[AuditEvent]) -> int:
+async def insert_events(db: AsyncSession, *, events: Sequence[Any]) -> int:
     """Inserts now, one Core statement per row in list order (so ids follow the chain's order),
-    without the ORM's unit of work; sets each event's id and returns the last one."""
+    without the ORM's unit of work; sets each event's id and returns the last one. `events`:
+    control.services.audit.AuditRecord (or rows alike)."""
     connection = await db.connection()
     last = 0
     for event in events:

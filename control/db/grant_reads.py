@@ -13,20 +13,24 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, create_engine, event, select
-from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import col
+from sqlalchemy import Connection, Engine, Row, Select, and_, bindparam, create_engine, event, select
+from sqlalchemy.orm import configure_mappers
+from sqlmodel import SQLModel
 
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS, normalize_url
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 
 READERS = 4  # threads and connections
+M = TypeVar("M", bound=SQLModel)
 
 
 @dataclass(frozen=True)
 class GrantRows:
+    """Read-only snapshots of the rows (made with model_construct: no ORM identity, no
+    validation; setting an attribute on them fails, which is what a snapshot should do)."""
+
     session: Session
     tenant: Tenant
     file: File
@@ -35,15 +39,62 @@ class GrantRows:
     editor: Editor | None
 
 
-_QUERY = (select(Session, Tenant, File, Storage, UserInfo, Editor)
-          .join(Tenant, col(Tenant.id) == col(Session.tenant_id))
-          .join(File, col(File.id) == col(Session.file_id))
-          .join(Storage, col(Storage.id) == col(File.storage_id))
-          .outerjoin(UserInfo, and_(col(UserInfo.tenant_id) == col(Session.tenant_id),
-                                    col(UserInfo.user_id) == col(Session.user_id)))
-          .outerjoin(Editor, col(Editor.id) == col(Session.editor_id))
-          # Built once, with a bound parameter: its cache key is computed once, not per request.
-          .where(col(Session.token_hash) == bindparam("token_hash")))
+_MODELS: tuple[type[SQLModel], ...] = (Session, Tenant, File, Storage, UserInfo, Editor)
+_TABLES = [model.__table__ for model in _MODELS]  # type: ignore[attr-defined]
+_SESSIONS, _TENANTS, _FILES, _STORAGES, _USER_INFOS, _EDITORS = _TABLES
+# Not read: the tenant's webhook secret (encrypted: decrypting it per request cost more than the
+# query, and no grant uses it). Its snapshot holds the model's default ("") instead.
+_LEFT_OUT = {_TENANTS.c.webhook_secret}
+_COLUMNS = [[column for column in table.columns if column not in _LEFT_OUT] for table in _TABLES]
+_NAMES = [tuple(column.name for column in columns) for columns in _COLUMNS]
+
+
+def _grant_query() -> Select[Any]:
+    """Core, one SELECT of every column of the six tables (no ORM loading: the columns are
+    sliced back into snapshots by position)."""
+    return (select(*[column for columns in _COLUMNS for column in columns])
+            .select_from(_SESSIONS.join(_TENANTS, _TENANTS.c.id == _SESSIONS.c.tenant_id)
+                         .join(_FILES, _FILES.c.id == _SESSIONS.c.file_id)
+                         .join(_STORAGES, _STORAGES.c.id == _FILES.c.storage_id)
+                         .outerjoin(_USER_INFOS, and_(_USER_INFOS.c.tenant_id == _SESSIONS.c.tenant_id,
+                                                      _USER_INFOS.c.user_id == _SESSIONS.c.user_id))
+                         .outerjoin(_EDITORS, _EDITORS.c.id == _SESSIONS.c.editor_id))
+            # Built once, with a bound parameter: its cache key is computed once, not per request.
+            .where(_SESSIONS.c.token_hash == bindparam("token_hash")))
+
+
+GRANT_QUERY = _grant_query()
+# The lock decisions' read: the file row stays locked until the transaction ends (PostgreSQL;
+# SQLite's write transaction is exclusive anyway).
+GRANT_QUERY_FOR_UPDATE = GRANT_QUERY.with_for_update(of=_FILES)
+
+
+configure_mappers()  # model_construct's objects read through the mapped attributes: map them now
+
+
+def snapshot(model: type[M], names: tuple[str, ...], values: tuple[Any, ...]) -> M:
+    return model.model_construct(**dict(zip(names, values, strict=True)))
+
+
+def grant_rows(row: Row[Any] | None) -> GrantRows | None:
+    """GRANT_QUERY's row as snapshots (None: no session has that token)."""
+    if row is None:
+        return None
+    values = tuple(row)
+    found: list[Any] = []
+    at = 0
+    for model, names in zip(_MODELS, _NAMES, strict=True):
+        part = values[at:at + len(names)]
+        at += len(names)
+        # The outer joins' rows are absent when their key column is NULL.
+        found.append(None if part[0] is None else snapshot(model, names, part))
+    session, tenant, file, storage, user_info, editor = found
+    return GrantRows(session, tenant, file, storage, user_info, editor)
+
+
+def read_grant(conn: Connection, token_hash: str, *, for_update: bool = False) -> GrantRows | None:
+    query = GRANT_QUERY_FOR_UPDATE if for_update else GRANT_QUERY
+    return grant_rows(conn.execute(query, {"token_hash": token_hash}).first())
 
 
 def sync_url(url: str) -> str:
@@ -70,13 +121,8 @@ class GrantReader:
         return await asyncio.get_running_loop().run_in_executor(self._threads, self._read, token_hash)
 
     def _read(self, token_hash: str) -> GrantRows | None:
-        with OrmSession(self.engine, expire_on_commit=False) as db:
-            row = db.execute(_QUERY, {"token_hash": token_hash}).first()
-            if row is None:
-                return None
-            db.expunge_all()  # plain objects from here on: nothing is loaded later
-            session, tenant, file, storage, user_info, editor = row
-            return GrantRows(session, tenant, file, storage, user_info, editor)
+        with self.engine.connect() as conn:  # returned to the pool with a rollback: the snapshot ends
+            return read_grant(conn, token_hash)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)

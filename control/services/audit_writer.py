@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from control.db.models import AuditEvent
+from control.db import audit_sync
 from control.services import audit, deadlines
 from shared.errors import DeadlineExceeded
 
@@ -35,7 +35,7 @@ MAX_BATCH = 500  # records per transaction: bounds the transaction's time and si
 
 @dataclass
 class _Pending:
-    event: AuditEvent
+    event: audit.AuditRecord
     done: asyncio.Future[None]
     budget: deadlines.Budget | None
 
@@ -98,9 +98,13 @@ class AuditWriter:
                 live.append(pending)
         if not live:
             return
+        records = [p.event for p in live]
         try:
-            async with self._ctx.transaction() as db:
-                await audit.append(db, [p.event for p in live])
+            if self._ctx.decisions is not None:  # one call on the writer thread, Core statements
+                await self._ctx.decisions.run(lambda tx: audit_sync.append(tx, records))
+            else:
+                async with self._ctx.transaction() as db:
+                    await audit.append(db, records)
         except Exception as error:  # noqa: BLE001  (every waiting request learns of it)
             log.warning("an audit batch of %d records failed: %s", len(live), error)
             for pending in live:

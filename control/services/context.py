@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
     from control.db.grant_reads import GrantReader
+    from control.db.writer import DecisionWriter
     from control.services.audit_writer import AuditWriter
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
@@ -136,6 +137,10 @@ class ServiceContext:
     # The WOPI reads' one-call lookup (control.db.grant_reads); None: through `read()`.
     grant_reader: GrantReader | None = None
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
+    # The hot path's write transactions (lock changes, the reads' audit batches) as one call each
+    # on a dedicated writer thread, group-committed (control.db.writer); None: through
+    # `transaction()` (the services' unit tests).
+    decisions: DecisionWriter | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

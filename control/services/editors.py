@@ -14,6 +14,7 @@ import logging
 import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 from sqlmodel import col, select
@@ -361,7 +362,29 @@ async def check_proof(db: AsyncSession, registry: EditorRegistry, *, session: Se
                    headers=headers, now_ms=now_ms)
 
 
-def check_proof_of(editor: Editor | None, registry: EditorRegistry, *, session: Session, access_token: str,
+class ProofKeys(Protocol):
+    """What a proof check needs of the registry (EditorRegistry, or its thread-safe view)."""
+
+    def discovery(self, editor: Editor) -> Discovery | None: ...
+
+    def refresh_soon(self, editor_id: int, why: str) -> None: ...
+
+
+class LoopBoundKeys:
+    """The registry as seen from another thread (control.db.writer): a refresh is scheduled on
+    the registry's event loop, where its task belongs."""
+
+    def __init__(self, registry: EditorRegistry, loop: asyncio.AbstractEventLoop) -> None:
+        self._registry, self._loop = registry, loop
+
+    def discovery(self, editor: Editor) -> Discovery | None:
+        return self._registry.discovery(editor)
+
+    def refresh_soon(self, editor_id: int, why: str) -> None:
+        self._loop.call_soon_threadsafe(self._registry.refresh_soon, editor_id, why)
+
+
+def check_proof_of(editor: Editor | None, registry: ProofKeys, *, session: Session, access_token: str,
                    headers: ProofHeaders, now_ms: int) -> None:
     """check_proof with the session's editor already read (None: no editor)."""
     if session.editor_id is None:

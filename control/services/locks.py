@@ -7,15 +7,32 @@ after 30 minutes unless refreshed.
 
 from __future__ import annotations
 
-from control.db.models import File
+from dataclasses import dataclass
+from typing import Protocol
+
 from shared.errors import InvalidArgument, LockConflict
 
 LOCK_TTL_MS = 30 * 60 * 1000
 MAX_LOCK_ID_LENGTH = 1024  # SupportsExtendedLockLength
 
 
+class Lockable(Protocol):
+    """A file row's lock columns (control.db.models.File, or LockState)."""
 
-def current_lock(file: File, now: int) -> str:
+    lock_id: str | None
+    lock_expire_time: int | None
+
+
+@dataclass
+class LockState:
+    """The lock columns of a row read as a snapshot, for apply() to change; the caller writes them back."""
+
+    lock_id: str | None
+    lock_expire_time: int | None
+
+
+
+def current_lock(file: Lockable, now: int) -> str:
     """The live lock id, or "" when unlocked or expired."""
     if file.lock_id and (file.lock_expire_time or 0) > now:
         return file.lock_id
@@ -32,17 +49,17 @@ def check_lock_id(lock_id: str, field: str = "X-WOPI-Lock") -> str:
     return lock_id
 
 
-def _set(file: File, lock_id: str, now: int) -> None:
+def _set(file: Lockable, lock_id: str, now: int) -> None:
     file.lock_id = lock_id
     file.lock_expire_time = now + LOCK_TTL_MS
 
 
-def _clear(file: File) -> None:
+def _clear(file: Lockable) -> None:
     file.lock_id = None
     file.lock_expire_time = None
 
 
-def apply(file: File, operation: str, *, lock_id: str, old_lock_id: str, now: int) -> str:
+def apply(file: Lockable, operation: str, *, lock_id: str, old_lock_id: str, now: int) -> str:
     """Performs a lock operation on `file`; returns the lock after it or raises LockConflict."""
     current = current_lock(file, now)
     if operation == "GetLock":

@@ -88,4 +88,6 @@ def is_storage_name(value: str) -> bool:
 
 def printable(value: str, max_length: int) -> str:
     """Free text headed for the audit: control characters (NUL included) dropped, length capped."""
+    if value.isascii() and value.isprintable():  # the usual case: nothing to drop (32..126 only)
+        return value[:max_length]
     return "".join(c for c in value if ord(c) >= 32 and c != "\x7f")[:max_length]

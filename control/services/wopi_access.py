@@ -6,6 +6,8 @@ so a WOPI request costs the edge a single round trip. Denials are audited too.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db import stores
+from control.db import audit_sync, decision_store, grant_reads, stores
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 from control.services import audit, events, locks, validation
 from control.services.access_tokens import hash_token
 from control.services.context import ServiceContext
-from control.services.editors import EditorRegistry, ProofHeaders, check_proof, check_proof_of
+from control.services.editors import EditorRegistry, LoopBoundKeys, ProofHeaders, check_proof, check_proof_of
 from control.services.storages import storage_options
 from control.services.write_intents import PendingWrite, settle
 from shared.errors import (
@@ -35,6 +37,7 @@ from shared.errors import (
 from shared.wopi_operation import WopiOperation
 
 if TYPE_CHECKING:
+    from control.db.writer import Tx
     from control.services.audit_writer import AuditWriter
 
 LOCK_EVENTS = {"Lock": "locked", "UnlockAndRelock": "locked", "Unlock": "unlocked"}
@@ -105,6 +108,17 @@ async def check_found(ctx: ServiceContext, caller: Caller, operation: WopiOperat
                       found: tuple[Session, Tenant, File, Storage] | None, *, settle_pending: bool,
                       file_exists: Callable[[str], Awaitable[bool]]) -> Grant:
     """resolve()'s checks of what the token's lookup found."""
+    exists = False
+    if found is not None and found[0].file_id != caller.file_id and validation.is_lookup_id(caller.file_id):
+        exists = await file_exists(caller.file_id)
+    return check_grant(ctx, caller, operation, found, settle_pending=settle_pending,
+                       file_exists=lambda _file_id: exists)
+
+
+def check_grant(ctx: ServiceContext, caller: Caller, operation: WopiOperation,
+                found: tuple[Session, Tenant, File, Storage] | None, *, settle_pending: bool,
+                file_exists: Callable[[str], bool]) -> Grant:
+    """check_found's rules, synchronous (the writer thread's decisions run them too)."""
     now = ctx.clock()
     if found is None:
         raise AccessTokenInvalid()
@@ -115,7 +129,7 @@ async def check_found(ctx: ServiceContext, caller: Caller, operation: WopiOperat
         # A file id that names no file at all is 404 (WOPI "file unknown"); a real file the
         # token was not issued for is 401, like any foreign token.
         # (Ids we never issue do not even reach the database: PostgreSQL text cannot hold NUL.)
-        if not validation.is_lookup_id(caller.file_id) or not await file_exists(caller.file_id):
+        if not validation.is_lookup_id(caller.file_id) or not file_exists(caller.file_id):
             raise FileNotFound(validation.printable(caller.file_id, 43))
         raise AccessTokenInvalid("the access token is not valid for this file")
     if not tenant.enabled:
@@ -179,6 +193,12 @@ async def authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOpera
 async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOperation, lock_id: str,
                      old_lock_id: str, user_info: str | None, proof: ProofHeaders | None,
                      editors: EditorRegistry | None, settle_pending: bool) -> Grant:
+    if ctx.decisions is not None and operation != "PutUserInfo":
+        keys = LoopBoundKeys(editors, asyncio.get_running_loop()) if editors is not None else None
+        async with audited(ctx, caller, operation.value):
+            return await ctx.decisions.run(functools.partial(
+                _decide, ctx=ctx, caller=caller, operation=operation, lock_id=lock_id,
+                old_lock_id=old_lock_id, proof=proof, keys=keys, settle_pending=settle_pending))
     if ctx.audit_writer is not None and not operation.changes_lock and operation != "PutUserInfo":
         return await _authorize_read(ctx, ctx.audit_writer, caller, operation=operation, lock_id=lock_id,
                                      proof=proof, editors=editors, settle_pending=settle_pending)
@@ -215,6 +235,41 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
                                                lock_hash=audit.lock_hash_of(lock_id or current)))
         editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
     return _answer(grant, current, info, editor)
+
+
+def _decide(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOperation, lock_id: str,
+            old_lock_id: str, proof: ProofHeaders | None, keys: LoopBoundKeys | None, settle_pending: bool) -> Grant:
+    """A grant as one call on the writer thread (control.db.writer), in Core statements: the
+    same steps as _authorize's transaction. A lock operation reads the file row FOR UPDATE and
+    changes it (the compare-and-set); any other grant reads without a lock. Its audit record is
+    in the same transaction, so it is durable before the reply."""
+    changes_lock = operation.changes_lock
+    rows = grant_reads.read_grant(tx.conn, hash_token(caller.access_token), for_update=changes_lock)
+    found = (rows.session, rows.tenant, rows.file, rows.storage) if rows else None
+    grant = check_grant(ctx, caller, operation, found, settle_pending=settle_pending,
+                        file_exists=lambda file_id: decision_store.file_exists(tx, file_id=file_id))
+    assert rows is not None
+    now = ctx.clock()
+    if keys is not None and proof is not None:
+        check_proof_of(rows.editor, keys, session=grant.session, access_token=caller.access_token,
+                       headers=proof, now_ms=now)
+    file = grant.file
+    current, detail = grant.lock_id, ""
+    if changes_lock:
+        state = locks.LockState(file.lock_id, file.lock_expire_time)
+        current = locks.apply(state, operation.value, lock_id=lock_id, old_lock_id=old_lock_id, now=now)
+        if (state.lock_id, state.lock_expire_time) != (file.lock_id, file.lock_expire_time):
+            decision_store.set_lock(tx, file_id=file.id, lock_id=state.lock_id,
+                                    lock_expire_time=state.lock_expire_time)
+        if operation in LOCK_EVENTS and current != grant.lock_id:
+            decision_store.emit_event(tx, type=LOCK_EVENTS[operation], session=grant.session, now=now,
+                                      version=file.version)
+        detail = f"lock={audit.lock_digest(current)}"
+    audit_sync.append(tx, [audit.new_event(**_grant_record(caller, operation, grant, now=now, detail=detail,
+                                                           lock_hash=audit.lock_hash_of(lock_id or current)))])
+    # UserInfo only matters to CheckFileInfo (which returns it) and PutUserInfo (not decided here).
+    info = rows.user_info if operation == "CheckFileInfo" else None
+    return _answer(grant, current, info, rows.editor)
 
 
 def _grant_record(caller: Caller, operation: WopiOperation, grant: Grant, *, now: int, detail: str,

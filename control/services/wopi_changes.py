@@ -4,6 +4,7 @@ compare-and-set), CommitWrite confirms, AbandonWrite gives up."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from control.db.models import File, Session, Tenant, WriteIntent
 from control.services import access_tokens, audit, events, file_identity, launch_codes, locks, write_intents
 from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry
+from control.db.writer import NotHere
+from control.services import write_decisions
 from control.services.wopi_access import Caller, Grant, audited, resolve
 from shared import failpoints
 from shared.errors import (
@@ -135,6 +138,12 @@ async def begin(ctx: ServiceContext, caller: Caller, request: WriteRequest) -> B
 
 async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, settle_pending: bool) -> Begun:
     operation = request.operation
+    if ctx.decisions is not None and operation is WopiOperation.PUT_FILE:
+        # One call on the writer thread (control.services.write_decisions); the same audit of refusals.
+        async with audited(ctx, caller, operation.value, record_conflicts=False):
+            return await ctx.decisions.run(functools.partial(
+                write_decisions.begin_put_file, ctx=ctx, caller=caller, request=request,
+                settle_pending=settle_pending))
     # PutFile's conflicts are audited by RecordConflictCopy, with where the refused bytes went.
     async with audited(ctx, caller, operation.value, record_conflicts=operation is not WopiOperation.PUT_FILE), \
             ctx.transaction() as db:
@@ -251,6 +260,13 @@ async def commit(ctx: ServiceContext, caller: Caller, *, intent_id: str, fingerp
 
 async def _commit(ctx: ServiceContext, caller: Caller, *, intent_id: str, fingerprint: str,
                   editors: EditorRegistry | None) -> Committed:
+    if ctx.decisions is not None:
+        try:
+            return await ctx.decisions.run(functools.partial(
+                write_decisions.commit_put_file, ctx=ctx, caller=caller, intent_id=intent_id,
+                fingerprint=fingerprint))
+        except NotHere:  # not a PutFile intent: the transaction below
+            pass
     async with ctx.transaction() as db:
         intent = await db.get(WriteIntent, intent_id[:40], with_for_update=True, populate_existing=True)
         if intent is None:

@@ -92,3 +92,20 @@ async def write(ctx: ServiceContext, who: Caller, *, size: int = 1, sha256: str 
             continue
         return (await wopi_changes.commit(ctx, who, intent_id=begun.intent_id)).version
     raise AssertionError("the file stayed busy")
+
+
+async def with_writer_thread(ctx: ServiceContext, database_url: str, engine: object):  # type: ignore[no-untyped-def]
+    """`ctx` with the writer thread of start_control (control.db.writer): the hot path's grants,
+    lock changes and PutFile's BeginWrite/CommitWrite run there instead of in transactions.
+    An async generator: the fixture's body (`async for ... in`)."""
+    import dataclasses
+
+    from control import secrets as secret_boxes
+    from control.db.writer import DecisionWriter
+
+    decisions = DecisionWriter(database_url, on_commit=ctx.events.notify)
+    secret_boxes.bind_engine(decisions.engine, secret_boxes._box(engine.sync_engine.dialect))  # type: ignore[attr-defined]
+    try:
+        yield dataclasses.replace(ctx, decisions=decisions)
+    finally:
+        await asyncio.to_thread(decisions.close)

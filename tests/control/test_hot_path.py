@@ -1,7 +1,8 @@
-"""The WOPI read path as the control plane runs it (control.db.grant_reads, control.services.audit_writer):
-the grant's rows in one read, the audit record group-committed by one writer. The trail must stay
-exactly as strong: each record committed before the reply, one verifiable chain per tenant, and
-nothing recorded for a caller that went away."""
+"""The WOPI hot path as the control plane runs it (control.db.grant_reads, control.services.audit_writer,
+control.db.writer): the grant's rows in one read, the audit record group-committed by one writer,
+lock decisions as one call each on the writer thread, batched. The trail must stay exactly as
+strong: each record committed before the reply, one verifiable chain per tenant, nothing recorded
+(or changed) for a caller that went away, and each lock decision its own compare-and-set."""
 
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ from sqlmodel import col, select
 
 from control import secrets as secret_boxes
 from control.db.engine import create_read_engine, session_factory
+from control.db import audit_sync
 from control.db.grant_reads import GrantReader
-from control.db.models import AuditEvent, Storage, Tenant
+from control.db.models import AuditEvent, SessionEvent, Storage, Tenant
+from control.db.writer import DecisionWriter
 from control.services import audit, audit_queries, deadlines, storages, wopi_access
 from control.services.audit_writer import AuditWriter
 from control.services.context import Principal, ServiceContext
 from control.services.storage_policy import StoragePolicy
-from shared.errors import AccessTokenInvalid, DeadlineExceeded, FileNotFound, WopiProxyError
-from tests.control.helpers import OTHER_TENANT, TENANT, FakeClock, OpenSession, caller
+from shared.errors import AccessTokenInvalid, DeadlineExceeded, FileNotFound, LockConflict, WopiProxyError
+from tests.control.helpers import OTHER_TENANT, TENANT, FakeClock, OpenSession, caller, file_row
 
 
 @pytest.fixture
@@ -39,9 +42,13 @@ async def ctx(engine: AsyncEngine, clock: FakeClock, tmp_path: Path, database_ur
     base = ServiceContext(sessions=session_factory(engine), wopi_base_url="http://wopi.test", clock=clock,
                           storage_policy=StoragePolicy(tenant_file_base=tmp_path / "tenants"),
                           read_sessions=session_factory(read_engine) if read_engine is not None else None)
+    decisions = DecisionWriter(database_url, on_commit=base.events.notify)
+    secret_boxes.bind_engine(decisions.engine, box)
+    base = dataclasses.replace(base, grant_reader=reader, decisions=decisions)
     writer = AuditWriter(base)
-    yield dataclasses.replace(base, audit_writer=writer, grant_reader=reader)
+    yield dataclasses.replace(base, audit_writer=writer)
     await writer.close()
+    await asyncio.to_thread(decisions.close)
     await asyncio.to_thread(reader.close)
     if read_engine is not None:
         await read_engine.dispose()
@@ -114,18 +121,18 @@ async def test_a_failed_batch_fails_its_requests_and_the_writer_goes_on(
 ) -> None:
     opened = await open_session()
     before = len(await records(ctx))
-    real_append = audit.append
+    real_append = audit_sync.append
 
-    async def broken(*args: object, **kwargs: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit, "append", broken)
+    monkeypatch.setattr(audit_sync, "append", broken)
     results = await asyncio.gather(*(wopi_access.authorize(ctx, caller(opened), operation="GetFile")
                                      for _ in range(5)), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results), results
     assert len(await records(ctx)) == before  # no grant was answered, none recorded
 
-    monkeypatch.setattr(audit, "append", real_append)
+    monkeypatch.setattr(audit_sync, "append", real_append)
     await wopi_access.authorize(ctx, caller(opened), operation="GetFile")
     assert len(await records(ctx)) == before + 1
 
@@ -154,3 +161,99 @@ async def test_the_grant_carries_user_info_and_decrypted_storage_options(
 
     assert grant.user_info == "prefs" and served.user_info == ""
     assert grant.storage.root == docs.root and isinstance(grant.storage_options, dict)
+
+
+async def lock_events(ctx: ServiceContext, session_id: str) -> list[str]:
+    query = (select(SessionEvent.type).where(SessionEvent.session_id == session_id,
+                                             col(SessionEvent.type).in_(["locked", "unlocked"]))
+             .order_by(col(SessionEvent.id)))
+    async with ctx.sessions() as db:
+        return list((await db.exec(query)).all())
+
+
+async def test_concurrent_locks_of_one_file_have_exactly_one_winner(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    """Attack: 30 editors race to lock one file at once (the writer batches them in one
+    transaction): each decision is still its own compare-and-set, the losers change nothing."""
+    opened = await open_session()
+    before = len(await records(ctx))
+
+    results = await asyncio.gather(*(wopi_access.authorize(ctx, caller(opened), operation="Lock", lock_id=f"L{i}")
+                                     for i in range(30)), return_exceptions=True)
+
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1 and all(isinstance(r, LockConflict) for r in results if r not in winners), results
+    assert (await file_row(ctx, opened.session.row.file_id)).lock_id == winners[0].lock_id
+    trail = (await records(ctx))[before:]
+    assert sorted(r.outcome for r in trail) == ["conflict"] * 29 + ["ok"]
+    assert await lock_events(ctx, opened.session.row.id) == ["locked"]
+    report = await audit_queries.verify_chains(ctx, admin, tenant_id="")
+    assert (report.ok, report.reason) == (True, "")
+
+
+async def test_lock_unlock_rounds_on_many_files_keep_state_events_and_chain(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    """Group-committed decisions of different files: every one applied, recorded once, in order."""
+    opened = [await open_session(path=f"f{i}.docx", create=True) for i in range(8)]
+    before = len(await records(ctx))
+
+    async def rounds(n: int) -> None:
+        for _ in range(3):
+            await wopi_access.authorize(ctx, caller(opened[n]), operation="Lock", lock_id=f"L{n}")
+            await wopi_access.authorize(ctx, caller(opened[n]), operation="RefreshLock", lock_id=f"L{n}")
+            await wopi_access.authorize(ctx, caller(opened[n]), operation="Unlock", lock_id=f"L{n}")
+
+    await asyncio.gather(*(rounds(n) for n in range(8)))
+
+    assert len(await records(ctx)) == before + 8 * 9
+    for session in opened:
+        assert (await file_row(ctx, session.session.row.file_id)).lock_id is None
+        assert await lock_events(ctx, session.session.row.id) == ["locked", "unlocked"] * 3
+    report = await audit_queries.verify_chains(ctx, admin, tenant_id="")
+    assert (report.ok, report.reason) == (True, "")
+
+
+async def test_a_lock_for_a_caller_that_went_away_changes_nothing(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    """Attack: send LOCK and hang up at once: no lock may be taken (and none recorded) that nobody answered."""
+    opened = await open_session()
+    before = len(await records(ctx))
+
+    with deadlines.budget(None) as budget, pytest.raises(DeadlineExceeded):
+        budget.abandoned = True
+        await wopi_access.authorize(ctx, caller(opened), operation="Lock", lock_id="L1")
+    with deadlines.budget(0.01), pytest.raises(DeadlineExceeded):  # inside the commit margin
+        await wopi_access.authorize(ctx, caller(opened), operation="Lock", lock_id="L2")
+
+    assert (await file_row(ctx, opened.session.row.file_id)).lock_id is None
+    assert len(await records(ctx)) == before
+    assert await lock_events(ctx, opened.session.row.id) == []
+
+
+async def test_a_refused_lock_in_a_batch_rolls_back_only_itself(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    """A decision that fails after writing (its audit append breaks) is undone to its savepoint;
+    the decisions batched with it commit."""
+    first, second = await open_session(), await open_session(path="other.docx", create=True)
+    real_append = audit_sync.append
+
+    def second_one_breaks(tx: object, records: list[audit.AuditRecord]) -> None:
+        if records and records[0].session_id == second.session.row.id:
+            raise RuntimeError("disk full")
+        real_append(tx, records)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit_sync, "append", second_one_breaks)
+        results = await asyncio.gather(
+            wopi_access.authorize(ctx, caller(first), operation="Lock", lock_id="A"),
+            wopi_access.authorize(ctx, caller(second), operation="Lock", lock_id="B"),
+            return_exceptions=True)
+
+    assert not isinstance(results[0], BaseException) and isinstance(results[1], RuntimeError), results
+    assert (await file_row(ctx, first.session.row.file_id)).lock_id == "A"
+    assert (await file_row(ctx, second.session.row.file_id)).lock_id is None  # its UPDATE rolled back
+    assert await lock_events(ctx, second.session.row.id) == []

@@ -3,19 +3,34 @@ on this file?"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import hashlib
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.db.models import Storage, Tenant
 from control.services import sessions, storages, wopi_access
 from control.services.context import Principal, ServiceContext
 from shared.errors import AccessTokenInvalid, FileNotFound, TenantDisabled
 from shared.wopi_operation import WopiOperation
-from tests.control.helpers import TENANT, FakeClock, OpenSession, caller, disable_tenant, outcomes
+from tests.control.helpers import with_writer_thread, TENANT, FakeClock, OpenSession, caller, disable_tenant, outcomes
 
 READ_OPERATIONS = ["CheckFileInfo", "GetFile", "GetLock"]
 WRITE_OPERATIONS = sorted(op.value for op in WopiOperation if op.writes)
+
+
+@pytest.fixture(params=["transaction", "writer-thread"])
+async def ctx(request: pytest.FixtureRequest, ctx: ServiceContext, database_url: str, engine: AsyncEngine
+              ) -> AsyncIterator[ServiceContext]:
+    """Each test twice: through ServiceContext.transaction, and on the writer thread (control.db.writer)."""
+    if request.param == "transaction":
+        yield ctx
+        return
+    async for with_writer in with_writer_thread(ctx, database_url, engine):
+        yield with_writer
+
 
 
 async def test_a_valid_token_is_granted_its_session_file_and_storage(

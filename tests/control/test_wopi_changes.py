@@ -3,15 +3,30 @@ CommitWrite advances the file's version, once per write, whoever writes concurre
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncio
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.services import sessions
 from control.services.context import Principal, ServiceContext
 from control.services.sessions import OpenedSession
 from shared.errors import AccessTokenInvalid, OperationNotPermitted, TenantDisabled
-from tests.control.helpers import START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row, write
+from tests.control.helpers import with_writer_thread, START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row, write
+
+
+@pytest.fixture(params=["transaction", "writer-thread"])
+async def ctx(request: pytest.FixtureRequest, ctx: ServiceContext, database_url: str, engine: AsyncEngine
+              ) -> AsyncIterator[ServiceContext]:
+    """Each test twice: through ServiceContext.transaction, and on the writer thread (control.db.writer)."""
+    if request.param == "transaction":
+        yield ctx
+        return
+    async for with_writer in with_writer_thread(ctx, database_url, engine):
+        yield with_writer
+
 
 
 async def record_write(ctx: ServiceContext, opened: OpenedSession, *, size: int = 1, sha256: str = "",

@@ -1,0 +1,86 @@
+"""The audit chain's append for the writer thread (control.db.writer): Core statements on a
+synchronous connection, the chain's rules unchanged (control.services.audit's docstring).
+
+Each statement that changes a row counts in Tx.writes (control.db.writer undoes a decision that
+fails after writing by rolling the batch back). A batch transaction locks each chain's head once (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+transaction is exclusive anyway) and keeps its last id and hash in Tx.heads while its decisions
+append; the head row is written once, just before COMMIT (flush_heads). Ids are assigned in
+insert order while the head stays locked, so they follow the chain's order as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from control.db.models import AuditChainHead, AuditEvent
+from control.services import audit
+
+if TYPE_CHECKING:
+    from control.db.writer import Tx
+
+_HEADS = AuditChainHead.__table__  # type: ignore[attr-defined]
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_EVENT_COLUMNS = tuple(c.name for c in _EVENTS.columns if c.name != "id")
+
+# Built once, values bound per execution: compiled and cache-keyed once.
+_HEAD = (select(_HEADS.c.last_event_id, _HEADS.c.last_hash)
+         .where(_HEADS.c.tenant_id == bindparam("chain")))
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_UPDATE_HEAD = (update(_HEADS).where(_HEADS.c.tenant_id == bindparam("chain"))
+                .values(last_event_id=bindparam("last_id"), last_hash=bindparam("last_hash")))
+_CREATE_HEAD = {name: dialect.insert(_HEADS).values(tenant_id=bindparam("chain"))
+                .on_conflict_do_nothing(index_elements=["tenant_id"])
+                for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
+class Head(NamedTuple):
+    """A chain's head as the batch left it (immutable: a rolled-back decision restores the old one)."""
+
+    last_event_id: int
+    last_hash: str
+    dirty: bool = False
+
+
+def lock_head(tx: Tx, chain: str) -> Head:
+    """The chain's head, locked until the batch's transaction ends (created on its first record)."""
+    head = tx.heads.get(chain)
+    if head is not None:
+        return head
+    query = _HEAD_FOR_UPDATE if tx.postgres else _HEAD
+    row = tx.conn.execute(query, {"chain": chain}).first()
+    if row is None:
+        tx.conn.execute(_CREATE_HEAD[tx.conn.dialect.name], {"chain": chain})
+        tx.writes += 1
+        row = tx.conn.execute(query, {"chain": chain}).one()
+    head = tx.heads[chain] = Head(int(row[0]), str(row[1]))
+    return head
+
+
+def append(tx: Tx, records: Sequence[audit.AuditRecord]) -> None:
+    """Links `records` into their chains in list order (audit.append's rules), in tx's transaction."""
+    by_chain: dict[str, list[audit.AuditRecord]] = {}
+    for record in records:
+        by_chain.setdefault(audit.chain_of(record.tenant_id), []).append(record)
+    for chain in sorted(by_chain):  # a fixed order: two writers never wait on each other's heads
+        head = lock_head(tx, chain)
+        previous, last_id = head.last_hash, head.last_event_id
+        for record in by_chain[chain]:
+            record.previous_hash = previous
+            record.hash = previous = audit.compute_hash(record)
+            values = {name: getattr(record, name) for name in _EVENT_COLUMNS}
+            record.id = last_id = int(tx.conn.execute(_INSERT_EVENT, values).scalar_one())
+            tx.writes += 1
+        tx.heads[chain] = Head(last_id, previous, dirty=True)
+
+
+def flush_heads(tx: Tx) -> None:
+    """Writes the heads the batch moved (called once, right before COMMIT)."""
+    for chain, head in tx.heads.items():
+        if head.dirty:
+            tx.conn.execute(_UPDATE_HEAD, {"chain": chain, "last_id": head.last_event_id,
+                                           "last_hash": head.last_hash})

@@ -1,0 +1,150 @@
+"""Store functions of the writer thread's decisions (control.db.writer): Core statements on a
+synchronous connection, built once with bound parameters. One statement each; never commit;
+each write counts in Tx.writes (control.db.writer)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from control.db import audit_sync
+from control.db.grant_reads import snapshot
+from control.db.models import File, FileVersion, Session, SessionEvent, Storage, WriteIntent
+from control.services import audit
+
+if TYPE_CHECKING:
+    from control.db.writer import Tx
+
+_FILES = File.__table__  # type: ignore[attr-defined]
+_EVENTS = SessionEvent.__table__  # type: ignore[attr-defined]
+
+_FILE_EXISTS = select(_FILES.c.id).where(_FILES.c.id == bindparam("file_id"))
+_SET_LOCK = (update(_FILES).where(_FILES.c.id == bindparam("file_id"))
+             .values(lock_id=bindparam("lock_id"), lock_expire_time=bindparam("lock_expire_time")))
+_INSERT_EVENT = insert(_EVENTS)
+
+
+def file_exists(tx: Tx, *, file_id: str) -> bool:
+    return tx.conn.execute(_FILE_EXISTS, {"file_id": file_id}).first() is not None
+
+
+def set_lock(tx: Tx, *, file_id: str, lock_id: str | None, lock_expire_time: int | None) -> None:
+    """The file's row must be locked by this transaction (control.db.grant_reads.GRANT_QUERY_FOR_UPDATE)."""
+    tx.conn.execute(_SET_LOCK, {"file_id": file_id, "lock_id": lock_id, "lock_expire_time": lock_expire_time})
+    tx.writes += 1
+
+
+def emit_event(tx: Tx, *, type: str, session: Session, now: int, version: int = 0) -> None:
+    """control.services.events.emit's rule: the tenant's chain head is locked first, so that event
+    ids are handed out in commit order per tenant."""
+    audit_sync.lock_head(tx, audit.chain_of(session.tenant_id))
+    tx.conn.execute(_INSERT_EVENT, {
+        "tenant_id": session.tenant_id, "type": type, "time": now, "session_id": session.id,
+        "file_id": session.file_id, "user_id": session.user_id, "version": version,
+        "account": session.account, "origin_json": session.origin_json})
+    tx.emitted_events = True
+    tx.writes += 1
+
+
+# -- the write protocol (control.services.write_decisions) ---------------------------------------
+
+_INTENTS = WriteIntent.__table__  # type: ignore[attr-defined]
+_SESSIONS = Session.__table__  # type: ignore[attr-defined]
+_STORAGES = Storage.__table__  # type: ignore[attr-defined]
+_VERSIONS = FileVersion.__table__  # type: ignore[attr-defined]
+_INTENT_NAMES = tuple(c.name for c in _INTENTS.columns)
+_SESSION_NAMES = tuple(c.name for c in _SESSIONS.columns)
+_FILE_NAMES = tuple(c.name for c in _FILES.columns)
+_STORAGE_NAMES = tuple(c.name for c in _STORAGES.columns)
+
+_INTENT_FOR_UPDATE = select(_INTENTS).where(_INTENTS.c.id == bindparam("intent_id")).with_for_update()
+_SESSION_BY_TOKEN = select(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("token_hash"))
+_FILE_FOR_UPDATE = (select(_FILES).where(_FILES.c.id == bindparam("file_id"),
+                                         _FILES.c.tenant_id == bindparam("tenant_id")).with_for_update())
+_STORAGE_BY_NAME = select(_STORAGES).where(_STORAGES.c.tenant_id == bindparam("tenant_id"),
+                                           _STORAGES.c.name == bindparam("name"))
+_INSERT_INTENT = insert(_INTENTS)
+_SET_PENDING = (update(_FILES).where(_FILES.c.id == bindparam("file_id"))
+                .values(pending_intent_id=bindparam("intent_id")))
+_CONFIRM_INTENT = (update(_INTENTS).where(_INTENTS.c.id == bindparam("intent_id"))
+                   .values(state=bindparam("state"), resolve_time=bindparam("resolve_time"),
+                           resolution=bindparam("resolution")))
+_SAVED_FILE = (update(_FILES).where(_FILES.c.id == bindparam("file_id"))
+               .values(version=bindparam("version"), size=bindparam("size"), sha256=bindparam("sha256"),
+                       update_time=bindparam("update_time"), fingerprint=bindparam("fingerprint"),
+                       path=bindparam("path"), deleted_time=bindparam("deleted_time"),
+                       deleted_from=bindparam("deleted_from"), pending_intent_id=None))
+_VERSION_ID = select(_VERSIONS.c.id).where(_VERSIONS.c.file_id == bindparam("file_id"),
+                                           _VERSIONS.c.version == bindparam("version"))
+_UPDATE_VERSION = (update(_VERSIONS).where(_VERSIONS.c.id == bindparam("row_id"))
+                   .values(size=bindparam("size"), sha256=bindparam("sha256"), reason=bindparam("reason"),
+                           replaced_by=bindparam("replaced_by"), create_time=bindparam("create_time")))
+_INSERT_VERSION = insert(_VERSIONS)
+_VERSIONS_NEWEST_FIRST = (select(_VERSIONS.c.version).where(_VERSIONS.c.file_id == bindparam("file_id"))
+                          .order_by(_VERSIONS.c.version.desc()).limit(10_000))
+_DELETE_VERSIONS = delete(_VERSIONS).where(_VERSIONS.c.file_id == bindparam("file_id"),
+                                           _VERSIONS.c.version.in_(bindparam("versions", expanding=True)))
+
+
+def intent_for_update(tx: Tx, *, intent_id: str) -> WriteIntent | None:
+    row = tx.conn.execute(_INTENT_FOR_UPDATE, {"intent_id": intent_id}).first()
+    return None if row is None else snapshot(WriteIntent, _INTENT_NAMES, tuple(row))
+
+
+def session_by_token_hash(tx: Tx, *, token_hash: str) -> Session | None:
+    row = tx.conn.execute(_SESSION_BY_TOKEN, {"token_hash": token_hash}).first()
+    return None if row is None else snapshot(Session, _SESSION_NAMES, tuple(row))
+
+
+def file_for_update(tx: Tx, *, file_id: str, tenant_id: str) -> File | None:
+    row = tx.conn.execute(_FILE_FOR_UPDATE, {"file_id": file_id, "tenant_id": tenant_id}).first()
+    return None if row is None else snapshot(File, _FILE_NAMES, tuple(row))
+
+
+def storage_by_name(tx: Tx, *, tenant_id: str, name: str) -> Storage | None:
+    row = tx.conn.execute(_STORAGE_BY_NAME, {"tenant_id": tenant_id, "name": name}).first()
+    return None if row is None else snapshot(Storage, _STORAGE_NAMES, tuple(row))
+
+
+def insert_intent(tx: Tx, *, values: dict[str, Any]) -> None:
+    tx.conn.execute(_INSERT_INTENT, values)
+    tx.writes += 1
+
+
+def set_pending(tx: Tx, *, file_id: str, intent_id: str | None) -> None:
+    tx.conn.execute(_SET_PENDING, {"file_id": file_id, "intent_id": intent_id})
+    tx.writes += 1
+
+
+def resolve_intent(tx: Tx, *, intent_id: str, state: str, resolve_time: int, resolution: str) -> None:
+    tx.conn.execute(_CONFIRM_INTENT, {"intent_id": intent_id, "state": state, "resolve_time": resolve_time,
+                                      "resolution": resolution})
+    tx.writes += 1
+
+
+def save_file(tx: Tx, *, file_id: str, values: dict[str, Any]) -> None:
+    """A confirmed byte write's new state of the file (pending_intent_id cleared)."""
+    tx.conn.execute(_SAVED_FILE, {"file_id": file_id, **values})
+    tx.writes += 1
+
+
+def keep_version(tx: Tx, *, file: File, version: int, size: int, reason: str, replaced_by: str,
+                 retention: int, now: int) -> list[int]:
+    """control.services.versions.keep in Core: registers the kept bytes, returns (and forgets) the
+    versions past `retention`."""
+    if retention <= 0:
+        return []
+    fields = {"size": size, "sha256": file.sha256 if file.size == size else "", "reason": reason,
+              "replaced_by": replaced_by[:256], "create_time": now}
+    existing = tx.conn.execute(_VERSION_ID, {"file_id": file.id, "version": version}).scalar()
+    if existing is not None:
+        tx.conn.execute(_UPDATE_VERSION, {"row_id": existing, **fields})
+    else:
+        tx.conn.execute(_INSERT_VERSION, {"file_id": file.id, "version": version, **fields})
+    tx.writes += 1
+    kept = [int(v) for v in tx.conn.execute(_VERSIONS_NEWEST_FIRST, {"file_id": file.id}).scalars()]
+    expired = kept[retention:]
+    if expired:
+        tx.conn.execute(_DELETE_VERSIONS, {"file_id": file.id, "versions": expired})
+    return expired

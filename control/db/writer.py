@@ -1,0 +1,298 @@
+"""The hot path's write transactions, each one synchronous call on one dedicated writer thread.
+
+Why: through the async engine a decision (a lock change with its event and audit record) cost a
+thread hand-off per statement and per BEGIN/COMMIT, and those hand-offs and the event-loop
+wake-ups took more CPU than the SQL. Here a decision is a function of a Connection (SQLAlchemy
+Core statements) that the writer thread runs whole; the event loop pays one hand-off.
+
+Group commit: the thread takes every decision queued while it was busy and runs them in one
+transaction. Each decision is still its own compare-and-set on rows it locked (SQLite: the
+transaction holds the write lock; PostgreSQL: FOR UPDATE) and sees the decisions before it in
+the batch. A decision that refuses (a domain error) does so before writing and fails alone; one
+that fails after writing is undone by rolling the batch back and running the others again
+without it. One commit makes the whole batch durable before any of its callers is answered.
+
+Deadlines (control.services.deadlines) travel with each decision: one whose caller has gone or
+whose deadline is near is not run, and if any budget fails right before COMMIT the transaction
+is rolled back and run again without it, so nothing commits for a caller who gave up. SQLite's
+wait for the write lock and PostgreSQL's lock waits are bounded by the most pressed caller's
+time left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from control.db import audit_sync
+from control.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from control.db.grant_reads import sync_url
+from control.services import deadlines
+from control.services.write_intents import PendingWrite
+from shared.errors import DeadlineExceeded, WopiProxyError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+class NotHere(Exception):
+    """Raised by a decision, before writing, for a case it leaves to the transaction path
+    (ServiceContext.transaction): the caller runs that instead."""
+
+
+# What a decision raises to refuse (before it writes): it fails alone, the batch goes on.
+_REFUSALS = (WopiProxyError, PendingWrite, NotHere)
+MAX_BATCH = 64  # decisions per transaction: bounds a batch's time (and so each budget's wait)
+SQLITE_BUSY = 5
+PG_LOCK_NOT_AVAILABLE = "55P03"
+PG_QUERY_CANCELED = "57014"
+
+
+@dataclass
+class Tx:
+    """What a decision gets: the connection, inside the batch's transaction, and the batch's
+    state that outlives one decision (audit chain heads locked so far: control.db.audit_sync)."""
+
+    conn: Connection
+    postgres: bool
+    heads: dict[str, Any] = field(default_factory=dict)
+    emitted_events: bool = False  # session events were written: wake their watchers after commit
+    writes: int = 0  # statements that changed rows so far (each store function of a write counts one)
+
+
+Work = Callable[[Tx], T]
+
+
+@dataclass
+class _Job(Generic[T]):
+    work: Work[T]
+    budget: deadlines.Budget | None
+    future: asyncio.Future[T]
+    loop: asyncio.AbstractEventLoop
+    result: Any = None
+    error: BaseException | None = None
+
+
+class _RunAgain(Exception):
+    """A decision must be undone (it failed after writing, or its budget ran out before the
+    commit): roll back, and run the batch again without it."""
+
+
+class DecisionWriter:
+    """One per control-plane process: start() once, run() from the event loop, close() at the end."""
+
+    def __init__(self, url: str, *, on_commit: Callable[[], None] | None = None) -> None:
+        url = sync_url(url)
+        self.postgres = url.startswith("postgresql")
+        if url.startswith("sqlite"):
+            self.engine: Engine = create_engine(url, pool_size=1, max_overflow=0,
+                                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                              "check_same_thread": False})
+            _configure_sqlite_writer(self.engine, self)
+        else:
+            self.engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="decision-writer", daemon=True)
+        self._closed = False
+        self.lock_wait_ms = SQLITE_BUSY_TIMEOUT_MS  # SQLite: the batch's BEGIN IMMEDIATE waits this long
+        self._thread.start()
+
+    async def run(self, work: Work[T]) -> T:
+        """Runs `work` in the writer's next transaction; returns its result once committed (or raises
+        what it raised, its statements rolled back). The caller's deadline budget goes with it."""
+        deadlines.check("decision")
+        if self._closed:
+            raise DeadlineExceeded("the control plane is stopping")
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(work=work, budget=deadlines.current(), future=loop.create_future(), loop=loop)
+        self._queue.put(job)
+        # A cancelled caller leaves its decision to its budget (marked abandoned by the gRPC
+        # boundary): it is then rolled back, never half-done.
+        return await asyncio.shield(job.future)
+
+    def close(self) -> None:
+        """Finishes what is queued, then stops the thread (blocking: call it in a thread)."""
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self.engine.dispose()
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch: list[_Job[Any]] = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            try:
+                self._run_batch(batch)
+            except BaseException as error:  # noqa: BLE001  (never leave a caller waiting)
+                log.exception("a decision batch failed")
+                for job in batch:
+                    job.error = job.error or error
+            # One wake-up of each event loop per batch (each call_soon_threadsafe writes to the
+            # loop's self-pipe: per decision, that was the largest cost of a read on the loop).
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
+            for job in batch:
+                by_loop.setdefault(job.loop, []).append(job)
+            for loop, jobs in by_loop.items():
+                loop.call_soon_threadsafe(_settle_all, jobs)
+
+    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+        live = [job for job in batch if _still_wanted(job)]
+        while live:
+            try:
+                committed = self._transaction(live)
+            except _RunAgain:  # rolled back: the others again, without the ones that failed
+                live = [job for job in live if job.error is None]
+                continue
+            except DBAPIError as error:
+                if len(live) == 1:
+                    live[0].error = _lock_wait_error(error, live[0]) or error
+                    return
+                # The database failed the batch (a PostgreSQL deadlock: a batch takes the row locks
+                # of several decisions, in their order, not the order single transactions keep; a
+                # lock wait cut short by one caller's deadline; a lost connection): each decision
+                # alone, so that one cannot fail the others.
+                log.info("a batch of %d decisions failed (%s); running them one by one", len(live), error)
+                for job in live:
+                    job.error = None
+                    self._run_batch([job])
+                return
+            if committed and self._on_commit is not None:
+                live[0].loop.call_soon_threadsafe(self._on_commit)
+            return
+
+    def _transaction(self, live: list[_Job[Any]]) -> bool:
+        """One transaction over `live`; True when it committed session events.
+
+        A decision that raises before writing anything (a refusal: the usual case) just fails.
+        One that raises after writing, or whose budget no longer allows the commit, can only be
+        undone with the whole transaction: _RunAgain rolls back, and the batch runs again without
+        it (no SAVEPOINTs: they cost two statements per decision on the happy path)."""
+        self.lock_wait_ms = _lock_wait_ms(live)
+        with self.engine.connect() as conn:
+            tx = Tx(conn=conn, postgres=self.postgres)
+            try:
+                with conn.begin():
+                    if self.postgres:
+                        _bound_pg_waits(conn, live)
+                    for job in live:
+                        job.result, job.error = None, None
+                        writes = tx.writes
+                        try:
+                            job.result = job.work(tx)
+                        except DBAPIError:
+                            raise  # the transaction is lost: see _run_batch
+                        except Exception as error:  # noqa: BLE001  (handed to the job's caller)
+                            job.error = error
+                            if tx.writes != writes or not isinstance(error, _REFUSALS):
+                                raise _RunAgain() from None
+                    if all(job.error is not None for job in live):
+                        raise _Rollback()
+                    for job in live:  # right before COMMIT: nothing commits for a caller who gave up
+                        if job.error is None and job.budget is not None:
+                            try:
+                                job.budget.check()
+                            except DeadlineExceeded as error:
+                                job.error = error
+                                raise _RunAgain() from None
+                    audit_sync.flush_heads(tx)
+            except _Rollback:
+                return False
+        return tx.emitted_events
+
+
+class _Rollback(Exception):
+    """Every decision failed (their errors are set): nothing to commit."""
+
+
+def _still_wanted(job: _Job[Any]) -> bool:
+    if job.budget is None:
+        return True
+    try:
+        job.budget.check("decision")
+    except DeadlineExceeded as error:
+        job.error = error
+        return False
+    return True
+
+
+def _settle_all(jobs: list[_Job[Any]]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
+
+
+def _lock_wait_ms(jobs: list[_Job[Any]]) -> int:
+    """SQLite: the batch waits for the write lock no longer than its most pressed caller may."""
+    lefts = [job.budget.remaining() for job in jobs if job.budget is not None]
+    known = [left for left in lefts if left is not None]
+    if not known:
+        return SQLITE_BUSY_TIMEOUT_MS
+    wait_ms = max(1, min(SQLITE_BUSY_TIMEOUT_MS, int(min(known) * 1000)))
+    return wait_ms - wait_ms % 1000 if wait_ms > 3000 else wait_ms
+
+
+def _bound_pg_waits(conn: Connection, jobs: list[_Job[Any]]) -> None:
+    """Lock waits end with the most pressed caller's deadline (a decision cut short by it fails
+    alone: the batch runs again without it)."""
+    lefts = [left for left in (job.budget.remaining() for job in jobs if job.budget is not None)
+             if left is not None]
+    ms = str(max(1, int(min(lefts) * 1000))) if lefts else "0"  # 0: no limit
+    conn.exec_driver_sql("SELECT set_config('lock_timeout', %(ms)s, true), "
+                         "set_config('statement_timeout', %(ms)s, true)", {"ms": ms})
+
+
+def _lock_wait_error(error: BaseException, job: _Job[Any]) -> DeadlineExceeded | None:
+    """A lock wait cut short by the caller's deadline is DeadlineExceeded (as in ServiceContext)."""
+    if not isinstance(error, OperationalError) or job.budget is None:
+        return None
+    original = error.orig
+    if (getattr(original, "sqlite_errorcode", None) == SQLITE_BUSY
+            or getattr(original, "sqlstate", None) in (PG_LOCK_NOT_AVAILABLE, PG_QUERY_CANCELED)):
+        return DeadlineExceeded("the database stayed locked past the caller's deadline")
+    return None
+
+
+def _configure_sqlite_writer(engine: Engine, writer: DecisionWriter) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun by the hook below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        wait_ms = writer.lock_wait_ms
+        if connection.info.get("busy_timeout_ms") != wait_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            connection.info["busy_timeout_ms"] = wait_ms
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
