@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from quart import Quart
 
 from edge.bridge.services import EXTENSION, AppPool, BridgeServices
@@ -21,6 +23,9 @@ def own_url(host: str, port: int) -> str:
 
 
 def start(app: Quart, settings: EdgeSettings, control: ControlClient) -> None:
+    # httpx logs every request at INFO: the worker's polls would flood the log (our own lines say
+    # what matters, and never a URL that could carry a capability).
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     wopi_url = settings.bridge_wopi_url or own_url(settings.host, settings.port)
     services = BridgeServices(control=control, wopi=BridgeWopiClient(wopi_url),
                               apps=AppPool(EgressPolicy(allow=settings.egress_allow)),

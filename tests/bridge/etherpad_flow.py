@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -72,6 +72,11 @@ class BridgeFlow:
     http: httpx.Client
     log: Callable[[], str]
     edge_url: str
+    users: list[PadUser] = field(default_factory=list)  # killed after the test
+
+    def close(self) -> None:
+        for user in self.users:
+            user.close()
 
     def session(self, path: str, user_id: str, *, view: bool = False, name: str = "") -> session_pb.CreateSessionResponse:
         return self.api.call(self.api.sessions.CreateSession, session_pb.CreateSessionRequest(
@@ -99,22 +104,25 @@ class BridgeFlow:
         entered = self.enter(self.session(path, user_id, view=view))
         entered.user = PadUser.join(self.etherpad, entered.pad_id, session_id=entered.app_session_id,
                                     name=user_id.title())
+        self.users.append(entered.user)
         assert not entered.user.denied, entered.user
         return entered
 
-    def documents(self) -> list[bridge_pb.BridgedDocument]:
+    def documents(self, state: str = "") -> list[bridge_pb.BridgedDocument]:
+        """The tenant's live documents (closed ones only when `state` is "closed")."""
         stub = bridge_grpc.BridgeServiceStub(self.api.channel)
         reply = stub.ListBridgedDocuments(bridge_pb.ListBridgedDocumentsRequest(tenant_id=self.tenant_id,
-                                                                               page_size=100),
+                                                                               state=state, page_size=100),
                                           metadata=self.api.metadata, timeout=15)
         return list(reply.documents)
 
-    def document(self, file_id: str) -> bridge_pb.BridgedDocument | None:
-        found = [d for d in self.documents() if d.file_id == file_id]
+    def document(self, file_id: str, state: str = "") -> bridge_pb.BridgedDocument | None:
+        found = [d for d in self.documents(state) if d.file_id == file_id]
         return max(found, key=lambda d: d.generation) if found else None
 
     def wait_state(self, file_id: str, state: str, timeout: float = 30.0) -> bridge_pb.BridgedDocument:
-        return wait_until(lambda: (d if (d := self.document(file_id)) and d.state == state else None),
+        shown = "closed" if state == "closed" else ""
+        return wait_until(lambda: (d if (d := self.document(file_id, shown)) and d.state == state else None),
                           f"document in state {state}", timeout, lambda: f"{self.document(file_id)}\n{self.log()}")
 
     def audit(self, file_id: str) -> list[audit_pb.AuditEvent]:

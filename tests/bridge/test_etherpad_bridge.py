@@ -53,8 +53,10 @@ def flow(bridge_server: WopiProxyProcess, bridge_api: ControlApi, etherpad: Ethe
     etherpad.configure(bridge_server.http_url, secret)  # the Etherpad is shared by the test session
     tenant_id, folder = new_tenant(bridge_api, tmp_path / "storage")
     with httpx.Client(timeout=30, trust_env=False) as http:
-        yield BridgeFlow(api=bridge_api, etherpad=etherpad, editor=editor, tenant_id=tenant_id, folder=folder,
-                         http=http, log=lambda: bridge_server.log()[-6000:], edge_url=bridge_server.http_url)
+        flow = BridgeFlow(api=bridge_api, etherpad=etherpad, editor=editor, tenant_id=tenant_id, folder=folder,
+                          http=http, log=lambda: bridge_server.log()[-6000:], edge_url=bridge_server.http_url)
+        yield flow
+        flow.close()
 
 
 def _logs(flow: BridgeFlow) -> str:
@@ -170,7 +172,7 @@ def test_a_closed_session_can_change_nothing_more(flow: BridgeFlow) -> None:
     assert ann.user is not None and bob.user is not None
     ann.user.type("1")
     flow.api.call(flow.api.sessions.CloseSession,
-                  session_pb.CloseSessionRequest(tenant_id=flow.tenant_id, session_id=ann.session.session.id))
+                  session_pb.CloseSessionRequest(id=ann.session.session.id))
 
     def refused() -> bool:
         try:
@@ -234,6 +236,7 @@ def test_a_killed_edge_saves_what_it_missed_once_restarted(tmp_path: Path, ether
             api = ControlApi(proc.grpc_address, (proc.workdir / "data" / "admin.key").read_text().strip())
             wait_until(lambda: b"while the edge was down" in (folder / "crash.txt").read_bytes(),
                        "the missed revisions saved", timeout=60, details=lambda: proc.log()[-6000:])
+            flow.close()
     finally:
         api.close()
         proc.stop()
