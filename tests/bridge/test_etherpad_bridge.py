@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from edge.bridge.apps.etherpad import pad_text
 from shared import signatures
 from tests.bridge.etherpad_flow import FAST_TIMING, BridgeFlow, add_etherpad_editor, wait_until
 from tests.support.api import ControlApi, new_tenant, session_pb
+from tests.support.deployment import Deployment
 from tests.support.etherpad import EtherpadServer
 from tests.support.processes import WopiProxyProcess, serve
 
@@ -240,3 +241,35 @@ def test_a_killed_edge_saves_what_it_missed_once_restarted(tmp_path: Path, ether
     finally:
         api.close()
         proc.stop()
+
+
+def test_a_killed_edge_of_a_split_deployment_resumes_from_the_control_plane(
+        deploy: Callable[..., Deployment], etherpad: EtherpadServer, secret: str, tmp_path: Path) -> None:
+    """Production's shape: the control plane stays up while its only edge is killed mid-editing;
+    the edge restarted on the same address (the plugin's pushes meanwhile were lost) saves what
+    was typed, and the document's lock is the same constant."""
+    deployment = deploy("split", control_args=FAST_TIMING)
+    control, edge = deployment.processes
+    api = deployment.api()
+    etherpad.configure(deployment.http_url, secret)
+    tenant_id, folder = new_tenant(api, tmp_path / "storage")
+    with httpx.Client(timeout=30, trust_env=False) as http:
+        flow = BridgeFlow(api=api, etherpad=etherpad, editor=add_etherpad_editor(api, etherpad, secret),
+                          tenant_id=tenant_id, folder=folder, http=http, log=deployment.log,
+                          edge_url=deployment.http_url)
+        try:
+            (folder / "split.txt").write_bytes(b"split\n")
+            ann = flow.join("split.txt", "ann")
+            assert ann.user is not None
+            lock = flow.wopi_lock(ann.session)
+            ann.user.type(" one")
+            wait_until(lambda: b"one" in (folder / "split.txt").read_bytes(), "the first save",
+                       details=deployment.log)
+            edge.stop(signal.SIGKILL)
+            ann.user.type(" two")
+            edge.start()
+            wait_until(lambda: (folder / "split.txt").read_bytes() == b"split one two\n", "the missed save",
+                       timeout=60, details=deployment.log)
+            assert flow.wopi_lock(ann.session) == lock
+        finally:
+            flow.close()
