@@ -136,6 +136,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.WriteIntentNotFound(meta.get("intent_id", ""))
     if reason == "BRIDGE_SIGNATURE_INVALID":
         return errors.BridgeSignatureInvalid()
+    if reason == "BRIDGE_LEASE_LOST":
+        return errors.BridgeLeaseLost(meta.get("document_id", ""))
     if error.code() == grpc.StatusCode.FAILED_PRECONDITION and reason:
         # e.g. BRIDGE_LEASE_LOST: a worker's outcome on a document another worker owns now
         return errors.FailedPrecondition(reason, message, **{k: v for k, v in meta.items() if k not in ("reason", "message")})
