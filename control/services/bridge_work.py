@@ -265,8 +265,10 @@ async def _failed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
                   people: list[BridgeParticipant], out: Outcome, now: int) -> None:
     doc.attempts += 1
     doc.last_error = validation.printable(out.detail, 500) or "failed"
-    if doc.lease_kind == CLOSE:  # the app's copy could not be removed: closed all the same (nothing to save)
-        await _closed(db, ctx, doc, file, people, out, now)
+    if doc.lease_kind in (CLOSE, LOAD):
+        # CLOSE: the app's copy could not be removed; LOAD: nothing ever reached the app (the file is
+        # not text, the app refused it). Either way nothing is left to save: closed, lock released.
+        await _close(db, doc, file, people, now)
         return
     doc.state = "failed"
     await common.record(db, doc, "bridge.app_error", now, outcome="failed",
@@ -277,6 +279,11 @@ async def _closed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
                   people: list[BridgeParticipant], out: Outcome, now: int) -> None:
     if doc.lease_kind != CLOSE:
         raise InvalidArgument("outcome", "CLOSED answers a CLOSE item")
+    await _close(db, doc, file, people, now)
+
+
+async def _close(db: AsyncSession, doc: BridgeDocument, file: File, people: list[BridgeParticipant],
+                 now: int) -> None:
     if doc.lock_id and locks.current_lock(file, now) == doc.lock_id:
         locks.apply(file, "Unlock", lock_id=doc.lock_id, old_lock_id="", now=now)
         db.add(file)

@@ -273,3 +273,12 @@ def test_a_killed_edge_of_a_split_deployment_resumes_from_the_control_plane(
             assert flow.wopi_lock(ann.session) == lock
         finally:
             flow.close()
+
+
+def test_a_file_that_is_not_text_gets_a_page_saying_so(flow: BridgeFlow) -> None:
+    (flow.folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    session = flow.session("image.txt", "ann")
+    page = flow.http.get(session.host_page_url, follow_redirects=False)
+    assert page.status_code == 415 and "not plain text" in page.text, page.text
+    assert session.access_token not in page.text
+    assert flow.wopi_lock(session) == "", "nothing stays locked for a file that was never opened"
