@@ -282,3 +282,25 @@ def test_a_file_that_is_not_text_gets_a_page_saying_so(flow: BridgeFlow) -> None
     assert page.status_code == 415 and "not plain text" in page.text, page.text
     assert session.access_token not in page.text
     assert flow.wopi_lock(session) == "", "nothing stays locked for a file that was never opened"
+
+
+def test_a_lost_lock_turns_the_save_into_a_conflict_copy_and_editing_goes_on(flow: BridgeFlow) -> None:
+    """Another WOPI client breaks the bridge's lock and takes its own: the pad's text is kept beside
+    the file (never lost, never written over the other client's file), the people are told."""
+    (flow.folder / "race.txt").write_bytes(b"race\n")
+    ann = flow.join("race.txt", "ann")
+    assert ann.user is not None
+    lock = flow.wopi_lock(ann.session)
+    other = flow.api.call(flow.api.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=flow.tenant_id, storage="docs", path="race.txt", user_id="carol",
+        permission=session_pb.PERMISSION_EDIT))
+    url = f"{other.session.wopi_src}?access_token={other.access_token}"
+    assert flow.http.post(url, headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": lock}).status_code == 200
+    assert flow.http.post(url, headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "carol"}).status_code == 200
+    ann.user.type(" by ann")
+    copies = wait_until(lambda: [p for p in flow.folder.iterdir() if "conflict" in p.name], "a conflict copy",
+                        details=lambda: _logs(flow))
+    assert copies[0].read_bytes() == b"race by ann\n"
+    assert (flow.folder / "race.txt").read_bytes() == b"race\n"
+    assert ann.user.wait_for_custom_message(), "the pad is told"
+    ann.user.type(" still typing")  # editing goes on
