@@ -126,13 +126,18 @@ async def test_a_revoked_session_can_change_nothing_more(app: EtherpadApp, join_
     assert "2" not in (await app.read(document, (await app.head(document)).rev, 0)).text
 
 
-async def test_remove_deletes_the_pad(app: EtherpadApp, etherpad: EtherpadServer) -> None:
+async def test_remove_deletes_the_pad_its_group_and_sessions(app: EtherpadApp, etherpad: EtherpadServer) -> None:
     document = _document()
     await app.load(document, "bye\n")
+    entry = await app.enter(document, _participant("ann", "Ann"), True, int(time.time()) + 600)
+    group = entry.target.split("$", 1)[0]
     await app.remove(document)
     await app.remove(document)  # already gone is done
-    group = etherpad.api("createGroupIfNotExistsFor", groupMapper=f"wopi-proxy:{document.tenant_id}")["groupID"]
-    assert etherpad.api("listPads", groupID=group)["padIDs"] == []
+    assert group not in etherpad.api("listAllGroups")["groupIDs"]
+    with pytest.raises(Exception, match="does not exist"):
+        etherpad.api("getRevisionsCount", padID=entry.target)
+    with pytest.raises(Exception, match="does not exist"):
+        etherpad.api("getSessionInfo", sessionID=entry.app_session_id)
 
 
 async def test_a_wrong_api_key_is_a_lasting_refusal(etherpad: EtherpadServer) -> None:
@@ -149,3 +154,18 @@ async def test_tenants_get_separate_groups(app: EtherpadApp, etherpad: EtherpadS
     await app.load(other, "other\n")
     assert (await app.read(one, (await app.head(one)).rev, 0)).text == "one\n"
     assert (await app.read(other, (await app.head(other)).rev, 0)).text == "other\n"
+
+
+async def test_a_session_of_one_document_does_not_open_another(app: EtherpadApp,
+                                                               join_pad: Callable[..., PadUser]) -> None:
+    """Same tenant, same user, two documents: the browser holds both sessions, but the one of
+    document A (closed: deleteSession) must not let it on into A with B's session."""
+    tenant = "t-" + secrets.token_hex(3)
+    a, b = _document(tenant=tenant), _document(tenant=tenant)
+    await app.load(a, "a\n")
+    await app.load(b, "b\n")
+    until = int(time.time()) + 600
+    entry_a = await app.enter(a, _participant("ann", "Ann"), True, until)
+    entry_b = await app.enter(b, _participant("ann", "Ann"), True, until)
+    await app.revoke(a, entry_a.app_session_id)
+    assert join_pad(entry_a.target, session_id=entry_b.app_session_id, name="Ann").denied

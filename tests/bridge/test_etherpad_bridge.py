@@ -162,8 +162,8 @@ def test_the_last_leave_saves_then_unlocks_and_removes_the_pad(flow: BridgeFlow)
     flow.wait_state(file_id, "closed", timeout=60)
     assert (flow.folder / "bye.txt").read_bytes() == b"bye!"
     assert flow.wopi_lock(ann.session) == ""
-    group_pads = flow.etherpad.api("listPads", groupID=ann.pad_id.split("$", 1)[0])["padIDs"]
-    assert ann.pad_id not in group_pads
+    assert ann.pad_id.split("$", 1)[0] not in flow.etherpad.api("listAllGroups")["groupIDs"]
+    assert ann.pad_id not in flow.etherpad.api("listAllPads")["padIDs"]
 
 
 def test_a_closed_session_can_change_nothing_more(flow: BridgeFlow) -> None:

@@ -1,8 +1,14 @@
 """Etherpad (1.8.14, HTTP API 1.2.15) as a BridgedApp; BRIDGE-NOTES.md §2 has what was measured.
 
-Every tenant gets its own Etherpad group (private group pads need an API session, so nobody gets
-in without our entry flow); a document is the group pad `g.<group>$<app_doc_id>`. Users enter
-with their own author (`<tenant>:<user_id>`) and a session bounded by their token's expiry.
+Every document gets its own Etherpad group, and is its one group pad `g.<group>$<app_doc_id>`:
+private group pads need an API session of their group, so nobody gets in without our entry flow.
+A group per document rather than per tenant (BRIDGE-NOTES §5.11): Etherpad lets a session of a
+group into every pad of that group, and a browser keeps all its sessions in one cookie, so with a
+tenant-wide group a user whose session was closed (deleteSession) would still get into the pad
+with the session of any other document of the tenant they have open, and a viewer's session would
+open the writable pad of another document. Tenants stay apart all the same (the mapper names the
+tenant). Users enter with their own author (`<tenant>:<user_id>`) and a session bounded by their
+token's expiry; removing the document deletes its group (pads and sessions).
 
 API calls are POSTs with the key in the form body (never in a URL a proxy could log). Etherpad
 answers API errors with HTTP 200 and `code` 1 (bad input), 2 (internal), 3 (no such function), 4
@@ -30,6 +36,7 @@ API_VERSION = "1.2.15"
 TIMEOUT_S = 10.0
 # Attribution reads one changeset per revision; past this many, the pad's author list stands in.
 MAX_ATTRIBUTED_REVISIONS = 200
+MAX_CACHED_GROUPS = 10_000
 MAX_ANSWER_BYTES = 64 << 20  # a pad's text (the edge opens files up to 8 MiB) with its JSON framing
 _DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _OPS = re.compile(r"((?:\*[0-9a-z]+)*)(?:\|[0-9a-z]+)?([-+=])[0-9a-z]+")
@@ -90,7 +97,7 @@ class EtherpadApp:
         self._api_key = app.api_key
         self._secret = app.webhook_secret.encode()
         self._http = http
-        self._groups: dict[str, str] = {}  # tenant -> Etherpad group id
+        self._groups: dict[tuple[str, str], str] = {}  # (tenant, document) -> Etherpad group id
 
     async def _call(self, function: str, **params: str | int) -> Any:
         """The `data` of a successful call (a dict, or a string for getRevisionChangeset)."""
@@ -131,22 +138,25 @@ class EtherpadApp:
         data = await self._call(function, **params)
         return data if isinstance(data, dict) else {}
 
-    async def _group(self, tenant_id: str) -> str:
-        group = self._groups.get(tenant_id)
-        if group is None:
-            data = await self._api("createGroupIfNotExistsFor", groupMapper=f"wopi-proxy:{tenant_id}")
-            group = str(data.get("groupID", ""))
-            if not group.startswith("g."):
-                raise AppUnavailable("etherpad createGroupIfNotExistsFor: no group id")
-            self._groups[tenant_id] = group
-        return group
-
     async def _pad(self, document: edge_pb.BridgedDocumentRef) -> tuple[str, str]:
         """(group id, pad id) of the document."""
         if not _DOC_ID.match(document.app_doc_id):
             raise AppRefused("the document's pad name is not one Etherpad accepts")
-        group = await self._group(document.tenant_id)
+        key = (document.tenant_id, document.app_doc_id)
+        group = self._groups.get(key)
+        if group is None:
+            data = await self._api("createGroupIfNotExistsFor",
+                                   groupMapper=f"wopi-proxy:{document.tenant_id}:{document.app_doc_id}")
+            group = str(data.get("groupID", ""))
+            if not group.startswith("g."):
+                raise AppUnavailable("etherpad createGroupIfNotExistsFor: no group id")
+            self._groups[key] = group
+            while len(self._groups) > MAX_CACHED_GROUPS:
+                self._groups.pop(next(iter(self._groups)))
         return group, f"{group}${document.app_doc_id}"
+
+    def _forget_group(self, document: edge_pb.BridgedDocumentRef) -> None:
+        self._groups.pop((document.tenant_id, document.app_doc_id), None)
 
     async def _head_rev(self, pad: str) -> int:
         return int((await self._api("getRevisionsCount", padID=pad)).get("revisions", 0))
@@ -174,7 +184,7 @@ class EtherpadApp:
             except EtherpadApiError:
                 # Neither created nor there: the group we remember is gone (Etherpad lost its
                 # database). Ask for the tenant's group again, once.
-                self._groups.pop(document.tenant_id, None)
+                self._forget_group(document)
                 group, pad = await self._pad(document)
                 await self._api("createGroupPad", groupID=group, padName=document.app_doc_id,
                                 text=wanted.removesuffix("\n"))
@@ -258,11 +268,14 @@ class EtherpadApp:
             pass  # already gone: that is what was asked
 
     async def remove(self, document: edge_pb.BridgedDocumentRef) -> None:
-        _, pad = await self._pad(document)
-        try:
-            await self._api("deletePad", padID=pad)
-        except EtherpadApiError:
-            pass  # already gone
+        """The pad, then its group with every session in it (already gone is done)."""
+        group, pad = await self._pad(document)
+        for function, params in (("deletePad", {"padID": pad}), ("deleteGroup", {"groupID": group})):
+            try:
+                await self._api(function, **params)
+            except EtherpadApiError:
+                pass
+        self._forget_group(document)
 
     async def notify(self, document: edge_pb.BridgedDocumentRef, message: str) -> None:
         """Our plugin's POST /wopi-proxy/notify, signed; best effort."""
