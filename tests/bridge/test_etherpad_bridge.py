@@ -304,3 +304,17 @@ def test_a_lost_lock_turns_the_save_into_a_conflict_copy_and_editing_goes_on(flo
     assert (flow.folder / "race.txt").read_bytes() == b"race\n"
     assert ann.user.wait_for_custom_message(), "the pad is told"
     ann.user.type(" still typing")  # editing goes on
+
+
+@pytest.mark.parametrize(("content", "saved"), [
+    (b"crlf\r\nfile\r\n", b"crlf\r\nfile typed\r\n"),
+    (b"no newline", b"no newline typed"),
+    ("emoji 👋\n".encode(), "emoji 👋 typed\n".encode()),
+], ids=["crlf", "no-final-newline", "utf8-emoji"])
+def test_a_save_keeps_the_shape_of_the_file(flow: BridgeFlow, content: bytes, saved: bytes) -> None:
+    (flow.folder / "shape.txt").write_bytes(content)
+    ann = flow.join("shape.txt", "ann")
+    assert ann.user is not None
+    ann.user.type(" typed")
+    wait_until(lambda: (flow.folder / "shape.txt").read_bytes() == saved, "the save",
+               details=lambda: f"{(flow.folder / 'shape.txt').read_bytes()!r}\n{_logs(flow)}")
