@@ -318,3 +318,35 @@ def test_a_save_keeps_the_shape_of_the_file(flow: BridgeFlow, content: bytes, sa
     ann.user.type(" typed")
     wait_until(lambda: (flow.folder / "shape.txt").read_bytes() == saved, "the save",
                details=lambda: f"{(flow.folder / 'shape.txt').read_bytes()!r}\n{_logs(flow)}")
+
+
+def test_an_edge_killed_in_the_middle_of_a_save_loses_nothing(
+        deploy: Callable[..., Deployment], etherpad: EtherpadServer, secret: str, tmp_path: Path) -> None:
+    """The edge dies between publishing the bridge's bytes and confirming them (kill -9 at the
+    failpoint): the control plane resolves the write from storage, the lease ends, and the edge
+    restarted saves again (the same bytes: the file stays exactly the pad's text)."""
+    deployment = deploy("split", control_args=(*FAST_TIMING, "--bridge-lease", "3"),
+                        env={"WOPI_PROXY_FAILPOINTS": "putfile.after_publish=kill"})
+    _, edge = deployment.processes  # only the edge hits the point (the control plane has none such)
+    api = deployment.api()
+    etherpad.configure(deployment.http_url, secret)
+    tenant_id, folder = new_tenant(api, tmp_path / "storage")
+    with httpx.Client(timeout=30, trust_env=False) as http:
+        flow = BridgeFlow(api=api, etherpad=etherpad, editor=add_etherpad_editor(api, etherpad, secret),
+                          tenant_id=tenant_id, folder=folder, http=http, log=deployment.log,
+                          edge_url=deployment.http_url)
+        try:
+            (folder / "kill.txt").write_bytes(b"kill\n")
+            ann = flow.join("kill.txt", "ann")
+            assert ann.user is not None
+            ann.user.type(" saved once")
+            wait_until(lambda: edge.process is not None and edge.process.poll() is not None, "the edge's death",
+                       details=deployment.log)
+            edge.env = {}
+            edge.start()
+            file_id = ann.session.session.file_id
+            wait_until(lambda: (d := flow.document(file_id)) is not None and d.seen_rev <= d.saved_rev
+                       and d.last_save_time.seconds > 0, "the save recorded", timeout=60, details=deployment.log)
+            assert (folder / "kill.txt").read_bytes() == b"kill saved once\n"
+        finally:
+            flow.close()
