@@ -310,7 +310,8 @@ def test_a_lost_lock_turns_the_save_into_a_conflict_copy_and_editing_goes_on(flo
     (b"crlf\r\nfile\r\n", b"crlf\r\nfile typed\r\n"),
     (b"no newline", b"no newline typed"),
     ("emoji 👋\n".encode(), "emoji 👋 typed\n".encode()),
-], ids=["crlf", "no-final-newline", "utf8-emoji"])
+    (b"\xef\xbb\xbfbom\n", b"\xef\xbb\xbfbom typed\n"),
+], ids=["crlf", "no-final-newline", "utf8-emoji", "byte-order-mark"])
 def test_a_save_keeps_the_shape_of_the_file(flow: BridgeFlow, content: bytes, saved: bytes) -> None:
     (flow.folder / "shape.txt").write_bytes(content)
     ann = flow.join("shape.txt", "ann")
