@@ -277,14 +277,27 @@ function clientsOf(instance, name) {
 
 async function getDoc(instance, name) {
   const loaded = instance.documents.get(name);
-  if (loaded) return { content: loaded.getText(FIELD).toString(), clients: loaded.connections.size };
+  if (loaded) {
+    return { content: loaded.getText(FIELD).toString(), clients: loaded.connections.size, authors: authorsOf(loaded) };
+  }
   const state = await storedState(name);
   if (!state) throw new HttpError(404, "no such document");
   const document = new Y.Doc();
   Y.applyUpdate(document, state);
   const content = document.getText(FIELD).toString();
   document.destroy();
-  return { content, clients: 0 };
+  return { content, clients: 0, authors: [] };
+}
+
+// Who is connected: the `author` of each connection's context (the edge's connect answer), so that
+// the bridge's reconcile poll settles presence without trusting webhooks alone.
+function authorsOf(loaded) {
+  const authors = new Set();
+  for (const connection of loaded.getConnections()) {
+    const author = connection.context?.author;
+    if (typeof author === "string" && author) authors.add(author);
+  }
+  return [...authors].sort();
 }
 
 async function putDoc(instance, name, body) {
