@@ -60,7 +60,11 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
         log.warning("WOPI request refused: %s", error.message)
     elif status >= 500:
         log.error("WOPI request failed: %s (%s)", error.message, error.reason)
-    response = jsonify({"error": error.reason, "message": error.message})
+    if isinstance(error, errors.BridgeSignatureInvalid):
+        # docs/BRIDGE.md: bad, replayed or unknown, alike; nothing more for the sender to learn.
+        response = jsonify({"error": "unauthorized"})
+    else:
+        response = jsonify({"error": error.reason, "message": error.message})
     response.status_code = status
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.gen.wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 
 class AppError(Exception):
