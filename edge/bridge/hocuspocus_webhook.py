@@ -30,7 +30,7 @@ from edge.bridge import text_profile
 from edge.bridge.apps.hocuspocus import rev_of
 from edge.bridge.wopi_client import WopiRefused, WopiUnavailable
 from shared.errors import WopiProxyError
-from shared.gen.wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 if TYPE_CHECKING:
     from edge.bridge.apps import WebhookCall
@@ -99,7 +99,9 @@ async def _create(call: WebhookCall) -> Response:
     if lease:
         request = edge_pb.CompleteBridgeWorkRequest(
             document_id=document.document_id, lease_token=lease, outcome=edge_pb.BRIDGE_WORK_OUTCOME_LOADED,
-            app_rev=rev_of(document), sha256=hashlib.sha256(got.data).hexdigest(), size=len(got.data),
+            # The hash of what a save of the unchanged text would write (a BOM is not kept, like work.load).
+            app_rev=rev_of(document), sha256=hashlib.sha256(text_profile.encode(text, profile)).hexdigest(),
+            size=len(got.data),
             file_version=got.version, text_profile=profile.to_json())
         try:
             await call.services.control.complete_bridge_work(request)

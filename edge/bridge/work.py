@@ -42,9 +42,11 @@ async def load(services: BridgeServices, document: edge_pb.BridgedDocumentRef, l
     loaded = await app.load(document, text)
     # The baseline is the text as the app holds it (normalised: TABs, CRs, a final newline), so
     # that saving it unchanged is recognised and never rewrites the file.
+    # A kept live copy (loaded.kept) is not the file: its baseline is the file, so it gets saved.
     baseline = await app.read(document, loaded.rev, loaded.rev)
+    sha = _sha(file.data) if loaded.kept else _sha(text_profile.encode(baseline.text, profile))
     return _done(document, lease_token, edge_pb.BRIDGE_WORK_OUTCOME_LOADED, app_rev=loaded.rev,
-                 sha256=_sha(text_profile.encode(baseline.text, profile)), size=len(file.data),
+                 sha256=sha, size=len(file.data),
                  file_version=file.version, text_profile=profile.to_json(), app_read_only_id=loaded.read_only_id)
 
 

@@ -36,6 +36,9 @@ class Loaded:
 
     rev: int
     read_only_id: str = ""  # Etherpad's "r.…" id, for view sessions
+    # People were in the app's copy, so it was kept as it is (never overwritten) and may hold other
+    # text than the file: the baseline is then the file's bytes, so that the copy's text is saved.
+    kept: bool = False
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import httpx
 
 from edge.bridge.apps._http import call, unavailable_if_transient
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
-from shared.gen.wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 log = logging.getLogger(__name__)
 
@@ -136,15 +136,17 @@ class CodimdApp:
 
     async def _kept_live(self, document: edge_pb.BridgedDocumentRef, note: str, text: str) -> Loaded:
         """CodiMD refuses to replace a note while anyone is in it (403): keep the note as it is (never
-        overwrite what people are typing). If it holds other text, answer revision 0 as the baseline:
-        the first poll finds a newer revision and the note's text is saved over the file (the
-        file's previous content stays a version), so neither side's edits are lost."""
+        overwrite what people are typing). If it holds other text, the baseline is one below the
+        note's revision and the file's bytes (Loaded.kept): the first save finds a newer revision
+        and other bytes, and writes the note's text over the file (the file's previous content
+        stays a version), so neither side's edits are lost."""
         live = await self._download(note)
+        rev = await self._updatetime(note)
         if live.replace("\r", "") == text:
-            return Loaded(rev=await self._updatetime(note))
-        log.warning("codimd note of document %s is in use with other text: kept, saved on the next poll",
+            return Loaded(rev=rev)
+        log.warning("codimd note of document %s is in use with other text: kept, saved on the next save",
                     document.document_id)
-        return Loaded(rev=0)
+        return Loaded(rev=max(rev - 1, 0), kept=True)
 
     async def _load_hedgedoc1(self, document: edge_pb.BridgedDocumentRef, text: str) -> Loaded:
         note = generation_alias(document)

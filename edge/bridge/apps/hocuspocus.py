@@ -3,7 +3,8 @@
 A document is one Y.Text; its name in Hocuspocus is the bridged document's app_doc_id. The normal
 load is Hocuspocus's own `create` webhook, answered by the edge with the file's text
 (edge/bridge/hocuspocus_webhook.py); `load` here is the other path (PUT /doc/<name> while nobody is
-connected), used by a worker or host page holding the load lease.
+connected), used by a worker or host page holding the load lease; with people connected the live
+document is kept (Loaded.kept) and its text, when it differs, saved over the file.
 
 Revisions: Yjs has none. The bridge's revision of a Hocuspocus document is a counter the control
 plane keeps: every `change` webhook it accepts advances seen_rev. A revision number therefore says
@@ -37,7 +38,7 @@ import httpx
 from edge.bridge.apps._http import call, unavailable_if_transient
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
 from edge.bridge.text_profile import TextProfile, encode
-from shared.gen.wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class HocuspocusApp:
             live = await self._get(document)
             if live is not None and live.content != text:
                 log.warning("hocuspocus document %s is live with other text: kept as it is", document.document_id)
+                return Loaded(rev=rev_of(document), kept=True)
             return Loaded(rev=rev_of(document))
         self._refused_unless_ok(reply, "PUT /doc")
         return Loaded(rev=rev_of(document))
@@ -126,9 +128,10 @@ class HocuspocusApp:
             # Nothing loaded nor stored: Hocuspocus unloads an unchanged document without storing it.
             # If a change was reported meanwhile, read() finds the document gone and says so.
             return Head(rev=rev, present_authors=[])
-        if rev <= document.saved_rev and document.saved_sha256 \
+        last_saved = max(document.saved_rev, document.baseline_rev)
+        if rev <= last_saved and document.saved_sha256 \
                 and text_sha256(document, live.content) != document.saved_sha256:
-            rev = document.saved_rev + 1  # changed without a `change` webhook reaching us
+            rev = last_saved + 1  # changed without a `change` webhook reaching us
         return Head(rev=rev, present_authors=self._present(document, live))
 
     @staticmethod
