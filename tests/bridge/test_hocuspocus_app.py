@@ -24,12 +24,15 @@ SECRET = "webhook-secret-for-tests"
 API_KEY = "api-key-for-tests"
 GOOD_TOKEN = "launch-code-ann"
 CONTEXT = {"user": "ann", "session": "s-1"}
+VIEWER_TOKEN = "launch-code-bob"
+VIEWER_CONTEXT = {"user": "bob", "session": "s-2", "readOnly": True}
 _names = itertools.count()
 
 
 @dataclass
 class Receiver:
-    """Verifies every webhook's signature and answers: connect → 200 CONTEXT for GOOD_TOKEN else 403;
+    """Verifies every webhook's signature and answers: connect → 200 CONTEXT for GOOD_TOKEN (VIEWER_CONTEXT,
+    read-only, for VIEWER_TOKEN) else 403;
     create → 200 {"content": contents[name]} (500 for unknown names); change/disconnect → 200 {}."""
 
     contents: dict[str, str] = field(default_factory=dict)
@@ -76,7 +79,9 @@ class Receiver:
         with self.lock:
             self.events.append(message)
         if event == "connect":
-            return (200, CONTEXT) if payload.get("token") == GOOD_TOKEN else (403, {"error": "forbidden"})
+            answers = {GOOD_TOKEN: CONTEXT, VIEWER_TOKEN: VIEWER_CONTEXT}
+            token = payload.get("token")
+            return (200, answers[token]) if token in answers else (403, {"error": "forbidden"})
         if event == "create":
             name = payload["documentName"]
             return (200, {"content": self.contents[name]}) if name in self.contents else (500, {})
@@ -189,6 +194,25 @@ def test_disconnect_arrives_with_the_context(hocuspocus: HocuspocusServer, recei
     join(hocuspocus, users, name).leave()
     disconnect = receiver.wait_for(name, "disconnect", log=hocuspocus.log)
     assert disconnect["context"] == CONTEXT
+
+
+def test_read_only_answer_keeps_a_viewer_from_editing(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                     users: list[YjsUser]) -> None:
+    """`"readOnly": true` in the connect answer: the viewer sees the live text but its edits never
+    reach the document (nor the edge)."""
+    name = new_document(receiver, "look, don't touch")
+    editor = join(hocuspocus, users, name)
+    viewer = join(hocuspocus, users, name, token=VIEWER_TOKEN)
+    viewer.wait_for_text("look, don't touch")
+    viewer.insert(" vandalism", wait_acknowledged=False)
+    editor.insert("!")
+    viewer.wait_for_text(lambda text: "!" in text)
+    state = hocuspocus.doc(name)
+    assert state == DocState("look, don't touch!", 2), hocuspocus.log()
+    assert editor.text == "look, don't touch!"
+    receiver.wait_for(name, "change", lambda p: p["document"]["content"] == "look, don't touch!",
+                      log=hocuspocus.log)
+    assert not [p for p in receiver.of(name, "change") if "vandalism" in p["document"]["content"]]
 
 
 def test_create_failure_refuses_the_document(hocuspocus: HocuspocusServer, receiver: Receiver,

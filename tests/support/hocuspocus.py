@@ -32,6 +32,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,7 +182,7 @@ class HocuspocusServer:
         """One /doc/<name> call; (status, parsed JSON body or None)."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(
-            f"{self.url}/doc/{urllib.request.quote(name, safe='')}", data=data, method=method,
+            f"{self.url}/doc/{urllib.parse.quote(name, safe='')}", data=data, method=method,
             headers={"Authorization": f"Bearer {self.api_key if api_key is None else api_key}",
                      "Content-Type": "application/json"})
         try:
@@ -327,9 +328,12 @@ class YjsUser:
         with self._changed:
             return self._text
 
-    def insert(self, text: str) -> None:
-        """Type `text` at the end; returns once the provider has sent it to the server."""
-        self._command("insert", text=text)
+    def insert(self, text: str, *, wait_acknowledged: bool = True) -> None:
+        """Type `text` at the end; by default returns once the server acknowledged it (a read-only
+        connection never gets that: pass wait_acknowledged=False)."""
+        answer = self._command("insert", text=text, wait=wait_acknowledged)
+        if wait_acknowledged and answer.get("unsynced"):
+            raise AssertionError(f"server did not acknowledge the insert; {self.describe()}")
 
     def wait_for_text(self, expected: str | Callable[[str], bool], timeout: float = USER_TIMEOUT_S) -> str:
         check = expected if callable(expected) else (lambda text: text == expected)

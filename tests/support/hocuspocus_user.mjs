@@ -4,7 +4,8 @@
 // stdout events: {"event":"synced","text":…} | {"event":"denied","reason":…} | {"event":"text","text":…}
 //   (after every change of the Y.Text `content`, local or remote) | {"event":"ack","id":…} |
 //   {"event":"closed","code":…} | {"event":"error","message":…}.
-// stdin commands: {"id":…,"cmd":"insert","text":…} (appends at the end) | {"id":…,"cmd":"text"} |
+// stdin commands: {"id":…,"cmd":"insert","text":…,"wait":true} (appends at the end; with wait, answers
+//   once the server acknowledged it or after 10 s, "unsynced" telling which) | {"id":…,"cmd":"text"} |
 //   {"id":…,"cmd":"leave"} (destroys the provider, waits until the server has our edits, exits 0).
 // Run from a directory whose node_modules holds the pinned packages (the fixture copies it there).
 
@@ -50,7 +51,7 @@ lines.on("line", async (line) => {
     command = JSON.parse(line);
     if (command.cmd === "insert") {
       text.insert(text.length, command.text);
-      await waitUntilSent(10000);
+      if (command.wait !== false) await waitUntilSent(10000);
       emit({ event: "ack", id: command.id, text: text.toString(), unsynced: provider.unsyncedChanges });
     } else if (command.cmd === "text") {
       emit({ event: "ack", id: command.id, text: text.toString() });
