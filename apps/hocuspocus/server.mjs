@@ -289,12 +289,12 @@ async function getDoc(instance, name) {
   return { content, clients: 0, authors: [] };
 }
 
-// Who is connected: the `author` of each connection's context (the edge's connect answer), so that
-// the bridge's reconcile poll settles presence without trusting webhooks alone.
+// Who is connected: the `author` (else the `session`) of each connection's context (the edge's
+// connect answer), so that the bridge's reconcile poll settles presence without trusting webhooks alone.
 function authorsOf(loaded) {
   const authors = new Set();
   for (const connection of loaded.getConnections()) {
-    const author = connection.context?.author;
+    const author = connection.context?.author ?? connection.context?.session;
     if (typeof author === "string" && author) authors.add(author);
   }
   return [...authors].sort();

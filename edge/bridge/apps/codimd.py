@@ -1,23 +1,25 @@
 """CodiMD (the cs3 fork's contract, BRIDGE-NOTES §3.1/3.2/3.6) as a BridgedApp, with HedgeDoc 1.x
 as a degraded mode.
 
-cs3 fork (profile `codimd-cs3`): FreeURL on, so `GET /<id>` creates a note named by the control
-plane (app_doc_id, an HMAC: unguessable, and it is the only thing that lets a browser edit); the
-text is set with `PUT /api/notes/<id>` (Bearer API key), which CodiMD refuses with 403 while anyone
-is in the note (`note/index.js` L270-330). The save path reads `GET /<id>/download` (the database
-copy, at most ~1 s behind the live text) and `GET /<id>/info` (`updatetime`: the note's last change,
-used as the revision, in ms). The fork's save webhook (`{"id", "close"}`, signed) tells the edge a
-note changed; it carries no presence, so head() echoes the participants the control plane holds.
+Loading: note ids are the documents' app_doc_ids (HMACs, new for every generation: unguessable,
+and knowing one is all it takes to edit, notes are anonymous here). HedgeDoc 1.x (profile
+`hedgedoc1`, BRIDGE-NOTES §3.3) creates a note with its text in one call, `POST /new/<alias>` (409
+if it exists); CodiMD (profile `codimd-cs3`, §3.1/3.2/3.6) has no such route (404) but FreeURL
+(`GET /<id>` creates the note) and `PUT /api/notes/<id>` (Bearer API key) to set the text, which it
+refuses with 403 while anyone is in the note (`note/index.js` L270-330): the note is then kept as it
+is (Loaded.kept). So both are served by one path, tried in that order; HedgeDoc 1.x, which cannot
+update a note, only ever gets each generation's note once. Old notes stay behind in either (deleting
+needs a logged-in owner): remove() is a no-op.
 
-HedgeDoc 1.x (profile `hedgedoc1`): no update API (PUT answers 404), but `POST /new/<alias>` creates
-a note with content (409 if it exists). The bridge then loads each generation into its own note
-`<app_doc_id>-g<generation>`; it cannot replace a note's text, and cannot delete old notes (that
-needs a login): they stay behind in HedgeDoc. Detected on first use and remembered per app.
+Saving reads `GET /<id>/download` (the database copy, at most ~1 s behind the live text) and
+`GET /<id>/info` (`updatetime`, the note's last change, is the revision, in ms). The cs3 fork's save
+webhook (`{"id", "close"}`, signed) tells the edge a note changed; it carries no presence, so head()
+echoes the participants the control plane holds.
 
 Read-only participants never learn the note id (knowing it is enough to edit, notes are anonymous
 here): their target is the note's published view `s/<shortid>`, resolved server to server.
 
-Nothing is deleted upstream on close (neither API offers it to us): remove() is a no-op.
+HedgeDoc 1.x sends no webhook: its changes are found by the reconcile poll (updatetime) only.
 `.zmd` bundles (pictures) are not handled: only the Markdown text goes through.
 """
 
@@ -26,7 +28,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from enum import Enum
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,15 +43,6 @@ log = logging.getLogger(__name__)
 _NOTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,120}$")
 _PUBLISHED = re.compile(r"^/s/[A-Za-z0-9_-]{1,64}$")
 MAX_DOCUMENT_LENGTH = 100_000  # CodiMD's default documentMaxLength (characters)
-
-
-class Mode(Enum):
-    CS3 = "codimd-cs3"  # PUT /api/notes/<id> replaces a note's text
-    HEDGEDOC1 = "hedgedoc1"  # no update API: one note per generation via POST /new/<alias>
-
-
-def generation_alias(document: edge_pb.BridgedDocumentRef) -> str:
-    return f"{document.app_doc_id}-g{document.generation}"
 
 
 def updatetime_ms(value: Any) -> int:
@@ -77,23 +69,12 @@ class CodimdApp:
         self._url = app.url.rstrip("/")
         self._auth = {"Authorization": f"Bearer {app.api_key}"} if app.api_key else {}
         self._http = http
-        self._mode: Mode | None = None
 
-    # -- notes and modes --
-
-    def _base_id(self, document: edge_pb.BridgedDocumentRef) -> str:
+    def _note(self, document: edge_pb.BridgedDocumentRef) -> str:
+        """The note's id: the document's app_doc_id (new for every generation, an HMAC)."""
         if not _NOTE_ID.match(document.app_doc_id):
             raise AppRefused("the document's id is not one CodiMD accepts as a note alias")
         return document.app_doc_id
-
-    async def _note(self, document: edge_pb.BridgedDocumentRef) -> str:
-        """The document's note id under the app's mode (found out once per app when unknown)."""
-        base = self._base_id(document)
-        if self._mode is None:
-            # Only degraded mode creates `<id>-g<n>` notes: one that exists says which mode we are in.
-            reply = await self._request("GET", f"/{quote(generation_alias(document))}/info", what="info")
-            self._mode = Mode.HEDGEDOC1 if reply.status_code == 200 else Mode.CS3
-        return generation_alias(document) if self._mode is Mode.HEDGEDOC1 else base
 
     async def _request(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
         reply = await call(self._http, method, f"{self._url}{path}", what=f"codimd {what}", **kwargs)
@@ -105,31 +86,41 @@ class CodimdApp:
     async def load(self, document: edge_pb.BridgedDocumentRef, text: str) -> Loaded:
         if len(text) > MAX_DOCUMENT_LENGTH:
             raise AppRefused(f"codimd: the file is longer than CodiMD's {MAX_DOCUMENT_LENGTH} characters")
-        if self._mode is not Mode.HEDGEDOC1:
-            base = self._base_id(document)
-            loaded = await self._load_cs3(document, base, text)
-            if loaded is not None:
-                self._mode = Mode.CS3
-                return loaded
-            log.warning("codimd app %s has no update API (PUT /api/notes answered 404): HedgeDoc 1.x mode, "
-                        "one note per generation", self._url)
-            self._mode = Mode.HEDGEDOC1
-        return await self._load_hedgedoc1(document, text)
+        note = self._note(document)
+        # HedgeDoc 1.x (and any fork with its FreeURL route): create the note with its text at once.
+        reply = await self._request("POST", f"/new/{quote(note)}", what="POST /new/<alias>",
+                                    headers={"Content-Type": "text/markdown"}, content=text.encode())
+        if reply.status_code in (200, 201, 302):
+            return Loaded(rev=await self._updatetime(note))
+        if reply.status_code == 413:
+            raise AppRefused("codimd: the file is too large for a note")
+        if reply.status_code == 409:
+            # The note exists: an earlier attempt of this load made it (ids are new per generation).
+            live = await self._download(note)
+            if live.replace("\r", "") == text:
+                return Loaded(rev=await self._updatetime(note))
+        elif reply.status_code not in (404, 405):
+            raise AppRefused(f"codimd: POST /new/<alias> answered HTTP {reply.status_code}")
+        else:
+            # CodiMD (cs3 fork): FreeURL creates the note on GET /<id> (200; 302 when the id is an alias).
+            reply = await self._request("GET", f"/{quote(note)}", what="open note")
+            if reply.status_code == 404:
+                raise AppRefused("codimd: GET /<id> answered 404: FreeURL (CMD_ALLOW_FREEURL) must be on")
+            if reply.status_code not in (200, 302):
+                raise AppRefused(f"codimd: GET /<id> answered HTTP {reply.status_code}")
+        return await self._replace(document, note, text)
 
-    async def _load_cs3(self, document: edge_pb.BridgedDocumentRef, note: str, text: str) -> Loaded | None:
-        """None when the app has no PUT /api/notes (HedgeDoc 1.x)."""
-        # FreeURL: GET /<id> creates the note when it does not exist (200; 302 when id is an alias).
-        reply = await self._request("GET", f"/{quote(note)}", what="open note")
-        if reply.status_code == 404:
-            raise AppRefused("codimd: GET /<id> answered 404: FreeURL (CMD_ALLOW_FREEURL) must be on")
-        if reply.status_code not in (200, 302):
-            raise AppRefused(f"codimd: GET /<id> answered HTTP {reply.status_code}")
+    async def _replace(self, document: edge_pb.BridgedDocumentRef, note: str, text: str) -> Loaded:
         reply = await self._request("PUT", f"/api/notes/{quote(note)}", what="PUT /api/notes",
                                     headers={**self._auth, "Content-Type": "application/json"},
                                     json={"content": text})
-        if reply.status_code == 404:
-            return None
         if reply.status_code == 403:
+            return await self._kept_live(document, note, text)
+        if reply.status_code == 404:
+            # HedgeDoc 1.x has no update API: a note it holds cannot be given the file's text. Its text
+            # is kept (and saved); ids are new per generation, so this is a retried load's own note.
+            log.warning("codimd app %s has no PUT /api/notes (HedgeDoc 1.x?): note of document %s kept",
+                        self._url, document.document_id)
             return await self._kept_live(document, note, text)
         self._refused_unless_ok(reply, "PUT /api/notes")
         return Loaded(rev=await self._updatetime(note))
@@ -147,21 +138,6 @@ class CodimdApp:
         log.warning("codimd note of document %s is in use with other text: kept, saved on the next save",
                     document.document_id)
         return Loaded(rev=max(rev - 1, 0), kept=True)
-
-    async def _load_hedgedoc1(self, document: edge_pb.BridgedDocumentRef, text: str) -> Loaded:
-        note = generation_alias(document)
-        if not _NOTE_ID.match(note):
-            raise AppRefused("the document's id is not one HedgeDoc accepts as a note alias")
-        reply = await self._request("POST", f"/new/{quote(note)}", what="POST /new/<alias>",
-                                    headers={"Content-Type": "text/markdown"}, content=text.encode())
-        if reply.status_code == 409:
-            # Made by an earlier attempt of this very load: keep it (with any edits since).
-            return await self._kept_live(document, note, text)
-        if reply.status_code == 413:
-            raise AppRefused("hedgedoc: the file is too large for the note")
-        if reply.status_code not in (200, 201, 302):
-            raise AppRefused(f"hedgedoc: POST /new/<alias> answered HTTP {reply.status_code}")
-        return Loaded(rev=await self._updatetime(note))
 
     @staticmethod
     def _refused_unless_ok(reply: httpx.Response, what: str) -> None:
@@ -193,7 +169,7 @@ class CodimdApp:
         return reply.content.decode("utf-8", errors="replace")
 
     async def head(self, document: edge_pb.BridgedDocumentRef) -> Head:
-        rev = await self._updatetime(await self._note(document))
+        rev = await self._updatetime(self._note(document))
         # No presence in CodiMD's API: the control plane's view stands (the save webhook's close=true
         # and session closes change it).
         present = sorted({p.app_author_id for p in document.participants if p.present and p.app_author_id})
@@ -202,12 +178,12 @@ class CodimdApp:
     async def read(self, document: edge_pb.BridgedDocumentRef, rev: int, since_rev: int) -> Content:
         # /download is the database copy: never newer than the live text, at most ~1 s older; a
         # newer edit moves updatetime on and is read at the next save.
-        text = await self._download(await self._note(document))
+        text = await self._download(self._note(document))
         return Content(rev=rev, text=text.replace("\r", ""), authors=[])
 
     async def enter(self, document: edge_pb.BridgedDocumentRef, participant: edge_pb.BridgeParticipant,
                     can_write: bool, valid_until_s: int) -> Entry:
-        note = await self._note(document)
+        note = self._note(document)
         author = participant.app_author_id or participant.session_id
         if can_write:
             return Entry(author_id=author, app_session_id="", target=note)
