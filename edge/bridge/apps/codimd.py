@@ -17,7 +17,9 @@ webhook (`{"id", "close"}`, signed) tells the edge a note changed; it carries no
 echoes the participants the control plane holds.
 
 Read-only participants never learn the note id (knowing it is enough to edit, notes are anonymous
-here): their target is the note's published view `s/<shortid>`, resolved server to server.
+here): their target is the note's published view `s/<shortid>`, resolved server to server. CodiMD
+publishes aliased notes (ours all are) under `s/<alias>`, i.e. the id itself: then read-only entry is
+refused (AppRefused) rather than handing out the key to edit.
 
 HedgeDoc 1.x sends no webhook: its changes are found by the reconcile poll (updatetime) only.
 `.zmd` bundles (pictures) are not handled: only the Markdown text goes through.
@@ -195,6 +197,10 @@ class CodimdApp:
         location = urlsplit(reply.headers.get("Location", "")).path if reply.status_code in (301, 302, 303) else ""
         if not _PUBLISHED.match(location):
             raise AppRefused(f"codimd publish: no published view (HTTP {reply.status_code})")
+        if location.rsplit("/", 1)[-1] == note:
+            # CodiMD publishes a note that has an alias under `/s/<alias>` (noteActions.js): for our
+            # notes that is the id itself, which would let a viewer edit. No live view, then.
+            raise AppRefused("codimd: the note's published view names the note itself; no read-only view")
         return location.lstrip("/")
 
     async def revoke(self, document: edge_pb.BridgedDocumentRef, app_session_id: str) -> None:
