@@ -296,9 +296,32 @@ PROOF_POLICIES = {"required": editor_pb.PROOF_POLICY_REQUIRED, "if-advertised": 
                   "off": editor_pb.PROOF_POLICY_OFF}
 
 
+BRIDGE_KINDS = ["etherpad", "codimd", "hocuspocus"]
+
+
+def _secret_file(path: Any, flag: str) -> str:
+    if path is None:
+        raise SystemExit(f"error: a bridged app needs {flag}")
+    try:
+        return str(path.read_text()).strip()
+    except OSError as exc:
+        raise SystemExit(f"error: {flag}: {exc.strerror}: {path}") from None
+
+
 def editors_add(api: Api, args: argparse.Namespace) -> None:
-    request = editor_pb.CreateEditorRequest(name=args.name, tenant_id=args.tenant_id or "",
-                                            discovery_url=args.discovery_url, proof_policy=PROOF_POLICIES[args.proof])
+    if args.kind == "wopi":
+        if not args.discovery_url:
+            raise SystemExit("error: --discovery-url is required (or --kind etherpad|codimd|hocuspocus --url URL)")
+        request = editor_pb.CreateEditorRequest(name=args.name, tenant_id=args.tenant_id or "",
+                                                discovery_url=args.discovery_url,
+                                                proof_policy=PROOF_POLICIES[args.proof])
+    else:
+        if not args.url:
+            raise SystemExit(f"error: --kind {args.kind} needs --url")
+        request = editor_pb.CreateEditorRequest(
+            name=args.name, tenant_id=args.tenant_id or "", kind=args.kind, app_url=args.url,
+            app_public_url=args.public_url or "", api_key=_secret_file(args.api_key_file, "--api-key-file"),
+            webhook_secret=_secret_file(args.webhook_secret_file, "--webhook-secret-file"))
     data = as_dict(api.call(api.editors.CreateEditor, request))
     print_json(data) if args.json else print_record(data)
 

@@ -13,6 +13,7 @@ import grpc
 
 from cli import client
 from cli.audit_commands import add_audit_commands
+from cli.bridge_commands import add_bridge_commands
 from cli.db_commands import add_db_commands
 from cli.doctor_commands import add_doctor_commands
 from control.db.schema import SchemaVersionError
@@ -187,6 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_float("WOPI_PROXY_INTENT_SWEEP_INTERVAL_S", 30.0),
                        help="seconds between sweeps resolving unconfirmed writes from storage "
                             "(env WOPI_PROXY_INTENT_SWEEP_INTERVAL_S, default 30)")
+    # The bridge's timing (README "Bridged apps (control plane)").
+    for flag, env, default, text in (
+            ("--bridge-save-debounce", "BRIDGE_SAVE_DEBOUNCE", 5, "a bridged document is saved this long after its "
+             "last change"),
+            ("--bridge-save-max-wait", "BRIDGE_SAVE_MAX_WAIT", 60, "... and no later than this after its first "
+             "unsaved change"),
+            ("--bridge-poll-interval", "BRIDGE_POLL_INTERVAL", 30, "the bridge asks the app for changes and presence "
+             "this often while people are in a document"),
+            ("--bridge-idle-poll-interval", "BRIDGE_IDLE_POLL_INTERVAL", 300, "... and this often while nobody is"),
+            ("--bridge-unlock-grace", "BRIDGE_UNLOCK_GRACE", 60, "after the last person left and the final save, "
+             "the file is unlocked and the app's copy removed this much later"),
+            ("--bridge-lease", "BRIDGE_LEASE", 60, "a bridge worker's hold on a document; a crashed worker's work is "
+             "handed out again after it")):
+        store.add_argument(flag, type=int, metavar="SECONDS", default=_env_int(f"WOPI_PROXY_{env}", default),
+                           help=f"{text} (env WOPI_PROXY_{env}, default {default})")
 
     # The edge's invalid-token flood limit (serve and edge).
     flood = argparse.ArgumentParser(add_help=False)
@@ -410,9 +426,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     editors = commands.add_parser("editors", help="WOPI clients (Collabora, OnlyOffice, ...)").add_subparsers(
         dest="verb", required=True)
-    p = editors.add_parser("add", parents=[fmt], help="add an editor by its discovery URL")
+    p = editors.add_parser("add", parents=[fmt], help="add an editor by its discovery URL, or a bridged app "
+                                                      "(--kind etherpad|codimd|hocuspocus) by its URL")
     p.add_argument("--name", required=True, help="the editor's name, e.g. collabora")
-    p.add_argument("--discovery-url", required=True, help="e.g. https://office.example.com/hosting/discovery")
+    p.add_argument("--kind", choices=["wopi", *client.BRIDGE_KINDS], default="wopi",
+                   help="wopi (default: a WOPI client, by --discovery-url) or a bridged app (by --url)")
+    p.add_argument("--discovery-url", help="e.g. https://office.example.com/hosting/discovery (kind wopi)")
+    p.add_argument("--url", help="a bridged app's base URL as the edge calls it, e.g. http://etherpad:9001")
+    p.add_argument("--public-url", help="a bridged app's base URL as browsers open it (default: --url)")
+    p.add_argument("--api-key-file", type=Path, help="a file holding the bridged app's API key (Etherpad's "
+                                                      "APIKEY.txt); stored encrypted, never shown again")
+    p.add_argument("--webhook-secret-file", type=Path,
+                   help="a file holding the secret the app and the edge sign their requests with (at least 16 "
+                        "characters); stored encrypted, never shown again")
     p.add_argument("--tenant-id", help="the tenant's own editor (default: the shared pool)")
     p.add_argument("--proof", choices=sorted(client.PROOF_POLICIES), default="if-advertised",
                    help="proof-key checks on the editor's WOPI requests (default if-advertised)")
@@ -451,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, required=True, help="the version to restore (files versions)")
     p.set_defaults(handler=client.files_restore)
     add_audit_commands(commands, fmt)
+    add_bridge_commands(commands, fmt)
     add_doctor_commands(commands, fmt)
     add_db_commands(commands, database)
     return parser
@@ -510,6 +537,9 @@ def _run_service(args: argparse.Namespace) -> None:
         return
     if not args.lease_ttl > 0:
         raise SystemExit("error: --lease-ttl must be a positive number of seconds")
+    if min(args.bridge_save_debounce, args.bridge_save_max_wait, args.bridge_poll_interval,
+           args.bridge_idle_poll_interval, args.bridge_unlock_grace) < 0 or args.bridge_lease <= 0:
+        raise SystemExit("error: the --bridge-* times must not be negative (and --bridge-lease positive)")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
         secret_key_file=args.secret_key_file,
@@ -522,6 +552,9 @@ def _run_service(args: argparse.Namespace) -> None:
         health_check_interval_s=args.health_check_interval, lease_ttl_s=args.lease_ttl,
         write_intent_ttl_s=args.write_intent_ttl, intent_sweep_interval_s=args.intent_sweep_interval,
         metrics_port=args.metrics_port, egress_allow=egress_allow, migrate=args.migrate,
+        bridge_save_debounce_s=args.bridge_save_debounce, bridge_save_max_wait_s=args.bridge_save_max_wait,
+        bridge_poll_interval_s=args.bridge_poll_interval, bridge_idle_poll_interval_s=args.bridge_idle_poll_interval,
+        bridge_unlock_grace_s=args.bridge_unlock_grace, bridge_lease_s=args.bridge_lease,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":

@@ -15,12 +15,15 @@ plain JSON; the database file, its WAL and its backups only ever hold Fernet tok
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import os
 import tempfile
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +51,21 @@ class SecretBox:
 
     fernet: Fernet
     source: str  # where the key came from, for messages (never the key itself)
+    root: bytes = field(default=b"", repr=False, compare=False)  # the key's bytes, for derive()
 
     @classmethod
     def from_key(cls, key: str | bytes, source: str) -> SecretBox:
         try:
-            return cls(Fernet(key.strip()), source)
+            stripped = key.strip()
+            return cls(Fernet(stripped), source, base64.urlsafe_b64decode(stripped))
         except (ValueError, TypeError):
             raise SecretKeyError(f"the secret key from {source} is not a Fernet key "
                                  "(32 bytes in url-safe base64, as Fernet.generate_key() makes)") from None
+
+    def derive(self, label: str) -> bytes:
+        """A key of its own for `label` (e.g. the bridge's document ids), from this key: one
+        secret to keep, and nothing derived reveals it or another label's key."""
+        return hmac.new(self.root, b"wopi-proxy derive:" + label.encode(), hashlib.sha256).digest()
 
     def encrypt(self, text: str) -> str:
         return self.fernet.encrypt(text.encode()).decode("ascii")

@@ -16,10 +16,13 @@ from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
 from control.db.grant_reads import GrantReader
 from control.services.audit_writer import AuditWriter
+from control.api.bridge_servicer import BridgeServicer
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
 from control.api.file_servicer import FileServicer
 from control.api.protos import (
+    bridge_grpc,
+    bridge_pb,
     edge_grpc,
     edge_pb,
     editor_grpc,
@@ -43,7 +46,7 @@ from control.db.schema import ensure_schema
 from control.secrets import bind_engine, check_key, load_secret_box
 from control.services import audit_retention, launch_codes, write_intents
 from control.files_at_rest import prepare_data_dir, prepare_sqlite_file
-from control.services.context import ServiceContext
+from control.services.context import BridgeSettings, ServiceContext
 from control.services.invalid_tokens import InvalidTokenTally
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.storage_policy import StoragePolicy
@@ -73,6 +76,7 @@ PUBLIC_SERVICE_NAMES = [
     editor_pb.DESCRIPTOR.services_by_name["EditorService"].full_name,
     file_pb.DESCRIPTOR.services_by_name["FileService"].full_name,
     audit_pb.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    bridge_pb.DESCRIPTOR.services_by_name["BridgeService"].full_name,
 ]
 # Internal (wopiproxy.internal.v1): health-checked, served, but not listed by reflection.
 INTERNAL_SERVICE_NAMES = [edge_pb.DESCRIPTOR.services_by_name["EdgeService"].full_name]
@@ -131,7 +135,14 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          storage_policy=StoragePolicy.from_settings(settings),
                          egress=EgressPolicy(allow=settings.egress_allow),
                          write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000),
-                         read_sessions=session_factory(read_engine) if read_engine is not None else None)
+                         read_sessions=session_factory(read_engine) if read_engine is not None else None,
+                         bridge=BridgeSettings(
+                             save_debounce_s=settings.bridge_save_debounce_s,
+                             save_max_wait_s=settings.bridge_save_max_wait_s,
+                             poll_interval_s=settings.bridge_poll_interval_s,
+                             idle_poll_interval_s=settings.bridge_idle_poll_interval_s,
+                             unlock_grace_s=settings.bridge_unlock_grace_s, lease_s=settings.bridge_lease_s,
+                             key=box.derive("bridge document ids")))
     # Reads' audit records are group-committed (control.services.audit_writer).
     grant_reader = GrantReader(settings.effective_database_url)
     bind_engine(grant_reader.engine, box)
@@ -154,6 +165,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     editor_grpc.add_EditorServiceServicer_to_server(EditorServicer(ctx, registry), server)
     file_grpc.add_FileServiceServicer_to_server(FileServicer(ctx), server)
     audit_grpc.add_AuditServiceServicer_to_server(AuditServicer(ctx), server)
+    bridge_grpc.add_BridgeServiceServicer_to_server(BridgeServicer(ctx), server)
     edge_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(ctx, registry), server)
 
     health_servicer = health.aio.HealthServicer()

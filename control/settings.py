@@ -57,6 +57,14 @@ class ControlSettings:
     # not hold is abandoned after this; a sweep resolves forgotten ones this often.
     write_intent_ttl_s: float = 60.0
     intent_sweep_interval_s: float = 30.0
+    # The bridge's timing (control.services.context.BridgeSettings, seconds): save debounce and
+    # maximum wait, reconcile poll intervals (people present / nobody), unlock grace, work lease.
+    bridge_save_debounce_s: int = 5
+    bridge_save_max_wait_s: int = 60
+    bridge_poll_interval_s: int = 30
+    bridge_idle_poll_interval_s: int = 300
+    bridge_unlock_grace_s: int = 60
+    bridge_lease_s: int = 60
 
     @property
     def effective_database_url(self) -> str:

@@ -17,6 +17,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor, MethodDescriptor
 from wopiproxy.control.v1 import (
     audit_service_pb2,
+    bridge_service_pb2,
     editor_service_pb2,
     file_service_pb2,
     key_service_pb2,
@@ -35,6 +36,7 @@ CONTROL_API_FILES: tuple[FileDescriptor, ...] = (
     key_service_pb2.DESCRIPTOR,
     editor_service_pb2.DESCRIPTOR,
     audit_service_pb2.DESCRIPTOR,
+    bridge_service_pb2.DESCRIPTOR,
 )
 
 _VERBS = ("get", "put", "post", "delete", "patch")

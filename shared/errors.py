@@ -52,7 +52,9 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── WriteIntentNotFound        (intent_id)                      (under NotFound)
     ├── DeadlineExceeded           (detail)                         the caller gave up: nothing committed
     │   -- the bridge (edge/bridge, control/services/bridge_*) --
-    └── BridgeSignatureInvalid                                      401: bad, replayed or unknown, alike
+    ├── BridgeSignatureInvalid                                      401: bad, replayed or unknown, alike
+    ├── BridgeDocumentNotFound     (document_id)                    (under NotFound) or another tenant's
+    └── BridgeLeaseLost            (document_id)                    (under FailedPrecondition) nothing recorded
 
 A dependency that fails is told honestly: StorageUnreachable and ControlPlaneUnavailable are
 WOPI 503 with Retry-After too (shared/wopi_status.py), never 500.
@@ -448,3 +450,21 @@ class BridgeSignatureInvalid(WopiProxyError):
 
     def __init__(self) -> None:
         super().__init__("the request is not signed by a known bridged app")
+
+
+class BridgeDocumentNotFound(NotFound):
+    """No such bridged document, or another tenant's (the same answer)."""
+
+    reason = "BRIDGE_DOCUMENT_NOT_FOUND"
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__(f"bridged document {document_id!r} not found", document_id=document_id)
+
+
+class BridgeLeaseLost(FailedPrecondition):
+    """A worker reports on a document whose lease it no longer holds (expired and handed to
+    another worker, or never its own): the outcome is not recorded."""
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__("BRIDGE_LEASE_LOST", f"the lease on bridged document {document_id!r} is not held "
+                         "(expired or taken over): the outcome was not recorded", document_id=document_id)

@@ -35,6 +35,7 @@ SERVICES = [
     ("wopiproxy.control.v1.file_service_pb2", "FileService", "control.api.file_servicer", "FileServicer"),
     ("wopiproxy.control.v1.audit_service_pb2", "AuditService", "control.api.audit_servicer", "AuditServicer"),
     ("wopiproxy.control.v1.editor_service_pb2", "EditorService", "control.api.editor_servicer", "EditorServicer"),
+    ("wopiproxy.control.v1.bridge_service_pb2", "BridgeService", "control.api.bridge_servicer", "BridgeServicer"),
     ("wopiproxy.internal.v1.edge_service_pb2", "EdgeService", "control.api.edge_servicer", "EdgeServicer"),
 ]
 

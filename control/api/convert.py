@@ -116,6 +116,8 @@ def editor(row: Editor, parsed: Discovery | None) -> editor_pb.Editor:
         proof_policy=PROOF_POLICIES[row.proof_policy], product=row.product,
         proof_keys_advertised=bool(parsed and parsed.proof_key), discovery_error=row.discovery_error,
         extensions=extensions(parsed) if parsed else [], create_time=timestamp(row.create_time),
+        kind=row.kind, app_url=row.app_url, app_public_url=row.app_public_url, has_api_key=bool(row.api_key),
+        has_webhook_secret=bool(row.webhook_secret),
     )
     if row.fetch_time:
         message.discovery_fetch_time.CopyFrom(timestamp(row.fetch_time))

@@ -9,7 +9,8 @@ import grpc
 from control.api.auth import current_principal
 from control.api.errors import grpc_errors
 from control.api.protos import edge_grpc, edge_pb
-from control.services import sessions, wopi_access, wopi_changes
+from control.api import bridge_convert
+from control.services import bridge_events, bridge_open, bridge_work, sessions, wopi_access, wopi_changes
 from control.services.access import require_edge
 from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry, ProofHeaders
@@ -118,7 +119,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
         return edge_pb.RedeemLaunchCodeResponse(
             action_url=code.action_url, access_token=code.access_token, access_token_ttl=session.expire_time,
             post_message_origin=tenant.post_message_origin, file_name=session.path.rsplit("/", 1)[-1],
-            favicon_url=code.favicon_url,
+            favicon_url=code.favicon_url, editor_kind=await sessions.editor_kind(self._ctx, session),
         )
 
     @grpc_errors
@@ -129,3 +130,77 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
         counts = [(c.client_address, c.rate_limited, c.missing_token) for c in request.counts]
         await wopi_access.count_edge_refusals(self._ctx, counts)
         return edge_pb.ReportEdgeRefusalsResponse()
+
+    # -- the bridge (docs/BRIDGE.md) -------------------------------------------------------------
+
+    @grpc_errors
+    async def OpenBridged(self, request: edge_pb.OpenBridgedRequest, context: Ctx) -> edge_pb.OpenBridgedResponse:
+        require_edge(current_principal())
+        opened, _token = await bridge_open.open_bridged(self._ctx, access_token=request.access_token,
+                                                         client_address=request.client_address[:64])
+        return edge_pb.OpenBridgedResponse(
+            document=bridge_convert.document_ref(opened.view, self._ctx.bridge), load=opened.load,
+            lease_token=opened.lease_token, can_write=opened.can_write, read_only_reason=opened.read_only_reason,
+            participant=bridge_convert.participant(opened.participant), valid_until=opened.valid_until)
+
+    @grpc_errors
+    async def RegisterBridgeEntry(self, request: edge_pb.RegisterBridgeEntryRequest,
+                                  context: Ctx) -> edge_pb.RegisterBridgeEntryResponse:
+        require_edge(current_principal())
+        code = await bridge_open.register_entry(
+            self._ctx, access_token=request.access_token, document_id=request.document_id,
+            app_author_id=request.app_author_id, app_session_id=request.app_session_id, app_target=request.app_target)
+        return edge_pb.RegisterBridgeEntryResponse(entry_code=code)
+
+    @grpc_errors
+    async def NoteBridgeEvent(self, request: edge_pb.NoteBridgeEventRequest,
+                              context: Ctx) -> edge_pb.NoteBridgeEventResponse:
+        require_edge(current_principal())
+        answer = await bridge_events.note_event(self._ctx, source=_SOURCES.get(request.source, ""),
+                                                body=request.body, signature=request.signature,
+                                                client_address=request.client_address[:64])
+        reply = edge_pb.NoteBridgeEventResponse(
+            app_session_id=answer.app_session_id, app_target=answer.app_target, user_name=answer.user_name,
+            valid_until=answer.valid_until, context_json=answer.context_json)
+        if answer.load_document is not None:
+            reply.load_document.CopyFrom(bridge_convert.document_ref(answer.load_document, self._ctx.bridge))
+        return reply
+
+    @grpc_errors
+    async def ClaimBridgeWork(self, request: edge_pb.ClaimBridgeWorkRequest,
+                              context: Ctx) -> edge_pb.ClaimBridgeWorkResponse:
+        require_edge(current_principal())
+        items = await bridge_work.claim(self._ctx, worker_id=request.worker_id, max_items=request.max_items)
+        return edge_pb.ClaimBridgeWorkResponse(items=[
+            edge_pb.BridgeWorkItem(kind=_WORK_KINDS[item.kind], document=bridge_convert.document_ref(
+                item.view, self._ctx.bridge), lease_token=item.lease_token, lease_expiry=item.lease_expiry)
+            for item in items])
+
+    @grpc_errors
+    async def CompleteBridgeWork(self, request: edge_pb.CompleteBridgeWorkRequest,
+                                 context: Ctx) -> edge_pb.CompleteBridgeWorkResponse:
+        require_edge(current_principal())
+        outcome = bridge_work.Outcome(
+            outcome=_OUTCOMES.get(request.outcome, ""), app_rev=request.app_rev, sha256=request.sha256,
+            size=request.size, file_version=request.file_version, editors=list(request.editors),
+            detail=request.detail, present_authors=list(request.present_authors), conflict_path=request.conflict_path,
+            text_profile=request.text_profile, app_read_only_id=request.app_read_only_id)
+        view = await bridge_work.complete(self._ctx, document_id=request.document_id, lease_token=request.lease_token,
+                                          outcome=outcome)
+        return edge_pb.CompleteBridgeWorkResponse(document=bridge_convert.document_ref(view, self._ctx.bridge))
+
+
+_SOURCES = {
+    edge_pb.BRIDGE_EVENT_SOURCE_ETHERPAD_EVENT: bridge_events.ETHERPAD_EVENT,
+    edge_pb.BRIDGE_EVENT_SOURCE_ETHERPAD_REDEEM: bridge_events.ETHERPAD_REDEEM,
+    edge_pb.BRIDGE_EVENT_SOURCE_CODIMD_WEBHOOK: bridge_events.CODIMD_WEBHOOK,
+    edge_pb.BRIDGE_EVENT_SOURCE_HOCUSPOCUS_WEBHOOK: bridge_events.HOCUSPOCUS_WEBHOOK,
+}
+_WORK_KINDS = {bridge_work.LOAD: edge_pb.BRIDGE_WORK_KIND_LOAD, bridge_work.SAVE: edge_pb.BRIDGE_WORK_KIND_SAVE,
+               bridge_work.POLL: edge_pb.BRIDGE_WORK_KIND_POLL, bridge_work.CLOSE: edge_pb.BRIDGE_WORK_KIND_CLOSE}
+_OUTCOMES = {
+    edge_pb.BRIDGE_WORK_OUTCOME_LOADED: "loaded", edge_pb.BRIDGE_WORK_OUTCOME_SAVED: "saved",
+    edge_pb.BRIDGE_WORK_OUTCOME_UNCHANGED: "unchanged", edge_pb.BRIDGE_WORK_OUTCOME_CONFLICT: "conflict",
+    edge_pb.BRIDGE_WORK_OUTCOME_RETRY: "retry", edge_pb.BRIDGE_WORK_OUTCOME_FAILED: "failed",
+    edge_pb.BRIDGE_WORK_OUTCOME_CLOSED: "closed", edge_pb.BRIDGE_WORK_OUTCOME_POLLED: "polled",
+}

@@ -40,7 +40,9 @@ class EditorServicer(editor_grpc.EditorServiceServicer):
             raise InvalidArgument("proof_policy", "PROOF_POLICY_REQUIRED, _IF_ADVERTISED or _OFF")
         row = await editors.create_editor(self._ctx, self._registry, current_principal(), name=request.name,
                                           tenant_id=request.tenant_id, discovery_url=request.discovery_url,
-                                          proof_policy=POLICIES[request.proof_policy])
+                                          proof_policy=POLICIES[request.proof_policy], kind=request.kind,
+                                          app_url=request.app_url, app_public_url=request.app_public_url,
+                                          api_key=request.api_key, webhook_secret=request.webhook_secret)
         return self._message(row)
 
     @grpc_errors

@@ -1,5 +1,7 @@
 """The generated modules, imported once under short names (edge_*: the internal EdgeService)."""
 
+from wopiproxy.control.v1 import bridge_service_pb2 as bridge_pb
+from wopiproxy.control.v1 import bridge_service_pb2_grpc as bridge_grpc
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
 from wopiproxy.control.v1 import error_reason_pb2 as reason_pb
@@ -17,6 +19,6 @@ from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
 __all__ = [
-    "edge_grpc", "edge_pb", "editor_grpc", "editor_pb", "file_grpc", "file_pb", "key_grpc", "key_pb", "reason_pb", "session_grpc", "session_pb", "storage_grpc", "storage_pb",
+    "bridge_grpc", "bridge_pb", "edge_grpc", "edge_pb", "editor_grpc", "editor_pb", "file_grpc", "file_pb", "key_grpc", "key_pb", "reason_pb", "session_grpc", "session_pb", "storage_grpc", "storage_pb",
     "tenant_grpc", "tenant_pb",
 ]

@@ -171,6 +171,9 @@ class Session(SQLModel, table=True):
     create_time: int = _bigint(index=True)
     expire_time: int = _bigint()
     close_time: int | None = _bigint(default=None, nullable=True)
+    # The bridge's own session of a bridged document (principal "bridge:<kind>", control.services.
+    # bridge_tokens): hidden from ListSessions, no session events, expired by the bridge itself.
+    internal: bool = False
 
 
 class AuditEvent(SQLModel, table=True):
@@ -252,7 +255,8 @@ class WebhookState(SQLModel, table=True):
 
 
 class Editor(SQLModel, table=True):
-    """A WOPI client, named by its discovery URL; tenant_id "" is the operators' shared pool."""
+    """A WOPI client, named by its discovery URL, or a bridged app (kind etherpad | codimd |
+    hocuspocus, docs/BRIDGE.md) named by its app URL; tenant_id "" is the operators' shared pool."""
 
     __tablename__ = "editors"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
@@ -268,6 +272,13 @@ class Editor(SQLModel, table=True):
     create_time: int = _bigint()
     # Made with an admin key: its discovery URL is the operator's, not held to the egress policy.
     operator_owned: bool = False
+    kind: str = Field(default="wopi", max_length=16)  # wopi | etherpad | codimd | hocuspocus
+    # A bridged app: the base URL the edge calls, the one browsers open ("": app_url), and its
+    # credentials (encrypted like storage options; never returned by reads).
+    app_url: str = Field(default="", sa_column=Column(Text, nullable=False))
+    app_public_url: str = Field(default="", sa_column=Column(Text, nullable=False))
+    api_key: str = Field(default="", sa_column=Column(EncryptedText, nullable=False))
+    webhook_secret: str = Field(default="", sa_column=Column(EncryptedText, nullable=False))
 
 
 class LaunchCode(SQLModel, table=True):
@@ -304,3 +315,88 @@ class ChangeCounter(SQLModel, table=True):
     __tablename__ = "change_counters"
     name: str = Field(primary_key=True, max_length=63)
     value: int = _bigint(default=0)
+
+
+# -- the bridge: files open in non-WOPI collaborative apps (docs/BRIDGE.md, control.services.bridge_*) ----
+
+
+class BridgeDocument(SQLModel, table=True):
+    """A file open in a bridged app: one live row per (tenant, file) while not closed (`live_file_id`
+    holds the file id until then, NULL after, and is unique per tenant). Its state, revisions and
+    the worker's lease live here, not in the WOPI lock, which is a constant per generation."""
+
+    __tablename__ = "bridge_documents"
+    __table_args__ = (UniqueConstraint("tenant_id", "live_file_id"),)
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(max_length=63, index=True)
+    file_id: str = Field(max_length=43, index=True)
+    live_file_id: str | None = Field(default=None, max_length=43)
+    editor_id: int
+    kind: str = Field(max_length=16)
+    app_doc_id: str = Field(max_length=100, index=True)
+    app_read_only_id: str = Field(default="", max_length=100)
+    generation: int = _bigint(default=1)
+    state: str = Field(default="loading", max_length=16, index=True)  # loading|open|closing|closed|conflicted|failed
+    lock_id: str = Field(default="", max_length=200)  # the constant lock of this generation ("" when none held)
+    file_version: int = _bigint(default=0)
+    loaded_sha256: str = Field(default="", max_length=64)
+    saved_sha256: str = Field(default="", max_length=64)
+    text_profile: str = Field(default="", sa_column=Column(Text, nullable=False))
+    baseline_rev: int = _bigint(default=0)
+    saved_rev: int = _bigint(default=0)
+    seen_rev: int = _bigint(default=0)
+    dirty_since: int | None = _bigint(default=None, nullable=True)  # unsaved change known since
+    next_attempt_time: int | None = _bigint(default=None, nullable=True)  # the save is due then
+    next_poll_time: int = _bigint(default=0)
+    close_after_time: int | None = _bigint(default=None, nullable=True)  # closing: CLOSE once past, nobody back
+    attempts: int = 0
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    conflict_path: str = Field(default="", sa_column=Column(Text, nullable=False))
+    lease_owner: str = Field(default="", max_length=200)
+    lease_token_hash: str = Field(default="", max_length=64)
+    lease_kind: str = Field(default="", max_length=8)  # load | save | poll | close
+    lease_expire_time: int = _bigint(default=0, index=True)
+    bridge_session_id: str = Field(default="", max_length=40)
+    # The bridge session's current token (encrypted), reused while it has time left, so that two
+    # holders (a worker, a Hocuspocus load) never invalidate each other's.
+    bridge_token: str = Field(default="", sa_column=Column(EncryptedText, nullable=False))
+    bridge_token_expire_time: int = _bigint(default=0)
+    last_save_time: int | None = _bigint(default=None, nullable=True)
+    create_time: int = _bigint(index=True)
+    update_time: int = _bigint()
+    close_time: int | None = _bigint(default=None, nullable=True)
+
+
+class BridgeParticipant(SQLModel, table=True):
+    """A wopi-proxy session in a bridged document (its user's presence and identity in the app)."""
+
+    __tablename__ = "bridge_participants"
+    __table_args__ = (UniqueConstraint("document_id", "session_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(max_length=40, index=True)
+    tenant_id: str = Field(max_length=63, index=True)
+    session_id: str = Field(max_length=40, index=True)
+    user_id: str = Field(max_length=256)
+    user_name: str = Field(max_length=256)
+    can_write: bool = False
+    read_only_reason: str = Field(default="", max_length=16)  # "" | view | locked
+    app_author_id: str = Field(default="", max_length=200)
+    # The user's app session (Etherpad "s.…"): it lets a browser in, so it is kept encrypted.
+    app_session_id: str = Field(default="", sa_column=Column(EncryptedText, nullable=False))
+    present: bool = False
+    revoked: bool = False
+    join_time: int = _bigint()
+    leave_time: int | None = _bigint(default=None, nullable=True)
+
+
+class BridgeEntry(SQLModel, table=True):
+    """A single-use, short-lived entry code (only its hash) that lets one participant's browser
+    into the app (Etherpad plugin /wopi-proxy/enter, Hocuspocus connect)."""
+
+    __tablename__ = "bridge_entries"
+    code_hash: str = Field(primary_key=True, max_length=64)
+    document_id: str = Field(max_length=40, index=True)
+    participant_id: int
+    tenant_id: str = Field(max_length=63, index=True)
+    app_target: str = Field(default="", max_length=200)
+    expire_time: int = _bigint(index=True)

@@ -156,7 +156,8 @@ async def list_sessions(
     user_id: str | None = None, file_id: str | None = None, state: str | None = None, now: int = 0,
 ) -> Sequence[Session]:
     """Newest first; `after` is the (create_time, id) of the previous page's last row."""
-    query = select(Session).order_by(col(Session.create_time).desc(), col(Session.id).desc()).limit(limit)
+    query = (select(Session).where(col(Session.internal).is_(False))  # the bridge's own: not the callers'
+             .order_by(col(Session.create_time).desc(), col(Session.id).desc()).limit(limit))
     if tenant_id is not None:
         query = query.where(Session.tenant_id == tenant_id)
     if user_id is not None:
@@ -183,7 +184,9 @@ async def list_sessions(
 
 async def expired_open_sessions(db: AsyncSession, *, tenant_id: str | None, now: int,
                                 skip_locked: bool = False) -> Sequence[Session]:
-    query = select(Session).where(col(Session.close_time).is_(None), Session.expire_time <= now)
+    # The bridge's own sessions are not ended here: the bridge re-mints their tokens as it works.
+    query = select(Session).where(col(Session.close_time).is_(None), Session.expire_time <= now,
+                                  col(Session.internal).is_(False))
     if tenant_id is not None:
         query = query.where(Session.tenant_id == tenant_id)
     if skip_locked:

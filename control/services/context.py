@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -93,6 +94,24 @@ class EventSignal:
 
 
 @dataclass(frozen=True)
+class BridgeSettings:
+    """The bridge's timing (docs/BRIDGE.md; seconds) and the key its document ids are made with."""
+
+    save_debounce_s: int = 5  # a save this long after the last change ...
+    save_max_wait_s: int = 60  # ... but no later than this after the first unsaved one
+    poll_interval_s: int = 30  # reconcile polls while someone is in the document
+    idle_poll_interval_s: int = 300  # ... and while nobody is
+    unlock_grace_s: int = 60  # after the last person left and the final save: unlock, remove the app's copy
+    keep_app_copy: bool = False
+    lease_s: int = 60  # a worker's (or the loading host page's) hold on a document
+    token_ttl_s: int = 600  # the bridge session's WOPI token
+    entry_ttl_s: int = 120  # an entry code
+    # HMAC key of the app document ids (derived from the secret key by start_control; random here,
+    # so a context made without one still never makes guessable ids).
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+
+@dataclass(frozen=True)
 class ServiceContext:
     sessions: async_sessionmaker[AsyncSession]
     wopi_base_url: str  # public URL of the edge, e.g. https://wopi.example.com
@@ -116,6 +135,7 @@ class ServiceContext:
     read_sessions: async_sessionmaker[AsyncSession] | None = None
     # The WOPI reads' one-call lookup (control.db.grant_reads); None: through `read()`.
     grant_reader: GrantReader | None = None
+    bridge: BridgeSettings = field(default_factory=BridgeSettings)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

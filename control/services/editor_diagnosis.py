@@ -56,6 +56,10 @@ async def diagnose_editor(ctx: ServiceContext, registry: editors.EditorRegistry,
                           name: str, tenant_id: str) -> Diagnosis:
     """Raises EditorNotFound like GetEditor; a failing fetch is a finding."""
     row = await editors.get_editor(ctx, principal, name=name, tenant_id=tenant_id)
+    if row.kind != "wopi":  # a bridged app has no discovery: the edge's worker reports its errors
+        finding = Finding(check="bridged-app", severity="ok", summary=f"a bridged {row.kind} app: no discovery "
+                          "to check", detail=f"the edge calls {row.app_url}")
+        return Diagnosis(editor=row, public_url=ctx.wopi_base_url, findings=[finding], time=ctx.clock())
     seen: list[httpx.Headers] = []
     sent = ctx.clock()
     try:

@@ -149,7 +149,8 @@ class EditorRegistry:
                 return
             cutoff = self._ctx.clock() - REFRESH_EVERY_S * 1000
             async with self._ctx.sessions() as db:
-                due = (await db.exec(select(Editor.id).where(col(Editor.fetch_time) < cutoff))).all()
+                due = (await db.exec(select(Editor.id).where(col(Editor.fetch_time) < cutoff,
+                                                             Editor.kind == "wopi"))).all()
             for editor_id in due:
                 if editor_id is not None:
                     self.refresh_soon(editor_id, "scheduled")
@@ -173,10 +174,25 @@ async def _get(db: AsyncSession, tenant_id: str, name: str) -> Editor | None:
     return (await db.exec(query)).first()
 
 
+BRIDGE_KINDS = ("etherpad", "codimd", "hocuspocus")  # docs/BRIDGE.md
+MAX_APP_SECRET = 1000
+
+
 async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal: Principal, *, name: str,
-                        tenant_id: str, discovery_url: str, proof_policy: str) -> Editor:
+                        tenant_id: str, discovery_url: str, proof_policy: str, kind: str = "wopi",
+                        app_url: str = "", app_public_url: str = "", api_key: str = "",
+                        webhook_secret: str = "") -> Editor:
     scope = _scope(principal, tenant_id)
     validation.storage_name(name, "name")
+    kind = kind or "wopi"
+    if kind in BRIDGE_KINDS:
+        return await _create_bridged(ctx, principal, scope=scope, name=name, kind=kind, discovery_url=discovery_url,
+                                     app_url=app_url, app_public_url=app_public_url, api_key=api_key,
+                                     webhook_secret=webhook_secret)
+    if kind != "wopi":
+        raise InvalidArgument("kind", "wopi, " + ", ".join(BRIDGE_KINDS))
+    if app_url or app_public_url or api_key or webhook_secret:
+        raise InvalidArgument("app_url", "only bridged apps (kind etherpad, codimd, hocuspocus) take app settings")
     validation.http_url(discovery_url, "discovery_url")
     if not discovery_url:
         raise InvalidArgument("discovery_url", "required")
@@ -199,6 +215,40 @@ async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal
         await stores.add(db, row)
         await audit.record(db, time=now, actor=principal.actor, operation="CreateEditor", outcome="ok",
                            tenant_id=scope or None, detail=f"editor={name} url={discovery_url} proof={proof_policy}")
+    return row
+
+
+async def _create_bridged(ctx: ServiceContext, principal: Principal, *, scope: str, name: str, kind: str,
+                          discovery_url: str, app_url: str, app_public_url: str, api_key: str,
+                          webhook_secret: str) -> Editor:
+    """A bridged app: no discovery; its URL is where the edge calls it (a tenant's is held to the
+    egress policy now and by the edge at every call); its secrets are stored encrypted."""
+    if discovery_url:
+        raise InvalidArgument("discovery_url", f"a {kind} app has no discovery: give app_url")
+    if not app_url:
+        raise InvalidArgument("app_url", "required for a bridged app")
+    validation.http_url(app_url, "app_url")
+    validation.http_url(app_public_url, "app_public_url")
+    for value, field in ((api_key, "api_key"), (webhook_secret, "webhook_secret")):
+        if not value or len(value) > MAX_APP_SECRET or not value.isprintable():
+            raise InvalidArgument(field, f"required, printable, at most {MAX_APP_SECRET} characters")
+    if len(webhook_secret) < 16:
+        raise InvalidArgument("webhook_secret", "at least 16 characters")
+    operator_owned = principal.is_admin
+    if not operator_owned:
+        await ctx.egress.check_url_resolved(app_url)
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        if scope and await stores.get_tenant(db, tenant_id=scope) is None:
+            raise TenantNotFound(scope)
+        if await _get(db, scope, name) is not None:
+            raise EditorAlreadyExists(name)
+        row = Editor(tenant_id=scope, name=name, discovery_url="", proof_policy="off", kind=kind, app_url=app_url,
+                     app_public_url=app_public_url if app_public_url != app_url else "", api_key=api_key,
+                     webhook_secret=webhook_secret, create_time=now, operator_owned=operator_owned)
+        await stores.add(db, row)
+        await audit.record(db, time=now, actor=principal.actor, operation="CreateEditor", outcome="ok",
+                           tenant_id=scope or None, detail=f"editor={name} kind={kind} url={app_url}")
     return row
 
 
@@ -225,6 +275,8 @@ async def refresh_editor(ctx: ServiceContext, registry: EditorRegistry, principa
                          tenant_id: str) -> Editor:
     row = await get_editor(ctx, principal, name=name, tenant_id=tenant_id)
     assert row.id is not None
+    if row.kind != "wopi":  # a bridged app has no discovery document
+        return row
     return await registry.refresh(row.id)
 
 
@@ -265,6 +317,12 @@ async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, 
     if name and not candidates:
         raise EditorNotFound(name)
     for editor in candidates:
+        if editor.kind != "wopi":
+            # A bridged app opens only when asked for by name (--editor), for its extensions.
+            if name and extension in BRIDGE_EXTENSIONS.get(editor.kind, ()):
+                return EditorChoice(editor=editor, action_url=editor.app_public_url or editor.app_url,
+                                    favicon_url="")
+            continue
         parsed = registry.discovery(editor)
         if parsed is None:
             continue
@@ -277,6 +335,10 @@ async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, 
     if name:
         raise FailedPrecondition("NO_EDITOR", f"editor {name!r} cannot open .{extension} files", extension=extension)
     return None
+
+
+# What each bridged app opens (BRIDGE-NOTES 5.9); control.services.bridge_common keeps the same.
+BRIDGE_EXTENSIONS = {"etherpad": ("txt", "md", "html"), "codimd": ("md", "zmd"), "hocuspocus": ("md", "txt")}
 
 
 # -- proof keys on WOPI requests ----------------------------------------------------------------------

@@ -26,6 +26,8 @@ async def emit(db: AsyncSession, *, type: str, session: Session, now: int, versi
     tenant's audit chain head is locked first (PostgreSQL assigns ids at insert, not at commit;
     without the lock a watcher could move past an id whose transaction commits later)."""
     assert type in EVENT_TYPES
+    if session.internal:  # the bridge's own session: applications hear of its saves on their users' sessions
+        return
     await audit.lock_chain(db, audit.chain_of(session.tenant_id))
     db.add(SessionEvent(tenant_id=session.tenant_id, type=type, time=now, session_id=session.id,
                         file_id=file_id or session.file_id, user_id=session.user_id, version=version,

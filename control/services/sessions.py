@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import pages, stores
 from control.db.models import Editor, LaunchCode, Session, Tenant
-from control.services import access_tokens, audit, events, file_identity, launch_codes, validation
+from control.services import access_tokens, audit, bridge_admin, events, file_identity, launch_codes, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.editors import EditorRegistry
@@ -233,6 +233,15 @@ async def redeem_launch_code(ctx: ServiceContext, *, launch_code: str, client_ad
     return code, session, tenant
 
 
+async def editor_kind(ctx: ServiceContext, session: Session) -> str:
+    """The session editor's kind: "wopi" or a bridged app's (the host page's choice of path)."""
+    if session.editor_id is None:
+        return "wopi"
+    async with ctx.read() as db:
+        editor = await db.get(Editor, session.editor_id)
+    return editor.kind if editor is not None else "wopi"
+
+
 async def _require_tenant_exists(ctx: ServiceContext, tenant_id: str | None) -> None:
     """A filter on a tenant that does not exist is NOT_FOUND, not an empty answer."""
     if tenant_id is None:
@@ -253,7 +262,7 @@ async def get_session(ctx: ServiceContext, principal: Principal, *, session_id: 
     async with ctx.sessions() as db:
         row = await stores.get_session(db, session_id=session_id, tenant_id=_own(principal))
         names = await _editor_names(db, [row]) if row else {}
-    if row is None:
+    if row is None or row.internal:
         raise SessionNotFound(session_id)
     return view(ctx, row, names.get(row.editor_id or 0, ""))
 
@@ -285,7 +294,7 @@ async def close_session(ctx: ServiceContext, principal: Principal, *, session_id
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await stores.get_session(db, session_id=session_id, tenant_id=_own(principal))
-        if row is None:
+        if row is None or row.internal:  # the bridge's own session ends with its document
             raise SessionNotFound(session_id)
         if row.close_time is None:
             row.close_time = now
@@ -293,6 +302,7 @@ async def close_session(ctx: ServiceContext, principal: Principal, *, session_id
             await events.emit(db, type="closed", session=row, now=now)
             await audit.record(db, time=now, actor=principal.actor, operation="CloseSession", outcome="ok",
                                tenant_id=row.tenant_id, session_id=row.id, file_id=row.file_id)
+            await bridge_admin.sessions_ended(db, ctx, [row], now)
     return view(ctx, row)
 
 
@@ -314,6 +324,7 @@ async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_
             if rows:
                 await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions", outcome="ok",
                                    tenant_id=scope, detail=f"expired={len(rows)}")
+                await bridge_admin.sessions_ended(db, ctx, rows, now)
     return [SessionView(row=r, wopi_src=ctx.wopi_src(r.file_id), state="expired") for r in rows]
 
 
@@ -337,4 +348,5 @@ async def expire_due_sessions(ctx: ServiceContext) -> int:
         for tenant_id, count in per_tenant.items():
             await audit.record(db, time=now, actor=EXPIRY_ACTOR, operation="CleanupSessions", outcome="ok",
                                tenant_id=tenant_id, detail=f"expired={count}")
+        await bridge_admin.sessions_ended(db, ctx, rows, now)
     return len(rows)

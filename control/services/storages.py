@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from control.db import pages, stores
+from control.db import bridge_store, pages, stores
 from control.db.models import File, FileVersion, LaunchCode, Session, Storage
 from control.services import audit, validation
 from control.services.access import require_tenant_visible
@@ -212,11 +212,12 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
         session_ids = select(col(Session.id)).where(col(Session.file_id).in_(file_ids))
         open_sessions = (await db.execute(select(col(Session.id)).where(
             col(Session.file_id).in_(file_ids), col(Session.close_time).is_(None),
-            col(Session.expire_time) > now))).all()
+            col(Session.expire_time) > now, col(Session.internal).is_(False)))).all()
         if open_sessions and not force:
             raise FailedPrecondition("SESSIONS_OPEN", f"storage {name!r} has {len(open_sessions)} open session(s); "
                                      "close them or delete with force", tenant_id=tenant_id, storage=name)
         await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
+        await bridge_store.delete_file_rows(db, file_ids=file_ids)
         await db.execute(delete(Session).where(col(Session.file_id).in_(file_ids)))
         await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
         await db.execute(delete(File).where(col(File.storage_id) == row.id))

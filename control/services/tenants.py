@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlmodel import col
 from sqlalchemy.exc import IntegrityError
 
-from control.db import pages, replica_store, stores
+from control.db import bridge_store, pages, replica_store, stores
 from control.db.models import (
     ApiKey, Editor, File, FileVersion, LaunchCode, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
 )
@@ -187,12 +187,13 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
             raise TenantNotFound(tenant_id)
         open_sessions = (await db.execute(select(col(Session.id)).where(
             col(Session.tenant_id) == tenant_id, col(Session.close_time).is_(None),
-            col(Session.expire_time) > now))).all()
+            col(Session.expire_time) > now, col(Session.internal).is_(False)))).all()
         if open_sessions and not force:
             raise FailedPrecondition("SESSIONS_OPEN", f"tenant {tenant_id!r} has {len(open_sessions)} open "
                                      "session(s); close them or delete with force", tenant_id=tenant_id)
         session_ids = select(col(Session.id)).where(col(Session.tenant_id) == tenant_id)
         await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
+        await bridge_store.delete_tenant_rows(db, tenant_id=tenant_id)
         file_ids = select(col(File.id)).where(col(File.tenant_id) == tenant_id)
         await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
         for model in (Session, SessionEvent, UserInfo, WebhookState, ApiKey, Editor):

@@ -1,0 +1,323 @@
+"""The bridge worker's side (ClaimBridgeWork, CompleteBridgeWork): due work is leased per document,
+each item with a fresh bridge token; outcomes move the document's state. BRIDGE-NOTES 5.6-5.8, 5.10.
+
+A lease lasts `lease_s` (60 s): a crashed worker's documents are handed out again once it ends.
+A report under a lease that is not (or no longer) the caller's is refused, nothing recorded.
+Every claim and completion refreshes the document's lock while the bridge holds it; a lock that
+lapsed is taken again when the file is unchanged since our last save, else the document is
+flagged conflicted (its saves become conflict copies: BRIDGE-NOTES 5.7.7).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control.db import bridge_store, stores
+from control.db.models import BridgeDocument, BridgeParticipant, File
+from control.services import events, locks, validation
+from control.services import bridge_common as common
+from control.services.context import ServiceContext
+from control.services.keys import hash_secret
+from shared.errors import BridgeLeaseLost, InvalidArgument
+
+LOAD, SAVE, POLL, CLOSE = "load", "save", "poll", "close"
+DEFAULT_ITEMS, MAX_ITEMS = 8, 64
+MAX_BACKOFF_MS = 5 * 60 * 1000
+OUTCOMES = ("loaded", "saved", "unchanged", "conflict", "retry", "failed", "closed", "polled")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    kind: str
+    view: common.DocumentView
+    lease_token: str
+    lease_expiry: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A worker's report on one item (CompleteBridgeWorkRequest)."""
+
+    outcome: str
+    app_rev: int = 0
+    sha256: str = ""
+    size: int = 0
+    file_version: int = 0
+    editors: Sequence[str] = ()
+    detail: str = ""
+    present_authors: Sequence[str] = ()
+    conflict_path: str = ""
+    text_profile: str = ""
+    app_read_only_id: str = ""
+
+
+def _work_kind(doc: BridgeDocument, people: list[BridgeParticipant], now: int) -> str | None:
+    if doc.state == "loading":
+        return LOAD if (doc.next_attempt_time or 0) <= now else None
+    if doc.dirty_since is not None and (doc.next_attempt_time or 0) <= now and doc.state != "failed":
+        return SAVE
+    if (doc.state == "closing" and doc.dirty_since is None and (doc.close_after_time or 0) <= now
+            and not common.someone_present(people)):
+        return CLOSE
+    if doc.next_poll_time <= now and doc.state in ("open", "conflicted", "closing"):
+        return POLL
+    return None
+
+
+async def maintain_lock(db: AsyncSession, doc: BridgeDocument, file: File, now: int) -> None:
+    """Keeps the constant lock alive while the bridge holds it (BRIDGE-NOTES 5.4, 5.7.7)."""
+    if not doc.lock_id or doc.state in ("closed", "failed"):
+        return
+    current = locks.current_lock(file, now)
+    if current == doc.lock_id:
+        locks.apply(file, "RefreshLock", lock_id=doc.lock_id, old_lock_id="", now=now)
+        db.add(file)
+    elif not current and (file.version == doc.file_version or doc.state == "loading"):
+        locks.apply(file, "Lock", lock_id=doc.lock_id, old_lock_id="", now=now)
+        db.add(file)
+        await common.record(db, doc, "bridge.lock", now, lock_id=doc.lock_id, detail="relock (lapsed, file unchanged)")
+    elif doc.state == "open" or (doc.state == "closing" and not doc.conflict_path):
+        why = "another client locked the file" if current else "the lock lapsed and the file changed"
+        if doc.state == "open":
+            doc.state = "conflicted"
+        doc.conflict_path = doc.conflict_path or "-"  # flagged; the copies' paths come with CONFLICT outcomes
+        await common.record(db, doc, "bridge.conflict", now, outcome="conflict", lock_id=current,
+                            detail=f"{why}: saves become conflict copies")
+
+
+async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int) -> list[WorkItem]:
+    validation.text(worker_id, "worker_id", max_length=200)
+    if max_items < 0:
+        raise InvalidArgument("max_items", "must not be negative")
+    limit = min(max_items or DEFAULT_ITEMS, MAX_ITEMS)
+    now = ctx.clock()
+    items: list[WorkItem] = []
+    async with ctx.transaction() as db:
+        postgres = db.bind is not None and db.bind.dialect.name == "postgresql"
+        # More rows than items: some due rows (a closing document someone came back to) yield none.
+        for doc in await bridge_store.due_documents(db, now=now, limit=limit * 4, postgres=postgres):
+            if len(items) >= limit:
+                break
+            people = list(await bridge_store.participants(db, document_id=doc.id))
+            kind = _work_kind(doc, people, now)
+            if kind is None:
+                continue
+            found = await stores.file_with_storage(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
+            if found is None:
+                continue
+            file = await stores.get_file_for_update(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
+            assert file is not None
+            await maintain_lock(db, doc, file, now)
+            lease_token = secrets.token_urlsafe(24)
+            doc.lease_owner, doc.lease_kind = worker_id, kind
+            doc.lease_token_hash, doc.lease_expire_time = hash_secret(lease_token), now + ctx.bridge.lease_s * 1000
+            if kind == POLL:  # the next poll is planned now, so that a lost report does not stop polling
+                doc.next_poll_time = now + _poll_interval(ctx, people)
+            token = await common.bridge_token(db, ctx.bridge, doc, file, storage_name=found[1].name, now=now)
+            db.add(doc)
+            items.append(WorkItem(kind=kind, view=await common.view(db, ctx, doc, token=token, now=now),
+                                  lease_token=lease_token, lease_expiry=doc.lease_expire_time))
+    return items
+
+
+def _poll_interval(ctx: ServiceContext, people: list[BridgeParticipant]) -> int:
+    seconds = ctx.bridge.poll_interval_s if common.someone_present(people) else ctx.bridge.idle_poll_interval_s
+    return seconds * 1000
+
+
+def _backoff_ms(attempts: int) -> int:
+    return min(MAX_BACKOFF_MS, 1000 * (2 ** min(attempts, 20)))
+
+
+async def complete(ctx: ServiceContext, *, document_id: str, lease_token: str, outcome: Outcome,
+                   ) -> common.DocumentView:
+    if outcome.outcome not in OUTCOMES:
+        raise InvalidArgument("outcome", "not a work outcome")
+    for value, name in ((outcome.sha256, "sha256"),):
+        if value and (len(value) != 64 or not all(c in "0123456789abcdef" for c in value)):
+            raise InvalidArgument(name, "64 lowercase hex digits")
+    if not (0 <= outcome.app_rev < common.MAX_REV) or outcome.size < 0 or outcome.file_version < 0:
+        raise InvalidArgument("app_rev", "app_rev, size and file_version must not be negative")
+    if len(outcome.editors) > 1000 or len(outcome.present_authors) > 10000:
+        raise InvalidArgument("editors", "at most 1000 editors and 10000 present authors")
+    if len(outcome.text_profile) > 2000:
+        raise InvalidArgument("text_profile", "at most 2000 characters")
+    now = ctx.clock()
+    async with ctx.transaction() as db:
+        doc = (await bridge_store.document(db, document_id=document_id, tenant_id=None, for_update=True)
+               if validation.is_lookup_id(document_id) else None)
+        if (doc is None or not lease_token or doc.lease_expire_time <= now
+                or not secrets.compare_digest(doc.lease_token_hash, hash_secret(lease_token))):
+            raise BridgeLeaseLost(validation.printable(document_id, 40))
+        file = await stores.get_file_for_update(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
+        assert file is not None
+        people = list(await bridge_store.participants(db, document_id=doc.id))
+        await _APPLY[outcome.outcome](db, ctx, doc, file, people, outcome, now)
+        if outcome.outcome != "retry":
+            _forget_revoked(db, people)
+        if doc.state != "closed":
+            await maintain_lock(db, doc, file, now)
+        doc.lease_owner, doc.lease_token_hash, doc.lease_kind, doc.lease_expire_time = "", "", "", 0
+        doc.update_time = now
+        db.add(doc)
+        return await common.view(db, ctx, doc, now=now)
+
+
+def _forget_revoked(db: AsyncSession, people: list[BridgeParticipant]) -> None:
+    """The worker revokes revoked participants' app sessions before working on an item (it was
+    handed them with the item): once it reports, they need not be handed out again."""
+    for participant in people:
+        if participant.revoked and participant.app_session_id:
+            participant.app_session_id = ""
+            db.add(participant)
+
+
+async def _loaded(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                  people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    if doc.state != "loading":
+        return
+    doc.state = "open"
+    doc.baseline_rev = doc.saved_rev = doc.seen_rev = out.app_rev
+    doc.loaded_sha256 = doc.saved_sha256 = out.sha256
+    doc.text_profile = out.text_profile
+    doc.file_version = out.file_version or file.version
+    doc.app_read_only_id = validation.printable(out.app_read_only_id, 100)
+    doc.dirty_since, doc.next_attempt_time, doc.attempts, doc.last_error = None, None, 0, ""
+    doc.next_poll_time = now + _poll_interval(ctx, people)
+    await common.record(db, doc, "bridge.load", now, size=out.size, version_after=doc.file_version,
+                        detail=f"rev={out.app_rev} sha256={out.sha256[:16]}")
+    if not common.someone_present(people):
+        await common.after_departure(db, ctx.bridge, doc, now)
+
+
+def _settled(doc: BridgeDocument, out: Outcome) -> None:
+    """The save (or its no-op) covers app_rev: clean unless newer changes came in meanwhile."""
+    doc.saved_rev = max(doc.saved_rev, out.app_rev)
+    doc.attempts, doc.last_error = 0, ""
+    if doc.seen_rev <= doc.saved_rev:
+        doc.dirty_since, doc.next_attempt_time = None, None
+    else:  # changes arrived during the save: the next save stays due by the usual rule
+        doc.next_attempt_time = doc.next_attempt_time or 0
+
+
+async def _saved(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                 people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    before = doc.file_version
+    _settled(doc, out)
+    doc.saved_sha256 = out.sha256 or doc.saved_sha256
+    doc.file_version = out.file_version or file.version
+    doc.last_save_time = now
+    doc.conflict_path = ""  # a PutFile under our lock went through: we hold the file again
+    if doc.state == "conflicted":
+        doc.state = "open"
+    editors = [validation.printable(e, 256) for e in out.editors if e][:1000]
+    await common.record(db, doc, "bridge.save", now, size=out.size, version_before=before,
+                        version_after=doc.file_version, lock_id=doc.lock_id,
+                        detail=f"rev={out.app_rev} sha256={out.sha256[:16]} editors={','.join(editors)[:1500]}")
+    # Applications hear of the save on their users' own sessions (the bridge's session has none).
+    notified: set[str] = set()
+    for participant in people:
+        wanted = participant.user_id in editors if editors else participant.can_write
+        if wanted and participant.session_id not in notified:
+            session = await stores.get_session(db, session_id=participant.session_id, tenant_id=doc.tenant_id)
+            if session is not None:
+                notified.add(session.id)
+                await events.emit(db, type="saved", session=session, now=now, version=doc.file_version)
+
+
+async def _unchanged(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                     people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    was_dirty = doc.dirty_since is not None
+    _settled(doc, out)
+    if was_dirty:
+        await common.record(db, doc, "bridge.save_skipped", now, detail=f"rev={out.app_rev} (same bytes)")
+
+
+async def _conflict(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                    people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    _settled(doc, out)
+    doc.state = "closing" if doc.state == "closing" else "conflicted"
+    doc.conflict_path = validation.printable(out.conflict_path, 1000)
+    await common.record(db, doc, "bridge.conflict", now, outcome="conflict", size=out.size,
+                        detail=f"rev={out.app_rev} copy={doc.conflict_path}")
+
+
+async def _retry(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                 people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    doc.attempts += 1
+    doc.last_error = validation.printable(out.detail, 500)
+    delay = _backoff_ms(doc.attempts)
+    if doc.lease_kind in (SAVE, LOAD) or doc.dirty_since is not None:
+        doc.next_attempt_time = now + delay
+    if doc.lease_kind == POLL:
+        doc.next_poll_time = now + delay
+    if doc.state == "closing" and doc.close_after_time is not None:
+        doc.close_after_time = max(doc.close_after_time, now + delay)
+    await common.record(db, doc, "bridge.app_error", now, outcome="failed",
+                        detail=f"{doc.lease_kind} attempt {doc.attempts}: {doc.last_error}")
+
+
+async def _failed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                  people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    doc.attempts += 1
+    doc.last_error = validation.printable(out.detail, 500) or "failed"
+    if doc.lease_kind == CLOSE:  # the app's copy could not be removed: closed all the same (nothing to save)
+        await _closed(db, ctx, doc, file, people, out, now)
+        return
+    doc.state = "failed"
+    await common.record(db, doc, "bridge.app_error", now, outcome="failed",
+                        detail=f"{doc.lease_kind}: {doc.last_error}")
+
+
+async def _closed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                  people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    if doc.lease_kind != CLOSE:
+        raise InvalidArgument("outcome", "CLOSED answers a CLOSE item")
+    if doc.lock_id and locks.current_lock(file, now) == doc.lock_id:
+        locks.apply(file, "Unlock", lock_id=doc.lock_id, old_lock_id="", now=now)
+        db.add(file)
+        await common.record(db, doc, "bridge.unlock", now, lock_id=doc.lock_id)
+    await common.end_bridge_session(db, doc, now)
+    for participant in people:
+        if participant.present:
+            participant.present, participant.leave_time = False, participant.leave_time or now
+            db.add(participant)
+    doc.state, doc.live_file_id, doc.close_time = "closed", None, now
+    doc.dirty_since = doc.next_attempt_time = doc.close_after_time = None
+    await common.record(db, doc, "bridge.close", now, detail=f"saved_rev={doc.saved_rev}")
+
+
+async def _polled(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                  people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    if out.app_rev > doc.saved_rev:
+        common.note_change(doc, ctx.bridge, now, rev=out.app_rev)
+    doc.attempts = 0 if doc.dirty_since is None else doc.attempts
+    present = set(out.present_authors)
+    for participant in people:
+        if participant.revoked:
+            continue
+        if participant.app_author_id:
+            here = participant.app_author_id in present
+        else:  # never entered the app: present only while its entry could still be used
+            here = participant.present and participant.join_time > now - ctx.bridge.entry_ttl_s * 1000
+        if here != participant.present:
+            participant.present, participant.leave_time = here, None if here else now
+            db.add(participant)
+            await common.record(db, doc, "bridge.join" if here else "bridge.leave", now,
+                                actor=f"user:{participant.user_id}", session_id=participant.session_id,
+                                detail="by reconcile poll")
+    if common.writer_present(people):
+        common.reopen(doc, now)
+    elif not common.someone_present(people):
+        await common.after_departure(db, ctx.bridge, doc, now)
+    doc.next_poll_time = now + _poll_interval(ctx, people)
+
+
+_APPLY = {"loaded": _loaded, "saved": _saved, "unchanged": _unchanged, "conflict": _conflict, "retry": _retry,
+          "failed": _failed, "closed": _closed, "polled": _polled}
+
+__all__ = ["CLOSE", "LOAD", "POLL", "SAVE", "Outcome", "WorkItem", "claim", "complete"]
