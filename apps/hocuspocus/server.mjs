@@ -365,9 +365,14 @@ async function handleDocRequest(instance, request, response) {
       answer(response, 200, { ok: true });
     } else if (request.method === "DELETE") {
       await deleteDoc(instance, name);
+      editorsSinceTake.delete(name);
       answer(response, 200, { ok: true });
+    } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("take") === "editors") {
+      const editors = [...(editorsSinceTake.get(name) ?? [])].sort();
+      editorsSinceTake.delete(name);
+      answer(response, 200, { editors });
     } else {
-      response.setHeader("Allow", "GET, PUT, DELETE");
+      response.setHeader("Allow", "GET, PUT, DELETE, POST");
       throw new HttpError(405, "method not allowed");
     }
   } catch (error) {
@@ -380,7 +385,26 @@ async function handleDocRequest(instance, request, response) {
   }
 }
 
+// Who edited each document since the edge last asked (POST /doc/<name>?take=editors): the `author`
+// (else `session`) of the connections whose updates changed it, so that each save names its editors.
+// In memory only (a restart loses it: a save is then attributed to nobody, never to the wrong user).
+const MAX_EDITORS_PER_DOCUMENT = 1000;
+const editorsSinceTake = new Map();
+
+function noteEditor(documentName, context) {
+  if (fromApi(context)) return;
+  const author = context?.author ?? context?.session;
+  if (typeof author !== "string" || !author) return;
+  let editors = editorsSinceTake.get(documentName);
+  if (!editors) editorsSinceTake.set(documentName, (editors = new Set()));
+  if (editors.size < MAX_EDITORS_PER_DOCUMENT) editors.add(author);
+}
+
 const docRoutes = {
+  async onChange({ documentName, context }) {
+    noteEditor(documentName, context);
+  },
+
   async onRequest({ request, response, instance }) {
     if (!new URL(request.url, "http://localhost").pathname.startsWith("/doc/")) return;
     await handleDocRequest(instance, request, response);

@@ -146,8 +146,18 @@ class HocuspocusApp:
         live = await self._get(document)
         if live is None:
             raise AppRefused("hocuspocus lost the document (neither loaded nor stored)")
-        # Authors come from the `change` webhooks' contexts (the control plane records them).
-        return Content(rev=rev, text=live.content, authors=[])
+        return Content(rev=rev, text=live.content, authors=await self._take_editors(document))
+
+    async def _take_editors(self, document: edge_pb.BridgedDocumentRef) -> list[str]:
+        """Who edited since the last take (server.mjs remembers the authors of the connections whose
+        updates changed the document). An edit made between the GET and the take is named in this
+        save although its text is in the next one: a small skew, never a wrong person."""
+        reply = await call(self._http, "POST", f"{self._doc_url(document)}?take=editors",
+                           what="hocuspocus take editors", headers=self._auth)
+        if reply.status_code != 200:
+            return []  # an older server.mjs: the save names nobody
+        editors = _json(reply, "take editors").get("editors")
+        return sorted({e for e in editors if isinstance(e, str) and e}) if isinstance(editors, list) else []
 
     async def enter(self, document: edge_pb.BridgedDocumentRef, participant: edge_pb.BridgeParticipant,
                     can_write: bool, valid_until_s: int) -> Entry:
