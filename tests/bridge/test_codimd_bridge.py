@@ -144,3 +144,36 @@ def test_an_unknown_note_answers_like_a_bad_signature(bridge: Bridge) -> None:
     body = json.dumps({"id": "wp" + "0" * 32, "close": False}).encode()
     reply = _post_webhook(bridge, body, signatures.sign(SECRET.encode(), body))
     assert (reply.status_code, reply.json()) == (401, {"error": "unauthorized"}), bridge.log()
+
+
+def test_hedgedoc1_without_update_api_or_webhook_still_saves(tmp_path_factory: pytest.TempPathFactory,
+                                                             tmp_path: Path) -> None:
+    """HedgeDoc 1.x: the note is created with the file's text (POST /new/<alias>), and with no
+    webhook at all, edits reach the file through the reconcile poll."""
+    workdir = tmp_path_factory.mktemp("hedgedoc1-bridge")
+    edge = serve(workdir / "wopi-proxy", *TIMING)
+    hedgedoc = CodimdStandin("hedgedoc1", api_key=API_KEY).start()
+    api = ControlApi(edge.grpc_address, (workdir / "wopi-proxy" / "data" / "admin.key").read_text().strip())
+    try:
+        editor_grpc.EditorServiceStub(api.channel).CreateEditor(editor_pb.CreateEditorRequest(
+            name="hd1", kind="codimd", app_url=hedgedoc.url, api_key=API_KEY, webhook_secret=SECRET),
+            metadata=api.metadata, timeout=30)
+        bridge = Bridge(edge=edge, codimd=hedgedoc, api=api)
+        tenant_id, folder = new_tenant(api, tmp_path)
+        path = folder / "hd.md"
+        path.write_bytes(b"# HedgeDoc\n")
+        reply = api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
+            tenant_id=tenant_id, storage="docs", path="hd.md", user_id="ann", permission=session_pb.PERMISSION_EDIT,
+            editor="hd1"))
+        with httpx.Client(timeout=60, trust_env=False, follow_redirects=False) as client:
+            page = client.get(reply.host_page_url)
+        assert page.status_code in (302, 303), f"{page.status_code} {page.text[:300]}\n{bridge.log()}"
+        note = urlsplit(page.headers["Location"]).path.strip("/")
+        assert hedgedoc.note(note)["content"] == "# HedgeDoc\n"
+        hedgedoc.join(note, "ann")
+        hedgedoc.edit(note, "# HedgeDoc\nedited without any webhook\n")
+        _wait(lambda: path.read_bytes() == b"# HedgeDoc\nedited without any webhook\n", "the polled save", bridge)
+    finally:
+        api.close()
+        hedgedoc.stop()
+        edge.stop()
