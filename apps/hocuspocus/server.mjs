@@ -22,6 +22,7 @@ import * as Y from "yjs";
 
 const FIELD = "content";
 const MAX_NAME_LENGTH = 255; // the SQLite extension's column is varchar(255)
+const MAX_TOKEN_LENGTH = 4096;
 const WEBHOOK_ANSWER_SLACK = 64 * 1024; // a create answer is the document plus JSON framing
 // Marks the direct connections our /doc routes open, so their loads and edits do not call the edge
 // back (a PUT from the edge must not come back to it as a `change`). A Symbol: no JSON can forge it.
@@ -95,8 +96,25 @@ async function readCapped(response, limit) {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+// Request headers the edge has no use for and that may carry other credentials of the browser (cookies of
+// sites sharing Hocuspocus's host name, an Authorization of a proxy): dropped from every webhook payload.
+const WITHHELD_HEADERS = new Set(["cookie", "authorization", "proxy-authorization", "sec-websocket-key"]);
+
+function withoutCredentials(payload) {
+  if (!isPlainObject(payload?.requestHeaders)) return payload;
+  const requestHeaders = Object.fromEntries(
+    Object.entries(payload.requestHeaders).filter(([name]) => !WITHHELD_HEADERS.has(name.toLowerCase())),
+  );
+  return { ...payload, requestHeaders };
+}
+
 function isPlainObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function validName(name) {
+  // eslint-disable-next-line no-control-regex
+  return typeof name === "string" && name.length > 0 && name.length <= MAX_NAME_LENGTH && !/[\u0000-\u001f\u007f]/.test(name);
 }
 
 function fromApi(context) {
@@ -105,10 +123,10 @@ function fromApi(context) {
 
 class BridgeWebhook extends Webhook {
   // Upstream posts with axios: no timeout (a hung edge would hang every connect), redirects followed,
-  // proxy variables honoured, answers unbounded. Same body and signature, stricter transport; answers
-  // {status, data} like axios and throws on non-2xx like axios does.
+  // proxy variables honoured, answers unbounded. Same body (minus credential headers) and signature,
+  // stricter transport; answers {status, data} like axios and throws on non-2xx like axios does.
   async sendRequest(event, payload) {
-    const json = JSON.stringify({ event, payload });
+    const json = JSON.stringify({ event, payload: withoutCredentials(payload) });
     const response = await fetch(this.configuration.url, {
       method: "POST",
       body: json,
@@ -141,6 +159,11 @@ class BridgeWebhook extends Webhook {
   async onConnect() {}
 
   async onAuthenticate(data) {
+    // Refused here without asking the edge: names the /doc routes could not address, absurd tokens.
+    if (!validName(data.documentName) || typeof data.token !== "string" || data.token.length === 0
+        || data.token.length > MAX_TOKEN_LENGTH) {
+      throw Forbidden;
+    }
     let answer;
     try {
       answer = await this.sendRequest(Events.onConnect, {
@@ -251,10 +274,7 @@ function documentName(path) {
   } catch {
     throw new HttpError(400, "bad document name");
   }
-  // eslint-disable-next-line no-control-regex
-  if (!name || name.length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new HttpError(400, "bad document name");
-  }
+  if (!validName(name)) throw new HttpError(400, "bad document name");
   return name;
 }
 
@@ -419,6 +439,10 @@ process.on("unhandledRejection", (reason) => {
   console.error(`hocuspocus: unhandled rejection: ${reason?.message ?? reason}`);
 });
 
+// A client's WebSocket message is a Yjs update (the initial sync carries its whole state): bounded by a
+// generous multiple of the document cap instead of ws's 100 MiB default.
+const websocketOptions = { maxPayload: 4 * settings.maxDocumentBytes + 1024 * 1024 };
+
 const server = new Server({
   name: "wopi-proxy-hocuspocus",
   address: settings.host,
@@ -439,7 +463,7 @@ const server = new Server({
     }),
     docRoutes,
   ],
-});
+}, websocketOptions);
 
 await server.listen();
 // The SQLite extension creates its table without waiting; make sure it exists before we say "ready".

@@ -212,6 +212,20 @@ def test_put_over_document_max_length_is_413(codimd: CodimdStandin, client: http
     assert response.status_code == 413
 
 
+def test_delete_removes_the_note_and_disconnects_its_users(codimd: CodimdStandin, client: httpx.Client) -> None:
+    """CMD lib/note/index.js deleteNote (BRIDGE-NOTES §3.2 `DELETE /api/notes/:noteId`, login = the fork's
+    key): the note is destroyed and `realtime.disconnectSocketOnNote` drops its users; `{"status": "ok"}`;
+    without the key 401, unknown 404."""
+    note_id = new_note(client, codimd, "bye")
+    codimd.join(note_id, "ann")
+    assert client.delete(f"{codimd.url}/api/notes/{note_id}").status_code == 401
+    response = client.delete(f"{codimd.url}/api/notes/{note_id}", headers=BEARER)
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert note_id not in codimd.dump()["notes"]
+    assert client.get(f"{codimd.url}/{note_id}/download").status_code == 404
+    assert client.delete(f"{codimd.url}/api/notes/{note_id}", headers=BEARER).status_code == 404
+
+
 def test_hedgedoc1_has_no_update_api(hedgedoc: CodimdStandin, client: httpx.Client) -> None:
     """HD1 lib/web/note/router.js L20-39: no `PUT /api/notes/:id` (BRIDGE-NOTES §3.3): 404."""
     note_id = new_note(client, hedgedoc, "x")
@@ -356,3 +370,15 @@ def test_fire_webhook_posts_the_signed_id_and_close(codimd: CodimdStandin, edge:
         headers = {name.lower(): value for name, value in request.headers.items()}
         verify(SECRET.encode(), request.body, headers[HEADER.lower()])
     assert codimd.dump()["webhooks"][-1] == {"id": note_id, "close": False, "status": 202}
+
+
+def test_dump_route_shows_notes_uploads_and_webhooks(codimd: CodimdStandin, client: httpx.Client) -> None:
+    """The test-only `GET /_standin/dump` (what assertions read): live and DB copy, online users, uploads."""
+    note_id = new_note(client, codimd, "one")
+    codimd.join(note_id, "ann")
+    codimd.edit(note_id, "two", lag=True)
+    dump = client.get(f"{codimd.url}/_standin/dump").json()
+    note = dump["notes"][note_id]
+    assert (note["content"], note["db_content"], note["online"]) == ("two", "one", ["ann"])
+    assert dump["profile"] == "codimd-cs3" and isinstance(dump["uploads"], dict)
+    assert client.post(f"{codimd.url}/_standin/join", json={"id": "no-such-note", "user": "x"}).status_code == 404

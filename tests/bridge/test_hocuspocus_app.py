@@ -26,18 +26,22 @@ GOOD_TOKEN = "launch-code-ann"
 CONTEXT = {"user": "ann", "session": "s-1"}
 VIEWER_TOKEN = "launch-code-bob"
 VIEWER_CONTEXT = {"user": "bob", "session": "s-2", "readOnly": True}
+EDITOR_TOKEN = "launch-code-cid"
+EDITOR_CONTEXT = {"user": "cid", "session": "s-3"}
 _names = itertools.count()
 
 
 @dataclass
 class Receiver:
-    """Verifies every webhook's signature and answers: connect → 200 CONTEXT for GOOD_TOKEN (VIEWER_CONTEXT,
-    read-only, for VIEWER_TOKEN) else 403;
+    """Verifies every webhook's signature and answers: connect → 200 CONTEXT for GOOD_TOKEN (EDITOR_CONTEXT
+    for EDITOR_TOKEN, VIEWER_CONTEXT, read-only, for VIEWER_TOKEN) else 403;
     create → 200 {"content": contents[name]} (500 for unknown names); change/disconnect → 200 {}."""
 
     contents: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     bad_signatures: int = 0
+    stalled: set[str] = field(default_factory=set)  # documents whose webhooks hang until `release`
+    release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -78,8 +82,10 @@ class Receiver:
         event, payload = message["event"], message["payload"]
         with self.lock:
             self.events.append(message)
+        if payload.get("documentName") in self.stalled:
+            self.release.wait(30)
         if event == "connect":
-            answers = {GOOD_TOKEN: CONTEXT, VIEWER_TOKEN: VIEWER_CONTEXT}
+            answers = {GOOD_TOKEN: CONTEXT, VIEWER_TOKEN: VIEWER_CONTEXT, EDITOR_TOKEN: EDITOR_CONTEXT}
             token = payload.get("token")
             return (200, answers[token]) if token in answers else (403, {"error": "forbidden"})
         if event == "create":
@@ -162,6 +168,20 @@ def test_bad_token_is_refused(hocuspocus: HocuspocusServer, receiver: Receiver, 
     assert user.text == ""
     assert [p["token"] for p in receiver.of(name, "connect")] == ["stolen-or-expired"]
     assert receiver.of(name, "create") == [], "a refused client must not make Hocuspocus load the document"
+    user.leave()
+    assert hocuspocus.doc(name) is None
+    assert receiver.of(name, "disconnect") == [], "a refused client was never connected"
+
+
+def test_absurd_tokens_and_names_are_refused_without_asking_the_edge(
+        hocuspocus: HocuspocusServer, receiver: Receiver, users: list[YjsUser]) -> None:
+    """An empty or over-long token, or a document name the /doc routes could not address, is refused by
+    Hocuspocus itself: the edge never sees it."""
+    name = new_document(receiver, "x")
+    for document, token in ((name, ""), (name, "t" * 4097), ("n" * 256, GOOD_TOKEN), ("a\u0001b", GOOD_TOKEN)):
+        user = join(hocuspocus, users, document, token=token)
+        assert user.denied, user.describe()
+        assert receiver.of(document, "connect") == []
 
 
 def test_good_token_loads_the_content_create_returns(hocuspocus: HocuspocusServer, receiver: Receiver,
@@ -185,6 +205,21 @@ def test_typing_sends_a_signed_change_with_full_text_and_context(
     change = receiver.wait_for(name, "change", lambda p: p["document"] == {"content": "start typed by ann"},
                                log=hocuspocus.log)
     assert change["context"] == CONTEXT
+
+
+def test_change_carries_the_context_of_the_last_writer(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                      users: list[YjsUser]) -> None:
+    """`change` is debounced per document: when two clients type within the window, it carries the full
+    text but only the context of the one who typed last (the edge tracks editors from `connect`)."""
+    name = new_document(receiver, "")
+    ann = join(hocuspocus, users, name)
+    bob = join(hocuspocus, users, name, token=EDITOR_TOKEN)
+    ann.insert("ann ")
+    bob.wait_for_text("ann ")
+    bob.insert("bob")
+    change = receiver.wait_for(name, "change", lambda p: p["document"]["content"] == "ann bob",
+                               log=hocuspocus.log)
+    assert change["context"] == EDITOR_CONTEXT
 
 
 def test_disconnect_arrives_with_the_context(hocuspocus: HocuspocusServer, receiver: Receiver,
@@ -279,6 +314,15 @@ def test_delete_without_clients_forgets_the_document(hocuspocus: HocuspocusServe
     assert join(hocuspocus, users, name).wait_for_text("generation 2")
 
 
+def test_delete_is_refused_while_clients_are_connected(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                      users: list[YjsUser]) -> None:
+    """Dropping a document under a connected editor would lose what they type next: 409, still there."""
+    name = new_document(receiver, "in use")
+    join(hocuspocus, users, name).wait_for_text("in use")
+    assert hocuspocus.delete(name) == 409
+    assert hocuspocus.doc(name) == DocState("in use", 1)
+
+
 def test_wrong_bearer_key_is_refused(hocuspocus: HocuspocusServer, receiver: Receiver,
                                      users: list[YjsUser]) -> None:
     """The /doc routes need the API key: a wrong or missing one gets 401 and no content."""
@@ -312,3 +356,94 @@ def test_kill_and_restart_keeps_the_document(receiver: Receiver, tmp_path: Path,
         assert len(receiver.of(name, "create")) == 1
     finally:
         server.kill()
+
+
+def test_put_over_the_size_cap_is_413(receiver: Receiver, tmp_path: Path) -> None:
+    """A PUT body over MAX_DOCUMENT_BYTES (+ 64 KiB framing) is refused with 413 before it is buffered."""
+    require_hocuspocus()
+    server = HocuspocusServer(tmp_path / "hp", webhook_url=receiver.url, webhook_secret=SECRET,
+                              api_key=API_KEY, max_document_bytes=1024).start()
+    try:
+        status, _ = server.request("PUT", "big", {"content": "x" * (1024 + 64 * 1024 + 1)})
+        assert status == 413, server.log()
+        assert server.doc("big") is None
+        assert server.put("big", "x" * 1024) == 200, server.log()
+    finally:
+        server.kill()
+
+
+def test_browser_credentials_do_not_reach_the_edge(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                   users: list[YjsUser]) -> None:
+    """Cookies and Authorization headers of the browser's WebSocket request (other sites' sessions on the
+    same host name) are dropped from every webhook payload; other headers pass as upstream sends them."""
+    name = new_document(receiver, "x")
+    user = YjsUser.connect(hocuspocus, name, GOOD_TOKEN, headers={
+        "Cookie": "other_app_session=abc", "Authorization": "Basic c2VjcmV0", "X-Forwarded-For": "192.0.2.7"})
+    users.append(user)
+    user.insert("y")
+    user.leave()
+    receiver.wait_for(name, "disconnect", log=hocuspocus.log)
+    receiver.wait_for(name, "change", log=hocuspocus.log)
+    for event in ("connect", "create", "change", "disconnect"):
+        for payload in receiver.of(name, event):
+            headers = {key.lower() for key in payload["requestHeaders"]}
+            assert not headers & {"cookie", "authorization", "sec-websocket-key"}, (event, headers)
+    assert receiver.of(name, "connect")[0]["requestHeaders"]["x-forwarded-for"] == "192.0.2.7"
+
+
+def test_bad_document_names_are_400(hocuspocus: HocuspocusServer) -> None:
+    """Names longer than SQLite's column (255), with control characters or badly encoded are refused."""
+    for name in ("x" * 256, "a\nb", "a\u0000b"):
+        assert hocuspocus.request("GET", name)[0] == 400, name
+    status, _ = hocuspocus.request("GET", "%E0%A4%A")  # quoted again by request(): a literal, valid name
+    assert status == 404
+    assert hocuspocus.request("GET", "x" * 255)[0] == 404
+
+
+def test_a_hung_edge_refuses_the_client(receiver: Receiver, tmp_path: Path, users: list[YjsUser]) -> None:
+    """If the edge does not answer `connect` within WEBHOOK_TIMEOUT_MS the client is refused (upstream's
+    axios call has no timeout: every connect would hang)."""
+    require_hocuspocus()
+    server = HocuspocusServer(tmp_path / "hp", webhook_url=receiver.url, webhook_secret=SECRET,
+                              api_key=API_KEY, webhook_timeout_ms=1000).start()
+    name = new_document(receiver, "never shown")
+    receiver.stalled.add(name)
+    try:
+        user = join(server, users, name)
+        assert user.denied and user.text == "", user.describe()
+        assert "connect answered" not in server.log() and "refused" in server.log()
+    finally:
+        receiver.release.set()
+        server.kill()
+
+
+def test_logs_never_show_tokens_secrets_or_text(hocuspocus: HocuspocusServer, receiver: Receiver,
+                                                users: list[YjsUser]) -> None:
+    """Refused and admitted connects, edits and API calls leave no token, key, secret or document text in
+    Hocuspocus's output."""
+    name = new_document(receiver, "confidential body")
+    join(hocuspocus, users, name, token="refused-launch-code")
+    user = join(hocuspocus, users, name)
+    user.insert(" more confidential")
+    receiver.wait_for(name, "change", log=hocuspocus.log)
+    hocuspocus.request("GET", name, api_key="guessed-api-key")
+    log = hocuspocus.log()
+    for secret in ("refused-launch-code", GOOD_TOKEN, SECRET, API_KEY, "guessed-api-key", "confidential"):
+        assert secret not in log, f"{secret!r} in the log:\n{log}"
+
+
+def test_a_webhook_signed_with_another_secret_admits_nobody(tmp_path: Path, users: list[YjsUser]) -> None:
+    """The receiver (like the edge) checks X-Hocuspocus-Signature-256: a Hocuspocus configured with another
+    secret gets 401 to `connect`, so its clients are refused — the signature is really verified."""
+    require_hocuspocus()
+    receiver = Receiver().start()
+    server = HocuspocusServer(tmp_path / "hp", webhook_url=receiver.url, webhook_secret="not-the-secret",
+                              api_key=API_KEY).start()
+    try:
+        name = new_document(receiver, "x")
+        user = join(server, users, name)
+        assert user.denied, user.describe()
+        assert receiver.bad_signatures == 1 and receiver.events == []
+    finally:
+        server.kill()
+        receiver.stop()

@@ -22,12 +22,15 @@ Profiles:
   `PUT /api/notes/<id>` JSON `{"content"}` (needs `Authorization: Bearer <api_key>` else 401; 404 unknown;
   403 `{"status":"error",...}` while users are online; 413 too long; `{"status":"ok"}`); `GET
   /<id>/download` (the DB copy, text/markdown); `GET /<id>/info` (`updatetime`); `GET /<id>/publish` → 302
-  `/s/<alias or shortid>` (`/slide` → `/p/…`); `POST /uploadimage[?generateFilename=false]` multipart
+  `/s/<alias or shortid>` (`/slide` → `/p/…`); `DELETE /api/notes/<id>` (Bearer key, else 401; 404 unknown;
+  online users are disconnected; `{"status":"ok"}`); `POST /uploadimage[?generateFilename=false]` multipart
   `image` → `{"link": "<url>/uploads/<name>"}` (name kept with generateFilename=false, else
   `upload_<32 hex>.<ext>`); `GET|HEAD /uploads/<name>`.
 - `hedgedoc1`: the same without `/metrics/codimd` (404; HedgeDoc has `/metrics`) and without the update API
   (`PUT /api/notes/<id>` 404), plus `POST /new/<alias>` (409 when the alias exists); upload names are
   `<uuid4>.<ext>` whatever generateFilename says.
+Assumption (the fork's source is not public): a missing or wrong key on the note API answers 401 (upstream,
+without the fork, answers 403 to anonymous callers when anonymous edits are off).
 `allow_anonymous=False` makes `/new`, `/new/<alias>` and FreeURL creation need the Bearer key (403 without).
 
 Test-only control routes (JSON in, JSON out): `POST /_standin/join|leave {"id","user"}`, `POST
@@ -236,6 +239,7 @@ class CodimdStandin:
             ("POST", lambda p: p == ["new"], self._new),
             ("POST", lambda p: len(p) == 2 and p[0] == "new", self._new_alias),
             ("PUT", lambda p: len(p) == 3 and p[:2] == ["api", "notes"], self._update_note),
+            ("DELETE", lambda p: len(p) == 3 and p[:2] == ["api", "notes"], self._delete_note),
             ("POST", lambda p: p == ["uploadimage"], self._upload_image),
             ("GET", lambda p: len(p) == 2 and p[0] == "uploads", self._get_upload),
             ("GET", lambda p: len(p) == 2 and p[0] in ("s", "p"), self._published),
@@ -370,6 +374,21 @@ class CodimdStandin:
             note.content = note.db_content = content
             note.lastchange_at = time.time()
             note.revisions.append(content)
+        return HttpAnswer(200, {"status": "ok"})
+
+    def _delete_note(self, request: Request, parts: list[str]) -> HttpAnswer:
+        if self.profile != "codimd-cs3":
+            raise HttpAnswer(404, "Not Found")  # HedgeDoc 1.x: no note API at all
+        if not self._authenticated(request):
+            raise HttpAnswer(401, {"status": "error", "message": "Unauthorized"})
+        with self.lock:
+            note = self._find(parts[2])
+            if note is None:
+                raise HttpAnswer(404, "Not Found")
+            if note.pending_flush is not None:
+                note.pending_flush.cancel()
+            note.online.clear()  # realtime.disconnectSocketOnNote: its users are disconnected
+            del self.notes[note.id]
         return HttpAnswer(200, {"status": "ok"})
 
     def _upload_image(self, request: Request, parts: list[str]) -> HttpAnswer:

@@ -2,6 +2,7 @@
 
     require_hocuspocus()                    # installs once (tools/hocuspocus.sh); skips without Node
     server = HocuspocusServer(tmp_path, webhook_url=..., webhook_secret="s", api_key="k").start()
+                                            # optional: max_document_bytes=, webhook_timeout_ms=
     server.url / server.ws_url              # http://127.0.0.1:<port>, ws://127.0.0.1:<port>
     server.doc("d1")                        # DocState(content, clients) or None (404); GET /doc/<name>
     server.put("d1", "text")                # HTTP status (200, or 409 while clients are connected)
@@ -101,7 +102,8 @@ class HocuspocusServer:
     webhook_secret: str
     api_key: str
     port: int = 0
-    max_document_bytes: int | None = None
+    max_document_bytes: int | None = None  # MAX_DOCUMENT_BYTES (server default 32 MiB)
+    webhook_timeout_ms: int | None = None  # WEBHOOK_TIMEOUT_MS (server default 10000)
     process: subprocess.Popen[bytes] | None = None
     sqlite_path: Path = field(init=False)
 
@@ -131,6 +133,8 @@ class HocuspocusServer:
         }
         if self.max_document_bytes is not None:
             env["MAX_DOCUMENT_BYTES"] = str(self.max_document_bytes)
+        if self.webhook_timeout_ms is not None:
+            env["WEBHOOK_TIMEOUT_MS"] = str(self.webhook_timeout_ms)
         for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
             env.pop(proxy, None)
         with open(self.log_path, "ab") as log:
@@ -248,9 +252,11 @@ class YjsUser:
 
     @classmethod
     def connect(cls, server: HocuspocusServer, document: str, token: str, *,
-                timeout: float = USER_TIMEOUT_S) -> YjsUser:
-        """Start a user and wait until it is synced or denied (raises after `timeout`)."""
-        options = json.dumps({"url": server.ws_url, "document": document, "token": token})
+                headers: dict[str, str] | None = None, timeout: float = USER_TIMEOUT_S) -> YjsUser:
+        """Start a user (optionally with extra WebSocket upgrade headers, e.g. a Cookie) and wait until it
+        is synced or denied (raises after `timeout`)."""
+        options = json.dumps({"url": server.ws_url, "document": document, "token": token,
+                              "headers": headers or {}})
         process = subprocess.Popen(["node", str(_stage(USER_SCRIPT)), options], cwd=CACHE, text=True,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         user = cls(process, document)

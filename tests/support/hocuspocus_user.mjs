@@ -1,6 +1,6 @@
 // A headless Hocuspocus user driven by tests/support/hocuspocus.py (YjsUser) over JSON lines.
 //
-// argv[2]: JSON {"url": "ws://…", "document": "<name>", "token": "<token>"}.
+// argv[2]: JSON {"url": "ws://…", "document": "<name>", "token": "<token>", "headers": {…} (optional)}.
 // stdout events: {"event":"synced","text":…} | {"event":"denied","reason":…} | {"event":"text","text":…}
 //   (after every change of the Y.Text `content`, local or remote) | {"event":"ack","id":…} |
 //   {"event":"closed","code":…} | {"event":"error","message":…}.
@@ -21,9 +21,16 @@ const document = new Y.Doc();
 const text = document.getText("content");
 text.observe(() => emit({ event: "text", text: text.toString() }));
 
+// Optional extra upgrade-request headers (e.g. a Cookie), to check what reaches the edge.
+class HeaderWebSocket extends WebSocket {
+  constructor(url, protocols) {
+    super(url, protocols, { headers: options.headers ?? {} });
+  }
+}
+
 const websocketProvider = new HocuspocusProviderWebsocket({
   url: options.url,
-  WebSocketPolyfill: WebSocket,
+  WebSocketPolyfill: HeaderWebSocket,
   maxAttempts: 1, // a test wants to see a refused or dropped connection, not a retry loop
 });
 const provider = new HocuspocusProvider({
