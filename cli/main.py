@@ -200,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
             ("--bridge-unlock-grace", "BRIDGE_UNLOCK_GRACE", 60, "after the last person left and the final save, "
              "the file is unlocked and the app's copy removed this much later"),
             ("--bridge-lease", "BRIDGE_LEASE", 60, "a bridge worker's hold on a document; a crashed worker's work is "
-             "handed out again after it")):
+             "handed out again after it"),
+            ("--bridge-entry-ttl", "BRIDGE_ENTRY_TTL", 120, "lifetime of the single-use code that lets a user's "
+             "browser into a bridged app")):
         store.add_argument(flag, type=int, metavar="SECONDS", default=_env_int(f"WOPI_PROXY_{env}", default),
                            help=f"{text} (env WOPI_PROXY_{env}, default {default})")
 
@@ -538,8 +540,8 @@ def _run_service(args: argparse.Namespace) -> None:
     if not args.lease_ttl > 0:
         raise SystemExit("error: --lease-ttl must be a positive number of seconds")
     if min(args.bridge_save_debounce, args.bridge_save_max_wait, args.bridge_poll_interval,
-           args.bridge_idle_poll_interval, args.bridge_unlock_grace) < 0 or args.bridge_lease <= 0:
-        raise SystemExit("error: the --bridge-* times must not be negative (and --bridge-lease positive)")
+           args.bridge_idle_poll_interval, args.bridge_unlock_grace) < 0 or min(args.bridge_lease, args.bridge_entry_ttl) <= 0:
+        raise SystemExit("error: the --bridge-* times must not be negative (--bridge-lease and --bridge-entry-ttl positive)")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
         secret_key_file=args.secret_key_file,
@@ -555,6 +557,7 @@ def _run_service(args: argparse.Namespace) -> None:
         bridge_save_debounce_s=args.bridge_save_debounce, bridge_save_max_wait_s=args.bridge_save_max_wait,
         bridge_poll_interval_s=args.bridge_poll_interval, bridge_idle_poll_interval_s=args.bridge_idle_poll_interval,
         bridge_unlock_grace_s=args.bridge_unlock_grace, bridge_lease_s=args.bridge_lease,
+        bridge_entry_ttl_s=args.bridge_entry_ttl,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":

@@ -142,6 +142,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                              poll_interval_s=settings.bridge_poll_interval_s,
                              idle_poll_interval_s=settings.bridge_idle_poll_interval_s,
                              unlock_grace_s=settings.bridge_unlock_grace_s, lease_s=settings.bridge_lease_s,
+                             entry_ttl_s=settings.bridge_entry_ttl_s,
                              key=box.derive("bridge document ids")))
     # Reads' audit records are group-committed (control.services.audit_writer).
     grant_reader = GrantReader(settings.effective_database_url)

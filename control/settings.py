@@ -65,6 +65,7 @@ class ControlSettings:
     bridge_idle_poll_interval_s: int = 300
     bridge_unlock_grace_s: int = 60
     bridge_lease_s: int = 60
+    bridge_entry_ttl_s: int = 120  # a single-use entry code into the app
 
     @property
     def effective_database_url(self) -> str:
