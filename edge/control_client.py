@@ -137,7 +137,8 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
     if reason == "BRIDGE_SIGNATURE_INVALID":
         return errors.BridgeSignatureInvalid()
     if error.code() == grpc.StatusCode.FAILED_PRECONDITION and reason:
-        return errors.FailedPrecondition(reason, message, **meta)  # e.g. a bridge work lease lost
+        # e.g. BRIDGE_LEASE_LOST: a worker's outcome on a document another worker owns now
+        return errors.FailedPrecondition(reason, message, **{k: v for k, v in meta.items() if k not in ("reason", "message")})
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -27,6 +27,7 @@ CLAIM_INTERVAL_S = 1.0
 CONCURRENCY = 8
 ITEM_TIMEOUT_S = 45.0
 LEASE_MARGIN_S = 5.0  # finish (and report) this long before the lease ends
+MIN_ITEM_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 20.0
 MAX_BACKOFF_S = 10.0
 
@@ -104,8 +105,10 @@ class BridgeWorker:
 
     async def _run(self, item: edge_pb.BridgeWorkItem) -> None:
         document = item.document
+        # Bounded by the lease (the control plane's clock: a floor keeps a skewed clock from
+        # starving every item; a late report is refused, and the item simply redone).
         remaining = item.lease_expiry / 1000 - time.time() - LEASE_MARGIN_S if item.lease_expiry else self._item_timeout_s
-        timeout = max(1.0, min(self._item_timeout_s, remaining))
+        timeout = max(MIN_ITEM_TIMEOUT_S, min(self._item_timeout_s, remaining))
         try:
             done = await asyncio.wait_for(work.perform(self._services, item.kind, document, item.lease_token), timeout)
         except TimeoutError:

@@ -25,7 +25,7 @@ import pytest
 
 from shared import signatures
 from shared.errors import BridgeSignatureInvalid
-from tests.support.etherpad import EtherpadServer, PadUser
+from tests.support.etherpad import EtherpadServer, PadUser, PadUserRefused
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "apps" / "etherpad" / "ep_wopi_proxy" / "index.js"
@@ -214,6 +214,19 @@ def test_join_and_leave_post_events(etherpad: EtherpadServer, edge: EdgeDouble,
     assert leave["author"] == author
 
 
+def test_read_only_join_reports_the_real_pad(etherpad: EtherpadServer, edge: EdgeDouble,
+                                            join_pad: Callable[..., PadUser]) -> None:
+    """A viewer enters by the pad's r.… id; the bridge knows pads by their real id."""
+    pad = etherpad.new_group_pad(pad_name(), text="x")
+    read_only_id = etherpad.api("getReadOnlyID", padID=pad)["readOnlyID"]
+    session, author = etherpad.new_session(pad, "tenant:viewer")
+    viewer = join_pad(read_only_id, session)
+    assert viewer.readonly
+    join = edge.wait_for(pad, "join", etherpad=etherpad)
+    assert join["author"] == author
+    assert edge.of(read_only_id, "join") == []
+
+
 def test_killed_user_posts_leave_event(etherpad: EtherpadServer, edge: EdgeDouble,
                                        join_pad: Callable[..., PadUser]) -> None:
     """A browser that dies (kill -9) is reported as gone; the bridge's final save depends on it."""
@@ -297,6 +310,24 @@ def test_session_from_enter_opens_the_private_pad(
     session = session_cookie(answer).split(";")[0].removeprefix("sessionID=")
     ann = join_pad(pad, session)
     assert not ann.denied and ann.text == "private\n"
+
+
+def test_enter_keeps_the_browsers_other_sessions(
+        etherpad: EtherpadServer, edge: EdgeDouble, http: httpx.Client,
+        join_pad: Callable[..., PadUser]) -> None:
+    """Two documents of two tenants (two groups) in one browser: entering the second must not
+    lock the first one out (Etherpad takes a comma-separated session list from the cookie)."""
+    first = etherpad.new_group_pad(pad_name(), text="first", group_mapper="tenant-a")
+    second = etherpad.new_group_pad(pad_name(), text="second", group_mapper="tenant-b")
+    code_a, session_a = grant_code(etherpad, edge, first)
+    code_b, session_b = grant_code(etherpad, edge, second)
+    assert http.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": code_a}).status_code == 302
+    answer = http.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": code_b},
+                      headers={"Cookie": f"sessionID={session_a}; other=x"})
+    cookie_value = session_cookie(answer).split(";")[0].removeprefix("sessionID=")
+    assert cookie_value == f"{session_b},{session_a}"
+    assert join_pad(first, cookie_value).text == "first\n"
+    assert join_pad(second, cookie_value).text == "second\n"
 
 
 def test_private_pad_refuses_user_without_session(
@@ -410,7 +441,58 @@ def test_config_file_change_is_picked_up_without_restart(
     assert not rotated.bad_signatures
 
 
-# ---- the fixture itself ------------------------------------------------------------------------
+def test_settings_json_block_configures_until_the_config_file_appears(
+        etherpad_install: Path, tmp_path: Path) -> None:
+    """Operators may configure in settings.json; the EP_WOPI_PROXY_CONFIG file, once written, wins."""
+    from_settings = EdgeDouble(b"settings-secret").start()
+    server = EtherpadServer(tmp_path, install_dir=etherpad_install,
+                            plugin_settings={"edgeUrl": from_settings.url, "secret": "settings-secret"})
+    server.start()
+    from_file = None
+    try:
+        pad = server.new_group_pad("doc")
+        server.api("deletePad", padID=pad)
+        from_settings.wait_for(pad, "remove", etherpad=server)
+        from_file = new_edge(server)
+        pad = server.new_group_pad("doc2")
+        server.api("deletePad", padID=pad)
+        from_file.wait_for(pad, "remove", etherpad=server)
+        assert from_settings.of(pad, "remove") == []
+        assert not from_settings.bad_signatures and not from_file.bad_signatures
+    finally:
+        server.close()
+        from_settings.close()
+        if from_file:
+            from_file.close()
+
+
+# ---- the kit itself (what the bridge tests rely on) -------------------------------------------
+
+def test_pad_users_see_each_others_changes(etherpad: EtherpadServer, join_pad: Callable[..., PadUser]) -> None:
+    pad = etherpad.new_group_pad(pad_name(), text="shared")
+    ann = join_pad(pad, etherpad.new_session(pad, "tenant:ann")[0])
+    bob = join_pad(pad, etherpad.new_session(pad, "tenant:bob")[0])
+    ann.type(" by ann")
+    assert bob.wait_for_text(" by ann") == "shared by ann\n"
+    rev = bob.type(" and bob")
+    ann.wait_for_text(lambda text: text == "shared by ann and bob\n")
+    assert ann.rev == bob.rev == rev
+    assert etherpad.api("getText", padID=pad)["text"] == "shared by ann and bob\n"
+
+
+def test_deleted_session_refuses_the_next_change(etherpad: EtherpadServer,
+                                                 join_pad: Callable[..., PadUser]) -> None:
+    """Etherpad re-checks access per message: deleteSession (the bridge's close) stops a user."""
+    pad = etherpad.new_group_pad(pad_name())
+    session, _ = etherpad.new_session(pad, "tenant:ann")
+    ann = join_pad(pad, session)
+    ann.type("before")
+    etherpad.api("deleteSession", sessionID=session)
+    with pytest.raises(PadUserRefused):
+        ann.type("after")
+    assert ann.denied
+    assert etherpad.api("getText", padID=pad)["text"] == "before\n"
+
 
 def test_restarted_etherpad_keeps_port_and_pads(etherpad_install: Path, tmp_path: Path) -> None:
     """EtherpadServer.kill()/restart(): what crash tests of the bridge rely on."""

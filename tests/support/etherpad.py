@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 __all__ = [
-    "ETHERPAD_DIR", "ETHERPAD_VERSION", "EtherpadApiError", "EtherpadServer", "PadUser",
+    "ETHERPAD_DIR", "ETHERPAD_VERSION", "EtherpadApiError", "EtherpadServer", "PadUser", "PadUserRefused",
     "etherpad_unavailable_reason", "install_etherpad",
 ]
 
@@ -50,6 +50,10 @@ API_VERSION = "1.2.15"
 START_TIMEOUT_S = 60.0
 INSTALL_TIMEOUT_S = 900.0
 USER_SCRIPT = Path(__file__).with_name("etherpad_user.js")
+
+
+class PadUserRefused(AssertionError):
+    """The server refused a pad user's change (accessStatus deny, or a disconnect while in flight)."""
 
 
 class EtherpadApiError(RuntimeError):
@@ -84,9 +88,13 @@ def _free_port() -> int:
 class EtherpadServer:
     """One Etherpad process; all its files (settings, keys, dirty DB, log, plugin config) in `workdir`."""
 
-    def __init__(self, workdir: Path, *, install_dir: Path = ETHERPAD_DIR) -> None:
+    def __init__(self, workdir: Path, *, install_dir: Path = ETHERPAD_DIR,
+                 plugin_settings: dict[str, str] | None = None) -> None:
+        """`plugin_settings`: the settings.json block "ep_wopi_proxy" (then no plugin config file is
+        written until `configure()`, since that file wins over the block)."""
         self.workdir = workdir
         self.install_dir = install_dir
+        self.plugin_settings = plugin_settings
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.api_key = secrets.token_hex(24)
@@ -102,7 +110,7 @@ class EtherpadServer:
         """Writes the settings and starts Etherpad; returns when GET /api/ answers."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "APIKEY.txt").write_text(self.api_key)
-        if not self.plugin_config_path.exists():
+        if self.plugin_settings is None and not self.plugin_config_path.exists():
             self._write_plugin_config({})  # the plugin stays idle until configure()
         for attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = self.port or _free_port()
@@ -132,7 +140,7 @@ class EtherpadServer:
             # Every test user comes from 127.0.0.1: the per-IP limits must not throttle them.
             "commitRateLimiting": {"duration": 1, "points": 1000},
             "importExportRateLimiting": {"windowMs": 90000, "max": 1000},
-            "ep_wopi_proxy": {},
+            "ep_wopi_proxy": self.plugin_settings or {},
         }
         (self.workdir / "settings.json").write_text(json.dumps(settings, indent=2))
 
@@ -267,6 +275,7 @@ class PadUser:
         self.readonly = False
         self.ready = False
         self.denied = False
+        self._refusals = 0  # accessStatus answers and disconnects seen, to fail a type() at once
         self.received_custom_messages: list[Any] = []
         self.disconnect_reasons: list[str] = []
         self.errors: list[str] = []
@@ -329,10 +338,12 @@ class PadUser:
             self._accepted[event["id"]] = event["rev"]
         elif kind == "denied":
             self.denied = True
+            self._refusals += 1
         elif kind == "custom":
             self.received_custom_messages.append(event["payload"])
         elif kind == "disconnect":
             self.disconnect_reasons.append(str(event["reason"]))
+            self._refusals += 1
         else:
             self.errors.append(str(event.get("message")))
 
@@ -374,13 +385,26 @@ class PadUser:
             raise AssertionError(f"pad user gone ({exc}){self._details()}") from None
 
     def type(self, text: str, timeout: float = 15.0) -> int:
-        """Appends `text` before the pad's final newline; returns the revision the server accepted."""
+        """Appends `text` before the pad's final newline; returns the revision the server accepted.
+        Raises PadUserRefused when the server denies it or drops the connection meanwhile. (On a
+        read-only pad Etherpad drops changes silently: use `send_change` there.)"""
+        with self._cond:
+            self._next_id += 1
+            command_id, refusals = self._next_id, self._refusals
+        self._send({"cmd": "type", "id": command_id, "text": text})
+        self._wait(lambda: command_id in self._accepted or self._refusals > refusals
+                   or self.process.poll() is not None, timeout, f"ACCEPT_COMMIT for {text!r}")
+        with self._cond:
+            if command_id not in self._accepted:
+                raise PadUserRefused(f"change {text!r} refused{self._details()}")
+            return self._accepted[command_id]
+
+    def send_change(self, text: str) -> None:
+        """Sends the same change as `type` without waiting for any answer."""
         with self._cond:
             self._next_id += 1
             command_id = self._next_id
         self._send({"cmd": "type", "id": command_id, "text": text})
-        self._wait(lambda: command_id in self._accepted, timeout, f"ACCEPT_COMMIT for {text!r}")
-        return self._accepted[command_id]
 
     def wait_for_text(self, expected: str | Callable[[str], bool], timeout: float = 15.0) -> str:
         """Waits until the pad text contains `expected` (or the predicate holds); returns the text."""

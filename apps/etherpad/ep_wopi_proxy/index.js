@@ -463,6 +463,17 @@ const kick = async (req, res) => {
   res.status(204).end();
 };
 
+// Etherpad reads a comma-separated list of API sessions from the cookie and uses the one of the
+// pad's group (SessionManager.findAuthorID): keep the browser's other valid-looking sessions (say,
+// a document of another tenant open in another tab, whose reconnects need them), newest first.
+const MAX_KEPT_SESSIONS = 4;
+const sessionList = (req, sessionID) => {
+  const current = String((req.cookies && req.cookies.sessionID) || '').replace(/^"|"$/g, '');
+  const kept = current.split(',').map((id) => id.trim())
+      .filter((id) => SESSION_PATTERN.test(id) && id !== sessionID);
+  return [sessionID, ...new Set(kept)].slice(0, 1 + MAX_KEPT_SESSIONS).join(',');
+};
+
 const enter = async (req, res) => {
   // Etherpad's access log prints originalUrl: keep the one-time code out of it.
   req.originalUrl = req.originalUrl.replace(/([?&]code=)[^&]*/g, '$1[redacted]');
@@ -501,7 +512,7 @@ const enter = async (req, res) => {
   const proto = String(req.headers['x-forwarded-proto'] || '').split(',')[0].trim().toLowerCase();
   const secure = req.secure || proto === 'https';
   const expires = new Date(Math.floor(grant.validUntil) * 1000).toUTCString();
-  const cookie = `sessionID=${grant.sessionID}; Path=/; Expires=${expires}` +
+  const cookie = `sessionID=${sessionList(req, grant.sessionID)}; Path=/; Expires=${expires}` +
       (secure ? '; Secure; SameSite=None' : '; SameSite=Lax');
   const userName = (grant.userName || '').slice(0, 200);
   res.status(302).set({

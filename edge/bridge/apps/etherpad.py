@@ -30,9 +30,22 @@ API_VERSION = "1.2.15"
 TIMEOUT_S = 10.0
 # Attribution reads one changeset per revision; past this many, the pad's author list stands in.
 MAX_ATTRIBUTED_REVISIONS = 200
+MAX_ANSWER_BYTES = 64 << 20  # a pad's text (the edge opens files up to 8 MiB) with its JSON framing
 _DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _OPS = re.compile(r"((?:\*[0-9a-z]+)*)(?:\|[0-9a-z]+)?([-+=])[0-9a-z]+")
 _HEADER = re.compile(r"^Z:[0-9a-z]+[<>][0-9a-z]+")
+
+
+async def _bounded(reply: httpx.Response, function: str) -> bytes:
+    """The answer's body; a tenant's own Etherpad is not trusted to send a bounded one."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in reply.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise AppRefused(f"etherpad {function}: answer over {MAX_ANSWER_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class EtherpadApiError(AppRefused):
@@ -83,7 +96,13 @@ class EtherpadApp:
         """The `data` of a successful call (a dict, or a string for getRevisionChangeset)."""
         form = {"apikey": self._api_key, **{k: str(v) for k, v in params.items()}}
         try:
-            reply = await self._http.post(f"{self._url}/api/{API_VERSION}/{function}", data=form, timeout=TIMEOUT_S)
+            request = self._http.build_request("POST", f"{self._url}/api/{API_VERSION}/{function}", data=form,
+                                               timeout=TIMEOUT_S)
+            reply = await self._http.send(request, stream=True)
+            try:
+                raw = await _bounded(reply, function)
+            finally:
+                await reply.aclose()
         except httpx.TimeoutException:
             raise AppUnavailable(f"etherpad {function}: timed out") from None
         except httpx.TransportError as error:
@@ -93,7 +112,7 @@ class EtherpadApp:
         if reply.status_code >= 500 or reply.status_code == 429:
             raise AppUnavailable(f"etherpad {function}: HTTP {reply.status_code}")
         try:
-            body = reply.json()
+            body = json.loads(raw)
         except ValueError:
             raise AppUnavailable(f"etherpad {function}: HTTP {reply.status_code}, not JSON") from None
         code = body.get("code") if isinstance(body, dict) else None

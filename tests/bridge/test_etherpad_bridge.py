@@ -1,0 +1,239 @@
+"""The Etherpad bridge end to end: a real `wopi-proxy serve` (control plane, edge, bridge worker)
+and a real Etherpad 1.8.14 with our plugin; people enter through the host page and type as
+headless pad users. What a tenant's file goes through: loaded exactly, saved when changed (and
+only then) through our own WOPI PutFile under one constant lock, closed and cleaned up."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge.bridge.apps.etherpad import pad_text
+from shared import signatures
+from tests.bridge.etherpad_flow import FAST_TIMING, BridgeFlow, add_etherpad_editor, wait_until
+from tests.support.api import ControlApi, new_tenant, session_pb
+from tests.support.etherpad import EtherpadServer
+from tests.support.processes import WopiProxyProcess, serve
+
+
+@pytest.fixture(scope="module")
+def bridge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WopiProxyProcess]:
+    workdir = tmp_path_factory.mktemp("bridge-serve")
+    proc = serve(workdir, *FAST_TIMING)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def bridge_api(bridge_server: WopiProxyProcess) -> Iterator[ControlApi]:
+    client = ControlApi(bridge_server.grpc_address, (bridge_server.workdir / "data" / "admin.key").read_text().strip())
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def secret() -> str:
+    return secrets.token_hex(16)
+
+
+@pytest.fixture(scope="module")
+def editor(bridge_api: ControlApi, etherpad: EtherpadServer, secret: str) -> str:
+    return add_etherpad_editor(bridge_api, etherpad, secret)
+
+
+@pytest.fixture
+def flow(bridge_server: WopiProxyProcess, bridge_api: ControlApi, etherpad: EtherpadServer, editor: str,
+         secret: str, tmp_path: Path) -> Iterator[BridgeFlow]:
+    etherpad.configure(bridge_server.http_url, secret)  # the Etherpad is shared by the test session
+    tenant_id, folder = new_tenant(bridge_api, tmp_path / "storage")
+    with httpx.Client(timeout=30, trust_env=False) as http:
+        yield BridgeFlow(api=bridge_api, etherpad=etherpad, editor=editor, tenant_id=tenant_id, folder=folder,
+                         http=http, log=lambda: bridge_server.log()[-6000:], edge_url=bridge_server.http_url)
+
+
+def _logs(flow: BridgeFlow) -> str:
+    return f"{flow.log()}\n--- etherpad ---\n{flow.etherpad.log()[-3000:]}"
+
+
+@pytest.mark.parametrize("content", [
+    "Grüße 👋 from the file\nsecond line\n".encode(),
+    b"windows\r\nline endings\r\n",
+    b"no final newline",
+    b"",
+], ids=["utf8-emoji", "crlf", "no-final-newline", "empty"])
+def test_the_pad_holds_exactly_the_file(flow: BridgeFlow, content: bytes) -> None:
+    (flow.folder / "note.txt").write_bytes(content)
+    ann = flow.join("note.txt", "ann")
+    assert ann.user is not None
+    assert ann.user.text == pad_text(content.decode().replace("\r\n", "\n")), _logs(flow)
+    ann.user.leave()
+
+
+def test_typing_is_saved_to_the_file_with_its_author(flow: BridgeFlow) -> None:
+    (flow.folder / "note.txt").write_bytes(b"first line\n")
+    ann = flow.join("note.txt", "ann")
+    assert ann.user is not None
+    file_id = ann.session.session.file_id
+    before = flow.item_version(ann.session)
+    ann.user.type(" and more")
+    wait_until(lambda: (flow.folder / "note.txt").read_bytes() == b"first line and more\n", "the save",
+               details=lambda: f"{(flow.folder / 'note.txt').read_bytes()!r}\n{_logs(flow)}")
+    assert flow.item_version(ann.session) != before
+    assert [v.version for v in flow.versions(file_id)], "the previous content is kept as a version"
+    saves = [e for e in flow.audit(file_id) if e.operation == "bridge.save"]
+    assert saves and "editors=ann" in saves[-1].detail, [(e.operation, e.detail) for e in flow.audit(file_id)]
+    ann.user.leave()
+
+
+def test_opening_and_leaving_without_typing_leaves_the_file_untouched(flow: BridgeFlow) -> None:
+    content = b"untouched\ttabbed\r\nand\xc2\xa0nbsp\r\n"  # what Etherpad normalises must not be written back
+    path = flow.folder / "keep.txt"
+    path.write_bytes(content)
+    modified = path.stat().st_mtime_ns
+    ann = flow.join("keep.txt", "ann")
+    assert ann.user is not None
+    file_id = ann.session.session.file_id
+    flow.wait_state(file_id, "open")
+    ann.user.leave()
+    flow.wait_state(file_id, "closed", timeout=60)
+    assert path.read_bytes() == content and path.stat().st_mtime_ns == modified
+    operations = [e.operation for e in flow.audit(file_id)]
+    assert "bridge.save" not in operations and "PutFile" not in operations, operations
+
+
+def test_two_writers_share_one_pad_and_one_constant_lock(flow: BridgeFlow) -> None:
+    (flow.folder / "shared.txt").write_bytes(b"shared\n")
+    ann = flow.join("shared.txt", "ann")
+    lock = flow.wopi_lock(ann.session)
+    assert lock.startswith("wopi-proxy-bridge/etherpad/") and len(lock) < 100, lock
+    bob = flow.join("shared.txt", "bob")
+    assert ann.user is not None and bob.user is not None
+    assert bob.pad_id == ann.pad_id
+    ann.user.type(" A")
+    bob.user.wait_for_text("A")
+    bob.user.type(" B")
+    wait_until(lambda: b"A B" in (flow.folder / "shared.txt").read_bytes(), "both changes saved",
+               details=lambda: _logs(flow))
+    assert flow.wopi_lock(bob.session) == lock
+    ann.user.leave()
+    assert flow.wopi_lock(bob.session) == lock
+
+
+def test_a_view_session_gets_the_live_read_only_pad(flow: BridgeFlow) -> None:
+    (flow.folder / "live.txt").write_bytes(b"live\n")
+    ann = flow.join("live.txt", "ann")
+    vic = flow.join("live.txt", "vic", view=True)
+    assert ann.user is not None and vic.user is not None
+    assert vic.pad_id.startswith("r.") and vic.user.readonly
+    ann.user.type(" update")
+    vic.user.wait_for_text("live update")
+
+
+def test_a_file_locked_by_another_editor_opens_read_only(flow: BridgeFlow) -> None:
+    (flow.folder / "busy.txt").write_bytes(b"busy\n")
+    other = flow.api.call(flow.api.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=flow.tenant_id, storage="docs", path="busy.txt", user_id="carol",
+        permission=session_pb.PERMISSION_EDIT))
+    locked = flow.http.post(f"{other.session.wopi_src}?access_token={other.access_token}",
+                            headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "collabora-lock"})
+    assert locked.status_code == 200, locked.text
+    ann = flow.join("busy.txt", "ann")
+    assert ann.user is not None
+    assert ann.pad_id.startswith("r.") and ann.user.readonly, _logs(flow)
+    assert flow.wopi_lock(other) == "collabora-lock"
+
+
+def test_the_last_leave_saves_then_unlocks_and_removes_the_pad(flow: BridgeFlow) -> None:
+    (flow.folder / "bye.txt").write_bytes(b"bye")
+    ann = flow.join("bye.txt", "ann")
+    assert ann.user is not None
+    ann.user.type("!")
+    ann.user.leave()
+    file_id = ann.session.session.file_id
+    flow.wait_state(file_id, "closed", timeout=60)
+    assert (flow.folder / "bye.txt").read_bytes() == b"bye!"
+    assert flow.wopi_lock(ann.session) == ""
+    group_pads = flow.etherpad.api("listPads", groupID=ann.pad_id.split("$", 1)[0])["padIDs"]
+    assert ann.pad_id not in group_pads
+
+
+def test_a_closed_session_can_change_nothing_more(flow: BridgeFlow) -> None:
+    (flow.folder / "closed.txt").write_bytes(b"x\n")
+    ann = flow.join("closed.txt", "ann")
+    bob = flow.join("closed.txt", "bob")
+    assert ann.user is not None and bob.user is not None
+    ann.user.type("1")
+    flow.api.call(flow.api.sessions.CloseSession,
+                  session_pb.CloseSessionRequest(tenant_id=flow.tenant_id, session_id=ann.session.session.id))
+
+    def refused() -> bool:
+        try:
+            ann.user.type("2", timeout=3)  # type: ignore[union-attr]
+        except AssertionError:
+            return True
+        return False
+    wait_until(refused, "ann's changes refused", timeout=30, details=lambda: _logs(flow))
+    bob.user.type(" bob")  # the others go on
+    wait_until(lambda: b"bob" in (flow.folder / "closed.txt").read_bytes(), "bob's change saved",
+               details=lambda: _logs(flow))
+
+
+def test_the_bridge_does_not_save_its_own_load(flow: BridgeFlow) -> None:
+    """The load's setText reaches the plugin as a change with no author: it must not start a save."""
+    (flow.folder / "loop.txt").write_bytes(b"loop\n")
+    ann = flow.join("loop.txt", "ann")
+    assert ann.user is not None
+    file_id = ann.session.session.file_id
+    ann.user.type(" once")
+    wait_until(lambda: b"once" in (flow.folder / "loop.txt").read_bytes(), "the save", details=lambda: _logs(flow))
+    document = flow.wait_state(file_id, "open")
+    # Several poll rounds later, still exactly one save.
+    wait_until(lambda: [e for e in flow.audit(file_id) if e.operation == "bridge.save"]
+               and (d := flow.document(file_id)) is not None and d.next_attempt_time.seconds > document.create_time.seconds + 5,
+               "a few reconcile polls", timeout=30)
+    saves = [e for e in flow.audit(file_id) if e.operation == "bridge.save"]
+    assert len(saves) == 1, [(e.operation, e.detail) for e in flow.audit(file_id)]
+
+
+def test_an_event_for_an_unknown_pad_is_refused_like_a_bad_signature(flow: BridgeFlow, secret: str) -> None:
+    """Correctly signed with the app's secret, but about a pad we never made."""
+    body = json.dumps({"event": "change", "pad": "g.abc$" + secrets.token_hex(8), "rev": 1, "author": "a.x",
+                       "ts": 1}).encode()
+    reply = flow.http.post(f"{flow.edge_url}/bridge/etherpad/events", content=body,
+                           headers={signatures.HEADER: signatures.sign(secret.encode(), body)})
+    assert (reply.status_code, reply.json()) == (401, {"error": "unauthorized"})
+
+
+def test_a_killed_edge_saves_what_it_missed_once_restarted(tmp_path: Path, etherpad: EtherpadServer,
+                                                            secret: str) -> None:
+    """kill -9 while someone types: the plugin's pushes are lost, the pad keeps the text; the
+    restarted process finds the unsaved revisions by its reconcile poll and saves them."""
+    proc = serve(tmp_path / "serve", *FAST_TIMING)
+    api = ControlApi(proc.grpc_address, (proc.workdir / "data" / "admin.key").read_text().strip())
+    try:
+        etherpad.configure(proc.http_url, secret)
+        tenant_id, folder = new_tenant(api, tmp_path / "storage")
+        with httpx.Client(timeout=30, trust_env=False) as http:
+            flow = BridgeFlow(api=api, etherpad=etherpad, editor=add_etherpad_editor(api, etherpad, secret),
+                              tenant_id=tenant_id, folder=folder, http=http, log=lambda: proc.log()[-6000:],
+                              edge_url=proc.http_url)
+            (folder / "crash.txt").write_bytes(b"before\n")
+            ann = flow.join("crash.txt", "ann")
+            assert ann.user is not None
+            proc.stop(signal.SIGKILL)
+            ann.user.type(" typed while the edge was down")
+            proc.start()  # same data dir; new ports
+            etherpad.configure(proc.http_url, secret)
+            api.close()
+            api = ControlApi(proc.grpc_address, (proc.workdir / "data" / "admin.key").read_text().strip())
+            wait_until(lambda: b"while the edge was down" in (folder / "crash.txt").read_bytes(),
+                       "the missed revisions saved", timeout=60, details=lambda: proc.log()[-6000:])
+    finally:
+        api.close()
+        proc.stop()
