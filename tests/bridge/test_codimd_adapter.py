@@ -142,3 +142,34 @@ def test_updatetime_accepts_iso_dates_and_numbers() -> None:
     assert updatetime_ms(1796148000123) == 1796148000123
     assert updatetime_ms(1796148000) == 1796148000000
     assert updatetime_ms(None) == 0 and updatetime_ms("garbage") == 0
+
+
+async def test_a_bundle_puts_its_pictures_into_the_app_and_gets_them_back(standin: CodimdStandin,
+                                                                         http: httpx.AsyncClient) -> None:
+    """cs3 keeps upload names (generateFilename=false); HedgeDoc renames every upload: links follow."""
+    from edge.bridge import bundles, zmd
+
+    picture = "upload_" + "0123456789abcdef" * 2 + ".png"
+    app = _app(standin, http)
+    document = _document(file_name="trip.zmd")
+    assert bundles.applies(app, document)
+    data = zmd.pack(f"# Trip\n![map]({standin.url}/uploads/{picture})\n", "trip.md", {picture: b"PNG-bytes"})
+    text = await bundles.open_bundle(app, document, data)
+    [name] = zmd.upload_names(text)
+    assert (name == picture) == (standin.profile == "codimd-cs3"), text
+    assert standin.dump()["uploads"] == {name: len(b"PNG-bytes")}
+    again = await bundles.save_bundle(app, document, text)
+    assert zmd.unpack(again) == zmd.Bundle(markdown=text, pictures={name: b"PNG-bytes"})
+    assert await bundles.save_bundle(app, document, text) == again  # unchanged: the same bytes
+
+
+async def test_a_bundle_never_overwrites_another_notes_picture(cs3: CodimdStandin, http: httpx.AsyncClient) -> None:
+    from edge.bridge import bundles, zmd
+
+    picture = "upload_" + "f" * 32 + ".png"
+    app, document = _app(cs3, http), _document(file_name="a.zmd")
+    await app.import_pictures(document, {picture: b"someone else's"})
+    text = await bundles.open_bundle(app, document, zmd.pack(f"![](/uploads/{picture})", "a.md", {picture: b"mine"}))
+    [name] = zmd.upload_names(text)
+    assert name != picture
+    assert (await app.export_pictures(document, [picture, name])) == {picture: b"someone else's", name: b"mine"}

@@ -22,7 +22,8 @@ publishes aliased notes (ours all are) under `s/<alias>`, i.e. the id itself: th
 refused (AppRefused) rather than handing out the key to edit.
 
 HedgeDoc 1.x sends no webhook: its changes are found by the reconcile poll (updatetime) only.
-`.zmd` bundles (pictures) are not handled: only the Markdown text goes through.
+`.zmd` bundles: import_pictures/export_pictures (edge/bridge/bundles.py packs and unpacks): pictures
+go to `/uploadimage` when a bundle is opened and are fetched back from `/uploads/<name>` on every save.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 # CodiMD's note aliases (FreeURL) are path segments; ours are HMACs. Refuse anything else early.
 _NOTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,120}$")
 _PUBLISHED = re.compile(r"^/s/[A-Za-z0-9_-]{1,64}$")
+_UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 MAX_DOCUMENT_LENGTH = 100_000  # CodiMD's default documentMaxLength (characters)
 
 
@@ -202,6 +204,49 @@ class CodimdApp:
             # notes that is the id itself, which would let a viewer edit. No live view, then.
             raise AppRefused("codimd: the note's published view names the note itself; no read-only view")
         return location.lstrip("/")
+
+    # -- .zmd bundles (BundleApp; edge/bridge/bundles.py) --
+
+    async def import_pictures(self, document: edge_pb.BridgedDocumentRef,
+                              pictures: dict[str, bytes]) -> dict[str, str]:
+        """Each picture under its own name when that name is free or already holds these bytes;
+        under a new name from the app otherwise (never overwrite another note's picture)."""
+        names: dict[str, str] = {}
+        for name, data in pictures.items():
+            existing = await self._request("GET", f"/uploads/{quote(name)}", what="GET /uploads")
+            if existing.status_code == 200 and existing.content == data:
+                names[name] = name
+                continue
+            keep_name = existing.status_code == 404
+            reply = await self._request(
+                "POST", "/uploadimage" + ("?generateFilename=false" if keep_name else ""), what="uploadimage",
+                headers=self._auth, files={"image": (name, data, "application/octet-stream")})
+            if reply.status_code == 413:
+                raise AppRefused("codimd uploadimage: a picture of the bundle is too large for the app")
+            self._refused_unless_ok(reply, "uploadimage")
+            try:
+                link = reply.json().get("link", "")
+            except (ValueError, AttributeError):
+                raise AppUnavailable("codimd uploadimage: no link in the answer") from None
+            stored = urlsplit(link if isinstance(link, str) else "").path.rsplit("/", 1)[-1]
+            if not _UPLOAD_NAME.match(stored):
+                raise AppRefused("codimd uploadimage: the app named the picture unexpectedly")
+            names[name] = stored
+        return names
+
+    async def export_pictures(self, document: edge_pb.BridgedDocumentRef, names: list[str]) -> dict[str, bytes]:
+        """Only ever from this app's own /uploads/, by a name that matched zmd.UPLOAD_LINK: a link in
+        the text never makes the edge fetch another URL."""
+        pictures: dict[str, bytes] = {}
+        for name in names:
+            if not _UPLOAD_NAME.match(name):
+                continue
+            reply = await self._request("GET", f"/uploads/{quote(name)}", what="GET /uploads")
+            if reply.status_code == 200:
+                pictures[name] = reply.content
+            elif reply.status_code != 404:
+                raise AppRefused(f"codimd GET /uploads: HTTP {reply.status_code}")
+        return pictures
 
     async def revoke(self, document: edge_pb.BridgedDocumentRef, app_session_id: str) -> None:
         """No per-user sessions in CodiMD: the note id is the only key, and it stays valid."""
