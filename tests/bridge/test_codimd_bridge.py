@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,37 @@ def test_an_edit_not_yet_in_codimds_database_is_saved_later(bridge: Bridge, tmp_
     bridge.codimd.edit(note, "before\nafter\n", lag=True)
     assert bridge.codimd.fire_webhook(note, close=False) in (200, 202)
     _wait(lambda: path.read_bytes() == b"before\nafter\n", "the late save", bridge)
+
+
+def test_a_zmd_bundle_keeps_its_pictures_on_every_save(bridge: Bridge, tmp_path: Path) -> None:
+    """Pictures are in the file after each save, not only at close (cs3 lost those of a crash)."""
+    from edge.bridge import zmd
+
+    tenant_id, folder = new_tenant(bridge.api, tmp_path)
+    path = folder / "trip.zmd"
+    first = "upload_" + "1" * 32 + ".png"
+    path.write_bytes(zmd.pack(f"# Trip\n![map](/uploads/{first})\n", "trip.md", {first: b"PNG one"}))
+    note = _open(bridge, tenant_id, "trip.zmd", "ann")
+    assert bridge.codimd.note(note)["content"] == f"# Trip\n![map](/uploads/{first})\n", bridge.log()
+    # Ann adds a picture (CodiMD's editor uploads it and inserts the link it got back), and saves.
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        link = client.post(f"{bridge.codimd.url}/uploadimage", files={"image": ("photo.jpg", b"JPEG two")}).json()["link"]
+    second = link.rsplit("/", 1)[-1]
+    bridge.codimd.join(note, "ann")
+    bridge.codimd.edit(note, f"# Trip\n![map](/uploads/{first})\n![photo]({link})\n")
+    assert bridge.codimd.fire_webhook(note, close=False) in (200, 202)
+
+    def saved() -> bool:
+        try:
+            bundle = zmd.unpack(path.read_bytes())
+        except zmd.NotABundle:
+            return False
+        return bundle.pictures == {first: b"PNG one", second: b"JPEG two"}
+
+    _wait(saved, "the bundle with both pictures", bridge)
+    bundle = zmd.unpack(path.read_bytes())
+    assert bundle.markdown == f"# Trip\n![map](/uploads/{first})\n![photo]({link})\n"
+    assert zipfile.ZipFile(path).namelist() == sorted([first, second]) + ["trip.md"]
 
 
 def test_a_webhook_with_a_bad_signature_is_refused(bridge: Bridge, tmp_path: Path) -> None:
