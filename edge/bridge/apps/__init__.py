@@ -68,7 +68,8 @@ def _hocuspocus_entry(app: edge_pb.BridgeApp, code: str, entry: Entry) -> str:
     CodeMirror + y-codemirror + @hocuspocus/provider page). It gets the document name and the entry
     code (the provider's token, redeemed by our connect webhook) in the fragment, which browsers
     never send to a server nor put in a Referer."""
-    return f"{(app.public_url or app.url).rstrip('/')}/#{urlencode({'document': entry.target, 'token': code})}"
+    page = (app.public_url or app.url).split("#", 1)[0]
+    return f"{page}#{urlencode({'document': entry.target, 'token': code})}"
 
 
 async def _hocuspocus_webhook(call: WebhookCall) -> Response | None:
