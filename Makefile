@@ -9,7 +9,7 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 # The suite mostly waits on the real processes it starts, so 2 workers halve it on a 2-core machine.
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test protos bench images test-images lint clean etherpad
+.PHONY: serve test protos bench images test-images lint clean hocuspocus etherpad
 
 $(VENV)/.installed-runtime: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,14 @@ serve: $(VENV)/.installed-runtime  ## start control plane + edge on embedded def
 
 test: $(VENV)/.installed           ## run the whole test suite
 	bash tools/system_deps.sh
+	if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  bash tools/hocuspocus.sh || [ "$$WOPI_PROXY_REQUIRE_HOCUSPOCUS" != 1 ]; fi
 	if command -v node >/dev/null && command -v npm >/dev/null; then bash tools/etherpad.sh >/dev/null \
 	  || [ "$${WOPI_PROXY_REQUIRE_ETHERPAD:-}" != 1 ]; fi
 	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+hocuspocus:                        ## install Hocuspocus 3.4.4 (apps/hocuspocus) into .cache/ for the bridge tests
+	bash tools/hocuspocus.sh
 
 lint: $(VENV)/.installed           ## ruff (rules in pyproject.toml) and mypy over the packages
 	$(VENV)/bin/python -m ruff check .

@@ -11,7 +11,7 @@ import logging
 
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
-from edge.bridge import text_profile
+from edge.bridge import bundles, text_profile
 from edge.bridge.apps.base import AppError, AppUnavailable, BridgedApp
 from edge.bridge.services import BridgeServices
 from edge.bridge.wopi_client import WopiRefused, WopiUnavailable
@@ -38,14 +38,27 @@ async def load(services: BridgeServices, document: edge_pb.BridgedDocumentRef, l
     caller tells the person), AppError, WopiUnavailable, WopiRefused."""
     app = services.apps.get(document.app)
     file = await services.wopi.get_file(document.file_id, document.bridge_token, kind=document.app.kind)
-    text, profile = text_profile.decode(file.data)
+    if bundles.applies(app, document):  # .zmd: pictures into the app, the text into the document
+        text, profile = await bundles.open_bundle(app, document, file.data), text_profile.TextProfile()  # type: ignore[arg-type]
+    else:
+        text, profile = text_profile.decode(file.data)
     loaded = await app.load(document, text)
     # The baseline is the text as the app holds it (normalised: TABs, CRs, a final newline), so
     # that saving it unchanged is recognised and never rewrites the file.
+    # A kept live copy (loaded.kept) is not the file: its baseline is the file, so it gets saved.
     baseline = await app.read(document, loaded.rev, loaded.rev)
+    sha = _sha(file.data) if loaded.kept else _sha(await _file_bytes(app, document, baseline.text, profile))
     return _done(document, lease_token, edge_pb.BRIDGE_WORK_OUTCOME_LOADED, app_rev=loaded.rev,
-                 sha256=_sha(text_profile.encode(baseline.text, profile)), size=len(file.data),
+                 sha256=sha, size=len(file.data),
                  file_version=file.version, text_profile=profile.to_json(), app_read_only_id=loaded.read_only_id)
+
+
+async def _file_bytes(app: BridgedApp, document: edge_pb.BridgedDocumentRef, text: str,
+                      profile: text_profile.TextProfile) -> bytes:
+    """What the file holds for the app's text: a .zmd bundle with its pictures, or the text in its shape."""
+    if bundles.applies(app, document):
+        return await bundles.save_bundle(app, document, text)  # type: ignore[arg-type]
+    return text_profile.encode(text, profile)
 
 
 def _last_saved(document: edge_pb.BridgedDocumentRef) -> int:
@@ -72,7 +85,7 @@ async def save(services: BridgeServices, document: edge_pb.BridgedDocumentRef, l
     if head.rev <= _last_saved(document):
         return _done(document, lease_token, edge_pb.BRIDGE_WORK_OUTCOME_UNCHANGED, app_rev=head.rev)
     content = await app.read(document, head.rev, _last_saved(document))
-    data = text_profile.encode(content.text, text_profile.TextProfile.from_json(document.text_profile))
+    data = await _file_bytes(app, document, content.text, text_profile.TextProfile.from_json(document.text_profile))
     sha = _sha(data)
     if sha == document.saved_sha256:
         return _done(document, lease_token, edge_pb.BRIDGE_WORK_OUTCOME_UNCHANGED, app_rev=head.rev, sha256=sha,

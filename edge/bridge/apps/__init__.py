@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -58,8 +58,40 @@ def _etherpad_entry(app: edge_pb.BridgeApp, code: str, entry: Entry) -> str:
     return f"{(app.public_url or app.url).rstrip('/')}/wopi-proxy/enter?{urlencode({'code': code})}"
 
 
+def _hocuspocus(app: edge_pb.BridgeApp, http: httpx.AsyncClient) -> BridgedApp:
+    from edge.bridge.apps.hocuspocus import HocuspocusApp
+    return HocuspocusApp(app, http)
+
+
+def _hocuspocus_entry(app: edge_pb.BridgeApp, code: str, entry: Entry) -> str:
+    """Hocuspocus has no page of its own: public_url is the editor page the operator serves (a
+    CodeMirror + y-codemirror + @hocuspocus/provider page). It gets the document name and the entry
+    code (the provider's token, redeemed by our connect webhook) in the fragment, which browsers
+    never send to a server nor put in a Referer."""
+    page = (app.public_url or app.url).split("#", 1)[0]
+    return f"{page}#{urlencode({'document': entry.target, 'token': code})}"
+
+
+async def _hocuspocus_webhook(call: WebhookCall) -> Response | None:
+    from edge.bridge.hocuspocus_webhook import answer
+    return await answer(call)
+
+
+def _codimd(app: edge_pb.BridgeApp, http: httpx.AsyncClient) -> BridgedApp:
+    from edge.bridge.apps.codimd import CodimdApp
+    return CodimdApp(app, http)
+
+
+def _codimd_entry(app: edge_pb.BridgeApp, code: str, entry: Entry) -> str:
+    """The note (`<id>`) or its published view (`s/<shortid>`) for read-only users. CodiMD has no
+    per-user session: the code is not needed (the note id is the key, known to writers only)."""
+    return f"{(app.public_url or app.url).rstrip('/')}/{quote(entry.target, safe='/')}"
+
+
 KINDS: dict[str, AppKind] = {
     "etherpad": AppKind(create=_etherpad, entry_url=_etherpad_entry),
+    "hocuspocus": AppKind(create=_hocuspocus, entry_url=_hocuspocus_entry, webhook=_hocuspocus_webhook),
+    "codimd": AppKind(create=_codimd, entry_url=_codimd_entry),
 }
 
 
