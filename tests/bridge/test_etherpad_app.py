@@ -73,6 +73,7 @@ async def test_a_live_pad_is_never_overwritten_by_a_load(app: EtherpadApp, ether
     loaded = await app.load(document, "the file changed meanwhile\n")
     text = (await app.read(document, loaded.rev, loaded.rev)).text
     assert "typed" in text and "meanwhile" not in text
+    assert loaded.kept  # so the worker's baseline is the file, and the pad's text gets saved
 
 
 async def test_read_names_the_authors_of_the_new_revisions(app: EtherpadApp, join_pad: Callable[..., PadUser]) -> None:

@@ -193,7 +193,7 @@ class EtherpadApp:
             if users:
                 # People are typing in the pad of an earlier generation: never overwrite a live pad.
                 log.warning("pad of document %s already in use: kept as it is", document.document_id)
-                return Loaded(rev=await self._head_rev(pad), read_only_id=await self._read_only_id(pad))
+                return Loaded(rev=await self._head_rev(pad), read_only_id=await self._read_only_id(pad), kept=True)
         return await self._settled(pad, wanted)
 
     async def _settled(self, pad: str, wanted: str) -> Loaded:
