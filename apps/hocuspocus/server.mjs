@@ -387,6 +387,8 @@ async function handleDocRequest(instance, request, response) {
       await deleteDoc(instance, name);
       editorsSinceTake.delete(name);
       answer(response, 200, { ok: true });
+    } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("kick")) {
+      answer(response, 200, { kicked: kick(instance, name, new URL(request.url, "http://localhost").searchParams.get("kick")) });
     } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("take") === "editors") {
       const editors = [...(editorsSinceTake.get(name) ?? [])].sort();
       editorsSinceTake.delete(name);
@@ -418,6 +420,19 @@ function noteEditor(documentName, context) {
   let editors = editorsSinceTake.get(documentName);
   if (!editors) editorsSinceTake.set(documentName, (editors = new Set()));
   if (editors.size < MAX_EDITORS_PER_DOCUMENT) editors.add(author);
+}
+
+// Closes the connections of one wopi-proxy session (its context's `session`) to a document: the edge
+// calls this when that session was closed or expired. Its entry code is spent, so it cannot come back.
+function kick(instance, name, session) {
+  let kicked = 0;
+  for (const connection of instance.documents.get(name)?.getConnections() ?? []) {
+    if (connection.context?.session === session) {
+      connection.close({ code: Forbidden.code, reason: Forbidden.reason });
+      kicked += 1;
+    }
+  }
+  return kicked;
 }
 
 const docRoutes = {

@@ -202,3 +202,23 @@ def test_a_document_hocuspocus_lost_is_given_the_file_by_the_create_webhook(brid
     assert ann.text == "# Kept in the file\n", f"{ann.describe()}\n{bridge.log()}"
     ann.insert("typed after the reload\n")
     _wait(lambda: path.read_bytes() == b"# Kept in the file\ntyped after the reload\n", "the save", bridge)
+
+
+def test_a_closed_session_is_put_out_of_the_document(bridge: Bridge, users: list[YjsUser], tmp_path: Path) -> None:
+    """A session closed by the business app (CloseSession) must not keep typing into the file through
+    a connection it opened earlier: the bridge closes it in Hocuspocus, and its code is spent."""
+    tenant_id, folder = new_tenant(bridge.api, tmp_path)
+    path = folder / "closing.md"
+    path.write_bytes(b"start\n")
+    ann_opened = _open(bridge, tenant_id, "closing.md", "ann")
+    bob_opened = _open(bridge, tenant_id, "closing.md", "bob")
+    ann = YjsUser.connect(bridge.hocuspocus, ann_opened.document, token=ann_opened.token)
+    bob = YjsUser.connect(bridge.hocuspocus, bob_opened.document, token=bob_opened.token)
+    users.extend([ann, bob])
+    bridge.api.call(bridge.api.sessions.CloseSession, session_pb.CloseSessionRequest(id=ann_opened.session_id))
+    _wait(lambda: bridge.hocuspocus.doc(ann_opened.document) is not None
+          and bridge.hocuspocus.doc(ann_opened.document).clients == 1, "ann's connection closed", bridge)
+    ann.insert(" ann after close", wait_acknowledged=False)
+    bob.insert("bob\n")
+    _wait(lambda: path.read_bytes() == b"start\nbob\n", "bob's save", bridge)
+    assert "ann after close" not in bob.text

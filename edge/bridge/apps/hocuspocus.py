@@ -20,8 +20,8 @@ Presence: GET /doc says how many clients are connected and, with our server.mjs,
 present participants are echoed back, so a poll never makes people "leave" who are still there.
 
 Entry: the user's single-use entry code is the provider's token; Hocuspocus sends it with the
-`connect` webhook and the control plane redeems it (a revoked or unknown code is refused, so revoke()
-has nothing to do here). The document name is the target.
+`connect` webhook and the control plane redeems it (a used, revoked or unknown code is refused). The
+document name is the target. revoke() closes the connections of the ended session (server.mjs kick).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -163,10 +163,18 @@ class HocuspocusApp:
                     can_write: bool, valid_until_s: int) -> Entry:
         self._doc_url(document)  # a name Hocuspocus accepts
         author = participant.app_author_id or participant.session_id
-        return Entry(author_id=author, app_session_id="", target=document.app_doc_id)
+        # The "app session" is the wopi-proxy session the connection's context names: not a credential
+        # (the entry code is), but what revoke() closes when that session ends.
+        return Entry(author_id=author, app_session_id=participant.session_id, target=document.app_doc_id)
 
     async def revoke(self, document: edge_pb.BridgedDocumentRef, app_session_id: str) -> None:
-        """No app session to delete: the next connect with that user's code is refused upstream."""
+        """Close the session's connections (server.mjs POST ?kick=<session>); its entry code is spent
+        and the control plane refuses any other, so it cannot come back."""
+        reply = await call(self._http, "POST", f"{self._doc_url(document)}?{urlencode({'kick': app_session_id})}",
+                           what="hocuspocus kick", headers=self._auth)
+        unavailable_if_transient(reply, what="hocuspocus kick")
+        if reply.status_code not in (200, 404):
+            self._refused_unless_ok(reply, "kick")
 
     async def remove(self, document: edge_pb.BridgedDocumentRef) -> None:
         reply = await call(self._http, "DELETE", self._doc_url(document), what="hocuspocus DELETE /doc",
