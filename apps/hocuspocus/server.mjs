@@ -387,6 +387,8 @@ async function handleDocRequest(instance, request, response) {
       await deleteDoc(instance, name);
       editorsSinceTake.delete(name);
       answer(response, 200, { ok: true });
+    } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("notify") === "1") {
+      answer(response, 200, { delivered: notify(instance, name, await readBody(request, MAX_NOTICE_BYTES)) });
     } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("kick")) {
       answer(response, 200, { kicked: kick(instance, name, new URL(request.url, "http://localhost").searchParams.get("kick")) });
     } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("take") === "editors") {
@@ -420,6 +422,26 @@ function noteEditor(documentName, context) {
   let editors = editorsSinceTake.get(documentName);
   if (!editors) editorsSinceTake.set(documentName, (editors = new Set()));
   if (editors.size < MAX_EDITORS_PER_DOCUMENT) editors.add(author);
+}
+
+// Shows the people in a document a message from the bridge (a save conflict, a file too large): a
+// stateless message `{"type": "wopi-proxy/notice", "message": "…"}` the editor page displays.
+const MAX_NOTICE_BYTES = 4096;
+
+function notify(instance, name, body) {
+  let parsed;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new HttpError(400, "body is not JSON");
+  }
+  if (!isPlainObject(parsed) || typeof parsed.message !== "string" || !parsed.message) {
+    throw new HttpError(400, 'body must be {"message": "<text>"}');
+  }
+  const loaded = instance.documents.get(name);
+  if (!loaded) return 0;
+  loaded.broadcastStateless(JSON.stringify({ type: "wopi-proxy/notice", message: parsed.message.slice(0, 500) }));
+  return loaded.getConnections().length;
 }
 
 // Closes the connections of one wopi-proxy session (its context's `session`) to a document: the edge

@@ -213,3 +213,16 @@ async def test_entry_is_the_document_name_and_no_app_session(app: HocuspocusApp)
     participant = edge_pb.BridgeParticipant(session_id="sess-1", app_author_id="")
     entry = await app.enter(document, participant, True, 0)
     assert (entry.author_id, entry.app_session_id, entry.target) == ("sess-1", "sess-1", document.app_doc_id)
+
+
+async def test_a_notice_reaches_everyone_in_the_document(app: HocuspocusApp, hocuspocus: HocuspocusServer,
+                                                        receiver: _Receiver, users: list[YjsUser]) -> None:
+    document = _document(b"x")
+    receiver.contents[document.app_doc_id] = "x"
+    user = YjsUser.connect(hocuspocus, document.app_doc_id, token="code-ann")
+    users.append(user)
+    await app.notify(document, "Someone else changed the file: your text was kept as a copy.")
+    user._wait(lambda: any(e.get("event") == "stateless" for e in user.events), 20, "the notice")
+    [notice] = [json.loads(e["payload"]) for e in user.events if e.get("event") == "stateless"]
+    assert notice == {"type": "wopi-proxy/notice", "message": "Someone else changed the file: your text was kept as a copy."}
+    await app.notify(_document(b""), "nobody there")  # no such document loaded: nothing happens

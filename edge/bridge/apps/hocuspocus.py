@@ -187,8 +187,15 @@ class HocuspocusApp:
         self._refused_unless_ok(reply, "DELETE /doc")
 
     async def notify(self, document: edge_pb.BridgedDocumentRef, message: str) -> None:
-        """Hocuspocus has no message channel of ours: logged only."""
-        log.info("hocuspocus document %s: %s", document.document_id, message[:200])
+        """A stateless message to the document's clients (server.mjs ?notify=1); best effort."""
+        try:
+            reply = await call(self._http, "POST", f"{self._doc_url(document)}?notify=1", what="hocuspocus notify",
+                               headers={**self._auth, "Content-Type": "application/json"},
+                               content=json.dumps({"message": message[:500]}).encode())
+            if reply.status_code != 200:
+                log.warning("hocuspocus notify of document %s: HTTP %d", document.document_id, reply.status_code)
+        except (AppRefused, AppUnavailable) as error:
+            log.warning("hocuspocus notify of document %s failed: %s", document.document_id, error.detail)
 
     async def aclose(self) -> None:
         """The HTTP client belongs to whoever made this app."""
