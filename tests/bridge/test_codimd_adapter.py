@@ -186,3 +186,17 @@ async def test_a_bundle_with_a_file_the_app_will_not_hold_is_refused_whole(stand
     data = zmd.pack(f"![](/uploads/{name})", "x.md", {name: b"%PDF-1.7 not an image"})
     with pytest.raises(AppRefused, match="refuses"):
         await bundles.open_bundle(_app(standin, http), _document(file_name="x.zmd"), data)
+
+
+@pytest.mark.parametrize("profile", ["codimd-cs3", "hedgedoc1"])
+async def test_notes_are_created_with_the_key_where_anonymous_creation_is_off(profile: str,
+                                                                              http: httpx.AsyncClient) -> None:
+    server = CodimdStandin(profile, api_key=API_KEY, allow_anonymous=False).start()
+    try:
+        document = _document()
+        await _app(server, http).load(document, "private\n")
+        assert server.note(document.app_doc_id)["content"] == "private\n"
+        with pytest.raises(AppRefused):
+            await _app(server, http, key="wrong").load(_document(), "x\n")
+    finally:
+        server.stop()

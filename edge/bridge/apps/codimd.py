@@ -92,8 +92,10 @@ class CodimdApp:
             raise AppRefused(f"codimd: the file is longer than CodiMD's {MAX_DOCUMENT_LENGTH} characters")
         note = self._note(document)
         # HedgeDoc 1.x (and any fork with its FreeURL route): create the note with its text at once.
+        # The key goes along wherever notes are created: deployments that turn anonymous creation off
+        # accept the bridge's key instead (the cs3 fork's apiKey).
         reply = await self._request("POST", f"/new/{quote(note)}", what="POST /new/<alias>",
-                                    headers={"Content-Type": "text/markdown"}, content=text.encode())
+                                    headers={**self._auth, "Content-Type": "text/markdown"}, content=text.encode())
         if reply.status_code in (200, 201, 302):
             return Loaded(rev=await self._updatetime(note))
         if reply.status_code == 413:
@@ -107,7 +109,7 @@ class CodimdApp:
             raise AppRefused(f"codimd: POST /new/<alias> answered HTTP {reply.status_code}")
         else:
             # CodiMD (cs3 fork): FreeURL creates the note on GET /<id> (200; 302 when the id is an alias).
-            reply = await self._request("GET", f"/{quote(note)}", what="open note")
+            reply = await self._request("GET", f"/{quote(note)}", what="open note", headers=self._auth)
             if reply.status_code == 404:
                 raise AppRefused("codimd: GET /<id> answered 404: FreeURL (CMD_ALLOW_FREEURL) must be on")
             if reply.status_code not in (200, 302):
