@@ -302,6 +302,11 @@ def test_a_lost_lock_turns_the_save_into_a_conflict_copy_and_editing_goes_on(flo
                         details=lambda: _logs(flow))
     assert copies[0].read_bytes() == b"race by ann\n"
     assert (flow.folder / "race.txt").read_bytes() == b"race\n"
+    file_id = ann.session.session.file_id
+    recorded = wait_until(lambda: [e for e in flow.audit(file_id) if e.operation == "bridge.conflict"
+                                   and copies[0].name in e.detail], "the copy's path recorded for the operator",
+                          details=lambda: str([(e.operation, e.detail) for e in flow.audit(file_id)]))
+    assert recorded
     assert ann.user.wait_for_custom_message(), "the pad is told"
     ann.user.type(" still typing")  # editing goes on
 
