@@ -332,7 +332,7 @@ def editors_list(api: Api, args: argparse.Namespace) -> None:
     for row in rows:
         row["extensions"] = len(row.get("extensions", []))
     print_json([as_dict(e) for e in reply.editors]) if args.json else print_table(
-        rows, ["name", "tenant_id", "product", "proof_policy", "proof_keys_advertised", "extensions",
+        rows, ["name", "tenant_id", "kind", "product", "proof_policy", "proof_keys_advertised", "extensions",
                "discovery_fetch_time", "discovery_error"])
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db.models import BridgeDocument, BridgeEntry, BridgeParticipant, Editor
+from control.db.models import BridgeDocument, BridgeEntry, BridgeParticipant, Editor, File
 
 LIVE = ("loading", "open", "closing", "conflicted", "failed")
 
@@ -79,6 +79,12 @@ async def participations_of_sessions(db: AsyncSession, *, session_ids: Sequence[
              .where(col(BridgeParticipant.session_id).in_(session_ids),
                     col(BridgeDocument.live_file_id).is_not(None), col(BridgeParticipant.revoked).is_(False)))
     return (await db.exec(query)).all()
+
+
+async def file_for_update(db: AsyncSession, *, file_id: str, skip_locked: bool) -> File | None:
+    """The file row, locked; with `skip_locked` (PostgreSQL) None when another transaction holds it."""
+    query = select(File).where(File.id == file_id).with_for_update(skip_locked=skip_locked)
+    return (await db.exec(query.execution_options(populate_existing=True))).first()
 
 
 async def due_documents(db: AsyncSession, *, now: int, limit: int, postgres: bool) -> Sequence[BridgeDocument]:

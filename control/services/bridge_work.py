@@ -27,6 +27,9 @@ from shared.errors import BridgeLeaseLost, InvalidArgument
 LOAD, SAVE, POLL, CLOSE = "load", "save", "poll", "close"
 DEFAULT_ITEMS, MAX_ITEMS = 8, 64
 MAX_BACKOFF_MS = 5 * 60 * 1000
+# A POLL report's present_authors entry meaning "someone is in, identities unknown" (Hocuspocus
+# tells only a count of clients): presence is left as the app's events set it.
+UNKNOWN_AUTHORS = "*"
 OUTCOMES = ("loaded", "saved", "unchanged", "conflict", "retry", "failed", "closed", "polled")
 
 
@@ -98,19 +101,26 @@ async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int) -> list[
     items: list[WorkItem] = []
     async with ctx.transaction() as db:
         postgres = db.bind is not None and db.bind.dialect.name == "postgresql"
-        # More rows than items: some due rows (a closing document someone came back to) yield none.
-        for doc in await bridge_store.due_documents(db, now=now, limit=limit * 4, postgres=postgres):
+        # Exactly as many rows as items: rows locked here are skipped by other workers until commit.
+        for doc in await bridge_store.due_documents(db, now=now, limit=limit, postgres=postgres):
             if len(items) >= limit:
                 break
             people = list(await bridge_store.participants(db, document_id=doc.id))
             kind = _work_kind(doc, people, now)
             if kind is None:
+                # Due by the query's rough test only (closing, but someone is back or a save is
+                # still to be made): looked at again later, so that it does not hold up others.
+                if doc.state == "closing":
+                    doc.close_after_time = now + max(1, ctx.bridge.unlock_grace_s) * 1000
+                    doc.update_time = now
+                    db.add(doc)
                 continue
             found = await stores.file_with_storage(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
-            if found is None:
+            # Lock order is file before document everywhere else (OpenBridged, CompleteBridgeWork): here
+            # the document came first, so a file another transaction holds is skipped, never waited for.
+            file = await bridge_store.file_for_update(db, file_id=doc.file_id, skip_locked=postgres)
+            if found is None or file is None:
                 continue
-            file = await stores.get_file_for_update(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
-            assert file is not None
             await maintain_lock(db, doc, file, now)
             lease_token = secrets.token_urlsafe(24)
             doc.lease_owner, doc.lease_kind = worker_id, kind
@@ -148,13 +158,16 @@ async def complete(ctx: ServiceContext, *, document_id: str, lease_token: str, o
         raise InvalidArgument("text_profile", "at most 2000 characters")
     now = ctx.clock()
     async with ctx.transaction() as db:
-        doc = (await bridge_store.document(db, document_id=document_id, tenant_id=None, for_update=True)
-               if validation.is_lookup_id(document_id) else None)
-        if (doc is None or not lease_token or doc.lease_expire_time <= now
+        # The file row first, then the document's (the order of every bridge transaction).
+        known = (await bridge_store.document(db, document_id=document_id, tenant_id=None)
+                 if validation.is_lookup_id(document_id) else None)
+        file = await stores.get_file_for_update(db, file_id=known.file_id, tenant_id=known.tenant_id) \
+            if known is not None else None
+        doc = await bridge_store.document(db, document_id=document_id, tenant_id=None, for_update=True) \
+            if file is not None else None
+        if (doc is None or file is None or not lease_token or doc.lease_expire_time <= now
                 or not secrets.compare_digest(doc.lease_token_hash, hash_secret(lease_token))):
             raise BridgeLeaseLost(validation.printable(document_id, 40))
-        file = await stores.get_file_for_update(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
-        assert file is not None
         people = list(await bridge_store.participants(db, document_id=doc.id))
         await _APPLY[outcome.outcome](db, ctx, doc, file, people, outcome, now)
         if outcome.outcome != "retry":
@@ -181,12 +194,15 @@ async def _loaded(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
     if doc.state != "loading":
         return
     doc.state = "open"
-    doc.baseline_rev = doc.saved_rev = doc.seen_rev = out.app_rev
+    doc.baseline_rev = doc.saved_rev = out.app_rev
     doc.loaded_sha256 = doc.saved_sha256 = out.sha256
     doc.text_profile = out.text_profile
     doc.file_version = out.file_version or file.version
     doc.app_read_only_id = validation.printable(out.app_read_only_id, 100)
     doc.dirty_since, doc.next_attempt_time, doc.attempts, doc.last_error = None, None, 0, ""
+    if doc.seen_rev > out.app_rev:  # someone typed before the load was reported: that is a change
+        common.note_change(doc, ctx.bridge, now, rev=doc.seen_rev)
+    doc.seen_rev = max(doc.seen_rev, out.app_rev)
     doc.next_poll_time = now + _poll_interval(ctx, people)
     await common.record(db, doc, "bridge.load", now, size=out.size, version_after=doc.file_version,
                         detail=f"rev={out.app_rev} sha256={out.sha256[:16]}")
@@ -265,9 +281,12 @@ async def _failed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
                   people: list[BridgeParticipant], out: Outcome, now: int) -> None:
     doc.attempts += 1
     doc.last_error = validation.printable(out.detail, 500) or "failed"
-    if doc.lease_kind in (CLOSE, LOAD):
-        # CLOSE: the app's copy could not be removed; LOAD: nothing ever reached the app (the file is
-        # not text, the app refused it). Either way nothing is left to save: closed, lock released.
+    if doc.lease_kind == CLOSE:  # the app's copy could not be removed: closed all the same (nothing to save)
+        await _closed(db, ctx, doc, file, people, out, now)
+        return
+    if doc.lease_kind == LOAD:
+        # Nothing ever reached the app (the file is not text, the app refused it): nothing to save,
+        # so the document is closed and its lock released rather than left failed and locked.
         await _close(db, doc, file, people, now)
         return
     doc.state = "failed"
@@ -279,6 +298,12 @@ async def _closed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
                   people: list[BridgeParticipant], out: Outcome, now: int) -> None:
     if doc.lease_kind != CLOSE:
         raise InvalidArgument("outcome", "CLOSED answers a CLOSE item")
+    if common.someone_present(people) or doc.state != "closing":
+        # Someone came back while the app's copy was being removed: the same generation is loaded
+        # into the app again (the lock is still ours), instead of closing under their feet.
+        doc.state, doc.next_attempt_time, doc.close_after_time = "loading", None, None
+        await common.record(db, doc, "bridge.reload", now, detail="a user came back during the close")
+        return
     await _close(db, doc, file, people, now)
 
 
@@ -305,7 +330,7 @@ async def _polled(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
     doc.attempts = 0 if doc.dirty_since is None else doc.attempts
     present = set(out.present_authors)
     for participant in people:
-        if participant.revoked:
+        if participant.revoked or UNKNOWN_AUTHORS in present:  # "*": people are in, who is unknown
             continue
         if participant.app_author_id:
             here = participant.app_author_id in present

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -214,3 +213,42 @@ def test_hocuspocus_connect_create_change_disconnect(rig: Rig) -> None:
     assert rig.document(doc.document_id).state == "closing"
     assert refusal(lambda: rig.event(HOCUSPOCUS, {"event": "change", "payload": {
         "documentName": doc.app_doc_id, "context": context}}, signature="sha256=" + "0" * 64)) == REFUSED
+
+
+def test_a_user_back_while_the_apps_copy_is_removed_gets_it_loaded_again(rig: Rig) -> None:
+    """The CLOSE item removes the pad; a user who opened meanwhile must not be left in a closed
+    document: the same generation (same lock) is loaded into the app again."""
+    tenant = rig.new_tenant()
+    ann, doc = _loaded(rig, tenant, path="back.txt")
+    rig.admin(rig.admin.sessions.CloseSession, session_pb.CloseSessionRequest(id=ann.session.id))
+    final = rig.claim_until(lambda i: i.document.document_id == doc.document_id
+                            and i.kind == edge_pb.BRIDGE_WORK_KIND_SAVE)
+    rig.complete(final, edge_pb.BRIDGE_WORK_OUTCOME_UNCHANGED, app_rev=1)
+    close = rig.claim_until(lambda i: i.document.document_id == doc.document_id
+                            and i.kind == edge_pb.BRIDGE_WORK_KIND_CLOSE)
+    bob = rig.session(tenant, "back.txt", user="bob")
+    back = rig.open(bob.access_token)
+    assert back.document.document_id == doc.document_id and not back.load and back.can_write
+    after = rig.complete(close, edge_pb.BRIDGE_WORK_OUTCOME_CLOSED).document
+    assert after.state == "loading" and after.lock_id == doc.lock_id
+    again = rig.open(bob.access_token)
+    assert again.load and again.document.generation == doc.generation
+
+
+def test_a_poll_of_an_app_that_only_counts_clients_leaves_presence_alone(rig: Rig) -> None:
+    """Hocuspocus tells how many clients, not who: "*" keeps presence as the app's events set it."""
+    tenant = rig.new_tenant(kind="hocuspocus", editor="yjs")
+    created, doc = _loaded(rig, tenant, path="count.md")
+    opened = time.monotonic()
+    while time.monotonic() < opened + ENTRY_TTL_S + 0.5:  # past the time a user may take to enter
+        time.sleep(0.2)
+    rig.admin(rig.admin.bridge.SaveBridgedDocumentNow, bridge_pb.SaveBridgedDocumentNowRequest(id=doc.document_id))
+    item = rig.claim_until(lambda i: i.document.document_id == doc.document_id)
+    rig.complete(item, edge_pb.BRIDGE_WORK_OUTCOME_POLLED, app_rev=1, present_authors=["*"])
+    public = rig.document(doc.document_id)
+    assert public.state == "open" and public.users[0].present
+    rig.admin(rig.admin.bridge.SaveBridgedDocumentNow, bridge_pb.SaveBridgedDocumentNowRequest(id=doc.document_id))
+    item = rig.claim_until(lambda i: i.document.document_id == doc.document_id)
+    rig.complete(item, edge_pb.BRIDGE_WORK_OUTCOME_POLLED, app_rev=1, present_authors=[])
+    public = rig.document(doc.document_id)
+    assert public.state == "closing" and not public.users[0].present, "no clients: nobody is in"

@@ -5,6 +5,7 @@ database transactions)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +181,28 @@ def test_save_now_makes_a_save_due_that_skips_unchanged_bytes(rig: Rig) -> None:
     assert item.document.document_id == doc.document_id
     rig.complete(item, edge_pb.BRIDGE_WORK_OUTCOME_UNCHANGED, app_rev=1)
     assert "bridge.save_skipped" in rig.audit_operations(tenant)
+
+
+def test_workers_claiming_at_once_never_get_the_same_document(rig: Rig) -> None:
+    tenant = rig.new_tenant()
+    docs = []
+    for i in range(6):
+        doc = _load(rig, rig.open(rig.session(tenant, f"race{i}.txt").access_token))
+        rig.admin(rig.admin.bridge.SaveBridgedDocumentNow, bridge_pb.SaveBridgedDocumentNowRequest(
+            id=doc.document_id))
+        docs.append(doc.document_id)
+    barrier = threading.Barrier(3)
+    claimed: list[list[str]] = [[], [], []]
+
+    def work(n: int) -> None:
+        barrier.wait()
+        claimed[n] = [i.document.document_id for i in rig.claim(f"racer{n}", max_items=4)]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [d for batch in claimed for d in batch]
+    assert len(everything) == len(set(everything)), claimed
+    assert set(docs) <= set(everything), (claimed, rig.log())
