@@ -40,11 +40,11 @@ function secretFromEnv(name) {
   return value;
 }
 
-function intFromEnv(name, fallback) {
+function intFromEnv(name, fallback, min = 0) {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) fail(`${name} must be a non-negative integer`);
+  if (!Number.isInteger(value) || value < min) fail(`${name} must be an integer >= ${min}`);
   return value;
 }
 
@@ -55,8 +55,8 @@ const settings = {
   webhookSecret: secretFromEnv("WEBHOOK_SECRET"),
   apiKey: secretFromEnv("API_KEY"),
   sqlitePath: process.env.SQLITE_PATH || fail("SQLITE_PATH is required (the durable buffer)"),
-  maxDocumentBytes: intFromEnv("MAX_DOCUMENT_BYTES", 32 * 1024 * 1024),
-  webhookTimeoutMs: intFromEnv("WEBHOOK_TIMEOUT_MS", 10000),
+  maxDocumentBytes: intFromEnv("MAX_DOCUMENT_BYTES", 32 * 1024 * 1024, 1),
+  webhookTimeoutMs: intFromEnv("WEBHOOK_TIMEOUT_MS", 10000, 1),
   readyFile: process.env.READY_FILE || "",
 };
 try {

@@ -99,7 +99,7 @@ async def _create(call: WebhookCall) -> Response:
     if lease:
         request = edge_pb.CompleteBridgeWorkRequest(
             document_id=document.document_id, lease_token=lease, outcome=edge_pb.BRIDGE_WORK_OUTCOME_LOADED,
-            # The hash of what a save of the unchanged text would write (a BOM is not kept, like work.load).
+            # The hash of what a save of the unchanged text would write (the file in its own shape).
             app_rev=rev_of(document), sha256=hashlib.sha256(text_profile.encode(text, profile)).hexdigest(),
             size=len(got.data),
             file_version=got.version, text_profile=profile.to_json())

@@ -15,6 +15,7 @@ from edge.bridge.apps.codimd import CodimdApp, updatetime_ms
 from tests.support.codimd_standin import CodimdStandin
 
 API_KEY = "codimd-api-key"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 24  # image bytes as CodiMD checks them (magic number)
 _ids = itertools.count()
 
 
@@ -153,13 +154,13 @@ async def test_a_bundle_puts_its_pictures_into_the_app_and_gets_them_back(standi
     app = _app(standin, http)
     document = _document(file_name="trip.zmd")
     assert bundles.applies(app, document)
-    data = zmd.pack(f"# Trip\n![map]({standin.url}/uploads/{picture})\n", "trip.md", {picture: b"PNG-bytes"})
+    data = zmd.pack(f"# Trip\n![map]({standin.url}/uploads/{picture})\n", "trip.md", {picture: PNG})
     text = await bundles.open_bundle(app, document, data)
     [name] = zmd.upload_names(text)
     assert (name == picture) == (standin.profile == "codimd-cs3"), text
-    assert standin.dump()["uploads"] == {name: len(b"PNG-bytes")}
+    assert standin.dump()["uploads"] == {name: len(PNG)}
     again = await bundles.save_bundle(app, document, text)
-    assert zmd.unpack(again) == zmd.Bundle(markdown=text, pictures={name: b"PNG-bytes"})
+    assert zmd.unpack(again) == zmd.Bundle(markdown=text, pictures={name: PNG})
     assert await bundles.save_bundle(app, document, text) == again  # unchanged: the same bytes
 
 
@@ -168,8 +169,20 @@ async def test_a_bundle_never_overwrites_another_notes_picture(cs3: CodimdStandi
 
     picture = "upload_" + "f" * 32 + ".png"
     app, document = _app(cs3, http), _document(file_name="a.zmd")
-    await app.import_pictures(document, {picture: b"someone else's"})
-    text = await bundles.open_bundle(app, document, zmd.pack(f"![](/uploads/{picture})", "a.md", {picture: b"mine"}))
+    await app.import_pictures(document, {picture: PNG + b"someone else's"})
+    text = await bundles.open_bundle(app, document, zmd.pack(f"![](/uploads/{picture})", "a.md", {picture: PNG + b"mine"}))
     [name] = zmd.upload_names(text)
     assert name != picture
-    assert (await app.export_pictures(document, [picture, name])) == {picture: b"someone else's", name: b"mine"}
+    assert (await app.export_pictures(document, [picture, name])) == {picture: PNG + b"someone else's", name: PNG + b"mine"}
+
+
+async def test_a_bundle_with_a_file_the_app_will_not_hold_is_refused_whole(standin: CodimdStandin,
+                                                                          http: httpx.AsyncClient) -> None:
+    """CodiMD and HedgeDoc take images only: a bundle holding anything else is not opened (the next
+    save would drop what the app refused)."""
+    from edge.bridge import bundles, zmd
+
+    name = "upload_" + "e" * 32 + ".png"
+    data = zmd.pack(f"![](/uploads/{name})", "x.md", {name: b"%PDF-1.7 not an image"})
+    with pytest.raises(AppRefused, match="refuses"):
+        await bundles.open_bundle(_app(standin, http), _document(file_name="x.zmd"), data)

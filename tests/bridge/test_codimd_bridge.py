@@ -27,6 +27,8 @@ from tests.support.processes import WopiProxyProcess, serve
 API_KEY = "codimd-api-key-for-the-bridge"
 SECRET = "codimd-webhook-secret-for-the-bridge"
 EDITOR = "notes"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 24  # image bytes as CodiMD checks them (magic numbers)
+JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 24
 DEADLINE_S = 60.0
 TIMING = ("--bridge-save-debounce", "1", "--bridge-save-max-wait", "3", "--bridge-poll-interval", "2",
           "--bridge-idle-poll-interval", "2", "--bridge-unlock-grace", "2")
@@ -136,12 +138,12 @@ def test_a_zmd_bundle_keeps_its_pictures_on_every_save(bridge: Bridge, tmp_path:
     tenant_id, folder = new_tenant(bridge.api, tmp_path)
     path = folder / "trip.zmd"
     first = "upload_" + "1" * 32 + ".png"
-    path.write_bytes(zmd.pack(f"# Trip\n![map](/uploads/{first})\n", "trip.md", {first: b"PNG one"}))
+    path.write_bytes(zmd.pack(f"# Trip\n![map](/uploads/{first})\n", "trip.md", {first: PNG + b"one"}))
     note = _open(bridge, tenant_id, "trip.zmd", "ann")
     assert bridge.codimd.note(note)["content"] == f"# Trip\n![map](/uploads/{first})\n", bridge.log()
     # Ann adds a picture (CodiMD's editor uploads it and inserts the link it got back), and saves.
     with httpx.Client(timeout=30, trust_env=False) as client:
-        link = client.post(f"{bridge.codimd.url}/uploadimage", files={"image": ("photo.jpg", b"JPEG two")}).json()["link"]
+        link = client.post(f"{bridge.codimd.url}/uploadimage", files={"image": ("photo.jpg", JPEG + b"two")}).json()["link"]
     second = link.rsplit("/", 1)[-1]
     bridge.codimd.join(note, "ann")
     bridge.codimd.edit(note, f"# Trip\n![map](/uploads/{first})\n![photo]({link})\n")
@@ -152,7 +154,7 @@ def test_a_zmd_bundle_keeps_its_pictures_on_every_save(bridge: Bridge, tmp_path:
             bundle = zmd.unpack(path.read_bytes())
         except zmd.NotABundle:
             return False
-        return bundle.pictures == {first: b"PNG one", second: b"JPEG two"}
+        return bundle.pictures == {first: PNG + b"one", second: JPEG + b"two"}
 
     _wait(saved, "the bundle with both pictures", bridge)
     bundle = zmd.unpack(path.read_bytes())

@@ -17,6 +17,8 @@ from tests.support.codimd_standin import CodimdStandin
 from tests.support.http_stub import HttpStub, Recorded
 
 API_KEY = "codimd-api-key"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 24
 SECRET = "codimd-webhook-secret"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 MARKDOWN = {"Content-Type": "text/markdown"}
@@ -64,15 +66,17 @@ def upload(client: httpx.Client, standin: CodimdStandin, filename: str, data: by
 # -- probing ----------------------------------------------------------------------------------------------
 
 def test_codimd_answers_the_metrics_probe(codimd: CodimdStandin, client: httpx.Client) -> None:
-    """CS3 src/bridge/codimd.py init(): `HEAD /metrics/codimd` must be 200 for a CodiMD instance
-    (CMD lib/routes.js mounts /metrics/codimd)."""
+    """CS3 src/bridge/codimd.py init(): `HEAD /metrics/codimd` must be 200 for a CodiMD instance (CMD's
+    status router: `appRouter.get('/metrics/codimd', …)`; app.js excludes it from the router metrics)."""
     assert client.head(f"{codimd.url}/metrics/codimd").status_code == 200
 
 
 def test_hedgedoc1_has_no_codimd_metrics(hedgedoc: CodimdStandin, client: httpx.Client) -> None:
-    """HD1 lib/web/statusRouter.js serves /metrics, not /metrics/codimd: a bridge can tell them apart."""
+    """HD1 lib/web/statusRouter.js has `/_health` (`{ready}`) and `/status`, no `/metrics/codimd`: a bridge
+    can tell the two apart."""
     assert client.head(f"{hedgedoc.url}/metrics/codimd").status_code == 404
-    assert client.get(f"{hedgedoc.url}/metrics").status_code == 200
+    health = client.get(f"{hedgedoc.url}/_health")
+    assert health.status_code == 200 and health.json() == {"ready": True}
 
 
 # -- creating notes ------------------------------------------------------------------------------------------
@@ -322,36 +326,54 @@ def test_upload_with_generate_filename_false_keeps_the_name(codimd: CodimdStandi
     """CS3 src/bridge/codimd.py _unzipattachments: `POST /uploadimage?generateFilename=false` with the
     bundle's own name (the fork), answered `{"link"}`."""
     name = "upload_0123456789abcdef0123456789abcdef.png"
-    response = upload(client, codimd, name, b"\x89PNG data", generateFilename="false")
+    response = upload(client, codimd, name, PNG, generateFilename="false")
     assert response.status_code == 200
     assert response.json() == {"link": f"{codimd.url}/uploads/{name}"}
 
 
 def test_upload_names_are_upload_hex_by_default(codimd: CodimdStandin, client: httpx.Client) -> None:
-    """CMD lib/imageRouter (filesystem store): `upload_<32 hex>.<ext>` — the names CS3's `upload_re`
-    (src/bridge/codimd.py L23) finds in a note to bundle."""
-    link = upload(client, codimd, "photo.JPG", b"jpeg").json()["link"]
+    """CMD lib/imageRouter/index.js (formidable, keepExtensions) + filesystem.js (basename under /uploads/):
+    `upload_<32 hex>.<ext>` — the names CS3's `upload_re` (src/bridge/codimd.py L23) finds to bundle."""
+    link = upload(client, codimd, "photo.JPG", JPEG).json()["link"]
     assert re.fullmatch(re.escape(codimd.url) + r"/uploads/upload_[0-9a-f]{32}\.jpg", link)
 
 
 def test_upload_refuses_path_names(codimd: CodimdStandin, client: httpx.Client) -> None:
     """A kept file name must stay a file name (the fork writes it into its upload folder)."""
-    assert upload(client, codimd, "../../etc/x.png", b"x", generateFilename="false").status_code == 400
+    assert upload(client, codimd, "../../etc/x.png", PNG, generateFilename="false").status_code == 400
+
+
+def test_codimd_refuses_uploads_that_are_not_images(codimd: CodimdStandin, client: httpx.Client) -> None:
+    """CMD lib/imageRouter/index.js checkImageValid: bytes and extension must be allowed image types
+    (image-type does not detect SVG) → else errorForbidden (403)."""
+    assert upload(client, codimd, "notes.png", b"plain text").status_code == 403
+    assert upload(client, codimd, "x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>").status_code == 403
+    assert upload(client, codimd, "x.exe", PNG).status_code == 403
+    assert upload(client, codimd, "x.jpg", PNG).status_code == 200  # both allowed: no match needed
+
+
+def test_hedgedoc1_refuses_mismatched_uploads(hedgedoc: CodimdStandin, client: httpx.Client) -> None:
+    """HD1 lib/web/imageRouter/index.js checkUploadType: the extension must match the detected type (SVG
+    included) → else errorBadRequest (400)."""
+    assert upload(client, hedgedoc, "x.jpg", PNG).status_code == 400
+    assert upload(client, hedgedoc, "x.png", b"text").status_code == 400
+    assert upload(client, hedgedoc, "x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>").status_code == 200
 
 
 def test_uploads_are_served_with_their_length(codimd: CodimdStandin, client: httpx.Client) -> None:
     """CS3 src/bridge/codimd.py _unzipattachments: `HEAD /uploads/<name>` 200 with Content-Length decides
     whether an attachment is already there; GET returns it; unknown names 404."""
-    link = upload(client, codimd, "pic.png", b"0123456789").json()["link"]
+    link = upload(client, codimd, "pic.png", PNG).json()["link"]
     head = client.head(link)
-    assert head.status_code == 200 and head.headers["Content-Length"] == "10"
-    assert client.get(link).content == b"0123456789"
+    assert head.status_code == 200 and head.headers["Content-Length"] == str(len(PNG))
+    assert client.get(link).content == PNG
     assert client.head(f"{codimd.url}/uploads/upload_{'0' * 32}.png").status_code == 404
 
 
 def test_hedgedoc1_upload_names_are_uuids(hedgedoc: CodimdStandin, client: httpx.Client) -> None:
-    """HD1 lib/web/imageRouter: uploads are named `<uuidv4>.<ext>` whatever generateFilename says."""
-    link = upload(client, hedgedoc, "x.png", b"x", generateFilename="false").json()["link"]
+    """HD1 lib/web/imageRouter/index.js (formidable `filename: uuidv4() + ext`): uploads are named
+    `<uuidv4>.<ext>` whatever generateFilename says."""
+    link = upload(client, hedgedoc, "x.png", PNG, generateFilename="false").json()["link"]
     assert re.fullmatch(re.escape(hedgedoc.url) + r"/uploads/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
                         r"-[0-9a-f]{12}\.png", link)
 

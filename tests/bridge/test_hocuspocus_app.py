@@ -358,6 +358,24 @@ def test_kill_and_restart_keeps_the_document(receiver: Receiver, tmp_path: Path,
         server.kill()
 
 
+def test_sigterm_stores_open_documents(receiver: Receiver, tmp_path: Path, users: list[YjsUser]) -> None:
+    """A graceful stop (SIGTERM) disconnects the clients and stores their edits before exiting, so the
+    restarted server has them even if they were typed a moment before."""
+    require_hocuspocus()
+    server = HocuspocusServer(tmp_path / "hp", webhook_url=receiver.url, webhook_secret=SECRET,
+                              api_key=API_KEY).start()
+    try:
+        name = new_document(receiver, "draft")
+        user = join(server, users, name)
+        user.insert(" typed just before the stop")
+        server.stop()
+        assert server.process is not None and server.process.returncode == 0, server.log()
+        server.restart()
+        assert server.doc(name) == DocState("draft typed just before the stop", 0), server.log()
+    finally:
+        server.kill()
+
+
 def test_put_over_the_size_cap_is_413(receiver: Receiver, tmp_path: Path) -> None:
     """A PUT body over MAX_DOCUMENT_BYTES (+ 64 KiB framing) is refused with 413 before it is buffered."""
     require_hocuspocus()

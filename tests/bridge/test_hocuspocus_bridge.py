@@ -184,3 +184,21 @@ def test_a_viewer_gets_a_live_read_only_connection(bridge: Bridge, users: list[Y
     # Ann would see Bob's text within milliseconds; the save comes seconds later (debounce).
     _wait(lambda: path.read_bytes() == b"shared\nlive\n", "the save", bridge)
     assert "from bob" not in ann.text and "from bob" not in path.read_text()
+
+
+def test_a_document_hocuspocus_lost_is_given_the_file_by_the_create_webhook(bridge: Bridge, users: list[YjsUser],
+                                                                            tmp_path: Path) -> None:
+    """Hocuspocus holds nothing under the name (its storage lost, or a reset): when a user connects it
+    asks `create`, and the edge answers the file's text read through WOPI, never an empty document
+    that the next save would write over the file."""
+    tenant_id, folder = new_tenant(bridge.api, tmp_path)
+    path = folder / "lost.md"
+    path.write_bytes(b"# Kept in the file\n")
+    opened = _open(bridge, tenant_id, "lost.md", "ann")
+    assert bridge.hocuspocus.delete(opened.document) == 200
+    assert bridge.hocuspocus.doc(opened.document) is None
+    ann = YjsUser.connect(bridge.hocuspocus, opened.document, token=opened.token)
+    users.append(ann)
+    assert ann.text == "# Kept in the file\n", f"{ann.describe()}\n{bridge.log()}"
+    ann.insert("typed after the reload\n")
+    _wait(lambda: path.read_bytes() == b"# Kept in the file\ntyped after the reload\n", "the save", bridge)

@@ -25,10 +25,11 @@ Profiles:
   `/s/<alias or shortid>` (`/slide` → `/p/…`); `DELETE /api/notes/<id>` (Bearer key, else 401; 404 unknown;
   online users are disconnected; `{"status":"ok"}`); `POST /uploadimage[?generateFilename=false]` multipart
   `image` → `{"link": "<url>/uploads/<name>"}` (name kept with generateFilename=false, else
-  `upload_<32 hex>.<ext>`); `GET|HEAD /uploads/<name>`.
-- `hedgedoc1`: the same without `/metrics/codimd` (404; HedgeDoc has `/metrics`) and without the update API
-  (`PUT /api/notes/<id>` 404), plus `POST /new/<alias>` (409 when the alias exists); upload names are
-  `<uuid4>.<ext>` whatever generateFilename says.
+  `upload_<32 hex>.<ext>`; 403 unless bytes and extension are PNG/JPEG/GIF/WebP); `GET|HEAD /uploads/<name>`.
+- `hedgedoc1`: the same without `/metrics/codimd` (404; HedgeDoc has `/_health` → `{"ready": true}` and
+  `/metrics`) and without the note API (`PUT|DELETE /api/notes/<id>` 404), plus `POST /new/<alias>` (409 when
+  the alias exists); upload names are `<uuid4>.<ext>` whatever generateFilename says, and the extension must
+  match the bytes (PNG/JPEG/GIF/WebP/SVG) else 400.
 Assumption (the fork's source is not public): a missing or wrong key on the note API answers 401 (upstream,
 without the fork, answers 403 to anonymous callers when anonymous edits are off).
 `allow_anonymous=False` makes `/new`, `/new/<alias>` and FreeURL creation need the Bearer key (403 without).
@@ -71,7 +72,7 @@ DOCUMENT_MAX_LENGTH = 100_000  # CodiMD's documentMaxLength default (lib/config/
 DB_LAG_S = 1.0  # realtimeUpdateDirtyNoteJob.js: dirty notes are written every second
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
-RESERVED_IDS = {"new", "metrics", "uploads", "uploadimage", "api", "s", "p", "_standin", "status"}
+RESERVED_IDS = {"new", "metrics", "uploads", "uploadimage", "api", "s", "p", "_standin", "status", "_health"}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
@@ -235,6 +236,7 @@ class CodimdStandin:
         routes: list[tuple[str, Callable[[list[str]], bool], Callable[[Request, list[str]], HttpAnswer]]] = [
             ("GET", lambda p: p == ["metrics", "codimd"], self._metrics_codimd),
             ("GET", lambda p: p == ["metrics"], lambda r, p: HttpAnswer(200, "# metrics\n")),
+            ("GET", lambda p: p == ["_health"], self._health),
             ("GET", lambda p: p == ["new"], self._new),
             ("POST", lambda p: p == ["new"], self._new),
             ("POST", lambda p: len(p) == 2 and p[0] == "new", self._new_alias),
@@ -283,6 +285,11 @@ class CodimdStandin:
         if self.profile != "codimd-cs3":
             raise HttpAnswer(404, "Not Found")
         return HttpAnswer(200, "# codimd metrics\n", {"Content-Type": "text/plain; charset=utf-8"})
+
+    def _health(self, request: Request, parts: list[str]) -> HttpAnswer:
+        if self.profile != "hedgedoc1":
+            raise HttpAnswer(404, "Not Found")
+        return HttpAnswer(200, {"ready": True})
 
     def _markdown_body(self, request: Request) -> str:
         text = request.body.decode("utf-8", errors="replace") if request.method == "POST" else ""
@@ -395,9 +402,16 @@ class CodimdStandin:
         filename, data = _multipart_file(request, "image")
         if len(data) > MAX_UPLOAD_BYTES:
             raise HttpAnswer(413, "Payload Too Large")
-        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "png"
-        if not re.fullmatch(r"[a-z0-9]{1,8}", extension):
-            raise HttpAnswer(400, {"error": "bad file extension"})
+        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        magic = _image_type(data)
+        if self.profile == "codimd-cs3":
+            # CMD lib/imageRouter/index.js checkImageValid: the bytes (image-type: no SVG) and the
+            # extension must both be allowed image types, else errorForbidden.
+            if magic is None or magic == "svg" or extension not in IMAGE_EXTENSIONS:
+                raise HttpAnswer(403, "Forbidden")
+        elif magic is None or IMAGE_EXTENSIONS.get(extension) != magic:
+            # HD1 lib/web/imageRouter/index.js checkUploadType: the extension must match the bytes → 400.
+            raise HttpAnswer(400, "Bad Request")
         if self.profile == "hedgedoc1":
             name = f"{uuid.uuid4()}.{extension}"
         elif request.query.get("generateFilename") == "false":
@@ -527,6 +541,27 @@ class CodimdStandin:
             raise KeyError(note_id)
         with self.lock:
             return note.as_json()
+
+
+# The allowed upload types (CodiMD's/HedgeDoc's allowedUploadMimeTypes) by extension → detected type.
+IMAGE_EXTENSIONS = {"png": "png", "jpg": "jpg", "jpeg": "jpg", "jfif": "jpg", "jpe": "jpg", "gif": "gif",
+                    "webp": "webp", "svg": "svg"}
+
+
+def _image_type(data: bytes) -> str | None:
+    """The image type the bytes announce (magic numbers, as image-type/file-type detect them)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    head = data[:1024].lstrip()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "svg"
+    return None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

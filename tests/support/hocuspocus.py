@@ -59,19 +59,30 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"Hocuspocus not available: {reason}")
 
 
-def require_hocuspocus() -> Path:
-    """Install (idempotent, cached, flock-serialised) and return the install directory; skip or fail
-    when Node/npm are missing or the install fails."""
+_install_problem: list[str] = []  # the first answer of this process, so a failed install is tried once
+
+
+def _install() -> str | None:
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
-            _unavailable(f"{tool} is not installed")
+            return f"{tool} is not installed"
     try:
         result = subprocess.run(["bash", str(ROOT / "tools" / "hocuspocus.sh")], capture_output=True,
                                 text=True, timeout=INSTALL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        _unavailable(f"tools/hocuspocus.sh took over {INSTALL_TIMEOUT_S:.0f} s")
+        return f"tools/hocuspocus.sh took over {INSTALL_TIMEOUT_S:.0f} s"
     if result.returncode != 0:
-        _unavailable(f"tools/hocuspocus.sh failed:\n{result.stderr[-3000:]}")
+        return f"tools/hocuspocus.sh failed:\n{result.stderr[-3000:]}"
+    return None
+
+
+def require_hocuspocus() -> Path:
+    """Install (idempotent, cached, flock-serialised; tried once per process) and return the install
+    directory; skip or fail when Node/npm are missing or the install fails."""
+    if not _install_problem:
+        _install_problem.append(_install() or "")
+    if _install_problem[0]:
+        _unavailable(_install_problem[0])
     return CACHE
 
 

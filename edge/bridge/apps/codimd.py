@@ -223,6 +223,11 @@ class CodimdApp:
                 headers=self._auth, files={"image": (name, data, "application/octet-stream")})
             if reply.status_code == 413:
                 raise AppRefused("codimd uploadimage: a picture of the bundle is too large for the app")
+            if reply.status_code in (400, 403, 415):
+                # CodiMD (403) and HedgeDoc (400) take images only, typed by their bytes: a bundle
+                # with anything else is not opened, since the next save would leave that part out.
+                raise AppRefused(f"codimd uploadimage: the app refuses a file of the bundle (HTTP {reply.status_code}: "
+                                 "not an image type it accepts)")
             self._refused_unless_ok(reply, "uploadimage")
             try:
                 link = reply.json().get("link", "")
