@@ -36,6 +36,7 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.EgressRefused, 500),  # a tenant's storage endpoint this edge's --egress-allow does not cover
     (errors.WriteInProgress, 423),  # "busy", not a conflict: Collabora reads any 409 as one
     (errors.BridgeSignatureInvalid, 401),
+    (errors.BridgeLeaseLost, 409),  # a bridge worker's stale report (never a WOPI request's answer)
 ]
 
 

@@ -136,7 +136,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
     @grpc_errors
     async def OpenBridged(self, request: edge_pb.OpenBridgedRequest, context: Ctx) -> edge_pb.OpenBridgedResponse:
         require_edge(current_principal())
-        opened, _token = await bridge_open.open_bridged(self._ctx, access_token=request.access_token,
+        opened = await bridge_open.open_bridged(self._ctx, access_token=request.access_token,
                                                          client_address=request.client_address[:64])
         return edge_pb.OpenBridgedResponse(
             document=bridge_convert.document_ref(opened.view, self._ctx.bridge), load=opened.load,

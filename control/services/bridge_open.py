@@ -46,7 +46,7 @@ async def _session_context(db: AsyncSession, ctx: ServiceContext, access_token: 
         raise AccessTokenInvalid()
     session = found[0]
 
-    async def exists(file_id: str) -> bool:
+    async def exists(file_id: str) -> bool:  # never asked: the caller names the session's own file
         return True
 
     caller = wopi_access.Caller(access_token=access_token, file_id=session.file_id)
@@ -109,15 +109,15 @@ async def _take_lock(db: AsyncSession, doc: BridgeDocument, file: File, now: int
     return ""
 
 
-async def open_bridged(ctx: ServiceContext, *, access_token: str, client_address: str) -> tuple[Opened, str]:
-    """Returns what the host page needs, and the bridge token when the caller must load (else "")."""
+async def open_bridged(ctx: ServiceContext, *, access_token: str, client_address: str) -> Opened:
+    """What the host page needs; the view carries the bridge token when the caller must load."""
     try:
         return await _open(ctx, access_token=access_token, client_address=client_address)
     except IntegrityError:  # a concurrent first open made the document (PostgreSQL): join it
         return await _open(ctx, access_token=access_token, client_address=client_address)
 
 
-async def _open(ctx: ServiceContext, *, access_token: str, client_address: str) -> tuple[Opened, str]:
+async def _open(ctx: ServiceContext, *, access_token: str, client_address: str) -> Opened:
     now = ctx.clock()
     async with ctx.transaction() as db:
         session, file, storage, editor = await _session_context(db, ctx, access_token, lock_file=True)
@@ -150,10 +150,9 @@ async def _open(ctx: ServiceContext, *, access_token: str, client_address: str) 
         doc.update_time = now
         db.add(doc)
         shown = await common.view(db, ctx, doc, token=token, now=now)
-    opened = Opened(view=shown, participant=participant, load=load, lease_token=lease_token,
-                    can_write=participant.can_write, read_only_reason=participant.read_only_reason,
-                    valid_until=session.expire_time)
-    return opened, token
+    return Opened(view=shown, participant=participant, load=load, lease_token=lease_token,
+                  can_write=participant.can_write, read_only_reason=participant.read_only_reason,
+                  valid_until=session.expire_time)
 
 
 MAX_APP_ID = 200

@@ -194,12 +194,15 @@ async def _loaded(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
     if doc.state != "loading":
         return
     doc.state = "open"
-    doc.baseline_rev = doc.saved_rev = doc.seen_rev = out.app_rev
+    doc.baseline_rev = doc.saved_rev = out.app_rev
     doc.loaded_sha256 = doc.saved_sha256 = out.sha256
     doc.text_profile = out.text_profile
     doc.file_version = out.file_version or file.version
     doc.app_read_only_id = validation.printable(out.app_read_only_id, 100)
     doc.dirty_since, doc.next_attempt_time, doc.attempts, doc.last_error = None, None, 0, ""
+    if doc.seen_rev > out.app_rev:  # someone typed before the load was reported: that is a change
+        common.note_change(doc, ctx.bridge, now, rev=doc.seen_rev)
+    doc.seen_rev = max(doc.seen_rev, out.app_rev)
     doc.next_poll_time = now + _poll_interval(ctx, people)
     await common.record(db, doc, "bridge.load", now, size=out.size, version_after=doc.file_version,
                         detail=f"rev={out.app_rev} sha256={out.sha256[:16]}")
@@ -278,9 +281,12 @@ async def _failed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
                   people: list[BridgeParticipant], out: Outcome, now: int) -> None:
     doc.attempts += 1
     doc.last_error = validation.printable(out.detail, 500) or "failed"
-    if doc.lease_kind in (CLOSE, LOAD):
-        # CLOSE: the app's copy could not be removed; LOAD: nothing ever reached the app (the file is
-        # not text, the app refused it). Either way nothing is left to save: closed, lock released.
+    if doc.lease_kind == CLOSE:  # the app's copy could not be removed: closed all the same (nothing to save)
+        await _closed(db, ctx, doc, file, people, out, now)
+        return
+    if doc.lease_kind == LOAD:
+        # Nothing ever reached the app (the file is not text, the app refused it): nothing to save,
+        # so the document is closed and its lock released rather than left failed and locked.
         await _close(db, doc, file, people, now)
         return
     doc.state = "failed"

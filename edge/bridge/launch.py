@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LOAD_WAIT_S = 20.0  # how long an opener waits for another opener's load
 LOAD_POLL_S = 0.25
+LOAD_POLL_MAX_S = 2.0
 
 
 class BridgeOpenFailed(Exception):
@@ -74,6 +75,7 @@ async def open_bridged(services: BridgeServices, access_token: str, client_addre
     """Where the browser goes; BridgeOpenFailed for a page that says why not; the control plane's
     own refusals (AccessTokenInvalid, ...) as they come."""
     deadline = time.monotonic() + LOAD_WAIT_S
+    pause = LOAD_POLL_S
     while True:
         opened = await services.control.open_bridged(access_token, client_address)
         if opened.load:
@@ -84,7 +86,8 @@ async def open_bridged(services: BridgeServices, access_token: str, client_addre
             break
         if time.monotonic() > deadline:
             raise BridgeOpenFailed(503, "The document is still being prepared; try again in a moment.")
-        await asyncio.sleep(LOAD_POLL_S)
+        await asyncio.sleep(pause)
+        pause = min(LOAD_POLL_MAX_S, pause * 2)  # each poll is a transaction of the control plane
     if document.state == "failed":
         raise BridgeOpenFailed(503, "This document cannot be opened in this editor right now.")
     kind = app_kind(document.app.kind)

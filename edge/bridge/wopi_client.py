@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import httpx
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 TIMEOUT_S = 30.0
 # Largest file the bridge opens as text (apps keep the whole text in memory and in every browser).
 MAX_TEXT_BYTES = 8 << 20
-CONFLICT_COPY_HEADER = "X-WopiProxy-Conflict-Copy"
+CONFLICT_COPY_HEADER = "X-WopiProxy-Conflict-Copy"  # edge/wopi/errors.py: where a refused body was kept
 
 
 class WopiUnavailable(Exception):
@@ -114,6 +115,6 @@ class BridgeWopiClient:
         if reply.status_code == 200:
             return PutOutcome(saved=True, version=_counter(reply.headers.get("X-WOPI-ItemVersion", "")))
         if reply.status_code == 409:
-            return PutOutcome(saved=False, conflict_path=reply.headers.get(CONFLICT_COPY_HEADER, ""),
+            return PutOutcome(saved=False, conflict_path=unquote(reply.headers.get(CONFLICT_COPY_HEADER, "")),
                               detail=reply.headers.get("X-WOPI-LockFailureReason", "") or _detail(reply))
         raise WopiRefused(reply.status_code, _detail(reply))

@@ -48,7 +48,10 @@ async def load(services: BridgeServices, document: edge_pb.BridgedDocumentRef, l
     # A kept live copy (loaded.kept) is not the file: its baseline is the file, so it gets saved.
     baseline = await app.read(document, loaded.rev, loaded.rev)
     sha = _sha(file.data) if loaded.kept else _sha(await _file_bytes(app, document, baseline.text, profile))
-    return _done(document, lease_token, edge_pb.BRIDGE_WORK_OUTCOME_LOADED, app_rev=loaded.rev,
+    # A kept copy's head is not the file either: reported as the baseline, it would count as saved
+    # (a save only looks past the baseline). One revision back, the next save or poll finds it new.
+    rev = max(0, loaded.rev - 1) if loaded.kept else loaded.rev
+    return _done(document, lease_token, edge_pb.BRIDGE_WORK_OUTCOME_LOADED, app_rev=rev,
                  sha256=sha, size=len(file.data),
                  file_version=file.version, text_profile=profile.to_json(), app_read_only_id=loaded.read_only_id)
 

@@ -179,3 +179,18 @@ def test_a_stale_or_forged_lease_token_records_nothing(rig: Rig) -> None:
 
 
 
+
+
+def test_a_bridged_session_tells_the_host_page_its_editor_kind(rig: Rig) -> None:
+    tenant = rig.new_tenant()
+    created = rig.session(tenant, "kind.md")
+    assert created.host_page_url
+    code = created.host_page_url.rsplit("/", 1)[-1]
+    redeemed = rig.edge(rig.edge.edge.RedeemLaunchCode, edge_pb.RedeemLaunchCodeRequest(launch_code=code))
+    assert redeemed.editor_kind == "etherpad" and redeemed.access_token == created.access_token
+
+
+def test_a_bridged_app_opens_only_its_own_extensions(rig: Rig) -> None:
+    tenant = rig.new_tenant()
+    refused = refusal(lambda: rig.session(tenant, "sheet.xlsx"))
+    assert refused == (grpc.StatusCode.FAILED_PRECONDITION, "NO_EDITOR")

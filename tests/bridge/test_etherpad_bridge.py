@@ -9,6 +9,7 @@ import json
 import secrets
 import signal
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -302,6 +303,11 @@ def test_a_lost_lock_turns_the_save_into_a_conflict_copy_and_editing_goes_on(flo
                         details=lambda: _logs(flow))
     assert copies[0].read_bytes() == b"race by ann\n"
     assert (flow.folder / "race.txt").read_bytes() == b"race\n"
+    file_id = ann.session.session.file_id
+    recorded = wait_until(lambda: [e for e in flow.audit(file_id) if e.operation == "bridge.conflict"
+                                   and copies[0].name in e.detail], "the copy's path recorded for the operator",
+                          details=lambda: str([(e.operation, e.detail) for e in flow.audit(file_id)]))
+    assert recorded
     assert ann.user.wait_for_custom_message(), "the pad is told"
     ann.user.type(" still typing")  # editing goes on
 
@@ -351,3 +357,14 @@ def test_an_edge_killed_in_the_middle_of_a_save_loses_nothing(
             assert (folder / "kill.txt").read_bytes() == b"kill saved once\n"
         finally:
             flow.close()
+
+
+def test_two_people_opening_at_once_load_the_file_once_into_one_pad(flow: BridgeFlow) -> None:
+    """The second opener waits for the first one's load (never loads a second copy over it)."""
+    (flow.folder / "rush.txt").write_bytes(b"rush\n")
+    sessions = [flow.session("rush.txt", user) for user in ("ann", "bob", "cat")]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        entered = list(pool.map(flow.enter, sessions))
+    assert len({e.pad_id for e in entered}) == 1, [e.pad_id for e in entered]
+    loads = [e for e in flow.audit(sessions[0].session.file_id) if e.operation == "bridge.load"]
+    assert len(loads) == 1, [(e.operation, e.detail) for e in flow.audit(sessions[0].session.file_id)]

@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +41,7 @@ class EdgeDouble:
     events: list[dict[str, Any]] = field(default_factory=list)
     redeemed: list[str] = field(default_factory=list)
     bad_signatures: list[str] = field(default_factory=list)
+    redeem_delay_s: float = 0.0  # a slow edge
     server: ThreadingHTTPServer | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -62,6 +64,7 @@ class EdgeDouble:
                         edge.cond.notify_all()
                     return self._answer(202, {})
                 if self.path == "/bridge/etherpad/redeem":
+                    time.sleep(edge.redeem_delay_s)
                     with edge.cond:
                         edge.redeemed.append(payload["code"])
                     grant = edge.grants.pop(payload["code"], None)  # one-time
@@ -161,7 +164,7 @@ def _node(script: str) -> str:
     return result.stdout.strip()
 
 
-def test_plugin_signatures_verify_with_shared_signatures(etherpad: EtherpadServer) -> None:
+def test_plugin_signatures_verify_with_shared_signatures(etherpad_install: Path) -> None:
     """Same scheme both ways: the plugin's header passes shared.signatures.verify, and the plugin
     accepts shared.signatures.sign's header (and refuses it for another body)."""
     secret, body = "s3cret-ü", '{"pad":"p","message":"é"}'
@@ -255,6 +258,21 @@ def test_rapid_changes_are_throttled_and_the_last_rev_is_reported(
     assert max(e["rev"] for e in changes) == revs[-1]
 
 
+def test_unreachable_edge_never_disturbs_editing(etherpad: EtherpadServer,
+                                                 join_pad: Callable[..., PadUser]) -> None:
+    """Events are fire-and-forget and hooks never throw (a throwing padUpdate hook kicks the
+    user with badChangeset, as ep_sciencemesh does): with the edge down, users edit on."""
+    etherpad.configure("http://127.0.0.1:9", "secret")  # nothing listens on port 9
+    pad = etherpad.new_group_pad(pad_name())
+    session, _ = etherpad.new_session(pad, "tenant:ann")
+    ann = join_pad(pad, session)
+    for word in ("one ", "two ", "three"):
+        ann.type(word)
+    assert ann.disconnect_reasons == [] and ann.errors == []
+    assert etherpad.api("getText", padID=pad)["text"] == "one two three\n"
+    ann.leave()
+
+
 def test_deleted_pad_posts_remove_event(etherpad: EtherpadServer, edge: EdgeDouble) -> None:
     pad = etherpad.new_group_pad(pad_name(), text="bye")
     etherpad.api("deletePad", padID=pad)
@@ -344,6 +362,30 @@ def test_enter_with_refused_code_shows_403_without_cookie(
     assert "This link is no longer valid" in answer.text
     assert not [c for c in answer.headers.get_list("set-cookie") if c.startswith("sessionID=")]
     assert edge.redeemed == ["not-a-granted-code"]
+
+
+def test_enter_gives_up_on_a_hanging_edge(etherpad: EtherpadServer, edge: EdgeDouble,
+                                          http: httpx.Client) -> None:
+    """The redeem call has a 5 s deadline: a stuck edge yields the 403 page, not a hung request."""
+    pad = etherpad.new_group_pad(pad_name())
+    code, _ = grant_code(etherpad, edge, pad)
+    edge.redeem_delay_s = 8
+    started = time.monotonic()
+    answer = http.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": code})
+    assert answer.status_code == 403 and 4.5 < time.monotonic() - started < 7.5
+
+
+def test_enter_flood_is_capped(etherpad: EtherpadServer, edge: EdgeDouble) -> None:
+    """Random codes cost the plugin one edge call each: at most 50 wait at once, the rest get 503."""
+    edge.redeem_delay_s = 8
+
+    def enter(i: int) -> int:
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            return client.get(f"{etherpad.url}/wopi-proxy/enter", params={"code": f"guess{i}"}).status_code
+
+    with ThreadPoolExecutor(60) as pool:
+        statuses = list(pool.map(enter, range(60)))
+    assert set(statuses) <= {403, 503} and statuses.count(403) <= 50 and 503 in statuses, statuses
 
 
 def test_enter_code_is_single_use(etherpad: EtherpadServer, edge: EdgeDouble, http: httpx.Client) -> None:

@@ -1,9 +1,13 @@
 """A real Etherpad 1.8.14 with our plugin ep_wopi_proxy, and headless pad users, for the bridge tests.
 
 Install once (keyed by version, shared by the checkout's test runs; several minutes the first time):
-`tools/etherpad.sh` (or `install_etherpad()`), into `.cache/etherpad-1.8.14/`. The pytest fixture
-`etherpad` (tests/bridge/conftest.py) does it and skips when Node/npm are missing, unless
-WOPI_PROXY_REQUIRE_ETHERPAD=1.
+`tools/etherpad.sh` (or `install_etherpad()`), into `.cache/etherpad-1.8.14/`. Fixtures in
+tests/bridge/conftest.py: `etherpad_install` (the folder), `etherpad` (one EtherpadServer per test
+session, i.e. per xdist worker, shared: use your own pads and `configure()` your own edge) and
+`join_pad(pad_id, session_id=None, name=...)` (PadUsers killed after the test). They skip when
+Node/npm are missing, unless WOPI_PROXY_REQUIRE_ETHERPAD=1.
+The plugin signs with the UTF-8 bytes of the secret given to `configure()`: verify with
+`shared.signatures.verify(secret.encode(), body, header)`.
 
     server = EtherpadServer(tmp_path).start()        # 127.0.0.1, ephemeral port, dirty DB in tmp_path
     server.configure(edge_url, secret)               # the plugin's edgeUrl/secret; no restart needed
@@ -12,13 +16,17 @@ WOPI_PROXY_REQUIRE_ETHERPAD=1.
     server.api("getText", padID=pad)                 # any HTTP API 1.2.15 call; raises on code != 0
 
     ann = PadUser.join(server, pad, session_id=session_id, name="Ann")   # or .denied is True
-    ann.type(" world")                               # appended before the final newline; waits for the ACK
+    ann.type(" world")                               # appended before the final newline; waits for the
+                                                     # ACK, returns the rev; PadUserRefused if denied
     bob.wait_for_text("world")                       # str: contained in the text; or a predicate
+    ann.wait_for_custom_message(); ann.wait_for_disconnect()   # the plugin's notify / kick
     ann.leave(); bob.kill()                          # clean leave, or SIGKILL (the server sees a drop)
-    server.kill(); server.restart()                  # same port, same DB
+    server.restart(); server.kill()                  # same port, same DB / a crash
+    server.log()                                     # for assertion messages
 
-Texts are Etherpad's own: they always end with "\\n". Every wait has a deadline; failures carry the
-Etherpad log tail (`server.log()`) or the pad user's stderr.
+`EtherpadServer(workdir, plugin_settings={...})` puts the plugin's config in settings.json instead
+(the file written by `configure()` then wins). Texts are Etherpad's own: they always end with "\\n".
+Every wait has a deadline; failures carry the Etherpad log tail or the pad user's stderr.
 """
 
 from __future__ import annotations

@@ -32,6 +32,10 @@ const MAX_BODY = 64 * 1024; // our routes' request bodies and the edge's answers
 const OUTBOUND_TIMEOUT_MS = 5000;
 const BODY_READ_TIMEOUT_MS = 10000;
 const THROTTLE_MS = 1000;
+// Outbound calls in flight at once: a slow or dead edge (5 s each) must not pile up sockets.
+// Events over the cap are dropped (reconcile polling covers them); enters get a 503.
+const MAX_EVENTS_IN_FLIGHT = 200;
+const MAX_REDEEMS_IN_FLIGHT = 50;
 const CODE_PATTERN = /^[A-Za-z0-9._~=-]{1,512}$/;
 const SESSION_PATTERN = /^s\.[A-Za-z0-9]{1,64}$/;
 
@@ -209,14 +213,21 @@ const postSigned = (cfg, path, payload) => new Promise((resolve, reject) => {
 // ---------------------------------------------------------------------------------------------
 // Events
 
+let eventsInFlight = 0;
 const sendEvent = (event, pad, rev, author) => {
   const cfg = config();
   if (!cfg) return;
+  if (eventsInFlight >= MAX_EVENTS_IN_FLIGHT) {
+    warn(`${event} event for ${pad} dropped: ${eventsInFlight} events already in flight`);
+    return;
+  }
   const payload = {event, pad, rev: Number.isInteger(rev) ? rev : 0, author: author || '',
     ts: Date.now()};
+  eventsInFlight++;
   postSigned(cfg, '/bridge/etherpad/events', payload).then(({status}) => {
     if (status < 200 || status >= 300) warn(`${event} event for ${pad}: edge answered ${status}`);
-  }, (err) => warn(`${event} event for ${pad} not delivered: ${errText(err)}`));
+  }, (err) => warn(`${event} event for ${pad} not delivered: ${errText(err)}`))
+      .finally(() => { eventsInFlight--; });
 };
 
 // Per-pad throttle: the first change is sent at once and opens a 1 s window; changes inside the
@@ -474,6 +485,7 @@ const sessionList = (req, sessionID) => {
   return [sessionID, ...new Set(kept)].slice(0, 1 + MAX_KEPT_SESSIONS).join(',');
 };
 
+let redeemsInFlight = 0;
 const enter = async (req, res) => {
   // Etherpad's access log prints originalUrl: keep the one-time code out of it.
   req.originalUrl = req.originalUrl.replace(/([?&]code=)[^&]*/g, '$1[redacted]');
@@ -485,12 +497,19 @@ const enter = async (req, res) => {
     warn('enter: no edgeUrl/secret configured');
     return invalidLink(res);
   }
+  if (redeemsInFlight >= MAX_REDEEMS_IN_FLIGHT) {
+    warn('enter: too many redemptions in flight');
+    return res.status(503).set({'Retry-After': '5', 'Cache-Control': 'no-store'}).end();
+  }
   let answer;
+  redeemsInFlight++;
   try {
     answer = await postSigned(cfg, '/bridge/etherpad/redeem', {code});
   } catch (err) {
     warn(`enter: redeem failed: ${errText(err)}`);
     return invalidLink(res);
+  } finally {
+    redeemsInFlight--;
   }
   if (answer.status !== 200) return invalidLink(res);
   let grant = null;
