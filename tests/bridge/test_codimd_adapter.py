@@ -90,7 +90,7 @@ async def test_a_note_in_use_is_kept_and_its_text_saved_later(cs3: CodimdStandin
     loaded = await app.load(document, "file v2\n")
     assert loaded.kept
     assert cs3.note(document.app_doc_id)["content"] == "file v1\nann's edit\n"
-    assert (await app.head(document)).rev > loaded.rev
+    assert (await app.head(document)).rev == loaded.rev  # the worker steps a kept copy one revision back
 
 
 async def test_hedgedoc1_without_an_update_api_keeps_an_existing_note(http: httpx.AsyncClient) -> None:

@@ -133,17 +133,17 @@ class CodimdApp:
 
     async def _kept_live(self, document: edge_pb.BridgedDocumentRef, note: str, text: str) -> Loaded:
         """CodiMD refuses to replace a note while anyone is in it (403): keep the note as it is (never
-        overwrite what people are typing). If it holds other text, the baseline is one below the
-        note's revision and the file's bytes (Loaded.kept): the first save finds a newer revision
-        and other bytes, and writes the note's text over the file (the file's previous content
-        stays a version), so neither side's edits are lost."""
+        overwrite what people are typing). If it holds other text it is Loaded.kept: the worker
+        takes the file's bytes as the baseline, one revision back, so the first save finds a newer
+        revision and other bytes and writes the note's text over the file (the file's previous
+        content stays a version): neither side's edits are lost."""
         live = await self._download(note)
         rev = await self._updatetime(note)
         if live.replace("\r", "") == text:
             return Loaded(rev=rev)
         log.warning("codimd note of document %s is in use with other text: kept, saved on the next save",
                     document.document_id)
-        return Loaded(rev=max(rev - 1, 0), kept=True)
+        return Loaded(rev=rev, kept=True)
 
     @staticmethod
     def _refused_unless_ok(reply: httpx.Response, what: str) -> None:
