@@ -162,6 +162,21 @@ def test_a_zmd_bundle_keeps_its_pictures_on_every_save(bridge: Bridge, tmp_path:
     assert zipfile.ZipFile(path).namelist() == sorted([first, second]) + ["trip.md"]
 
 
+def test_a_viewer_is_not_sent_into_the_note(bridge: Bridge, tmp_path: Path) -> None:
+    """The note id is the key to edit; CodiMD publishes our (aliased) notes under that same id, so a
+    view session gets no way into the note rather than the key."""
+    tenant_id, folder = new_tenant(bridge.api, tmp_path)
+    (folder / "view.md").write_bytes(b"read me\n")
+    note = _open(bridge, tenant_id, "view.md", "ann")
+    reply = bridge.api.call(bridge.api.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=tenant_id, storage="docs", path="view.md", user_id="bob", permission=session_pb.PERMISSION_VIEW,
+        editor=EDITOR))
+    with httpx.Client(timeout=60, trust_env=False, follow_redirects=False) as client:
+        page = client.get(reply.host_page_url)
+    assert page.status_code not in (301, 302, 303, 307, 308), page.headers
+    assert note not in page.text, page.text
+
+
 def test_a_webhook_with_a_bad_signature_is_refused(bridge: Bridge, tmp_path: Path) -> None:
     """An attacker who knows a note id forges CodiMD's save webhook (signed with a guessed secret)."""
     tenant_id, folder = new_tenant(bridge.api, tmp_path)

@@ -222,3 +222,19 @@ def test_a_closed_session_is_put_out_of_the_document(bridge: Bridge, users: list
     bob.insert("bob\n")
     _wait(lambda: path.read_bytes() == b"start\nbob\n", "bob's save", bridge)
     assert "ann after close" not in bob.text
+
+
+def test_an_entry_code_opens_only_its_own_document(bridge: Bridge, users: list[YjsUser], tmp_path: Path) -> None:
+    """A user with a code for one file connects to another file's document (its name learnt
+    elsewhere): refused, and their own code still works afterwards."""
+    tenant_id, folder = new_tenant(bridge.api, tmp_path)
+    (folder / "mine.md").write_bytes(b"mine\n")
+    (folder / "theirs.md").write_bytes(b"theirs\n")
+    mine = _open(bridge, tenant_id, "mine.md", "mallory")
+    theirs = _open(bridge, tenant_id, "theirs.md", "ann")
+    intruder = YjsUser.connect(bridge.hocuspocus, theirs.document, token=mine.token)
+    users.append(intruder)
+    assert intruder.denied and intruder.text == "", intruder.describe()
+    own = YjsUser.connect(bridge.hocuspocus, mine.document, token=mine.token)
+    users.append(own)
+    assert not own.denied and own.text == "mine\n", f"{own.describe()}\n{bridge.log()}"
