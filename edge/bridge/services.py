@@ -34,6 +34,7 @@ class AppPool:
     def __init__(self, egress: EgressPolicy) -> None:
         self._egress = egress
         self._apps: OrderedDict[tuple[str, ...], tuple[BridgedApp, httpx.AsyncClient]] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()  # evicted apps being closed (held: not collected)
 
     def get(self, app: edge_pb.BridgeApp) -> BridgedApp:
         """AppRefused for a kind this edge does not know."""
@@ -50,13 +51,15 @@ class AppPool:
             self._apps[key] = held
             while len(self._apps) > MAX_APPS:
                 _, (old, old_http) = self._apps.popitem(last=False)
-                asyncio.get_running_loop().create_task(_close(old, old_http))
+                task = asyncio.get_running_loop().create_task(_close(old, old_http))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
         self._apps.move_to_end(key)
         return held[0]
 
     async def aclose(self) -> None:
         apps, self._apps = list(self._apps.values()), OrderedDict()
-        await asyncio.gather(*(_close(app, http) for app, http in apps), return_exceptions=True)
+        await asyncio.gather(*(_close(app, http) for app, http in apps), *self._closing, return_exceptions=True)
 
 
 async def _close(app: BridgedApp, http: httpx.AsyncClient) -> None:
