@@ -229,7 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "although internal, e.g. 10.20.0.0/16; repeatable (env WOPI_PROXY_EGRESS_ALLOW, "
                              "comma separated)")
 
-    serve = commands.add_parser("serve", parents=[store, flood, egress], help="control plane and edge together (one machine)")
+    # The bridge's worker in the edge (serve and edge; docs/BRIDGE.md).
+    bridge = argparse.ArgumentParser(add_help=False)
+    bridge.add_argument("--bridge-worker", action=argparse.BooleanOptionalAction,
+                        default=_env_bool("WOPI_PROXY_BRIDGE_WORKER", True),
+                        help="run the bridge worker in the edge: it loads, saves and closes documents of "
+                             "bridged apps (Etherpad, ...) (env WOPI_PROXY_BRIDGE_WORKER=1/0, default yes)")
+    bridge.add_argument("--bridge-wopi-url", metavar="URL", default=os.environ.get("WOPI_PROXY_BRIDGE_WOPI_URL"),
+                        help="the edge the bridge worker reads and saves files through (WOPI), e.g. "
+                             "http://edge.internal:8000 (env WOPI_PROXY_BRIDGE_WOPI_URL; default: this edge's "
+                             "own listening address)")
+
+    serve = commands.add_parser("serve", parents=[store, flood, egress, bridge], help="control plane and edge together (one machine)")
     serve.add_argument("--host", default=os.environ.get("WOPI_PROXY_HOST", "127.0.0.1"),
                        help="address of both listeners (env WOPI_PROXY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000),
@@ -259,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="upgrade an older database schema at start (env WOPI_PROXY_MIGRATE=1; default: "
                               "refuse to start, see `wopi-proxy db upgrade`)")
 
-    edge = commands.add_parser("edge", parents=[flood, service, egress], help="a WOPI edge alone (scale out: run several)")
+    edge = commands.add_parser("edge", parents=[flood, service, egress, bridge], help="a WOPI edge alone (scale out: run several)")
     edge.add_argument("--control", dest="edge_control", default=None,
                       help="control plane HOST:PORT; several replicas as IP:PORT,IP:PORT or one DNS name with "
                            "several addresses: calls go round robin, reads are retried on another replica "
@@ -506,7 +517,8 @@ def _run_service(args: argparse.Namespace) -> None:
     if args.command in ("edge", "serve"):
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
                         "refusal_report_interval_s": args.refusal_report_interval,
-                        "trust_forwarded_headers": args.trust_forwarded_headers}
+                        "trust_forwarded_headers": args.trust_forwarded_headers,
+                        "bridge_worker": args.bridge_worker, "bridge_wopi_url": args.bridge_wopi_url or None}
     if args.command == "edge":
         key = run.read_key_file(args.api_key_file) if args.api_key_file else _api_key(args, DEFAULT_EDGE_KEY_FILE)
         settings = EdgeSettings(control_address=_control_address(args, args.edge_control), api_key=key,

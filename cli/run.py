@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import dataclasses
 import signal
 import socket
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from control.server import start_control
 from control.services.keys import EDGE_KEY_FILE
 from control.settings import ControlSettings
 from edge.app import create_app
+from edge.bridge.lifecycle import own_url, stop_worker
 from edge.observability import add_metrics_source
 from edge.observability import of as observability_of
 from edge.server import bind_socket, serve_asgi, serve_http
@@ -82,6 +84,8 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
             await running.stop(grace=0)
             raise
     api_key = (control.data_dir / EDGE_KEY_FILE).read_text().strip()  # an edge key: the EdgeService only
+    edge_options.setdefault("bridge_wopi_url", None)
+    edge_options["bridge_wopi_url"] = edge_options["bridge_wopi_url"] or own_url(edge_host, http_port)
     app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                   host=edge_host, port=http_port, max_file_size=max_file_size,
                                   public_url=public_url, control_tls=tls, egress_allow=control.egress_allow,
@@ -92,7 +96,8 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     add_metrics_source(app, process_source())
     metrics_port, metrics_task = await _metrics_listener(control.grpc_host, control.metrics_port,
                                                          observability_of(app).sources, stop)
-    http = asyncio.create_task(serve_http(app, sock, stop))
+    http_stop = asyncio.Event()  # set once the bridge worker's saves in flight are done
+    http = asyncio.create_task(serve_http(app, sock, http_stop))
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port, metrics_port=metrics_port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
              running.port, control.data_dir / "admin.key")
@@ -101,6 +106,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     finally:
         log.info("stopping")
         stop.set()
+        await _stop_edge(app, http_stop)
         await http
         if metrics_task:
             await metrics_task
@@ -144,11 +150,14 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
     tracing.init("wopi-proxy-edge")
     sock = sock or bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
+    if not settings.bridge_wopi_url:
+        settings = dataclasses.replace(settings, bridge_wopi_url=own_url(settings.host, port))
     app = create_app(settings)
     add_metrics_source(app, process_source())
     if rest_gateway:
         register_gateway(app, control_target(settings.control_address), tls=settings.control_tls)
-    http = asyncio.create_task(serve_http(app, sock, stop))
+    http_stop = asyncio.Event()
+    http = asyncio.create_task(serve_http(app, sock, http_stop))
     if on_ready is not None:
         on_ready(port)
     _write_ready_file(ready_file, http_port=port)
@@ -156,8 +165,18 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
         await stop.wait()
     finally:
         stop.set()
+        await _stop_edge(app, http_stop)
         await http
         tracing.shutdown()
+
+
+async def _stop_edge(app: Any, http_stop: asyncio.Event) -> None:
+    """The bridge worker first (its saves in flight go through this edge's own WOPI endpoints),
+    then the listener."""
+    try:
+        await stop_worker(app)
+    finally:
+        http_stop.set()
 
 
 def read_key_file(path: Path) -> str:

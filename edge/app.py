@@ -8,6 +8,8 @@ from quart import Quart, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from edge import observability
+from edge.bridge import lifecycle as bridge_lifecycle
+from edge.bridge.routes import blueprint as bridge_blueprint
 from edge.control_client import ControlClient
 from edge.host.page import blueprint as host_blueprint
 from edge.runtime import EdgeRuntime
@@ -32,6 +34,7 @@ def create_app(settings: EdgeSettings) -> Quart:
     observability.install(app)  # access log, /metrics, tracing when OTEL_* asks
     app.register_blueprint(wopi_blueprint)
     app.register_blueprint(host_blueprint)
+    app.register_blueprint(bridge_blueprint)
     app.register_error_handler(WopiProxyError, domain_error_response)
     app.register_error_handler(HTTPException, http_error_response)  # 404/405 of routing, not incidents
     app.register_error_handler(Exception, unexpected_error_response)
@@ -53,9 +56,11 @@ def create_app(settings: EdgeSettings) -> Quart:
                                                    flood=flood)
         app.extensions["wopi_proxy_reporter"] = asyncio.create_task(report_periodically(
             flood, control.report_edge_refusals, interval_s=settings.refusal_report_interval_s, stop=stopping))
+        bridge_lifecycle.start(app, settings, control)
 
     @app.after_serving
     async def _disconnect() -> None:
+        await bridge_lifecycle.stop(app)  # already stopped by cli/run.py before the listener closed
         stopping.set()  # the reporter sends what it counted last, then ends
         await asyncio.gather(app.extensions["wopi_proxy_reporter"], return_exceptions=True)
         await app.extensions["wopi_proxy"].control.close()

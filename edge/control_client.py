@@ -134,6 +134,13 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.WriteInProgress(meta.get("file_id", ""))
     if reason == "WRITE_INTENT_NOT_FOUND":
         return errors.WriteIntentNotFound(meta.get("intent_id", ""))
+    if reason == "BRIDGE_SIGNATURE_INVALID":
+        return errors.BridgeSignatureInvalid()
+    if reason == "BRIDGE_LEASE_LOST":
+        return errors.BridgeLeaseLost(meta.get("document_id", ""))
+    if error.code() == grpc.StatusCode.FAILED_PRECONDITION and reason:
+        # e.g. BRIDGE_LEASE_LOST: a worker's outcome on a document another worker owns now
+        return errors.FailedPrecondition(reason, message, **{k: v for k, v in meta.items() if k not in ("reason", "message")})
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -276,3 +283,33 @@ class ControlClient:
                                      missing_token=c.missing_token)
             for address, c in counts.items()])
         await self._call(self._stub.ReportEdgeRefusals, request, write=True)
+
+    # -- the bridge (docs/BRIDGE.md) --
+
+    async def open_bridged(self, access_token: str, client_address: str) -> edge_pb.OpenBridgedResponse:
+        request = edge_pb.OpenBridgedRequest(access_token=access_token, client_address=client_address)
+        return await self._call(self._stub.OpenBridged, request, write=True)
+
+    async def register_bridge_entry(self, access_token: str, *, document_id: str, app_author_id: str,
+                                    app_session_id: str, app_target: str) -> edge_pb.RegisterBridgeEntryResponse:
+        request = edge_pb.RegisterBridgeEntryRequest(access_token=access_token, document_id=document_id,
+                                                     app_author_id=app_author_id, app_session_id=app_session_id,
+                                                     app_target=app_target)
+        return await self._call(self._stub.RegisterBridgeEntry, request, write=True)
+
+    async def note_bridge_event(self, source: int, body: bytes, signature: str,
+                                client_address: str) -> edge_pb.NoteBridgeEventResponse:
+        """An app's notification: short (read) deadline, the app gets its answer at once; a lost one is
+        found again by the worker's reconcile polling."""
+        request = edge_pb.NoteBridgeEventRequest(source=source, body=body,  # type: ignore[arg-type]
+                                                 signature=signature, client_address=client_address)
+        return await self._call(self._stub.NoteBridgeEvent, request, write=False)
+
+    async def claim_bridge_work(self, worker_id: str, max_items: int) -> edge_pb.ClaimBridgeWorkResponse:
+        request = edge_pb.ClaimBridgeWorkRequest(worker_id=worker_id, max_items=max_items)
+        return await self._call(self._stub.ClaimBridgeWork, request, write=True)
+
+    async def complete_bridge_work(self, request: edge_pb.CompleteBridgeWorkRequest
+                                   ) -> edge_pb.CompleteBridgeWorkResponse:
+        """FailedPrecondition when the lease was lost (another worker owns the document now)."""
+        return await self._call(self._stub.CompleteBridgeWork, request, write=True)

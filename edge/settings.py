@@ -35,3 +35,7 @@ class EdgeSettings:
     control_tls: TlsSettings = PLAINTEXT  # how the channel to the control plane is secured
     # Networks that tenants' storage endpoints may reach although internal (--egress-allow).
     egress_allow: tuple[IPNetwork, ...] = ()
+    # The bridge (docs/BRIDGE.md): run its worker in this process, and the edge its WOPI calls go
+    # to (None: this edge's own listening address; set it when that address is not reachable as is).
+    bridge_worker: bool = True
+    bridge_wopi_url: str | None = None

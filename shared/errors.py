@@ -223,6 +223,8 @@ class LockConflict(WopiProxyError):
     """A WOPI lock check failed; `current_lock` is "" when the file is unlocked."""
 
     reason = "LOCK_CONFLICT"
+    # Where a refused PutFile body was kept (set by the edge once the copy exists; "" when none).
+    copy_path: str = ""
 
     def __init__(self, current_lock: str, failure_reason: str) -> None:
         super().__init__(failure_reason, current_lock=current_lock, failure_reason=failure_reason)

@@ -24,7 +24,9 @@ CONTROL_ONLY = {errors.ApiKeyInvalid, errors.PermissionDenied, errors.AlreadyExi
                 errors.FailedPrecondition, errors.ApiKeyNotFound, errors.EditorAlreadyExists,
                 errors.LaunchCodeInvalid, errors.StoragePolicyDenied,
                 # The edge sees a passed deadline as the gRPC code, i.e. ControlPlaneUnavailable.
-                errors.DeadlineExceeded}
+                errors.DeadlineExceeded,
+                # Internal bridge RPCs: the edge's worker handles them, no WOPI request sees them.
+                errors.BridgeLeaseLost}
 
 
 def _instance(cls: type[errors.WopiProxyError]) -> errors.WopiProxyError:

@@ -297,14 +297,27 @@ function clientsOf(instance, name) {
 
 async function getDoc(instance, name) {
   const loaded = instance.documents.get(name);
-  if (loaded) return { content: loaded.getText(FIELD).toString(), clients: loaded.connections.size };
+  if (loaded) {
+    return { content: loaded.getText(FIELD).toString(), clients: loaded.connections.size, authors: authorsOf(loaded) };
+  }
   const state = await storedState(name);
   if (!state) throw new HttpError(404, "no such document");
   const document = new Y.Doc();
   Y.applyUpdate(document, state);
   const content = document.getText(FIELD).toString();
   document.destroy();
-  return { content, clients: 0 };
+  return { content, clients: 0, authors: [] };
+}
+
+// Who is connected: the `author` (else the `session`) of each connection's context (the edge's
+// connect answer), so that the bridge's reconcile poll settles presence without trusting webhooks alone.
+function authorsOf(loaded) {
+  const authors = new Set();
+  for (const connection of loaded.getConnections()) {
+    const author = connection.context?.author ?? connection.context?.session;
+    if (typeof author === "string" && author) authors.add(author);
+  }
+  return [...authors].sort();
 }
 
 async function putDoc(instance, name, body) {
@@ -372,9 +385,18 @@ async function handleDocRequest(instance, request, response) {
       answer(response, 200, { ok: true });
     } else if (request.method === "DELETE") {
       await deleteDoc(instance, name);
+      editorsSinceTake.delete(name);
       answer(response, 200, { ok: true });
+    } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("notify") === "1") {
+      answer(response, 200, { delivered: notify(instance, name, await readBody(request, MAX_NOTICE_BYTES)) });
+    } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("kick")) {
+      answer(response, 200, { kicked: kick(instance, name, new URL(request.url, "http://localhost").searchParams.get("kick")) });
+    } else if (request.method === "POST" && new URL(request.url, "http://localhost").searchParams.get("take") === "editors") {
+      const editors = [...(editorsSinceTake.get(name) ?? [])].sort();
+      editorsSinceTake.delete(name);
+      answer(response, 200, { editors });
     } else {
-      response.setHeader("Allow", "GET, PUT, DELETE");
+      response.setHeader("Allow", "GET, PUT, DELETE, POST");
       throw new HttpError(405, "method not allowed");
     }
   } catch (error) {
@@ -387,7 +409,59 @@ async function handleDocRequest(instance, request, response) {
   }
 }
 
+// Who edited each document since the edge last asked (POST /doc/<name>?take=editors): the `author`
+// (else `session`) of the connections whose updates changed it, so that each save names its editors.
+// In memory only (a restart loses it: a save is then attributed to nobody, never to the wrong user).
+const MAX_EDITORS_PER_DOCUMENT = 1000;
+const editorsSinceTake = new Map();
+
+function noteEditor(documentName, context) {
+  if (fromApi(context)) return;
+  const author = context?.author ?? context?.session;
+  if (typeof author !== "string" || !author) return;
+  let editors = editorsSinceTake.get(documentName);
+  if (!editors) editorsSinceTake.set(documentName, (editors = new Set()));
+  if (editors.size < MAX_EDITORS_PER_DOCUMENT) editors.add(author);
+}
+
+// Shows the people in a document a message from the bridge (a save conflict, a file too large): a
+// stateless message `{"type": "wopi-proxy/notice", "message": "…"}` the editor page displays.
+const MAX_NOTICE_BYTES = 4096;
+
+function notify(instance, name, body) {
+  let parsed;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new HttpError(400, "body is not JSON");
+  }
+  if (!isPlainObject(parsed) || typeof parsed.message !== "string" || !parsed.message) {
+    throw new HttpError(400, 'body must be {"message": "<text>"}');
+  }
+  const loaded = instance.documents.get(name);
+  if (!loaded) return 0;
+  loaded.broadcastStateless(JSON.stringify({ type: "wopi-proxy/notice", message: parsed.message.slice(0, 500) }));
+  return loaded.getConnections().length;
+}
+
+// Closes the connections of one wopi-proxy session (its context's `session`) to a document: the edge
+// calls this when that session was closed or expired. Its entry code is spent, so it cannot come back.
+function kick(instance, name, session) {
+  let kicked = 0;
+  for (const connection of instance.documents.get(name)?.getConnections() ?? []) {
+    if (connection.context?.session === session) {
+      connection.close({ code: Forbidden.code, reason: Forbidden.reason });
+      kicked += 1;
+    }
+  }
+  return kicked;
+}
+
 const docRoutes = {
+  async onChange({ documentName, context }) {
+    noteEditor(documentName, context);
+  },
+
   async onRequest({ request, response, instance }) {
     if (!new URL(request.url, "http://localhost").pathname.startsWith("/doc/")) return;
     await handleDocRequest(instance, request, response);

@@ -284,6 +284,11 @@ async def _failed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
     if doc.lease_kind == CLOSE:  # the app's copy could not be removed: closed all the same (nothing to save)
         await _closed(db, ctx, doc, file, people, out, now)
         return
+    if doc.lease_kind == LOAD:
+        # Nothing ever reached the app (the file is not text, the app refused it): nothing to save,
+        # so the document is closed and its lock released rather than left failed and locked.
+        await _close(db, doc, file, people, now)
+        return
     doc.state = "failed"
     await common.record(db, doc, "bridge.app_error", now, outcome="failed",
                         detail=f"{doc.lease_kind}: {doc.last_error}")
@@ -299,6 +304,11 @@ async def _closed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
         doc.state, doc.next_attempt_time, doc.close_after_time = "loading", None, None
         await common.record(db, doc, "bridge.reload", now, detail="a user came back during the close")
         return
+    await _close(db, doc, file, people, now)
+
+
+async def _close(db: AsyncSession, doc: BridgeDocument, file: File, people: list[BridgeParticipant],
+                 now: int) -> None:
     if doc.lock_id and locks.current_lock(file, now) == doc.lock_id:
         locks.apply(file, "Unlock", lock_id=doc.lock_id, old_lock_id="", now=now)
         db.add(file)

@@ -18,6 +18,7 @@ class TextProfile:
     crlf: bool = False  # the file used CRLF line endings
     final_newline: bool = True  # the file ended with a line ending
     lossy: bool = False  # holds TAB, NBSP or a bare CR: the app will rewrite them (warn, don't save for that)
+    bom: bool = False  # the file began with a UTF-8 byte order mark (apps drop it; a save puts it back)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -27,7 +28,7 @@ class TextProfile:
         if not value:
             return cls()
         data = json.loads(value)
-        return cls(**{k: bool(data[k]) for k in ("crlf", "final_newline", "lossy") if k in data})
+        return cls(**{k: bool(data[k]) for k in ("crlf", "final_newline", "lossy", "bom") if k in data})
 
 
 class NotText(ValueError):
@@ -40,13 +41,14 @@ def decode(data: bytes) -> tuple[str, TextProfile]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise NotText(str(error)) from error
-    if text.startswith("\ufeff"):
+    bom = text.startswith("\ufeff")
+    if bom:
         text = text[1:]
     crlf = "\r\n" in text
     lf_text = text.replace("\r\n", "\n")
     lossy = "\r" in lf_text or "\t" in lf_text or "\u00a0" in lf_text
     final_newline = lf_text.endswith("\n")
-    return lf_text, TextProfile(crlf=crlf, final_newline=final_newline, lossy=lossy)
+    return lf_text, TextProfile(crlf=crlf, final_newline=final_newline, lossy=lossy, bom=bom)
 
 
 def encode(app_text: str, profile: TextProfile) -> bytes:
@@ -58,4 +60,6 @@ def encode(app_text: str, profile: TextProfile) -> bytes:
         text += "\n"
     if profile.crlf:
         text = text.replace("\n", "\r\n")
+    if profile.bom and not text.startswith("\ufeff"):
+        text = "\ufeff" + text
     return text.encode("utf-8")

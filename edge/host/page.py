@@ -7,13 +7,17 @@ relayed to the application's page (the tenant's PostMessageOrigin) and back.
 
 from __future__ import annotations
 
+import html
 import secrets
 from urllib.parse import urlsplit
 
 from quart import Blueprint, Response, render_template_string
 
+from edge.bridge.launch import BridgeOpenFailed, open_bridged
+from edge.bridge.services import bridge_services
 from edge.runtime import runtime
 from edge.wopi.caller import client_address
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from shared.errors import LaunchCodeInvalid
 
 blueprint = Blueprint("host", __name__)
@@ -79,6 +83,21 @@ GONE_PAGE = """<!doctype html>
 """
 
 
+NOTICE_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{title}</title>
+</head>
+<body>
+<p>{message}</p>
+</body>
+</html>
+"""
+
+
 def framing(post_message_origin: str) -> tuple[str, str]:
     """Who may frame a host page: the tenant's configured application origin, else only the edge
     itself. X-Frame-Options (for browsers without CSP frame-ancestors) can only say SAMEORIGIN
@@ -106,11 +125,38 @@ async def launch_code_invalid(error: LaunchCodeInvalid) -> Response:
     return _hardened(response)
 
 
+def _notice(status: int, title: str, message: str, post_message_origin: str) -> Response:
+    """A page a person reads (the host page is in the application's frame)."""
+    response = Response(NOTICE_PAGE.format(title=html.escape(title), message=html.escape(message)),
+                        status=status, mimetype="text/html")
+    ancestors, frame_options = framing(post_message_origin)
+    response.headers["Content-Security-Policy"] = f"default-src 'none'; frame-ancestors {ancestors}; base-uri 'none'"
+    if frame_options:
+        response.headers["X-Frame-Options"] = frame_options
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return _hardened(response)
+
+
+async def _bridged(launch: edge_pb.RedeemLaunchCodeResponse) -> Response:
+    """A bridged app's session (docs/BRIDGE.md): into the file's shared document, then 302 to the
+    app's entry route with a single-use code (the code, never a token, is in the URL)."""
+    try:
+        opened = await open_bridged(bridge_services(), launch.access_token, client_address())
+    except BridgeOpenFailed as failed:
+        return _notice(failed.status, launch.file_name or "Document", failed.message, launch.post_message_origin)
+    response = Response("", status=302)
+    response.headers["Location"] = opened.entry_url
+    return _hardened(response)
+
+
 @blueprint.get("/host/<code>")
 async def host_page(code: str) -> Response:
     if len(code) > MAX_CODE_LENGTH:
         raise LaunchCodeInvalid()
     launch = await runtime().control.redeem_launch_code(code, client_address())
+    if launch.editor_kind not in ("", "wopi"):
+        return await _bridged(launch)
     nonce = secrets.token_urlsafe(16)
     editor_origin = _origin(launch.action_url)
     html = await render_template_string(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from urllib.parse import quote
 
 from quart import Response, jsonify
 from werkzeug.exceptions import HTTPException
@@ -20,12 +21,18 @@ log = logging.getLogger(__name__)
 # down: short, since these outages are usually a restart.
 RETRY_AFTER_S = 5
 
-def lock_conflict_response(current_lock: str, reason: str) -> Response:
-    """409 with the current lock ("" when unlocked) and a reason for the editor's logs."""
+CONFLICT_COPY_HEADER = "X-WopiProxy-Conflict-Copy"
+
+
+def lock_conflict_response(current_lock: str, reason: str, copy_path: str = "") -> Response:
+    """409 with the current lock ("" when unlocked) and a reason for the editor's logs; after a
+    refused PutFile, where its body was kept (a path in the writer's own storage)."""
     response = jsonify({"error": "LOCK_CONFLICT", "message": reason})
     response.status_code = 409
     response.headers["X-WOPI-Lock"] = current_lock
     response.headers["X-WOPI-LockFailureReason"] = reason
+    if copy_path:
+        response.headers[CONFLICT_COPY_HEADER] = quote(copy_path, safe="/")
     return response
 
 
@@ -49,7 +56,7 @@ def _relative_target_response(error: errors.RelativeTargetRefused) -> Response:
 async def domain_error_response(error: errors.WopiProxyError) -> Response:
     note_error(error)  # metrics: proof failures, storage errors
     if isinstance(error, errors.LockConflict):
-        return lock_conflict_response(error.current_lock, error.failure_reason)
+        return lock_conflict_response(error.current_lock, error.failure_reason, error.copy_path)
     if isinstance(error, errors.TimestampConflict):
         return _timestamp_conflict_response()
     if isinstance(error, errors.RelativeTargetRefused):
@@ -60,7 +67,11 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
         log.warning("WOPI request refused: %s", error.message)
     elif status >= 500:
         log.error("WOPI request failed: %s (%s)", error.message, error.reason)
-    response = jsonify({"error": error.reason, "message": error.message})
+    if isinstance(error, errors.BridgeSignatureInvalid):
+        # docs/BRIDGE.md: bad, replayed or unknown, alike; nothing more for the sender to learn.
+        response = jsonify({"error": "unauthorized"})
+    else:
+        response = jsonify({"error": error.reason, "message": error.message})
     response.status_code = status
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)

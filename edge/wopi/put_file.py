@@ -73,7 +73,9 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
             editors=request.headers.get("X-WOPI-Editors", "")[:1000], save_flags=_save_flags())
     except (LockConflict, TimestampConflict) as conflict:
         # Refused content is never lost: it becomes a copy beside the file.
-        await keep_staged_as_conflict_copy(caller, grant, storage, staged, reason=conflict.message)
+        copy_path = await keep_staged_as_conflict_copy(caller, grant, storage, staged, reason=conflict.message)
+        if isinstance(conflict, LockConflict):
+            conflict.copy_path = copy_path  # told to the writer (the bridge reports it to the operator)
         raise
     except ControlPlaneUnavailable as unavailable:
         # Not recorded: the file stays as it was, the bytes are kept, the editor hears 503.

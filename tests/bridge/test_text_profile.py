@@ -8,7 +8,7 @@ from edge.bridge.text_profile import NotText, TextProfile, decode, encode
 
 
 @pytest.mark.parametrize("data", [b"", b"one line", b"a\nb\n", b"a\r\nb\r\n", b"a\r\nb",
-                                  "caf\u00e9 \U0001F600\n".encode()])
+                                  "caf\u00e9 \U0001F600\n".encode(), b"\xef\xbb\xbfbom\r\n"])
 def test_a_file_round_trips_through_an_app_that_adds_a_final_newline(data: bytes) -> None:
     text, profile = decode(data)
     app_text = text if text.endswith("\n") else text + "\n"  # Etherpad's getText always ends with one
@@ -30,5 +30,5 @@ def test_binary_content_is_not_text() -> None:
 
 
 def test_the_profile_survives_its_json_form() -> None:
-    profile = TextProfile(crlf=True, final_newline=False, lossy=True)
+    profile = TextProfile(crlf=True, final_newline=False, lossy=True, bom=True)
     assert TextProfile.from_json(profile.to_json()) == profile

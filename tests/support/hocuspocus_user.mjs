@@ -3,7 +3,7 @@
 // argv[2]: JSON {"url": "ws://…", "document": "<name>", "token": "<token>", "headers": {…} (optional)}.
 // stdout events: {"event":"synced","text":…} | {"event":"denied","reason":…} | {"event":"text","text":…}
 //   (after every change of the Y.Text `content`, local or remote) | {"event":"ack","id":…} |
-//   {"event":"closed","code":…} | {"event":"error","message":…}.
+//   {"event":"closed","code":…} | {"event":"stateless","payload":"…"} | {"event":"error","message":…}.
 // stdin commands: {"id":…,"cmd":"insert","text":…,"wait":true} (appends at the end; with wait, answers
 //   once the server acknowledged it or after 10 s, "unsynced" telling which) | {"id":…,"cmd":"text"} |
 //   {"id":…,"cmd":"leave"} (destroys the provider, waits until the server has our edits, exits 0).
@@ -41,6 +41,7 @@ const provider = new HocuspocusProvider({
   onSynced: () => emit({ event: "synced", text: text.toString() }),
   onAuthenticationFailed: ({ reason }) => emit({ event: "denied", reason }),
   onClose: ({ event }) => emit({ event: "closed", code: event?.code ?? null }),
+  onStateless: ({ payload }) => emit({ event: "stateless", payload }),
 });
 provider.attach();
 

@@ -9,7 +9,7 @@ app lost the document). Neither ever carries an API key or a token in its messag
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
@@ -36,6 +36,9 @@ class Loaded:
 
     rev: int
     read_only_id: str = ""  # Etherpad's "r.…" id, for view sessions
+    # People were in the app's copy, so it was kept as it is (never overwritten) and may hold other
+    # text than the file: the baseline is then the file's bytes, so that the copy's text is saved.
+    kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,4 +102,20 @@ class BridgedApp(Protocol):
         ...
 
     async def aclose(self) -> None:
+        ...
+
+
+@runtime_checkable
+class BundleApp(Protocol):
+    """An app that also opens `.zmd` bundles (CodiMD): their pictures are uploaded into the app, and
+    fetched back from it on every save (edge/bridge/bundles.py does the zip side)."""
+
+    async def import_pictures(self, document: edge_pb.BridgedDocumentRef,
+                              pictures: dict[str, bytes]) -> dict[str, str]:
+        """Upload the pictures; their names in the app (a name may change: HedgeDoc renames every
+        upload, and a name taken by another picture gets a new one)."""
+        ...
+
+    async def export_pictures(self, document: edge_pb.BridgedDocumentRef, names: list[str]) -> dict[str, bytes]:
+        """The app's pictures by these names; those it does not have are left out."""
         ...

@@ -1,0 +1,295 @@
+"""Etherpad (1.8.14, HTTP API 1.2.15) as a BridgedApp; BRIDGE-NOTES.md §2 has what was measured.
+
+Every document gets its own Etherpad group, and is its one group pad `g.<group>$<app_doc_id>`:
+private group pads need an API session of their group, so nobody gets in without our entry flow.
+A group per document rather than per tenant (BRIDGE-NOTES §5.11): Etherpad lets a session of a
+group into every pad of that group, and a browser keeps all its sessions in one cookie, so with a
+tenant-wide group a user whose session was closed (deleteSession) would still get into the pad
+with the session of any other document of the tenant they have open, and a viewer's session would
+open the writable pad of another document. Tenants stay apart all the same (the mapper names the
+tenant). Users enter with their own author (`<tenant>:<user_id>`) and a session bounded by their
+token's expiry; removing the document deletes its group (pads and sessions).
+
+API calls are POSTs with the key in the form body (never in a URL a proxy could log). Etherpad
+answers API errors with HTTP 200 and `code` 1 (bad input), 2 (internal), 3 (no such function), 4
+(bad key, HTTP 401 in 1.8.14): the code is checked, not only the status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
+from shared import signatures
+from shared.errors import WopiProxyError
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.2.15"
+TIMEOUT_S = 10.0
+# Attribution reads one changeset per revision; past this many, the pad's author list stands in.
+MAX_ATTRIBUTED_REVISIONS = 200
+MAX_CACHED_GROUPS = 10_000
+MAX_ANSWER_BYTES = 64 << 20  # a pad's text (the edge opens files up to 8 MiB) with its JSON framing
+_DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_OPS = re.compile(r"((?:\*[0-9a-z]+)*)(?:\|[0-9a-z]+)?([-+=])[0-9a-z]+")
+_HEADER = re.compile(r"^Z:[0-9a-z]+[<>][0-9a-z]+")
+
+
+async def _bounded(reply: httpx.Response, function: str) -> bytes:
+    """The answer's body; a tenant's own Etherpad is not trusted to send a bounded one."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in reply.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise AppRefused(f"etherpad {function}: answer over {MAX_ANSWER_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class EtherpadApiError(AppRefused):
+    """Etherpad answered `code` 1: it refused the arguments (no such pad, session, ...)."""
+
+
+def clean_text(text: str) -> str:
+    """What Etherpad makes of a text it is given (db/Pad.js cleanText)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " " * 8).replace("\u00a0", " ")
+
+
+def pad_text(text: str) -> str:
+    """The pad's text after it was given `text`: cleaned, and always ending with a newline."""
+    cleaned = clean_text(text)
+    return cleaned if cleaned.endswith("\n") else cleaned + "\n"
+
+
+def changeset_authors(changeset: str, pool: Mapping[str, Any]) -> set[str]:
+    """Authors of the text a changeset inserts or formats (its `*n` attributes on + and = ops)."""
+    header = _HEADER.match(changeset)
+    if header is None:
+        return set()
+    ops = changeset[header.end():].split("$", 1)[0]
+    authors: set[str] = set()
+    for match in _OPS.finditer(ops):
+        if match.group(2) == "-" or not match.group(1):
+            continue
+        for number in match.group(1).split("*")[1:]:
+            attrib = pool.get(str(int(number, 36)))
+            if isinstance(attrib, list) and len(attrib) == 2 and attrib[0] == "author" and attrib[1]:
+                authors.add(str(attrib[1]))
+    return authors
+
+
+class EtherpadApp:
+    """One Etherpad instance (an editor row of kind etherpad)."""
+
+    kind = "etherpad"
+
+    def __init__(self, app: edge_pb.BridgeApp, http: httpx.AsyncClient) -> None:
+        self._url = app.url.rstrip("/")
+        self._api_key = app.api_key
+        self._secret = app.webhook_secret.encode()
+        self._http = http
+        self._groups: dict[tuple[str, str], str] = {}  # (tenant, document) -> Etherpad group id
+
+    async def _call(self, function: str, **params: str | int) -> Any:
+        """The `data` of a successful call (a dict, or a string for getRevisionChangeset)."""
+        form = {"apikey": self._api_key, **{k: str(v) for k, v in params.items()}}
+        try:
+            request = self._http.build_request("POST", f"{self._url}/api/{API_VERSION}/{function}", data=form,
+                                               timeout=TIMEOUT_S)
+            reply = await self._http.send(request, stream=True)
+            try:
+                raw = await _bounded(reply, function)
+            finally:
+                await reply.aclose()
+        except httpx.TimeoutException:
+            raise AppUnavailable(f"etherpad {function}: timed out") from None
+        except httpx.TransportError as error:
+            raise AppUnavailable(f"etherpad {function}: {type(error).__name__}") from None
+        except WopiProxyError as error:  # EgressRefused: a tenant's Etherpad at an internal address
+            raise AppRefused(f"etherpad {function}: {error.message}") from None
+        if reply.status_code >= 500 or reply.status_code == 429:
+            raise AppUnavailable(f"etherpad {function}: HTTP {reply.status_code}")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise AppUnavailable(f"etherpad {function}: HTTP {reply.status_code}, not JSON") from None
+        code = body.get("code") if isinstance(body, dict) else None
+        if code == 0 and reply.status_code == 200:
+            return body.get("data")
+        message = str(body.get("message", ""))[:200] if isinstance(body, dict) else ""
+        if code == 4 or reply.status_code in (401, 403):
+            raise AppRefused(f"etherpad {function}: the API key was refused")
+        if code == 1:
+            raise EtherpadApiError(f"etherpad {function}: {message}")
+        if code == 2:
+            raise AppUnavailable(f"etherpad {function}: internal error")
+        raise AppRefused(f"etherpad {function}: HTTP {reply.status_code} code {code}: {message}")
+
+    async def _api(self, function: str, **params: str | int) -> dict[str, Any]:
+        data = await self._call(function, **params)
+        return data if isinstance(data, dict) else {}
+
+    async def _pad(self, document: edge_pb.BridgedDocumentRef) -> tuple[str, str]:
+        """(group id, pad id) of the document."""
+        if not _DOC_ID.match(document.app_doc_id):
+            raise AppRefused("the document's pad name is not one Etherpad accepts")
+        key = (document.tenant_id, document.app_doc_id)
+        group = self._groups.get(key)
+        if group is None:
+            data = await self._api("createGroupIfNotExistsFor",
+                                   groupMapper=f"wopi-proxy:{document.tenant_id}:{document.app_doc_id}")
+            group = str(data.get("groupID", ""))
+            if not group.startswith("g."):
+                raise AppUnavailable("etherpad createGroupIfNotExistsFor: no group id")
+            self._groups[key] = group
+            while len(self._groups) > MAX_CACHED_GROUPS:
+                self._groups.pop(next(iter(self._groups)))
+        return group, f"{group}${document.app_doc_id}"
+
+    def _forget_group(self, document: edge_pb.BridgedDocumentRef) -> None:
+        self._groups.pop((document.tenant_id, document.app_doc_id), None)
+
+    async def _head_rev(self, pad: str) -> int:
+        return int((await self._api("getRevisionsCount", padID=pad)).get("revisions", 0))
+
+    async def _text_at(self, pad: str, rev: int) -> str:
+        # 1.8.14 answers {"text": {"text": ..., "attribs": ...}} when given a revision (fixed in 1.9.0).
+        text = (await self._api("getText", padID=pad, rev=rev)).get("text", "")
+        if isinstance(text, dict):
+            text = text.get("text", "")
+        if not isinstance(text, str):
+            raise AppUnavailable("etherpad getText: no text")
+        return text
+
+    async def load(self, document: edge_pb.BridgedDocumentRef, text: str) -> Loaded:
+        group, pad = await self._pad(document)
+        wanted = pad_text(text)
+        try:
+            # A new pad starts as "\n" with the text inserted before it: give it the text without
+            # its final newline so that the pad holds exactly `wanted` at revision 0.
+            await self._api("createGroupPad", groupID=group, padName=document.app_doc_id,
+                            text=wanted.removesuffix("\n"))
+        except EtherpadApiError:
+            try:
+                await self._head_rev(pad)  # the pad exists already
+            except EtherpadApiError:
+                # Neither created nor there: the group we remember is gone (Etherpad lost its
+                # database). Ask for the tenant's group again, once.
+                self._forget_group(document)
+                group, pad = await self._pad(document)
+                await self._api("createGroupPad", groupID=group, padName=document.app_doc_id,
+                                text=wanted.removesuffix("\n"))
+                return await self._settled(pad, wanted)
+            users = int((await self._api("padUsersCount", padID=pad)).get("padUsersCount", 0))
+            if users:
+                # People are typing in the pad of an earlier generation: never overwrite a live pad.
+                log.warning("pad of document %s already in use: kept as it is", document.document_id)
+                return Loaded(rev=await self._head_rev(pad), read_only_id=await self._read_only_id(pad), kept=True)
+        return await self._settled(pad, wanted)
+
+    async def _settled(self, pad: str, wanted: str) -> Loaded:
+        """The pad holds `wanted` at its head: setText when it does not (an older generation's pad
+        nobody is in, or an operator's defaultPadText)."""
+        rev = await self._head_rev(pad)
+        if await self._text_at(pad, rev) != wanted:
+            await self._api("setText", padID=pad, text=wanted)
+            rev = await self._head_rev(pad)
+        return Loaded(rev=rev, read_only_id=await self._read_only_id(pad))
+
+    async def _read_only_id(self, pad: str) -> str:
+        return str((await self._api("getReadOnlyID", padID=pad)).get("readOnlyID", ""))
+
+    async def head(self, document: edge_pb.BridgedDocumentRef) -> Head:
+        _, pad = await self._pad(document)
+        rev = await self._head_rev(pad)
+        users = (await self._api("padUsers", padID=pad)).get("padUsers", [])
+        present = [str(u["id"]) for u in users if isinstance(u, dict) and u.get("id")] if isinstance(users, list) else []
+        return Head(rev=rev, present_authors=sorted(set(present)))
+
+    async def read(self, document: edge_pb.BridgedDocumentRef, rev: int, since_rev: int) -> Content:
+        _, pad = await self._pad(document)
+        text = await self._text_at(pad, rev)
+        return Content(rev=rev, text=text, authors=sorted(await self._authors(pad, since_rev, rev)))
+
+    async def _authors(self, pad: str, since_rev: int, rev: int) -> set[str]:
+        """Who wrote since_rev+1..rev; the pad's whole author list when that is too many revisions
+        to read or some revision names nobody (a deletion carries no author)."""
+        first = max(since_rev + 1, 0)
+        if rev < first:
+            return set()
+        authors: set[str] = set()
+        if rev - first < MAX_ATTRIBUTED_REVISIONS:
+            pool = (await self._api("getAttributePool", padID=pad)).get("pool", {})
+            attribs = pool.get("numToAttrib", {}) if isinstance(pool, dict) else {}
+            unattributed = False
+            for number in range(first, rev + 1):
+                changeset = await self._api_changeset(pad, number)
+                found = changeset_authors(changeset, attribs)
+                unattributed = unattributed or not found
+                authors |= found
+            if not unattributed:
+                return authors
+        listed = (await self._api("listAuthorsOfPad", padID=pad)).get("authorIDs", [])
+        return authors | {str(a) for a in listed if a} if isinstance(listed, list) else authors
+
+    async def _api_changeset(self, pad: str, rev: int) -> str:
+        data = await self._call("getRevisionChangeset", padID=pad, rev=rev)
+        return data if isinstance(data, str) else ""
+
+    async def enter(self, document: edge_pb.BridgedDocumentRef, participant: edge_pb.BridgeParticipant,
+                    can_write: bool, valid_until_s: int) -> Entry:
+        group, pad = await self._pad(document)
+        author = await self._api("createAuthorIfNotExistsFor", authorMapper=f"{document.tenant_id}:{participant.user_id}",
+                                 name=participant.user_name or participant.user_id)
+        author_id = str(author.get("authorID", ""))
+        if not author_id:
+            raise AppUnavailable("etherpad createAuthorIfNotExistsFor: no author id")
+        # Private group pads (read-only views too) let in only browsers with a session of the group.
+        session = await self._api("createSession", groupID=group, authorID=author_id, validUntil=valid_until_s)
+        session_id = str(session.get("sessionID", ""))
+        if not session_id:
+            raise AppUnavailable("etherpad createSession: no session id")
+        target = pad if can_write else (document.app_read_only_id or await self._read_only_id(pad))
+        return Entry(author_id=author_id, app_session_id=session_id, target=target)
+
+    async def revoke(self, document: edge_pb.BridgedDocumentRef, app_session_id: str) -> None:
+        try:
+            await self._api("deleteSession", sessionID=app_session_id)
+        except EtherpadApiError:
+            pass  # already gone: that is what was asked
+
+    async def remove(self, document: edge_pb.BridgedDocumentRef) -> None:
+        """The pad, then its group with every session in it (already gone is done)."""
+        group, pad = await self._pad(document)
+        for function, params in (("deletePad", {"padID": pad}), ("deleteGroup", {"groupID": group})):
+            try:
+                await self._api(function, **params)
+            except EtherpadApiError:
+                pass
+        self._forget_group(document)
+
+    async def notify(self, document: edge_pb.BridgedDocumentRef, message: str) -> None:
+        """Our plugin's POST /wopi-proxy/notify, signed; best effort."""
+        try:
+            _, pad = await self._pad(document)
+            body = json.dumps({"pad": pad, "message": message[:500]}).encode()
+            reply = await self._http.post(f"{self._url}/wopi-proxy/notify", content=body, timeout=TIMEOUT_S,
+                                          headers={"Content-Type": "application/json",
+                                                   signatures.HEADER: signatures.sign(self._secret, body)})
+            if reply.status_code >= 300:
+                log.warning("etherpad notify of document %s: HTTP %d", document.document_id, reply.status_code)
+        except (httpx.HTTPError, WopiProxyError, AppRefused, AppUnavailable) as error:
+            log.warning("etherpad notify of document %s failed: %s", document.document_id,
+                        getattr(error, "detail", type(error).__name__))
+
+    async def aclose(self) -> None:
+        """The HTTP client belongs to the pool that made this app (edge/bridge/app_pool.py)."""

@@ -1,0 +1,105 @@
+"""What bridged apps send the edge: signed events, entry redemptions and webhooks (docs/BRIDGE.md).
+
+The edge checks nothing itself: it hands the raw body and the signature header to the control
+plane (NoteBridgeEvent), which knows the apps' secrets, verifies, applies and answers. A bad
+signature, a replay and an unknown document all come back as BridgeSignatureInvalid: 401
+{"error": "unauthorized"} (edge/wopi/errors.py). Bodies are read with a cap, before anything.
+"""
+
+from __future__ import annotations
+
+import json
+
+from quart import Blueprint, Response, jsonify, request
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+
+from edge.bridge.apps import WebhookCall, app_kind
+from edge.bridge.services import bridge_services
+from edge.streaming import body_chunks
+from edge.wopi.caller import client_address
+from shared.errors import PayloadTooLarge
+from shared.signatures import HEADER, HOCUSPOCUS_HEADER
+
+blueprint = Blueprint("bridge", __name__)
+
+MAX_EVENT_BYTES = 64 << 10
+BODY_IDLE_TIMEOUT_S = 30.0
+
+
+async def _body(limit: int) -> bytes:
+    """The whole body, or PayloadTooLarge as soon as it passes `limit`."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(limit)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in body_chunks(request.body, idle_timeout_s=BODY_IDLE_TIMEOUT_S):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _note(source: int, limit: int, header: str) -> tuple[bytes, edge_pb.NoteBridgeEventResponse]:
+    body = await _body(limit)
+    services = bridge_services()
+    reply = await services.control.note_bridge_event(source, body, request.headers.get(header, "")[:512],
+                                                     client_address())
+    return body, reply
+
+
+def _accepted() -> Response:
+    return Response("", status=202)
+
+
+def _is_event(body: bytes, *names: str) -> bool:
+    try:
+        event = json.loads(body).get("event")
+    except (ValueError, AttributeError):
+        return False
+    return event in names
+
+
+@blueprint.post("/bridge/etherpad/events")
+async def etherpad_events() -> Response:
+    """Our plugin's change/join/leave/remove: 202 once recorded; a change or a leave (the final
+    save) wakes this edge's worker so that due work is claimed at once."""
+    body, _ = await _note(edge_pb.BRIDGE_EVENT_SOURCE_ETHERPAD_EVENT, MAX_EVENT_BYTES, HEADER)
+    if _is_event(body, "change", "leave", "remove"):
+        bridge_services().wake()
+    return _accepted()
+
+
+@blueprint.post("/bridge/etherpad/redeem")
+async def etherpad_redeem() -> Response:
+    """Our plugin's /wopi-proxy/enter redeems a single-use entry code for the session to set."""
+    _, reply = await _note(edge_pb.BRIDGE_EVENT_SOURCE_ETHERPAD_REDEEM, MAX_EVENT_BYTES, HEADER)
+    response = jsonify({"sessionID": reply.app_session_id, "pad": reply.app_target, "userName": reply.user_name,
+                        "validUntil": reply.valid_until})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _webhook(kind: str, source: int, limit: int, header: str) -> Response:
+    body, reply = await _note(source, limit, header)
+    services = bridge_services()
+    services.wake()
+    hook = (entry.webhook if (entry := app_kind(kind)) else None)
+    if hook is not None:
+        answer = await hook(WebhookCall(body=body, reply=reply, services=services))
+        if answer is not None:
+            return answer
+    return _accepted()
+
+
+@blueprint.post("/bridge/codimd/webhook")
+async def codimd_webhook() -> Response:
+    return await _webhook("codimd", edge_pb.BRIDGE_EVENT_SOURCE_CODIMD_WEBHOOK, MAX_EVENT_BYTES, HEADER)
+
+
+@blueprint.post("/bridge/hocuspocus/webhook")
+async def hocuspocus_webhook() -> Response:
+    """Hocuspocus's change webhook carries the whole document: its cap is the edge's default file
+    size limit plus room for the JSON around it."""
+    limit = bridge_services().max_file_size + MAX_EVENT_BYTES
+    return await _webhook("hocuspocus", edge_pb.BRIDGE_EVENT_SOURCE_HOCUSPOCUS_WEBHOOK, limit, HOCUSPOCUS_HEADER)
