@@ -338,8 +338,8 @@ async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, 
     return None
 
 
-# What each bridged app opens (BRIDGE-NOTES 5.9); control.services.bridge_common keeps the same.
-BRIDGE_EXTENSIONS = {"etherpad": ("txt", "md", "html"), "codimd": ("md", "zmd"), "hocuspocus": ("md", "txt")}
+# What each bridged app opens (BRIDGE-NOTES 5.9); edge/bridge/text_profile.is_html picks Etherpad's HTML.
+BRIDGE_EXTENSIONS = {"etherpad": ("txt", "md", "html", "htm"), "codimd": ("md", "zmd"), "hocuspocus": ("md", "txt")}
 
 
 # -- proof keys on WOPI requests ----------------------------------------------------------------------

@@ -5,6 +5,9 @@ space, and its text always ends with a newline). The bridge loads the file as LF
 file's line ending and whether it ended with a newline, and on save turns the app's text back into
 bytes of that shape. A file whose only "change" is the app's normalisation is then byte-identical,
 or at worst recognised by comparing with the normalised baseline, and is never rewritten.
+
+HTML files (`.html`/`.htm`, Etherpad only) have no shape to keep: the app gives back its own HTML
+(Etherpad's getHTML), which is written as it is, in UTF-8.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class TextProfile:
     final_newline: bool = True  # the file ended with a line ending
     lossy: bool = False  # holds TAB, NBSP or a bare CR: the app will rewrite them (warn, don't save for that)
     bom: bool = False  # the file began with a UTF-8 byte order mark (apps drop it; a save puts it back)
+    html: bool = False  # an HTML file: the app's HTML is written as it is (no line-ending shape, no BOM)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -28,15 +32,24 @@ class TextProfile:
         if not value:
             return cls()
         data = json.loads(value)
-        return cls(**{k: bool(data[k]) for k in ("crlf", "final_newline", "lossy", "bom") if k in data})
+        return cls(**{k: bool(data[k]) for k in ("crlf", "final_newline", "lossy", "bom", "html")
+                     if k in data})
+
+
+HTML_SUFFIXES = (".html", ".htm")
+
+
+def is_html(file_name: str) -> bool:
+    """The file is opened as HTML (Etherpad's setHTML/getHTML), not as plain text."""
+    return file_name.lower().endswith(HTML_SUFFIXES)
 
 
 class NotText(ValueError):
     """The bytes are not UTF-8 text: the bridge cannot open the file."""
 
 
-def decode(data: bytes) -> tuple[str, TextProfile]:
-    """The file's text with LF line endings, and its profile."""
+def decode(data: bytes, *, html: bool = False) -> tuple[str, TextProfile]:
+    """The file's text with LF line endings, and its profile (an HTML file's profile says only that)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -47,12 +60,16 @@ def decode(data: bytes) -> tuple[str, TextProfile]:
     crlf = "\r\n" in text
     lf_text = text.replace("\r\n", "\n")
     lossy = "\r" in lf_text or "\t" in lf_text or "\u00a0" in lf_text
+    if html:
+        return lf_text, TextProfile(html=True)
     final_newline = lf_text.endswith("\n")
     return lf_text, TextProfile(crlf=crlf, final_newline=final_newline, lossy=lossy, bom=bom)
 
 
 def encode(app_text: str, profile: TextProfile) -> bytes:
     """Bytes in the file's shape from the app's text (which may carry the app's added final newline)."""
+    if profile.html:
+        return app_text.encode("utf-8")
     text = app_text.replace("\r\n", "\n").replace("\r", "\n")
     if not profile.final_newline:
         text = text.removesuffix("\n")

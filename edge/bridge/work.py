@@ -41,10 +41,11 @@ async def load(services: BridgeServices, document: edge_pb.BridgedDocumentRef, l
     if bundles.applies(app, document):  # .zmd: pictures into the app, the text into the document
         text, profile = await bundles.open_bundle(app, document, file.data), text_profile.TextProfile()  # type: ignore[arg-type]
     else:
-        text, profile = text_profile.decode(file.data)
+        text, profile = text_profile.decode(file.data, html=text_profile.is_html(document.file_name))
     loaded = await app.load(document, text)
-    # The baseline is the text as the app holds it (normalised: TABs, CRs, a final newline), so
-    # that saving it unchanged is recognised and never rewrites the file.
+    # The baseline is the text as the app holds it (normalised: TABs, CRs, a final newline; an
+    # HTML file as Etherpad exports it), so that saving it unchanged is recognised and never
+    # rewrites the file.
     # A kept live copy (loaded.kept) is not the file: its baseline is the file, so it gets saved.
     baseline = await app.read(document, loaded.rev, loaded.rev)
     sha = _sha(file.data) if loaded.kept else _sha(await _file_bytes(app, document, baseline.text, profile))

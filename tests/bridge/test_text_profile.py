@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.bridge.text_profile import NotText, TextProfile, decode, encode
+from edge.bridge.text_profile import NotText, TextProfile, decode, encode, is_html
 
 
 @pytest.mark.parametrize("data", [b"", b"one line", b"a\nb\n", b"a\r\nb\r\n", b"a\r\nb",
@@ -32,3 +32,16 @@ def test_binary_content_is_not_text() -> None:
 def test_the_profile_survives_its_json_form() -> None:
     profile = TextProfile(crlf=True, final_newline=False, lossy=True, bom=True)
     assert TextProfile.from_json(profile.to_json()) == profile
+    assert TextProfile.from_json(TextProfile(html=True).to_json()).html
+
+
+def test_html_files_are_named_by_their_extension() -> None:
+    assert is_html("page.html") and is_html("Page.HTM") and is_html("a.b.Html")
+    assert not is_html("notes.md") and not is_html("html") and not is_html("page.html.txt")
+
+
+def test_an_html_file_is_written_as_the_app_gives_it_whatever_its_line_endings() -> None:
+    text, profile = decode(b"\xef\xbb\xbf<p>a</p>\r\n<p>b</p>", html=True)
+    assert text == "<p>a</p>\n<p>b</p>" and profile == TextProfile(html=True)
+    exported = "<!DOCTYPE HTML><html><body>a<br>b &#252;<br></body></html>"
+    assert encode(exported, profile) == exported.encode()

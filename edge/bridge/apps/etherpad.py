@@ -10,6 +10,10 @@ open the writable pad of another document. Tenants stay apart all the same (the 
 tenant). Users enter with their own author (`<tenant>:<user_id>`) and a session bounded by their
 token's expiry; removing the document deletes its group (pads and sessions).
 
+Formats: `.html`/`.htm` files go in with setHTML and come back from getHTML (Etherpad's own HTML:
+headings, lists, bold... as Etherpad keeps them; scripts, styles and <head> are dropped); any other
+file is plain text (setText/getText). The file's name decides, for the load and every read alike.
+
 API calls are POSTs with the key in the form body (never in a URL a proxy could log). Etherpad
 answers API errors with HTTP 200 and `code` 1 (bad input), 2 (internal), 3 (no such function), 4
 (bad key, HTTP 401 in 1.8.14): the code is checked, not only the status.
@@ -25,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from edge.bridge import text_profile
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
 from shared import signatures
 from shared.errors import WopiProxyError
@@ -41,6 +46,9 @@ MAX_ANSWER_BYTES = 64 << 20  # a pad's text (the edge opens files up to 8 MiB) w
 _DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _OPS = re.compile(r"((?:\*[0-9a-z]+)*)(?:\|[0-9a-z]+)?([-+=])[0-9a-z]+")
 _HEADER = re.compile(r"^Z:[0-9a-z]+[<>][0-9a-z]+")
+_TRAILING_BR = re.compile(r"<br\s*/?>((?:\s*</body\s*>)?(?:\s*</html\s*>)?\s*)$", re.IGNORECASE)
+# createPad refuses a text of 100,000 UTF-16 units or more; a longer one is set after (setText).
+MAX_CREATE_TEXT = 40_000
 
 
 async def _bounded(reply: httpx.Response, function: str) -> bytes:
@@ -68,6 +76,15 @@ def pad_text(text: str) -> str:
     """The pad's text after it was given `text`: cleaned, and always ending with a newline."""
     cleaned = clean_text(text)
     return cleaned if cleaned.endswith("\n") else cleaned + "\n"
+
+
+def import_html(html: str) -> str:
+    """What to give setHTML so that Etherpad's own HTML comes back unchanged. Its import appends an
+    empty paragraph (a line for the caret) and its export ends every line with <br>, so each load
+    of a saved file would add one more empty line: one trailing <br> before the end of the body is
+    dropped, and the import's line stands in for it. (When the last line has text, the import
+    still adds its empty line once; a pad always ends with one.)"""
+    return _TRAILING_BR.sub(r"\1", html, count=1)
 
 
 def changeset_authors(changeset: str, pool: Mapping[str, Any]) -> set[str]:
@@ -170,14 +187,24 @@ class EtherpadApp:
             raise AppUnavailable("etherpad getText: no text")
         return text
 
+    async def _html_at(self, pad: str, rev: int) -> str:
+        # {"html": "<!DOCTYPE HTML><html><body>…</body></html>"}, the same shape with or without rev.
+        html = (await self._api("getHTML", padID=pad, rev=rev)).get("html")
+        if not isinstance(html, str):
+            raise AppUnavailable("etherpad getHTML: no html")
+        return html
+
     async def load(self, document: edge_pb.BridgedDocumentRef, text: str) -> Loaded:
+        """An HTML file (`.html`/`.htm`) goes in with setHTML, any other as plain text (setText)."""
+        html = text_profile.is_html(document.file_name)
         group, pad = await self._pad(document)
-        wanted = pad_text(text)
+        wanted = text if html else pad_text(text)
+        # A new pad starts as "\n" with the text inserted before it: given the text without its final
+        # newline it holds exactly `wanted` at revision 0. createPad refuses texts of 100k characters
+        # (JavaScript's, UTF-16) and HTML needs setHTML: those pads start empty and are set after.
+        initial = "" if html or len(wanted) > MAX_CREATE_TEXT else wanted.removesuffix("\n")
         try:
-            # A new pad starts as "\n" with the text inserted before it: give it the text without
-            # its final newline so that the pad holds exactly `wanted` at revision 0.
-            await self._api("createGroupPad", groupID=group, padName=document.app_doc_id,
-                            text=wanted.removesuffix("\n"))
+            await self._api("createGroupPad", groupID=group, padName=document.app_doc_id, text=initial)
         except EtherpadApiError:
             try:
                 await self._head_rev(pad)  # the pad exists already
@@ -186,19 +213,22 @@ class EtherpadApp:
                 # database). Ask for the tenant's group again, once.
                 self._forget_group(document)
                 group, pad = await self._pad(document)
-                await self._api("createGroupPad", groupID=group, padName=document.app_doc_id,
-                                text=wanted.removesuffix("\n"))
-                return await self._settled(pad, wanted)
+                await self._api("createGroupPad", groupID=group, padName=document.app_doc_id, text=initial)
+                return await self._settled(pad, wanted, html)
             users = int((await self._api("padUsersCount", padID=pad)).get("padUsersCount", 0))
             if users:
                 # People are typing in the pad of an earlier generation: never overwrite a live pad.
                 log.warning("pad of document %s already in use: kept as it is", document.document_id)
                 return Loaded(rev=await self._head_rev(pad), read_only_id=await self._read_only_id(pad), kept=True)
-        return await self._settled(pad, wanted)
+        return await self._settled(pad, wanted, html)
 
-    async def _settled(self, pad: str, wanted: str) -> Loaded:
+    async def _settled(self, pad: str, wanted: str, html: bool) -> Loaded:
         """The pad holds `wanted` at its head: setText when it does not (an older generation's pad
-        nobody is in, or an operator's defaultPadText)."""
+        nobody is in, an operator's defaultPadText, a text too long for createPad); HTML is always
+        set (what Etherpad makes of it is known only afterwards)."""
+        if html:
+            await self._api("setHTML", padID=pad, html=import_html(wanted))
+            return Loaded(rev=await self._head_rev(pad), read_only_id=await self._read_only_id(pad))
         rev = await self._head_rev(pad)
         if await self._text_at(pad, rev) != wanted:
             await self._api("setText", padID=pad, text=wanted)
@@ -217,7 +247,7 @@ class EtherpadApp:
 
     async def read(self, document: edge_pb.BridgedDocumentRef, rev: int, since_rev: int) -> Content:
         _, pad = await self._pad(document)
-        text = await self._text_at(pad, rev)
+        text = await (self._html_at(pad, rev) if text_profile.is_html(document.file_name) else self._text_at(pad, rev))
         return Content(rev=rev, text=text, authors=sorted(await self._authors(pad, since_rev, rev)))
 
     async def _authors(self, pad: str, since_rev: int, rev: int) -> set[str]:
