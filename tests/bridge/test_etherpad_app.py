@@ -170,3 +170,11 @@ async def test_a_session_of_one_document_does_not_open_another(app: EtherpadApp,
     entry_b = await app.enter(b, _participant("ann", "Ann"), True, until)
     await app.revoke(a, entry_a.app_session_id)
     assert join_pad(entry_a.target, session_id=entry_b.app_session_id, name="Ann").denied
+
+
+async def test_a_text_longer_than_create_pad_takes_is_loaded_exactly(app: EtherpadApp) -> None:
+    """createPad refuses 100,000 characters or more: such a file would never open."""
+    text = "".join(f"line {n} \U0001F600\n" for n in range(12_000))  # ~130k UTF-16 units
+    document = _document()
+    loaded = await app.load(document, text)
+    assert (await app.read(document, loaded.rev, loaded.rev)).text == text
