@@ -49,6 +49,7 @@ _HEADER = re.compile(r"^Z:[0-9a-z]+[<>][0-9a-z]+")
 _TRAILING_BR = re.compile(r"<br\s*/?>((?:\s*</body\s*>)?(?:\s*</html\s*>)?\s*)$", re.IGNORECASE)
 # createPad refuses a text of 100,000 UTF-16 units or more; a longer one is set after (setText).
 MAX_CREATE_TEXT = 40_000
+SET_HTML_MAX_TIMEOUT_S = 45.0
 
 
 async def _bounded(reply: httpx.Response, function: str) -> bytes:
@@ -118,10 +119,13 @@ class EtherpadApp:
 
     async def _call(self, function: str, **params: str | int) -> Any:
         """The `data` of a successful call (a dict, or a string for getRevisionChangeset)."""
+        return await self._request(function, params, TIMEOUT_S)
+
+    async def _request(self, function: str, params: Mapping[str, str | int], timeout: float) -> Any:
         form = {"apikey": self._api_key, **{k: str(v) for k, v in params.items()}}
         try:
             request = self._http.build_request("POST", f"{self._url}/api/{API_VERSION}/{function}", data=form,
-                                               timeout=TIMEOUT_S)
+                                               timeout=timeout)
             reply = await self._http.send(request, stream=True)
             try:
                 raw = await _bounded(reply, function)
@@ -227,7 +231,10 @@ class EtherpadApp:
         nobody is in, an operator's defaultPadText, a text too long for createPad); HTML is always
         set (what Etherpad makes of it is known only afterwards)."""
         if html:
-            await self._api("setHTML", padID=pad, html=import_html(wanted))
+            # Etherpad's HTML import is slow (measured: 1 MiB 2 s, 9 MiB 36 s): a longer wait, still
+            # within the worker's lease (60 s by default).
+            await self._request("setHTML", {"padID": pad, "html": import_html(wanted)},
+                                min(SET_HTML_MAX_TIMEOUT_S, TIMEOUT_S + len(wanted) / 250_000))
             return Loaded(rev=await self._head_rev(pad), read_only_id=await self._read_only_id(pad))
         rev = await self._head_rev(pad)
         if await self._text_at(pad, rev) != wanted:
