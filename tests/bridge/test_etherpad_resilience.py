@@ -42,7 +42,6 @@ def _timing(**overrides: str) -> tuple[str, ...]:
 def own_flow(tmp_path: Path, etherpad: EtherpadServer, *args: str) -> Iterator[tuple[BridgeFlow, str]]:
     """A `serve` of this test's own (its timings), an etherpad editor on `etherpad`, a tenant;
     yields the flow and the plugin's signing secret."""
-
     proc = serve(tmp_path / "serve", *args)
     api = ControlApi(proc.grpc_address, (proc.workdir / "data" / "admin.key").read_text().strip())
     key = secrets.token_hex(16)
