@@ -29,8 +29,10 @@ def document_ref(view: DocumentView, settings: BridgeSettings) -> edge_pb.Bridge
                             public_url=editor.app_public_url or editor.app_url, api_key=editor.api_key,
                             webhook_secret=editor.webhook_secret, egress_restricted=not editor.operator_owned,
                             timing=timing(settings))
-    # Revoked participants are handed out while their app session is still to be revoked.
-    people = [participant(p) for p in view.participants if not p.revoked or p.app_session_id]
+    # Revoked participants are handed out while their app session is still to be revoked, and
+    # while they have an author in the app: a save after their session ended (expired, closed)
+    # still names them as the editors of what they typed before (the worker maps authors to users).
+    people = [participant(p) for p in view.participants if not p.revoked or p.app_session_id or p.app_author_id]
     return edge_pb.BridgedDocumentRef(
         document_id=doc.id, tenant_id=doc.tenant_id, file_id=doc.file_id, file_name=view.file_name,
         app_doc_id=doc.app_doc_id, app_read_only_id=doc.app_read_only_id, generation=doc.generation,

@@ -173,7 +173,9 @@ def test_closing_a_session_revokes_its_app_session_at_the_next_item(rig: Rig) ->
     rig.complete(item, edge_pb.BRIDGE_WORK_OUTCOME_UNCHANGED, app_rev=1)
     rig.admin(rig.admin.bridge.SaveBridgedDocumentNow, bridge_pb.SaveBridgedDocumentNowRequest(id=doc.document_id))
     again = rig.claim_until(lambda i: i.document.document_id == doc.document_id)
-    assert not [p for p in again.document.participants if p.revoked], "revoked once: not handed out again"
+    revoked = [p for p in again.document.participants if p.revoked]
+    assert [(p.user_id, p.app_session_id, p.app_author_id) for p in revoked] == [("bob", "", "a.bob")], \
+        "revoked once: the app session is not handed out again; the author stays (saves name bob's edits)"
     rig.complete(again, edge_pb.BRIDGE_WORK_OUTCOME_UNCHANGED, app_rev=1)
     assert refusal(lambda: rig.edge(rig.edge.edge.RegisterBridgeEntry, edge_pb.RegisterBridgeEntryRequest(
         access_token=bob.access_token, document_id=doc.document_id)))[0] == grpc.StatusCode.PERMISSION_DENIED
