@@ -22,6 +22,7 @@ from shared.grpc_channel import ServerTlsSettings, TlsSettings
 from shared.logs import FORMATS as LOG_FORMATS
 from shared.logs import configure as configure_logging
 from shared.tracing import TracingConfigError
+from shared.wopi_operation import MAX_GRANTS_PER_CALL
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
 DEFAULT_KEY_FILE = Path("data") / "admin.key"
@@ -220,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_float("WOPI_PROXY_REFUSAL_REPORT_INTERVAL", 5.0),
                        help="how often the edge reports its own refusals for the audit "
                             "(env WOPI_PROXY_REFUSAL_REPORT_INTERVAL, default 5)")
+    # How the edge's grant calls share gRPC calls under load (edge/call_batching.py; serve and edge).
+    flood.add_argument("--control-batch-size", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_CONTROL_BATCH_SIZE", 64),
+                       help="most WOPI requests whose grants share one control-plane call when calls are "
+                            "already in flight (env WOPI_PROXY_CONTROL_BATCH_SIZE, default 64; 1 gives every "
+                            "request a call of its own)")
 
     egress = argparse.ArgumentParser(add_help=False)
     egress.add_argument("--egress-allow", action="append", metavar="CIDR",
@@ -515,8 +522,11 @@ def _run_service(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     if args.command in ("edge", "serve"):
+        if not 1 <= args.control_batch_size <= MAX_GRANTS_PER_CALL:
+            raise SystemExit(f"error: --control-batch-size must be between 1 and {MAX_GRANTS_PER_CALL}")
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
                         "refusal_report_interval_s": args.refusal_report_interval,
+                        "control_batch_size": args.control_batch_size,
                         "trust_forwarded_headers": args.trust_forwarded_headers,
                         "bridge_worker": args.bridge_worker, "bridge_wopi_url": args.bridge_wopi_url or None}
     if args.command == "edge":

@@ -48,7 +48,8 @@ def create_app(settings: EdgeSettings) -> Quart:
                                 write_timeout_s=settings.control_write_timeout_s,
                                 tls=settings.control_tls,
                                 interceptors=observability.client_interceptors(app),
-                                observer=observability.control_rpc_observer(app))
+                                observer=observability.control_rpc_observer(app),
+                                batch_size=settings.control_batch_size)
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control,

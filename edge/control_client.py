@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
+from edge.call_batching import CallBatcher
 from shared import errors, logs
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
 from shared.grpc_targets import control_target
@@ -47,6 +48,10 @@ CHANNEL_OPTIONS = [
 READ_OPERATIONS = frozenset({WopiOperation.CHECK_FILE_INFO, WopiOperation.GET_FILE, WopiOperation.GET_LOCK})
 RETRY_ATTEMPTS = 3
 RETRY_BACKOFF_S = 0.05
+# Grant calls (edge.call_batching): up to CALLS_IN_FLIGHT calls of each kind out at once; requests
+# arriving beyond that go out together in the next call, at most --control-batch-size per call.
+CALLS_IN_FLIGHT = 2
+DEFAULT_BATCH_SIZE = 64
 READINESS_TIMEOUT_S = 1.0
 READINESS_CACHE_S = 1.0
 
@@ -95,21 +100,37 @@ def staged_content(staged: StagedWrite | None) -> edge_pb.StagedContent:
                                  fingerprint=staged.fingerprint, staged_path=staged.temp_path or "")
 
 
-def _error_info(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
-    for key, value in error.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Unpack(info):
-                    return info.reason, dict(info.metadata)
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _error_info(status: status_pb2.Status) -> tuple[str, dict[str, str]]:
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason, dict(info.metadata)
     return "", {}
 
 
-def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
+def _rpc_status(error: grpc.aio.AioRpcError) -> status_pb2.Status:
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return status_pb2.Status.FromString(value)
+    return status_pb2.Status(code=error.code().value[0], message=error.details() or "")
+
+
+def _status_error(status: status_pb2.Status) -> errors.WopiProxyError:
+    """One item's error of a batch call, as the domain error it was made from."""
+    return _domain_error(_STATUS_CODES.get(status.code, grpc.StatusCode.UNKNOWN), status)
+
+
+def _call_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
+    return _domain_error(error.code(), _rpc_status(error))
+
+
+def _domain_error(code: grpc.StatusCode, status: status_pb2.Status) -> errors.WopiProxyError:
     """The control plane's status back into the domain error it was made from."""
-    reason, meta = _error_info(error)
-    message = error.details() or reason
+    reason, meta = _error_info(status)
+    message = status.message or reason
     if reason in _DENIALS:
         return errors.AccessTokenInvalid(message)
     if reason == "OPERATION_NOT_PERMITTED":
@@ -138,16 +159,16 @@ def _domain_error(error: grpc.aio.AioRpcError) -> errors.WopiProxyError:
         return errors.BridgeSignatureInvalid()
     if reason == "BRIDGE_LEASE_LOST":
         return errors.BridgeLeaseLost(meta.get("document_id", ""))
-    if error.code() == grpc.StatusCode.FAILED_PRECONDITION and reason:
+    if code == grpc.StatusCode.FAILED_PRECONDITION and reason:
         # e.g. BRIDGE_LEASE_LOST: a worker's outcome on a document another worker owns now
         return errors.FailedPrecondition(reason, message, **{k: v for k, v in meta.items() if k not in ("reason", "message")})
-    if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
         return errors.InvalidArgument(meta.get("field", "request"), message)
-    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return errors.ControlPlaneUnavailable(error.code().name)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return errors.ControlPlaneUnavailable(code.name)
     # UNAUTHENTICATED here means the edge's own API key is wrong: an operator's problem.
-    log.error("control plane refused the edge: %s %s", error.code().name, error.details())
-    return errors.ControlPlaneUnavailable(f"{error.code().name}: {error.details()}")
+    log.error("control plane refused the edge: %s %s", code.name, status.message)
+    return errors.ControlPlaneUnavailable(f"{code.name}: {status.message}")
 
 
 class RpcObserver(Protocol):
@@ -163,7 +184,7 @@ class ControlClient:
 
     def __init__(self, address: str, api_key: str, *, read_timeout_s: float, write_timeout_s: float,
                  tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = (),
-                 observer: RpcObserver | None = None) -> None:
+                 observer: RpcObserver | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         # interceptors: tracing; observer: metrics (edge.observability)
         # address: HOST:PORT, or several replicas (shared.grpc_targets)
         self._channel = secure_or_insecure_aio_channel(control_target(address), tls, options=CHANNEL_OPTIONS,
@@ -175,14 +196,19 @@ class ControlClient:
         self._write_timeout = write_timeout_s
         self._ready: tuple[float, bool, str] = (0.0, False, "not checked yet")
         self._observer = observer
+        # Traced, every WOPI request keeps a call of its own, so that its trace reaches the control plane.
+        batch_size = 1 if interceptors else batch_size
+        self._read_grants = self._grant_batcher(write=False, batch_size=batch_size)
+        self._write_grants = self._grant_batcher(write=True, batch_size=batch_size)
 
     async def close(self) -> None:
         await self._channel.close()
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, write: bool,
-                    idempotent: bool = False) -> T:
+                    idempotent: bool = False, deadline: float | None = None) -> T:
         """One call; an idempotent one is tried again (on another replica) when UNAVAILABLE."""
-        deadline = time.monotonic() + (self._write_timeout if write else self._read_timeout)
+        if deadline is None:
+            deadline = time.monotonic() + (self._write_timeout if write else self._read_timeout)
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             started = time.perf_counter()
             try:
@@ -193,7 +219,7 @@ class ControlClient:
                 pause = RETRY_BACKOFF_S * attempt
                 if (not idempotent or error.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRY_ATTEMPTS
                         or time.monotonic() + pause >= deadline):
-                    raise _domain_error(error) from None
+                    raise _call_error(error) from None
                 log.info("control plane unavailable (%s); asking again", error.details())
                 await asyncio.sleep(pause)
             except asyncio.CancelledError:  # the editor went away: its time counts, not as an error
@@ -233,11 +259,29 @@ class ControlClient:
                         old_lock_id: str = "", user_info: str = "") -> Grant:
         request = edge_pb.AuthorizeWopiRequestRequest(
             call=caller.call(operation, lock_id=lock_id, old_lock_id=old_lock_id), user_info=user_info)
-        grant = await self._call(self._stub.AuthorizeWopiRequest, request,
-                                 write=operation.writes or operation is WopiOperation.PUT_USER_INFO,
-                                 idempotent=operation in READ_OPERATIONS)
+        if operation in READ_OPERATIONS:
+            grant = await self._read_grants.call(request, self._read_timeout)
+        else:
+            grant = await self._write_grants.call(request, self._write_timeout)
         logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
         return grant
+
+    def _grant_batcher(self, *, write: bool, batch_size: int) -> CallBatcher[edge_pb.AuthorizeWopiRequestRequest, Grant]:
+        """Grants of one deadline class; reads are asked again of another replica, writes never."""
+
+        async def send_one(request: edge_pb.AuthorizeWopiRequestRequest, deadline: float) -> Grant:
+            return await self._call(self._stub.AuthorizeWopiRequest, request, write=write, idempotent=not write,
+                                    deadline=deadline)
+
+        async def send_many(requests: Sequence[edge_pb.AuthorizeWopiRequestRequest],
+                            deadline: float) -> list[Grant | BaseException]:
+            reply = await self._call(self._stub.AuthorizeWopiRequests,
+                                     edge_pb.AuthorizeWopiRequestsRequest(requests=requests), write=write,
+                                     idempotent=not write, deadline=deadline)
+            return [result.grant if result.HasField("grant") else _status_error(result.error)
+                    for result in reply.results]
+
+        return CallBatcher(send_one, send_many, max_in_flight=CALLS_IN_FLIGHT, max_batch=batch_size)
 
     async def begin_write(self, caller: WopiCaller, operation: WopiOperation, *, lock_id: str = "",
                           current: FileStat | None = None, staged: StagedWrite | None = None,

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response, g, request
 
 from edge.metrics import EdgeMetrics, proof_reason_label, protocol_label
+from edge.request_headers import header
 from edge.wopi import operations
 from shared import errors, logs, tracing
 from shared.metrics_http import MetricsSource, StaticSource, render
@@ -78,7 +79,7 @@ def request_id() -> str:
     found = g.get("request_id")
     if found:
         return str(found)
-    given = request.headers.get("X-WOPI-CorrelationId") or request.headers.get("X-Request-Id") or ""
+    given = header("X-WOPI-CorrelationId") or header("X-Request-Id")
     value = _REQUEST_ID.sub("", given)[:MAX_REQUEST_ID_LENGTH] or secrets.token_hex(8)
     g.request_id = value
     return value
@@ -89,9 +90,8 @@ def public_path(path: str) -> str:
     return _HOST_PAGE.sub("/host/{code}", path)
 
 
-def _operation(method: str, path: str, headers: Any) -> str:
-    return operations.operation_of(method, path, headers.get("X-WOPI-Override", ""),
-                                   old_lock=bool(headers.get("X-WOPI-OldLock")))
+def _operation(method: str, path: str) -> str:
+    return operations.operation_of(method, path, header("X-WOPI-Override"), old_lock=bool(header("X-WOPI-OldLock")))
 
 
 def _scope_header(scope: Scope, name: bytes) -> str:
@@ -205,7 +205,7 @@ def install(app: Quart) -> Observability:
         _storage_protocol.set("")
         fields: dict[str, Any] = {"request_id": request_id()}
         if operations.is_wopi(request.path):
-            g.operation = fields["operation"] = _operation(request.method, request.path, request.headers)
+            g.operation = fields["operation"] = _operation(request.method, request.path)
         logs.begin(**fields, **tracing.current_ids())
 
     @app.after_request

@@ -22,6 +22,8 @@ class EdgeSettings:
     # The control plane commits nothing once a call's deadline has passed.
     control_read_timeout_s: float = 5.0
     control_write_timeout_s: float = 15.0
+    # Grants of concurrent requests share one call, this many at most (edge/call_batching.py); 1: no sharing.
+    control_batch_size: int = 64
     # How the edge learns the URL an editor called (proof keys sign it): a configured public base
     # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
     public_url: str | None = None

@@ -19,6 +19,10 @@ import enum
 from dataclasses import dataclass
 
 
+# AuthorizeWopiRequests (several grants in one call, edge/call_batching.py): the most a call may carry.
+MAX_GRANTS_PER_CALL = 256
+
+
 class Decided(enum.Enum):
     """Where a granted request's answer is decided."""
 
@@ -75,10 +79,10 @@ class WopiOperation(str, enum.Enum):
     @classmethod
     def from_number(cls, number: int) -> WopiOperation:
         """The operation of a proto enum number; ValueError for 0 or an unknown number."""
-        for operation, policy in POLICIES.items():
-            if policy.number == number:
-                return operation
-        raise ValueError(f"unknown WOPI operation number {number}")
+        try:
+            return _BY_NUMBER[number]
+        except KeyError:
+            raise ValueError(f"unknown WOPI operation number {number}") from None
 
 
 _C, _E, _T = Decided.CONTROL, Decided.EDGE, Decided.TWO_PHASE
@@ -103,3 +107,4 @@ POLICIES: dict[WopiOperation, Policy] = {
 del O
 
 assert set(POLICIES) == set(WopiOperation)
+_BY_NUMBER: dict[int, WopiOperation] = {policy.number: operation for operation, policy in POLICIES.items()}

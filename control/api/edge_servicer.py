@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeAlias
 
 import grpc
 
 from control.api.auth import current_principal
-from control.api.errors import grpc_errors
+from control.api.errors import grpc_errors, item_status
 from control.api.protos import edge_grpc, edge_pb
 from control.api import bridge_convert
 from control.services import bridge_events, bridge_open, bridge_work, sessions, wopi_access, wopi_changes
@@ -15,9 +16,18 @@ from control.services.access import require_edge
 from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry, ProofHeaders
 from shared.errors import InvalidArgument
-from shared.wopi_operation import WopiOperation
+from shared.wopi_operation import MAX_GRANTS_PER_CALL, WopiOperation
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
+
+
+def _result(outcome: edge_pb.AuthorizeWopiRequestResponse | BaseException) -> edge_pb.AuthorizeWopiResult:
+    """One item's answer: its grant, or its error as AuthorizeWopiRequest would have returned it."""
+    if isinstance(outcome, edge_pb.AuthorizeWopiRequestResponse):
+        return edge_pb.AuthorizeWopiResult(grant=outcome)
+    if isinstance(outcome, asyncio.CancelledError):
+        raise outcome
+    return edge_pb.AuthorizeWopiResult(error=item_status(outcome, "AuthorizeWopiRequests"))
 
 
 def _operation(call: edge_pb.WopiCall) -> WopiOperation:
@@ -59,6 +69,21 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
     async def AuthorizeWopiRequest(
         self, request: edge_pb.AuthorizeWopiRequestRequest, context: Ctx
     ) -> edge_pb.AuthorizeWopiRequestResponse:
+        return await self._authorize(request)
+
+    @grpc_errors
+    async def AuthorizeWopiRequests(
+        self, request: edge_pb.AuthorizeWopiRequestsRequest, context: Ctx
+    ) -> edge_pb.AuthorizeWopiRequestsResponse:
+        require_edge(current_principal())
+        if not 1 <= len(request.requests) <= MAX_GRANTS_PER_CALL:
+            raise InvalidArgument("requests", f"between 1 and {MAX_GRANTS_PER_CALL} requests")
+        # Concurrently, as separate calls would be: the decision writer commits them together.
+        outcomes = await asyncio.gather(*(self._authorize(item) for item in request.requests),
+                                        return_exceptions=True)
+        return edge_pb.AuthorizeWopiRequestsResponse(results=[_result(outcome) for outcome in outcomes])
+
+    async def _authorize(self, request: edge_pb.AuthorizeWopiRequestRequest) -> edge_pb.AuthorizeWopiRequestResponse:
         call = request.call
         proof = ProofHeaders(proof=call.proof, proof_old=call.proof_old, timestamp=call.proof_timestamp, url=call.url)
         grant = await wopi_access.authorize(

@@ -70,6 +70,20 @@ def to_status(error: errors.WopiProxyError) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=error.message, details=details)
 
 
+def item_status(error: BaseException, where: str) -> status_pb2.Status:
+    """The status of one item of a batch call: what the call would have returned alone."""
+    if isinstance(error, errors.WopiProxyError):
+        return to_status(error)
+    return status_pb2.Status(code=code_pb2.INTERNAL, message=_internal(where, error))
+
+
+def _internal(where: str, error: BaseException) -> str:
+    """Logs an unexpected error with an incident id; the message for the caller names only the id."""
+    incident = secrets.token_hex(4)
+    log.error("internal error in %s (incident %s)", where, incident, exc_info=error)
+    return f"internal error (incident {incident}, see the server log)"
+
+
 T = TypeVar("T")
 
 
@@ -100,10 +114,8 @@ def grpc_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[
             await context.abort_with_status(rpc_status.to_status(to_status(error)))
         except (grpc.aio.AbortError, grpc.aio.UsageError):
             raise
-        except Exception:
-            incident = secrets.token_hex(4)
-            log.exception("internal error in %s (incident %s)", method.__qualname__, incident)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (incident {incident}, see the server log)")
+        except Exception as error:
+            await context.abort(grpc.StatusCode.INTERNAL, _internal(method.__qualname__, error))
         raise AssertionError("unreachable")
 
     return wrapper

@@ -6,6 +6,7 @@ from __future__ import annotations
 from quart import request
 
 from edge.control_client import WopiCaller
+from edge.request_headers import header
 from edge.observability import request_id
 from edge.runtime import runtime
 from edge.wopi.headers import editor_header, from_timestamp_editor
@@ -19,7 +20,7 @@ def request_token() -> str:
     """The access token as sent ("" when none); never logged."""
     token = request.args.get("access_token", "")
     if not token:
-        authorization = request.headers.get("Authorization", "")
+        authorization = header("Authorization")
         if authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
     return token
@@ -34,7 +35,7 @@ def client_address() -> str:
     """The peer address; behind a trusted proxy, the rightmost X-Forwarded-For hop (the one the
     proxy itself added: hops further left are whatever the client wrote)."""
     if runtime().settings.trust_forwarded_headers:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        hops = [h.strip() for h in header("X-Forwarded-For").split(",") if h.strip()]
         if hops:
             return hops[-1][:64]
     return request.remote_addr or ""
@@ -45,11 +46,11 @@ def current_caller(file_id: str) -> WopiCaller:
     if not checkable(token):
         raise AccessTokenInvalid("missing or malformed access_token")
     correlation = request_id()  # the access log's request_id too
-    editor = request.headers.get("X-WOPI-RequestingApplication") or request.headers.get("User-Agent", "")
+    editor = header("X-WOPI-RequestingApplication") or header("User-Agent")
     return WopiCaller(access_token=token, file_id=file_id, client_address=client_address(),
                       correlation_id=correlation[:128], editor=editor[:120],
-                      proof=request.headers.get("X-WOPI-Proof", "")[:2048],
-                      proof_old=request.headers.get("X-WOPI-ProofOld", "")[:2048],
-                      proof_timestamp=request.headers.get("X-WOPI-TimeStamp", "")[:32],
+                      proof=header("X-WOPI-Proof")[:2048],
+                      proof_old=header("X-WOPI-ProofOld")[:2048],
+                      proof_timestamp=header("X-WOPI-TimeStamp")[:32],
                       url=public_request_url(runtime().settings),
                       editor_timestamp=editor_header("Timestamp"), timestamp_editor=from_timestamp_editor())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from quart import request
-
+from edge.request_headers import header, headers, optional_header
 from shared.errors import InvalidArgument, InvalidFileName
 
 MAX_LOCK_ID_LENGTH = 1024  # advertised by SupportsExtendedLockLength
 
 
 def lock_header(name: str = "X-WOPI-Lock", *, required: bool = True) -> str:
-    value = request.headers.get(name, "")
+    value = header(name)
     if not value:
         if required:
             raise InvalidArgument(name, "missing")
@@ -24,7 +23,7 @@ def lock_header(name: str = "X-WOPI-Lock", *, required: bool = True) -> str:
 
 def utf7_header(name: str) -> str | None:
     """File names travel UTF-7 encoded (rest/putrelativefile); answers carry them as UTF-8."""
-    raw = request.headers.get(name)
+    raw = optional_header(name)
     if raw is None:
         return None
     try:
@@ -39,7 +38,7 @@ def utf7(value: str) -> str:
 
 
 def bool_header(name: str) -> bool:
-    value = request.headers.get(name, "").strip().lower()
+    value = header(name).strip().lower()
     if value in ("", "false", "0"):
         return False
     if value in ("true", "1"):
@@ -48,7 +47,7 @@ def bool_header(name: str) -> bool:
 
 
 def int_header(name: str) -> int | None:
-    raw = request.headers.get(name)
+    raw = optional_header(name)
     if raw is None or raw == "":
         return None
     try:
@@ -65,7 +64,7 @@ def editor_header(*names: str) -> str | None:
     (OnlyOffice still sends the LOOL names)."""
     for name in names:
         for prefix in ("X-COOL-WOPI-", "X-LOOL-WOPI-"):
-            value = request.headers.get(prefix + name)
+            value = optional_header(prefix + name)
             if value is not None:
                 return value
     return None
@@ -74,4 +73,4 @@ def editor_header(*names: str) -> str | None:
 def from_timestamp_editor() -> bool:
     """True for editors that guard saves with timestamps instead of WOPI locks (Collabora, and
     OnlyOffice in its Collabora-compatible mode): they send X-COOL-/X-LOOL-WOPI-* save headers."""
-    return any(k.lower().startswith(("x-cool-wopi-", "x-lool-wopi-")) for k in request.headers.keys())
+    return any(k.startswith(("x-cool-wopi-", "x-lool-wopi-")) for k in headers())

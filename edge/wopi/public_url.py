@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from quart import request
 
+from edge.request_headers import header
 from edge.settings import EdgeSettings
 
 
@@ -22,8 +23,8 @@ def public_request_url(settings: EdgeSettings) -> str:
     if settings.public_url:
         return settings.public_url.rstrip("/") + _path_and_query()
     if settings.trust_forwarded_headers:
-        proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-        prefix = request.headers.get("X-Forwarded-Prefix", "").rstrip("/")
+        proto = header("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+        host = header("X-Forwarded-Host", request.host).split(",")[0].strip()
+        prefix = header("X-Forwarded-Prefix").rstrip("/")
         return f"{proto}://{host}{prefix}{_path_and_query()}"
     return f"{request.scheme}://{request.host}{_path_and_query()}"

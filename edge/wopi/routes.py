@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 
 from edge.control_client import WopiCaller
+from edge.request_headers import header
 from edge.wopi import files, locks, put_file, put_relative, rename_delete, user_info
 from edge.runtime import runtime
 from edge.wopi.caller import checkable, client_address, current_caller, request_token
@@ -65,7 +66,7 @@ async def _remember_granted_token(response: Response) -> Response:
 
 
 def _override(table: dict[str, Handler]) -> Handler:
-    name = request.headers.get("X-WOPI-Override", "").strip().upper()
+    name = header("X-WOPI-Override").strip().upper()
     handler = table.get(name)
     if handler is None:
         raise UnsupportedOperation(name[:64] or "(no X-WOPI-Override)")

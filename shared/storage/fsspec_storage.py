@@ -331,6 +331,8 @@ class FsspecStorage:
     async def _info(self, path: str, *, internal: bool) -> Mapping[str, Any] | None:
         full = self.full_path(path, internal=internal)
         try:
+            if self.local:  # one stat: cheaper than the thread hand-off (full_path's lstats run here too)
+                return self._guard(self.fs.info, full, writing=False)  # type: ignore[no-any-return]
             return await asyncio.to_thread(self._guard, self.fs.info, full, writing=False)
         except FileNotFoundError:
             return None

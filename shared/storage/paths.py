@@ -12,6 +12,7 @@ STAGING_FOLDER = ".wopi-staging"  # uploads in progress (shared.storage.fsspec_s
 RESERVED_PREFIXES = (".wopi-", ".~wopi-")
 MAX_SEGMENT_LENGTH = 255
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def normalize_relative_path(path: str, *, field: str = "path", internal: bool = False) -> str:
@@ -23,7 +24,7 @@ def normalize_relative_path(path: str, *, field: str = "path", internal: bool = 
         raise InvalidArgument(field, "must not be empty")
     if len(path) > MAX_PATH_LENGTH:
         raise InvalidArgument(field, f"longer than {MAX_PATH_LENGTH} characters")
-    if any(ord(c) < 32 or c == "\x7f" for c in path):
+    if _CONTROL.search(path):
         raise InvalidArgument(field, "contains control characters")
     if "\\" in path:
         raise InvalidArgument(field, "contains a backslash; use '/' between folders")

@@ -42,6 +42,9 @@ def _edge_calls(key: Stubs, f: OpenFile) -> dict[str, Callable[[], object]]:
     return {
         "AuthorizeWopiRequest": lambda: key.call(key.edge.AuthorizeWopiRequest, edge_pb.AuthorizeWopiRequestRequest(
             call=edge_pb.WopiCall(access_token=f.token, file_id=f.file_id, operation=edge_pb.WOPI_OPERATION_GET_FILE))),
+        "AuthorizeWopiRequests": lambda: key.call(key.edge.AuthorizeWopiRequests, edge_pb.AuthorizeWopiRequestsRequest(
+            requests=[edge_pb.AuthorizeWopiRequestRequest(call=edge_pb.WopiCall(
+                access_token=f.token, file_id=f.file_id, operation=edge_pb.WOPI_OPERATION_GET_FILE))])),
         "BeginWrite": lambda: key.call(key.edge.BeginWrite, edge_pb.BeginWriteRequest(
             call=edge_pb.WopiCall(access_token=f.token, file_id=f.file_id, operation=edge_pb.WOPI_OPERATION_PUT_FILE))),
         "RedeemLaunchCode": lambda: key.call(key.edge.RedeemLaunchCode,

@@ -1,3 +1,4 @@
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -154,6 +155,26 @@ class StorageAccess(_message.Message):
     version_retention: int
     egress_restricted: bool
     def __init__(self, protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ..., egress_restricted: _Optional[bool] = ...) -> None: ...
+
+class AuthorizeWopiRequestsRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[AuthorizeWopiRequestRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[AuthorizeWopiRequestRequest, _Mapping]]] = ...) -> None: ...
+
+class AuthorizeWopiRequestsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AuthorizeWopiResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[AuthorizeWopiResult, _Mapping]]] = ...) -> None: ...
+
+class AuthorizeWopiResult(_message.Message):
+    __slots__ = ("grant", "error")
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    grant: AuthorizeWopiRequestResponse
+    error: _status_pb2.Status
+    def __init__(self, grant: _Optional[_Union[AuthorizeWopiRequestResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class AuthorizeWopiRequestResponse(_message.Message):
     __slots__ = ("tenant_id", "session_id", "user_id", "user_name", "can_write", "path", "version", "owner_id", "storage", "access_token_expiry", "lock_id", "sha256", "fingerprint", "user_info", "post_message_origin", "editor_name")

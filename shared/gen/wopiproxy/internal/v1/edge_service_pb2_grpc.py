@@ -49,6 +49,11 @@ class EdgeServiceStub:
                 request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestRequest.SerializeToString,
                 response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestResponse.FromString,
                 _registered_method=True)
+        self.AuthorizeWopiRequests = channel.unary_unary(
+                '/wopiproxy.internal.v1.EdgeService/AuthorizeWopiRequests',
+                request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestsRequest.SerializeToString,
+                response_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestsResponse.FromString,
+                _registered_method=True)
         self.BeginWrite = channel.unary_unary(
                 '/wopiproxy.internal.v1.EdgeService/BeginWrite',
                 request_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.BeginWriteRequest.SerializeToString,
@@ -127,6 +132,18 @@ class EdgeServiceServicer:
         FAILED_PRECONDITION (LOCK_CONFLICT, with the current lock) when a lock operation fails,
         INVALID_ARGUMENT for a malformed lock id, DEADLINE_EXCEEDED when the call's deadline passed
         before the commit (nothing was committed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuthorizeWopiRequests(self, request, context):
+        """Several AuthorizeWopiRequest calls in one: each is decided on its own, exactly as if it had
+        come alone (its own audit record, its own lock compare-and-set), and answered with its grant
+        or its error. An edge with many WOPI requests in flight sends the ones waiting as one call, so
+        the per-call cost of gRPC is paid once per batch. The call's deadline applies to every item.
+        Returns PERMISSION_DENIED for a key that is not an edge key and INVALID_ARGUMENT for an empty
+        batch or one of more than 256 items; every other error is an item's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -237,6 +254,11 @@ def add_EdgeServiceServicer_to_server(servicer, server):
                     request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestRequest.FromString,
                     response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestResponse.SerializeToString,
             ),
+            'AuthorizeWopiRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthorizeWopiRequests,
+                    request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestsRequest.FromString,
+                    response_serializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestsResponse.SerializeToString,
+            ),
             'BeginWrite': grpc.unary_unary_rpc_method_handler(
                     servicer.BeginWrite,
                     request_deserializer=wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.BeginWriteRequest.FromString,
@@ -330,6 +352,33 @@ class EdgeService:
             '/wopiproxy.internal.v1.EdgeService/AuthorizeWopiRequest',
             wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestRequest.SerializeToString,
             wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthorizeWopiRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wopiproxy.internal.v1.EdgeService/AuthorizeWopiRequests',
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestsRequest.SerializeToString,
+            wopiproxy_dot_internal_dot_v1_dot_edge__service__pb2.AuthorizeWopiRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,
