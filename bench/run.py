@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +38,7 @@ from load import (  # noqa: E402
     find_wrk,
     measure_downloads,
     measure_rate,
+    run_wrk,
 )
 import postgres as pg  # noqa: E402
 from load import measure_lock_unlock, measure_put, write_lua_round_robin  # noqa: E402
@@ -308,7 +310,9 @@ TARGETS = {
     "small_rate": 0.45,  # GetFile 100 KiB >= 45 % of the trivial endpoint returning 100 KiB
     "big_mib_s": 0.6,  # GetFile 100 MiB >= 60 % of the trivial streaming endpoint's MiB/s
     "rss_growth_mib": 32.0,  # the server's RSS growth during the 100 MiB downloads
+    "flood_p99": 2.0,  # another tenant's p99 while one tenant floods <= 2x its p99 without the flood
 }
+QUIET_CONNECTIONS = 2  # the other tenant of the flood measurement: an editor or two, not a load
 
 
 @dataclass
@@ -325,6 +329,25 @@ class Backend:
     small: RateResult | None = None
     big: DownloadFigures | None = None
     idle_rss_mib: float | None = None
+    quiet: RateResult | None = None  # another tenant's CheckFileInfo, alone
+    flooded: RateResult | None = None  # the same while tenant t0 floods at c=32
+
+
+def measure_isolation(wrk: str | None, quiet_url: str, flood_url: str, args: argparse.Namespace
+                      ) -> tuple[RateResult, RateResult] | None:
+    """Tenant t1 at QUIET_CONNECTIONS alone, then the same while t0 sends at full concurrency:
+    whether one tenant's flood slows the others' requests (issue 10: p99 at most 2x)."""
+    if not wrk:
+        return None
+    quiet = run_wrk(wrk, quiet_url, threads=1, connections=QUIET_CONNECTIONS, duration_s=args.duration)
+    flood: dict[str, RateResult] = {}
+    flooder = threading.Thread(target=lambda: flood.setdefault("r", run_wrk(
+        wrk, flood_url, threads=args.threads, connections=args.connections, duration_s=args.duration + 2)))
+    flooder.start()
+    time.sleep(1.0)  # the flood is on (a measurement's start, not a synchronisation)
+    flooded = run_wrk(wrk, quiet_url, threads=1, connections=QUIET_CONNECTIONS, duration_s=args.duration)
+    flooder.join()
+    return quiet, flooded
 
 
 def start_proxy(base: list[str], workdir: Path, name: str, database_url: str | None) -> Server:
@@ -382,7 +405,8 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
         raise RuntimeError(f"CheckFileInfo answered {info}")
     rate = {"threads": args.threads, "connections": args.connections, "warmup_s": args.warmup}
 
-    print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants, then 1 client: {args.duration:g} s each ...",
+    print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants, one tenant flooding another, then 1 client: "
+          f"{args.duration:g} s each ...",
           flush=True)
     cfi = measure_rate(wrk, sessions["small.bin"].url(), server_pid=pids, duration_s=args.duration, **rate)
     script = workdir / f"tenants-{name}.lua"
@@ -393,6 +417,8 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
                            duration_s=args.duration, script=str(script), **rate)
 
     settle(sessions["small.bin"].url(), settle_warnings, f"CheckFileInfo over {TENANTS} tenants")
+    isolation = measure_isolation(wrk, sessions["tenants"][1].url(), sessions["small.bin"].url(), args)
+    settle(sessions["small.bin"].url(), settle_warnings, "one tenant's flood")
     cfi1 = measure_rate(wrk, sessions["small.bin"].url(), server_pid=pids, duration_s=args.duration,
                         **{**rate, "threads": 1, "connections": 1})
     print(f"[{name}] LOCK/UNLOCK, {LOCK_FILES} concurrent; PutFile 1 MiB x {args.puts} ...", flush=True)
@@ -402,6 +428,8 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
     put = measure_put(sessions["put"].url(), body, server_pid=pids, count=args.puts)
     put_new = measure_put(sessions["put"].url(), body, server_pid=pids, count=args.puts, vary=True)
     backend = Backend(name=name, cfi=cfi, tenants=tenants, lock=lock, put=put, cfi1=cfi1, put_new=put_new)
+    if isolation:
+        backend.quiet, backend.flooded = isolation
 
     if args.small_duration > 0:
         settle(sessions["small.bin"].url(), settle_warnings, "the write load")
@@ -508,6 +536,11 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
         r = ratio(b.tenants.requests_per_s, b.cfi.requests_per_s)
         add(f"[{b.name}] CheckFileInfo {TENANTS} tenants req/s vs 1 tenant", b.tenants.requests_per_s,
             b.cfi.requests_per_s, f">= {TARGETS['tenants']:.2f}", None if r is None else r >= TARGETS["tenants"])
+        if b.quiet and b.flooded:
+            r = ratio(b.flooded.p99_ms, b.quiet.p99_ms)
+            add(f"[{b.name}] other tenant's p99 ms (c={QUIET_CONNECTIONS}) during a c={c} flood vs alone",
+                b.flooded.p99_ms, b.quiet.p99_ms, f"<= {TARGETS['flood_p99']:.1f}",
+                None if r is None else r <= TARGETS["flood_p99"])
         p99 = b.lock.p99_ms
         add(f"[{b.name}] LOCK/UNLOCK p99 ms (c={LOCK_FILES})", p99, None, f"<= {TARGETS['lock_p99_ms']:.0f} ms",
             None if p99 is None else p99 <= TARGETS["lock_p99_ms"])
