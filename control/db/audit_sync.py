@@ -1,11 +1,14 @@
 """The audit chain's append for the writer thread (control.db.writer): Core statements on a
 synchronous connection, the chain's rules unchanged (control.services.audit's docstring).
 
-Each statement that changes a row counts in Tx.writes (control.db.writer undoes a decision that
-fails after writing by rolling the batch back). A batch transaction locks each chain's head once (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
-transaction is exclusive anyway) and keeps its last id and hash in Tx.heads while its decisions
-append; the head row is written once, just before COMMIT (flush_heads). Ids are assigned in
-insert order while the head stays locked, so they follow the chain's order as before.
+Each record appended counts in Tx.writes (control.db.writer undoes a decision that fails after
+writing by rolling the batch back). A batch transaction locks each chain's head once (SELECT ... FOR
+UPDATE on PostgreSQL; SQLite's transaction is exclusive anyway) and keeps its last hash in Tx.heads
+while its decisions append. The records are linked (previous hash, hash) as they are appended and
+inserted together just before COMMIT (flush_heads): one multi-row INSERT whose ids come back in
+the order the records were appended, while the heads are still locked, so ids follow each chain's
+order as before; then each head row is written once. One statement per batch instead of one per
+record: on PostgreSQL each was a round trip.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ _EVENT_COLUMNS = tuple(c.name for c in _EVENTS.columns if c.name != "id")
 _HEAD = (select(_HEADS.c.last_event_id, _HEADS.c.last_hash)
          .where(_HEADS.c.tenant_id == bindparam("chain")))
 _HEAD_FOR_UPDATE = _HEAD.with_for_update()
-_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 _UPDATE_HEAD = (update(_HEADS).where(_HEADS.c.tenant_id == bindparam("chain"))
                 .values(last_event_id=bindparam("last_id"), last_hash=bindparam("last_hash")))
 _CREATE_HEAD = {name: dialect.insert(_HEADS).values(tenant_id=bindparam("chain"))
                 .on_conflict_do_nothing(index_elements=["tenant_id"])
                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 
 
 class Head(NamedTuple):
@@ -68,18 +73,28 @@ def append(tx: Tx, records: Sequence[audit.AuditRecord]) -> None:
         by_chain.setdefault(audit.chain_of(record.tenant_id), []).append(record)
     for chain in sorted(by_chain):  # a fixed order: two writers never wait on each other's heads
         head = lock_head(tx, chain)
-        previous, last_id = head.last_hash, head.last_event_id
+        previous = head.last_hash
         for record in by_chain[chain]:
             record.previous_hash = previous
             record.hash = previous = audit.compute_hash(record)
-            values = {name: getattr(record, name) for name in _EVENT_COLUMNS}
-            record.id = last_id = int(tx.conn.execute(_INSERT_EVENT, values).scalar_one())
+            tx.audit.append((chain, record))
             tx.writes += 1
-        tx.heads[chain] = Head(last_id, previous, dirty=True)
+        tx.heads[chain] = Head(head.last_event_id, previous, dirty=True)
 
 
 def flush_heads(tx: Tx) -> None:
-    """Writes the heads the batch moved (called once, right before COMMIT)."""
+    """Inserts the batch's records in the order they were appended, then writes the heads they
+    moved (called once, right before COMMIT)."""
+    if tx.audit:
+        rows = [{name: getattr(record, name) for name in _EVENT_COLUMNS} for _, record in tx.audit]
+        ids = [int(row[0]) for row in tx.conn.execute(_INSERT_EVENTS, rows)]
+        if len(ids) != len(rows):
+            raise RuntimeError(f"{len(rows)} audit records inserted, {len(ids)} ids returned")
+        for (chain, record), event_id in zip(tx.audit, ids):
+            record.id = event_id
+            head = tx.heads[chain]
+            tx.heads[chain] = Head(max(head.last_event_id, event_id), head.last_hash, dirty=True)
+        tx.audit.clear()
     for chain, head in tx.heads.items():
         if head.dirty:
             tx.conn.execute(_UPDATE_HEAD, {"chain": chain, "last_id": head.last_event_id,

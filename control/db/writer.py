@@ -63,6 +63,7 @@ class Tx:
     conn: Connection
     postgres: bool
     heads: dict[str, Any] = field(default_factory=dict)
+    audit: list[Any] = field(default_factory=list)  # (chain, record) linked, inserted at flush_heads
     emitted_events: bool = False  # session events were written: wake their watchers after commit
     writes: int = 0  # statements that changed rows so far (each store function of a write counts one)
 
