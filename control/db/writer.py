@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from control.db import audit_sync
+from control.db import audit_sync, grant_reads
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from control.db.grant_reads import sync_url
 from control.services import deadlines
@@ -64,6 +64,9 @@ class Tx:
     postgres: bool
     heads: dict[str, Any] = field(default_factory=dict)
     audit: list[Any] = field(default_factory=list)  # (chain, record) linked, inserted at flush_heads
+    # A batch of grant reads only: their rows read together before the first decision runs
+    # (token hash -> rows, None for an unknown token; control.db.grant_reads.read_grants).
+    grants: dict[str, Any] = field(default_factory=dict)
     emitted_events: bool = False  # session events were written: wake their watchers after commit
     writes: int = 0  # statements that changed rows so far (each store function of a write counts one)
 
@@ -77,6 +80,7 @@ class _Job(Generic[T]):
     budget: deadlines.Budget | None
     future: asyncio.Future[T]
     loop: asyncio.AbstractEventLoop
+    prefetch: str = ""  # a grant read that writes nothing but its audit record: its token hash
     result: Any = None
     error: BaseException | None = None
 
@@ -106,14 +110,18 @@ class DecisionWriter:
         self.lock_wait_ms = SQLITE_BUSY_TIMEOUT_MS  # SQLite: the batch's BEGIN IMMEDIATE waits this long
         self._thread.start()
 
-    async def run(self, work: Work[T]) -> T:
+    async def run(self, work: Work[T], *, prefetch_grant: str = "") -> T:
         """Runs `work` in the writer's next transaction; returns its result once committed (or raises
-        what it raised, its statements rolled back). The caller's deadline budget goes with it."""
+        what it raised, its statements rolled back). The caller's deadline budget goes with it.
+
+        `prefetch_grant`: the token hash of a grant `work` reads and changes nothing but the audit
+        trail with; when a whole batch is such reads, their rows are read in one SELECT (Tx.grants)."""
         deadlines.check("decision")
         if self._closed:
             raise DeadlineExceeded("the control plane is stopping")
         loop = asyncio.get_running_loop()
-        job: _Job[T] = _Job(work=work, budget=deadlines.current(), future=loop.create_future(), loop=loop)
+        job: _Job[T] = _Job(work=work, budget=deadlines.current(), future=loop.create_future(), loop=loop,
+                            prefetch=prefetch_grant)
         self._queue.put(job)
         # A cancelled caller leaves its decision to its budget (marked abandoned by the gRPC
         # boundary): it is then rolled back, never half-done.
@@ -197,6 +205,10 @@ class DecisionWriter:
                 with conn.begin():
                     if self.postgres:
                         _bound_pg_waits(conn, live)
+                    if len(live) > 1 and all(job.prefetch for job in live):
+                        # Only in batches that change no row a grant reads: what each decision
+                        # sees is then what it would have read itself.
+                        tx.grants = grant_reads.read_grants(conn, list({job.prefetch for job in live}))
                     for job in live:
                         job.result, job.error = None, None
                         writes = tx.writes

@@ -196,9 +196,11 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
     if ctx.decisions is not None and operation != "PutUserInfo":
         keys = LoopBoundKeys(editors, asyncio.get_running_loop()) if editors is not None else None
         async with audited(ctx, caller, operation.value):
+            token_hash = hash_token(caller.access_token)
             return await ctx.decisions.run(functools.partial(
                 _decide, ctx=ctx, caller=caller, operation=operation, lock_id=lock_id,
-                old_lock_id=old_lock_id, proof=proof, keys=keys, settle_pending=settle_pending))
+                old_lock_id=old_lock_id, proof=proof, keys=keys, settle_pending=settle_pending,
+                token_hash=token_hash), prefetch_grant="" if operation.changes_lock else token_hash)
     if ctx.audit_writer is not None and not operation.changes_lock and operation != "PutUserInfo":
         return await _authorize_read(ctx, ctx.audit_writer, caller, operation=operation, lock_id=lock_id,
                                      proof=proof, editors=editors, settle_pending=settle_pending)
@@ -238,13 +240,17 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
 
 
 def _decide(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOperation, lock_id: str,
-            old_lock_id: str, proof: ProofHeaders | None, keys: LoopBoundKeys | None, settle_pending: bool) -> Grant:
+            old_lock_id: str, proof: ProofHeaders | None, keys: LoopBoundKeys | None, settle_pending: bool,
+            token_hash: str) -> Grant:
     """A grant as one call on the writer thread (control.db.writer), in Core statements: the
     same steps as _authorize's transaction. A lock operation reads the file row FOR UPDATE and
     changes it (the compare-and-set); any other grant reads without a lock. Its audit record is
     in the same transaction, so it is durable before the reply."""
     changes_lock = operation.changes_lock
-    rows = grant_reads.read_grant(tx.conn, hash_token(caller.access_token), for_update=changes_lock)
+    if token_hash in tx.grants:  # read with the rest of its batch (control.db.writer)
+        rows = tx.grants[token_hash]
+    else:
+        rows = grant_reads.read_grant(tx.conn, token_hash, for_update=changes_lock)
     found = (rows.session, rows.tenant, rows.file, rows.storage) if rows else None
     grant = check_grant(ctx, caller, operation, found, settle_pending=settle_pending,
                         file_exists=lambda file_id: decision_store.file_exists(tx, file_id=file_id))
