@@ -173,3 +173,17 @@ def test_concurrent_requests_through_the_edge_each_get_their_own_answer_and_reco
         granted = sorted(c for c in correlations if re.fullmatch(rf"w\d+-{kind}\d+", c))
         assert len(granted) == sum(1 for a in answers if a[0] == ("acme" if kind == "a" else "globex")), correlations
         assert len(set(granted)) == len(granted)  # one record per request, none shared
+
+
+def test_the_same_token_twice_in_a_batch_is_two_requests_with_two_records(
+        deploy: Callable[..., Deployment], channels: list[grpc.Channel]) -> None:
+    """Attack (on the audit): one request repeated in a batch, hoping to be recorded once (the
+    batch's grant rows are read together, once per token)."""
+    deployment = deploy("serve")
+    acme, _ = _two_tenants(deployment)
+    edge = stubs(deployment, deployment.edge_key, channels)
+    reply = edge.call(edge.edge.AuthorizeWopiRequests, edge_pb.AuthorizeWopiRequestsRequest(requests=[
+        _item(acme, edge_pb.WOPI_OPERATION_GET_FILE, correlation_id=f"twice-{n}") for n in range(2)]))
+    assert [r.WhichOneof("outcome") for r in reply.results] == ["grant", "grant"], deployment.log()
+    recorded = [e.correlation_id for e in events(deployment.api(), tenant_id=acme.tenant_id, operation="GetFile")]
+    assert sorted(c for c in recorded if c.startswith("twice-")) == ["twice-0", "twice-1"]
