@@ -37,7 +37,7 @@ import shutil
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from stat import S_ISLNK
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Any
 
 import fsspec
@@ -186,6 +186,45 @@ class _Chunks:
             await asyncio.shield(finish())
 
 
+def _read_whole(stat: FileStat, whole: bytes) -> OpenedRead:
+    async def once() -> AsyncIterator[bytes]:
+        if whole:
+            yield whole
+
+    return OpenedRead(stat=stat, chunks=once(), whole=whole)
+
+
+# Attempts at reading a small file whole while something rewrites it in place (not our saves:
+# they replace the file, and the open descriptor keeps the old bytes).
+SMALL_READ_ATTEMPTS = 3
+
+
+def _read_if_small(fd: int, chunk_size: int) -> tuple[os.stat_result, bytes | None]:
+    """The open file's stat and, when it holds at most `chunk_size` bytes, all of them, read from
+    offset 0 (the descriptor's position stays there for streaming). None: too large, or it kept
+    changing while read (streamed then, as large files are)."""
+    st = os.fstat(fd)
+    for _ in range(SMALL_READ_ATTEMPTS):
+        if not S_ISREG(st.st_mode):  # a folder, a FIFO, a device: not a file to download
+            raise IsADirectoryError(errno.EISDIR, "not a regular file")
+        if st.st_size > chunk_size:
+            return st, None
+        parts: list[bytes] = []
+        size = 0
+        while size <= st.st_size:  # one byte more than fstat said: the end must be seen there
+            piece = os.pread(fd, st.st_size + 1 - size, size)
+            if not piece:
+                break
+            parts.append(piece)
+            size += len(piece)
+        after = os.fstat(fd)
+        if size == st.st_size and (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == (
+                st.st_size, st.st_mtime_ns, st.st_ctime_ns):
+            return st, b"".join(parts)
+        st = after
+    return st, None
+
+
 class StagedWrite:
     """Bytes written to a temporary object, waiting to become a file (or to be thrown away)."""
 
@@ -329,11 +368,20 @@ class FsspecStorage:
         return "folder" if info.get("type") == "directory" else "file"
 
     async def _info(self, path: str, *, internal: bool) -> Mapping[str, Any] | None:
-        full = self.full_path(path, internal=internal)
         try:
+            if self.local:  # the path's symlink check and the stat in one worker thread
+                return await asyncio.to_thread(self._guard, self._local_info, path, internal, writing=False)
+            full = self.full_path(path, internal=internal)
             return await asyncio.to_thread(self._guard, self.fs.info, full, writing=False)
         except FileNotFoundError:
             return None
+
+    def _local_info(self, path: str, internal: bool) -> Mapping[str, Any]:
+        """The fields of fs.info() used here, from one os.stat (fsspec's path handling cost more
+        than the stat itself); symlinks followed, as fs.info() follows them."""
+        st = os.stat(self.full_path(path, internal=internal))
+        kind = "directory" if S_ISDIR(st.st_mode) else "file" if S_ISREG(st.st_mode) else "other"
+        return {"type": kind, "size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}
 
     async def exists(self, path: str) -> bool:
         try:
@@ -344,39 +392,65 @@ class FsspecStorage:
 
     async def open_read(self, path: str, *, chunk_size: int = 1 << 20, internal: bool = False) -> OpenedRead:
         """Opens first, then describes what was opened: size and bytes always agree, even when a
-        save replaces the file meanwhile."""
-        full = self.full_path(path, internal=internal)
+        save replaces the file meanwhile. A file of at most `chunk_size` bytes is read whole and
+        released in the same step (OpenedRead.whole): one hand-off to a worker thread (one trip
+        to s3fs's loop) for the whole download."""
         try:
             if self.s3:
-                stream = await s3.ObjectStream.open(self.fs, full)
+                stream = await s3.ObjectStream.open(self.fs, self.full_path(path, internal=internal),
+                                                    whole_up_to=chunk_size)
+                if stream.whole is not None:
+                    return _read_whole(_file_stat(stream.info), stream.whole)
                 return OpenedRead(stat=_file_stat(stream.info),
                                   chunks=_Chunks(lambda: stream.read(chunk_size), stream.close))
-            handle, stat = await asyncio.to_thread(self._guard, self._open_blocking, full, writing=False)
+            if self.local:
+                # The path's symlink check (lstat()s) runs in the worker thread too.
+                stat, whole, handle = await asyncio.to_thread(self._guard, self._open_local, path, internal,
+                                                              chunk_size, writing=False)
+            else:
+                full = self.full_path(path, internal=internal)
+                stat, whole, handle = await asyncio.to_thread(self._guard, self._open_blocking, full, chunk_size,
+                                                              writing=False)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise FileNotFound(path) from exc
+        if whole is not None:
+            return _read_whole(stat, whole)
         return OpenedRead(stat=stat, chunks=_Chunks(lambda: asyncio.to_thread(handle.read, chunk_size),
                                                     lambda: asyncio.to_thread(handle.close), prefetch=True))
 
-    def _open_blocking(self, full: str) -> tuple[Any, FileStat]:
+    def _open_local(self, path: str, internal: bool, chunk_size: int) -> tuple[FileStat, bytes | None, Any]:
+        """os calls, not fsspec's file objects (whose path handling cost more than the read): the
+        bytes when the file fits in one chunk, else a raw file object to stream from."""
+        full = self.full_path(path, internal=internal)
+        # O_NONBLOCK: a FIFO someone left in the folder cannot hold the thread in open(); reads of
+        # regular files ignore the flag.
+        fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            st, whole = _read_if_small(fd, chunk_size)
+            handle = None if whole is not None else open(fd, "rb", buffering=0)
+        except BaseException:
+            os.close(fd)
+            raise
+        if whole is not None:
+            os.close(fd)
+        # The same fields as fs.info() gives stat(): CheckFileInfo's version and GetFile's agree.
+        return _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}), whole, handle
+
+    def _open_blocking(self, full: str, chunk_size: int) -> tuple[FileStat, bytes | None, Any]:
         if self.protocol == "memory":
             # fsspec's memory files are shared objects with one position: read a snapshot.
             info = self.fs.info(full)
             if info.get("type") != "file":
                 raise IsADirectoryError(full)
-            data = self.fs.cat_file(full)
-            return io.BytesIO(data), _file_stat({**info, "size": len(data)})
-        if self.local:
-            handle = self.fs.open(full, "rb")
-        else:
-            handle = self.fs.open(full, "rb", block_size=READ_BLOCK_SIZE)
+            data = bytes(self.fs.cat_file(full))
+            stat = _file_stat({**info, "size": len(data)})
+            return (stat, data, None) if len(data) <= chunk_size else (stat, None, io.BytesIO(data))
+        handle = self.fs.open(full, "rb", block_size=READ_BLOCK_SIZE)
         try:
-            if self.local:
-                st = os.fstat(handle.fileno())
-                return handle, _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino})
             details = getattr(handle, "details", None) or self.fs.info(full)
             if details.get("type", "file") != "file":
                 raise IsADirectoryError(full)
-            return handle, _file_stat(details)
+            return _file_stat(details), None, handle
         except BaseException:
             handle.close()
             raise
