@@ -55,6 +55,7 @@ from shared.errors import (
 )
 from shared.storage import s3
 from shared.storage.egress import restrict
+from shared.storage.local_files import FileChunks, advise_sequential, read_if_small
 from shared.storage.base import FileStat, OpenedRead, WriteResult
 from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
 from shared.storage.paths import STAGING_FOLDER, normalize_relative_path
@@ -192,37 +193,6 @@ def _read_whole(stat: FileStat, whole: bytes) -> OpenedRead:
             yield whole
 
     return OpenedRead(stat=stat, chunks=once(), whole=whole)
-
-
-# Attempts at reading a small file whole while something rewrites it in place (not our saves:
-# they replace the file, and the open descriptor keeps the old bytes).
-SMALL_READ_ATTEMPTS = 3
-
-
-def _read_if_small(fd: int, chunk_size: int) -> tuple[os.stat_result, bytes | None]:
-    """The open file's stat and, when it holds at most `chunk_size` bytes, all of them, read from
-    offset 0 (the descriptor's position stays there for streaming). None: too large, or it kept
-    changing while read (streamed then, as large files are)."""
-    st = os.fstat(fd)
-    for _ in range(SMALL_READ_ATTEMPTS):
-        if not S_ISREG(st.st_mode):  # a folder, a FIFO, a device: not a file to download
-            raise IsADirectoryError(errno.EISDIR, "not a regular file")
-        if st.st_size > chunk_size:
-            return st, None
-        parts: list[bytes] = []
-        size = 0
-        while size <= st.st_size:  # one byte more than fstat said: the end must be seen there
-            piece = os.pread(fd, st.st_size + 1 - size, size)
-            if not piece:
-                break
-            parts.append(piece)
-            size += len(piece)
-        after = os.fstat(fd)
-        if size == st.st_size and (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == (
-                st.st_size, st.st_mtime_ns, st.st_ctime_ns):
-            return st, b"".join(parts)
-        st = after
-    return st, None
 
 
 class StagedWrite:
@@ -405,12 +375,14 @@ class FsspecStorage:
                                   chunks=_Chunks(lambda: stream.read(chunk_size), stream.close))
             if self.local:
                 # The path's symlink check (lstat()s) runs in the worker thread too.
-                stat, whole, handle = await asyncio.to_thread(self._guard, self._open_local, path, internal,
-                                                              chunk_size, writing=False)
-            else:
-                full = self.full_path(path, internal=internal)
-                stat, whole, handle = await asyncio.to_thread(self._guard, self._open_blocking, full, chunk_size,
-                                                              writing=False)
+                stat, whole, file = await asyncio.to_thread(self._guard, self._open_local, path, internal,
+                                                            chunk_size, writing=False)
+                if whole is not None:
+                    return _read_whole(stat, whole)
+                return OpenedRead(stat=stat, chunks=FileChunks(file, chunk_size))
+            full = self.full_path(path, internal=internal)
+            stat, whole, handle = await asyncio.to_thread(self._guard, self._open_blocking, full, chunk_size,
+                                                          writing=False)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise FileNotFound(path) from exc
         if whole is not None:
@@ -420,21 +392,25 @@ class FsspecStorage:
 
     def _open_local(self, path: str, internal: bool, chunk_size: int) -> tuple[FileStat, bytes | None, Any]:
         """os calls, not fsspec's file objects (whose path handling cost more than the read): the
-        bytes when the file fits in one chunk, else a raw file object to stream from."""
+        bytes when the file fits in one chunk (the descriptor closed), else the open file (a
+        FileIO: if the caller was cancelled meanwhile, the garbage collector closes it)."""
         full = self.full_path(path, internal=internal)
         # O_NONBLOCK: a FIFO someone left in the folder cannot hold the thread in open(); reads of
         # regular files ignore the flag.
         fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
-            st, whole = _read_if_small(fd, chunk_size)
-            handle = None if whole is not None else open(fd, "rb", buffering=0)
+            st, whole = read_if_small(fd, chunk_size)
         except BaseException:
             os.close(fd)
             raise
         if whole is not None:
             os.close(fd)
+            file = None
+        else:
+            advise_sequential(fd)
+            file = open(fd, "rb", buffering=0)  # FileChunks closes it
         # The same fields as fs.info() gives stat(): CheckFileInfo's version and GetFile's agree.
-        return _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}), whole, handle
+        return _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}), whole, file
 
     def _open_blocking(self, full: str, chunk_size: int) -> tuple[FileStat, bytes | None, Any]:
         if self.protocol == "memory":
