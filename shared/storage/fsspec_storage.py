@@ -1,7 +1,9 @@
 """A storage root inside any fsspec filesystem: a local folder, an S3 bucket/prefix, memory...
 
 fsspec's file API is blocking, so every call runs in a worker thread: the event loop of the
-edge and the control plane never waits on a disk or a network round trip.
+edge and the control plane never waits on a disk or a network round trip. Local files are read
+with os calls (shared/storage/local_files.py): bytes already in the page cache are read on the
+loop with RWF_NOWAIT, which fails rather than wait for the disk.
 
 The atomic-write protocol. Writes are staged in a temporary object and replace the target only
 once complete, so a dropped upload leaves the previous content intact and a reader sees the old
