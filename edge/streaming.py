@@ -15,6 +15,7 @@ from typing import Any
 from quart.asgi import ASGIHTTPConnection
 from quart.wrappers.request import Body, Request
 
+from edge.request_headers import make_quiet
 from shared.errors import UploadStalled
 
 HIGH_WATER = 512 * 1024
@@ -47,6 +48,10 @@ class BoundedBody(Body):
 
 class BoundedRequest(Request):
     body_class = BoundedBody
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        make_quiet(self.headers)
 
 
 class BoundedHTTPConnection(ASGIHTTPConnection):

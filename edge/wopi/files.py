@@ -68,7 +68,10 @@ async def get_file(caller: WopiCaller) -> Response:
     if opened.stat.size > limit:
         await opened.chunks.aclose()  # type: ignore[attr-defined]
         raise FileTooLarge(opened.stat.size, limit)
-    response = Response(opened.chunks, status=200, mimetype="application/octet-stream")
+    # A file read whole at open (at most one chunk) is answered as bytes: one body message, no
+    # iterator hand-offs; a larger one is streamed chunk by chunk.
+    body = opened.chunks if opened.whole is None else opened.whole
+    response = Response(body, status=200, mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(opened.stat.size)
     response.headers["X-WOPI-ItemVersion"] = item_version(grant.version, opened.stat)
     # Quart's RESPONSE_TIMEOUT would cut a long download short with a 200 and no log line.

@@ -18,10 +18,14 @@ class FileStat:
 
 @dataclass(frozen=True)
 class OpenedRead:
-    """An open file: its description and its bytes (consume or close `chunks`)."""
+    """An open file: its description and its bytes (consume or close `chunks`).
+
+    `whole`: the file's bytes when it fitted in one chunk and was read at open (nothing is left
+    open then, `chunks` yields them once): a caller may answer with them directly."""
 
     stat: FileStat
     chunks: AsyncIterator[bytes]
+    whole: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """A storage root inside any fsspec filesystem: a local folder, an S3 bucket/prefix, memory...
 
 fsspec's file API is blocking, so every call runs in a worker thread: the event loop of the
-edge and the control plane never waits on a disk or a network round trip.
+edge and the control plane never waits on a disk or a network round trip. Local files are read
+with os calls (shared/storage/local_files.py): bytes already in the page cache are read on the
+loop with RWF_NOWAIT, which fails rather than wait for the disk.
 
 The atomic-write protocol. Writes are staged in a temporary object and replace the target only
 once complete, so a dropped upload leaves the previous content intact and a reader sees the old
@@ -37,7 +39,7 @@ import shutil
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from stat import S_ISLNK
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Any
 
 import fsspec
@@ -55,6 +57,7 @@ from shared.errors import (
 )
 from shared.storage import s3
 from shared.storage.egress import restrict
+from shared.storage.local_files import FileChunks, advise_sequential, read_if_small
 from shared.storage.base import FileStat, OpenedRead, WriteResult
 from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
 from shared.storage.paths import STAGING_FOLDER, normalize_relative_path
@@ -184,6 +187,14 @@ class _Chunks:
 
             # Shielded: a cancelled download (the client went away) still releases the file.
             await asyncio.shield(finish())
+
+
+def _read_whole(stat: FileStat, whole: bytes) -> OpenedRead:
+    async def once() -> AsyncIterator[bytes]:
+        if whole:
+            yield whole
+
+    return OpenedRead(stat=stat, chunks=once(), whole=whole)
 
 
 class StagedWrite:
@@ -329,13 +340,22 @@ class FsspecStorage:
         return "folder" if info.get("type") == "directory" else "file"
 
     async def _info(self, path: str, *, internal: bool) -> Mapping[str, Any] | None:
-        full = self.full_path(path, internal=internal)
         try:
-            if self.local:  # one stat: cheaper than the thread hand-off (full_path's lstats run here too)
-                return self._guard(self.fs.info, full, writing=False)  # type: ignore[no-any-return]
+            if self.local:
+                # The path's symlink check (an lstat per component below the root) and one stat, on
+                # the loop: metadata is nearly always cached, and a thread hand-off cost more than both.
+                return self._guard(self._local_info, path, internal, writing=False)  # type: ignore[no-any-return]
+            full = self.full_path(path, internal=internal)
             return await asyncio.to_thread(self._guard, self.fs.info, full, writing=False)
         except FileNotFoundError:
             return None
+
+    def _local_info(self, path: str, internal: bool) -> Mapping[str, Any]:
+        """The fields of fs.info() used here, from one os.stat (fsspec's path handling cost more
+        than the stat itself); symlinks followed, as fs.info() follows them."""
+        st = os.stat(self.full_path(path, internal=internal))
+        kind = "directory" if S_ISDIR(st.st_mode) else "file" if S_ISREG(st.st_mode) else "other"
+        return {"type": kind, "size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}
 
     async def exists(self, path: str) -> bool:
         try:
@@ -346,39 +366,71 @@ class FsspecStorage:
 
     async def open_read(self, path: str, *, chunk_size: int = 1 << 20, internal: bool = False) -> OpenedRead:
         """Opens first, then describes what was opened: size and bytes always agree, even when a
-        save replaces the file meanwhile."""
-        full = self.full_path(path, internal=internal)
+        save replaces the file meanwhile. A file of at most `chunk_size` bytes is read whole and
+        released in the same step (OpenedRead.whole): one hand-off to a worker thread (one trip
+        to s3fs's loop) for the whole download."""
         try:
             if self.s3:
-                stream = await s3.ObjectStream.open(self.fs, full)
+                stream = await s3.ObjectStream.open(self.fs, self.full_path(path, internal=internal),
+                                                    whole_up_to=chunk_size)
+                if stream.whole is not None:
+                    return _read_whole(_file_stat(stream.info), stream.whole)
                 return OpenedRead(stat=_file_stat(stream.info),
                                   chunks=_Chunks(lambda: stream.read(chunk_size), stream.close))
-            handle, stat = await asyncio.to_thread(self._guard, self._open_blocking, full, writing=False)
+            if self.local:
+                # The path's symlink check (lstat()s) runs in the worker thread too.
+                stat, whole, file = await asyncio.to_thread(self._guard, self._open_local, path, internal,
+                                                            chunk_size, writing=False)
+                if whole is not None:
+                    return _read_whole(stat, whole)
+                return OpenedRead(stat=stat, chunks=FileChunks(file, chunk_size))
+            full = self.full_path(path, internal=internal)
+            stat, whole, handle = await asyncio.to_thread(self._guard, self._open_blocking, full, chunk_size,
+                                                          writing=False)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise FileNotFound(path) from exc
+        if whole is not None:
+            return _read_whole(stat, whole)
         return OpenedRead(stat=stat, chunks=_Chunks(lambda: asyncio.to_thread(handle.read, chunk_size),
                                                     lambda: asyncio.to_thread(handle.close), prefetch=True))
 
-    def _open_blocking(self, full: str) -> tuple[Any, FileStat]:
+    def _open_local(self, path: str, internal: bool, chunk_size: int) -> tuple[FileStat, bytes | None, Any]:
+        """os calls, not fsspec's file objects (whose path handling cost more than the read): the
+        bytes when the file fits in one chunk (the descriptor closed), else the open file (a
+        FileIO: if the caller was cancelled meanwhile, the garbage collector closes it)."""
+        full = self.full_path(path, internal=internal)
+        # O_NONBLOCK: a FIFO someone left in the folder cannot hold the thread in open(); reads of
+        # regular files ignore the flag.
+        fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            st, whole = read_if_small(fd, chunk_size)
+        except BaseException:
+            os.close(fd)
+            raise
+        if whole is not None:
+            os.close(fd)
+            file = None
+        else:
+            advise_sequential(fd)
+            file = open(fd, "rb", buffering=0)  # FileChunks closes it
+        # The same fields as fs.info() gives stat(): CheckFileInfo's version and GetFile's agree.
+        return _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}), whole, file
+
+    def _open_blocking(self, full: str, chunk_size: int) -> tuple[FileStat, bytes | None, Any]:
         if self.protocol == "memory":
             # fsspec's memory files are shared objects with one position: read a snapshot.
             info = self.fs.info(full)
             if info.get("type") != "file":
                 raise IsADirectoryError(full)
-            data = self.fs.cat_file(full)
-            return io.BytesIO(data), _file_stat({**info, "size": len(data)})
-        if self.local:
-            handle = self.fs.open(full, "rb")
-        else:
-            handle = self.fs.open(full, "rb", block_size=READ_BLOCK_SIZE)
+            data = bytes(self.fs.cat_file(full))
+            stat = _file_stat({**info, "size": len(data)})
+            return (stat, data, None) if len(data) <= chunk_size else (stat, None, io.BytesIO(data))
+        handle = self.fs.open(full, "rb", block_size=READ_BLOCK_SIZE)
         try:
-            if self.local:
-                st = os.fstat(handle.fileno())
-                return handle, _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino})
             details = getattr(handle, "details", None) or self.fs.info(full)
             if details.get("type", "file") != "file":
                 raise IsADirectoryError(full)
-            return handle, _file_stat(details)
+            return _file_stat(details), None, handle
         except BaseException:
             handle.close()
             raise

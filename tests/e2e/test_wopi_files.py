@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 
 from tests.support.api import ControlApi, lock, open_file, put, session_pb
@@ -43,6 +45,24 @@ def test_get_file_returns_the_bytes_and_the_item_version(api: ControlApi, tenant
     reply = http.get(f.url("/contents"))
     assert reply.status_code == 200
     assert reply.content == b"\x00binary\xffcontent"
+    assert reply.headers["X-WOPI-ItemVersion"] == http.get(f.url()).json()["Version"]
+
+
+def test_get_file_of_an_empty_file_is_200_with_no_bytes(api: ControlApi, tenant, http: httpx.Client) -> None:
+    f = open_file(api, *tenant, "empty.docx", b"")
+    reply = http.get(f.url("/contents"))
+    assert (reply.status_code, reply.content, reply.headers["Content-Length"]) == (200, b"", "0")
+    assert reply.headers["X-WOPI-ItemVersion"] == http.get(f.url()).json()["Version"]
+
+
+def test_get_file_one_byte_over_a_chunk_is_streamed_whole(api: ControlApi, tenant, http: httpx.Client) -> None:
+    """The edge answers files of at most one chunk (1 MiB) as bytes and streams larger ones:
+    the first size past the boundary still arrives whole, with its length and version."""
+    body = os.urandom((1 << 20) + 1)
+    f = open_file(api, *tenant, "chunk.bin", body)
+    reply = http.get(f.url("/contents"))
+    assert reply.status_code == 200
+    assert reply.headers["Content-Length"] == str(len(body)) and reply.content == body
     assert reply.headers["X-WOPI-ItemVersion"] == http.get(f.url()).json()["Version"]
 
 

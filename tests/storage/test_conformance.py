@@ -74,6 +74,27 @@ async def test_open_read_streams_the_exact_bytes_in_chunks(backend: Backend) -> 
     assert opened.stat.size == len(data)
     assert opened.stat == await backend.storage.stat("big.bin")
     assert len(chunks) == 13 and all(len(c) <= 256 * 1024 for c in chunks)
+    assert opened.whole is None
+
+
+async def test_a_file_of_one_chunk_is_read_whole_at_open(backend: Backend) -> None:
+    data = os.urandom(256 * 1024)
+    backend.put("one.bin", data)
+
+    opened = await backend.storage.open_read("one.bin", chunk_size=len(data))
+
+    assert opened.whole == data
+    assert opened.stat == await backend.storage.stat("one.bin")
+    assert [chunk async for chunk in opened.chunks] == [data]
+
+
+async def test_an_empty_file_is_read_whole_as_no_bytes(backend: Backend) -> None:
+    backend.put("empty.bin", b"")
+
+    opened = await backend.storage.open_read("empty.bin")
+
+    assert (opened.whole, opened.stat.size) == (b"", 0)
+    assert [chunk async for chunk in opened.chunks] == []
 
 
 async def test_open_read_of_a_missing_file_or_a_folder_is_file_not_found(backend: Backend) -> None:
