@@ -69,7 +69,9 @@ async def body_chunks(body: Body, *, idle_timeout_s: float) -> AsyncIterator[byt
     iterator = body.__aiter__()
     while True:
         try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), idle_timeout_s)
+            # asyncio.timeout, not wait_for: no task of its own for each chunk.
+            async with asyncio.timeout(idle_timeout_s):
+                chunk = await iterator.__anext__()
         except StopAsyncIteration:
             return
         except TimeoutError:

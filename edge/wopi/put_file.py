@@ -89,9 +89,8 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
             await storage.keep_copy(grant.path, version_object_path(caller.file_id, begun.keep_version))
             failpoints.hit("putfile.after_keep")
         window.check()
-        await staged.publish(grant.path)
+        stat = await staged.publish(grant.path)  # what the file holds now (stat() of it)
         failpoints.hit("putfile.after_publish")
-    stat = await storage.stat(grant.path)
     committed = await rt.control.commit_write(caller, PUT, intent_id=begun.intent_id, fingerprint=stat.fingerprint)
     failpoints.hit("putfile.after_commit")
     for number in committed.expired_versions:
