@@ -203,12 +203,14 @@ class _Staging:
     """A staging object being written by FsspecStorage.stage: its blocking steps, each run whole
     in a worker thread (one at a time), and its removal when the write fails."""
 
-    def __init__(self, storage: FsspecStorage, temp: str, block_size: int) -> None:
+    def __init__(self, storage: FsspecStorage, temp: str, block_size: int, target: str | None) -> None:
         self.storage = storage
         self.temp = temp
         self.block_size = block_size
         self.handle: Any = None  # set by the thread that opens it, so that abandon() sees it
         self.digest = hashlib.sha256()
+        self._target = target  # described by finish() when set
+        self.target: FileStat | None = None
 
     def write(self, block: list[bytes]) -> None:
         self.storage._guard(self._write, block, writing=True)
@@ -216,7 +218,10 @@ class _Staging:
     def finish(self, block: list[bytes]) -> FileStat:
         def run() -> FileStat:
             self._write(block)
-            return self.storage._finish(self.handle, self.temp)
+            stat = self.storage._finish(self.handle, self.temp)
+            if self._target is not None:
+                self.target = self.storage._guard(self.storage._stat_full, self._target, writing=False)
+            return stat
         return self.storage._guard(run, writing=True)  # type: ignore[no-any-return]
 
     def _write(self, block: list[bytes]) -> None:
@@ -243,6 +248,8 @@ class StagedWrite:
         # What stat() will say once published: a rename keeps inode and mtime (local disks),
         # an S3 copy keeps the ETag. A backend that keeps neither costs only CheckFileInfo's SHA256.
         self.fingerprint = fingerprint
+        # stage(stat_target=True): what the target held once the bytes were staged (None: no file).
+        self.target: FileStat | None = None
 
     @property
     def temp_path(self) -> str | None:
@@ -433,15 +440,16 @@ class FsspecStorage:
 
     # -- writing --------------------------------------------------------------------------
 
-    async def stage(self, path: str, chunks: AsyncIterator[bytes], *, limit: int,
-                    internal: bool = False) -> StagedWrite:
+    async def stage(self, path: str, chunks: AsyncIterator[bytes], *, limit: int, internal: bool = False,
+                    stat_target: bool = False) -> StagedWrite:
         """Streams `chunks` into a temporary object beside `path`; raises PayloadTooLarge past `limit`.
 
         The chunks go to the worker thread in blocks of STAGE_BLOCK_SIZE (the object is opened
-        with the first): a 1 MiB body is opened, written, hashed and closed in one thread call."""
-        self.full_path(path, internal=internal)  # refuses a bad target before any byte is stored
+        with the first): a 1 MiB body is opened, written, hashed and closed in one thread call.
+        With `stat_target`, that call also describes what `path` holds then (StagedWrite.target)."""
+        target = self.full_path(path, internal=internal)  # refuses a bad target before any byte is stored
         staging = _Staging(self, posixpath.join(self.root, STAGING_FOLDER, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp"),
-                           write_block_size(limit))
+                           write_block_size(limit), target if stat_target else None)
         loop = asyncio.get_running_loop()
         running: asyncio.Future[Any] | None = None
         block: list[bytes] = []
@@ -465,8 +473,10 @@ class FsspecStorage:
             # leave it behind.
             await asyncio.shield(staging.abandon(running))
             raise
-        return StagedWrite(self, staging.temp, WriteResult(size=size, sha256=staging.digest.hexdigest()),
-                           stat.fingerprint)
+        staged = StagedWrite(self, staging.temp, WriteResult(size=size, sha256=staging.digest.hexdigest()),
+                             stat.fingerprint)
+        staged.target = staging.target
+        return staged
 
     async def write_atomic(self, path: str, chunks: AsyncIterator[bytes], *, limit: int,
                            internal: bool = False) -> WriteResult:
@@ -591,6 +601,14 @@ class FsspecStorage:
             return _local_stat(os.stat(target))
         self._move_full(temp, target)
         return _file_stat(self.fs.info(target))
+
+    def _stat_full(self, full: str) -> FileStat | None:
+        """stat() in a worker thread: None when no file is there (nothing, or a folder)."""
+        try:
+            info = self.fs.info(full)
+        except FileNotFoundError:
+            return None
+        return _file_stat(info) if info.get("type") == "file" else None
 
     def _move_full(self, source: str, target: str) -> None:
         if self.local:
