@@ -708,7 +708,7 @@ class FsspecStorage:
 
     def _discard(self, handle: Any, temp: str) -> None:
         try:
-            if handle is None:
+            if handle is None:  # never opened (failed or cancelled before its first block)
                 pass
             elif self.local:
                 handle.close()
