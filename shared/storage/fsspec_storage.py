@@ -203,32 +203,43 @@ class _Staging:
     """A staging object being written by FsspecStorage.stage: its blocking steps, each run whole
     in a worker thread (one at a time), and its removal when the write fails."""
 
-    def __init__(self, storage: FsspecStorage, temp: str, block_size: int, target: str | None) -> None:
+    def __init__(self, storage: FsspecStorage, temp: str, block_size: int, target: str | None,
+                 recorded: tuple[str, str] | None) -> None:
         self.storage = storage
         self.temp = temp
         self.block_size = block_size
         self.handle: Any = None  # set by the thread that opens it, so that abandon() sees it
         self.digest = hashlib.sha256()
         self._target = target  # described by finish() when set
+        self._recorded = recorded
         self.target: FileStat | None = None
+        self.kept: list[bytes] | None = None  # the bytes of an unchanged save, not written
 
     def write(self, block: list[bytes]) -> None:
         self.storage._guard(self._write, block, writing=True)
 
-    def finish(self, block: list[bytes]) -> FileStat:
-        def run() -> FileStat:
-            self._write(block)
-            stat = self.storage._finish(self.handle, self.temp)
+    def finish(self, block: list[bytes]) -> FileStat | None:
+        """The last block; the staged object's description (None: kept in memory, unwritten)."""
+        def run() -> FileStat | None:
+            whole = self.handle is None and self._recorded is not None  # the body is this one block
+            if whole:
+                for chunk in block:
+                    self.digest.update(chunk)
             if self._target is not None:
                 self.target = self.storage._guard(self.storage._stat_full, self._target, writing=False)
-            return stat
+            if whole and self.target is not None and (self.digest.hexdigest(), self.target.fingerprint) == self._recorded:
+                self.kept = block
+                return None
+            self._write(block, hashed=whole)
+            return self.storage._finish(self.handle, self.temp)
         return self.storage._guard(run, writing=True)  # type: ignore[no-any-return]
 
-    def _write(self, block: list[bytes]) -> None:
+    def _write(self, block: list[bytes], *, hashed: bool = False) -> None:
         if self.handle is None:
             self.handle = self.storage._open_for_writing(self.temp, self.block_size)
         for chunk in block:
-            self.digest.update(chunk)
+            if not hashed:
+                self.digest.update(chunk)
             self.handle.write(chunk)
 
     async def abandon(self, running: asyncio.Future[Any] | None) -> None:
@@ -241,20 +252,31 @@ class _Staging:
 class StagedWrite:
     """Bytes written to a temporary object, waiting to become a file (or to be thrown away)."""
 
-    def __init__(self, storage: FsspecStorage, temp: str, result: WriteResult, fingerprint: str) -> None:
+    def __init__(self, storage: FsspecStorage, temp: str, result: WriteResult, fingerprint: str, *,
+                 kept: list[bytes] | None = None) -> None:
         self._storage = storage
         self._temp: str | None = temp
         self.result = result
         # What stat() will say once published: a rename keeps inode and mtime (local disks),
         # an S3 copy keeps the ETag. A backend that keeps neither costs only CheckFileInfo's SHA256.
+        # Empty for bytes kept in memory (unknown until written: the write protocol then compares
+        # size and SHA-256).
         self.fingerprint = fingerprint
         # stage(stat_target=True): what the target held once the bytes were staged (None: no file).
         self.target: FileStat | None = None
+        # stage(recorded=...): an unchanged save's bytes, not written unless published after all.
+        self._kept = kept
 
     @property
     def temp_path(self) -> str | None:
-        """The temporary object, while staged (for write intents' records)."""
-        return self._temp
+        """The temporary object, while staged (for write intents' records); None when the bytes
+        are kept in memory (no object) or gone."""
+        return None if self._kept is not None else self._temp
+
+    @property
+    def written(self) -> bool:
+        """False for the bytes of an unchanged save kept in memory (stage's `recorded`)."""
+        return self._kept is None
 
     async def publish(self, path: str, *, internal: bool = False) -> FileStat:
         """Moves the staged bytes to `path`, replacing what was there in one step; returns what
@@ -262,12 +284,18 @@ class StagedWrite:
         if self._temp is None:
             raise RuntimeError("staged write already published or discarded")
         target = self._storage.full_path(path, internal=internal)
-        stat: FileStat = await asyncio.to_thread(self._storage._guard, self._storage._publish_full, self._temp,
-                                                 target, writing=True)
-        self._temp = None
+        if self._kept is not None:  # written now, then published, in the same thread call
+            stat: FileStat = await asyncio.to_thread(self._storage._guard, self._storage._publish_kept, self._temp,
+                                                     self._kept, target, writing=True)
+        else:
+            stat = await asyncio.to_thread(self._storage._guard, self._storage._publish_full, self._temp, target,
+                                           writing=True)
+        self._temp, self._kept = None, None
         return stat
 
     async def discard(self) -> None:
+        if self._kept is not None:  # nothing was written
+            self._temp, self._kept = None, None
         if self._temp is not None:
             temp, self._temp = self._temp, None
             await asyncio.shield(asyncio.to_thread(self._storage._remove_quietly, temp))
@@ -441,15 +469,18 @@ class FsspecStorage:
     # -- writing --------------------------------------------------------------------------
 
     async def stage(self, path: str, chunks: AsyncIterator[bytes], *, limit: int, internal: bool = False,
-                    stat_target: bool = False) -> StagedWrite:
+                    stat_target: bool = False, recorded: tuple[str, str] | None = None) -> StagedWrite:
         """Streams `chunks` into a temporary object beside `path`; raises PayloadTooLarge past `limit`.
 
         The chunks go to the worker thread in blocks of STAGE_BLOCK_SIZE (the object is opened
         with the first): a 1 MiB body is opened, written, hashed and closed in one thread call.
-        With `stat_target`, that call also describes what `path` holds then (StagedWrite.target)."""
+        With `stat_target`, that call also describes what `path` holds then (StagedWrite.target).
+        `recorded` is the (sha256, fingerprint) recorded for `path`: a body of one block with that
+        SHA-256, over a target with that fingerprint (an unchanged save: the write protocol
+        publishes nothing), is kept in memory instead of written; publish() writes it after all."""
         target = self.full_path(path, internal=internal)  # refuses a bad target before any byte is stored
         staging = _Staging(self, posixpath.join(self.root, STAGING_FOLDER, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp"),
-                           write_block_size(limit), target if stat_target else None)
+                           write_block_size(limit), target if stat_target or recorded else None, recorded)
         loop = asyncio.get_running_loop()
         running: asyncio.Future[Any] | None = None
         block: list[bytes] = []
@@ -466,7 +497,7 @@ class FsspecStorage:
                 block.append(chunk)
                 block_size += len(chunk)
             running = loop.run_in_executor(None, staging.finish, block)
-            stat: FileStat = await asyncio.shield(running)
+            stat: FileStat | None = await asyncio.shield(running)
         except BaseException:
             # Cancellation (the client went away) lands here too: remove the partial object once
             # the thread's call (if any) is over, shielded so that a second cancellation cannot
@@ -474,7 +505,7 @@ class FsspecStorage:
             await asyncio.shield(staging.abandon(running))
             raise
         staged = StagedWrite(self, staging.temp, WriteResult(size=size, sha256=staging.digest.hexdigest()),
-                             stat.fingerprint)
+                             stat.fingerprint if stat is not None else "", kept=staging.kept)
         staged.target = staging.target
         return staged
 
@@ -601,6 +632,22 @@ class FsspecStorage:
             return _local_stat(os.stat(target))
         self._move_full(temp, target)
         return _file_stat(self.fs.info(target))
+
+    def _publish_kept(self, temp: str, block: list[bytes], target: str) -> FileStat:
+        """Bytes kept in memory: written to `temp` first, then published like any staged object."""
+        handle = self._open_for_writing(temp, WRITE_BLOCK_SIZE)
+        try:
+            for chunk in block:
+                handle.write(chunk)
+            self._finish(handle, temp)
+        except BaseException:
+            self._discard(handle, temp)
+            raise
+        try:
+            return self._publish_full(temp, target)
+        except BaseException:
+            self._remove_quietly(temp)
+            raise
 
     def _stat_full(self, full: str) -> FileStat | None:
         """stat() in a worker thread: None when no file is there (nothing, or a folder)."""

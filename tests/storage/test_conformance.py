@@ -134,6 +134,54 @@ async def test_stage_describes_the_target_it_is_about_to_replace(backend: Backen
     assert _leftovers(backend) == []
 
 
+async def _recorded(backend: Backend, path: str, data: bytes) -> tuple[str, str]:
+    """What the control plane records for a file holding `data`: its SHA-256 and fingerprint."""
+    return hashlib.sha256(data).hexdigest(), (await backend.storage.stat(path)).fingerprint
+
+
+async def test_an_unchanged_body_is_kept_in_memory_and_never_written(backend: Backend) -> None:
+    backend.put("doc.docx", b"same bytes")
+    recorded = await _recorded(backend, "doc.docx", b"same bytes")
+    staged = await backend.storage.stage("doc.docx", _chunks(b"same bytes"), limit=MiB, recorded=recorded)
+
+    assert not staged.written and staged.temp_path is None
+    assert _leftovers(backend) == []
+    assert (staged.result.size, staged.result.sha256) == (10, recorded[0])
+    assert staged.target == await backend.storage.stat("doc.docx")
+    await staged.discard()
+    assert backend.names() == ["doc.docx"]
+
+
+async def test_kept_bytes_are_written_when_published_after_all(backend: Backend) -> None:
+    """A refused unchanged save still becomes a conflict copy (or a recovery copy)."""
+    backend.put("doc.docx", b"same bytes")
+    recorded = await _recorded(backend, "doc.docx", b"same bytes")
+    staged = await backend.storage.stage("doc.docx", _chunks(b"same bytes"), limit=MiB, recorded=recorded)
+    published = await staged.publish("doc (conflict).docx")
+
+    assert backend.get("doc (conflict).docx") == b"same bytes"
+    assert published == await backend.storage.stat("doc (conflict).docx")
+    assert _leftovers(backend) == []
+    await staged.discard()
+    assert backend.names() == ["doc (conflict).docx", "doc.docx"]
+
+
+async def test_only_the_recorded_bytes_over_the_recorded_file_stay_unwritten(backend: Backend) -> None:
+    """Other bytes, or the recorded bytes over a file changed since (another fingerprint), are
+    staged as usual: they are a real save."""
+    backend.put("doc.docx", b"same bytes")
+    recorded = await _recorded(backend, "doc.docx", b"same bytes")
+    other = await backend.storage.stage("doc.docx", _chunks(b"new bytes!"), limit=MiB, recorded=recorded)
+    changed = await backend.storage.stage("doc.docx", _chunks(b"same bytes"), limit=MiB,
+                                          recorded=(recorded[0], "another fingerprint"))
+
+    assert other.written and changed.written
+    assert len(_leftovers(backend)) == 2
+    for staged in (other, changed):
+        await staged.discard()
+    assert _leftovers(backend) == []
+
+
 async def test_a_stage_cancelled_after_its_first_block_leaves_nothing(backend: Backend) -> None:
     """A client that goes away after a first block was written (a cancelled request)."""
     backend.put("doc.docx", b"old")
