@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile.py --scenario cfi --seconds 12      # CheckFileInfo at c=32 (wrk)
     .venv/bin/python bench/profile.py --scenario lock --db postgres    # LOCK/UNLOCK, 32 workers
+    .venv/bin/python bench/profile.py --scenario putnew                # PutFile 1 MiB, new bytes each time
 
 Needs py-spy in the venv (`pip install py-spy`) and the right to ptrace the server (root, or
 kernel.yama.ptrace_scope=0). Prints the top frames by self time and by inclusive time (as a
@@ -114,7 +115,7 @@ def fold(raw: Path, top: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", choices=("cfi", "cfi1", "lock", "put", "getsmall"), default="cfi")
+    parser.add_argument("--scenario", choices=("cfi", "cfi1", "lock", "put", "putnew", "getsmall"), default="cfi")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
@@ -143,7 +144,7 @@ def main() -> int:
             stack.callback(proxy.stop)
             sessions = run.provision(proxy, workdir / f"data-{args.db}", files)
             raw = workdir / "stacks.txt"
-            load = _scenario(args, sessions)
+            load = _scenario(args, sessions, proxy.pid)
             load(min(2.0, args.seconds))  # warm-up
             spy = subprocess.Popen([py_spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
                                     "--threads", *(["--gil"] if args.gil else []), "-d", str(int(args.seconds)), "-o", str(raw),
@@ -178,7 +179,7 @@ def _strip_thread_frames(raw: Path) -> None:
     raw.write_text("\n".join(out) + "\n")
 
 
-def _scenario(args: argparse.Namespace, sessions: dict):  # type: ignore[no-untyped-def,type-arg]
+def _scenario(args: argparse.Namespace, sessions: dict, server_pid: int):  # type: ignore[no-untyped-def,type-arg]
     wrk = shutil.which("wrk")
     small = sessions["small.bin"]
     if args.scenario in ("cfi", "cfi1", "getsmall"):
@@ -189,7 +190,7 @@ def _scenario(args: argparse.Namespace, sessions: dict):  # type: ignore[no-unty
                                        duration_s=s))
     if args.scenario == "lock":
         urls = [s.url() for s in sessions["locks"]]
-        return lambda s: print(measure_lock_unlock(urls, server_pid=os.getpid(), duration_s=s, warmup_s=0))
+        return lambda s: print(measure_lock_unlock(urls, server_pid=server_pid, duration_s=s, warmup_s=0))
     body = os.urandom(MIB)
     count = 0
 
@@ -197,7 +198,8 @@ def _scenario(args: argparse.Namespace, sessions: dict):  # type: ignore[no-unty
         nonlocal count
         ends = time.monotonic() + seconds
         while time.monotonic() < ends:
-            print(measure_put(sessions["put"].url(), body, server_pid=os.getpid(), count=10))
+            print(measure_put(sessions["put"].url(), body, server_pid=server_pid, count=10,
+                              vary=args.scenario == "putnew"))
             count += 10
     return puts
 

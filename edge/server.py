@@ -7,7 +7,7 @@ import logging
 import socket
 from typing import Any
 
-from hypercorn.asyncio import serve
+from hypercorn.asyncio import serve, tcp_server
 from hypercorn.config import Config
 from quart import Quart
 
@@ -15,6 +15,13 @@ from shared.grpc_channel import describe_bind_error
 from shared.http_framing import refuse_ambiguous_framing
 
 log = logging.getLogger(__name__)
+
+# Hypercorn reads a connection at most 64 KiB at a time (tcp_server.MAX_RECV, no setting for it),
+# and each read makes its trip through h11, the ASGI queue and the request body: most of an
+# upload's cost on the event loop. A read takes what the connection's stream has buffered
+# instead; asyncio's StreamReader still bounds that (it stops reading the socket past 2 × its
+# 64 KiB limit, plus one recv of at most 256 KiB), so a connection holds no more than before.
+tcp_server.MAX_RECV = 1 << 20
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -1,7 +1,8 @@
 """Bounded request bodies (Quart reads a whole upload into memory as fast as it arrives).
 
 BoundedBody pauses the ASGI receive loop once HIGH_WATER bytes wait unread, so Hypercorn
-stops reading the socket: an upload costs the edge a few hundred KiB, whatever its size.
+stops reading the socket: an upload costs the edge this buffer plus the block that storage
+writes at once (shared.storage.fsspec_storage.STAGE_BLOCK_SIZE), whatever its size.
 An answer given before the body was read (401, 413, ...) says `Connection: close`: the rest of
 the body is never read nor buffered, and the connection is not left waiting for it.
 """
@@ -74,7 +75,9 @@ async def body_chunks(body: Body, *, idle_timeout_s: float) -> AsyncIterator[byt
     iterator = body.__aiter__()
     while True:
         try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), idle_timeout_s)
+            # asyncio.timeout, not wait_for: no task of its own for each chunk.
+            async with asyncio.timeout(idle_timeout_s):
+                chunk = await iterator.__anext__()
         except StopAsyncIteration:
             return
         except TimeoutError:

@@ -23,7 +23,7 @@ from edge.wopi.recovery import keep_for_recovery
 from edge.wopi.versions import item_version
 from edge.wopi.writes import storage_change
 from shared import failpoints
-from shared.errors import ControlPlaneUnavailable, FileNotFound, LockConflict, PayloadTooLarge, TimestampConflict
+from shared.errors import ControlPlaneUnavailable, LockConflict, PayloadTooLarge, TimestampConflict
 from shared.storage import FileStat, FsspecStorage, StagedWrite, version_object_path
 from shared.timefmt import iso_utc
 from shared.wopi_operation import WopiOperation
@@ -38,13 +38,6 @@ def _save_flags() -> str:
     return " ".join(f"{k}={v.lower()}" for k, v in flags.items() if v is not None)
 
 
-async def _current(storage: FsspecStorage, path: str) -> FileStat | None:
-    try:
-        return await storage.stat(path)
-    except FileNotFound:
-        return None
-
-
 async def put_file(caller: WopiCaller) -> Response:
     rt = runtime()
     lock_id = lock_header(required=False)
@@ -54,7 +47,9 @@ async def put_file(caller: WopiCaller) -> Response:
         raise PayloadTooLarge(limit)
     storage = rt.storages.get(grant.storage)
     chunks = body_chunks(request.body, idle_timeout_s=rt.settings.upload_idle_timeout_s)
-    staged = await storage.stage(grant.path, chunks, limit=limit)
+    # An unchanged save (the recorded bytes) is not written: BeginWrite records it, nothing is published.
+    recorded = (grant.sha256, grant.fingerprint) if grant.sha256 and grant.fingerprint else None
+    staged = await storage.stage(grant.path, chunks, limit=limit, stat_target=True, recorded=recorded)
     try:
         failpoints.hit("putfile.after_stage")
         return await _write(caller, grant, storage, staged, lock_id)
@@ -66,7 +61,7 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
                  lock_id: str) -> Response:
     """The lock (and the editor's timestamp) is compared by BeginWrite, once the bytes are staged."""
     rt = runtime()
-    current = await _current(storage, grant.path)
+    current = staged.target  # what the file held once the bytes were staged
     try:
         begun = await rt.control.begin_write(
             caller, PUT, lock_id=lock_id, current=current, staged=staged,
@@ -89,9 +84,8 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
             await storage.keep_copy(grant.path, version_object_path(caller.file_id, begun.keep_version))
             failpoints.hit("putfile.after_keep")
         window.check()
-        await staged.publish(grant.path)
+        stat = await staged.publish(grant.path)  # what the file holds now (stat() of it)
         failpoints.hit("putfile.after_publish")
-    stat = await storage.stat(grant.path)
     committed = await rt.control.commit_write(caller, PUT, intent_id=begun.intent_id, fingerprint=stat.fingerprint)
     failpoints.hit("putfile.after_commit")
     for number in committed.expired_versions:

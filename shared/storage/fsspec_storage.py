@@ -11,9 +11,12 @@ bytes or the new ones, never a mix:
 - staging objects are `.wopi-staging/.~wopi-<random>.tmp` at the storage root, where editors
   never see them (names starting with .wopi- are reserved); what a crash leaves there is
   removed by age (sweep_staging, run by the control plane at start and periodically);
-- local disks: a temporary file, fsync, then rename (the open files of readers keep the old
-  inode: a download started before a save still gets the old bytes, complete); a target on
-  another filesystem than the root (a mount below it) gets a copy beside it, then a rename;
+- local disks: a temporary file, then at publish fsync and rename (the open files of readers
+  keep the old inode: a download started before a save still gets the old bytes, complete); a
+  target on another filesystem than the root (a mount below it) gets a copy beside it, flushed,
+  then a rename. The fsync waits for the publish: staged bytes that are never published (an
+  unchanged save, a refused one) are never forced to disk, and nothing reads a staging object
+  after a crash (the write protocol resolves intents from the target, never from staging);
 - object stores (S3): the temporary object is streamed as a multipart upload of bounded
   parts, then one server-side copy puts it in place (S3 makes a copy visible at once, whole)
   and the temporary object is deleted. An upload that fails is aborted, leaving no parts.
@@ -72,6 +75,11 @@ PREFIX_FOLDER_PROTOCOLS = S3_PROTOCOLS | {"gs", "gcs", "az", "abfs", "abfss", "a
 # them: the smallest part size that lets an upload reach its limit.
 WRITE_BLOCK_SIZE = 5 << 20
 MAX_PARTS = 10_000
+# Staging hands the body to its worker thread in blocks of about this size (a received chunk is
+# ~64 KiB): one thread hand-off and one event-loop wake-up per block, the SHA-256 taken in the
+# thread too (hashlib releases the GIL). An upload holds at most this much on top of what its
+# request body buffers (edge.streaming.HIGH_WATER).
+STAGE_BLOCK_SIZE = 1 << 20
 # Read-ahead of remote files read through fsspec's file objects (not S3: one streamed GET).
 READ_BLOCK_SIZE = 4 << 20
 REACHABILITY_TIMEOUT_S = 20.0
@@ -109,6 +117,11 @@ def _file_stat(info: Mapping[str, Any]) -> FileStat:
     identity = f"{size}:{etag}" if etag else f"{size}:{modified!r}:{info.get('ino') or ''}"
     fingerprint = hashlib.sha1(identity.encode()).hexdigest()[:12]
     return FileStat(size=size, modified=modified, fingerprint=fingerprint)
+
+
+def _local_stat(st: os.stat_result) -> FileStat:
+    """The stat of a local file, as _file_stat describes fsspec's info() of it."""
+    return _file_stat({"size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino})
 
 
 async def _in_daemon_thread(call: Callable[[], None]) -> None:
@@ -197,31 +210,103 @@ def _read_whole(stat: FileStat, whole: bytes) -> OpenedRead:
     return OpenedRead(stat=stat, chunks=once(), whole=whole)
 
 
+class _Staging:
+    """A staging object being written by FsspecStorage.stage: its blocking steps, each run whole
+    in a worker thread (one at a time), and its removal when the write fails."""
+
+    def __init__(self, storage: FsspecStorage, temp: str, block_size: int, target: str | None,
+                 recorded: tuple[str, str] | None) -> None:
+        self.storage = storage
+        self.temp = temp
+        self.block_size = block_size
+        self.handle: Any = None  # set by the thread that opens it, so that abandon() sees it
+        self.digest = hashlib.sha256()
+        self._target = target  # described by finish() when set
+        self._recorded = recorded
+        self.target: FileStat | None = None
+        self.kept: list[bytes] | None = None  # the bytes of an unchanged save, not written
+
+    def write(self, block: list[bytes]) -> None:
+        self.storage._guard(self._write, block, writing=True)
+
+    def finish(self, block: list[bytes]) -> FileStat | None:
+        """The last block; the staged object's description (None: kept in memory, unwritten)."""
+        def run() -> FileStat | None:
+            whole = self.handle is None and self._recorded is not None  # the body is this one block
+            if whole:
+                for chunk in block:
+                    self.digest.update(chunk)
+            if self._target is not None:
+                self.target = self.storage._guard(self.storage._stat_full, self._target, writing=False)
+            if whole and self.target is not None and (self.digest.hexdigest(), self.target.fingerprint) == self._recorded:
+                self.kept = block
+                return None
+            self._write(block, hashed=whole)
+            return self.storage._finish(self.handle, self.temp)
+        return self.storage._guard(run, writing=True)  # type: ignore[no-any-return]
+
+    def _write(self, block: list[bytes], *, hashed: bool = False) -> None:
+        if self.handle is None:
+            self.handle = self.storage._open_for_writing(self.temp, self.block_size)
+        for chunk in block:
+            if not hashed:
+                self.digest.update(chunk)
+            self.handle.write(chunk)
+
+    async def abandon(self, running: asyncio.Future[Any] | None) -> None:
+        if running is not None and not running.done():  # a thread still writing: let it end first
+            with contextlib.suppress(BaseException):
+                await running
+        await asyncio.to_thread(self.storage._discard, self.handle, self.temp)
+
+
 class StagedWrite:
     """Bytes written to a temporary object, waiting to become a file (or to be thrown away)."""
 
-    def __init__(self, storage: FsspecStorage, temp: str, result: WriteResult, fingerprint: str) -> None:
+    def __init__(self, storage: FsspecStorage, temp: str, result: WriteResult, fingerprint: str, *,
+                 kept: list[bytes] | None = None) -> None:
         self._storage = storage
         self._temp: str | None = temp
         self.result = result
         # What stat() will say once published: a rename keeps inode and mtime (local disks),
         # an S3 copy keeps the ETag. A backend that keeps neither costs only CheckFileInfo's SHA256.
+        # Empty for bytes kept in memory (unknown until written: the write protocol then compares
+        # size and SHA-256).
         self.fingerprint = fingerprint
+        # stage(stat_target=True): what the target held once the bytes were staged (None: no file).
+        self.target: FileStat | None = None
+        # stage(recorded=...): an unchanged save's bytes, not written unless published after all.
+        self._kept = kept
 
     @property
     def temp_path(self) -> str | None:
-        """The temporary object, while staged (for write intents' records)."""
-        return self._temp
+        """The temporary object, while staged (for write intents' records); None when the bytes
+        are kept in memory (no object) or gone."""
+        return None if self._kept is not None else self._temp
 
-    async def publish(self, path: str, *, internal: bool = False) -> None:
-        """Moves the staged bytes to `path`, replacing what was there in one step."""
+    @property
+    def written(self) -> bool:
+        """False for the bytes of an unchanged save kept in memory (stage's `recorded`)."""
+        return self._kept is None
+
+    async def publish(self, path: str, *, internal: bool = False) -> FileStat:
+        """Moves the staged bytes to `path`, replacing what was there in one step; returns what
+        `path` holds then (what stat() says), taken in the same thread call."""
         if self._temp is None:
             raise RuntimeError("staged write already published or discarded")
         target = self._storage.full_path(path, internal=internal)
-        await asyncio.to_thread(self._storage._guard, self._storage._move_full, self._temp, target, writing=True)
-        self._temp = None
+        if self._kept is not None:  # written now, then published, in the same thread call
+            stat: FileStat = await asyncio.to_thread(self._storage._guard, self._storage._publish_kept, self._temp,
+                                                     self._kept, target, writing=True)
+        else:
+            stat = await asyncio.to_thread(self._storage._guard, self._storage._publish_full, self._temp, target,
+                                           writing=True)
+        self._temp, self._kept = None, None
+        return stat
 
     async def discard(self) -> None:
+        if self._kept is not None:  # nothing was written
+            self._temp, self._kept = None, None
         if self._temp is not None:
             temp, self._temp = self._temp, None
             await asyncio.shield(asyncio.to_thread(self._storage._remove_quietly, temp))
@@ -437,30 +522,46 @@ class FsspecStorage:
 
     # -- writing --------------------------------------------------------------------------
 
-    async def stage(self, path: str, chunks: AsyncIterator[bytes], *, limit: int,
-                    internal: bool = False) -> StagedWrite:
-        """Streams `chunks` into a temporary object beside `path`; raises PayloadTooLarge past `limit`."""
-        self.full_path(path, internal=internal)  # refuses a bad target before any byte is stored
-        temp = posixpath.join(self.root, STAGING_FOLDER, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp")
-        digest = hashlib.sha256()
-        size = 0
-        handle = await asyncio.to_thread(self._guard, self._open_for_writing, temp, write_block_size(limit),
-                                         writing=True)
+    async def stage(self, path: str, chunks: AsyncIterator[bytes], *, limit: int, internal: bool = False,
+                    stat_target: bool = False, recorded: tuple[str, str] | None = None) -> StagedWrite:
+        """Streams `chunks` into a temporary object beside `path`; raises PayloadTooLarge past `limit`.
+
+        The chunks go to the worker thread in blocks of STAGE_BLOCK_SIZE (the object is opened
+        with the first): a 1 MiB body is opened, written, hashed and closed in one thread call.
+        With `stat_target`, that call also describes what `path` holds then (StagedWrite.target).
+        `recorded` is the (sha256, fingerprint) recorded for `path`: a body of one block with that
+        SHA-256, over a target with that fingerprint (an unchanged save: the write protocol
+        publishes nothing), is kept in memory instead of written; publish() writes it after all."""
+        target = self.full_path(path, internal=internal)  # refuses a bad target before any byte is stored
+        staging = _Staging(self, posixpath.join(self.root, STAGING_FOLDER, f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp"),
+                           write_block_size(limit), target if stat_target or recorded else None, recorded)
+        loop = asyncio.get_running_loop()
+        running: asyncio.Future[Any] | None = None
+        block: list[bytes] = []
+        block_size = size = 0
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(limit)
-                digest.update(chunk)
-                await asyncio.to_thread(self._guard, handle.write, chunk, writing=True)
-            await asyncio.to_thread(self._guard, self._finish, handle, writing=True)
-            fingerprint = _file_stat(await asyncio.to_thread(self.fs.info, temp)).fingerprint
+                if block and block_size + len(chunk) > STAGE_BLOCK_SIZE:
+                    running = loop.run_in_executor(None, staging.write, block)
+                    await asyncio.shield(running)
+                    block, block_size = [], 0
+                block.append(chunk)
+                block_size += len(chunk)
+            running = loop.run_in_executor(None, staging.finish, block)
+            stat: FileStat | None = await asyncio.shield(running)
         except BaseException:
-            # Cancellation (the client went away) lands here too: remove the partial object,
-            # shielded so that a second cancellation cannot leave it behind.
-            await asyncio.shield(asyncio.to_thread(self._discard, handle, temp))
+            # Cancellation (the client went away) lands here too: remove the partial object once
+            # the thread's call (if any) is over, shielded so that a second cancellation cannot
+            # leave it behind.
+            await asyncio.shield(staging.abandon(running))
             raise
-        return StagedWrite(self, temp, WriteResult(size=size, sha256=digest.hexdigest()), fingerprint)
+        staged = StagedWrite(self, staging.temp, WriteResult(size=size, sha256=staging.digest.hexdigest()),
+                             stat.fingerprint if stat is not None else "", kept=staging.kept)
+        staged.target = staging.target
+        return staged
 
     async def write_atomic(self, path: str, chunks: AsyncIterator[bytes], *, limit: int,
                            internal: bool = False) -> WriteResult:
@@ -549,36 +650,90 @@ class FsspecStorage:
         return None
 
     def _open_for_writing(self, temp: str, block_size: int) -> Any:
-        self._makedirs(posixpath.dirname(temp))
         if self.local:
-            return self.fs.open(temp, "wb")
+            try:
+                return open(temp, "wb")  # noqa: SIM115  (closed by _finish or _discard)
+            except FileNotFoundError:  # the staging folder (or the root) is missing
+                self._makedirs(posixpath.dirname(temp))
+                return open(temp, "wb")  # noqa: SIM115
+        self._makedirs(posixpath.dirname(temp))
         # block_size bounds the memory of an upload: s3fs sends a multipart part each time
         # this much is buffered (its default is 50 MiB).
         return self.fs.open(temp, "wb", block_size=block_size)
 
-    def _finish(self, handle: Any) -> None:
-        """Flushes to stable storage before a rename can make the new content visible
-        (local disks); completes the upload elsewhere."""
+    def _finish(self, handle: Any, temp: str) -> FileStat:
+        """Closes the staged object (completes the upload on object stores) and describes it.
+        Local disks: the fsync waits for the publish (_publish_full)."""
         if self.local:
             handle.flush()
-            os.fsync(handle.fileno())
+            st = os.fstat(handle.fileno())
+            handle.close()
+            return _local_stat(st)
         handle.close()
+        return _file_stat(self.fs.info(temp))
+
+    def _publish_full(self, temp: str, target: str) -> FileStat:
+        """Local disks: the staged bytes reach stable storage before the rename can make them
+        visible (fsync through a descriptor of its own: it flushes the file, whichever descriptor
+        wrote it). Then the move, and what the target holds."""
+        if self.local:
+            descriptor = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            self._move_full(temp, target)
+            return _local_stat(os.stat(target))
+        self._move_full(temp, target)
+        return _file_stat(self.fs.info(target))
+
+    def _publish_kept(self, temp: str, block: list[bytes], target: str) -> FileStat:
+        """Bytes kept in memory: written to `temp` first, then published like any staged object."""
+        handle = self._open_for_writing(temp, WRITE_BLOCK_SIZE)
+        try:
+            for chunk in block:
+                handle.write(chunk)
+            self._finish(handle, temp)
+        except BaseException:
+            self._discard(handle, temp)
+            raise
+        try:
+            return self._publish_full(temp, target)
+        except BaseException:
+            self._remove_quietly(temp)
+            raise
+
+    def _stat_full(self, full: str) -> FileStat | None:
+        """stat() in a worker thread: None when no file is there (nothing, or a folder)."""
+        try:
+            info = self.fs.info(full)
+        except FileNotFoundError:
+            return None
+        return _file_stat(info) if info.get("type") == "file" else None
 
     def _move_full(self, source: str, target: str) -> None:
-        self._makedirs(posixpath.dirname(target))
         if self.local:
             try:
-                os.replace(source, target)  # atomic on one filesystem, overwrites
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                self._replace_across_filesystems(source, target)
-        elif self.prefix_folders:
+                self._replace_local(source, target)
+            except FileNotFoundError:  # the target's folder is missing (or the source, or the root)
+                self._makedirs(posixpath.dirname(target))
+                self._replace_local(source, target)
+            return
+        self._makedirs(posixpath.dirname(target))
+        if self.prefix_folders:
             # A server-side copy: the target switches from the old bytes to the new at once.
             self.fs.cp_file(source, target)
             self._remove_quietly(source)
         else:
             self.fs.mv(source, target)
+
+    def _replace_local(self, source: str, target: str) -> None:
+        try:
+            os.replace(source, target)  # atomic on one filesystem, overwrites
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            self._replace_across_filesystems(source, target)
 
     def _replace_across_filesystems(self, source: str, target: str) -> None:
         """A target below a mount point: copied beside it, flushed, then renamed (still atomic)."""
@@ -623,17 +778,18 @@ class FsspecStorage:
 
     def _keep_copy_full(self, source: str, target: str) -> bool:
         if self.local:
-            if not os.path.exists(source):
-                return False
-            self._makedirs(posixpath.dirname(target))
-            self._remove_quietly(target)
             try:
-                os.link(source, target)  # the old inode lives on: no bytes copied
+                return self._link(source, target)
+            except FileExistsError:  # left by a write that was never confirmed: replaced
+                self._remove_quietly(target)
+            except FileNotFoundError:
+                if not os.path.exists(source):
+                    return False
+                self._makedirs(posixpath.dirname(target))  # the versions folder is missing
+            try:
+                return self._link(source, target)
             except FileNotFoundError:
                 return False
-            except OSError:
-                shutil.copy2(source, target)
-            return True
         self._makedirs(posixpath.dirname(target))
         try:
             self.fs.cp_file(source, target)  # server-side on object stores
@@ -641,9 +797,21 @@ class FsspecStorage:
             return False
         return True
 
+    def _link(self, source: str, target: str) -> bool:
+        """A hard link (the old inode lives on: no bytes copied), or a copy where links fail."""
+        try:
+            os.link(source, target)
+        except (FileExistsError, FileNotFoundError):
+            raise
+        except OSError:
+            shutil.copy2(source, target)
+        return True
+
     def _discard(self, handle: Any, temp: str) -> None:
         try:
-            if self.local:
+            if handle is None:  # never opened (failed or cancelled before its first block)
+                pass
+            elif self.local:
                 handle.close()
             elif isinstance(handle, AbstractBufferedFile):
                 # Closing a remote upload would complete it; discard aborts it (s3fs aborts the

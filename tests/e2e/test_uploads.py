@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from shared.storage.fsspec_storage import STAGE_BLOCK_SIZE
 from tests.support.api import LOCK, ControlApi, lock, open_file, put
 from tests.support.processes import WopiProxyProcess, serve
 
@@ -52,9 +53,9 @@ def test_connection_dropped_mid_body_leaves_old_content_and_no_debris(
 ) -> None:
     f = open_file(api, *tenant, "drop.docx", b"precious original")
     lock(http, f)
-    sock = _start_put(f.url("/contents"), content_length=3 * 1024 * 1024)
-    sock.sendall(b"x" * (1024 * 1024))
-    # The edge has started writing its temporary object: the drop happens mid-write.
+    sock = _start_put(f.url("/contents"), content_length=3 * STAGE_BLOCK_SIZE)
+    sock.sendall(b"x" * (2 * STAGE_BLOCK_SIZE))
+    # The edge has written a first block to its temporary object: the drop happens mid-write.
     assert _wait_for(lambda: bool(_temp_objects(f.local_path.parent)))
     sock.close()
     assert _wait_for(lambda: not _temp_objects(f.local_path.parent))

@@ -112,6 +112,20 @@ def test_put_file_with_a_wrong_lock_is_409_and_keeps_the_body_as_a_conflict_copy
     _assert_refused_body_kept(f, b"refused bytes")
 
 
+def test_identical_bytes_under_a_wrong_lock_are_still_kept_as_a_conflict_copy(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    """An unchanged body is not written while staged (the edge keeps it in memory): refused, it
+    must still become a conflict copy."""
+    f = open_file(api, *tenant, "same-wrong.docx", b"original")
+    lock(http, f)
+    assert put(http, f, b"recorded bytes").status_code == 200  # recorded: the next body is unchanged
+    reply = put(http, f, b"recorded bytes", lock_id=WRONG_LOCK)
+    assert reply.status_code == 409
+    assert f.local_path.read_bytes() == b"recorded bytes"
+    _assert_refused_body_kept(f, b"recorded bytes")
+
+
 def test_put_file_without_a_lock_on_a_locked_file_is_409(api: ControlApi, tenant, http: httpx.Client) -> None:
     f = open_file(api, *tenant, "nolock.docx", b"original")
     lock(http, f)

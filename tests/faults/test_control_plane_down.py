@@ -14,6 +14,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from shared.storage.fsspec_storage import STAGE_BLOCK_SIZE
 from tests.faults.conftest import poll, signal_process
 from tests.support.api import LOCK, OpenFile, lock
 from tests.support.deployment import Deployment
@@ -107,14 +108,14 @@ def test_a_save_the_control_plane_cannot_record_is_refused_and_its_bytes_are_kep
     done, the file must not change behind the database's back, and the bytes must survive."""
     lock(http, opened)
     root = opened.local_path.parent
-    body = b"n" * (3 * MiB)
+    body = b"n" * (3 * STAGE_BLOCK_SIZE)
 
     def slow_body() -> Iterator[bytes]:
-        yield body[:MiB]
+        yield body[:2 * STAGE_BLOCK_SIZE]  # a first block is written once the second one began
         # The edge has authorized the save and is staging it: now the control plane goes.
         poll(lambda: list((root / ".wopi-staging").glob(".~wopi-*")), what="staging started", log=split.log)
         signal_process(split, "control", signal.SIGKILL)
-        yield body[MiB:]
+        yield body[2 * STAGE_BLOCK_SIZE:]
 
     url = urlsplit(opened.url("/contents"))
     conn = HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)

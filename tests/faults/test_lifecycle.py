@@ -18,11 +18,13 @@ import grpc
 import httpx
 import pytest
 
+from shared.storage.fsspec_storage import STAGE_BLOCK_SIZE
 from tests.faults.conftest import poll
 from tests.support.api import LOCK, ControlApi, OpenFile, lock, new_tenant, open_file, session_pb
 from tests.support.processes import WopiProxyProcess, serve
 
 MiB = 1 << 20
+BLOCKS = 2 * STAGE_BLOCK_SIZE  # staging writes its first block to disk once the second began
 
 
 @pytest.fixture
@@ -99,15 +101,15 @@ def test_saves_stage_outside_the_editors_folders(server: WopiProxyProcess, api: 
     seen_beside: list[list[str]] = []
 
     def body() -> Iterator[bytes]:
-        yield b"x" * MiB
+        yield b"x" * BLOCKS  # a first block is written once the second one began
         poll(lambda: list((folder / ".wopi-staging").glob("*")), what="staging object")
         seen_beside.append(sorted(p.name for p in (folder / "sub").iterdir()))
         yield b"y" * MiB
 
-    reply = _post(opened, body(), 2 * MiB)
+    reply = _post(opened, body(), BLOCKS + MiB)
     assert reply[0] == 200, reply
     assert seen_beside == [["a.docx"]]
-    assert opened.local_path.read_bytes() == b"x" * MiB + b"y" * MiB
+    assert opened.local_path.read_bytes() == b"x" * BLOCKS + b"y" * MiB
     assert list((folder / ".wopi-staging").iterdir()) == []
 
 
@@ -174,17 +176,17 @@ def test_sigterm_lets_a_save_in_flight_finish_and_exits_cleanly(tmp_path: Path) 
         lock(http, opened)
 
     def body() -> Iterator[bytes]:
-        yield b"1" * MiB
+        yield b"1" * BLOCKS  # a first block is written once the second one began
         poll(lambda: list((folder / ".wopi-staging").glob("*")), what="the save is staging", log=proc.log)
         assert proc.process is not None
         proc.process.send_signal(signal.SIGTERM)
         poll(lambda: "stopping" in proc.log(), what="shutdown started", log=proc.log)
         yield b"2" * MiB
 
-    status, text = _post(opened, body(), 2 * MiB)
+    status, text = _post(opened, body(), BLOCKS + MiB)
     assert status == 200, f"{status} {text}\n{proc.log()}"
     assert proc.process is not None
     code = proc.process.wait(30)
     assert code == 0, proc.log()
     assert "Traceback" not in proc.log(), proc.log()
-    assert opened.local_path.read_bytes() == b"1" * MiB + b"2" * MiB
+    assert opened.local_path.read_bytes() == b"1" * BLOCKS + b"2" * MiB

@@ -11,7 +11,7 @@ import pytest
 
 from shared.errors import FileNotFound, InvalidArgument, PathOutsideRoot, PayloadTooLarge
 from shared.storage import version_object_path
-from shared.storage.fsspec_storage import TEMP_PREFIX, WRITE_BLOCK_SIZE
+from shared.storage.fsspec_storage import STAGE_BLOCK_SIZE, TEMP_PREFIX, WRITE_BLOCK_SIZE
 from tests.storage.conftest import Backend
 
 MiB = 1 << 20
@@ -127,6 +127,103 @@ async def test_stage_then_publish_replaces_the_file_in_one_step(backend: Backend
     assert _leftovers(backend) == []
     if backend.kind in ("local", "s3"):  # a rename keeps inode and mtime; an S3 copy keeps the ETag
         assert staged.fingerprint == (await backend.storage.stat("doc.docx")).fingerprint
+
+
+async def test_publish_answers_what_stat_then_says(backend: Backend) -> None:
+    """PutFile answers with publish()'s description instead of a stat of its own."""
+    backend.put("doc.docx", b"old bytes")
+    staged = await backend.storage.stage("doc.docx", _chunks(os.urandom(300_000)), limit=MiB)
+    published = await staged.publish("doc.docx")
+
+    assert published == await backend.storage.stat("doc.docx")
+
+
+async def test_stage_describes_the_target_it_is_about_to_replace(backend: Backend) -> None:
+    """stat_target: what the target holds once the bytes are staged (None: no file there)."""
+    backend.put("doc.docx", b"old bytes")
+    backend.put("folder/inside.docx", b"x")
+    before = await backend.storage.stat("doc.docx")
+
+    described = [(await backend.storage.stage(path, _chunks(b"new"), limit=MiB, stat_target=True))
+                 for path in ("doc.docx", "missing.docx", "folder")]
+    plain = await backend.storage.stage("doc.docx", _chunks(b"new"), limit=MiB)
+
+    assert [staged.target for staged in described] == [before, None, None]
+    assert plain.target is None  # not asked for: no stat made
+    for staged in [*described, plain]:
+        await staged.discard()
+    assert _leftovers(backend) == []
+
+
+async def _recorded(backend: Backend, path: str, data: bytes) -> tuple[str, str]:
+    """What the control plane records for a file holding `data`: its SHA-256 and fingerprint."""
+    return hashlib.sha256(data).hexdigest(), (await backend.storage.stat(path)).fingerprint
+
+
+async def test_an_unchanged_body_is_kept_in_memory_and_never_written(backend: Backend) -> None:
+    backend.put("doc.docx", b"same bytes")
+    recorded = await _recorded(backend, "doc.docx", b"same bytes")
+    staged = await backend.storage.stage("doc.docx", _chunks(b"same bytes"), limit=MiB, recorded=recorded)
+
+    assert not staged.written and staged.temp_path is None
+    assert _leftovers(backend) == []
+    assert (staged.result.size, staged.result.sha256) == (10, recorded[0])
+    assert staged.target == await backend.storage.stat("doc.docx")
+    await staged.discard()
+    assert backend.names() == ["doc.docx"]
+
+
+async def test_kept_bytes_are_written_when_published_after_all(backend: Backend) -> None:
+    """A refused unchanged save still becomes a conflict copy (or a recovery copy)."""
+    backend.put("doc.docx", b"same bytes")
+    recorded = await _recorded(backend, "doc.docx", b"same bytes")
+    staged = await backend.storage.stage("doc.docx", _chunks(b"same bytes"), limit=MiB, recorded=recorded)
+    published = await staged.publish("doc (conflict).docx")
+
+    assert backend.get("doc (conflict).docx") == b"same bytes"
+    assert published == await backend.storage.stat("doc (conflict).docx")
+    assert _leftovers(backend) == []
+    await staged.discard()
+    assert backend.names() == ["doc (conflict).docx", "doc.docx"]
+
+
+async def test_only_the_recorded_bytes_over_the_recorded_file_stay_unwritten(backend: Backend) -> None:
+    """Other bytes, or the recorded bytes over a file changed since (another fingerprint), are
+    staged as usual: they are a real save."""
+    backend.put("doc.docx", b"same bytes")
+    recorded = await _recorded(backend, "doc.docx", b"same bytes")
+    other = await backend.storage.stage("doc.docx", _chunks(b"new bytes!"), limit=MiB, recorded=recorded)
+    changed = await backend.storage.stage("doc.docx", _chunks(b"same bytes"), limit=MiB,
+                                          recorded=(recorded[0], "another fingerprint"))
+
+    assert other.written and changed.written
+    assert len(_leftovers(backend)) == 2
+    for staged in (other, changed):
+        await staged.discard()
+    assert _leftovers(backend) == []
+
+
+async def test_a_stage_cancelled_after_its_first_block_leaves_nothing(backend: Backend) -> None:
+    """A client that goes away after a first block was written (a cancelled request)."""
+    backend.put("doc.docx", b"old")
+    asked_for_more = asyncio.Event()
+
+    async def stalls_after_two_blocks() -> AsyncIterator[bytes]:
+        async for chunk in _chunks(os.urandom(2 * STAGE_BLOCK_SIZE), MiB // 4):
+            yield chunk
+        asked_for_more.set()  # the first block is written once the second one began
+        await asyncio.Event().wait()
+        yield b""
+
+    staging = asyncio.create_task(backend.storage.stage("doc.docx", stalls_after_two_blocks(), limit=100 * MiB))
+    await asyncio.wait_for(asked_for_more.wait(), 30)
+    staging.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await staging
+
+    assert backend.names() == ["doc.docx"]
+    assert _leftovers(backend) == []
+    assert backend.get("doc.docx") == b"old"
 
 
 async def test_write_creates_missing_folders(backend: Backend) -> None:
