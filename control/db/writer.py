@@ -25,6 +25,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -51,6 +52,8 @@ class NotHere(Exception):
 _REFUSALS = (WopiProxyError, PendingWrite, NotHere)
 MAX_BATCH = 64  # decisions per transaction: bounds a batch's time (and so each budget's wait)
 SQLITE_BUSY = 5
+BEGIN_TRY_MS = 1  # SQLite: one try of BEGIN IMMEDIATE waits this long for the write lock ...
+BEGIN_RETRY_S = 0.001  # ... then the writer sleeps this long and tries again (see _begin_immediate)
 PG_LOCK_NOT_AVAILABLE = "55P03"
 PG_QUERY_CANCELED = "57014"
 
@@ -286,13 +289,29 @@ def _configure_sqlite_writer(engine: Engine, writer: DecisionWriter) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={BEGIN_TRY_MS}")  # each try of _begin_immediate
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        wait_ms = writer.lock_wait_ms
-        if connection.info.get("busy_timeout_ms") != wait_ms:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
-            connection.info["busy_timeout_ms"] = wait_ms
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _begin_immediate(connection, writer.lock_wait_ms)
+
+
+def _begin_immediate(connection: Any, wait_ms: int) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond while another connection (the async engine's
+    transactions: lease renewals, sweeps, provisioning) holds the write lock, for up to `wait_ms`.
+
+    Why not SQLite's busy handler: it sleeps 1, 2, 5, 10, 15, 20, 25 ... up to 100 ms between
+    tries, so a batch waiting for a transaction of a few ms slept on for tens of ms more (8-250
+    ms measured under LOCK/UNLOCK load), and every decision queued behind it waited as long.
+    The connection's own busy timeout stays at BEGIN_TRY_MS for each try: once BEGIN IMMEDIATE
+    holds the write lock, a WAL transaction's statements and COMMIT do not wait for anyone."""
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as error:
+            if getattr(error.orig, "sqlite_errorcode", None) != SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(BEGIN_RETRY_S)

@@ -78,7 +78,7 @@ async def watch(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
         raise InvalidArgument("tenant_id", "admin keys must name the tenant to watch")
     require_tenant_visible(principal, tenant_id)
     position = _parse_cursor(cursor)
-    async with ctx.sessions() as db:
+    async with ctx.read() as db:  # SQLite: reader connections, never the write lock
         tenant = await stores.get_tenant(db, tenant_id=tenant_id)
         if tenant is None:
             raise TenantNotFound(tenant_id)
@@ -86,7 +86,7 @@ async def watch(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
         if position is None:
             position = await _last_id(db, tenant_id)
     while True:
-        async with ctx.sessions() as db:
+        async with ctx.read() as db:
             await _still_allowed(db, principal, tenant_id, incarnation)
             rows = await after(db, tenant_id=tenant_id, event_id=position)
         for row in rows:

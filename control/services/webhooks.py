@@ -89,7 +89,7 @@ class WebhookDispatcher:
 
     async def deliver_due(self) -> None:
         """Each tenant's delivery runs on its own: a slow receiver only delays its own tenant."""
-        async with self._ctx.sessions() as db:
+        async with self._ctx.read() as db:  # SQLite: a reader connection, not the write lock
             tenants = (await db.exec(select(Tenant).where(Tenant.webhook_url != ""))).all()
         for tenant in tenants:
             task = self._running.get(tenant.id)
@@ -104,7 +104,7 @@ class WebhookDispatcher:
 
     async def _deliver_tenant(self, tenant: Tenant) -> None:
         now = self._ctx.clock()
-        async with self._ctx.sessions() as db:
+        async with self._ctx.read() as db:
             if not await _same_tenant(db, tenant):
                 return  # deleted (or deleted and created again) since the round began
             state = await db.get(WebhookState, tenant.id)
