@@ -1,7 +1,7 @@
 """Where the time goes: py-spy on `wopi-proxy serve` under one scenario, stacks folded by library.
 
     .venv/bin/python bench/profile.py --scenario cfi --seconds 12      # CheckFileInfo at c=32 (wrk)
-    .venv/bin/python bench/profile.py --scenario lock --db postgres    # LOCK/UNLOCK, 32 workers
+    .venv/bin/python bench/profile.py --scenario lock --db postgres    # LOCK/UNLOCK, 32 workers (wrk)
 
 Needs py-spy in the venv (`pip install py-spy`) and the right to ptrace the server (root, or
 kernel.yama.ptrace_scope=0). Prints the top frames by self time and by inclusive time (as a
@@ -27,7 +27,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import postgres as pg  # noqa: E402
 import run  # noqa: E402
-from load import MIB, measure_lock_unlock, measure_put, run_wrk  # noqa: E402
+from load import MIB, measure_lock_unlock, measure_lock_unlock_wrk, measure_put, run_wrk  # noqa: E402
 from trivial_app import SMALL_SIZE  # noqa: E402
 
 # Frames that mean "waiting", not working: left out of the shares.
@@ -189,6 +189,10 @@ def _scenario(args: argparse.Namespace, sessions: dict):  # type: ignore[no-unty
                                        duration_s=s))
     if args.scenario == "lock":
         urls = [s.url() for s in sessions["locks"]]
+        if wrk:  # the lighter client (httpx would take as much CPU as the server, on the same cores)
+            script = os.path.join(tempfile.gettempdir(), f"wopi-profile-locks-{os.getpid()}.lua")
+            return lambda s: print(measure_lock_unlock_wrk(wrk, urls, script=script, server_pid=os.getpid(),
+                                                           duration_s=s, warmup_s=0))
         return lambda s: print(measure_lock_unlock(urls, server_pid=os.getpid(), duration_s=s, warmup_s=0))
     body = os.urandom(MIB)
     count = 0

@@ -146,21 +146,26 @@ class DecisionWriter:
                     stopping = True
                     break
                 batch.append(more)
+            emitted = False
             try:
-                self._run_batch(batch)
+                emitted = self._run_batch(batch)
             except BaseException as error:  # noqa: BLE001  (never leave a caller waiting)
                 log.exception("a decision batch failed")
                 for job in batch:
                     job.error = job.error or error
             # One wake-up of each event loop per batch (each call_soon_threadsafe writes to the
-            # loop's self-pipe: per decision, that was the largest cost of a read on the loop).
+            # loop's self-pipe: per decision, that was the largest cost of a read on the loop),
+            # which also wakes the event watchers when the batch committed session events.
             by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
             for job in batch:
                 by_loop.setdefault(job.loop, []).append(job)
+            on_commit = self._on_commit if emitted else None
             for loop, jobs in by_loop.items():
-                loop.call_soon_threadsafe(_settle_all, jobs)
+                loop.call_soon_threadsafe(_settle_all, jobs, on_commit)
+                on_commit = None
 
-    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+    def _run_batch(self, batch: list[_Job[Any]]) -> bool:
+        """Runs the batch's decisions; True when what committed included session events."""
         live = [job for job in batch if _still_wanted(job)]
         while live:
             try:
@@ -171,19 +176,19 @@ class DecisionWriter:
             except DBAPIError as error:
                 if len(live) == 1:
                     live[0].error = _lock_wait_error(error, live[0]) or error
-                    return
+                    return False
                 # The database failed the batch (a PostgreSQL deadlock: a batch takes the row locks
                 # of several decisions, in their order, not the order single transactions keep; a
                 # lock wait cut short by one caller's deadline; a lost connection): each decision
                 # alone, so that one cannot fail the others.
                 log.info("a batch of %d decisions failed (%s); running them one by one", len(live), error)
+                emitted = False
                 for job in live:
                     job.error = None
-                    self._run_batch([job])
-                return
-            if committed and self._on_commit is not None:
-                live[0].loop.call_soon_threadsafe(self._on_commit)
-            return
+                    emitted = self._run_batch([job]) or emitted
+                return emitted
+            return committed
+        return False
 
     def _transaction(self, live: list[_Job[Any]]) -> bool:
         """One transaction over `live`; True when it committed session events.
@@ -240,7 +245,9 @@ def _still_wanted(job: _Job[Any]) -> bool:
     return True
 
 
-def _settle_all(jobs: list[_Job[Any]]) -> None:
+def _settle_all(jobs: list[_Job[Any]], on_commit: Callable[[], None] | None) -> None:
+    if on_commit is not None:
+        on_commit()
     for job in jobs:
         if job.future.done():
             continue

@@ -35,6 +35,10 @@ BATCH = 50
 TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 300.0
 IDLE_S = 1.0
+# Rounds start at most this often: each commit that wrote session events wakes the dispatcher,
+# and under load (a LOCK/UNLOCK storm: dozens of commit batches a second) a round per wake-up
+# was a read of the tenants per batch for nothing. Events committed meanwhile wait for the next.
+MIN_ROUND_INTERVAL_S = 0.1
 
 
 def backoff_s(attempts: int) -> float:
@@ -77,11 +81,13 @@ class WebhookDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 await self.deliver_due()
             except Exception:  # a broken round must not end delivery for good
                 log.exception("webhook delivery round failed")
             await self._ctx.events.wait(IDLE_S)
+            await asyncio.sleep(max(0.0, started + MIN_ROUND_INTERVAL_S - time.monotonic()))
         for task in self._running.values():
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
