@@ -143,7 +143,7 @@ def main() -> int:
             stack.callback(proxy.stop)
             sessions = run.provision(proxy, workdir / f"data-{args.db}", files)
             raw = workdir / "stacks.txt"
-            load = _scenario(args, sessions)
+            load = _scenario(args, sessions, workdir)
             load(min(2.0, args.seconds))  # warm-up
             spy = subprocess.Popen([py_spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
                                     "--threads", *(["--gil"] if args.gil else []), "-d", str(int(args.seconds)), "-o", str(raw),
@@ -178,7 +178,7 @@ def _strip_thread_frames(raw: Path) -> None:
     raw.write_text("\n".join(out) + "\n")
 
 
-def _scenario(args: argparse.Namespace, sessions: dict):  # type: ignore[no-untyped-def,type-arg]
+def _scenario(args: argparse.Namespace, sessions: dict, workdir: Path):  # type: ignore[no-untyped-def,type-arg]
     wrk = shutil.which("wrk")
     small = sessions["small.bin"]
     if args.scenario in ("cfi", "cfi1", "getsmall"):
@@ -190,7 +190,7 @@ def _scenario(args: argparse.Namespace, sessions: dict):  # type: ignore[no-unty
     if args.scenario == "lock":
         urls = [s.url() for s in sessions["locks"]]
         if wrk:  # the lighter client (httpx would take as much CPU as the server, on the same cores)
-            script = os.path.join(tempfile.gettempdir(), f"wopi-profile-locks-{os.getpid()}.lua")
+            script = str(workdir / "locks.lua")
             return lambda s: print(measure_lock_unlock_wrk(wrk, urls, script=script, server_pid=os.getpid(),
                                                            duration_s=s, warmup_s=0))
         return lambda s: print(measure_lock_unlock(urls, server_pid=os.getpid(), duration_s=s, warmup_s=0))
