@@ -1,7 +1,7 @@
 """Where the time goes: py-spy on `wopi-proxy serve` under one scenario, stacks folded by library.
 
     .venv/bin/python bench/profile.py --scenario cfi --seconds 12      # CheckFileInfo at c=32 (wrk)
-    .venv/bin/python bench/profile.py --scenario lock --db postgres    # LOCK/UNLOCK, 32 workers
+    .venv/bin/python bench/profile.py --scenario lock --db postgres    # LOCK/UNLOCK, 32 workers (wrk)
     .venv/bin/python bench/profile.py --scenario putnew                # PutFile 1 MiB, new bytes each time
 
 Needs py-spy in the venv (`pip install py-spy`) and the right to ptrace the server (root, or
@@ -28,7 +28,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import postgres as pg  # noqa: E402
 import run  # noqa: E402
-from load import MIB, measure_lock_unlock, measure_put, run_wrk  # noqa: E402
+from load import MIB, measure_lock_unlock, measure_lock_unlock_wrk, measure_put, run_wrk  # noqa: E402
 from trivial_app import SMALL_SIZE  # noqa: E402
 
 # Frames that mean "waiting", not working: left out of the shares.
@@ -144,7 +144,7 @@ def main() -> int:
             stack.callback(proxy.stop)
             sessions = run.provision(proxy, workdir / f"data-{args.db}", files)
             raw = workdir / "stacks.txt"
-            load = _scenario(args, sessions, proxy.pid)
+            load = _scenario(args, sessions, proxy.pid, workdir)
             load(min(2.0, args.seconds))  # warm-up
             spy = subprocess.Popen([py_spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
                                     "--threads", *(["--gil"] if args.gil else []), "-d", str(int(args.seconds)), "-o", str(raw),
@@ -179,7 +179,8 @@ def _strip_thread_frames(raw: Path) -> None:
     raw.write_text("\n".join(out) + "\n")
 
 
-def _scenario(args: argparse.Namespace, sessions: dict, server_pid: int):  # type: ignore[no-untyped-def,type-arg]
+def _scenario(args: argparse.Namespace, sessions: dict, server_pid: int,  # type: ignore[no-untyped-def,type-arg]
+              workdir: Path):
     wrk = shutil.which("wrk")
     small = sessions["small.bin"]
     if args.scenario in ("cfi", "cfi1", "getsmall"):
@@ -190,6 +191,10 @@ def _scenario(args: argparse.Namespace, sessions: dict, server_pid: int):  # typ
                                        duration_s=s))
     if args.scenario == "lock":
         urls = [s.url() for s in sessions["locks"]]
+        if wrk:  # the lighter client (httpx would take as much CPU as the server, on the same cores)
+            script = str(workdir / "locks.lua")
+            return lambda s: print(measure_lock_unlock_wrk(wrk, urls, script=script, server_pid=server_pid,
+                                                           duration_s=s, warmup_s=0))
         return lambda s: print(measure_lock_unlock(urls, server_pid=server_pid, duration_s=s, warmup_s=0))
     body = os.urandom(MIB)
     count = 0

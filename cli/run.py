@@ -29,6 +29,7 @@ from gateway import register_gateway
 from shared.grpc_targets import control_target
 from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls, secure_or_insecure_aio_channel
 from shared import tracing
+from shared.heap import freeze_startup_objects
 from shared.metrics_http import MetricsSource, metrics_app, process_source
 
 log = logging.getLogger("wopi_proxy")
@@ -98,6 +99,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
                                                          observability_of(app).sources, stop)
     http_stop = asyncio.Event()  # set once the bridge worker's saves in flight are done
     http = asyncio.create_task(serve_http(app, sock, http_stop))
+    freeze_startup_objects()  # full collections then skip start-up's objects (shared.heap)
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port, metrics_port=metrics_port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
              running.port, control.data_dir / "admin.key")
@@ -131,6 +133,7 @@ async def control_only(control: ControlSettings, ready_file: str | None) -> None
     running = await start_control(control)
     metrics_port, metrics_task = await _metrics_listener(control.grpc_host, control.metrics_port,
                                                          [running.metrics, process_source()], stop)
+    freeze_startup_objects()
     _write_ready_file(ready_file, grpc_port=running.port, metrics_port=metrics_port)
     try:
         await stop.wait()
@@ -158,6 +161,7 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
         register_gateway(app, control_target(settings.control_address), tls=settings.control_tls)
     http_stop = asyncio.Event()
     http = asyncio.create_task(serve_http(app, sock, http_stop))
+    freeze_startup_objects()
     if on_ready is not None:
         on_ready(port)
     _write_ready_file(ready_file, http_port=port)

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -51,6 +52,8 @@ class NotHere(Exception):
 _REFUSALS = (WopiProxyError, PendingWrite, NotHere)
 MAX_BATCH = 64  # decisions per transaction: bounds a batch's time (and so each budget's wait)
 SQLITE_BUSY = 5
+BEGIN_TRY_MS = 1  # SQLite: one try of BEGIN IMMEDIATE waits this long for the write lock ...
+BEGIN_RETRY_S = 0.001  # ... then the writer sleeps this long and tries again (see _begin_immediate)
 PG_LOCK_NOT_AVAILABLE = "55P03"
 PG_QUERY_CANCELED = "57014"
 
@@ -152,21 +155,26 @@ class DecisionWriter:
                     stopping = True
                     break
                 batch.append(more)
+            emitted = False
             try:
-                self._run_batch(batch)
+                emitted = self._run_batch(batch)
             except BaseException as error:  # noqa: BLE001  (never leave a caller waiting)
                 log.exception("a decision batch failed")
                 for job in batch:
                     job.error = job.error or error
             # One wake-up of each event loop per batch (each call_soon_threadsafe writes to the
-            # loop's self-pipe: per decision, that was the largest cost of a read on the loop).
+            # loop's self-pipe: per decision, that was the largest cost of a read on the loop),
+            # which also wakes the event watchers when the batch committed session events.
             by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
             for job in batch:
                 by_loop.setdefault(job.loop, []).append(job)
+            on_commit = self._on_commit if emitted else None
             for loop, jobs in by_loop.items():
-                loop.call_soon_threadsafe(_settle_all, jobs)
+                loop.call_soon_threadsafe(_settle_all, jobs, on_commit)
+                on_commit = None
 
-    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+    def _run_batch(self, batch: list[_Job[Any]]) -> bool:
+        """Runs the batch's decisions; True when what committed included session events."""
         live = [job for job in batch if _still_wanted(job)]
         while live:
             try:
@@ -177,19 +185,19 @@ class DecisionWriter:
             except DBAPIError as error:
                 if len(live) == 1:
                     live[0].error = _lock_wait_error(error, live[0]) or error
-                    return
+                    return False
                 # The database failed the batch (a PostgreSQL deadlock: a batch takes the row locks
                 # of several decisions, in their order, not the order single transactions keep; a
                 # lock wait cut short by one caller's deadline; a lost connection): each decision
                 # alone, so that one cannot fail the others.
                 log.info("a batch of %d decisions failed (%s); running them one by one", len(live), error)
+                emitted = False
                 for job in live:
                     job.error = None
-                    self._run_batch([job])
-                return
-            if committed and self._on_commit is not None:
-                live[0].loop.call_soon_threadsafe(self._on_commit)
-            return
+                    emitted = self._run_batch([job]) or emitted
+                return emitted
+            return committed
+        return False
 
     def _transaction(self, live: list[_Job[Any]]) -> bool:
         """One transaction over `live`; True when it committed session events.
@@ -250,7 +258,9 @@ def _still_wanted(job: _Job[Any]) -> bool:
     return True
 
 
-def _settle_all(jobs: list[_Job[Any]]) -> None:
+def _settle_all(jobs: list[_Job[Any]], on_commit: Callable[[], None] | None) -> None:
+    if on_commit is not None:
+        on_commit()
     for job in jobs:
         if job.future.done():
             continue
@@ -299,13 +309,29 @@ def _configure_sqlite_writer(engine: Engine, writer: DecisionWriter) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={BEGIN_TRY_MS}")  # each try of _begin_immediate
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        wait_ms = writer.lock_wait_ms
-        if connection.info.get("busy_timeout_ms") != wait_ms:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
-            connection.info["busy_timeout_ms"] = wait_ms
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _begin_immediate(connection, writer.lock_wait_ms)
+
+
+def _begin_immediate(connection: Any, wait_ms: int) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond while another connection (the async engine's
+    transactions: lease renewals, sweeps, provisioning) holds the write lock, for up to `wait_ms`.
+
+    Why not SQLite's busy handler: it sleeps 1, 2, 5, 10, 15, 20, 25 ... up to 100 ms between
+    tries, so a batch waiting for a transaction of a few ms slept on for tens of ms more (8-250
+    ms measured under LOCK/UNLOCK load), and every decision queued behind it waited as long.
+    The connection's own busy timeout stays at BEGIN_TRY_MS for each try: once BEGIN IMMEDIATE
+    holds the write lock, a WAL transaction's statements and COMMIT do not wait for anyone."""
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as error:
+            if getattr(error.orig, "sqlite_errorcode", None) != SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(BEGIN_RETRY_S)

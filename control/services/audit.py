@@ -28,7 +28,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import audit_store, stores
-from control.db.models import AuditChainHead
+from control.db.models import AuditChainHead, Session
 from control.services import validation
 from shared import errors
 from shared.wopi_operation import Decided, WopiOperation
@@ -202,13 +202,21 @@ async def record_refusal(
     client_address: str = "",
     correlation_id: str = "",
 ) -> None:
-    """A refused WOPI request. A token that names a session (expired, closed, for another file,
-    or simply refused this operation) files it under the session's tenant and user, so the
-    tenant sees it; an unknown token goes to the deployment's chain as actor "token"."""
+    """A refused WOPI request (see refusal_fields)."""
     session = await stores.session_by_token_hash(db, token_hash=token_hash)
+    await record(db, **refusal_fields(session, time=time, operation=operation, error=error, file_id=file_id,
+                                      editor=editor, client_address=client_address, correlation_id=correlation_id))
+
+
+def refusal_fields(session: Session | None, *, time: int, operation: str, error: errors.WopiProxyError,
+                   file_id: str, editor: str = "", client_address: str = "", correlation_id: str = "") -> dict[str, Any]:
+    """new_event's fields for a refused WOPI request. A token that names a session (expired,
+    closed, for another file, or simply refused this operation) files it under the session's
+    tenant and user, so the tenant sees it; an unknown token goes to the deployment's chain as
+    actor "token"."""
     lock = error.current_lock if isinstance(error, errors.LockConflict) else ""
-    await record(
-        db, time=time, actor=f"user:{session.user_id}" if session else "token", operation=operation,
+    return dict(
+        time=time, actor=f"user:{session.user_id}" if session else "token", operation=operation,
         outcome=refusal_outcome(error), status=wopi_status(error),
         tenant_id=session.tenant_id if session else None, session_id=session.id if session else None,
         file_id=file_id, detail=f"{error.reason}: {error.message}"[:500], lock_hash=lock_hash_of(lock),

@@ -137,7 +137,7 @@ class Authenticator:
         if cached and now - cached[0] < AUTH_CACHE_SECONDS and now - self._confirmed_at < CONFIRMED_FOR_S:
             return cached[1]
         epoch = self._epoch
-        async with self._ctx.sessions() as db:
+        async with self._ctx.read() as db:  # SQLite: a reader connection, not the write lock
             found = await stores.api_key_with_tenant(db, key_hash=key_hash)
         row, tenant = found if found else (None, None)
         if (row is None or row.revoke_time is not None or not hmac.compare_digest(row.key_hash, key_hash)

@@ -32,7 +32,7 @@ class ReplicaWatch:
 
     async def poll(self) -> None:
         started = time.monotonic()
-        async with self._ctx.sessions() as db:
+        async with self._ctx.read() as db:  # SQLite: a reader connection, not the write lock
             counter = await replica_store.read_counter(db, name=AUTH_COUNTER)
             last_event_id = await replica_store.last_event_id(db)
         self._authenticator.confirm(counter, started)

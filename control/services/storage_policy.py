@@ -20,6 +20,7 @@ Endpoint addresses (where an S3 endpoint_url may point) are the egress policy's 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -123,10 +124,18 @@ class StoragePolicy:
         if protocol in LOCAL_PROTOCOLS:
             self._check_not_protected(root)
 
+    @functools.cached_property
+    def _real_protected_paths(self) -> tuple[str, ...]:
+        """The protected paths resolved once. They are the operator's own files, which no key
+        can move; the root, which a tenant may have made a symlink, is resolved at every check.
+        Why: check_open runs on every grant, on the control plane's writer thread, and each
+        component of a realpath is an lstat that lets go of the GIL (~11 of them per grant for
+        the data dir, secret key and database, each a hand-off to and from the event loop)."""
+        return tuple(os.path.realpath(path) for path in self.protected_paths)
+
     def _check_not_protected(self, root: str) -> None:
         real_root = os.path.realpath(root)
-        for path in self.protected_paths:
-            real = os.path.realpath(path)
+        for real in self._real_protected_paths:
             if _within(real_root, real) or _within(real, real_root):
                 raise StoragePolicyDenied("root", "a storage root may not be, lie inside or contain the control "
                                                   "plane's data dir, secret key or database")

@@ -36,8 +36,10 @@ BATCH = 50
 TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 300.0
 IDLE_S = 1.0
-# Each commit with session events wakes the dispatcher, and each round reads the tenants from the
-# database: rounds start at most this often, so a busy host's saves (one event each) share a round.
+# Rounds start at most this often: each commit that wrote session events wakes the dispatcher,
+# and each round reads the tenants from the database; under load (a LOCK/UNLOCK storm, a busy host's
+# saves: dozens of commit batches a second) a round per wake-up was a read per batch for nothing.
+# Events committed meanwhile wait for the next round.
 MIN_ROUND_INTERVAL_S = 0.25
 
 
@@ -98,7 +100,7 @@ class WebhookDispatcher:
 
     async def deliver_due(self) -> None:
         """Each tenant's delivery runs on its own: a slow receiver only delays its own tenant."""
-        async with self._ctx.sessions() as db:
+        async with self._ctx.read() as db:  # SQLite: a reader connection, not the write lock
             tenants = (await db.exec(select(Tenant).where(Tenant.webhook_url != ""))).all()
         for tenant in tenants:
             task = self._running.get(tenant.id)
@@ -113,7 +115,7 @@ class WebhookDispatcher:
 
     async def _deliver_tenant(self, tenant: Tenant) -> None:
         now = self._ctx.clock()
-        async with self._ctx.sessions() as db:
+        async with self._ctx.read() as db:
             if not await _same_tenant(db, tenant):
                 return  # deleted (or deleted and created again) since the round began
             state = await db.get(WebhookState, tenant.id)

@@ -167,11 +167,23 @@ async def audited(ctx: ServiceContext, caller: Caller, operation: str, *,
 
 
 async def _record_refusal(ctx: ServiceContext, caller: Caller, operation: str, error: WopiProxyError) -> None:
+    token_hash = hash_token(caller.access_token)
+    fields: dict[str, Any] = dict(time=ctx.clock(), operation=operation, error=error, file_id=caller.file_id[:43],
+                                  editor=caller.editor, client_address=caller.client_address,
+                                  correlation_id=caller.correlation_id)
+    if ctx.decisions is not None:
+        # On the writer thread, like the grant it refuses (a lock conflict, say): a transaction of
+        # the async engine would hold SQLite's write lock across event-loop hops while the writer
+        # thread, and every decision queued behind it, waits for it.
+        await ctx.decisions.run(functools.partial(_record_refusal_decision, token_hash=token_hash, fields=fields))
+        return
     async with ctx.transaction() as db:
-        await audit.record_refusal(db, time=ctx.clock(), operation=operation, error=error,
-                                   token_hash=hash_token(caller.access_token), file_id=caller.file_id[:43],
-                                   editor=caller.editor, client_address=caller.client_address,
-                                   correlation_id=caller.correlation_id)
+        await audit.record_refusal(db, token_hash=token_hash, **fields)
+
+
+def _record_refusal_decision(tx: Tx, *, token_hash: str, fields: dict[str, Any]) -> None:
+    session = decision_store.session_by_token_hash(tx, token_hash=token_hash)
+    audit_sync.append(tx, [audit.new_event(**audit.refusal_fields(session, **fields))])
 
 
 async def authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOperation | str, lock_id: str = "",

@@ -7,10 +7,13 @@ strong: each record committed before the reply, one verifiable chain per tenant,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -24,8 +27,11 @@ from control.db.writer import DecisionWriter
 from control.services import audit, audit_queries, deadlines, storages, wopi_access
 from control.services.audit_writer import AuditWriter
 from control.services.context import Principal, ServiceContext
+from control.services.keys import Authenticator
+from control.services.replicas import ReplicaWatch
 from control.services.storage_policy import StoragePolicy
-from shared.errors import AccessTokenInvalid, DeadlineExceeded, FileNotFound, LockConflict, WopiProxyError
+from control.services.webhooks import WebhookDispatcher
+from shared.errors import ApiKeyInvalid, AccessTokenInvalid, DeadlineExceeded, FileNotFound, LockConflict, WopiProxyError
 from tests.control.helpers import OTHER_TENANT, TENANT, FakeClock, OpenSession, caller, file_row
 
 
@@ -257,3 +263,51 @@ async def test_a_refused_lock_in_a_batch_rolls_back_only_itself(
     assert (await file_row(ctx, first.session.row.file_id)).lock_id == "A"
     assert (await file_row(ctx, second.session.row.file_id)).lock_id is None  # its UPDATE rolled back
     assert await lock_events(ctx, second.session.row.id) == []
+
+
+@contextlib.contextmanager
+def sqlite_write_lock(database_url: str) -> Iterator[sqlite3.Connection]:
+    """Another connection holding SQLite's write lock (BEGIN IMMEDIATE) until the block ends or
+    it commits: what a transaction of the async engine (a lease renewal, a sweep) does."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's database-wide write lock")
+    blocker = sqlite3.connect(database_url.partition(":///")[2], isolation_level=None, check_same_thread=False)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        yield blocker
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+async def test_a_lock_waits_while_another_connection_holds_the_write_lock_then_commits(
+    ctx: ServiceContext, open_session: OpenSession, database_url: str
+) -> None:
+    """The writer retries BEGIN IMMEDIATE itself (every millisecond, not SQLite's sleeping
+    backoff): a decision that finds the database locked waits for it and then commits."""
+    opened = await open_session()
+    with sqlite_write_lock(database_url) as blocker:
+        decided = asyncio.create_task(wopi_access.authorize(ctx, caller(opened), operation="Lock", lock_id="L1"))
+        await asyncio.sleep(0.3)
+        assert not decided.done(), decided  # waiting for the lock, not failed
+        blocker.execute("COMMIT")
+        grant = await asyncio.wait_for(decided, 10)
+
+    assert grant.lock_id == "L1"
+    assert (await file_row(ctx, opened.session.row.file_id)).lock_id == "L1"
+
+
+async def test_background_reads_go_on_while_another_connection_holds_the_write_lock(
+    ctx: ServiceContext, database_url: str
+) -> None:
+    """The replica watch (4 times a second), webhook rounds (after each commit with events) and
+    the authenticator's cache misses only read: on SQLite they use reader connections, so they
+    neither wait for the write lock nor hold it while the writer thread waits."""
+    authenticator = Authenticator(ctx)
+    with sqlite_write_lock(database_url):
+        await asyncio.wait_for(ReplicaWatch(ctx, authenticator).poll(), 5)
+        async with httpx.AsyncClient() as client:
+            await asyncio.wait_for(WebhookDispatcher(ctx, client).deliver_due(), 5)
+        with pytest.raises(ApiKeyInvalid):
+            await asyncio.wait_for(authenticator.authenticate("Bearer not-a-key"), 5)
