@@ -269,8 +269,6 @@ async def test_a_refused_lock_in_a_batch_rolls_back_only_itself(
 def sqlite_write_lock(database_url: str) -> Iterator[sqlite3.Connection]:
     """Another connection holding SQLite's write lock (BEGIN IMMEDIATE) until the block ends or
     it commits: what a transaction of the async engine (a lease renewal, a sweep) does."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite's database-wide write lock")
     blocker = sqlite3.connect(database_url.partition(":///")[2], isolation_level=None, check_same_thread=False)
     try:
         blocker.execute("BEGIN IMMEDIATE")
@@ -281,6 +279,10 @@ def sqlite_write_lock(database_url: str) -> Iterator[sqlite3.Connection]:
         blocker.close()
 
 
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # its database-wide write lock
+
+
+@SQLITE_ONLY
 async def test_a_lock_waits_while_another_connection_holds_the_write_lock_then_commits(
     ctx: ServiceContext, open_session: OpenSession, database_url: str
 ) -> None:
@@ -298,6 +300,7 @@ async def test_a_lock_waits_while_another_connection_holds_the_write_lock_then_c
     assert (await file_row(ctx, opened.session.row.file_id)).lock_id == "L1"
 
 
+@SQLITE_ONLY
 async def test_background_reads_go_on_while_another_connection_holds_the_write_lock(
     ctx: ServiceContext, database_url: str
 ) -> None:
