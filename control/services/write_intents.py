@@ -46,6 +46,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -67,6 +68,8 @@ def publish_within_ms(ttl_ms: int) -> int:
     """A writer publishes only within this of Begin's answer: well before the intent may be abandoned."""
     return ttl_ms // 2
 SWEEP_INTERVAL_S = 30.0
+SETTLE_ATTEMPTS = 3  # a settle chosen as a PostgreSQL deadlock's victim is tried again (see settle)
+PG_DEADLOCK = "40P01"
 SWEEP_BATCH = 100
 RESOLVED_RETENTION_MS = 7 * 24 * 3600 * 1000  # resolved intents are kept this long, for operators
 
@@ -243,13 +246,36 @@ async def settle(ctx: ServiceContext, intent_id: str, *, force: bool = False, re
     except WopiProxyError as error:  # storage unreachable: try again later
         log.warning("cannot resolve write intent %s yet: %s", intent_id, error.message)
         return PENDING
+    for attempt in range(1, SETTLE_ATTEMPTS + 1):
+        try:
+            state, expired = await _settle_locked(ctx, intent, storage_row, held=held, kept=kept, force=force,
+                                                  reason=reason)
+            break
+        except DBAPIError as error:
+            # The decision writer's group commit locks a batch's rows in its decisions' order (a file,
+            # then another decision's intent), this transaction an intent and then its file: PostgreSQL
+            # may pick this one as a deadlock's victim. Nothing was committed: settle again.
+            if getattr(error.orig, "sqlstate", None) != PG_DEADLOCK or attempt == SETTLE_ATTEMPTS:
+                raise
+            log.info("settling write intent %s met a deadlock; settling again", intent_id)
+    for number in expired:
+        await storage.delete(version_object_path(intent.file_id, number), internal=True)
+    if state != PENDING:
+        log.info("write intent %s (%s of file %s) %s from storage", intent_id, intent.operation, intent.file_id,
+                 state)
+    return state
+
+
+async def _settle_locked(ctx: ServiceContext, intent: WriteIntent, storage_row: Storage, *, held: bool, kept: bool,
+                         force: bool, reason: str) -> tuple[str, list[int]]:
+    """settle's transaction: the intent and its file locked, then confirmed, abandoned or left."""
     now = ctx.clock()
     expired: list[int] = []
     async with ctx.transaction() as db:
-        row = await db.get(WriteIntent, intent_id, with_for_update=True, populate_existing=True)
+        row = await db.get(WriteIntent, intent.id, with_for_update=True, populate_existing=True)
         locked_file = await stores.get_file_for_update(db, file_id=intent.file_id, tenant_id=intent.tenant_id)
         if row is None or locked_file is None or row.state != PENDING:
-            return row.state if row else ABANDONED
+            return (row.state if row else ABANDONED), expired
         if held:
             done = await confirm(db, intent=row, file=locked_file, storage=storage_row, now=now, by_edge=False,
                                  keep_registered=kept)
@@ -261,12 +287,7 @@ async def settle(ctx: ServiceContext, intent_id: str, *, force: bool = False, re
             state = ABANDONED
         else:
             state = PENDING
-    for number in expired:
-        await storage.delete(version_object_path(intent.file_id, number), internal=True)
-    if state != PENDING:
-        log.info("write intent %s (%s of file %s) %s from storage", intent_id, intent.operation, intent.file_id,
-                 state)
-    return state
+    return state, expired
 
 
 async def sweep(ctx: ServiceContext) -> int:

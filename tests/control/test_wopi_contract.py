@@ -5,7 +5,9 @@ unconfirmed write is resolved from storage, and no commit outlives its caller's 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -234,3 +236,32 @@ async def test_resolved_intents_are_forgotten_after_their_retention(
     await write_intents.sweep(ctx)
     async with ctx.sessions() as db:
         assert await db.get(WriteIntent, begun.intent_id) is None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_settling_an_intent_chosen_as_a_deadlock_victim_settles_again(
+    ctx: ServiceContext, open_session: OpenSession, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A decision batch locks a file and then an intent (its decisions' order); settle locks the
+    intent and then its file. When PostgreSQL breaks that deadlock by failing settle's transaction,
+    settle must settle again, not fail the request that asked for it."""
+    caplog.set_level(logging.INFO, logger="control.services.write_intents")
+    opened = await open_session()
+    begun = await _begin(ctx, opened, timestamp_editor=True)
+    url = database_url.replace("+psycopg", "")
+    with psycopg.connect(url) as blocker, psycopg.connect(url, autocommit=True) as monitor:
+        blocker.execute("SET deadlock_timeout = '60s'")  # so that settle, not the blocker, is the victim
+        blocker.execute("SELECT id FROM files WHERE id = %s FOR UPDATE", (opened.session.row.file_id,))
+        settling = asyncio.ensure_future(write_intents.settle(ctx, begun.intent_id))
+        deadline = time.monotonic() + 30
+        while not monitor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> %s",
+                                  (blocker.info.backend_pid,)).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline and not settling.done(), "settle never waited for the file"
+            await asyncio.sleep(0.02)
+        # The blocker now asks for the intent settle holds: a cycle, which settle's backend detects.
+        asked = asyncio.get_running_loop().run_in_executor(None, lambda: blocker.execute(
+            "SELECT id FROM write_intents WHERE id = %s FOR UPDATE", (begun.intent_id,)).fetchall())
+        await asyncio.wait_for(asked, 30)
+        blocker.rollback()
+    assert await asyncio.wait_for(settling, 30) == write_intents.PENDING
+    assert "met a deadlock; settling again" in caplog.text
