@@ -49,7 +49,8 @@ def create_app(settings: EdgeSettings) -> Quart:
                                 tls=settings.control_tls,
                                 interceptors=observability.client_interceptors(app),
                                 observer=observability.control_rpc_observer(app),
-                                batch_size=settings.control_batch_size)
+                                batch_size=settings.control_batch_size, grant_slots=settings.grant_slots,
+                                grant_slots_per_tenant=settings.grant_slots_per_tenant)
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control,

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
+from edge.tenant_fairness import DEFAULT_GRANT_SLOTS, DEFAULT_GRANT_SLOTS_PER_TENANT, FairSlots, TenantHints
 from edge.call_batching import CallBatcher
 from shared import errors, logs
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
@@ -184,7 +185,9 @@ class ControlClient:
 
     def __init__(self, address: str, api_key: str, *, read_timeout_s: float, write_timeout_s: float,
                  tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = (),
-                 observer: RpcObserver | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 observer: RpcObserver | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                 grant_slots: int = DEFAULT_GRANT_SLOTS,
+                 grant_slots_per_tenant: int = DEFAULT_GRANT_SLOTS_PER_TENANT) -> None:
         # interceptors: tracing; observer: metrics (edge.observability)
         # address: HOST:PORT, or several replicas (shared.grpc_targets)
         self._channel = secure_or_insecure_aio_channel(control_target(address), tls, options=CHANNEL_OPTIONS,
@@ -200,6 +203,9 @@ class ControlClient:
         batch_size = 1 if interceptors else batch_size
         self._read_grants = self._grant_batcher(write=False, batch_size=batch_size)
         self._write_grants = self._grant_batcher(write=True, batch_size=batch_size)
+        # Shared fairly between tenants (edge/tenant_fairness.py); 0 slots: no limit, no queue.
+        self._grant_slots = FairSlots(grant_slots, grant_slots_per_tenant) if grant_slots else None
+        self._tenant_hints = TenantHints()
 
     async def close(self) -> None:
         await self._channel.close()
@@ -259,10 +265,14 @@ class ControlClient:
                         old_lock_id: str = "", user_info: str = "") -> Grant:
         request = edge_pb.AuthorizeWopiRequestRequest(
             call=caller.call(operation, lock_id=lock_id, old_lock_id=old_lock_id), user_info=user_info)
-        if operation in READ_OPERATIONS:
-            grant = await self._read_grants.call(request, self._read_timeout)
+        batcher, timeout = ((self._read_grants, self._read_timeout) if operation in READ_OPERATIONS
+                            else (self._write_grants, self._write_timeout))
+        if self._grant_slots is None:
+            grant = await batcher.call(request, timeout)
         else:
-            grant = await self._write_grants.call(request, self._write_timeout)
+            async with self._grant_slots.slot(self._tenant_hints.share(caller.access_token)):
+                grant = await batcher.call(request, timeout)
+            self._tenant_hints.learn(caller.access_token, grant.tenant_id)
         logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
         return grant
 

@@ -24,6 +24,10 @@ class EdgeSettings:
     control_write_timeout_s: float = 15.0
     # Grants of concurrent requests share one call, this many at most (edge/call_batching.py); 1: no sharing.
     control_batch_size: int = 64
+    # Grants asked at once (0: no limit), and a tenant's most while others are active too
+    # (edge/tenant_fairness.py).
+    grant_slots: int = 64
+    grant_slots_per_tenant: int = 4
     # How the edge learns the URL an editor called (proof keys sign it): a configured public base
     # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
     public_url: str | None = None

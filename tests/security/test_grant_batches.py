@@ -187,3 +187,21 @@ def test_the_same_token_twice_in_a_batch_is_two_requests_with_two_records(
     assert [r.WhichOneof("outcome") for r in reply.results] == ["grant", "grant"], deployment.log()
     recorded = [e.correlation_id for e in events(deployment.api(), tenant_id=acme.tenant_id, operation="GetFile")]
     assert sorted(c for c in recorded if c.startswith("twice-")) == ["twice-0", "twice-1"]
+
+
+def test_requests_of_two_tenants_queued_for_fair_shares_each_get_their_own_answer(
+        shape: str, deploy: Callable[..., Deployment]) -> None:
+    """The per-tenant shares of grant slots (edge/tenant_fairness.py) at their tightest: two slots,
+    one per tenant while both are active. Requests wait for a slot, in share order rather than
+    arrival order; none may be lost, answered twice, or answered with another request's grant."""
+    deployment = deploy(shape, edge_args=("--grant-slots", "2", "--grant-slots-per-tenant", "1"))
+    acme, globex = _two_tenants(deployment)
+
+    async def waves() -> list[tuple[str, int, str]]:
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
+            return [answer for wave in range(3) for answer in await _wave(client, acme, globex, wave)]
+
+    answers = asyncio.run(waves())
+    expected = {"acme": (200, "acme.docx"), "globex": (200, "globex.docx"), "cross": (401, "")}
+    wrong = [a for a in answers if (a[1], a[2]) != expected[a[0]]]
+    assert len(answers) == 3 * 48 and not wrong, (wrong, deployment.log()[-3000:])

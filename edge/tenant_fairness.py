@@ -1,0 +1,174 @@
+"""Fair shares of the edge's grant calls between tenants, so that one tenant's flood does not
+queue another tenant's requests behind it.
+
+Every WOPI request starts with a grant of the control plane. A tenant alone may have up to `slots`
+grants out at once, so its throughput is kept. While other tenants are active too (a request in
+the last half second), each may have at most `per_tenant` out; the rest of its requests wait, and a
+freed slot goes to the waiting tenant holding the fewest (the longest-waiting one on a tie). The
+requests that wait cost the edge nothing until let in, which is what makes room on the edge's
+event loop for the other tenants' requests: without the cap every connection of a flood gets as
+much of the edge as each of another tenant's few.
+
+The tenant of a request is known only once its grant is back, so the edge remembers, per token
+(as a SHA-256 digest, in an LRU of fixed size), the tenant its last grant named. Tokens not granted
+yet all queue as one share of their own: made-up tokens cannot add shares to crowd out tenants,
+and a new session waits there only for its first grant. The hint only orders the queue: it never
+grants or refuses anything, and a wrong one (a token now refused) costs its request a place in a
+queue.
+
+Only the grant is gated: a slot is held for one control-plane call with a deadline, never while
+bytes stream to or from an editor, so slow editors cannot hold slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+DEFAULT_GRANT_SLOTS = 64
+DEFAULT_GRANT_SLOTS_PER_TENANT = 4
+ACTIVE_WINDOW_S = 0.5
+MAX_REMEMBERED_TOKENS = 50_000
+NEW_TOKENS = "(tokens not granted yet)"
+
+
+class TenantHints:
+    """Token digest -> the tenant its last grant named; bounded, least recently used first out."""
+
+    def __init__(self, max_tokens: int = MAX_REMEMBERED_TOKENS) -> None:
+        self._max = max(1, max_tokens)
+        self._tenants: OrderedDict[bytes, str] = OrderedDict()
+
+    @staticmethod
+    def _digest(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def share(self, token: str) -> str:
+        """The share a request of `token` queues in: the tenant of its last grant, else NEW_TOKENS."""
+        tenant = self._tenants.get(self._digest(token))
+        return f"tenant:{tenant}" if tenant is not None else NEW_TOKENS
+
+    def learn(self, token: str, tenant_id: str) -> None:
+        digest = self._digest(token)
+        self._tenants[digest] = tenant_id
+        self._tenants.move_to_end(digest)
+        while len(self._tenants) > self._max:
+            self._tenants.popitem(last=False)
+
+
+class FairSlots:
+    """A lone share may hold `slots`; while several are active, each at most `per_tenant`."""
+
+    def __init__(self, slots: int, per_tenant: int, *, active_window_s: float = ACTIVE_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if slots < 1 or per_tenant < 1:
+            raise ValueError("slots and per_tenant must be at least 1")
+        self._slots = slots
+        self._per_tenant = min(per_tenant, slots)
+        self._window = active_window_s
+        self._clock = clock
+        self._taken = 0
+        self._held: dict[str, int] = {}
+        self._waiting: dict[str, deque[tuple[int, asyncio.Future[None]]]] = {}
+        self._seen: OrderedDict[str, float] = OrderedDict()  # share -> last acquire or release
+        self._order = itertools.count()
+
+    @property
+    def taken(self) -> int:
+        return self._taken
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(queue) for queue in self._waiting.values())
+
+    @asynccontextmanager
+    async def slot(self, share: str) -> AsyncIterator[None]:
+        await self._acquire(share)
+        try:
+            yield
+        finally:
+            self._release(share)
+
+    def _cap(self) -> int:
+        return self._slots if self._active_shares() <= 1 else self._per_tenant
+
+    def _active_shares(self) -> int:
+        """Shares seen within the window, or holding or waiting for a slot now."""
+        stale = self._clock() - self._window
+        for _ in range(len(self._seen)):
+            share, seen = next(iter(self._seen.items()))
+            if seen >= stale:
+                break
+            if share in self._held or share in self._waiting:
+                self._seen.move_to_end(share)  # busy for longer than the window: still active
+            else:
+                del self._seen[share]
+        return len(self._seen)
+
+    def _touch(self, share: str) -> None:
+        self._seen[share] = self._clock()
+        self._seen.move_to_end(share)
+
+    async def _acquire(self, share: str) -> None:
+        self._touch(share)
+        if not self._waiting and self._taken < self._slots and self._held.get(share, 0) < self._cap():
+            self._take(share)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (next(self._order), future)
+        self._waiting.setdefault(share, deque()).append(entry)
+        self._let_in()  # a share that may go first (it holds fewer) need not wait for a release
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # let in just as its caller went away
+                self._release(share)
+            else:
+                self._forget(share, entry)
+            raise
+
+    def _take(self, share: str) -> None:
+        self._taken += 1
+        self._held[share] = self._held.get(share, 0) + 1
+
+    def _release(self, share: str) -> None:
+        self._touch(share)
+        self._taken -= 1
+        held = self._held[share] - 1
+        if held:
+            self._held[share] = held
+        else:
+            del self._held[share]
+        self._let_in()
+
+    def _forget(self, share: str, entry: tuple[int, asyncio.Future[None]]) -> None:
+        queue = self._waiting.get(share)
+        if queue is None:
+            return
+        try:
+            queue.remove(entry)
+        except ValueError:
+            pass
+        if not queue:
+            del self._waiting[share]
+        self._let_in()  # its place may have been what held others back
+
+    def _let_in(self) -> None:
+        cap = self._cap()
+        while self._taken < self._slots and self._waiting:
+            share = min(self._waiting, key=lambda s: (self._held.get(s, 0), self._waiting[s][0][0]))
+            if self._held.get(share, 0) >= cap:
+                return  # every waiting share is at its cap: the next release lets one in
+            queue = self._waiting[share]
+            _, future = queue.popleft()
+            if not queue:
+                del self._waiting[share]
+            if future.done():  # cancelled, its caller not yet woken to forget it
+                continue
+            self._take(share)
+            future.set_result(None)
