@@ -550,6 +550,7 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
         p99 = b.lock.p99_ms
         add(f"[{b.name}] LOCK/UNLOCK p99 ms (c={LOCK_FILES}, {b.lock.tool})", p99, None,
             f"<= {TARGETS['lock_p99_ms']:.0f} ms", None if p99 is None else p99 <= TARGETS["lock_p99_ms"])
+        add(f"[{b.name}]   ... vs /grpc p99 (same machine, same run)", p99, ref.p99_ms)
         add(f"[{b.name}] LOCK/UNLOCK req/s", b.lock.requests_per_s, None)
         add(f"[{b.name}] LOCK/UNLOCK CPU ms/req", b.lock.cpu_ms_per_request, None)
         if b.lock_httpx:

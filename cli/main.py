@@ -232,11 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_int("WOPI_PROXY_GRANT_SLOTS", 64),
                        help="most grants the edge asks of the control plane at once (env WOPI_PROXY_GRANT_SLOTS, "
                             "default 64; 0: no limit and no per-tenant shares)")
-    flood.add_argument("--grant-slots-per-tenant", type=int, metavar="N",
-                       default=_env_int("WOPI_PROXY_GRANT_SLOTS_PER_TENANT", 4),
-                       help="most grants one tenant has out while other tenants are active too, so that one "
-                            "tenant's flood does not queue the others' requests (env "
-                            "WOPI_PROXY_GRANT_SLOTS_PER_TENANT, default 4)")
+    flood.add_argument("--grant-slots-lead", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_GRANT_SLOTS_LEAD", 2),
+                       help="most grants one tenant has out beyond the busiest other tenant while others are "
+                            "active too, so that one tenant's flood does not queue the others' requests (env "
+                            "WOPI_PROXY_GRANT_SLOTS_LEAD, default 2)")
 
     egress = argparse.ArgumentParser(add_help=False)
     egress.add_argument("--egress-allow", action="append", metavar="CIDR",
@@ -534,12 +534,12 @@ def _run_service(args: argparse.Namespace) -> None:
     if args.command in ("edge", "serve"):
         if not 1 <= args.control_batch_size <= MAX_GRANTS_PER_CALL:
             raise SystemExit(f"error: --control-batch-size must be between 1 and {MAX_GRANTS_PER_CALL}")
-        if args.grant_slots < 0 or args.grant_slots_per_tenant < 1:
-            raise SystemExit("error: --grant-slots must be 0 (no limit) or more, --grant-slots-per-tenant at least 1")
+        if args.grant_slots < 0 or args.grant_slots_lead < 1:
+            raise SystemExit("error: --grant-slots must be 0 (no limit) or more, --grant-slots-lead at least 1")
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
                         "refusal_report_interval_s": args.refusal_report_interval,
                         "control_batch_size": args.control_batch_size, "grant_slots": args.grant_slots,
-                        "grant_slots_per_tenant": args.grant_slots_per_tenant,
+                        "grant_slots_lead": args.grant_slots_lead,
                         "trust_forwarded_headers": args.trust_forwarded_headers,
                         "bridge_worker": args.bridge_worker, "bridge_wopi_url": args.bridge_wopi_url or None}
     if args.command == "edge":

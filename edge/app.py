@@ -16,8 +16,13 @@ from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedBody, BoundedHTTPConnection, BoundedRequest
+from edge.wopi.errors import (
+    RETRY_AFTER_S,
+    domain_error_response,
+    http_error_response,
+    unexpected_error_response,
+)
 from edge.wopi.flood import InvalidTokenLimiter, report_periodically
-from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.egress import EgressPolicy
 from shared.errors import WopiProxyError
@@ -50,7 +55,8 @@ def create_app(settings: EdgeSettings) -> Quart:
                                 interceptors=observability.client_interceptors(app),
                                 observer=observability.control_rpc_observer(app),
                                 batch_size=settings.control_batch_size, grant_slots=settings.grant_slots,
-                                grant_slots_per_tenant=settings.grant_slots_per_tenant)
+                                grant_slots_lead=settings.grant_slots_lead)
+        observability.watch_grant_slots(app, control.grant_slots)
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control,

@@ -15,8 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
-from edge.tenant_fairness import DEFAULT_GRANT_SLOTS, DEFAULT_GRANT_SLOTS_PER_TENANT, FairSlots, TenantHints
 from edge.call_batching import CallBatcher
+from edge.tenant_fairness import DEFAULT_GRANT_SLOTS, DEFAULT_GRANT_SLOTS_LEAD, FairSlots, TenantHints
 from shared import errors, logs
 from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
 from shared.grpc_targets import control_target
@@ -187,7 +187,7 @@ class ControlClient:
                  tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = (),
                  observer: RpcObserver | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                  grant_slots: int = DEFAULT_GRANT_SLOTS,
-                 grant_slots_per_tenant: int = DEFAULT_GRANT_SLOTS_PER_TENANT) -> None:
+                 grant_slots_lead: int = DEFAULT_GRANT_SLOTS_LEAD) -> None:
         # interceptors: tracing; observer: metrics (edge.observability)
         # address: HOST:PORT, or several replicas (shared.grpc_targets)
         self._channel = secure_or_insecure_aio_channel(control_target(address), tls, options=CHANNEL_OPTIONS,
@@ -204,8 +204,12 @@ class ControlClient:
         self._read_grants = self._grant_batcher(write=False, batch_size=batch_size)
         self._write_grants = self._grant_batcher(write=True, batch_size=batch_size)
         # Shared fairly between tenants (edge/tenant_fairness.py); 0 slots: no limit, no queue.
-        self._grant_slots = FairSlots(grant_slots, grant_slots_per_tenant) if grant_slots else None
+        self._grant_slots = FairSlots(grant_slots, grant_slots_lead) if grant_slots else None
         self._tenant_hints = TenantHints()
+
+    @property
+    def grant_slots(self) -> FairSlots | None:
+        return self._grant_slots
 
     async def close(self) -> None:
         await self._channel.close()

@@ -8,7 +8,7 @@ failure reasons from a fixed list. Never a tenant, user, file, session or token.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Seconds; WOPI requests range from a cached CheckFileInfo to a multi-GiB PutFile.
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -73,5 +73,13 @@ class EdgeMetrics:
                                           "The edge's calls to the control plane that failed, by method and gRPC "
                                           "code (refusals such as PERMISSION_DENIED included).", ["method", "code"],
                                           registry=r)
+        # Fair shares of grants (edge/tenant_fairness.py): requests queued because their tenant is
+        # past its lead while others are active, or because every slot is taken.
+        self.grant_slots_taken = Gauge("wopi_proxy_edge_grant_slots_taken",
+                                       "Grants the edge has asked of the control plane and not had back yet.",
+                                       registry=r)
+        self.grants_waiting = Gauge("wopi_proxy_edge_grants_waiting",
+                                    "WOPI requests waiting for a grant slot (their tenant past its lead while "
+                                    "other tenants are active, or every slot taken).", registry=r)
         for label in ("other", *(label for _, label in PROOF_REASONS)):
             self.proof_failures.labels(label)

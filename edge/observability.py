@@ -24,6 +24,7 @@ from quart import Quart, Response, g, request
 
 from edge.metrics import EdgeMetrics, proof_reason_label, protocol_label
 from edge.request_headers import header
+from edge.tenant_fairness import FairSlots
 from edge.wopi import operations
 from shared import errors, logs, tracing
 from shared.metrics_http import MetricsSource, StaticSource, render
@@ -234,6 +235,14 @@ def client_interceptors(app: Quart) -> list[Any]:
     taken by ControlClient itself, through control_rpc_observer: an aio client interceptor runs
     each call through an extra task, a cost the hot path pays on every request)."""
     return tracing.grpc_client_interceptors()
+
+
+def watch_grant_slots(app: Quart, slots: FairSlots | None) -> None:
+    """The fair-share gauges read the slots at scrape time (nothing to update per request)."""
+    if slots is not None:
+        metrics = of(app).metrics
+        metrics.grant_slots_taken.set_function(lambda: slots.taken)
+        metrics.grants_waiting.set_function(lambda: slots.waiting)
 
 
 def control_rpc_observer(app: Quart) -> ControlRpcMetrics:

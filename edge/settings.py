@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.grpc_channel import PLAINTEXT, TlsSettings
 from shared.egress import IPNetwork
+from shared.grpc_channel import PLAINTEXT, TlsSettings
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,10 @@ class EdgeSettings:
     control_write_timeout_s: float = 15.0
     # Grants of concurrent requests share one call, this many at most (edge/call_batching.py); 1: no sharing.
     control_batch_size: int = 64
-    # Grants asked at once (0: no limit), and a tenant's most while others are active too
-    # (edge/tenant_fairness.py).
+    # Grants asked at once (0: no limit), and how many a tenant may have out beyond the busiest
+    # other tenant while others are active too (edge/tenant_fairness.py).
     grant_slots: int = 64
-    grant_slots_per_tenant: int = 4
+    grant_slots_lead: int = 2
     # How the edge learns the URL an editor called (proof keys sign it): a configured public base
     # URL wins; else X-Forwarded-Proto/Host/Prefix when the proxy in front is trusted; else Host.
     public_url: str | None = None

@@ -1,13 +1,15 @@
 """Fair shares of the edge's grant calls between tenants, so that one tenant's flood does not
 queue another tenant's requests behind it.
 
-Every WOPI request starts with a grant of the control plane. A tenant alone may have up to `slots`
-grants out at once, so its throughput is kept. While other tenants are active too (a request in
-the last half second), each may have at most `per_tenant` out; the rest of its requests wait, and a
-freed slot goes to the waiting tenant holding the fewest (the longest-waiting one on a tie). The
-requests that wait cost the edge nothing until let in, which is what makes room on the edge's
-event loop for the other tenants' requests: without the cap every connection of a flood gets as
-much of the edge as each of another tenant's few.
+Every WOPI request starts with a grant of the control plane. At most `slots` grants are out at
+once. A tenant alone may use them all, so its throughput is kept. While other tenants are active
+too (a request in the last half second), a tenant may have at most `lead` grants out beyond what
+the busiest of the others has; the rest of its requests wait, and a freed slot goes to the waiting
+tenant holding the fewest (the longest-waiting one on a tie). The requests that wait cost the edge
+nothing until let in, which is what makes room on the edge's event loop for the other tenants'
+requests: without the cap every connection of a flood gets as much of the edge as each of another
+tenant's few. Tenants that are equally busy are never held back (the lead is over each other),
+so many tenants together keep the throughput of one.
 
 The tenant of a request is known only once its grant is back, so the edge remembers, per token
 (as a SHA-256 digest, in an LRU of fixed size), the tenant its last grant named. Tokens not granted
@@ -31,7 +33,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 DEFAULT_GRANT_SLOTS = 64
-DEFAULT_GRANT_SLOTS_PER_TENANT = 4
+DEFAULT_GRANT_SLOTS_LEAD = 2
 ACTIVE_WINDOW_S = 0.5
 MAX_REMEMBERED_TOKENS = 50_000
 NEW_TOKENS = "(tokens not granted yet)"
@@ -62,14 +64,15 @@ class TenantHints:
 
 
 class FairSlots:
-    """A lone share may hold `slots`; while several are active, each at most `per_tenant`."""
+    """A lone share may hold `slots`; while several are active, each at most `lead` beyond the
+    busiest other one."""
 
-    def __init__(self, slots: int, per_tenant: int, *, active_window_s: float = ACTIVE_WINDOW_S,
+    def __init__(self, slots: int, lead: int, *, active_window_s: float = ACTIVE_WINDOW_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if slots < 1 or per_tenant < 1:
-            raise ValueError("slots and per_tenant must be at least 1")
+        if slots < 1 or lead < 1:
+            raise ValueError("slots and lead must be at least 1")
         self._slots = slots
-        self._per_tenant = min(per_tenant, slots)
+        self._lead = lead
         self._window = active_window_s
         self._clock = clock
         self._taken = 0
@@ -94,8 +97,11 @@ class FairSlots:
         finally:
             self._release(share)
 
-    def _cap(self) -> int:
-        return self._slots if self._active_shares() <= 1 else self._per_tenant
+    def _cap(self, share: str) -> int:
+        if self._active_shares() <= 1:
+            return self._slots
+        busiest_other = max((held for other, held in self._held.items() if other != share), default=0)
+        return busiest_other + self._lead
 
     def _active_shares(self) -> int:
         """Shares seen within the window, or holding or waiting for a slot now."""
@@ -116,7 +122,7 @@ class FairSlots:
 
     async def _acquire(self, share: str) -> None:
         self._touch(share)
-        if not self._waiting and self._taken < self._slots and self._held.get(share, 0) < self._cap():
+        if not self._waiting and self._taken < self._slots and self._held.get(share, 0) < self._cap(share):
             self._take(share)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -159,11 +165,10 @@ class FairSlots:
         self._let_in()  # its place may have been what held others back
 
     def _let_in(self) -> None:
-        cap = self._cap()
         while self._taken < self._slots and self._waiting:
             share = min(self._waiting, key=lambda s: (self._held.get(s, 0), self._waiting[s][0][0]))
-            if self._held.get(share, 0) >= cap:
-                return  # every waiting share is at its cap: the next release lets one in
+            if self._held.get(share, 0) >= self._cap(share):
+                return  # the one holding the fewest is at its cap, so is every other: a release lets one in
             queue = self._waiting[share]
             _, future = queue.popleft()
             if not queue:

@@ -1,5 +1,6 @@
 """edge.tenant_fairness: a lone tenant may use every grant slot; while other tenants are active,
-each holds at most its share, and a freed slot goes to the waiting tenant holding the fewest.
+none holds more than `lead` beyond the busiest other one, and a freed slot goes to the waiting
+tenant holding the fewest.
 
 FairSlots is pure asyncio and takes a clock, so these run without servers or sleeps; the wiring
 into real grants is covered in tests/security/test_grant_batches.py."""
@@ -69,7 +70,7 @@ def test_a_lone_tenant_may_hold_every_slot() -> None:
     run(scenario())
 
 
-def test_while_another_tenant_is_active_a_tenant_holds_at_most_its_share() -> None:
+def test_while_another_tenant_is_active_a_tenant_holds_at_most_lead_beyond_it() -> None:
     async def scenario() -> None:
         holder = Holder(FairSlots(8, 2, clock=Clock()))
         holder.start("b")
@@ -77,8 +78,34 @@ def test_while_another_tenant_is_active_a_tenant_holds_at_most_its_share() -> No
         for _ in range(5):
             holder.start("a")
         await settle()
-        assert holder.admitted == ["b0", "a1", "a2"]
-        assert holder.slots.waiting == 3
+        assert holder.admitted == ["b0", "a1", "a2", "a3"]  # b holds 1, so a up to 1 + 2
+        assert holder.slots.waiting == 2
+
+    run(scenario())
+
+
+def test_an_active_tenant_holding_nothing_still_holds_the_flood_to_its_lead() -> None:
+    async def scenario() -> None:
+        holder = Holder(FairSlots(8, 2, clock=Clock()))
+        quiet = holder.start("quiet")
+        await settle()
+        holder.release(quiet)  # between two of its requests: active, holding none
+        await settle()
+        for _ in range(5):
+            holder.start("flood")
+        await settle()
+        assert holder.slots.taken == 2
+
+    run(scenario())
+
+
+def test_equally_busy_tenants_are_not_held_back() -> None:
+    async def scenario() -> None:
+        holder = Holder(FairSlots(32, 2, clock=Clock()))
+        for n in range(24):
+            holder.start(f"t{n % 4}-")
+        await settle()
+        assert holder.slots.taken == 24 and holder.slots.waiting == 0
 
     run(scenario())
 
@@ -99,18 +126,18 @@ def test_another_tenants_first_request_is_let_in_before_a_floods_waiting_ones() 
     run(scenario())
 
 
-def test_a_tenant_over_its_share_waits_until_it_is_back_under_it() -> None:
+def test_a_tenant_past_its_lead_waits_until_it_is_back_within_it() -> None:
     async def scenario() -> None:
         holder = Holder(FairSlots(8, 2, clock=Clock()))
-        first = [holder.start("flood") for _ in range(4)]
+        first = [holder.start("flood") for _ in range(5)]
         await settle()
-        holder.start("quiet")
+        holder.start("quiet")  # holds 1: the flood may hold 3
         late = holder.start("flood")
         await settle()
         holder.release(first[0])
-        await settle()
-        assert f"flood{late}" not in holder.admitted  # still holds 3, over its share of 2
         holder.release(first[1])
+        await settle()
+        assert f"flood{late}" not in holder.admitted  # still holds 3
         holder.release(first[2])
         await settle()
         assert f"flood{late}" in holder.admitted
@@ -125,7 +152,7 @@ def test_a_tenant_alone_again_after_the_window_may_take_every_slot() -> None:
         quiet = holder.start("quiet")
         flood = [holder.start("flood") for _ in range(6)]
         await settle()
-        assert holder.slots.taken == 3
+        assert holder.slots.taken == 4  # quiet's 1, the flood's 1 + 2
         holder.release(quiet)
         await settle()
         clock.now += 0.6  # the other tenant has been quiet for longer than the window

@@ -194,7 +194,7 @@ def test_requests_of_two_tenants_queued_for_fair_shares_each_get_their_own_answe
     """The per-tenant shares of grant slots (edge/tenant_fairness.py) at their tightest: two slots,
     one per tenant while both are active. Requests wait for a slot, in share order rather than
     arrival order; none may be lost, answered twice, or answered with another request's grant."""
-    deployment = deploy(shape, edge_args=("--grant-slots", "2", "--grant-slots-per-tenant", "1"))
+    deployment = deploy(shape, edge_args=("--grant-slots", "2", "--grant-slots-lead", "1"))
     acme, globex = _two_tenants(deployment)
 
     async def waves() -> list[tuple[str, int, str]]:
@@ -205,3 +205,7 @@ def test_requests_of_two_tenants_queued_for_fair_shares_each_get_their_own_answe
     expected = {"acme": (200, "acme.docx"), "globex": (200, "globex.docx"), "cross": (401, "")}
     wrong = [a for a in answers if (a[1], a[2]) != expected[a[0]]]
     assert len(answers) == 3 * 48 and not wrong, (wrong, deployment.log()[-3000:])
+    metrics = httpx.get(deployment.http_url + "/metrics", timeout=30).text
+    for gauge in ("wopi_proxy_edge_grant_slots_taken", "wopi_proxy_edge_grants_waiting"):
+        found = re.search(rf"^{gauge} (\S+)$", metrics, re.MULTILINE)
+        assert found and float(found.group(1)) == 0.0, (gauge, found)  # every slot given back
