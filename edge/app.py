@@ -16,13 +16,8 @@ from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedBody, BoundedHTTPConnection, BoundedRequest
-from edge.wopi.errors import (
-    RETRY_AFTER_S,
-    domain_error_response,
-    http_error_response,
-    unexpected_error_response,
-)
 from edge.wopi.flood import InvalidTokenLimiter, report_periodically
+from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
 from edge.wopi.routes import blueprint as wopi_blueprint
 from shared.egress import EgressPolicy
 from shared.errors import WopiProxyError

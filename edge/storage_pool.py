@@ -6,10 +6,9 @@ edge's own egress policy (--egress-allow of the edge, not the control plane's).
 
 from __future__ import annotations
 
-from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
-
 from edge.observability import note_storage
 from shared.egress import EgressPolicy
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from shared.storage import FsspecStorage
 
 MAX_ENTRIES = 1024

@@ -25,12 +25,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from quart import Response
-from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.bridge import text_profile
 from edge.bridge.apps.hocuspocus import rev_of
 from edge.bridge.wopi_client import WopiRefused, WopiUnavailable
 from shared.errors import WopiProxyError
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 if TYPE_CHECKING:
     from edge.bridge.apps import WebhookCall

@@ -12,12 +12,12 @@ import secrets
 from urllib.parse import urlsplit
 
 from quart import Blueprint, Response, render_template_string
-from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.bridge.launch import BridgeOpenFailed, open_bridged
 from edge.bridge.services import bridge_services
 from edge.runtime import runtime
 from edge.wopi.caller import client_address
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 from shared.errors import LaunchCodeInvalid
 
 blueprint = Blueprint("host", __name__)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from quart import request
 
 from edge.control_client import WopiCaller
-from edge.observability import request_id
 from edge.request_headers import header
+from edge.observability import request_id
 from edge.runtime import runtime
 from edge.wopi.headers import editor_header, from_timestamp_editor
 from edge.wopi.public_url import public_request_url

@@ -12,8 +12,8 @@ from quart import Blueprint, Response
 
 from edge.control_client import WopiCaller
 from edge.request_headers import header
-from edge.runtime import runtime
 from edge.wopi import files, locks, put_file, put_relative, rename_delete, user_info
+from edge.runtime import runtime
 from edge.wopi.caller import checkable, client_address, current_caller, request_token
 from edge.wopi.errors import domain_error_response
 from shared.errors import AccessTokenInvalid, FileNotFound, TooManyInvalidTokens, UnsupportedOperation

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import httpx
-from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.bridge.apps.base import BridgedApp, Entry
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 if TYPE_CHECKING:
     from quart import Response

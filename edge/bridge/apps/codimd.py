@@ -35,10 +35,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.bridge.apps._http import call, unavailable_if_transient
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 log = logging.getLogger(__name__)
 

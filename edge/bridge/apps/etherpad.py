@@ -28,12 +28,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.bridge import text_profile
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
 from shared import signatures
 from shared.errors import WopiProxyError
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 log = logging.getLogger(__name__)
 
