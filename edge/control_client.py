@@ -63,6 +63,7 @@ class WopiCaller:
     file_id: str
     client_address: str
     correlation_id: str
+    token_digest: str  # of access_token (edge.wopi.flood.token_digest): what the tenant hints key on
     editor: str = ""
     # The proof-key headers and the URL they sign, checked by the control plane.
     proof: str = ""
@@ -274,9 +275,9 @@ class ControlClient:
         if self._grant_slots is None:
             grant = await batcher.call(request, timeout)
         else:
-            async with self._grant_slots.slot(self._tenant_hints.share(caller.access_token)):
+            async with self._grant_slots.slot(self._tenant_hints.share(caller.token_digest)):
                 grant = await batcher.call(request, timeout)
-            self._tenant_hints.learn(caller.access_token, grant.tenant_id)
+            self._tenant_hints.learn(caller.token_digest, grant.tenant_id)
         logs.annotate(tenant=grant.tenant_id)  # the request's log lines say whose it was
         return grant
 

@@ -25,7 +25,6 @@ bytes stream to or from an editor, so slow editors cannot hold slots.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import time
 from collections import OrderedDict, deque
@@ -40,25 +39,21 @@ NEW_TOKENS = "(tokens not granted yet)"
 
 
 class TenantHints:
-    """Token digest -> the tenant its last grant named; bounded, least recently used first out."""
+    """Token digest -> the tenant its last grant named; bounded, least recently used first out.
+    Keyed on the digest each request already has (edge.wopi.caller): it never sees a token."""
 
     def __init__(self, max_tokens: int = MAX_REMEMBERED_TOKENS) -> None:
         self._max = max(1, max_tokens)
-        self._tenants: OrderedDict[bytes, str] = OrderedDict()
+        self._tenants: OrderedDict[str, str] = OrderedDict()
 
-    @staticmethod
-    def _digest(token: str) -> bytes:
-        return hashlib.sha256(token.encode()).digest()
-
-    def share(self, token: str) -> str:
-        """The share a request of `token` queues in: the tenant of its last grant, else NEW_TOKENS."""
-        tenant = self._tenants.get(self._digest(token))
+    def share(self, token_digest: str) -> str:
+        """The share a request queues in: the tenant of its token's last grant, else NEW_TOKENS."""
+        tenant = self._tenants.get(token_digest)
         return f"tenant:{tenant}" if tenant is not None else NEW_TOKENS
 
-    def learn(self, token: str, tenant_id: str) -> None:
-        digest = self._digest(token)
-        self._tenants[digest] = tenant_id
-        self._tenants.move_to_end(digest)
+    def learn(self, token_digest: str, tenant_id: str) -> None:
+        self._tenants[token_digest] = tenant_id
+        self._tenants.move_to_end(token_digest)
         while len(self._tenants) > self._max:
             self._tenants.popitem(last=False)
 

@@ -44,6 +44,8 @@ def address_key(address: str) -> str:
 
 
 def token_digest(token: str) -> str:
+    """What the edge keeps of a token (here, and in edge.tenant_fairness): its SHA-256, in hex.
+    A request's is computed once (edge.wopi.caller.request_token_digest)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -83,12 +85,13 @@ class InvalidTokenLimiter:
             bucket.updated = now
         return bucket
 
-    def retry_after(self, address: str, token: str) -> int | None:
-        """Seconds the address must wait before its next request, or None when it may go on."""
+    def retry_after(self, address: str, digest: str) -> int | None:
+        """Seconds the address must wait before its next request, or None when it may go on.
+        `digest`: the request's token as token_digest() gives it ("" when none)."""
         if not self.enabled:
             return None
         now = self._clock()
-        if token and self._is_trusted(token, now):
+        if digest and self._is_trusted(digest, now):
             return None
         bucket = self._refilled(address_key(address), now)
         if bucket is None or bucket.tokens >= 1:
@@ -96,10 +99,10 @@ class InvalidTokenLimiter:
         self._count(address).rate_limited += 1
         return max(1, math.ceil((1 - bucket.tokens) * 60 / self.per_minute))
 
-    def refused(self, address: str, token: str, *, checked_by_control: bool) -> None:
+    def refused(self, address: str, digest: str, *, checked_by_control: bool) -> None:
         """A request refused for its token; `checked_by_control` False when no token was sent."""
-        if token:
-            self._trusted.pop(token_digest(token), None)
+        if digest:
+            self._trusted.pop(digest, None)
         if not checked_by_control:
             self._count(address).missing_token += 1
         if not self.enabled:
@@ -112,18 +115,17 @@ class InvalidTokenLimiter:
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
 
-    def granted(self, token: str) -> None:
+    def granted(self, digest: str) -> None:
         """A token the control plane accepted: its requests pass even from a limited address."""
-        if not self.enabled or not token:
+        if not self.enabled or not digest:
             return
-        digest = token_digest(token)
         self._trusted[digest] = self._clock() + TRUSTED_TOKEN_TTL_S
         self._trusted.move_to_end(digest)
         while len(self._trusted) > self._max:
             self._trusted.popitem(last=False)
 
-    def _is_trusted(self, token: str, now: float) -> bool:
-        until = self._trusted.get(token_digest(token))
+    def _is_trusted(self, digest: str, now: float) -> bool:
+        until = self._trusted.get(digest)
         return until is not None and until > now
 
     def _count(self, address: str) -> RefusalCounts:

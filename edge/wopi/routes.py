@@ -14,7 +14,7 @@ from edge.control_client import WopiCaller
 from edge.request_headers import header
 from edge.wopi import files, locks, put_file, put_relative, rename_delete, user_info
 from edge.runtime import runtime
-from edge.wopi.caller import checkable, client_address, current_caller, request_token
+from edge.wopi.caller import checkable, client_address, current_caller, request_token, request_token_digest
 from edge.wopi.errors import domain_error_response
 from shared.errors import AccessTokenInvalid, FileNotFound, TooManyInvalidTokens, UnsupportedOperation
 
@@ -45,15 +45,14 @@ blueprint = Blueprint("wopi", __name__, url_prefix="/wopi/files")
 @blueprint.before_request
 async def _limit_invalid_tokens() -> None:
     """An address past its invalid-token limit is refused here, before any control-plane call."""
-    retry_after = runtime().flood.retry_after(client_address(), request_token())
+    retry_after = runtime().flood.retry_after(client_address(), request_token_digest())
     if retry_after is not None:
         raise TooManyInvalidTokens(retry_after)
 
 
 @blueprint.errorhandler(AccessTokenInvalid)
 async def _token_refused(error: AccessTokenInvalid) -> Response:
-    token = request_token()
-    runtime().flood.refused(client_address(), token, checked_by_control=checkable(token))
+    runtime().flood.refused(client_address(), request_token_digest(), checked_by_control=checkable(request_token()))
     return await domain_error_response(error)
 
 
@@ -61,7 +60,7 @@ async def _token_refused(error: AccessTokenInvalid) -> Response:
 async def _remember_granted_token(response: Response) -> Response:
     # Every 2xx of these routes follows a grant of the control plane (each handler authorizes first).
     if 200 <= response.status_code < 300:
-        runtime().flood.granted(request_token())
+        runtime().flood.granted(request_token_digest())
     return response
 
 
