@@ -2,9 +2,10 @@
 queue another tenant's requests behind it.
 
 Every WOPI request starts with a grant of the control plane. At most `slots` grants are out at
-once. A tenant alone may use them all, so its throughput is kept. While other tenants are active
-too (a request in the last half second), a tenant may have at most `lead` grants out beyond what
-the busiest of the others has; the rest of its requests wait, and a freed slot goes to the waiting
+once. A tenant alone may use all but `lead` of them: its throughput is kept, and a tenant that
+arrives finds a slot free at once, without waiting for the flood's grants to come back. While
+other tenants are active too (a request in the last half second), a tenant may have at most
+`lead` grants out beyond what the busiest of the others has; the rest of its requests wait, and a freed slot goes to the waiting
 tenant holding the fewest (the longest-waiting one on a tie). The requests that wait cost the edge
 nothing until let in, which is what makes room on the edge's event loop for the other tenants'
 requests: without the cap every connection of a flood gets as much of the edge as each of another
@@ -59,8 +60,8 @@ class TenantHints:
 
 
 class FairSlots:
-    """A lone share may hold `slots`; while several are active, each at most `lead` beyond the
-    busiest other one."""
+    """A lone share may hold all but `lead` of `slots`; while several are active, each at most
+    `lead` beyond the busiest other one."""
 
     def __init__(self, slots: int, lead: int, *, active_window_s: float = ACTIVE_WINDOW_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -94,7 +95,7 @@ class FairSlots:
 
     def _cap(self, share: str) -> int:
         if self._active_shares() <= 1:
-            return self._slots
+            return max(1, self._slots - self._lead)  # the rest is a newcomer's
         busiest_other = max((held for other, held in self._held.items() if other != share), default=0)
         return busiest_other + self._lead
 

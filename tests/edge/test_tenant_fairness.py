@@ -59,14 +59,27 @@ def run(coro: Coroutine[Any, Any, None]) -> None:
     asyncio.run(asyncio.wait_for(coro, 30))
 
 
-def test_a_lone_tenant_may_hold_every_slot() -> None:
+def test_a_lone_tenant_may_hold_every_slot_but_the_lead() -> None:
     async def scenario() -> None:
         holder = Holder(FairSlots(8, 2, clock=Clock()))
         for _ in range(10):
             holder.start("a")
         await settle()
-        assert len(holder.admitted) == 8
-        assert holder.slots.waiting == 2
+        assert len(holder.admitted) == 6
+        assert holder.slots.waiting == 4
+
+    run(scenario())
+
+
+def test_a_tenant_arriving_during_a_flood_is_let_in_at_once() -> None:
+    async def scenario() -> None:
+        holder = Holder(FairSlots(8, 2, clock=Clock()))
+        for _ in range(10):
+            holder.start("flood")
+        await settle()
+        holder.start("quiet")  # no flood grant has come back
+        await settle()
+        assert holder.admitted[-1] == "quiet10"
 
     run(scenario())
 
@@ -111,18 +124,19 @@ def test_equally_busy_tenants_are_not_held_back() -> None:
     run(scenario())
 
 
-def test_another_tenants_first_request_is_let_in_before_a_floods_waiting_ones() -> None:
+def test_another_tenants_request_is_let_in_before_a_floods_waiting_ones() -> None:
     async def scenario() -> None:
-        holder = Holder(FairSlots(4, 2, clock=Clock()))
+        holder = Holder(FairSlots(4, 1, clock=Clock()))
         for _ in range(6):
             holder.start("flood")
         await settle()
-        assert holder.slots.taken == 4
-        holder.start("quiet")  # all slots taken, two flood requests waiting before it
+        holder.start("quiet")  # takes the one slot left free
+        holder.start("quiet")  # all slots taken, flood requests waiting before it
         await settle()
+        assert holder.slots.taken == 4
         holder.release(0)
         await settle()
-        assert holder.admitted[-1] == "quiet6"
+        assert holder.admitted[-1] == "quiet7"
 
     run(scenario())
 
@@ -146,7 +160,7 @@ def test_a_tenant_past_its_lead_waits_until_it_is_back_within_it() -> None:
     run(scenario())
 
 
-def test_a_tenant_alone_again_after_the_window_may_take_every_slot() -> None:
+def test_a_tenant_alone_again_after_the_window_is_no_longer_held_to_its_lead() -> None:
     async def scenario() -> None:
         clock = Clock()
         holder = Holder(FairSlots(8, 2, active_window_s=0.5, clock=clock))
