@@ -90,8 +90,10 @@ def test_typing_is_saved_to_the_file_with_its_author(flow: BridgeFlow) -> None:
                details=lambda: f"{(flow.folder / 'note.txt').read_bytes()!r}\n{_logs(flow)}")
     assert flow.item_version(ann.session) != before
     assert [v.version for v in flow.versions(file_id)], "the previous content is kept as a version"
-    saves = [e for e in flow.audit(file_id) if e.operation == "bridge.save"]
-    assert saves and "editors=ann" in saves[-1].detail, [(e.operation, e.detail) for e in flow.audit(file_id)]
+    # The bridge records its save once the PutFile has answered: the file can be seen first.
+    saves = wait_until(lambda: [e for e in flow.audit(file_id) if e.operation == "bridge.save"], "the save's audit",
+                       details=lambda: repr([(e.operation, e.detail) for e in flow.audit(file_id)]))
+    assert "editors=ann" in saves[-1].detail, [(e.operation, e.detail) for e in flow.audit(file_id)]
     ann.user.leave()
 
 

@@ -112,9 +112,14 @@ def test_a_users_token_expiring_while_another_keeps_editing_drops_nothing(tmp_pa
                            details=lambda: f"{_audit(flow, file_id)}\n{flow.log()}")[0]
         wait_until(lambda: b"ann-late" in path.read_bytes(), "ann's text saved after her expiry", timeout=60,
                    details=lambda: f"{path.read_bytes()!r}\n{_audit(flow, file_id)}\n{flow.log()}")
-        late_saves = [e for e in flow.audit(file_id) if e.operation == "bridge.save"
-                      and (e.time.seconds, e.time.nanos) > (leave.time.seconds, leave.time.nanos)]
-        assert late_saves and "editors=ann" in late_saves[0].detail, _audit(flow, file_id)
+
+        def late_saves() -> list:
+            # The bridge records its save once the PutFile has answered: the file can be seen first.
+            return [e for e in flow.audit(file_id) if e.operation == "bridge.save"
+                    and (e.time.seconds, e.time.nanos) > (leave.time.seconds, leave.time.nanos)]
+        late = wait_until(late_saves, "the bridge's record of ann's late save", timeout=60,
+                          details=lambda: _audit(flow, file_id))
+        assert "editors=ann" in late[0].detail, _audit(flow, file_id)
 
         bob.user.type(" bob-after")
         wait_until(lambda: b"bob-after" in path.read_bytes(), "bob's change saved", timeout=60,

@@ -139,6 +139,8 @@ def test_edits_are_saved_to_the_file_and_closing_unlocks_it(bridge: Bridge, user
     ann.insert("second by ann\n")
     # The file keeps its CRLF shape; the save is a normal PutFile (versioned, audited, attributed).
     _wait(lambda: path.read_bytes() == b"# Plan\r\n\r\nfirst\r\nsecond by ann\r\n", "the save", bridge)
+    # The file is renamed into place before the save's records are written: wait for those, not the file.
+    _wait(lambda: any(e.operation == "bridge.save" for e in _audit(bridge, tenant_id)), "the save's audit", bridge)
     saves = [e for e in _audit(bridge, tenant_id) if e.operation == "PutFile" and e.outcome == "ok"]
     assert saves and saves[-1].version_after > saves[-1].version_before, saves
     assert any(e.operation == "bridge.save" and "editors=ann" in e.detail for e in _audit(bridge, tenant_id)), \
