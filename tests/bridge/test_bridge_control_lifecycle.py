@@ -55,10 +55,13 @@ def test_a_document_goes_from_open_to_saved_to_closed_and_unlocked(rig: Rig) -> 
     assert (doc.baseline_rev, doc.saved_rev, doc.seen_rev, doc.saved_sha256) == (1, 1, 1, SHA)
 
     # Two changes close together: one save, due after the debounce, covering the later revision.
+    changed = time.monotonic()
     rig.event(EVENT, pad_event(doc, "change", rev=2, author="a.1"))
     rig.event(EVENT, pad_event(doc, "change", rev=4, author="a.1"))
-    assert not [i for i in rig.claim() if i.kind == edge_pb.BRIDGE_WORK_KIND_SAVE], "the debounce is 1 s"
-    item = rig.claim_until(lambda i: i.kind == edge_pb.BRIDGE_WORK_KIND_SAVE)
+    early = [i for i in rig.claim() if i.kind == edge_pb.BRIDGE_WORK_KIND_SAVE]
+    if time.monotonic() - changed < 0.9:  # a stalled machine may reach the claim after the debounce
+        assert not early, "the debounce is 1 s"
+    item = early[0] if early else rig.claim_until(lambda i: i.kind == edge_pb.BRIDGE_WORK_KIND_SAVE)
     assert item.document.seen_rev == 4 and item.document.bridge_token and item.lease_token
     assert item.document.lock_id == doc.lock_id
     saved = rig.complete(item, edge_pb.BRIDGE_WORK_OUTCOME_SAVED, app_rev=4, sha256="cd" * 32, size=9,

@@ -107,6 +107,8 @@ def test_a_markdown_file_round_trips_through_its_note(bridge: Bridge, tmp_path: 
     assert bridge.codimd.fire_webhook(note, close=False) in (200, 202)
     expected = "# Minutes\r\n\r\n- caf\u00e9 \U0001F600\r\n- decided: ship it\r\n".encode()
     _wait(lambda: path.read_bytes() == expected, "the save", bridge)
+    # The file is renamed into place before the save's records are written: wait for those, not the file.
+    _wait(lambda: any(e.operation == "bridge.save" for e in _audit(bridge, tenant_id)), "the save's audit", bridge)
     saves = [e for e in _audit(bridge, tenant_id) if e.operation == "PutFile" and e.outcome == "ok"]
     assert saves and saves[-1].version_after > saves[-1].version_before
     # The last user leaves: the note is closed, the final save done, the file unlocked after the grace.

@@ -6,11 +6,13 @@ test_hocuspocus_bridge.py."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,15 @@ def _document(data: bytes = b"", **fields: Any) -> edge_pb.BridgedDocumentRef:
                                       text_profile=profile.to_json(), **fields)
 
 
+async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
+    """A user's leave ends its client; the server notices the closed socket a little later."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -145,7 +156,10 @@ async def test_presence_lists_every_connected_author(app: HocuspocusApp, hocuspo
         users.append(YjsUser.connect(hocuspocus, document.app_doc_id, token=token))
     assert (await app.head(document)).present_authors == ["author-ann", "author-bob"]
     users[0].leave()
-    assert (await app.head(document)).present_authors == ["author-bob"]
+
+    async def only_bob() -> bool:
+        return (await app.head(document)).present_authors == ["author-bob"]
+    await _eventually(only_bob, "ann's leave seen by the server")
 
 
 async def test_a_bad_entry_code_is_not_let_in(hocuspocus: HocuspocusServer, receiver: _Receiver,
@@ -182,6 +196,11 @@ async def test_remove_waits_for_people_to_leave(app: HocuspocusApp, hocuspocus: 
     with pytest.raises(AppUnavailable):
         await app.remove(document)
     user.leave()
+
+    async def nobody() -> bool:
+        state = hocuspocus.doc(document.app_doc_id)
+        return state is None or state.clients == 0
+    await _eventually(nobody, "the leave seen by the server")
     await app.remove(document)
     assert hocuspocus.doc(document.app_doc_id) is None
     await app.remove(document)  # already gone: fine

@@ -85,9 +85,10 @@ def test_staging_objects_left_by_a_crash_are_swept_and_young_ones_kept(tmp_path:
     os.utime(old, (two_hours_ago, two_hours_ago))
     proc = serve(workdir, "--staging-max-age", "60")  # the sweep runs at start
     try:
-        poll(lambda: not old.exists(), what="the abandoned staging object swept", log=proc.log)
+        # The line is logged once the sweep's thread is done: after the file is gone.
+        poll(lambda: "staging sweep removed 1" in proc.log(), what="the sweep's report", log=proc.log)
+        assert not old.exists()
         assert young.exists()
-        assert "staging sweep removed 1" in proc.log()
     finally:
         proc.stop()
 
