@@ -174,6 +174,78 @@ def run_python_rate(url: str, *, connections: int, duration_s: float) -> RateRes
     return asyncio.run(_python_rate(url, connections, duration_s))
 
 
+@dataclass
+class Target:
+    """One side of a paired measurement: where the load goes and whose CPU time counts."""
+
+    url: str
+    server_pid: int | tuple[int, ...]
+
+
+def measure_paired(wrk: str | None, ours: Target, reference: Target, *, threads: int, connections: int,
+                   duration_s: float, warmup_s: float, window_s: int = 2) -> tuple[RateResult, RateResult]:
+    """Ours and the reference in alternating windows of `window_s` (whole seconds: wrk's -d), A B B A
+    A B ..., about `duration_s` in all for each.
+
+    These machines' speed moves by a third between windows of a few seconds (neighbours, CPU
+    steal), so a ratio of two runs minutes apart says more about the machine than about us.
+    Alternating short windows puts both sides under the same drift."""
+    window = max(1, min(window_s, int(duration_s)))
+    rounds = max(2, round(duration_s / window))
+    sides = (ours, reference)
+    for side in sides:
+        if warmup_s > 0:
+            measure_rate(wrk, side.url, server_pid=side.server_pid, threads=threads, connections=connections,
+                         duration_s=warmup_s, warmup_s=0)
+    runs: tuple[list[RateResult], list[RateResult]] = ([], [])
+    for n in range(rounds):
+        order = (0, 1) if n % 2 == 0 else (1, 0)
+        for index in order:
+            side = sides[index]
+            runs[index].append(measure_rate(wrk, side.url, server_pid=side.server_pid, threads=threads,
+                                            connections=connections, duration_s=window, warmup_s=0))
+    return _combined(runs[0], window), _combined(runs[1], window)
+
+
+def measure_put_paired(ours: Target, upload: Target, body: bytes, *, count: int, blocks: int = 4
+                       ) -> tuple[RateResult, RateResult]:
+    """New-bytes PutFiles and the trivial app's /upload of the same bodies in alternating blocks
+    (see measure_paired): `count` of each in all."""
+    size = max(1, count // blocks)
+    runs: tuple[list[RateResult], list[RateResult]] = ([], [])
+    for n in range(blocks):
+        order = (0, 1) if n % 2 == 0 else (1, 0)
+        for index in order:
+            side = (ours, upload)[index]
+            runs[index].append(measure_put(side.url, body, server_pid=side.server_pid, count=size, vary=True,
+                                           wopi=index == 0))
+    return _combined_puts(runs[0]), _combined_puts(runs[1])
+
+
+def _combined_puts(blocks: list[RateResult]) -> RateResult:
+    requests = sum(b.requests for b in blocks)
+    seconds = sum(b.requests / b.requests_per_s for b in blocks if b.requests_per_s)
+    combined = _combined(blocks, 1.0)
+    combined.requests_per_s = requests / seconds if seconds else 0.0
+    return combined
+
+
+def _combined(windows: list[RateResult], window_s: float) -> RateResult:
+    """Windows of equal length as one run: total rate and CPU; latencies as the median window's."""
+    def median(values: list[float]) -> float | None:
+        return sorted(values)[len(values) // 2] if values else None
+
+    requests = sum(w.requests for w in windows)
+    cpu = [w.cpu_ms_per_request * w.requests for w in windows if w.cpu_ms_per_request is not None]
+    return RateResult(
+        tool=windows[0].tool, requests_per_s=requests / (window_s * len(windows)), requests=requests,
+        p50_ms=median([w.p50_ms for w in windows if w.p50_ms is not None]),
+        p99_ms=median([w.p99_ms for w in windows if w.p99_ms is not None]),
+        errors=sum(w.errors for w in windows),
+        error_detail=", ".join(sorted({w.error_detail for w in windows if w.error_detail})),
+        cpu_ms_per_request=sum(cpu) / requests if requests and len(cpu) == len(windows) else None)
+
+
 def measure_rate(
     wrk: str | None,
     url: str,
@@ -395,28 +467,33 @@ def measure_lock_unlock(urls: list[str], *, server_pid: int | tuple[int, ...], d
 
 
 def measure_put(url: str, body: bytes, *, server_pid: int | tuple[int, ...], count: int,
-                vary: bool = False) -> RateResult:
+                vary: bool = False, wopi: bool = True) -> RateResult:
     """Sequential PutFiles under a lock (taken first): the server's CPU time per PutFile. The same
     body each time (the control plane records an unchanged save: nothing is published), or with
-    `vary` new bytes each time (a real save: a version kept, the new bytes published)."""
+    `vary` new bytes each time (a real save: a version kept, the new bytes published).
+    `wopi=False`: plain POSTs of the body to `url` (the trivial app's /upload)."""
     import httpx
 
     lock = "bench-put-lock"
     latencies: list[float] = []
     problems: list[str] = []
     with httpx.Client(timeout=60.0) as client:
-        taken = client.post(url, headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": lock})
-        if taken.status_code != 200:
-            return RateResult(tool="python-httpx", requests_per_s=0, requests=0, errors=1,
-                              error_detail=f"LOCK {taken.status_code}")
-        headers = {"X-WOPI-Override": "PUT", "X-WOPI-Lock": lock}
-        client.post(url.replace("?", "/contents?", 1), content=body, headers=headers)  # warm-up
+        headers: dict[str, str] = {}
+        target = url
+        if wopi:
+            taken = client.post(url, headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": lock})
+            if taken.status_code != 200:
+                return RateResult(tool="python-httpx", requests_per_s=0, requests=0, errors=1,
+                                  error_detail=f"LOCK {taken.status_code}")
+            headers = {"X-WOPI-Override": "PUT", "X-WOPI-Lock": lock}
+            target = url.replace("?", "/contents?", 1)
+        client.post(target, content=body, headers=headers)  # warm-up
         cpu_before = cpu_seconds(server_pid)
         began = time.perf_counter()
         for n in range(count):
             content = (n.to_bytes(8, "big") + body[8:]) if vary else body
             started = time.perf_counter()
-            reply = client.post(url.replace("?", "/contents?", 1), content=content, headers=headers)
+            reply = client.post(target, content=content, headers=headers)
             latencies.append(time.perf_counter() - started)
             if reply.status_code != 200:
                 problems.append(f"PUT {reply.status_code}")

@@ -41,7 +41,15 @@ from load import (  # noqa: E402
     run_wrk,
 )
 import postgres as pg  # noqa: E402
-from load import measure_lock_unlock, measure_lock_unlock_wrk, measure_put, write_lua_round_robin  # noqa: E402
+from load import (  # noqa: E402
+    Target,
+    measure_lock_unlock,
+    measure_lock_unlock_wrk,
+    measure_paired,
+    measure_put,
+    measure_put_paired,
+    write_lua_round_robin,
+)
 from services import RssSampler, Server, cpu_seconds, rss_mib, start_server  # noqa: E402
 from trivial_app import SMALL_SIZE, STREAM_SIZE  # noqa: E402
 
@@ -332,6 +340,9 @@ class Backend:
     idle_rss_mib: float | None = None
     quiet: RateResult | None = None  # another tenant's CheckFileInfo, alone
     flooded: RateResult | None = None  # the same while tenant t0 floods at c=32
+    grpc: RateResult | None = None  # /grpc in the windows between cfi's (measure_paired)
+    grpc1: RateResult | None = None  # the same at one connection, between cfi1's
+    upload: RateResult | None = None  # /upload in the blocks between put_new's (measure_put_paired)
 
 
 def measure_isolation(wrk: str | None, quiet_url: str, flood_url: str, args: argparse.Namespace
@@ -385,7 +396,10 @@ def start_split(base: list[str], workdir: Path, name: str, database_url: str | N
 
 def measure_backend(name: str, database_url: str | None, args: argparse.Namespace, wrk: str | None,
                     workdir: Path, files_dir: Path, big_sha: str, stack: contextlib.ExitStack,
-                    settle_warnings: list[str]) -> tuple[Backend, list[Server]]:
+                    settle_warnings: list[str], reference: Target | None = None,
+                    upload_reference: Target | None = None) -> tuple[Backend, list[Server]]:
+    """`reference`: the trivial /grpc, measured in windows alternating with CheckFileInfo's;
+    `upload_reference`: its /upload, in blocks alternating with PutFile's (new bytes)."""
     base = wopi_proxy_command()
     db_name = name.partition(" ")[0]
     servers: list[Server]
@@ -409,7 +423,12 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
     print(f"[{name}] CheckFileInfo, one tenant then {TENANTS} tenants, one tenant flooding another, then 1 client: "
           f"{args.duration:g} s each ...",
           flush=True)
-    cfi = measure_rate(wrk, sessions["small.bin"].url(), server_pid=pids, duration_s=args.duration, **rate)
+    ours = Target(sessions["small.bin"].url(), pids)
+    grpc = grpc1 = None
+    if reference and wrk:
+        cfi, grpc = measure_paired(wrk, ours, reference, duration_s=args.duration, **rate)
+    else:
+        cfi = measure_rate(wrk, ours.url, server_pid=pids, duration_s=args.duration, **rate)
     script = workdir / f"tenants-{name}.lua"
     paths = [s.url().split("/", 3)[3] for s in sessions["tenants"]]
     write_lua_round_robin(str(script), ["/" + p for p in paths])
@@ -420,8 +439,11 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
     settle(sessions["small.bin"].url(), settle_warnings, f"CheckFileInfo over {TENANTS} tenants")
     isolation = measure_isolation(wrk, sessions["tenants"][1].url(), sessions["small.bin"].url(), args)
     settle(sessions["small.bin"].url(), settle_warnings, "one tenant's flood")
-    cfi1 = measure_rate(wrk, sessions["small.bin"].url(), server_pid=pids, duration_s=args.duration,
-                        **{**rate, "threads": 1, "connections": 1})
+    one = {**rate, "threads": 1, "connections": 1}
+    if reference and wrk:
+        cfi1, grpc1 = measure_paired(wrk, ours, reference, duration_s=args.duration, **one)
+    else:
+        cfi1 = measure_rate(wrk, ours.url, server_pid=pids, duration_s=args.duration, **one)
     print(f"[{name}] LOCK/UNLOCK, {LOCK_FILES} concurrent; PutFile 1 MiB x {args.puts} ...", flush=True)
     lock_urls = [s.url() for s in sessions["locks"]]
     lock_httpx = measure_lock_unlock(lock_urls, server_pid=pids, duration_s=args.duration, warmup_s=args.warmup)
@@ -431,9 +453,15 @@ def measure_backend(name: str, database_url: str | None, args: argparse.Namespac
                                        duration_s=args.duration, warmup_s=args.warmup)
     body = os.urandom(MIB)
     put = measure_put(sessions["put"].url(), body, server_pid=pids, count=args.puts)
-    put_new = measure_put(sessions["put"].url(), body, server_pid=pids, count=args.puts, vary=True)
+    upload = None
+    if upload_reference:
+        put_new, upload = measure_put_paired(Target(sessions["put"].url(), pids), upload_reference, body,
+                                             count=args.puts)
+    else:
+        put_new = measure_put(sessions["put"].url(), body, server_pid=pids, count=args.puts, vary=True)
     backend = Backend(name=name, cfi=cfi, tenants=tenants, lock=lock, put=put, cfi1=cfi1, put_new=put_new,
-                      lock_httpx=lock_httpx if lock is not lock_httpx else None)
+                      lock_httpx=lock_httpx if lock is not lock_httpx else None, grpc=grpc, grpc1=grpc1,
+                      upload=upload)
     if isolation:
         backend.quiet, backend.flooded = isolation
 
@@ -462,6 +490,9 @@ class Trivial:
     small: RateResult | None = None
     big: DownloadFigures | None = None
     idle_rss_mib: float | None = None
+    upload: RateResult | None = None  # /upload: sequential 1 MiB durable saves (vs PutFile's CPU)
+    grpc_target: Target | None = None  # /grpc, left running: each back end's rates are paired with it
+    upload_target: Target | None = None  # /upload, the same for PutFile's CPU
 
 
 def measure_trivial(args: argparse.Namespace, wrk: str | None, workdir: Path,
@@ -469,10 +500,12 @@ def measure_trivial(args: argparse.Namespace, wrk: str | None, workdir: Path,
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR.parent), os.environ.get("PYTHONPATH")]))}
     backend = start_server("trivial-grpc", [sys.executable, str(BENCH_DIR / "trivial_grpc.py")], workdir, env=env)
     stack.callback(backend.stop)
+    uploads = workdir / "trivial-uploads"
+    uploads.mkdir()
     trivial = start_server(
         "trivial",
         [sys.executable, str(BENCH_DIR / "trivial_app.py"), "--port", "0",
-         "--grpc-target", f"127.0.0.1:{backend.ready['grpc_port']}"],
+         "--grpc-target", f"127.0.0.1:{backend.ready['grpc_port']}", "--upload-dir", str(uploads)],
         workdir,
         env=env,
     )
@@ -488,9 +521,13 @@ def measure_trivial(args: argparse.Namespace, wrk: str | None, workdir: Path,
     both = (trivial.pid, backend.pid)  # /grpc's CPU is both processes', as wopi-proxy's figures are
     via = measure_rate(wrk, url + "/grpc", server_pid=both, duration_s=args.duration, **rate)
     one = {**rate, "threads": 1, "connections": 1}
-    result = Trivial(json=tiny, grpc=via,
+    result = Trivial(json=tiny, grpc=via, grpc_target=Target(url + "/grpc", both),
+                     upload_target=Target(url + "/upload", trivial.pid),
                      json1=measure_rate(wrk, url + "/json", server_pid=trivial.pid, duration_s=args.duration, **one),
                      grpc1=measure_rate(wrk, url + "/grpc", server_pid=both, duration_s=args.duration, **one))
+    # The same sequential 1 MiB saves as PutFile's, new bytes each time.
+    result.upload = measure_put(url + "/upload", os.urandom(MIB), server_pid=trivial.pid, count=args.puts, vary=True,
+                                wopi=False)
     if args.small_duration > 0:
         result.small = measure_rate(wrk, url + "/small", server_pid=trivial.pid, duration_s=args.small_duration,
                                     **rate)
@@ -498,9 +535,7 @@ def measure_trivial(args: argparse.Namespace, wrk: str | None, workdir: Path,
         download(url + "/stream")
         result.idle_rss_mib = rss_mib(trivial.pid)
         result.big = measure_big(trivial, url + "/stream", args)
-    trivial.stop()
-    backend.stop()
-    return result, [trivial, backend]
+    return result, [trivial, backend]  # still running: measure_backend pairs its rates with /grpc
 
 
 def mark(ok: bool | None) -> str:
@@ -522,21 +557,24 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
     add("trivial /grpc p99 ms", trivial.grpc.p99_ms, trivial.json.p99_ms)
     add("trivial /grpc CPU ms/req (both processes)", trivial.grpc.cpu_ms_per_request,
         trivial.json.cpu_ms_per_request)
-    ref = trivial.grpc
+    if trivial.upload:
+        add("trivial /upload 1 MiB CPU ms/req (hash, write, fsync, rename)", trivial.upload.cpu_ms_per_request, None)
     for b in backends:
+        ref = b.grpc or trivial.grpc  # paired: /grpc in the windows between CheckFileInfo's
+        paired = " (alternating windows)" if b.grpc else ""
         r = ratio(b.cfi.requests_per_s, ref.requests_per_s)
-        add(f"[{b.name}] CheckFileInfo req/s (c={c}) vs /grpc", b.cfi.requests_per_s, ref.requests_per_s,
+        add(f"[{b.name}] CheckFileInfo req/s (c={c}) vs /grpc{paired}", b.cfi.requests_per_s, ref.requests_per_s,
             f">= {TARGETS['cfi_rate']:.2f}", None if r is None else r >= TARGETS["cfi_rate"])
         add(f"[{b.name}]   ... vs /json", b.cfi.requests_per_s, trivial.json.requests_per_s)
         r = ratio(b.cfi.p99_ms, ref.p99_ms)
         add(f"[{b.name}] CheckFileInfo p99 ms vs /grpc", b.cfi.p99_ms, ref.p99_ms,
             f"<= {TARGETS['cfi_p99']:.1f}", None if r is None else r <= TARGETS["cfi_p99"])
-        add(f"[{b.name}] CheckFileInfo CPU ms/req vs /grpc", b.cfi.cpu_ms_per_request,
-            trivial.grpc.cpu_ms_per_request)
-        if b.cfi1 and trivial.grpc1 and trivial.json1:
-            r = ratio(b.cfi1.requests_per_s, trivial.grpc1.requests_per_s)
-            add(f"[{b.name}] CheckFileInfo req/s (c=1) vs /grpc c=1", b.cfi1.requests_per_s,
-                trivial.grpc1.requests_per_s, f">= {TARGETS['cfi1_rate']:.2f}",
+        add(f"[{b.name}] CheckFileInfo CPU ms/req vs /grpc", b.cfi.cpu_ms_per_request, ref.cpu_ms_per_request)
+        ref1 = b.grpc1 or trivial.grpc1
+        if b.cfi1 and ref1 and trivial.json1:
+            r = ratio(b.cfi1.requests_per_s, ref1.requests_per_s)
+            add(f"[{b.name}] CheckFileInfo req/s (c=1) vs /grpc c=1{paired}", b.cfi1.requests_per_s,
+                ref1.requests_per_s, f">= {TARGETS['cfi1_rate']:.2f}",
                 None if r is None else r >= TARGETS["cfi1_rate"])
             add(f"[{b.name}]   ... vs /json c=1", b.cfi1.requests_per_s, trivial.json1.requests_per_s)
         r = ratio(b.tenants.requests_per_s, b.cfi.requests_per_s)
@@ -565,6 +603,10 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
             cpu = b.put_new.cpu_ms_per_request
             add(f"[{b.name}] PutFile 1 MiB new bytes CPU ms/req", cpu, None, f"<= {TARGETS['put_cpu_ms']:.0f} ms",
                 None if cpu is None else cpu <= TARGETS["put_cpu_ms"])
+            upload = b.upload or trivial.upload  # paired: /upload in the blocks between PutFile's
+            if upload:  # the machine's speed moves between runs: this ratio much less
+                add(f"[{b.name}]   ... vs /upload CPU{' (alternating blocks)' if b.upload else ' (same run)'}", cpu,
+                    upload.cpu_ms_per_request)
             add(f"[{b.name}] PutFile 1 MiB new bytes p50 ms", b.put_new.p50_ms, None)
         if b.small and trivial.small:
             r = ratio(b.small.requests_per_s, trivial.small.requests_per_s)
@@ -634,7 +676,8 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
             label = name + (SPLIT_SUFFIX if shape == "split" else "")
             if shape == "split" and url is not None:
                 url = cluster.create_database("bench_split")
-            backend, started = measure_backend(label, url, args, wrk, workdir, files_dir, big_sha, stack, warnings)
+            backend, started = measure_backend(label, url, args, wrk, workdir, files_dir, big_sha, stack, warnings,
+                                               reference=trivial.grpc_target, upload_reference=trivial.upload_target)
             backends.append(backend)
             servers.extend(started)
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import signal
+import tempfile
 from collections.abc import AsyncIterator
 
 import grpc
-from quart import Quart, Response, jsonify
+from quart import Quart, Response, jsonify, request
 
 from edge.server import bind_socket, serve_http
 from shared.logs import configure as configure_logging
@@ -28,9 +30,10 @@ CHUNK_SIZE = 1 << 20  # EdgeSettings.chunk_size: the edge streams in 1 MiB reads
 SMALL_SIZE = 100 * 1024  # the same size as the small wopi-proxy file
 
 
-def create_app(grpc_target: str = "") -> Quart:
+def create_app(grpc_target: str = "", upload_dir: str = "") -> Quart:
     """One JSON endpoint, one JSON endpoint behind one trivial gRPC call to another process (both vs
-    CheckFileInfo), one 100 KiB body and one 100 MiB stream (vs GetFile)."""
+    CheckFileInfo), one 100 KiB body and one 100 MiB stream (vs GetFile), one durable upload (vs
+    PutFile)."""
     app = Quart("bench_trivial")
     state: dict[str, grpc.aio.Channel] = {}
 
@@ -78,6 +81,25 @@ def create_app(grpc_target: str = "") -> Quart:
         response.timeout = None  # as in the edge's GetFile: no RESPONSE_TIMEOUT cut-off
         return response
 
+    @app.post("/upload")
+    async def upload() -> Response:
+        """The floor of a durable save, without authorization, lock or version: the body hashed and
+        written to a new file in a worker thread, fsynced, renamed over the old one."""
+        if not upload_dir:
+            return Response("no --upload-dir", status=503)
+        body: bytes = await request.body  # the whole body, as the edge stages it
+
+        def save() -> str:
+            digest = hashlib.sha256(body).hexdigest()
+            descriptor, temp = tempfile.mkstemp(dir=upload_dir, prefix=".upload-")
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, os.path.join(upload_dir, "upload.bin"))
+            return digest
+        return jsonify({"sha256": await asyncio.to_thread(save)})
+
     return app
 
 
@@ -89,7 +111,7 @@ def write_ready_file(path: str, port: int) -> None:
     os.replace(tmp, path)
 
 
-async def main(host: str, port: int, ready_file: str, grpc_target: str = "") -> None:
+async def main(host: str, port: int, ready_file: str, grpc_target: str = "", upload_dir: str = "") -> None:
     """Serves until SIGINT/SIGTERM; writes the bound port to ready_file once listening."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -97,7 +119,7 @@ async def main(host: str, port: int, ready_file: str, grpc_target: str = "") -> 
         loop.add_signal_handler(sig, stop.set)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]  # before serve_http: Hypercorn may take the descriptor over
-    http = asyncio.create_task(serve_http(create_app(grpc_target), sock, stop))
+    http = asyncio.create_task(serve_http(create_app(grpc_target, upload_dir), sock, stop))
     write_ready_file(ready_file, bound_port)
     try:
         await stop.wait()
@@ -116,6 +138,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--grpc-target", default="", help="host:port of bench/trivial_grpc.py (for /grpc)")
+    parser.add_argument("--upload-dir", default="", help="the folder /upload saves into (for /upload)")
     args = parser.parse_args()
     configure_logging("INFO")  # the same logging set-up as `wopi-proxy serve`
-    asyncio.run(main(args.host, args.port, args.ready_file, args.grpc_target))
+    asyncio.run(main(args.host, args.port, args.ready_file, args.grpc_target, args.upload_dir))
