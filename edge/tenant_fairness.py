@@ -21,12 +21,16 @@ queue.
 
 Only the grant is gated: a slot is held for one control-plane call with a deadline, never while
 bytes stream to or from an editor, so slow editors cannot hold slots.
+
+When a share is held to its lead, the edge logs it (at most once a minute per share), so that an
+operator who hears that a tenant is slow can tell the fair share from a slow control plane.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +41,9 @@ DEFAULT_GRANT_SLOTS_LEAD = 2
 ACTIVE_WINDOW_S = 0.5
 MAX_REMEMBERED_TOKENS = 50_000
 NEW_TOKENS = "(tokens not granted yet)"
+HELD_LOG_INTERVAL_S = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class TenantHints:
@@ -76,6 +83,7 @@ class FairSlots:
         self._waiting: dict[str, deque[tuple[int, asyncio.Future[None]]]] = {}
         self._seen: OrderedDict[str, float] = OrderedDict()  # share -> last acquire or release
         self._order = itertools.count()
+        self._held_logged: dict[str, float] = {}  # share -> when its hold was last logged
 
     @property
     def taken(self) -> int:
@@ -121,6 +129,7 @@ class FairSlots:
         if not self._waiting and self._taken < self._slots and self._held.get(share, 0) < self._cap(share):
             self._take(share)
             return
+        self._log_if_held(share)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (next(self._order), future)
         self._waiting.setdefault(share, deque()).append(entry)
@@ -133,6 +142,24 @@ class FairSlots:
             else:
                 self._forget(share, entry)
             raise
+
+    def _log_if_held(self, share: str) -> None:
+        """The share waits because of its cap while others are active (not because every slot is
+        taken): said once per HELD_LOG_INTERVAL_S, the shares logged kept no longer than that."""
+        active = self._active_shares()
+        held = self._held.get(share, 0)
+        if active <= 1 or held < self._cap(share):
+            return
+        now = self._clock()
+        if now - self._held_logged.get(share, -HELD_LOG_INTERVAL_S) < HELD_LOG_INTERVAL_S:
+            return
+        for other, logged in list(self._held_logged.items()):
+            if now - logged >= HELD_LOG_INTERVAL_S:
+                del self._held_logged[other]
+        self._held_logged[share] = now
+        log.info("fair shares: %s is held to %d grants out while other shares are active (%d; "
+                 "--grant-slots-lead %d): its further requests wait their turn", share, held, active - 1,
+                 self._lead)
 
     def _take(self, share: str) -> None:
         self._taken += 1

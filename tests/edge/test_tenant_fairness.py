@@ -274,3 +274,53 @@ def test_the_hints_forget_the_least_recently_granted_tokens_first() -> None:
     hints.learn("new", "t3")
     assert hints.share("middle") == NEW_TOKENS
     assert hints.share("old") == "tenant:t1" and hints.share("new") == "tenant:t3"
+
+
+def _held_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "edge.tenant_fairness"]
+
+
+def test_a_tenant_held_to_its_lead_is_logged_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="edge.tenant_fairness")
+    clock = Clock()
+
+    async def scenario() -> None:
+        holder = Holder(FairSlots(8, 2, clock=clock))
+        holder.start("tenant:b")
+        await settle()
+        for _ in range(5):
+            holder.start("tenant:a")
+        await settle()
+        lines = _held_lines(caplog)
+        assert len(lines) == 1, lines
+        assert "tenant:a is held to 3 grants out while other shares are active (1;" in lines[0]  # b's 1 + 2
+        clock.now += 30
+        holder.start("tenant:b")  # keeps b active
+        holder.start("tenant:a")
+        await settle()
+        assert len(_held_lines(caplog)) == 1, "not again within the minute"
+        clock.now += 31
+        holder.start("tenant:b")
+        holder.start("tenant:a")
+        await settle()
+        assert len(_held_lines(caplog)) == 2
+        for task in holder.tasks:
+            task.cancel()
+
+    run(scenario())
+
+
+def test_a_lone_tenant_waiting_for_a_slot_is_not_logged_as_held(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="edge.tenant_fairness")
+
+    async def scenario() -> None:
+        holder = Holder(FairSlots(8, 2, clock=Clock()))
+        for _ in range(10):
+            holder.start("tenant:a")
+        await settle()
+        assert holder.slots.waiting == 4
+        assert _held_lines(caplog) == []
+        for task in holder.tasks:
+            task.cancel()
+
+    run(scenario())
