@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from control.db import audit_sync
 from control.db.grant_reads import snapshot
@@ -64,6 +65,17 @@ _FILE_FOR_UPDATE = (select(_FILES).where(_FILES.c.id == bindparam("file_id"),
                                          _FILES.c.tenant_id == bindparam("tenant_id")).with_for_update())
 _STORAGE_BY_NAME = select(_STORAGES).where(_STORAGES.c.tenant_id == bindparam("tenant_id"),
                                            _STORAGES.c.name == bindparam("name"))
+# CommitWrite's four rows in one round trip: the intent and the file locked (in that order, as
+# when each was read alone), the session that began it by its token, the file's storage.
+_COMMIT_ROWS = (select(*_INTENTS.columns, *_SESSIONS.columns, *_FILES.columns, *_STORAGES.columns)
+                .select_from(_INTENTS
+                             .join(_SESSIONS, _SESSIONS.c.id == _INTENTS.c.session_id)
+                             .join(_FILES, and_(_FILES.c.id == _INTENTS.c.file_id,
+                                                _FILES.c.tenant_id == _SESSIONS.c.tenant_id))
+                             .join(_STORAGES, and_(_STORAGES.c.tenant_id == _SESSIONS.c.tenant_id,
+                                                   _STORAGES.c.name == _SESSIONS.c.storage_name)))
+                .where(_INTENTS.c.id == bindparam("intent_id"), _SESSIONS.c.token_hash == bindparam("token_hash"))
+                .with_for_update(of=[_INTENTS, _FILES]))
 _INSERT_INTENT = insert(_INTENTS)
 _SET_PENDING = (update(_FILES).where(_FILES.c.id == bindparam("file_id"))
                 .values(pending_intent_id=bindparam("intent_id")))
@@ -75,16 +87,40 @@ _SAVED_FILE = (update(_FILES).where(_FILES.c.id == bindparam("file_id"))
                        update_time=bindparam("update_time"), fingerprint=bindparam("fingerprint"),
                        path=bindparam("path"), deleted_time=bindparam("deleted_time"),
                        deleted_from=bindparam("deleted_from"), pending_intent_id=None))
-_VERSION_ID = select(_VERSIONS.c.id).where(_VERSIONS.c.file_id == bindparam("file_id"),
-                                           _VERSIONS.c.version == bindparam("version"))
-_UPDATE_VERSION = (update(_VERSIONS).where(_VERSIONS.c.id == bindparam("row_id"))
-                   .values(size=bindparam("size"), sha256=bindparam("sha256"), reason=bindparam("reason"),
-                           replaced_by=bindparam("replaced_by"), create_time=bindparam("create_time")))
-_INSERT_VERSION = insert(_VERSIONS)
+_VERSION_FIELDS = ("size", "sha256", "reason", "replaced_by", "create_time")
+
+
+def _keep_version(dialect: Any) -> Any:
+    """A version kept again (a save whose version an earlier try kept) replaces its row: one
+    statement either way, on the (file_id, version) unique constraint."""
+    upsert = dialect.insert(_VERSIONS).values(file_id=bindparam("file_id"), version=bindparam("version"),
+                                              **{field: bindparam(field) for field in _VERSION_FIELDS})
+    return upsert.on_conflict_do_update(index_elements=["file_id", "version"],
+                                        set_={field: getattr(upsert.excluded, field) for field in _VERSION_FIELDS})
+
+
+_KEEP_VERSION = {"postgresql": _keep_version(postgresql), "sqlite": _keep_version(sqlite)}
 _VERSIONS_NEWEST_FIRST = (select(_VERSIONS.c.version).where(_VERSIONS.c.file_id == bindparam("file_id"))
                           .order_by(_VERSIONS.c.version.desc()).limit(10_000))
 _DELETE_VERSIONS = delete(_VERSIONS).where(_VERSIONS.c.file_id == bindparam("file_id"),
                                            _VERSIONS.c.version.in_(bindparam("versions", expanding=True)))
+
+
+def commit_rows(tx: Tx, *, intent_id: str, token_hash: str) -> tuple[WriteIntent, Session, File, Storage] | None:
+    """The intent, the session of `token_hash` that began it, its file and storage, with the intent
+    and the file locked; None when any of them is missing or does not match (read them one by one
+    to say which)."""
+    row = tx.conn.execute(_COMMIT_ROWS, {"intent_id": intent_id, "token_hash": token_hash}).first()
+    if row is None:
+        return None
+    values = tuple(row)
+    at = [0, len(_INTENT_NAMES)]
+    at.append(at[-1] + len(_SESSION_NAMES))
+    at.append(at[-1] + len(_FILE_NAMES))
+    return (snapshot(WriteIntent, _INTENT_NAMES, values[at[0]:at[1]]),
+            snapshot(Session, _SESSION_NAMES, values[at[1]:at[2]]),
+            snapshot(File, _FILE_NAMES, values[at[2]:at[3]]),
+            snapshot(Storage, _STORAGE_NAMES, values[at[3]:]))
 
 
 def intent_for_update(tx: Tx, *, intent_id: str) -> WriteIntent | None:
@@ -137,11 +173,7 @@ def keep_version(tx: Tx, *, file: File, version: int, size: int, reason: str, re
         return []
     fields = {"size": size, "sha256": file.sha256 if file.size == size else "", "reason": reason,
               "replaced_by": replaced_by[:256], "create_time": now}
-    existing = tx.conn.execute(_VERSION_ID, {"file_id": file.id, "version": version}).scalar()
-    if existing is not None:
-        tx.conn.execute(_UPDATE_VERSION, {"row_id": existing, **fields})
-    else:
-        tx.conn.execute(_INSERT_VERSION, {"file_id": file.id, "version": version, **fields})
+    tx.conn.execute(_KEEP_VERSION[tx.conn.dialect.name], {"file_id": file.id, "version": version, **fields})
     tx.writes += 1
     kept = [int(v) for v in tx.conn.execute(_VERSIONS_NEWEST_FIRST, {"file_id": file.id}).scalars()]
     expired = kept[retention:]

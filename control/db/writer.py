@@ -105,12 +105,15 @@ class DecisionWriter:
                                                               "check_same_thread": False})
             _configure_sqlite_writer(self.engine, self)
         else:
-            self.engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_size=1, max_overflow=0)
+            _configure_postgres_writer(self.engine, self)
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="decision-writer", daemon=True)
         self._closed = False
         self.lock_wait_ms = SQLITE_BUSY_TIMEOUT_MS  # SQLite: the batch's BEGIN IMMEDIATE waits this long
+        self.pg_wait_ms = 0  # PostgreSQL: the batch's lock and statement timeouts (0: none)
+        self.began = False  # the current transaction's BEGIN reached the database
         self._thread.start()
 
     async def run(self, work: Work[T], *, prefetch_grant: str = "") -> T:
@@ -176,6 +179,7 @@ class DecisionWriter:
     def _run_batch(self, batch: list[_Job[Any]]) -> bool:
         """Runs the batch's decisions; True when what committed included session events."""
         live = [job for job in batch if _still_wanted(job)]
+        reconnected = False
         while live:
             try:
                 committed = self._transaction(live)
@@ -183,6 +187,14 @@ class DecisionWriter:
                 live = [job for job in live if job.error is None]
                 continue
             except DBAPIError as error:
+                if error.connection_invalidated and not self.began and not reconnected:
+                    # The pooled connection died while idle (a database restart, a proxy's idle
+                    # timeout): nothing of the batch ran, so it runs again on a new connection.
+                    # This replaces a ping at every checkout, one round trip per transaction.
+                    log.warning("the decision writer's database connection was lost while idle (%s); "
+                                "reconnecting", error.orig)
+                    reconnected = False
+                    continue
                 if len(live) == 1:
                     live[0].error = _lock_wait_error(error, live[0]) or error
                     return False
@@ -207,12 +219,12 @@ class DecisionWriter:
         undone with the whole transaction: _RunAgain rolls back, and the batch runs again without
         it (no SAVEPOINTs: they cost two statements per decision on the happy path)."""
         self.lock_wait_ms = _lock_wait_ms(live)
+        self.pg_wait_ms = _pg_wait_ms(live)
+        self.began = False
         with self.engine.connect() as conn:
             tx = Tx(conn=conn, postgres=self.postgres)
             try:
                 with conn.begin():
-                    if self.postgres:
-                        _bound_pg_waits(conn, live)
                     if len(live) > 1 and all(job.prefetch for job in live):
                         # Only in batches that change no row a grant reads: what each decision
                         # sees is then what it would have read itself.
@@ -280,14 +292,29 @@ def _lock_wait_ms(jobs: list[_Job[Any]]) -> int:
     return wait_ms - wait_ms % 1000 if wait_ms > 3000 else wait_ms
 
 
-def _bound_pg_waits(conn: Connection, jobs: list[_Job[Any]]) -> None:
-    """Lock waits end with the most pressed caller's deadline (a decision cut short by it fails
-    alone: the batch runs again without it)."""
+def _pg_wait_ms(jobs: list[_Job[Any]]) -> int:
+    """PostgreSQL: lock waits end with the most pressed caller's deadline (a decision cut short by
+    it fails alone: the batch runs again without it); 0 is no limit."""
     lefts = [left for left in (job.budget.remaining() for job in jobs if job.budget is not None)
              if left is not None]
-    ms = str(max(1, int(min(lefts) * 1000))) if lefts else "0"  # 0: no limit
-    conn.exec_driver_sql("SELECT set_config('lock_timeout', %(ms)s, true), "
-                         "set_config('statement_timeout', %(ms)s, true)", {"ms": ms})
+    return max(1, int(min(lefts) * 1000)) if lefts else 0
+
+
+def _configure_postgres_writer(engine: Engine, writer: DecisionWriter) -> None:
+    """BEGIN and the batch's timeouts go in one round trip (psycopg's simple query protocol runs
+    both statements of a string without parameters), with psycopg's own implicit BEGIN turned off.
+    No ping at checkout: a connection lost while idle fails this first statement, before anything
+    of the batch ran, and DecisionWriter._run_batch runs the batch again on a new one."""
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True  # transactions are begun by the hook below
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        ms = int(writer.pg_wait_ms)  # an int: nothing else goes into the statement's text
+        connection.exec_driver_sql(f"BEGIN; SELECT set_config('lock_timeout', '{ms}', true), "
+                                   f"set_config('statement_timeout', '{ms}', true)")
+        writer.began = True
 
 
 def _lock_wait_error(error: BaseException, job: _Job[Any]) -> DeadlineExceeded | None:
@@ -315,6 +342,7 @@ def _configure_sqlite_writer(engine: Engine, writer: DecisionWriter) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         _begin_immediate(connection, writer.lock_wait_ms)
+        writer.began = True
 
 
 def _begin_immediate(connection: Any, wait_ms: int) -> None:

@@ -74,18 +74,13 @@ def commit_put_file(tx: Tx, *, ctx: ServiceContext, caller: Caller, intent_id: s
     """wopi_changes._commit for a PutFile intent."""
     from control.services import wopi_changes as changes
 
-    intent = decision_store.intent_for_update(tx, intent_id=intent_id[:40])
-    if intent is None:
-        raise WriteIntentNotFound(intent_id[:40])
-    session = decision_store.session_by_token_hash(tx, token_hash=hash_token(caller.access_token))
-    if session is None or session.id != intent.session_id:
-        raise AccessTokenInvalid("the access token did not begin this write")
+    token_hash = hash_token(caller.access_token)
+    rows = (decision_store.commit_rows(tx, intent_id=intent_id[:40], token_hash=token_hash)
+            or _commit_rows_apart(tx, intent_id=intent_id[:40], token_hash=token_hash))
+    intent, session, file, storage = rows
     if intent.operation != PUT.value or intent.tenant_id != session.tenant_id:
         raise NotHere()
-    file = decision_store.file_for_update(tx, file_id=intent.file_id, tenant_id=session.tenant_id)
-    storage = (decision_store.storage_by_name(tx, tenant_id=session.tenant_id, name=session.storage_name)
-               if file else None)
-    assert file is not None and storage is not None and storage.id == file.storage_id
+    assert storage.id == file.storage_id
     if intent.state == write_intents.CONFIRMED:  # settled from storage first, or a repeated commit
         return changes.Committed(version=intent.base_version + 1, expired_versions=[])
     if intent.state == write_intents.ABANDONED:
@@ -97,6 +92,24 @@ def commit_put_file(tx: Tx, *, ctx: ServiceContext, caller: Caller, intent_id: s
                                 fingerprint=fingerprint)
     failpoints.hit("control.commit.before_commit")
     return changes.Committed(version=version, expired_versions=expired)
+
+
+def _commit_rows_apart(tx: Tx, *, intent_id: str, token_hash: str) -> tuple[WriteIntent, Session, File, Storage]:
+    """The rows of commit_put_file one by one, when their joined read found none: says which is
+    missing or does not match (the checks in the order the write protocol makes them)."""
+    intent = decision_store.intent_for_update(tx, intent_id=intent_id)
+    if intent is None:
+        raise WriteIntentNotFound(intent_id)
+    session = decision_store.session_by_token_hash(tx, token_hash=token_hash)
+    if session is None or session.id != intent.session_id:
+        raise AccessTokenInvalid("the access token did not begin this write")
+    if intent.operation != PUT.value or intent.tenant_id != session.tenant_id:
+        raise NotHere()
+    file = decision_store.file_for_update(tx, file_id=intent.file_id, tenant_id=session.tenant_id)
+    storage = (decision_store.storage_by_name(tx, tenant_id=session.tenant_id, name=session.storage_name)
+               if file else None)
+    assert file is not None and storage is not None
+    return intent, session, file, storage
 
 
 def _confirm(tx: Tx, *, intent: WriteIntent, file: File, storage: Storage, session: Session, now: int,

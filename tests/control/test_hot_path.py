@@ -20,9 +20,9 @@ from sqlmodel import col, select
 
 from control import secrets as secret_boxes
 from control.db.engine import create_read_engine, session_factory
-from control.db import audit_sync
+from control.db import audit_sync, decision_store
 from control.db.grant_reads import GrantReader
-from control.db.models import AuditEvent, SessionEvent, Storage, Tenant
+from control.db.models import AuditEvent, FileVersion, SessionEvent, Storage, Tenant
 from control.db.writer import DecisionWriter
 from control.services import audit, audit_queries, deadlines, storages, wopi_access
 from control.services.audit_writer import AuditWriter
@@ -314,3 +314,18 @@ async def test_background_reads_go_on_while_another_connection_holds_the_write_l
             await asyncio.wait_for(WebhookDispatcher(ctx, client).deliver_due(), 5)
         with pytest.raises(ApiKeyInvalid):
             await asyncio.wait_for(authenticator.authenticate("Bearer not-a-key"), 5)
+
+
+async def test_a_version_kept_again_replaces_its_row(ctx: ServiceContext, open_session: OpenSession) -> None:
+    """A save whose version an earlier, abandoned try already kept: one row, the latest bytes' size."""
+    opened = await open_session()
+    file = await file_row(ctx, opened.session.row.file_id)
+    assert ctx.decisions is not None
+
+    for size in (10, 20):
+        await ctx.decisions.run(lambda tx, size=size: decision_store.keep_version(  # type: ignore[misc]
+            tx, file=file, version=1, size=size, reason="save", replaced_by="u-1", retention=5, now=1))
+
+    async with ctx.sessions() as db:
+        kept = list((await db.exec(select(FileVersion).where(FileVersion.file_id == file.id))).all())
+    assert [(row.version, row.size) for row in kept] == [(1, 20)]

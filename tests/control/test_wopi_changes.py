@@ -10,10 +10,11 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control.services import sessions
+from control.services import sessions, wopi_changes
 from control.services.context import Principal, ServiceContext
 from control.services.sessions import OpenedSession
-from shared.errors import AccessTokenInvalid, OperationNotPermitted, TenantDisabled
+from shared.errors import AccessTokenInvalid, OperationNotPermitted, TenantDisabled, WriteIntentNotFound
+from shared.wopi_operation import WopiOperation
 from tests.control.helpers import with_writer_thread, START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row, write
 
 
@@ -127,6 +128,32 @@ async def test_a_write_with_a_token_of_another_file_is_refused(
     with pytest.raises(AccessTokenInvalid):
         await record_write(ctx, mine, file_id=other.session.row.file_id)
     assert (await file_row(ctx, other.session.row.file_id)).version == 1
+
+
+async def test_a_commit_with_the_token_of_another_session_is_refused_and_saves_nothing(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    mine = await open_session(user_id="u-1")
+    theirs = await open_session(user_id="u-2")  # same file, another session
+    begun = await wopi_changes.begin(ctx, caller(mine), _put(size=5))
+
+    with pytest.raises(AccessTokenInvalid):
+        await wopi_changes.commit(ctx, caller(theirs), intent_id=begun.intent_id)
+    assert (await file_row(ctx, mine.session.row.file_id)).version == 1
+    assert await wopi_changes.commit(ctx, caller(mine), intent_id=begun.intent_id) is not None
+    assert (await file_row(ctx, mine.session.row.file_id)).version == 2
+
+
+async def test_a_commit_of_an_unknown_intent_is_refused(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session()
+
+    with pytest.raises(WriteIntentNotFound):
+        await wopi_changes.commit(ctx, caller(opened), intent_id="wi_no-such-intent")
+    assert (await file_row(ctx, opened.session.row.file_id)).version == 1
+
+
+def _put(*, size: int) -> wopi_changes.WriteRequest:
+    return wopi_changes.WriteRequest(operation=WopiOperation.PUT_FILE, staged=wopi_changes.Staged(size=size))
 
 
 async def test_a_disabled_tenant_cannot_record_a_write(

@@ -1,0 +1,96 @@
+"""The decision writer's PostgreSQL connection (control.db.writer): no ping at checkout, BEGIN and
+the batch's timeouts in one round trip. A connection lost while idle (a database restart, a proxy's
+idle timeout) must cost no decision: the batch runs again on a new connection. A connection lost
+inside a transaction must never run a decision twice: that batch fails, the next one reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from control.db.writer import DecisionWriter, Tx
+from control.services import deadlines
+from tests.support.postgres import PostgresCluster
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def writer(postgres_database_url: str) -> AsyncIterator[DecisionWriter]:
+    decisions = DecisionWriter(postgres_database_url)
+    yield decisions
+    await asyncio.to_thread(decisions.close)
+
+
+def backend_pid(tx: Tx) -> int:
+    return int(tx.conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def terminate(cluster: PostgresCluster, pid: int) -> None:
+    with cluster.admin_connection() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 30000)", (pid,))
+
+
+async def test_a_connection_lost_while_idle_is_replaced_and_the_next_decision_commits(
+    writer: DecisionWriter, postgres_cluster: PostgresCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    await writer.run(lambda tx: tx.conn.execute(text("CREATE TABLE marks (n int)")))
+    first_pid = await writer.run(backend_pid)
+    terminate(postgres_cluster, first_pid)
+    runs: list[int] = []
+
+    def mark(tx: Tx) -> int:
+        runs.append(1)
+        tx.conn.execute(text("INSERT INTO marks VALUES (1)"))
+        return backend_pid(tx)
+
+    second_pid = await writer.run(mark)
+
+    assert second_pid != first_pid
+    assert runs == [1]
+    assert await writer.run(lambda tx: tx.conn.execute(text("SELECT count(*) FROM marks")).scalar_one()) == 1
+    assert "connection was lost while idle" in caplog.text
+
+
+async def test_a_connection_lost_inside_a_transaction_fails_its_decision_without_running_it_again(
+    writer: DecisionWriter,
+) -> None:
+    runs: list[int] = []
+
+    def dies_midway(tx: Tx) -> None:
+        runs.append(1)
+        tx.conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    with pytest.raises(DBAPIError):
+        await writer.run(dies_midway)
+
+    assert runs == [1]
+    assert await writer.run(lambda tx: tx.conn.execute(text("SELECT 1")).scalar_one()) == 1
+
+
+async def test_a_batch_runs_in_one_transaction_with_its_callers_lock_timeout(writer: DecisionWriter) -> None:
+    def settings(tx: Tx) -> tuple[str, str, bool]:
+        row = tx.conn.execute(text("SELECT current_setting('lock_timeout'), current_setting('statement_timeout'), "
+                                   "now() = statement_timestamp()")).one()
+        return str(row[0]), str(row[1]), bool(row[2])
+
+    with deadlines.budget(20.0):
+        lock_timeout, statement_timeout, same_instant = await writer.run(settings)
+    unbounded = await writer.run(settings)
+
+    # now() is the transaction's start: it differs from the statement's time only inside a
+    # transaction begun before the statement (autocommit would make every statement its own).
+    assert not same_instant
+    assert lock_timeout.endswith("s") and lock_timeout not in ("0", "0s")
+    assert 15 <= _seconds(lock_timeout) <= 20
+    assert statement_timeout == lock_timeout
+    assert unbounded[:2] == ("0", "0")
+
+
+def _seconds(setting: str) -> float:
+    """PostgreSQL's display of a timeout (`19999ms`, `20s`) in seconds."""
+    return float(setting[:-2]) / 1000 if setting.endswith("ms") else float(setting[:-1])
