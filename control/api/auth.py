@@ -9,11 +9,11 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
-from control.api.errors import to_status
+from control.api.errors import known_error, to_status
 from control.api.protos import edge_pb
 from control.services.context import Principal
 from control.services.keys import Authenticator
-from shared.errors import PermissionDenied, WopiProxyError
+from shared.errors import PermissionDenied
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
@@ -81,8 +81,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         try:
             principal = await self._authenticator.authenticate(_metadata_value(context, "authorization"))
             check_role(principal, method)
-        except WopiProxyError as error:  # ApiKeyInvalid, TenantDisabled, PermissionDenied
-            await context.abort_with_status(rpc_status.to_status(to_status(error)))
+        except Exception as error:  # ApiKeyInvalid, TenantDisabled, PermissionDenied; the database away
+            known = known_error(error, "authentication")
+            if known is None:
+                raise
+            await context.abort_with_status(rpc_status.to_status(to_status(known)))
         _principal.set(principal)
 
     def _wrap_unary(self, behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:

@@ -14,6 +14,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from control.db import availability
 from control.services import deadlines
 from shared import errors
 
@@ -48,6 +49,7 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.TimestampConflict, code_pb2.FAILED_PRECONDITION),
     (errors.WriteInProgress, code_pb2.FAILED_PRECONDITION),
     (errors.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
+    (errors.ControlPlaneUnavailable, code_pb2.UNAVAILABLE),  # its database cannot be reached
     (errors.BridgeSignatureInvalid, code_pb2.UNAUTHENTICATED),
 ]
 
@@ -72,9 +74,21 @@ def to_status(error: errors.WopiProxyError) -> status_pb2.Status:
 
 def item_status(error: BaseException, where: str) -> status_pb2.Status:
     """The status of one item of a batch call: what the call would have returned alone."""
-    if isinstance(error, errors.WopiProxyError):
-        return to_status(error)
+    known = known_error(error, where)
+    if known is not None:
+        return to_status(known)
     return status_pb2.Status(code=code_pb2.INTERNAL, message=_internal(where, error))
+
+
+def known_error(error: BaseException, where: str) -> errors.WopiProxyError | None:
+    """A domain error as it is; a database that cannot be reached as UNAVAILABLE (the caller may
+    try again, or another replica; logged as one line now and then, not as an incident)."""
+    if isinstance(error, errors.WopiProxyError):
+        return error
+    if availability.unreachable(error):
+        availability.log_failure(log, where, error)
+        return errors.ControlPlaneUnavailable(f"its database cannot be reached ({availability.describe(error)})")
+    return None
 
 
 def _internal(where: str, error: BaseException) -> str:
@@ -110,12 +124,14 @@ def grpc_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[
         except asyncio.CancelledError:
             budget.abandoned = True
             raise
-        except errors.WopiProxyError as error:
-            await context.abort_with_status(rpc_status.to_status(to_status(error)))
         except (grpc.aio.AbortError, grpc.aio.UsageError):
             raise
         except Exception as error:
-            await context.abort(grpc.StatusCode.INTERNAL, _internal(method.__qualname__, error))
+            known = known_error(error, method.__qualname__)
+            if known is not None:
+                await context.abort_with_status(rpc_status.to_status(to_status(known)))
+            else:
+                await context.abort(grpc.StatusCode.INTERNAL, _internal(method.__qualname__, error))
         raise AssertionError("unreachable")
 
     return wrapper

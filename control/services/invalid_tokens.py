@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from control.db import stores
+from control.db import availability, stores
 from control.services import audit, validation
 from control.services.access_tokens import hash_token
 from shared.timefmt import iso_utc
@@ -134,5 +134,5 @@ class InvalidTokenTally:
                 pass
             try:
                 await self.flush(ctx, everything=stop.is_set())
-            except Exception:  # a failed round must not end the tally; its counts wait for the next
-                log.exception("writing the invalid-token audit records failed")
+            except Exception as error:  # a failed round must not end the tally; its counts wait for the next
+                availability.log_failure(log, "writing the invalid-token audit records", error)

@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from control.db import replica_store
+from control.db import availability, replica_store
 from control.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,8 @@ class Leases:
             await job(job_stop)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("job %s failed; it starts again at the next lease renewal", name)
+        except Exception as error:
+            availability.log_failure(log, f"job {name} (it starts again at the next lease renewal)", error)
 
 
 async def _stop_job(task: asyncio.Task[None], job_stop: asyncio.Event, *, grace_s: float) -> None:

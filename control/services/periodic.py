@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from control.db import availability
+
 log = logging.getLogger(__name__)
 
 
@@ -15,8 +17,8 @@ async def run_periodically(name: str, interval_s: float, stop: asyncio.Event,
     while not stop.is_set():
         try:
             await work()
-        except Exception:  # a failed round must not end the job: the next may well succeed
-            log.exception("%s round failed", name)
+        except Exception as error:  # a failed round must not end the job: the next may well succeed
+            availability.log_failure(log, f"{name} round", error)
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
         except TimeoutError:

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
+from control.db import availability
 from control.db.models import SessionEvent, Tenant, WebhookState
 from control.services import events
 from control.services.context import ServiceContext
@@ -86,8 +87,8 @@ class WebhookDispatcher:
             started = time.monotonic()
             try:
                 await self.deliver_due()
-            except Exception:  # a broken round must not end delivery for good
-                log.exception("webhook delivery round failed")
+            except Exception as error:  # a broken round must not end delivery for good
+                availability.log_failure(log, "webhook delivery round", error)
             await self._ctx.events.wait(IDLE_S)
             rest = MIN_ROUND_INTERVAL_S - (time.monotonic() - started)
             if rest > 0 and not stop.is_set():
@@ -110,8 +111,8 @@ class WebhookDispatcher:
     async def _deliver_logged(self, tenant: Tenant) -> None:
         try:
             await self._deliver_tenant(tenant)
-        except Exception:
-            log.exception("webhook delivery of tenant %s failed", tenant.id)
+        except Exception as error:
+            availability.log_failure(log, f"webhook delivery of tenant {tenant.id}", error)
 
     async def _deliver_tenant(self, tenant: Tenant) -> None:
         now = self._ctx.clock()

@@ -7,6 +7,7 @@ where their absence is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shlex
@@ -84,40 +85,79 @@ def _check(result: subprocess.CompletedProcess[str], what: str, log: Path | None
     raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{log_text}")
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
+class PostgresServer:
+    """A cluster this process started: stop, start and restart it (a test's own, when it takes the
+    database away; the session's shared cluster is never restarted)."""
+
+    def __init__(self, bin_dir: Path, runner: _Runner, base: Path) -> None:
+        self.bin_dir, self.runner, self.base = bin_dir, runner, base
+        self.data, self.log = base / "data", base / "postgres.log"
+        self.port = 0
+        self.running = False
+
+    def cluster(self) -> PostgresCluster:
+        return PostgresCluster(host="127.0.0.1", port=self.port)
+
+    def _options(self) -> str:
+        return (f"-k {self.base} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+
+    def _pg_ctl(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return self.runner.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *argv])
+
+    def first_start(self) -> None:
+        _check(self.runner.run([str(self.bin_dir / "initdb"), "-D", str(self.data), "-A", "trust",
+                                "-U", POSTGRES_SUPERUSER, "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]), "initdb")
+        result = None
+        for _attempt in range(3):  # the free port may be taken between the probe and the bind
+            self.port = _free_port()
+            result = self._pg_ctl("-l", str(self.log), "-w", "-t", "60", "-o", self._options(), "start")
+            if result.returncode == 0:
+                self.running = True
+                return
+        assert result is not None
+        _check(result, "pg_ctl start", self.log)
+
+    def start(self) -> None:
+        """Starts it again on its port (the clients' address does not change)."""
+        _check(self._pg_ctl("-l", str(self.log), "-w", "-t", "60", "-o", self._options(), "start"),
+               "pg_ctl start", self.log)
+        self.running = True
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends every session (as an operator's restart does); `immediate` is a crash."""
+        _check(self._pg_ctl("-m", mode, "-w", "-t", "60", "stop"), "pg_ctl stop", self.log)
+        self.running = False
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """A new cluster in a temporary folder, removed afterwards (skips, or fails under
+    WOPI_PROXY_REQUIRE_POSTGRES=1, without the binaries)."""
     bin_dir = _postgres_bin_dir()
     if bin_dir is None:
         _unavailable("no server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
     runner = _Runner()
+    account = None
     if runner.as_root:
         try:
             account = pwd.getpwnam(POSTGRES_SYSTEM_USER)
         except KeyError:
             _unavailable(f"we are root and there is no {POSTGRES_SYSTEM_USER!r} user to run initdb as")
     base = Path(tempfile.mkdtemp(prefix="wopi-pg-"))
-    if runner.as_root:
+    if account is not None:
         os.chown(base, account.pw_uid, account.pw_gid)
-    data, log = base / "data", base / "postgres.log"
-    started = False
+    server = PostgresServer(bin_dir, runner, base)
     try:
-        _check(runner.run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", POSTGRES_SUPERUSER,
-                           "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]), "initdb")
-        port = 0
-        for _attempt in range(3):  # the free port may be taken between the probe and the bind
-            port = _free_port()
-            options = (f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-            result = runner.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                                 "-o", options, "start"])
-            if result.returncode == 0:
-                started = True
-                break
-        _check(result, "pg_ctl start", log)
-        yield PostgresCluster(host="127.0.0.1", port=port)
+        server.first_start()
+        yield server
     finally:
-        if started:
-            runner.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+        if server.running:
+            server.stop("immediate")
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    with postgres_server() as server:
+        yield server.cluster()
