@@ -56,7 +56,6 @@ def library(frame: str) -> str:
 # belongs to: the first marker found, innermost frames first.
 COMPONENTS = (
     ("DecisionWriter.", "control: writer thread (decisions, audit)"),
-    ("GrantReader.", "control: grant-read threads"),
     ("control/", "control: servicers and services (event loop)"),
     ("grpc/aio/_server", "control: grpc.aio server"),
     ("fsspec/", "edge: storage calls (threads)"),
@@ -71,8 +70,8 @@ COMPONENTS = (
 
 def component(frames: list[str]) -> str:
     for frame in frames:  # the control plane's own threads first, whatever they call
-        if frame.startswith(("DecisionWriter.", "GrantReader.")):
-            return COMPONENTS[0][1] if frame.startswith("DecisionWriter.") else COMPONENTS[1][1]
+        if frame.startswith("DecisionWriter."):
+            return COMPONENTS[0][1]
     for frame in reversed(frames):
         for marker, name in COMPONENTS:
             if marker in frame.rpartition("(")[2] or frame.startswith(marker):

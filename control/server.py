@@ -14,9 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.api.audit_servicer import AuditServicer, audit_grpc, audit_pb
 from control.api.auth import AuthInterceptor
-from control.db.grant_reads import GrantReader
 from control.db.writer import DecisionWriter
-from control.services.audit_writer import AuditWriter
 from control.api.bridge_servicer import BridgeServicer
 from control.api.edge_servicer import EdgeServicer
 from control.api.editor_servicer import EditorServicer
@@ -94,9 +92,7 @@ class RunningControl:
     stopping: asyncio.Event
     editors: EditorRegistry
     metrics: ControlMetrics = field(default_factory=ControlMetrics)  # its registry: control.metrics
-    audit_writer: AuditWriter | None = None
     read_engine: AsyncEngine | None = None
-    grant_reader: GrantReader | None = None
     decisions: DecisionWriter | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -106,15 +102,11 @@ class RunningControl:
         await self.server.stop(grace)
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.editors.close()
-        if self.audit_writer is not None:
-            await self.audit_writer.close()
         if self.decisions is not None:
             await asyncio.to_thread(self.decisions.close)
         await self.engine.dispose()
         if self.read_engine is not None:
             await self.read_engine.dispose()
-        if self.grant_reader is not None:
-            await asyncio.to_thread(self.grant_reader.close)
 
 
 async def start_control(settings: ControlSettings) -> RunningControl:

@@ -1,28 +1,22 @@
-"""The WOPI hot path's read: everything a grant needs in one SELECT, run as one call on a thread.
-
-Why: through the async engine a read costs a thread hand-off per statement, per fetch and per
-BEGIN/COMMIT (aiosqlite; greenlet switches with psycopg), and those hand-offs took more CPU
-than the query. Here one synchronous call on a small dedicated pool does the whole read (the
-session with its tenant, file and storage, the user's UserInfo and the session's editor), so a
-request pays one hand-off. One SELECT sees one consistent snapshot; it takes no lock and, on
-SQLite, runs on reader connections beside the writer (WAL).
+"""The WOPI hot path's read: everything a grant needs in one SELECT (the session with its tenant,
+file and storage, the user's UserInfo and the session's editor), as Core on a synchronous
+connection: the decision writer's (control.db.writer) reads a grant with it, or a whole batch's
+grants in one SELECT. Through the async engine each statement, fetch and BEGIN/COMMIT cost a
+thread hand-off (aiosqlite; greenlet switches with psycopg), which took more CPU than the query.
 """
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, Select, and_, bindparam, create_engine, event, select
+from sqlalchemy import Connection, Row, Select, and_, bindparam, select
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
-from control.db.engine import SQLITE_BUSY_TIMEOUT_MS, normalize_url
+from control.db.engine import normalize_url
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 
-READERS = 4  # threads and connections
 M = TypeVar("M", bound=SQLModel)
 
 
@@ -111,39 +105,3 @@ def sync_url(url: str) -> str:
     """The synchronous driver of the same database (pysqlite; psycopg serves both)."""
     url = normalize_url(url)
     return "sqlite+pysqlite" + url[len("sqlite+aiosqlite"):] if url.startswith("sqlite+aiosqlite") else url
-
-
-class GrantReader:
-    """One per control-plane process; close() when stopping."""
-
-    def __init__(self, url: str) -> None:
-        url = sync_url(url)
-        if url.startswith("sqlite"):
-            self.engine: Engine = create_engine(url, pool_size=READERS, max_overflow=0,
-                                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                                              "check_same_thread": False})
-            _configure_sqlite_reader(self.engine)
-        else:
-            self.engine = create_engine(url, pool_size=READERS, max_overflow=0, pool_pre_ping=True)
-        self._threads = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="grant-read")
-
-    async def read(self, token_hash: str) -> GrantRows | None:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, self._read, token_hash)
-
-    def _read(self, token_hash: str) -> GrantRows | None:
-        with self.engine.connect() as conn:  # returned to the pool with a rollback: the snapshot ends
-            return read_grant(conn, token_hash)
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
-        self.engine.dispose()
-
-
-def _configure_sqlite_reader(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # autocommit: one SELECT is its own snapshot
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()

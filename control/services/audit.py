@@ -150,7 +150,7 @@ def new_event(
     lock_hash: str = "",
     editor: str = "",
 ) -> AuditRecord:
-    """A record, not yet in any chain (append() or the AuditWriter links and inserts it)."""
+    """A record, not yet in any chain (append(), or audit_sync.append on the decision writer, links it into its chain)."""
     # Cut to the columns' sizes here, so that what is hashed is exactly what is stored.
     # Control characters (NUL above all: PostgreSQL text cannot hold it) never reach the trail.
     clean = validation.printable

@@ -16,9 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
-    from control.db.grant_reads import GrantReader
     from control.db.writer import DecisionWriter
-    from control.services.audit_writer import AuditWriter
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
 from shared.egress import EgressPolicy
@@ -128,14 +126,9 @@ class ServiceContext:
     # What URLs set by tenant keys may connect to (discovery URLs, S3 endpoints).
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     write_intent_ttl_ms: int = 60_000  # see control.services.write_intents
-    # Group commit of the audit records of reads (control.services.audit_writer); None: each
-    # read writes its record in a transaction of its own (the services' unit tests).
-    audit_writer: AuditWriter | None = None
     # Read-only transactions (SQLite: a pool of reader connections beside the one writer, as WAL
     # lets readers run while a write commits); None: the same sessions as writes.
     read_sessions: async_sessionmaker[AsyncSession] | None = None
-    # The WOPI reads' one-call lookup (control.db.grant_reads); None: through `read()`.
-    grant_reader: GrantReader | None = None
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
     # The hot path's write transactions (lock changes, the reads' audit batches) as one call each
     # on a dedicated writer thread, group-committed (control.db.writer); None: through

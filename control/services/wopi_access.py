@@ -38,7 +38,6 @@ from shared.wopi_operation import WopiOperation
 
 if TYPE_CHECKING:
     from control.db.writer import Tx
-    from control.services.audit_writer import AuditWriter
 
 LOCK_EVENTS = {"Lock": "locked", "UnlockAndRelock": "locked", "Unlock": "unlocked"}
 MAX_USER_INFO_LENGTH = 1024
@@ -213,9 +212,6 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
                 _decide, ctx=ctx, caller=caller, operation=operation, lock_id=lock_id,
                 old_lock_id=old_lock_id, proof=proof, keys=keys, settle_pending=settle_pending,
                 token_hash=token_hash), prefetch_grant="" if operation.changes_lock else token_hash)
-    if ctx.audit_writer is not None and not operation.changes_lock and operation != "PutUserInfo":
-        return await _authorize_read(ctx, ctx.audit_writer, caller, operation=operation, lock_id=lock_id,
-                                     proof=proof, editors=editors, settle_pending=settle_pending)
     async with audited(ctx, caller, operation.value), ctx.transaction() as db:
         is_lock_operation = operation.changes_lock
         grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation,
@@ -306,45 +302,6 @@ def _answer(grant: Grant, lock_id: str, info: UserInfo | None, editor: Editor | 
     return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=lock_id, tenant=tenant,
                  user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
                  editor_name=editor.name if editor else "")
-
-
-async def _authorize_read(ctx: ServiceContext, writer: AuditWriter, caller: Caller, *, operation: WopiOperation,
-                          lock_id: str, proof: ProofHeaders | None, editors: EditorRegistry | None,
-                          settle_pending: bool) -> Grant:
-    """A request that changes nothing but the audit trail: one read (no lock taken, so tenants and
-    requests do not queue behind each other), then the record through the group-committing
-    writer, which returns once the record is durable."""
-    async with audited(ctx, caller, operation.value):
-        if ctx.grant_reader is not None:
-            rows = await ctx.grant_reader.read(hash_token(caller.access_token))
-            found = (rows.session, rows.tenant, rows.file, rows.storage) if rows else None
-            info, editor = (rows.user_info, rows.editor) if rows else (None, None)
-
-            async def file_exists(file_id: str) -> bool:
-                async with ctx.read() as db:
-                    return await stores.get_file(db, file_id=file_id, tenant_id=None) is not None
-
-            grant = await check_found(ctx, caller, operation, found, settle_pending=settle_pending,
-                                      file_exists=file_exists)
-            now = ctx.clock()
-            if editors is not None and proof is not None:
-                check_proof_of(editor, editors, session=grant.session, access_token=caller.access_token,
-                               headers=proof, now_ms=now)
-        else:
-            async with ctx.read() as db:
-                grant = await resolve(db, ctx, caller, operation, settle_pending=settle_pending)
-                now = ctx.clock()
-                if editors is not None and proof is not None:
-                    await check_proof(db, editors, session=grant.session, access_token=caller.access_token,
-                                      headers=proof, now_ms=now)
-                info = await stores.get_user_info(db, tenant_id=grant.session.tenant_id,
-                                                  user_id=grant.session.user_id)
-                editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
-        if operation != "CheckFileInfo":  # the only read that returns UserInfo
-            info = None
-        await writer.record(**_grant_record(caller, operation, grant, now=now, detail="",
-                                            lock_hash=audit.lock_hash_of(lock_id or grant.lock_id)))
-    return _answer(grant, grant.lock_id, info, editor)
 
 
 MAX_EDGE_REPORT_ENTRIES = 1000

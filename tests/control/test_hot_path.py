@@ -1,6 +1,6 @@
-"""The WOPI hot path as the control plane runs it (control.db.grant_reads, control.services.audit_writer,
-control.db.writer): the grant's rows in one read, the audit record group-committed by one writer,
-lock decisions as one call each on the writer thread, batched. The trail must stay exactly as
+"""The WOPI hot path as the control plane runs it (control.db.grant_reads, control.db.writer): the
+grant's rows in one read, the audit record group-committed by one writer thread, lock decisions as
+one call each on that thread, batched. The trail must stay exactly as
 strong: each record committed before the reply, one verifiable chain per tenant, nothing recorded
 (or changed) for a caller that went away, and each lock decision its own compare-and-set."""
 
@@ -21,11 +21,9 @@ from sqlmodel import col, select
 from control import secrets as secret_boxes
 from control.db.engine import create_read_engine, session_factory
 from control.db import audit_sync, decision_store
-from control.db.grant_reads import GrantReader
 from control.db.models import AuditEvent, FileVersion, SessionEvent, Storage, Tenant
 from control.db.writer import DecisionWriter
 from control.services import audit, audit_queries, deadlines, storages, wopi_access
-from control.services.audit_writer import AuditWriter
 from control.services.context import Principal, ServiceContext
 from control.services.keys import Authenticator
 from control.services.replicas import ReplicaWatch
@@ -38,10 +36,8 @@ from tests.control.helpers import OTHER_TENANT, TENANT, FakeClock, OpenSession, 
 @pytest.fixture
 async def ctx(engine: AsyncEngine, clock: FakeClock, tmp_path: Path, database_url: str
               ) -> AsyncIterator[ServiceContext]:
-    """The services' context as start_control makes it: reader, writer, and (SQLite) reader pool."""
-    box = secret_boxes._box(engine.sync_engine.dialect)  # the test engine's own key, for the readers too
-    reader = GrantReader(database_url)
-    secret_boxes.bind_engine(reader.engine, box)
+    """The services' context as start_control makes it: the decision writer and (SQLite) reader pool."""
+    box = secret_boxes._box(engine.sync_engine.dialect)  # the test engine's own key, for the others too
     read_engine = create_read_engine(database_url)
     if read_engine is not None:
         secret_boxes.bind_engine(read_engine, box)
@@ -50,12 +46,8 @@ async def ctx(engine: AsyncEngine, clock: FakeClock, tmp_path: Path, database_ur
                           read_sessions=session_factory(read_engine) if read_engine is not None else None)
     decisions = DecisionWriter(database_url, on_commit=base.events.notify)
     secret_boxes.bind_engine(decisions.engine, box)
-    base = dataclasses.replace(base, grant_reader=reader, decisions=decisions)
-    writer = AuditWriter(base)
-    yield dataclasses.replace(base, audit_writer=writer)
-    await writer.close()
+    yield dataclasses.replace(base, decisions=decisions)
     await asyncio.to_thread(decisions.close)
-    await asyncio.to_thread(reader.close)
     if read_engine is not None:
         await read_engine.dispose()
 
