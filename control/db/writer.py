@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from control.db import audit_sync, grant_reads
+from control.db import audit_sync, decision_store, grant_reads
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from control.db.grant_reads import sync_url
 from control.services import deadlines
@@ -70,6 +70,8 @@ class Tx:
     # A batch of grant reads only: their rows read together before the first decision runs
     # (token hash -> rows, None for an unknown token; control.db.grant_reads.read_grants).
     grants: dict[str, Any] = field(default_factory=dict)
+    # Session events to insert at flush (control.db.decision_store.flush_events), in emit order.
+    events: list[dict[str, Any]] = field(default_factory=list)
     emitted_events: bool = False  # session events were written: wake their watchers after commit
     writes: int = 0  # statements that changed rows so far (each store function of a write counts one)
 
@@ -249,6 +251,7 @@ class DecisionWriter:
                             except DeadlineExceeded as error:
                                 job.error = error
                                 raise _RunAgain() from None
+                    decision_store.flush_events(tx)
                     audit_sync.flush_heads(tx)
             except _Rollback:
                 return False
