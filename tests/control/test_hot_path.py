@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from control import secrets as secret_boxes
 from control.db.engine import create_read_engine, session_factory
 from control.db import audit_sync, decision_store
-from control.db.models import AuditEvent, FileVersion, SessionEvent, Storage, Tenant
+from control.db.models import AuditChainHead, AuditEvent, FileVersion, SessionEvent, Storage, Tenant
 from control.db.writer import DecisionWriter
 from control.services import audit, audit_queries, deadlines, storages, wopi_access
 from control.services.context import Principal, ServiceContext
@@ -100,6 +100,27 @@ async def test_concurrent_reads_and_locks_of_two_tenants_keep_verifiable_chains(
     for chain in (TENANT, OTHER_TENANT):
         chained = await records(ctx, chain)
         assert [r.previous_hash for r in chained[1:]] == [r.hash for r in chained[:-1]], chain
+
+
+async def test_a_batch_of_one_tenants_reads_is_chained_in_the_order_its_records_were_appended(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    """Many records of one chain in one batch, inserted together: their ids must follow the order
+    they were hashed in, and the head must name the last."""
+    opened = await open_session()
+    before = len(await records(ctx))
+
+    await asyncio.gather(*[wopi_access.authorize(ctx, caller(opened, correlation_id=f"c-{i}"), operation="GetFile")
+                           for i in range(60)])
+
+    chained = await records(ctx)
+    assert len(chained) == before + 60
+    assert [r.previous_hash for r in chained[1:]] == [r.hash for r in chained[:-1]]
+    report = await audit_queries.verify_chains(ctx, admin, tenant_id=TENANT)
+    assert (report.ok, report.reason) == (True, "")
+    async with ctx.sessions() as db:
+        head = await db.get(AuditChainHead, TENANT)
+    assert head is not None and (head.last_event_id, head.last_hash) == (chained[-1].id, chained[-1].hash)
 
 
 async def test_a_caller_that_went_away_gets_no_record(ctx: ServiceContext, open_session: OpenSession) -> None:
