@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, Select, and_, bindparam, select
+from sqlalchemy import Connection, Row, Select, String, and_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
@@ -59,6 +60,10 @@ def _grant_select() -> Select[Any]:
 GRANT_QUERY = _grant_select().where(_SESSIONS.c.token_hash == bindparam("token_hash"))
 # Several grants' rows in one SELECT (a batch of reads on the writer thread: one round trip).
 GRANTS_QUERY = _grant_select().where(_SESSIONS.c.token_hash.in_(bindparam("token_hashes", expanding=True)))
+# PostgreSQL: the hashes as one array parameter, so that every batch size sends the same statement
+# text (psycopg prepares it once; an IN list of each length is a statement planned on its own).
+GRANTS_QUERY_PG = _grant_select().where(
+    _SESSIONS.c.token_hash == func.any(bindparam("token_hashes", type_=postgresql.ARRAY(String))))
 # The lock decisions' read: the file row stays locked until the transaction ends (PostgreSQL;
 # SQLite's write transaction is exclusive anyway).
 GRANT_QUERY_FOR_UPDATE = GRANT_QUERY.with_for_update(of=_FILES)
@@ -96,7 +101,8 @@ def read_grants(conn: Connection, token_hashes: list[str]) -> dict[str, GrantRow
     """Each token hash's rows (None when no session has it), as read_grant would give them."""
     found: dict[str, GrantRows | None] = dict.fromkeys(token_hashes)
     position = _NAMES[0].index("token_hash")
-    for row in conn.execute(GRANTS_QUERY, {"token_hashes": token_hashes}):
+    query = GRANTS_QUERY_PG if conn.dialect.name == "postgresql" else GRANTS_QUERY
+    for row in conn.execute(query, {"token_hashes": token_hashes}):
         found[row[position]] = grant_rows(row)
     return found
 

@@ -20,10 +20,11 @@ from sqlmodel import col, select
 
 from control import secrets as secret_boxes
 from control.db.engine import create_read_engine, session_factory
-from control.db import audit_sync, decision_store
+from control.db import audit_sync, decision_store, grant_reads
 from control.db.models import AuditChainHead, AuditEvent, FileVersion, SessionEvent, Storage, Tenant
 from control.db.writer import DecisionWriter
 from control.services import audit, audit_queries, deadlines, storages, wopi_access
+from control.services.access_tokens import hash_token
 from control.services.context import Principal, ServiceContext
 from control.services.keys import Authenticator
 from control.services.replicas import ReplicaWatch
@@ -342,3 +343,17 @@ async def test_a_version_kept_again_replaces_its_row(ctx: ServiceContext, open_s
     async with ctx.sessions() as db:
         kept = list((await db.exec(select(FileVersion).where(FileVersion.file_id == file.id))).all())
     assert [(row.version, row.size) for row in kept] == [(1, 20)]
+
+
+async def test_a_batch_read_of_grants_finds_each_token_and_none_for_an_unknown_one(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    first, second = await open_session(), await open_session(user_id="u-2")
+    hashes = [hash_token(first.access_token), hash_token(second.access_token), hash_token("no-such-token")]
+    assert ctx.decisions is not None
+
+    found = await ctx.decisions.run(lambda tx: grant_reads.read_grants(tx.conn, hashes))
+
+    assert found[hashes[2]] is None
+    assert [(rows.session.id, rows.session.user_id) for rows in (found[hashes[0]], found[hashes[1]]) if rows] == [
+        (first.session.row.id, "u-1"), (second.session.row.id, "u-2")]
