@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from quart import Quart, Response, jsonify, request
+from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from edge import observability
@@ -15,7 +15,7 @@ from edge.host.page import blueprint as host_blueprint
 from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
-from edge.streaming import BoundedBody, BoundedHTTPConnection, BoundedRequest
+from edge.streaming import BoundedHTTPConnection, BoundedRequest
 from edge.wopi.flood import InvalidTokenLimiter, report_periodically
 from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
 from edge.wopi.routes import blueprint as wopi_blueprint
@@ -80,15 +80,6 @@ def create_app(settings: EdgeSettings) -> Quart:
         if not ready:
             response.status_code = 503
             response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
-
-    @app.after_request
-    async def _close_after_early_reply(response: Response) -> Response:
-        body = request.body
-        has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
-        if has_body and isinstance(body, BoundedBody) and not body.received_all:
-            # An early answer: the unread body is not drained; the connection ends with the reply.
-            response.headers["Connection"] = "close"
         return response
 
     return app

@@ -12,7 +12,7 @@ from hypercorn.config import Config
 from quart import Quart
 
 from shared.grpc_channel import describe_bind_error
-from shared.http_framing import refuse_ambiguous_framing
+from shared.http_framing import guard_http
 
 log = logging.getLogger(__name__)
 
@@ -60,4 +60,4 @@ async def serve_asgi(app: Any, sock: socket.socket, shutdown: asyncio.Event, *, 
     host, port = sock.getsockname()[:2]
     config = hypercorn_config(sock)
     log.info("%s listening on http://%s:%d", what, host, port)
-    await serve(refuse_ambiguous_framing(app), config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    await serve(guard_http(app), config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]

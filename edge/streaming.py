@@ -3,8 +3,8 @@
 BoundedBody pauses the ASGI receive loop once HIGH_WATER bytes wait unread, so Hypercorn
 stops reading the socket: an upload costs the edge this buffer plus the block that storage
 writes at once (shared.storage.fsspec_storage.STAGE_BLOCK_SIZE), whatever its size.
-An answer given before the body was read (401, 413, ...) says `Connection: close`: the rest of
-the body is never read nor buffered, and the connection is not left waiting for it.
+An answer given before the body was read (401, 413, ...) says `Connection: close`
+(shared.http_framing): the rest of the body is never read nor buffered.
 """
 
 from __future__ import annotations
@@ -41,10 +41,6 @@ class BoundedBody(Body):
 
     async def wait_for_room(self) -> None:
         await self._room.wait()
-
-    @property
-    def received_all(self) -> bool:
-        return self._complete.is_set()
 
 
 class BoundedRequest(Request):

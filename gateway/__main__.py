@@ -15,7 +15,7 @@ from hypercorn.config import Config
 
 from gateway.app import create_gateway_app
 from shared.grpc_channel import TlsSettings
-from shared.http_framing import refuse_ambiguous_framing
+from shared.http_framing import guard_http
 
 
 async def _run(control: str, host: str, port: int, tls: TlsSettings) -> None:
@@ -27,7 +27,7 @@ async def _run(control: str, host: str, port: int, tls: TlsSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
-    app = refuse_ambiguous_framing(create_gateway_app(control, tls=tls))  # type: ignore[arg-type]
+    app = guard_http(create_gateway_app(control, tls=tls))  # type: ignore[arg-type]
     await serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
 
 

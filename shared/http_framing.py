@@ -1,11 +1,17 @@
-"""Refuses HTTP/1.1 requests whose body length is ambiguous (request smuggling, RFC 9112 6.1 and 6.3).
+"""HTTP/1.1 framing rules every server of ours applies in front of its app (`guard_http`).
 
-A request with both Content-Length and Transfer-Encoding is read one way by one server and the
+Ambiguous body length (request smuggling, RFC 9112 6.1 and 6.3). A request with both Content-Length and Transfer-Encoding is read one way by one server and the
 other way by another: a proxy in front that trusts Content-Length forwards what we read as two
 requests, the second one smuggled past it. RFC 9112 lets a server go by Transfer-Encoding and
 drop the connection afterwards; h11 (under Hypercorn) does the first but keeps the connection,
 so the request is refused here, before the app, and the connection closed. Conflicting
 Content-Length headers h11 refuses itself (400).
+
+An answer given before the request's body was read (401, 404, 413, ...). Hypercorn then drops the
+connection once the answer is sent, since the unread body would be taken for the next request,
+but without saying so: a client that reuses the connection for its next request races the close
+and gets "server disconnected" instead of an answer. So such an answer says `Connection: close`.
+The body is never drained: a hostile client could send gigabytes, or nothing, after its headers.
 """
 
 from __future__ import annotations
@@ -42,4 +48,44 @@ def refuse_ambiguous_framing(app: AsgiApp) -> AsgiApp:
     return guarded
 
 
-__all__ = ["ambiguous_framing", "refuse_ambiguous_framing"]
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding" or (lowered == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
+
+
+def close_after_early_reply(app: AsgiApp) -> AsgiApp:
+    """`app` whose answers say `Connection: close` when they start before the whole body reached it."""
+
+    async def closing(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope.get("headers", [])):
+            await app(scope, receive, send)
+            return
+        body_received = False
+
+        async def tracking_receive() -> MutableMapping[str, Any]:
+            nonlocal body_received
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_received = True
+            return message
+
+        async def closing_send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start" and not body_received:
+                headers = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await app(scope, tracking_receive, closing_send)
+
+    return closing
+
+
+def guard_http(app: AsgiApp) -> AsgiApp:
+    """`app` behind both rules of this module: what every Hypercorn server of ours serves."""
+    return refuse_ambiguous_framing(close_after_early_reply(app))
+
+
+__all__ = ["ambiguous_framing", "close_after_early_reply", "guard_http", "refuse_ambiguous_framing"]

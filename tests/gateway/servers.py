@@ -11,6 +11,8 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart
 
+from shared.http_framing import guard_http
+
 START_TIMEOUT_S = 10.0
 
 
@@ -29,7 +31,7 @@ class ThreadServer:
 
 
 def serve_in_thread(app: Quart) -> ThreadServer:
-    """Starts `app` and returns once it has run before_serving (so its gRPC channel is open)."""
+    """Starts `app` behind the framing rules of every server of ours and returns once it has run before_serving (so its gRPC channel is open)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -53,7 +55,7 @@ def serve_in_thread(app: Quart) -> ThreadServer:
         shutdown = asyncio.Event()
         holder.update(loop=loop, shutdown=shutdown)
         try:
-            loop.run_until_complete(serve(app, config, shutdown_trigger=shutdown.wait))  # type: ignore[arg-type]
+            loop.run_until_complete(serve(guard_http(app), config, shutdown_trigger=shutdown.wait))  # type: ignore[arg-type]
         finally:
             loop.close()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from gateway import GatewaySettings
+from tests.gateway.servers import ThreadServer
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
@@ -106,6 +109,33 @@ def test_edge_service_is_not_routed(rest: httpx.Client) -> None:
     for path in ("/wopiproxy.control.v1.EdgeService/AuthorizeWopiRequest",
                  "/wopiproxy.internal.v1.EdgeService/AuthorizeWopiRequest"):
         error_of(rest.post(path, json={}), 404, "NOT_FOUND")
+
+
+def _answer_then_eof(url: str, request: bytes) -> bytes:
+    """Everything the server sends until it closes the connection (fails if it keeps it open)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=15) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_a_reply_before_the_body_arrived_says_connection_close(gateway: ThreadServer) -> None:
+    """A 404 answered while the body is still on its way: the server drops the connection after it
+    (the body would be read as the next request). Unannounced, a client reusing the connection
+    races the close and gets no answer at all; so the reply says so."""
+    answer = _answer_then_eof(gateway.url, b"POST /nope HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                                           b"Content-Length: 100\r\n\r\n{")
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 404"), answer[:300]
+    assert b"\r\nconnection: close" in head, head
+
+
+def test_a_reply_after_the_whole_body_keeps_the_connection(rest: httpx.Client) -> None:
+    reply = rest.post("/tenants/create", json={"id": "Not A Valid Id!", "name": "x"})
+    assert reply.status_code == 400 and "connection" not in reply.headers, reply.headers
 
 
 def test_wrong_method_is_405_json_with_allow(rest: httpx.Client) -> None:
