@@ -28,7 +28,8 @@ def _dialect(db: AsyncSession) -> str:
 
 async def database_now_ms(db: AsyncSession) -> int:
     """The database's clock in milliseconds since the epoch: the one clock all replicas share."""
-    return int((await db.execute(text(_NOW_MS[_dialect(db)]))).scalar_one())
+    connection = await db.connection()  # a raw statement: not through SQLModel's exec
+    return int((await connection.execute(text(_NOW_MS[_dialect(db)]))).scalar_one())
 
 
 def _insert_ignore(db: AsyncSession, model: Any, key: str, **values: Any) -> Any:
@@ -39,9 +40,9 @@ def _insert_ignore(db: AsyncSession, model: Any, key: str, **values: Any) -> Any
 async def take_lease(db: AsyncSession, *, name: str, holder: str, ttl_ms: int) -> int | None:
     """Takes or renews the lease `name` for `holder` when it is free, expired or already the
     holder's; returns its new expiry (database clock), or None when another holder has it."""
-    await db.execute(_insert_ignore(db, Lease, "name", name=name, holder="", expire_time=0))
+    await db.exec(_insert_ignore(db, Lease, "name", name=name, holder="", expire_time=0))
     now = await database_now_ms(db)
-    result = await db.execute(
+    result = await db.exec(
         update(Lease).where(col(Lease.name) == name,
                             or_(col(Lease.holder) == holder, col(Lease.expire_time) <= now))
         .values(holder=holder, expire_time=now + ttl_ms))
@@ -50,7 +51,7 @@ async def take_lease(db: AsyncSession, *, name: str, holder: str, ttl_ms: int) -
 
 async def release_lease(db: AsyncSession, *, name: str, holder: str) -> bool:
     """Gives the lease up at once (a clean stop), if `holder` still has it."""
-    result = await db.execute(update(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder)
+    result = await db.exec(update(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder)
                               .values(holder="", expire_time=0))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -58,8 +59,8 @@ async def release_lease(db: AsyncSession, *, name: str, holder: str) -> bool:
 async def bump_counter(db: AsyncSession, *, name: str) -> None:
     """Counts a change; in the transaction of the change, so a replica that sees the new value
     also sees the change."""
-    await db.execute(_insert_ignore(db, ChangeCounter, "name", name=name, value=0))
-    await db.execute(update(ChangeCounter).where(col(ChangeCounter.name) == name)
+    await db.exec(_insert_ignore(db, ChangeCounter, "name", name=name, value=0))
+    await db.exec(update(ChangeCounter).where(col(ChangeCounter.name) == name)
                      .values(value=col(ChangeCounter.value) + 1))
 
 

@@ -60,7 +60,7 @@ async def test_a_job_runs_only_while_its_lease_is_held(ctx: ServiceContext) -> N
     task = asyncio.create_task(leases.run("job", stop, job))
     await asyncio.wait_for(running.wait(), 10)
     async with ctx.transaction() as db:  # another replica that wrongly took it
-        await db.execute(update(Lease).where(col(Lease.name) == "job").values(holder="b", expire_time=2**62))
+        await db.exec(update(Lease).where(col(Lease.name) == "job").values(holder="b", expire_time=2**62))
     await asyncio.wait_for(stopped.wait(), 10)
     stop.set()
     await asyncio.wait_for(task, 10)
