@@ -60,7 +60,8 @@ def close_after_early_reply(app: AsgiApp) -> AsgiApp:
     """`app` whose answers say `Connection: close` when they start before the whole body reached it."""
 
     async def closing(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _has_body(scope.get("headers", [])):
+        if (scope["type"] != "http" or scope.get("http_version") not in ("1.0", "1.1")  # HTTP/2 forbids the header
+                or not _has_body(scope.get("headers", []))):
             await app(scope, receive, send)
             return
         body_received = False
