@@ -10,10 +10,11 @@ import math
 import threading
 import time
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 # PostgreSQL's SQLSTATEs of a server going away or not there yet, besides class 08 (connection
-# exception): 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now.
+# exception): 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now. A connection
+# refused at start-up (too many connections included) has no SQLSTATE in psycopg.
 _GONE = ("57P01", "57P02", "57P03")
 WARN_EVERY_S = 10.0  # an outage fails every request: one line per what-failed per this long
 
@@ -26,7 +27,9 @@ def unreachable(error: BaseException) -> bool:
         return False
     if error.connection_invalidated:
         return True
-    if not isinstance(error, (OperationalError, InterfaceError)):
+    if not isinstance(error, OperationalError):
+        # An InterfaceError that is no lost connection (SQLAlchemy invalidates it for those) is
+        # a misuse of the driver: a bug, with its traceback.
         return False
     # psycopg's errors carry `sqlstate`, None when no server answered at all (refused, lost);
     # sqlite3's carry none, and SQLite (a file) has no outage of this kind.

@@ -12,6 +12,12 @@ the batch. A decision that refuses (a domain error) does so before writing and f
 that fails after writing is undone by rolling the batch back and running the others again
 without it. One commit makes the whole batch durable before any of its callers is answered.
 
+A failed batch never runs a decision twice. The database failing it before COMMIT (a deadlock, a
+lock wait cut short, a connection lost mid-way) rolled it all back: each decision then runs alone.
+A COMMIT that fails may or may not have landed: its decisions all fail and none runs again, as if
+the process had died there (the write intents' recovery settles saves). A connection that died
+while idle fails the batch's BEGIN, before anything ran: the batch runs again, once, on a new one.
+
 Deadlines (control.services.deadlines) travel with each decision: one whose caller has gone or
 whose deadline is near is not run, and if any budget fails right before COMMIT the transaction
 is rolled back and run again without it, so nothing commits for a caller who gave up. SQLite's
@@ -116,6 +122,7 @@ class DecisionWriter:
         self.lock_wait_ms = SQLITE_BUSY_TIMEOUT_MS  # SQLite: the batch's BEGIN IMMEDIATE waits this long
         self.pg_wait_ms = 0  # PostgreSQL: the batch's lock and statement timeouts (0: none)
         self.began = False  # the current transaction's BEGIN reached the database
+        self.committing = False  # the current transaction's COMMIT has been sent
         self._thread.start()
 
     async def run(self, work: Work[T], *, prefetch_grant: str = "") -> T:
@@ -195,8 +202,17 @@ class DecisionWriter:
                     # This replaces a ping at every checkout, one round trip per transaction.
                     log.warning("the decision writer's database connection was lost while idle (%s); "
                                 "reconnecting", error.orig)
-                    reconnected = False
+                    reconnected = True
                     continue
+                if self.committing:
+                    # COMMIT was sent and failed: it may have reached the database or not. Running
+                    # the decisions again could do each twice (an audit record, a lock change, a
+                    # saved version); each caller is told it failed, as a crash there would.
+                    log.warning("the COMMIT of a batch of %d decisions failed (%s); its outcome is unknown, "
+                                "nothing runs again", len(live), error.orig)
+                    for job in live:
+                        job.error = error
+                    return False
                 if len(live) == 1:
                     live[0].error = _lock_wait_error(error, live[0]) or error
                     return False
@@ -223,6 +239,7 @@ class DecisionWriter:
         self.lock_wait_ms = _lock_wait_ms(live)
         self.pg_wait_ms = _pg_wait_ms(live)
         self.began = False
+        self.committing = False
         with self.engine.connect() as conn:
             tx = Tx(conn=conn, postgres=self.postgres)
             try:
@@ -253,6 +270,7 @@ class DecisionWriter:
                                 raise _RunAgain() from None
                     decision_store.flush_events(tx)
                     audit_sync.flush_heads(tx)
+                    self.committing = True  # leaving the block sends COMMIT
             except _Rollback:
                 return False
         return tx.emitted_events

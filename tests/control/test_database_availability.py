@@ -4,15 +4,18 @@ line now and then), anything else a database refused stays an error with its tra
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from control.db import availability
+from tests.support.postgres import PostgresCluster
 
 
 def _error_of(url: str, statement: str = "SELECT 1", **connect_args: object) -> DBAPIError:
@@ -38,6 +41,30 @@ def test_a_refused_postgresql_connection_is_an_outage() -> None:
 
     assert availability.unreachable(error)
     assert "refused" in availability.describe(error).lower() or "failed" in availability.describe(error).lower()
+
+
+@pytest.mark.postgres
+def test_too_many_connections_is_an_outage(postgres_cluster: PostgresCluster) -> None:
+    role = "full_" + secrets.token_hex(4)
+    with postgres_cluster.admin_connection() as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+    try:
+        url = f"postgresql+psycopg://{role}@{postgres_cluster.host}:{postgres_cluster.port}/postgres"
+        error = _error_of(url, connect_timeout=5)
+    finally:
+        with postgres_cluster.admin_connection() as admin:
+            admin.execute(f'DROP ROLE "{role}"')
+
+    assert "too many connections" in availability.describe(error)
+    assert availability.unreachable(error)
+
+
+def test_a_misused_driver_is_a_bug_not_an_outage() -> None:
+    """psycopg's InterfaceError has no SQLSTATE either; unless SQLAlchemy saw a lost connection in
+    it, it is a bug and keeps its traceback."""
+    error = InterfaceError("SELECT 1", None, psycopg.InterfaceError("the cursor is closed"))
+
+    assert not availability.unreachable(error)
 
 
 def test_a_locked_sqlite_database_is_not_an_outage(tmp_path: Path) -> None:

@@ -1,15 +1,18 @@
 """The decision writer's PostgreSQL connection (control.db.writer): no ping at checkout, BEGIN and
 the batch's timeouts in one round trip. A connection lost while idle (a database restart, a proxy's
-idle timeout) must cost no decision: the batch runs again on a new connection. A connection lost
-inside a transaction must never run a decision twice: that batch fails, the next one reconnects."""
+idle timeout) must cost no decision: the batch runs again on a new connection, once. A connection
+lost inside a transaction must never run a decision twice: that batch fails, the next one
+reconnects. Nor may a COMMIT whose outcome is unknown: its decisions fail, none runs again."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from control.db.writer import DecisionWriter, Tx
@@ -94,3 +97,65 @@ async def test_a_batch_runs_in_one_transaction_with_its_callers_lock_timeout(wri
 def _seconds(setting: str) -> float:
     """PostgreSQL's display of a timeout (`19999ms`, `20s`) in seconds."""
     return float(setting[:-2]) / 1000 if setting.endswith("ms") else float(setting[:-1])
+
+
+async def test_a_connection_lost_at_every_begin_is_tried_again_only_once(
+    writer: DecisionWriter, postgres_cluster: PostgresCluster
+) -> None:
+    """A pooler in front of a database that is down accepts connections and drops them: the writer
+    must give up (its callers answered, its thread free) instead of reconnecting for ever."""
+    checkouts: list[int] = []
+
+    def drop_at_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checkouts.append(1)
+        terminate(postgres_cluster, dbapi_connection.info.backend_pid)
+
+    event.listen(writer.engine, "checkout", drop_at_checkout)
+    runs: list[int] = []
+    with pytest.raises(DBAPIError):
+        await asyncio.wait_for(writer.run(lambda tx: runs.append(1)), 60)
+
+    assert (len(checkouts), runs) == (2, [])
+    event.remove(writer.engine, "checkout", drop_at_checkout)
+    assert await writer.run(lambda tx: tx.conn.execute(text("SELECT 1")).scalar_one()) == 1
+
+
+async def test_a_batch_whose_commit_fails_runs_no_decision_again(
+    writer: DecisionWriter, postgres_cluster: PostgresCluster
+) -> None:
+    """The connection is lost as COMMIT goes out: whether it reached the database cannot be known,
+    so both decisions of the batch fail, each having run once (run again alone, each would be done
+    twice if the COMMIT had landed)."""
+    await writer.run(lambda tx: tx.conn.execute(text("CREATE TABLE saves (n int)")))
+    entered, held, armed = threading.Event(), threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def hold(tx: Tx) -> None:
+        entered.set()
+        held.wait(30)  # the two saves queue meanwhile: they are the next batch
+
+    def save(n: int) -> Any:
+        def work(tx: Tx) -> None:
+            runs.append(n)
+            tx.conn.execute(text("INSERT INTO saves VALUES (:n)"), {"n": n})
+            armed.set()
+        return work
+
+    def drop_at_commit(conn: Any) -> None:
+        if armed.is_set():
+            armed.clear()
+            terminate(postgres_cluster, conn.connection.dbapi_connection.info.backend_pid)
+
+    event.listen(writer.engine, "commit", drop_at_commit)
+    holder = asyncio.ensure_future(writer.run(hold))
+    assert await asyncio.to_thread(entered.wait, 30)
+    saves = [asyncio.ensure_future(writer.run(save(n))) for n in (1, 2)]
+    await asyncio.sleep(0)  # the tasks put their decisions on the writer's queue
+    held.set()
+    await holder
+    outcomes = await asyncio.gather(*saves, return_exceptions=True)
+    event.remove(writer.engine, "commit", drop_at_commit)
+
+    assert all(isinstance(outcome, DBAPIError) for outcome in outcomes), outcomes
+    assert sorted(runs) == [1, 2]
+    assert await writer.run(lambda tx: tx.conn.execute(text("SELECT count(*) FROM saves")).scalar_one()) == 0
