@@ -49,8 +49,13 @@ def open_storage(ctx: ServiceContext, row: Storage) -> FsspecStorage:
 
 
 def egress_of(row: Storage, egress: EgressPolicy) -> EgressPolicy | None:
-    """The policy `row`'s connections are held to: None (unrestricted) for the operator's storages."""
-    return None if row.operator_owned else egress
+    """The policy `row`'s connections are held to."""
+    return egress_of_owner(row.operator_owned, egress)
+
+
+def egress_of_owner(operator_owned: bool, egress: EgressPolicy) -> EgressPolicy | None:
+    """None (unrestricted) for the operator's storages, the egress policy for a tenant's."""
+    return None if operator_owned else egress
 
 
 def _for_readers(row: Storage) -> Storage:
@@ -87,6 +92,20 @@ def _check_fields(protocol: str, root: str, options: Mapping[str, str], max_file
     return protocol, {0: DEFAULT_VERSION_RETENTION, -1: 0}.get(version_retention, version_retention)
 
 
+async def _probe(ctx: ServiceContext, *, operator_owned: bool, protocol: str, root: str,
+                 options: Mapping[str, str]) -> None:
+    """The reachability check of a storage about to be created or changed (a malformed option,
+    such as anon=maybe, is refused here too). Its connections are held to the policy of the
+    row's owner, not of the caller: a tenant's endpoints are attacker input whoever edits them
+    (the operator's are trusted), refused here with the reason before any connection, and
+    checked again at every connection (shared/egress.py)."""
+    egress = egress_of_owner(operator_owned, ctx.egress)
+    target = options.get("endpoint_url") if protocol in S3_PROTOCOLS else root if protocol in HTTP_PROTOCOLS else ""
+    if egress is not None and target:
+        await egress.check_url_resolved(target)
+    await FsspecStorage(protocol, root, options, egress=egress).check_reachable()
+
+
 async def create_storage(
     ctx: ServiceContext,
     principal: Principal,
@@ -104,16 +123,8 @@ async def create_storage(
     protocol, retention = _check_fields(protocol, root, options, max_file_size, version_retention)
     # The policy before anything touches the root: a refused root is never probed.
     ctx.storage_policy.check(principal, tenant_id, protocol, root, options)
-    # A tenant key's endpoints are attacker input (the operator's are trusted): refused here
-    # with the reason, and checked again at every connection (shared/egress.py).
-    operator_owned = principal.is_admin
-    egress = None if operator_owned else ctx.egress
-    target = options.get("endpoint_url") if protocol in S3_PROTOCOLS else root if protocol in HTTP_PROTOCOLS else ""
-    if egress is not None and target:
-        await egress.check_url_resolved(target)
-    # Reachability first: nothing is written for a storage that cannot work (a malformed
-    # option, such as anon=maybe, is refused here too).
-    await FsspecStorage(protocol, root, options, egress=egress).check_reachable()
+    # Reachability first: nothing is written for a storage that cannot work.
+    await _probe(ctx, operator_owned=principal.is_admin, protocol=protocol, root=root, options=options)
     now = ctx.clock()
     try:
         async with ctx.transaction() as db:
@@ -131,6 +142,14 @@ async def create_storage(
     except IntegrityError as exc:
         raise StorageAlreadyExists(tenant_id, name) from exc
     return _for_readers(row)
+
+
+def _check_may_change(principal: Principal, row: Storage) -> None:
+    """A storage the operator set up (its root, credentials and endpoint outside the tenant
+    policy) is changed or deleted only with an admin key."""
+    if row.operator_owned and not principal.is_admin:
+        raise PermissionDenied(f"storage {row.name!r} was set up by the operator: only an admin key may change "
+                               "or delete it")
 
 
 UPDATE_PATHS = frozenset({"options", "root", "protocol", "max_file_size", "version_retention"})
@@ -158,8 +177,7 @@ async def update_storage(
         raise InvalidArgument("update_mask", f"paths are among {', '.join(sorted(UPDATE_PATHS))}"
                               + (f"; not {', '.join(unknown)}" if unknown else ""))
     current = await _load(ctx, tenant_id, name)
-    if current.operator_owned and not principal.is_admin:
-        raise PermissionDenied(f"storage {name!r} was set up by the operator: only an admin key may change it")
+    _check_may_change(principal, current)
     stored = storage_options(current)
     new_options = stored
     if "options" in paths:
@@ -174,7 +192,8 @@ async def update_storage(
     ctx.storage_policy.check(principal, tenant_id, new_protocol, new_root, new_options,
                              operator_owned=current.operator_owned)
     if {"options", "root", "protocol"} & set(paths):
-        await FsspecStorage(new_protocol, new_root, new_options).check_reachable()
+        await _probe(ctx, operator_owned=current.operator_owned, protocol=new_protocol, root=new_root,
+                     options=new_options)
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name)
@@ -208,6 +227,7 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name) if validation.is_storage_name(name) else None
         if row is None:
             raise StorageNotFound(tenant_id, validation.printable(name, 63))
+        _check_may_change(principal, row)
         file_ids = select(col(File.id)).where(col(File.storage_id) == row.id)
         session_ids = select(col(Session.id)).where(col(Session.file_id).in_(file_ids))
         open_sessions = (await db.execute(select(col(Session.id)).where(

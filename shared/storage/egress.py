@@ -36,6 +36,10 @@ def restrict(protocol: str, root: str, kwargs: dict[str, Any], egress: EgressPol
             egress.check_url_literal(str(endpoint))
         config = kwargs.setdefault("config_kwargs", {})
         config["connector_args"] = {**config.get("connector_args", {}), "socket_factory": egress.socket_factory}
+        # No proxy from the environment (HTTP(S)_PROXY): through a proxy the address checked would
+        # be the proxy's, and the target, which the proxy resolves and reaches, would go unchecked.
+        # botocore reads the environment only when `proxies` is None: an empty mapping is "none".
+        config["proxies"] = {}
         return
     if protocol in HTTP_PROTOCOLS:
         egress.check_url_literal(root)

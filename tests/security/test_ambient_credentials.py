@@ -77,7 +77,7 @@ def ambient_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _signing_credentials(options: dict[str, str]) -> object:
     storage = FsspecStorage("s3", "bucket", {"endpoint_url": DEAD_ENDPOINT, "region": "us-east-1",
-                                             "skip_instance_cache": "true", **options})
+                                             "skip_instance_cache": "true", **options}, egress=None)
     storage.fs.connect()  # builds the botocore client; no request is sent
     return storage.fs.s3._request_signer._credentials
 

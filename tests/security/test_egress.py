@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler
 import grpc
 import httpx
 import pytest
+from google.protobuf import field_mask_pb2
 
 from tests.control.editors.support import document
 from tests.support.api import ControlApi, error_reason, new_tenant, session_pb, storage_pb
@@ -274,3 +275,63 @@ def test_the_edge_holds_a_tenants_s3_storage_to_its_own_policy(deploy: Callable[
     assert info.status_code == 500 and contents.status_code == 500, (info.text, contents.text, deployment.log())
     assert "EGRESS_REFUSED" in contents.text
     assert s3.requests == before, deployment.log()
+
+
+def _tenant_s3_storage_then_moved_to(api: ControlApi, tenant_id: str, allowed: Listener, target: Listener,
+                                     updater: ControlApi) -> grpc.RpcError:
+    """An honest S3 storage of the tenant (at an allowed endpoint), then UpdateStorage by `updater`
+    moving its endpoint_url to `target`: the error it answers."""
+    api.call(api.storages.CreateStorage, storage_pb.CreateStorageRequest(
+        tenant_id=tenant_id, name="s3", protocol="s3", root="bucket",
+        options={**S3_CREDENTIALS, "endpoint_url": allowed.url}))
+    moved = storage_pb.Storage(tenant_id=tenant_id, name="s3", options={**S3_CREDENTIALS, "endpoint_url": target.url})
+    return refused(lambda: updater.call(updater.storages.UpdateStorage, storage_pb.UpdateStorageRequest(
+        storage=moved, update_mask=field_mask_pb2.FieldMask(paths=["options"]))))
+
+
+def test_moving_a_tenant_s3_endpoint_to_an_internal_listener_is_refused(deploy: Callable[..., Deployment], victim: Listener) -> None:
+    """SSRF via UpdateStorage: the storage was created at an endpoint the operator allows
+    (--egress-allow 127.0.0.2/32), then moved to the internal listener. The probe of the new
+    endpoint is held to the policy like CreateStorage's: refused, and nothing reaches it."""
+    allowed = Listener(host="127.0.0.2", reply=_fake_s3).start()
+    try:
+        deployment = deploy("serve", control_args=("--egress-allow", "127.0.0.2/32"))
+        api, tenant_id = tenant_api(deployment)
+        error = _tenant_s3_storage_then_moved_to(api, tenant_id, allowed, victim, updater=api)
+        assert_egress_refused(error, deployment)
+    finally:
+        allowed.stop()
+    assert victim.touched == 0, (victim.requests, deployment.log())
+
+
+def test_an_admin_moving_a_tenants_s3_endpoint_is_held_to_the_tenants_policy(deploy: Callable[..., Deployment], victim: Listener) -> None:
+    """The policy follows the storage's owner, not the caller: the operator editing a tenant's
+    storage does not make its endpoints trusted."""
+    allowed = Listener(host="127.0.0.2", reply=_fake_s3).start()
+    try:
+        deployment = deploy("serve", control_args=("--egress-allow", "127.0.0.2/32"))
+        api, tenant_id = tenant_api(deployment)
+        error = _tenant_s3_storage_then_moved_to(api, tenant_id, allowed, victim, updater=deployment.api())
+        assert_egress_refused(error, deployment)
+    finally:
+        allowed.stop()
+    assert victim.touched == 0, (victim.requests, deployment.log())
+
+
+def test_a_tenant_s3_endpoint_never_goes_through_a_proxy_from_the_environment(
+        deploy: Callable[..., Deployment]) -> None:
+    """An operator whose processes run with HTTP_PROXY (and who had to allow the proxy's address):
+    a tenant's S3 requests still go straight to the endpoint, checked, never to the proxy, which
+    would reach any name its own resolver knows (internal-only.invalid stands for one)."""
+    proxy = Listener(host="127.0.0.2", reply=_fake_s3).start()
+    env = {"HTTP_PROXY": proxy.url, "http_proxy": proxy.url, "HTTPS_PROXY": proxy.url, "https_proxy": proxy.url,
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}  # our own gRPC stays direct
+    try:
+        deployment = deploy("serve", control_args=("--egress-allow", "127.0.0.2/32"), env=env)
+        api, tenant_id = tenant_api(deployment)
+        refused(lambda: api.call(api.storages.CreateStorage, storage_pb.CreateStorageRequest(
+            tenant_id=tenant_id, name="s3", protocol="s3", root="bucket",
+            options={**S3_CREDENTIALS, "endpoint_url": "http://internal-only.invalid"})))
+    finally:
+        proxy.stop()
+    assert proxy.touched == 0, (proxy.requests, deployment.log())

@@ -74,6 +74,21 @@ def test_tenant_key_cannot_change_an_operator_owned_storage(shape: str, deploy: 
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED, deployment.log()
 
 
+def test_tenant_key_cannot_delete_an_operator_owned_storage(shape: str, deploy: Deploy, tmp_path: Path) -> None:
+    """Attack: drop the operator's storage (and with it the records of its files and versions);
+    the admin key still may."""
+    deployment = deploy(shape)
+    hostile = hostile_tenant(deployment)
+    folder = tmp_path / "operator"
+    folder.mkdir()
+    create_storage(hostile.admin, hostile.tenant_id, folder)
+    error = refusal(lambda: _delete(hostile.api, hostile.tenant_id, "docs", force=True))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED, deployment.log()
+    assert hostile.api.call(hostile.api.storages.GetStorage, storage_pb.GetStorageRequest(
+        tenant_id=hostile.tenant_id, name="docs")).name == "docs"
+    _delete(hostile.admin, hostile.tenant_id, "docs", force=True)
+
+
 def test_tenant_key_cannot_update_or_delete_another_tenants_storage(
         shape: str, deploy: Deploy, tmp_path: Path) -> None:
     """Attack: name another tenant's storage in UpdateStorage / DeleteStorage."""

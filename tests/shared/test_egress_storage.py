@@ -52,7 +52,7 @@ def test_an_endpoint_with_credentials_in_the_url_is_refused() -> None:
 async def test_the_operators_storage_is_not_restricted(listener: Listener) -> None:
     """The same endpoint without a policy (an admin's storage) is reached: the refusal above is
     the policy's doing, not a broken endpoint."""
-    storage = FsspecStorage("s3", "bucket", {**CREDENTIALS, "endpoint_url": f"http://localhost:{listener.port}"})
+    storage = FsspecStorage("s3", "bucket", {**CREDENTIALS, "endpoint_url": f"http://localhost:{listener.port}"}, egress=None)
     with pytest.raises(StorageUnreachable):  # the listener is no S3 server
         await storage.check_reachable(timeout_s=20)
     assert listener.requests
@@ -74,7 +74,7 @@ def test_an_http_storage_at_an_internal_ip_literal_is_refused_when_opened() -> N
 
 
 async def test_the_operators_http_storage_is_not_restricted(listener: Listener) -> None:
-    storage = FsspecStorage("http", f"http://localhost:{listener.port}/files")
+    storage = FsspecStorage("http", f"http://localhost:{listener.port}/files", egress=None)
     try:
         await storage.stat("a.txt")
     except Exception:  # noqa: BLE001  (the listener is no file server; that it was asked is the point)

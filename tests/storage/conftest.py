@@ -56,19 +56,19 @@ class Backend:
 def _local(tmp_path: Path) -> Backend:
     root = tmp_path / "root"
     root.mkdir()
-    return Backend("local", FsspecStorage("file", str(root)), fsspec.filesystem("file"), str(root))
+    return Backend("local", FsspecStorage("file", str(root), egress=None), fsspec.filesystem("file"), str(root))
 
 
 def _memory() -> Backend:
     fs = fsspec.filesystem("memory")
     root = f"/wopi-test-{secrets.token_hex(6)}"
     fs.mkdir(root)
-    return Backend("memory", FsspecStorage("memory", root), fs, root)
+    return Backend("memory", FsspecStorage("memory", root, egress=None), fs, root)
 
 
 def _s3(server: S3Server, bucket: str) -> Backend:
     root = f"{bucket}/tenants/acme"  # a prefix inside the bucket, as deployments use them
-    return Backend("s3", FsspecStorage("s3", root, server.options), server.filesystem(), root, bucket)
+    return Backend("s3", FsspecStorage("s3", root, server.options, egress=None), server.filesystem(), root, bucket)
 
 
 @pytest.fixture(params=["local", "s3", "memory"])

@@ -21,7 +21,7 @@ def storage(tmp_path: Path) -> FsspecStorage:
     root = tmp_path / "root"
     root.mkdir()
     (root / "doc.docx").write_bytes(b"old bytes")
-    return FsspecStorage("file", str(root))
+    return FsspecStorage("file", str(root), egress=None)
 
 
 @pytest.fixture

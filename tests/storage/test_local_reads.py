@@ -26,7 +26,7 @@ def root(tmp_path: Path) -> Path:
 
 async def test_a_fifo_in_the_folder_is_file_not_found_without_blocking(root: Path) -> None:
     os.mkfifo(root / "pipe.docx")  # open() of a FIFO waits for a writer that never comes
-    storage = FsspecStorage("file", str(root))
+    storage = FsspecStorage("file", str(root), egress=None)
 
     try:
         with pytest.raises(FileNotFound):
@@ -41,7 +41,7 @@ async def test_a_symlinked_folder_out_of_the_root_is_refused_for_reads(root: Pat
     outside.mkdir()
     (outside / "secret.docx").write_bytes(b"secret")
     (root / "escape").symlink_to(outside)
-    storage = FsspecStorage("file", str(root))
+    storage = FsspecStorage("file", str(root), egress=None)
 
     for attempt in (storage.open_read("escape/secret.docx"), storage.stat("escape/secret.docx")):
         with pytest.raises(PathOutsideRoot):
@@ -68,7 +68,7 @@ async def test_a_small_file_overwritten_in_place_mid_read_is_never_answered_as_a
         return real_pread(fd, size, offset)
 
     monkeypatch.setattr(local_files.os, "pread", short_read_then_overwrite)
-    opened = await FsspecStorage("file", str(root)).open_read("doc.txt")
+    opened = await FsspecStorage("file", str(root), egress=None).open_read("doc.txt")
 
     assert opened.whole in (b"A" * 10, b"B" * 10)
     assert opened.stat.size == 10
@@ -86,7 +86,7 @@ async def test_a_small_file_that_keeps_changing_is_streamed_not_read_whole(
         return real_pread(fd, size, offset)
 
     monkeypatch.setattr(local_files.os, "pread", pread_while_appending)
-    opened = await FsspecStorage("file", str(root)).open_read("doc.txt")
+    opened = await FsspecStorage("file", str(root), egress=None).open_read("doc.txt")
     monkeypatch.undo()
 
     assert opened.whole is None
@@ -114,7 +114,7 @@ async def test_chunks_not_in_the_page_cache_are_read_in_a_worker_thread(
         return real_preadv(fd, buffers, offset)
 
     monkeypatch.setattr(local_files.os, "preadv", uncached)
-    opened = await FsspecStorage("file", str(root)).open_read("big.bin", chunk_size=64 * 1024)
+    opened = await FsspecStorage("file", str(root), egress=None).open_read("big.bin", chunk_size=64 * 1024)
 
     assert b"".join([chunk async for chunk in opened.chunks]) == data
     assert on_loop == [0, 65536, 131072, 196608, 196613]  # every chunk asked the cache first
@@ -134,7 +134,7 @@ async def test_a_file_system_without_nowait_reads_is_read_in_worker_threads(
         return real_preadv(fd, buffers, offset)
 
     monkeypatch.setattr(local_files.os, "preadv", unsupported)
-    opened = await FsspecStorage("file", str(root)).open_read("big.bin", chunk_size=64 * 1024)
+    opened = await FsspecStorage("file", str(root), egress=None).open_read("big.bin", chunk_size=64 * 1024)
 
     assert b"".join([chunk async for chunk in opened.chunks]) == data
     assert on_loop == [0]  # asked once, then never again for this download
@@ -143,7 +143,7 @@ async def test_a_file_system_without_nowait_reads_is_read_in_worker_threads(
 async def test_a_download_read_to_the_end_leaves_no_descriptor_open(root: Path) -> None:
     (root / "big.bin").write_bytes(os.urandom(200 * 1024))
     before = _open_descriptors()
-    opened = await FsspecStorage("file", str(root)).open_read("big.bin", chunk_size=64 * 1024)
+    opened = await FsspecStorage("file", str(root), egress=None).open_read("big.bin", chunk_size=64 * 1024)
     assert len(_open_descriptors() - before) == 1
 
     assert len(b"".join([chunk async for chunk in opened.chunks])) == 200 * 1024
@@ -173,7 +173,7 @@ async def test_a_download_cancelled_during_a_disk_read_closes_the_file_once_the_
     monkeypatch.setattr(local_files, "_read_from_disk", slow_disk)
     monkeypatch.setattr(local_files, "_NOWAIT", None)
     before = _open_descriptors()
-    opened = await FsspecStorage("file", str(root)).open_read("big.bin", chunk_size=64 * 1024)
+    opened = await FsspecStorage("file", str(root), egress=None).open_read("big.bin", chunk_size=64 * 1024)
     download = asyncio.ensure_future(opened.chunks.__anext__())
     assert await asyncio.to_thread(started.wait, 30)
 
