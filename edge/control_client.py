@@ -155,6 +155,8 @@ def _domain_error(code: grpc.StatusCode, status: status_pb2.Status) -> errors.Wo
         return errors.TimestampConflict(meta.get("expected", ""), meta.get("actual", ""))
     if reason == "WRITE_IN_PROGRESS":
         return errors.WriteInProgress(meta.get("file_id", ""))
+    if reason == "FILE_MOVED":
+        return errors.FileMoved(meta.get("file_id", ""), meta.get("path", ""))
     if reason == "WRITE_INTENT_NOT_FOUND":
         return errors.WriteIntentNotFound(meta.get("intent_id", ""))
     if reason == "BRIDGE_SIGNATURE_INVALID":

@@ -49,6 +49,7 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── EgressRefused              (host, detail)                   a tenant's URL names an internal address
     │   -- the write protocol and deadlines (control/services/write_intents.py) --
     ├── WriteInProgress            (file_id)                        WOPI 423: another write is pending
+    ├── FileMoved                  (file_id, path)                  PutFile: renamed meanwhile; the edge asks again
     ├── WriteIntentNotFound        (intent_id)                      (under NotFound)
     ├── DeadlineExceeded           (detail)                         the caller gave up: nothing committed
     │   -- the bridge (edge/bridge, control/services/bridge_*) --
@@ -423,6 +424,19 @@ class WriteInProgress(WopiProxyError):
 
     def __init__(self, file_id: str) -> None:
         super().__init__(f"another write of file {file_id!r} is in progress; retry", file_id=file_id)
+
+
+class FileMoved(WopiProxyError):
+    """PutFile's bytes were staged for a path the file has left (a RenameFile while its body was
+    arriving): publishing there would bring the old name back and leave the file as it was, while
+    the database recorded the save. The edge asks again with what is at `path`."""
+
+    reason = "FILE_MOVED"
+
+    def __init__(self, file_id: str, path: str) -> None:
+        super().__init__(f"file {file_id!r} was renamed to {path!r} during the save; retry there",
+                         file_id=file_id, path=path)
+        self.path = path
 
 
 class WriteIntentNotFound(NotFound):

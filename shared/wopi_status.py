@@ -35,6 +35,7 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.StorageFull, 507),  # RFC 4918 Insufficient Storage
     (errors.EgressRefused, 500),  # a tenant's storage endpoint this edge's --egress-allow does not cover
     (errors.WriteInProgress, 423),  # "busy", not a conflict: Collabora reads any 409 as one
+    (errors.FileMoved, 423),  # only when renamed again and again during one save: busy, retry
     (errors.BridgeSignatureInvalid, 401),
     (errors.BridgeLeaseLost, 409),  # a bridge worker's stale report (never a WOPI request's answer)
 ]

@@ -48,6 +48,7 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.EgressRefused, code_pb2.FAILED_PRECONDITION),  # depends on DNS and the operator's --egress-allow
     (errors.TimestampConflict, code_pb2.FAILED_PRECONDITION),
     (errors.WriteInProgress, code_pb2.FAILED_PRECONDITION),
+    (errors.FileMoved, code_pb2.FAILED_PRECONDITION),
     (errors.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
     (errors.ControlPlaneUnavailable, code_pb2.UNAVAILABLE),  # its database cannot be reached
     (errors.BridgeSignatureInvalid, code_pb2.UNAUTHENTICATED),

@@ -25,6 +25,7 @@ from shared.errors import (
     AccessTokenInvalid,
     ConflictCopyQuotaExceeded,
     FileAlreadyExists,
+    FileMoved,
     InvalidArgument,
     LockConflict,
     TimestampConflict,
@@ -88,6 +89,14 @@ def check_staleness(request: WriteRequest) -> None:
     seen, current = request.editor_timestamp, request.current
     if seen is not None and current.exists and seen != current.modified:
         raise TimestampConflict(seen, current.modified)
+
+
+def check_put_file_path(file: File, request: WriteRequest) -> None:
+    """PutFile's `current` and staged bytes describe the path its grant named: after a RenameFile
+    during the upload they would be published at the old name while the file (and the save this
+    records) moved on. An edge that names no path (an older one) is not checked."""
+    if request.target_path and request.target_path != file.path:
+        raise FileMoved(file.id, file.path)
 
 
 def check_put_file_lock(current_lock: str, request: WriteRequest) -> None:
@@ -154,6 +163,8 @@ async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, 
             return await _begin_relative(ctx, db, grant, caller, request, now)
         if file.pending_intent_id:
             raise WriteInProgress(file.id)
+        if operation is WopiOperation.PUT_FILE:
+            check_put_file_path(file, request)
         current_lock = locks.current_lock(file, now)
         keep = grant.storage.version_retention > 0 and request.current.exists
         if operation is WopiOperation.PUT_FILE:

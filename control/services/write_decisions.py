@@ -44,6 +44,7 @@ def begin_put_file(tx: Tx, *, ctx: ServiceContext, caller: Caller, request: Writ
     file = grant.file
     if file.pending_intent_id:
         raise WriteInProgress(file.id)
+    changes.check_put_file_path(file, request)
     current_lock = locks.current_lock(file, now)
     keep = grant.storage.version_retention > 0 and request.current.exists
     changes.check_staleness(request)

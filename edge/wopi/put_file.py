@@ -23,13 +23,16 @@ from edge.wopi.recovery import keep_for_recovery
 from edge.wopi.versions import item_version
 from edge.wopi.writes import storage_change
 from shared import failpoints
-from shared.errors import ControlPlaneUnavailable, LockConflict, PayloadTooLarge, TimestampConflict
+from shared.errors import (
+    ControlPlaneUnavailable, FileMoved, FileNotFound, LockConflict, PayloadTooLarge, TimestampConflict,
+)
 from shared.storage import FileStat, FsspecStorage, StagedWrite, version_object_path
 from shared.timefmt import iso_utc
 from shared.wopi_operation import WopiOperation
 
 log = logging.getLogger(__name__)
 PUT = WopiOperation.PUT_FILE
+MAX_MOVES = 3  # renamed this often during one save: answered "busy" (423), the bytes kept as a copy
 
 
 def _save_flags() -> str:
@@ -57,16 +60,34 @@ async def put_file(caller: WopiCaller) -> Response:
         await staged.discard()
 
 
+async def _begin(caller: WopiCaller, grant: Grant, storage: FsspecStorage, staged: StagedWrite,
+                 lock_id: str) -> tuple[edge_pb.BeginWriteResponse, str, FileStat | None]:
+    """BeginWrite for the path the grant named, or for where the file went when it was renamed
+    while the body arrived (FileMoved): the intent, the path to publish at and what is there."""
+    path, current = grant.path, staged.target  # what the file held once the bytes were staged
+    for _ in range(MAX_MOVES):
+        try:
+            begun = await runtime().control.begin_write(
+                caller, PUT, lock_id=lock_id, current=current, staged=staged, target_path=path,
+                editors=request.headers.get("X-WOPI-Editors", "")[:1000], save_flags=_save_flags())
+            return begun, path, current
+        except FileMoved as moved:
+            log.info("file %s was renamed to %s during a save: the save goes there", caller.file_id, moved.path)
+            path = moved.path
+            try:
+                current = await storage.stat(path)
+            except FileNotFound:
+                current = None
+    raise FileMoved(caller.file_id, path)
+
+
 async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, staged: StagedWrite,
                  lock_id: str) -> Response:
     """The lock (and the editor's timestamp) is compared by BeginWrite, once the bytes are staged."""
     rt = runtime()
-    current = staged.target  # what the file held once the bytes were staged
     try:
-        begun = await rt.control.begin_write(
-            caller, PUT, lock_id=lock_id, current=current, staged=staged,
-            editors=request.headers.get("X-WOPI-Editors", "")[:1000], save_flags=_save_flags())
-    except (LockConflict, TimestampConflict) as conflict:
+        begun, path, current = await _begin(caller, grant, storage, staged, lock_id)
+    except (LockConflict, TimestampConflict, FileMoved) as conflict:
         # Refused content is never lost: it becomes a copy beside the file.
         copy_path = await keep_staged_as_conflict_copy(caller, grant, storage, staged, reason=conflict.message)
         if isinstance(conflict, LockConflict):
@@ -81,10 +102,10 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
         return _saved(begun.version, current)
     async with storage_change(caller, PUT, begun) as window:
         if begun.keep_version:
-            await storage.keep_copy(grant.path, version_object_path(caller.file_id, begun.keep_version))
+            await storage.keep_copy(path, version_object_path(caller.file_id, begun.keep_version))
             failpoints.hit("putfile.after_keep")
         window.check()
-        stat = await staged.publish(grant.path)  # what the file holds now (stat() of it)
+        stat = await staged.publish(path)  # what the file holds now (stat() of it)
         failpoints.hit("putfile.after_publish")
     committed = await rt.control.commit_write(caller, PUT, intent_id=begun.intent_id, fingerprint=stat.fingerprint)
     failpoints.hit("putfile.after_commit")

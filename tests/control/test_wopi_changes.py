@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control.services import sessions, wopi_changes
 from control.services.context import Principal, ServiceContext
 from control.services.sessions import OpenedSession
-from shared.errors import AccessTokenInvalid, OperationNotPermitted, TenantDisabled, WriteIntentNotFound
+from shared.errors import AccessTokenInvalid, FileMoved, OperationNotPermitted, TenantDisabled, WriteIntentNotFound
 from shared.wopi_operation import WopiOperation
 from tests.control.helpers import with_writer_thread, START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row, write
 
@@ -152,8 +152,29 @@ async def test_a_commit_of_an_unknown_intent_is_refused(ctx: ServiceContext, ope
     assert (await file_row(ctx, opened.session.row.file_id)).version == 1
 
 
-def _put(*, size: int) -> wopi_changes.WriteRequest:
-    return wopi_changes.WriteRequest(operation=WopiOperation.PUT_FILE, staged=wopi_changes.Staged(size=size))
+def _put(*, size: int, path: str = "") -> wopi_changes.WriteRequest:
+    return wopi_changes.WriteRequest(operation=WopiOperation.PUT_FILE, staged=wopi_changes.Staged(size=size),
+                                     target_path=path)
+
+
+async def test_a_put_file_staged_for_a_path_the_file_has_left_is_refused_with_where_it_is(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    """A RenameFile while the body arrived: the edge staged and looked at the old path."""
+    opened = await open_session(path="doc.docx")
+
+    with pytest.raises(FileMoved) as moved:
+        await wopi_changes.begin(ctx, caller(opened), _put(size=5, path="old.docx"))
+    assert moved.value.path == "doc.docx"
+    row = await file_row(ctx, opened.session.row.file_id)
+    assert (row.version, row.pending_intent_id) == (1, None)
+
+
+async def test_a_put_file_staged_for_the_files_path_is_begun(ctx: ServiceContext, open_session: OpenSession) -> None:
+    opened = await open_session(path="doc.docx")
+
+    begun = await wopi_changes.begin(ctx, caller(opened), _put(size=5, path="doc.docx"))
+    assert await wopi_changes.commit(ctx, caller(opened), intent_id=begun.intent_id) is not None
 
 
 async def test_a_disabled_tenant_cannot_record_a_write(

@@ -101,7 +101,8 @@ class EditorServiceServicer:
 
     def RefreshEditor(self, request, context):
         """Fetches the discovery document again now. Returns NOT_FOUND if the editor does not exist,
-        FAILED_PRECONDITION (DISCOVERY_UNAVAILABLE) when the fetch fails (the cached document stays).
+        FAILED_PRECONDITION (DISCOVERY_UNAVAILABLE) when the fetch fails (the cached document stays),
+        PERMISSION_DENIED when a tenant key names a pool editor.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,7 +112,8 @@ class EditorServiceServicer:
         """Checks an editor from the control plane's position: fetches its discovery document now (nothing is
         stored), compares the editor's clock, the public URL (WOPISrc base) and schemes, its actions and
         proof keys, and answers findings with fixes. A failing fetch is a finding, not an error. Returns
-        NOT_FOUND if the editor does not exist (or is another tenant's).
+        NOT_FOUND if the editor does not exist (or is another tenant's), PERMISSION_DENIED when a tenant
+        key names a pool editor.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
