@@ -22,7 +22,13 @@ def lock_header(name: str = "X-WOPI-Lock", *, required: bool = True) -> str:
 
 
 def utf7_header(name: str) -> str | None:
-    """File names travel UTF-7 encoded (rest/putrelativefile); answers carry them as UTF-8."""
+    """File names travel UTF-7 encoded (rest/putrelativefile); answers carry them as UTF-8.
+
+    Python's decoder lets an unpaired surrogate through ("a+2AA-b" is "a\\ud800b"). It is left
+    to shared.storage.names, which refuses it like any illegal name, so that each operation
+    answers as the spec asks: RenameFile 400 + X-WOPI-InvalidFileNameError, RelativeTarget 400 +
+    X-WOPI-ValidRelativeTarget (a free name, found in storage), SuggestedTarget a legal name.
+    """
     raw = optional_header(name)
     if raw is None:
         return None

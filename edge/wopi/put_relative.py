@@ -55,6 +55,11 @@ async def _suggested_name(grant: Grant, storage: FsspecStorage, folder: str, sug
     if suggested.startswith(".") and "." not in suggested[1:] and len(suggested) > 1:
         suggested = posixpath.splitext(current)[0] + suggested
     name = sanitize_file_name(suggested, fallback=posixpath.splitext(current)[0] or "document")
+    try:
+        check_file_name(name)
+    except InvalidFileName:
+        # Never a name relative mode and RenameFile refuse (sanitize_file_name should not give one).
+        name = "document"
     return await _free_name(storage, folder, name)
 
 

@@ -51,6 +51,7 @@ from fsspec.spec import AbstractBufferedFile
 from shared.egress import EgressPolicy
 from shared.errors import (
     FileNotFound,
+    InvalidFileName,
     PathOutsideRoot,
     PayloadTooLarge,
     StorageFull,
@@ -339,7 +340,10 @@ class FsspecStorage:
     """
 
     def __init__(self, protocol: str, root: str, options: Mapping[str, str] | None = None, *,
-                 egress: EgressPolicy | None = None) -> None:
+                 egress: EgressPolicy | None) -> None:
+        """`egress`: the policy every connection is held to; None (unrestricted) only for the
+        operator's own storages. Required, so that a forgotten argument is a type error rather
+        than a storage that reaches anything."""
         self.protocol = protocol or "file"
         self.options = dict(options or {})
         kwargs = fsspec_kwargs(self.protocol, self.options)  # InvalidArgument for a malformed option
@@ -647,6 +651,11 @@ class FsspecStorage:
             return StorageUnreachable(self.root, problem) if problem else None
         if exc.errno in (errno.EIO, errno.ENODEV, errno.ESTALE, errno.ENXIO):
             return StorageUnreachable(self.root, exc.strerror or "I/O error")
+        if exc.errno == errno.ENAMETOOLONG:
+            # A backstop: shared.storage.names and paths measure in UTF-8 bytes, but this storage's
+            # limits may be lower. Names the file, never the root (the tenant must not see it).
+            name = posixpath.basename(str(exc.filename2 or exc.filename or ""))
+            return InvalidFileName(name[:64], "the name or its path is longer than the storage allows")
         return None
 
     def _open_for_writing(self, temp: str, block_size: int) -> Any:

@@ -17,6 +17,7 @@ import grpc
 import httpx
 import pytest
 
+from shared.storage import check_file_name
 from tests.support.api import LOCK, ControlApi, OpenFile, error_reason, lock, open_file, put, session_pb
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
 from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
@@ -34,6 +35,11 @@ def _put_relative(
     http: httpx.Client, f: OpenFile, body: bytes = b"saved as", **headers: Any
 ) -> httpx.Response:
     return _op(http, f, "PUT_RELATIVE", body, X_WOPI_Size=str(len(body)), **headers)
+
+
+def _utf7(name: str) -> str:
+    """As editors send names in headers."""
+    return name.encode("utf-7").decode("ascii")
 
 
 def _rename(http: httpx.Client, f: OpenFile, requested: Any, lock_id: str | None = None) -> httpx.Response:
@@ -105,6 +111,38 @@ def test_suggested_name_with_a_path_keeps_only_the_name(api: ControlApi, tenant,
     assert reply.status_code == 200
     assert reply.json()["Name"] == "hello%20world.pdf"
     assert (f.local_path.parent / "hello%20world.pdf").read_bytes() == b"pdf"
+
+
+@pytest.mark.parametrize("suggested", ["..pdf", ".~lock.src.docx#"], ids=["dotdot-ext", "libreoffice-lock"])
+def test_suggested_name_is_never_one_relative_mode_refuses(
+    api: ControlApi, tenant, http: httpx.Client, suggested: str
+) -> None:
+    # ".~lock.src.docx#" is LibreOffice's lock file of src.docx: desktop users would see it locked.
+    f = open_file(api, *tenant, "src.docx")
+    reply = _put_relative(http, f, X_WOPI_SuggestedTarget=suggested)
+    assert reply.status_code == 200, reply.text
+    name = reply.json()["Name"]
+    assert check_file_name(name) == name
+    assert not (f.local_path.parent / suggested).exists()
+
+
+def test_suggested_name_too_long_in_utf8_is_cut_to_255_bytes_keeping_the_extension(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    f = open_file(api, *tenant, "src.docx")
+    reply = _put_relative(http, f, b"copy", X_WOPI_SuggestedTarget=_utf7("é" * 300 + ".docx"))
+    assert reply.status_code == 200, reply.text
+    name = reply.json()["Name"]
+    assert name == "é" * 125 + ".docx"  # 255 bytes
+    assert (f.local_path.parent / name).read_bytes() == b"copy"
+
+
+def test_suggested_name_with_a_lone_surrogate_gets_it_dropped(api: ControlApi, tenant, http: httpx.Client) -> None:
+    f = open_file(api, *tenant, "src.docx")
+    reply = _put_relative(http, f, b"copy", X_WOPI_SuggestedTarget="a+2AA-b.docx")  # "a\ud800b.docx"
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["Name"] == "ab.docx"
+    assert (f.local_path.parent / "ab.docx").read_bytes() == b"copy"
 
 
 # --- PutRelativeFile: relative (exact) mode ---------------------------------------------------
@@ -247,6 +285,19 @@ def test_relative_target_that_is_not_utf7_is_400(
     assert _names(f.local_path.parent) == {"source.docx"}
 
 
+@pytest.mark.parametrize("target", [_utf7("é" * 200 + ".docx"), "a+2AA-b.docx", "a+3IA-b.docx"],
+                         ids=["over-255-bytes", "high-surrogate", "low-surrogate"])
+def test_relative_target_that_cannot_be_stored_is_400_with_a_valid_target(
+    api: ControlApi, tenant, http: httpx.Client, target: str
+) -> None:
+    f = open_file(api, *tenant, "source.docx")
+    reply = _put_relative(http, f, X_WOPI_RelativeTarget=target)
+    assert reply.status_code == 400, reply.text
+    valid = reply.headers["X-WOPI-ValidRelativeTarget"].encode("ascii").decode("utf-7")
+    assert check_file_name(valid) == valid and valid.endswith(".docx")
+    assert _names(f.local_path.parent) == {"source.docx"}
+
+
 def test_a_view_session_cannot_put_relative_file(api: ControlApi, tenant, http: httpx.Client) -> None:
     f = open_file(api, *tenant, "viewed.docx", permission=session_pb.PERMISSION_VIEW)
     assert _put_relative(http, f, X_WOPI_SuggestedTarget=".pdf").status_code == 401
@@ -284,6 +335,18 @@ def test_rename_to_a_name_with_a_slash_is_400_with_the_reason(
     assert reply.status_code == 400
     assert reply.headers.get("X-WOPI-InvalidFileNameError", "").strip()
     assert _info(http, f)["BaseFileName"] == "stay.docx"
+    assert _names(f.local_path.parent) == {"stay.docx"}
+
+
+@pytest.mark.parametrize("requested", [_utf7("é" * 200), "a+2AA-b", "a+3IA-b"],
+                         ids=["over-255-bytes", "high-surrogate", "low-surrogate"])
+def test_rename_to_a_name_that_cannot_be_stored_is_400_with_the_reason(
+    api: ControlApi, tenant, http: httpx.Client, requested: str
+) -> None:
+    f = open_file(api, *tenant, "stay.docx")
+    reply = _rename(http, f, requested)
+    assert reply.status_code == 400, reply.text
+    assert reply.headers.get("X-WOPI-InvalidFileNameError", "").strip()
     assert _names(f.local_path.parent) == {"stay.docx"}
 
 
