@@ -230,7 +230,9 @@ async def _begin_relative(ctx: ServiceContext, db: AsyncSession, grant: Grant, c
             raise LockConflict(current, "the target file is locked")
     if target is not None and target.pending_intent_id:
         raise WriteInProgress(target.id)
-    if request.current.exists and not request.overwrite:
+    # Not only what the edge saw: a file the database knows there (one another save created while
+    # this body arrived, whose bytes storage may not show yet) is not replaced without overwrite.
+    if not request.overwrite and (request.current.exists or (target is not None and target.deleted_time is None)):
         raise FileAlreadyExists(target_path)
     created = target is None
     if target is None:

@@ -9,6 +9,7 @@ work in X-WOPI-ValidRelativeTarget. Names are UTF-7 in headers and UTF-8 in answ
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Collection
 from urllib.parse import quote
 
 from quart import Response, jsonify, request
@@ -29,6 +30,7 @@ from shared.errors import (
     LockConflict,
     PayloadTooLarge,
     RelativeTargetRefused,
+    WriteInProgress,
 )
 from shared.storage import FsspecStorage, check_file_name, numbered, sanitize_file_name, version_object_path
 from shared.wopi_operation import WopiOperation
@@ -36,12 +38,15 @@ from shared.wopi_operation import WopiOperation
 RELATIVE = WopiOperation.PUT_RELATIVE_FILE
 
 MAX_NAME_ATTEMPTS = 1000
+MAX_TAKEN_NAMES = 10  # suggested names taken by other saves while this one's body arrived
 
 
-async def _free_name(storage: FsspecStorage, folder: str, name: str) -> str:
+async def _free_name(storage: FsspecStorage, folder: str, name: str, taken: Collection[str] = ()) -> str:
+    """`name`, or the first numbered name, that storage holds nothing at and is not in `taken`
+    (names the control plane refused: it knows of a file there that storage may not show yet)."""
     candidate, n = name, 2
     # A folder takes a name as much as a file does.
-    while await storage.kind(posixpath.join(folder, candidate)) is not None:
+    while candidate in taken or await storage.kind(posixpath.join(folder, candidate)) is not None:
         if n > MAX_NAME_ATTEMPTS:
             raise RelativeTargetRefused(409, "no free name found")
         candidate, n = numbered(name, n), n + 1
@@ -81,7 +86,6 @@ async def put_relative_file(caller: WopiCaller) -> Response:
 
     if suggested is not None:
         name = await _suggested_name(grant, storage, folder, suggested)
-        exists = False
     else:
         assert relative is not None
         try:
@@ -104,21 +108,36 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     target = posixpath.join(folder, name)
 
     chunks = body_chunks(request.body, idle_timeout_s=rt.settings.upload_idle_timeout_s)
-    staged = await storage.stage(target, chunks, limit=limit)
+    # What holds the name is looked at again once the body is in: another save may have taken it
+    # meanwhile, and a save that may not overwrite must not replace it.
+    staged = await storage.stage(target, chunks, limit=limit, stat_target=True)
     try:
-        try:
-            current = await storage.stat(target) if exists else None
-            begun = await rt.control.begin_write(caller, RELATIVE, current=current, staged=staged,
-                                                 target_path=target, overwrite=overwrite)
-        except LockConflict as conflict:
-            valid = await _free_name(storage, folder, name)
-            raise RelativeTargetRefused(409, conflict.message, valid_target=valid,
-                                        current_lock=conflict.current_lock) from None
-        except FileAlreadyExists:
-            valid = await _free_name(storage, folder, name)
-            raise RelativeTargetRefused(409, f"{name!r} exists", valid_target=valid) from None
-        except ControlPlaneUnavailable as unavailable:
-            raise await keep_for_recovery(caller, grant, storage, staged, unavailable, target=target) from None
+        current, taken = staged.target, set[str]()
+        while True:
+            try:
+                if current is not None and not overwrite:
+                    raise FileAlreadyExists(target)
+                begun = await rt.control.begin_write(caller, RELATIVE, current=current, staged=staged,
+                                                     target_path=target, overwrite=overwrite)
+                break
+            except LockConflict as conflict:
+                valid = await _free_name(storage, folder, name, {name})
+                raise RelativeTargetRefused(409, conflict.message, valid_target=valid,
+                                            current_lock=conflict.current_lock) from None
+            except (FileAlreadyExists, WriteInProgress) as refusal:
+                if suggested is None:  # relative mode: exactly that name, or a 409 naming one that works
+                    if isinstance(refusal, WriteInProgress):
+                        raise
+                    valid = await _free_name(storage, folder, name, {name})
+                    raise RelativeTargetRefused(409, f"{name!r} exists", valid_target=valid) from None
+                # Suggested mode: the host picks an unused name, whatever took this one.
+                taken.add(name)
+                if len(taken) > MAX_TAKEN_NAMES:
+                    raise RelativeTargetRefused(409, "no free name found") from None
+                name = await _free_name(storage, folder, name, taken)
+                target, current = posixpath.join(folder, name), None
+            except ControlPlaneUnavailable as unavailable:
+                raise await keep_for_recovery(caller, grant, storage, staged, unavailable, target=target) from None
         failpoints.hit("putrelative.after_begin")
         async with storage_change(caller, RELATIVE, begun) as window:
             if begun.keep_version:

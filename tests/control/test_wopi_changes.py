@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control.services import sessions, wopi_changes
 from control.services.context import Principal, ServiceContext
 from control.services.sessions import OpenedSession
-from shared.errors import AccessTokenInvalid, FileMoved, OperationNotPermitted, TenantDisabled, WriteIntentNotFound
+from shared.errors import AccessTokenInvalid, FileAlreadyExists, FileMoved, OperationNotPermitted, TenantDisabled, WriteIntentNotFound
 from shared.wopi_operation import WopiOperation
 from tests.control.helpers import with_writer_thread, START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row, write
 
@@ -186,3 +186,17 @@ async def test_a_disabled_tenant_cannot_record_a_write(
     with pytest.raises(TenantDisabled):
         await record_write(ctx, opened)
     assert (await file_row(ctx, opened.session.row.file_id)).version == 1
+
+
+async def test_save_as_onto_a_file_the_database_knows_is_refused_without_overwrite_whatever_the_edge_saw(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    """Another save created doc.docx while this body arrived: the edge looked before and saw
+    nothing, but the control plane's compare-and-set knows the file."""
+    await open_session(path="doc.docx")
+    source = await open_session(path="folder/sheet.xlsx")
+    request = wopi_changes.WriteRequest(operation=WopiOperation.PUT_RELATIVE_FILE,
+                                        staged=wopi_changes.Staged(size=5), target_path="doc.docx")
+
+    with pytest.raises(FileAlreadyExists):
+        await wopi_changes.begin(ctx, caller(source), request)

@@ -19,11 +19,11 @@ from wopiproxy.control.v1 import file_service_pb2_grpc as file_grpc
 WAIT_S = 60.0
 
 
-def _wait_for_put_grant(api: ControlApi, f: OpenFile) -> None:
-    """The edge authorized the PutFile (its grant's audit record), so it is reading the body."""
+def wait_for_grant(api: ControlApi, f: OpenFile, operation: str = "PutFile") -> None:
+    """The edge authorized the request (its grant's audit record), so it is reading the body."""
     deadline = time.monotonic() + WAIT_S
-    while not events(api, tenant_id=f.tenant_id, file_id=f.file_id, operation="PutFile"):
-        assert time.monotonic() < deadline, "the PutFile was never authorized"
+    while not events(api, tenant_id=f.tenant_id, file_id=f.file_id, operation=operation):
+        assert time.monotonic() < deadline, f"the {operation} was never authorized"
         time.sleep(0.05)  # polling an observable state, not a guess at how long the edge takes
 
 
@@ -58,7 +58,7 @@ def _save_racing_renames(api: ControlApi, tenant: tuple[str, Path], http: httpx.
     release, replies = threading.Event(), {}
     worker = _put_with_body_held(f, b"saved ", b"content", release, replies)
     try:
-        _wait_for_put_grant(api, f)
+        wait_for_grant(api, f)
         for name in names:
             _rename(http, f, name)
     finally:
