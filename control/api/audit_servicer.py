@@ -10,7 +10,7 @@ from wopiproxy.control.v1 import audit_service_pb2 as audit_pb
 from wopiproxy.control.v1 import audit_service_pb2_grpc as audit_grpc
 
 from control.api.auth import current_principal
-from control.api.convert import timestamp
+from control.api.convert import milliseconds, timestamp
 from control.api.errors import grpc_errors
 from control.db.models import AuditEvent
 from control.services import audit_queries
@@ -33,7 +33,7 @@ def _ms(request: audit_pb.ListAuditEventsRequest, field: str) -> int | None:
     if not request.HasField(field):
         return None
     stamp: Timestamp = getattr(request, field)
-    return stamp.ToMilliseconds()
+    return milliseconds(stamp)
 
 
 class AuditServicer(audit_grpc.AuditServiceServicer):

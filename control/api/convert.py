@@ -34,6 +34,12 @@ def timestamp(ms: int) -> Timestamp:
     return stamp
 
 
+def milliseconds(stamp: Timestamp) -> int:
+    """A caller's Timestamp in ms, unchecked: protobuf's ToMilliseconds raises ValueError (an
+    internal error) out of its range, while the range is the service's rule (validation.time_ms)."""
+    return stamp.seconds * 1000 + stamp.nanos // 1_000_000
+
+
 REDACTED = "***"
 
 
@@ -110,13 +116,19 @@ PROOF_POLICIES = {"required": editor_pb.PROOF_POLICY_REQUIRED, "if-advertised": 
                   "off": editor_pb.PROOF_POLICY_OFF}
 
 
-def editor(row: Editor, parsed: Discovery | None) -> editor_pb.Editor:
+def editor(row: Editor, parsed: Discovery | None, *, internal_addresses: bool) -> editor_pb.Editor:
+    """Without `internal_addresses` (editors.shows_internal_addresses), the fields that name where
+    the editor runs for the control plane and the edge are left empty (an app_url browsers open
+    too, app_public_url empty, is public and stays)."""
     message = editor_pb.Editor(
-        name=row.name, tenant_id=row.tenant_id, discovery_url=row.discovery_url,
+        name=row.name, tenant_id=row.tenant_id, discovery_url=row.discovery_url if internal_addresses else "",
         proof_policy=PROOF_POLICIES[row.proof_policy], product=row.product,
-        proof_keys_advertised=bool(parsed and parsed.proof_key), discovery_error=row.discovery_error,
+        proof_keys_advertised=bool(parsed and parsed.proof_key),
+        discovery_error=row.discovery_error if internal_addresses else "",
         extensions=extensions(parsed) if parsed else [], create_time=timestamp(row.create_time),
-        kind=row.kind, app_url=row.app_url, app_public_url=row.app_public_url, has_api_key=bool(row.api_key),
+        kind=row.kind, app_url=row.app_url if internal_addresses or not row.app_public_url else "",
+        app_public_url=row.app_public_url,
+        has_api_key=bool(row.api_key),
         has_webhook_secret=bool(row.webhook_secret),
     )
     if row.fetch_time:

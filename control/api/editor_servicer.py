@@ -32,7 +32,8 @@ class EditorServicer(editor_grpc.EditorServiceServicer):
         self._registry = registry
 
     def _message(self, row: editors.Editor) -> editor_pb.Editor:
-        return convert.editor(row, self._registry.discovery(row))
+        shown = editors.shows_internal_addresses(current_principal(), row)
+        return convert.editor(row, self._registry.discovery(row), internal_addresses=shown)
 
     @grpc_errors
     async def CreateEditor(self, request: editor_pb.CreateEditorRequest, context: Ctx) -> editor_pb.Editor:

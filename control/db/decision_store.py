@@ -20,14 +20,17 @@ if TYPE_CHECKING:
 _FILES = File.__table__  # type: ignore[attr-defined]
 _EVENTS = SessionEvent.__table__  # type: ignore[attr-defined]
 
-_FILE_EXISTS = select(_FILES.c.id).where(_FILES.c.id == bindparam("file_id"))
+_FILE_IN_TENANT = select(_FILES.c.id).where(_FILES.c.id == bindparam("file_id"),
+                                            _FILES.c.tenant_id == bindparam("tenant_id"))
 _SET_LOCK = (update(_FILES).where(_FILES.c.id == bindparam("file_id"))
              .values(lock_id=bindparam("lock_id"), lock_expire_time=bindparam("lock_expire_time")))
 _INSERT_EVENT = insert(_EVENTS)
 
 
-def file_exists(tx: Tx, *, file_id: str) -> bool:
-    return tx.conn.execute(_FILE_EXISTS, {"file_id": file_id}).first() is not None
+def file_in_tenant(tx: Tx, *, file_id: str, tenant_id: str) -> bool:
+    """Only in the token's tenant: another tenant's id must answer like a missing one. One
+    primary-key lookup, so the refusal of a foreign file id stays cheap."""
+    return tx.conn.execute(_FILE_IN_TENANT, {"file_id": file_id, "tenant_id": tenant_id}).first() is not None
 
 
 def set_lock(tx: Tx, *, file_id: str, lock_id: str | None, lock_expire_time: int | None) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from control.db import audit_store, pages
 from control.db.audit_store import EventQuery
 from control.db.models import AuditEvent
-from control.services import audit
+from control.services import audit, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.errors import InvalidArgument, PermissionDenied
@@ -57,6 +57,8 @@ def _query(principal: Principal, where: AuditFilter) -> EventQuery:
         _checked_text(getattr(where, field), field)
     if where.outcome and where.outcome not in audit.OUTCOMES:
         raise InvalidArgument("outcome", f"one of {', '.join(audit.OUTCOMES)}")
+    validation.time_ms(where.start_time, "start_time")
+    validation.time_ms(where.end_time, "end_time")
     if where.start_time is not None and where.end_time is not None and where.end_time <= where.start_time:
         raise InvalidArgument("end_time", "must be after start_time")
     return EventQuery(

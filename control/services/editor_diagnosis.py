@@ -54,8 +54,9 @@ def _moment(ms: int) -> dt.datetime:
 
 async def diagnose_editor(ctx: ServiceContext, registry: editors.EditorRegistry, principal: Principal, *,
                           name: str, tenant_id: str) -> Diagnosis:
-    """Raises EditorNotFound like GetEditor; a failing fetch is a finding."""
-    row = await editors.get_editor(ctx, principal, name=name, tenant_id=tenant_id)
+    """Raises EditorNotFound like GetEditor, PermissionDenied for a pool editor and a tenant key
+    (like RefreshEditor); a failing fetch is a finding."""
+    row = await editors.get_managed_editor(ctx, principal, name=name, tenant_id=tenant_id)
     if row.kind != "wopi":  # a bridged app has no discovery: the edge's worker reports its errors
         finding = Finding(check="bridged-app", severity="ok", summary=f"a bridged {row.kind} app: no discovery "
                           "to check", detail=f"the edge calls {row.app_url}")

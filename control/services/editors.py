@@ -272,9 +272,21 @@ async def list_editors(ctx: ServiceContext, principal: Principal, *, tenant_id: 
         return (await db.exec(query)).all()
 
 
+async def get_managed_editor(ctx: ServiceContext, principal: Principal, *, name: str, tenant_id: str) -> Editor:
+    """An editor to act on (refresh, diagnose): _scope's rule, as for create and delete, so a tenant
+    key cannot make the control plane fetch the operator's pool discovery on demand."""
+    return await get_editor(ctx, principal, name=name, tenant_id=_scope(principal, tenant_id))
+
+
+def shows_internal_addresses(principal: Principal, row: Editor) -> bool:
+    """A pool editor's discovery_url, app_url and discovery_error are the operator's internal
+    addresses: a tenant key may use the editor but not learn where it runs."""
+    return principal.is_admin or bool(row.tenant_id)
+
+
 async def refresh_editor(ctx: ServiceContext, registry: EditorRegistry, principal: Principal, *, name: str,
                          tenant_id: str) -> Editor:
-    row = await get_editor(ctx, principal, name=name, tenant_id=tenant_id)
+    row = await get_managed_editor(ctx, principal, name=name, tenant_id=tenant_id)
     assert row.id is not None
     if row.kind != "wopi":  # a bridged app has no discovery document
         return row

@@ -48,6 +48,18 @@ def ttl_seconds(value: int, default: int, field: str = "ttl_seconds") -> int:
     return value
 
 
+# The last millisecond of the year 9999: beyond what a database integer or a datetime holds for
+# every driver, and past any real record, so a time outside [0, MAX_TIME_MS] is a caller's mistake.
+MAX_TIME_MS = 253_402_300_799_999
+
+
+def time_ms(value: int | None, field: str) -> int | None:
+    """A caller's point in time (a google.protobuf.Timestamp in ms), None when not given."""
+    if value is not None and not 0 <= value <= MAX_TIME_MS:
+        raise InvalidArgument(field, "between 1970-01-01 and 9999-12-31T23:59:59.999Z")
+    return value
+
+
 def http_url(value: str, field: str) -> str:
     """An absolute http(s) URL, or "" to unset."""
     if value == "":

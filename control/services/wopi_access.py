@@ -26,6 +26,7 @@ from control.services.write_intents import PendingWrite, settle
 from shared.errors import (
     AccessTokenInvalid,
     DeadlineExceeded,
+    FileMoved,
     FileNotFound,
     InvalidArgument,
     LockConflict,
@@ -96,8 +97,9 @@ async def resolve(db: AsyncSession, ctx: ServiceContext, caller: Caller, operati
     found = await stores.session_context_by_token_hash(db, token_hash=hash_token(caller.access_token),
                                                        lock_file=for_update)
 
-    async def file_exists(file_id: str) -> bool:
-        return await stores.get_file(db, file_id=file_id, tenant_id=None) is not None
+    async def file_exists(file_id: str) -> bool:  # only asked once found: in the token's tenant
+        tenant_id = found[0].tenant_id if found is not None else ""
+        return await stores.get_file(db, file_id=file_id, tenant_id=tenant_id) is not None
 
     return await check_found(ctx, caller, WopiOperation(operation), found, settle_pending=settle_pending,
                              file_exists=file_exists)
@@ -125,8 +127,10 @@ def check_grant(ctx: ServiceContext, caller: Caller, operation: WopiOperation,
     if session.close_time is not None or session.expire_time <= now:
         raise AccessTokenInvalid()
     if session.file_id != caller.file_id:
-        # A file id that names no file at all is 404 (WOPI "file unknown"); a real file the
-        # token was not issued for is 401, like any foreign token.
+        # A file id that names no file of the token's tenant is 404 (WOPI "file unknown"), so
+        # another tenant's id answers exactly like a missing one; a file of the same tenant the
+        # token was not issued for is 401, like any foreign token. `file_exists` must look in
+        # session.tenant_id only.
         # (Ids we never issue do not even reach the database: PostgreSQL text cannot hold NUL.)
         if not validation.is_lookup_id(caller.file_id) or not file_exists(caller.file_id):
             raise FileNotFound(validation.printable(caller.file_id, 43))
@@ -154,7 +158,7 @@ async def audited(ctx: ServiceContext, caller: Caller, operation: str, *,
     (control.services.invalid_tokens), so a flood of bad tokens does not write one per request."""
     try:
         yield
-    except DeadlineExceeded:
+    except (DeadlineExceeded, FileMoved):  # FileMoved: the edge asks again at the file's new path
         raise
     except WopiProxyError as error:
         if isinstance(error, AccessTokenInvalid) and ctx.invalid_tokens is not None:
@@ -260,8 +264,10 @@ def _decide(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOpera
     else:
         rows = grant_reads.read_grant(tx.conn, token_hash, for_update=changes_lock)
     found = (rows.session, rows.tenant, rows.file, rows.storage) if rows else None
+    tenant_id = rows.session.tenant_id if rows else ""
     grant = check_grant(ctx, caller, operation, found, settle_pending=settle_pending,
-                        file_exists=lambda file_id: decision_store.file_exists(tx, file_id=file_id))
+                        file_exists=lambda file_id: decision_store.file_in_tenant(tx, file_id=file_id,
+                                                                                  tenant_id=tenant_id))
     assert rows is not None
     now = ctx.clock()
     if keys is not None and proof is not None:

@@ -39,7 +39,8 @@ def begin_put_file(tx: Tx, *, ctx: ServiceContext, caller: Caller, request: Writ
     rows = grant_reads.read_grant(tx.conn, hash_token(caller.access_token), for_update=True)
     found = (rows.session, rows.tenant, rows.file, rows.storage) if rows else None
     grant = check_grant(ctx, caller, PUT, found, settle_pending=settle_pending,
-                        file_exists=lambda file_id: decision_store.file_exists(tx, file_id=file_id))
+                        file_exists=lambda file_id: decision_store.file_in_tenant(
+                            tx, file_id=file_id, tenant_id=rows.session.tenant_id if rows else ""))
     now = ctx.clock()
     file = grant.file
     if file.pending_intent_id:

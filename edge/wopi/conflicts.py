@@ -3,7 +3,11 @@
 The control plane decides whether a copy may be kept (the tenant's conflict-copy quota): the
 bytes are staged, the copy is recorded (or refused with ConflictCopyQuotaExceeded, 507, and the
 staged bytes dropped), and only then published under its name. A failure to publish after the
-record leaves the quota charged for bytes that are not there: counted high, never low."""
+record leaves the quota charged for bytes that are not there: counted high, never low.
+
+Each copy's name carries a random tag: the free-name check and the (replacing) publish are
+separated by a control-plane call, so two refused saves of one user in the same second would
+otherwise pick the same name and the second would replace the first."""
 
 from __future__ import annotations
 
@@ -11,27 +15,27 @@ import datetime as dt
 import logging
 import posixpath
 import re
+import secrets
 
 from edge.control_client import Grant, WopiCaller
 from edge.runtime import runtime
 from shared.storage import FsspecStorage, StagedWrite, numbered
-from shared.storage.names import FILE_NAME_MAX_LENGTH
+from shared.storage.names import with_suffix
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
-def conflict_copy_name(name: str, user_id: str, now: dt.datetime) -> str:
-    """'q1.docx' -> 'q1 (conflict 2026-11-22 100405 ann).docx', like cs3's -webconflict- files."""
-    stem, ext = posixpath.splitext(name)
+def conflict_copy_name(name: str, user_id: str, now: dt.datetime, *, tag: str) -> str:
+    """'q1.docx' -> 'q1 (conflict 2026-11-22 100405 ann 3f9a2c1b).docx', like cs3's -webconflict- files."""
     user = _UNSAFE.sub("_", user_id)[:40] or "user"
-    suffix = f" (conflict {now:%Y-%m-%d %H%M%S} {user})"
-    return stem[: FILE_NAME_MAX_LENGTH - len(suffix) - len(ext)] + suffix + ext
+    return with_suffix(name, f" (conflict {now:%Y-%m-%d %H%M%S} {user} {tag})")  # within 255 UTF-8 bytes
 
 
 async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
     folder = posixpath.dirname(grant.path)
-    base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.UTC))
+    base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.UTC),
+                              tag=secrets.token_hex(4))  # 32 random bits: unique among one user's copies
     path = posixpath.join(folder, base)
     n = 2
     while await storage.kind(path) is not None:  # a folder takes the name too

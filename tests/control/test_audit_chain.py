@@ -18,6 +18,7 @@ from control.services import (
     audit_retention,
     storages,
     tenants,
+    validation,
     wopi_access,
     wopi_changes,
 )
@@ -369,6 +370,9 @@ async def test_pages_follow_each_other_oldest_first(
 @pytest.mark.parametrize("where, page_size, page_token", [
     (AuditFilter(outcome="maybe"), 0, ""),
     (AuditFilter(start_time=START_MS, end_time=START_MS), 0, ""),
+    (AuditFilter(start_time=(1 << 62) * 1000), 0, ""),  # a well-formed Timestamp no database integer holds
+    (AuditFilter(end_time=validation.MAX_TIME_MS + 1), 0, ""),
+    (AuditFilter(start_time=-1), 0, ""),
     (AuditFilter(user_id="u\x00"), 0, ""),
     (AuditFilter(), -1, ""),
     (AuditFilter(), 0, "not-a-token"),

@@ -283,6 +283,17 @@ def _activity(proc: WopiProxyProcess, http: httpx.Client, root: Path,
     return api, f
 
 
+def test_a_time_filter_no_database_can_hold_is_invalid_argument(api: ControlApi, edited: OpenFile) -> None:
+    """A well-formed Timestamp far outside the years any record has (here 2^62 s) is the caller's
+    mistake: INVALID_ARGUMENT naming the field, never an internal error."""
+    stub = audit_grpc.AuditServiceStub(api.channel)
+    for field in ("start_time", "end_time"):
+        with pytest.raises(grpc.RpcError) as bad:
+            stub.ListAuditEvents(audit_pb.ListAuditEventsRequest(
+                tenant_id=edited.tenant_id, **{field: Timestamp(seconds=1 << 62)}), metadata=api.metadata, timeout=15)
+        assert (bad.value.code(), field in (bad.value.details() or "")) == (grpc.StatusCode.INVALID_ARGUMENT, True)
+
+
 def test_audit_verify_names_a_record_tampered_in_the_database(
     own_server: WopiProxyProcess, http: httpx.Client, tmp_path: Path
 ) -> None:

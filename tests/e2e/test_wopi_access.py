@@ -40,11 +40,11 @@ def test_token_of_one_session_cannot_read_another_sessions_file(api: ControlApi,
     assert other.local_path.read_bytes() == b"secret"
 
 
-def test_token_of_one_tenant_cannot_read_another_tenants_file(api: ControlApi, tmp_path, http: httpx.Client) -> None:
+def test_token_of_one_tenant_finds_another_tenants_file_as_missing(api: ControlApi, tmp_path, http: httpx.Client) -> None:
     acme = open_file(api, *new_tenant(api, tmp_path / "a"), "x.docx", b"acme")
     globex = open_file(api, *new_tenant(api, tmp_path / "g"), "x.docx", b"globex")
-    assert http.get(globex.url("/contents", token=acme.token)).status_code == 401
-    assert http.get(acme.url("/contents", token=globex.token)).status_code == 401
+    assert http.get(globex.url("/contents", token=acme.token)).status_code == 404
+    assert http.get(acme.url("/contents", token=globex.token)).status_code == 404
 
 
 def test_unknown_file_id_is_404(api: ControlApi, tenant, http: httpx.Client) -> None:

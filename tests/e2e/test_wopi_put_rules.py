@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import unquote
 
 import grpc
 import httpx
@@ -124,6 +126,27 @@ def test_identical_bytes_under_a_wrong_lock_are_still_kept_as_a_conflict_copy(
     assert reply.status_code == 409
     assert f.local_path.read_bytes() == b"recorded bytes"
     _assert_refused_body_kept(f, b"recorded bytes")
+
+
+def test_refused_saves_in_the_same_second_each_keep_their_own_conflict_copy(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    """Autosaves from two tabs or a retrying editor: every 409 names the copy its body was kept
+    in, so one refused save's copy must never replace another's."""
+    f = open_file(api, *tenant, "burst.docx", b"original")
+    lock(http, f)
+    bodies = [f"refused save {i}".encode() * 1000 for i in range(8)]
+
+    def refused_put(body: bytes) -> httpx.Response:
+        with httpx.Client(timeout=30) as client:
+            return put(client, f, body, lock_id=WRONG_LOCK)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        replies = list(pool.map(refused_put, bodies))
+    assert [r.status_code for r in replies] == [409] * len(bodies)
+    kept = {body: f.local_path.parent / unquote(r.headers["X-WopiProxy-Conflict-Copy"])
+            for body, r in zip(bodies, replies, strict=True)}
+    assert {body: path.read_bytes() for body, path in kept.items()} == {body: body for body in bodies}
 
 
 def test_put_file_without_a_lock_on_a_locked_file_is_409(api: ControlApi, tenant, http: httpx.Client) -> None:

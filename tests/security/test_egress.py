@@ -170,6 +170,53 @@ def test_the_operators_editor_on_loopback_is_still_fetched(
     assert "odt" in pool.extensions, deployment.log()
 
 
+def test_a_tenant_key_cannot_make_the_control_plane_fetch_a_pool_editor(
+        shape: str, deploy: Callable[..., Deployment], editor_server: Listener) -> None:
+    """Attack: a tenant key calls RefreshEditor and DiagnoseEditor on the operator's pool editor
+    (tenant_id ""), to have its internal discovery fetched on demand (and the shared row rewritten)
+    or described. Refused like CreateEditor and DeleteEditor, before anything is fetched."""
+    deployment = deploy(shape)
+    add_editor(deployment.api(), "", f"{editor_server.url}/hosting/discovery", name="pool")
+    api, _ = tenant_api(deployment)
+    stub = editor_grpc.EditorServiceStub(api.channel)
+    seen = editor_server.touched
+    calls = {
+        "RefreshEditor": lambda: stub.RefreshEditor(editor_pb.RefreshEditorRequest(name="pool"),
+                                                    metadata=api.metadata, timeout=30),
+        "DiagnoseEditor": lambda: stub.DiagnoseEditor(editor_pb.DiagnoseEditorRequest(name="pool"),
+                                                      metadata=api.metadata, timeout=30),
+    }
+    codes = {name: refused(call).code() for name, call in calls.items()}
+    assert codes == dict.fromkeys(calls, grpc.StatusCode.PERMISSION_DENIED), deployment.log()
+    assert editor_server.touched == seen
+
+
+def test_a_tenant_key_reads_pool_editors_without_the_operators_addresses(
+        shape: str, deploy: Callable[..., Deployment], editor_server: Listener) -> None:
+    """Attack: a tenant key lists editors to learn where the operator's pool runs (its internal
+    discovery URL, a bridged app's internal URL). It sees the pool's names, not its addresses;
+    its own editors and the admin key see everything."""
+    deployment = deploy(shape)
+    admin = deployment.api()
+    url = f"{editor_server.url}/hosting/discovery"
+    add_editor(admin, "", url, name="pool")
+    editor_grpc.EditorServiceStub(admin.channel).CreateEditor(editor_pb.CreateEditorRequest(
+        name="pool-pad", kind="etherpad", app_url="http://10.0.0.7:9001/", app_public_url="https://pad.example/",
+        api_key="k", webhook_secret="w" * 16), metadata=admin.metadata, timeout=30)
+    api, tenant_id = tenant_api(deployment)
+    add_editor(admin, tenant_id, url, name="own")  # set by the operator: not held to the egress policy
+
+    def addresses(client: ControlApi) -> dict[str, tuple[str, str, str]]:
+        listed = editor_grpc.EditorServiceStub(client.channel).ListEditors(
+            editor_pb.ListEditorsRequest(tenant_id=tenant_id), metadata=client.metadata, timeout=30)
+        return {e.name: (e.discovery_url, e.app_url, e.app_public_url) for e in listed.editors}
+
+    assert addresses(api) == {"own": (url, "", ""), "pool": ("", "", ""),
+                              "pool-pad": ("", "", "https://pad.example/")}
+    assert addresses(admin) == {"own": (url, "", ""), "pool": (url, "", ""),
+                                "pool-pad": ("", "http://10.0.0.7:9001/", "https://pad.example/")}
+
+
 def test_egress_allow_opens_its_network_and_nothing_else(
         shape: str, deploy: Callable[..., Deployment], editor_server: Listener) -> None:
     """The operator's exception (WOPI_PROXY_EGRESS_ALLOW=127.0.0.1/32): the tenant's editor on

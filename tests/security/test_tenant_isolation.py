@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import grpc
+import httpx
 import pytest
 
 from tests.security.principals import Stubs, new_key, refusal, stubs
@@ -113,6 +114,33 @@ def test_another_tenants_ids_answer_like_missing_ones(
         seen, expected = _shape_of(foreign, foreign_id), _shape_of(missing, missing_id)
         assert seen == expected, (name, seen, expected, deployment.log())
         assert seen[0] == grpc.StatusCode.NOT_FOUND, (name, seen)
+
+
+def test_a_wopi_token_finds_another_tenants_file_id_as_missing(
+        shape: str, deploy: Callable[..., Deployment], http: httpx.Client) -> None:
+    """Attack: tenant B's editor token is sent with tenant A's file id (a WOPISrc leaks in a log or
+    a referrer) to the WOPI endpoints. Each answer is the one an id of no file gets, so the token
+    tells nothing about A, not even that the id is a file."""
+    deployment = deploy(shape)
+    api = deployment.api()
+    a_id, a_folder = new_tenant(api, deployment.workdir / "storage")
+    b_id, b_folder = new_tenant(api, deployment.workdir / "storage")
+    a = open_file(api, a_id, a_folder, "a.docx", b"tenant A's")
+    b = open_file(api, b_id, b_folder, "b.docx", b"tenant B's")
+    missing_id = "A" * len(a.file_id)
+    endpoint = b.wopi_src.rsplit("/", 1)[0]
+
+    def probe(file_id: str, suffix: str, override: str) -> tuple[int, str]:
+        headers = {"X-WOPI-Override": override, "X-WOPI-Lock": "L"} if override else {}
+        reply = http.request("POST" if override else "GET", f"{endpoint}/{file_id}{suffix}",
+                             params={"access_token": b.token}, headers=headers, content=b"x" if override else None)
+        return reply.status_code, reply.text.replace(file_id, "<id>")
+
+    for suffix, override in (("", ""), ("/contents", ""), ("", "LOCK"), ("/contents", "PUT")):
+        seen, expected = probe(a.file_id, suffix, override), probe(missing_id, suffix, override)
+        assert seen == expected, (suffix, override, seen, expected)
+        assert seen[0] == 404, (suffix, override, seen)
+    assert (a_folder / "a.docx").read_bytes() == b"tenant A's"
 
 
 def test_another_tenants_ids_filter_nothing_out_of_own_lists(
