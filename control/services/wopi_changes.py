@@ -184,9 +184,11 @@ async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, 
             new_path = normalize_relative_path(request.target_path)
             holder = await stores.live_file_by_path(db, tenant_id=file.tenant_id, storage_id=file.storage_id,
                                                     path=new_path)
-            if holder is not None and holder.id != file.id and holder.deleted_time is None and \
-                    locks.current_lock(holder, now):
-                raise FileAlreadyExists(new_path)
+            if holder is not None and holder.id != file.id and holder.deleted_time is None:
+                if locks.current_lock(holder, now):
+                    raise FileAlreadyExists(new_path)
+                if holder.pending_intent_id:  # a save of it (or a Save As creating it) is on its way
+                    raise WriteInProgress(holder.id)
             intent = _intent(ctx, grant, file, caller, request, now, source_path=file.path, target_path=new_path,
                              detail=_audit_detail(operation, caller, request, f"{file.path} -> {new_path}"))
         else:  # DeleteFile: refused while locked at all (rest/files/deletefile)

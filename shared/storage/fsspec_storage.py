@@ -21,6 +21,8 @@ bytes or the new ones, never a mix:
   parts, then one server-side copy puts it in place (S3 makes a copy visible at once, whole)
   and the temporary object is deleted. An upload that fails is aborted, leaving no parts.
 Folders are prefixes on object stores: there is nothing to create before writing.
+A step that changes storage (publish, keep, move, delete) runs to its end even when its caller
+is cancelled (an editor that hangs up mid-save): change_in_thread.
 
 The root itself is never created: a missing root (unmounted disk, moved folder) is
 StorageUnreachable; folders below it are created as needed. Failures are told apart by errno,
@@ -43,7 +45,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from stat import S_ISDIR, S_ISLNK, S_ISREG
-from typing import Any
+from typing import Any, TypeVar
 
 import fsspec
 from fsspec.spec import AbstractBufferedFile
@@ -67,6 +69,7 @@ from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
 from shared.storage.paths import STAGING_FOLDER, normalize_relative_path
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TEMP_PREFIX = ".~wopi-"
 # Object stores whose folders are key prefixes (nothing to create, nothing to remove).
@@ -297,11 +300,11 @@ class StagedWrite:
             raise RuntimeError("staged write already published or discarded")
         target = self._storage.full_path(path, internal=internal)
         if self._kept is not None:  # written now, then published, in the same thread call
-            stat: FileStat = await asyncio.to_thread(self._storage._guard, self._storage._publish_kept, self._temp,
-                                                     self._kept, target, writing=True)
+            stat: FileStat = await change_in_thread(self._storage._guard, self._storage._publish_kept, self._temp,
+                                                    self._kept, target, writing=True)
         else:
-            stat = await asyncio.to_thread(self._storage._guard, self._storage._publish_full, self._temp, target,
-                                           writing=True)
+            stat = await change_in_thread(self._storage._guard, self._storage._publish_full, self._temp, target,
+                                          writing=True)
         self._temp, self._kept = None, None
         return stat
 
@@ -311,6 +314,26 @@ class StagedWrite:
         if self._temp is not None:
             temp, self._temp = self._temp, None
             await asyncio.shield(asyncio.to_thread(self._storage._remove_quietly, temp))
+
+
+async def change_in_thread(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """asyncio.to_thread for a step that changes storage (publish, keep, move, delete). A thread
+    cannot be stopped: cancelling its caller (an editor that hangs up mid-save) would let the
+    caller go on, and the write protocol's next step (AbandonWrite, whose settle looks at what
+    storage holds) run while storage is still changing, then see the old bytes and abandon a
+    change that lands a moment later. So the caller waits for the thread either way, and its
+    cancellation is raised once the step is done."""
+    step = asyncio.ensure_future(asyncio.to_thread(func, *args, **kwargs))
+    cancelled = False
+    while not step.done():
+        try:
+            await asyncio.wait((step,))
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        step.exception()  # retrieved: the cancellation is what the caller hears
+        raise asyncio.CancelledError
+    return step.result()
 
 
 def _symlink_below(root: str, relative: str) -> bool:
@@ -581,14 +604,14 @@ class FsspecStorage:
         server-side copy on S3); False when there is nothing to keep."""
         source = self.full_path(path)
         target = self.full_path(copy_path, internal=True)
-        return await asyncio.to_thread(self._guard, self._keep_copy_full, source, target, writing=True)
+        return await change_in_thread(self._guard, self._keep_copy_full, source, target, writing=True)
 
     async def move(self, path: str, new_path: str, *, internal_source: bool = False,
                    internal_target: bool = False) -> None:
         source = self.full_path(path, internal=internal_source)
         target = self.full_path(new_path, internal=internal_target)
         try:
-            await asyncio.to_thread(self._guard, self._move_full, source, target, writing=True)
+            await change_in_thread(self._guard, self._move_full, source, target, writing=True)
         except FileNotFoundError as exc:
             raise FileNotFound(path) from exc
 
@@ -599,7 +622,7 @@ class FsspecStorage:
 
     async def delete(self, path: str, *, internal: bool = False) -> None:
         full = self.full_path(path, internal=internal)
-        await asyncio.to_thread(self._remove_quietly, full)
+        await change_in_thread(self._remove_quietly, full)
 
     # -- blocking helpers (run in worker threads) ----------------------------------------------
 

@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control.services import sessions, wopi_changes
 from control.services.context import Principal, ServiceContext
 from control.services.sessions import OpenedSession
-from shared.errors import AccessTokenInvalid, FileAlreadyExists, FileMoved, OperationNotPermitted, TenantDisabled, WriteIntentNotFound
+from shared.errors import (
+    AccessTokenInvalid, FileAlreadyExists, FileMoved, OperationNotPermitted, TenantDisabled, WriteInProgress,
+    WriteIntentNotFound,
+)
 from shared.wopi_operation import WopiOperation
 from tests.control.helpers import with_writer_thread, START_MS, TENANT, FakeClock, OpenSession, caller, disable_tenant, file_row, write
 
@@ -200,3 +203,18 @@ async def test_save_as_onto_a_file_the_database_knows_is_refused_without_overwri
 
     with pytest.raises(FileAlreadyExists):
         await wopi_changes.begin(ctx, caller(source), request)
+
+
+async def test_a_rename_onto_a_file_whose_save_is_on_its_way_is_refused_as_busy(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    """The other file's bytes are between BeginWrite and publish: replacing it now would lose them
+    (or leave two identities for one path once that save is confirmed)."""
+    holder = await open_session(path="doc.docx")
+    mover = await open_session(path="folder/sheet.xlsx")
+    await wopi_changes.begin(ctx, caller(holder), _put(size=5))
+    rename = wopi_changes.WriteRequest(operation=WopiOperation.RENAME_FILE, target_path="doc.docx")
+
+    with pytest.raises(WriteInProgress):
+        await wopi_changes.begin(ctx, caller(mover), rename)
+    assert (await file_row(ctx, mover.session.row.file_id)).path == "folder/sheet.xlsx"
