@@ -160,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="let this tenant's storages use the server's own cloud credentials (AWS_* "
                             "environment, instance role, profiles); repeatable (env "
                             "WOPI_PROXY_ALLOW_AMBIENT_CREDENTIALS, comma-separated)")
+    # Per-tenant caps on tenant keys (README "Abuse limits and quotas"); admin keys are not capped.
+    for flag, env, default, text in (
+            ("--max-storages-per-tenant", "MAX_STORAGES_PER_TENANT", 100, "storages a tenant may have; a tenant "
+             "key's CreateStorage beyond it is RESOURCE_EXHAUSTED"),
+            ("--max-editors-per-tenant", "MAX_EDITORS_PER_TENANT", 50, "editors a tenant may have; a tenant key's "
+             "CreateEditor beyond it is RESOURCE_EXHAUSTED"),
+            ("--max-event-streams-per-tenant", "MAX_EVENT_STREAMS_PER_TENANT", 16, "WatchSessionEvents streams a "
+             "tenant's keys may hold open at once in one control-plane process; one more is RESOURCE_EXHAUSTED")):
+        store.add_argument(flag, type=int, metavar="N", default=_env_int(f"WOPI_PROXY_{env}", default),
+                           help=f"{text} (env WOPI_PROXY_{env}, default {default}; 0: no limit)")
     store.add_argument("--tls-cert", type=Path, default=_env_path("WOPI_PROXY_TLS_CERT"),
                        help="serve gRPC over TLS with this PEM certificate (chain) (env WOPI_PROXY_TLS_CERT)")
     store.add_argument("--tls-key", type=Path, default=_env_path("WOPI_PROXY_TLS_KEY"),
@@ -237,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="most grants one tenant has out beyond the busiest other tenant while others are "
                             "active too, so that one tenant's flood does not queue the others' requests (env "
                             "WOPI_PROXY_GRANT_SLOTS_LEAD, default 2)")
+    # Bodies received at once, each up to ~1.5 MiB of the edge's memory (edge/upload_slots.py; serve and edge).
+    flood.add_argument("--max-uploads-per-token", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_MAX_UPLOADS_PER_TOKEN", 4),
+                       help="most PutFile/PutRelativeFile bodies one access token may send at once; past it 429 "
+                            "with Retry-After (env WOPI_PROXY_MAX_UPLOADS_PER_TOKEN, default 4; 0: no cap)")
+    flood.add_argument("--max-uploads", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_MAX_UPLOADS", 256),
+                       help="most PutFile/PutRelativeFile bodies an edge process receives at once; past it 503 "
+                            "with Retry-After (env WOPI_PROXY_MAX_UPLOADS, default 256; 0: no cap)")
 
     egress = argparse.ArgumentParser(add_help=False)
     egress.add_argument("--egress-allow", action="append", metavar="CIDR",
@@ -536,10 +555,13 @@ def _run_service(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: --control-batch-size must be between 1 and {MAX_GRANTS_PER_CALL}")
         if args.grant_slots < 0 or args.grant_slots_lead < 1:
             raise SystemExit("error: --grant-slots must be 0 (no limit) or more, --grant-slots-lead at least 1")
+        if args.max_uploads_per_token < 0 or args.max_uploads < 0:
+            raise SystemExit("error: --max-uploads-per-token and --max-uploads must be 0 (no cap) or more")
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
                         "refusal_report_interval_s": args.refusal_report_interval,
                         "control_batch_size": args.control_batch_size, "grant_slots": args.grant_slots,
                         "grant_slots_lead": args.grant_slots_lead,
+                        "max_uploads_per_token": args.max_uploads_per_token, "max_uploads": args.max_uploads,
                         "trust_forwarded_headers": args.trust_forwarded_headers,
                         "bridge_worker": args.bridge_worker, "bridge_wopi_url": args.bridge_wopi_url or None}
     if args.command == "edge":
@@ -565,6 +587,8 @@ def _run_service(args: argparse.Namespace) -> None:
     if min(args.bridge_save_debounce, args.bridge_save_max_wait, args.bridge_poll_interval,
            args.bridge_idle_poll_interval, args.bridge_unlock_grace) < 0 or min(args.bridge_lease, args.bridge_entry_ttl) <= 0:
         raise SystemExit("error: the --bridge-* times must not be negative (--bridge-lease and --bridge-entry-ttl positive)")
+    if min(args.max_storages_per_tenant, args.max_editors_per_tenant, args.max_event_streams_per_tenant) < 0:
+        raise SystemExit("error: the --max-*-per-tenant limits must not be negative (0: no limit)")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
         secret_key_file=args.secret_key_file,
@@ -581,6 +605,8 @@ def _run_service(args: argparse.Namespace) -> None:
         bridge_poll_interval_s=args.bridge_poll_interval, bridge_idle_poll_interval_s=args.bridge_idle_poll_interval,
         bridge_unlock_grace_s=args.bridge_unlock_grace, bridge_lease_s=args.bridge_lease,
         bridge_entry_ttl_s=args.bridge_entry_ttl,
+        max_storages_per_tenant=args.max_storages_per_tenant, max_editors_per_tenant=args.max_editors_per_tenant,
+        max_event_streams_per_tenant=args.max_event_streams_per_tenant,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":

@@ -49,6 +49,7 @@ from control.services.context import BridgeSettings, ServiceContext
 from control.services.invalid_tokens import InvalidTokenTally
 from control.services.keys import Authenticator, ensure_admin_key, ensure_edge_key
 from control.services.storage_policy import StoragePolicy
+from control.services.tenant_limits import TenantLimits
 from control.services.periodic import run_periodically
 from control.services.leases import Job, Leases
 from control.services.replicas import ReplicaWatch
@@ -131,6 +132,9 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          storage_policy=StoragePolicy.from_settings(settings),
                          egress=EgressPolicy(allow=settings.egress_allow),
                          write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000),
+                         limits=TenantLimits(storages=settings.max_storages_per_tenant,
+                                             editors=settings.max_editors_per_tenant,
+                                             event_streams=settings.max_event_streams_per_tenant),
                          read_sessions=session_factory(read_engine) if read_engine is not None else None,
                          bridge=BridgeSettings(
                              save_debounce_s=settings.bridge_save_debounce_s,

@@ -51,6 +51,11 @@ class ControlSettings:
     lease_ttl_s: float = 15.0
     # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
     metrics_port: int | None = None
+    # Per-tenant caps on tenant keys (control.services.tenant_limits; 0: none): storages and editors a
+    # tenant may have, and WatchSessionEvents streams it may hold open at once in one process.
+    max_storages_per_tenant: int = 100
+    max_editors_per_tenant: int = 50
+    max_event_streams_per_tenant: int = 16
     # Networks that URLs set by tenant keys may reach although internal (--egress-allow).
     egress_allow: tuple[IPNetwork, ...] = ()
     # The write protocol (control.services.write_intents): an unconfirmed write that storage does

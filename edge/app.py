@@ -16,6 +16,7 @@ from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedHTTPConnection, BoundedRequest
+from edge.upload_slots import UploadSlots
 from edge.wopi.flood import InvalidTokenLimiter, report_periodically
 from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
 from edge.wopi.routes import blueprint as wopi_blueprint
@@ -54,9 +55,11 @@ def create_app(settings: EdgeSettings) -> Quart:
         observability.watch_grant_slots(app, control.grant_slots)
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
+        uploads = UploadSlots(per_token=settings.max_uploads_per_token, total=settings.max_uploads)
+        uploads.export_metrics(observability.of(app).metrics.registry)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control,
                                                    storages=StoragePool(EgressPolicy(allow=settings.egress_allow)),
-                                                   flood=flood)
+                                                   flood=flood, uploads=uploads)
         app.extensions["wopi_proxy_reporter"] = asyncio.create_task(report_periodically(
             flood, control.report_edge_refusals, interval_s=settings.refusal_report_interval_s, stop=stopping))
         bridge_lifecycle.start(app, settings, control)

@@ -188,7 +188,7 @@ def _count(metrics: EdgeMetrics, operation: str, response: Response, elapsed_s: 
         metrics.proof_failures.labels(proof_reason_label(error.metadata.get("detail", ""))).inc()
     protocol = _storage_protocol.get()
     if protocol and response.status_code >= 500 and not isinstance(
-            error, (errors.ProofInvalid, errors.ControlPlaneUnavailable)):
+            error, (errors.ProofInvalid, errors.ControlPlaneUnavailable, errors.UploadCapacityReached)):
         kind = error.reason.lower() if isinstance(error, errors.WopiProxyError) else "internal"
         metrics.storage_errors.labels(protocol_label(protocol), kind).inc()
 

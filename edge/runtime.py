@@ -9,6 +9,7 @@ from quart import current_app
 from edge.control_client import ControlClient
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
+from edge.upload_slots import UploadSlots
 from edge.wopi.flood import InvalidTokenLimiter
 
 
@@ -18,6 +19,7 @@ class EdgeRuntime:
     control: ControlClient
     storages: StoragePool
     flood: InvalidTokenLimiter
+    uploads: UploadSlots
 
 
 def runtime() -> EdgeRuntime:

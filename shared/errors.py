@@ -43,7 +43,10 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     ├── RelativeTargetRefused      (status, valid_target, current_lock)  PutRelativeFile 400/409
     │   (abuse limits and quotas)
     ├── TooManyInvalidTokens       (retry_after_s)                  edge 429 + Retry-After
+    ├── TooManyUploads             (limit, retry_after_s)           edge 429 + Retry-After: one token's bodies
+    ├── UploadCapacityReached      (limit, retry_after_s)           edge 503 + Retry-After: the edge's bodies
     ├── ConflictCopyQuotaExceeded  (tenant_id, quota)               WOPI 507
+    ├── TenantLimitExceeded        (tenant_id, limit, maximum, setting)  a tenant key over an operator's per-tenant cap
     ├── StorageFull                (storage)                        WOPI 507
     ├── StorageReadOnly            (storage, detail)                WOPI 503 + Retry-After
     ├── EgressRefused              (host, detail)                   a tenant's URL names an internal address
@@ -342,6 +345,28 @@ class TooManyInvalidTokens(WopiProxyError):
         self.retry_after_s = retry_after_s
 
 
+class TooManyUploads(WopiProxyError):
+    """An access token already has `limit` bodies arriving at the edge; refused before its body is read."""
+
+    reason = "TOO_MANY_UPLOADS"
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        super().__init__(f"this access token already has {limit} uploads in progress; retry in {retry_after_s} s",
+                         limit=str(limit), retry_after_s=str(retry_after_s))
+        self.retry_after_s = retry_after_s
+
+
+class UploadCapacityReached(WopiProxyError):
+    """The edge already receives `limit` bodies (its memory bound); refused before this body is read."""
+
+    reason = "UPLOAD_CAPACITY_REACHED"
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        super().__init__(f"the server is receiving {limit} uploads already; retry in {retry_after_s} s",
+                         limit=str(limit), retry_after_s=str(retry_after_s))
+        self.retry_after_s = retry_after_s
+
+
 class ConflictCopyQuotaExceeded(WopiProxyError):
     """A refused save cannot be kept as a conflict copy: the tenant's conflict copies use up its quota."""
 
@@ -350,6 +375,19 @@ class ConflictCopyQuotaExceeded(WopiProxyError):
     def __init__(self, tenant_id: str, quota: int) -> None:
         super().__init__(f"the save was refused and cannot be kept: conflict copies of tenant {tenant_id!r} "
                          f"already use their quota of {quota} bytes", tenant_id=tenant_id, quota=str(quota))
+
+
+class TenantLimitExceeded(WopiProxyError):
+    """A tenant key asked for more than the operator lets one tenant have (storages, editors,
+    concurrent event streams): each costs the control plane work on every list or poll, so a
+    hostile key must not grow them without bound. Refused before anything is made."""
+
+    reason = "TENANT_LIMIT_EXCEEDED"
+
+    def __init__(self, tenant_id: str, limit: str, maximum: int, setting: str) -> None:
+        super().__init__(f"tenant {tenant_id!r} has reached its limit of {maximum} {limit} "
+                         f"(the operator's {setting})",
+                         tenant_id=tenant_id, limit=limit, maximum=str(maximum), setting=setting)
 
 
 # -- storage policy (control/services/storage_policy.py) --------------------------------------

@@ -25,6 +25,8 @@ WOPI_STATUS: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.FileAlreadyExists, 409),
     (errors.UnsupportedOperation, 501),
     (errors.TooManyInvalidTokens, 429),  # with Retry-After (edge/wopi/errors.py)
+    (errors.TooManyUploads, 429),  # with Retry-After: one token's uploads (edge/upload_slots.py)
+    (errors.UploadCapacityReached, 503),  # with Retry-After: the edge's uploads, whoever sends them
     (errors.ConflictCopyQuotaExceeded, 507),  # Insufficient Storage: the content could not be kept
     (errors.StorageBlocked, 403),  # the operator's policy refuses the storage now: no retry will help
     (errors.ProofInvalid, 500),  # what Office and the WOPI validator expect of a failed proof

@@ -15,14 +15,15 @@ ALL_ERRORS = [cls for _, cls in inspect.getmembers(errors, inspect.isclass)
               if issubclass(cls, errors.WopiProxyError) and cls is not errors.WopiProxyError]
 # Raised only inside the edge, never by the control plane.
 EDGE_ONLY = {errors.RelativeTargetRefused, errors.UploadStalled,
-             errors.ControlPlaneUnavailable, errors.FileTooLarge, errors.UnsupportedOperation}
+             errors.ControlPlaneUnavailable, errors.FileTooLarge, errors.UnsupportedOperation,
+             errors.TooManyUploads, errors.UploadCapacityReached}
 # Answered by dedicated response builders in edge/wopi/errors.py.
 EDGE_SPECIAL = {errors.LockConflict, errors.TimestampConflict, errors.RelativeTargetRefused}
 # Raised only by the control plane's public API, never on a WOPI request.
 CONTROL_ONLY = {errors.ApiKeyInvalid, errors.PermissionDenied, errors.AlreadyExists, errors.TenantAlreadyExists,
                 errors.StorageAlreadyExists, errors.StorageUnreachable, errors.FileLocked,
                 errors.FailedPrecondition, errors.ApiKeyNotFound, errors.EditorAlreadyExists,
-                errors.LaunchCodeInvalid, errors.StoragePolicyDenied,
+                errors.LaunchCodeInvalid, errors.StoragePolicyDenied, errors.TenantLimitExceeded,
                 # The edge sees a passed deadline as the gRPC code, i.e. ControlPlaneUnavailable.
                 errors.DeadlineExceeded,
                 # Internal bridge RPCs: the edge's worker handles them, no WOPI request sees them.

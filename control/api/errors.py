@@ -43,6 +43,7 @@ _CODES: list[tuple[type[errors.WopiProxyError], int]] = [
     (errors.ProofInvalid, code_pb2.PERMISSION_DENIED),
     (errors.TooManyInvalidTokens, code_pb2.RESOURCE_EXHAUSTED),
     (errors.ConflictCopyQuotaExceeded, code_pb2.RESOURCE_EXHAUSTED),
+    (errors.TenantLimitExceeded, code_pb2.RESOURCE_EXHAUSTED),
     (errors.StorageFull, code_pb2.RESOURCE_EXHAUSTED),
     (errors.StorageReadOnly, code_pb2.FAILED_PRECONDITION),
     (errors.EgressRefused, code_pb2.FAILED_PRECONDITION),  # depends on DNS and the operator's --egress-allow

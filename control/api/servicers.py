@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TypeAlias
 
 import grpc
@@ -214,7 +215,10 @@ class SessionServicer(session_grpc.SessionServiceServicer):
     ) -> AsyncIterator[session_pb.SessionEvent]:
         stream = events.watch(self._ctx, current_principal(), tenant_id=request.tenant_id, cursor=request.cursor)
         try:
-            async for row in stream:
-                yield convert.session_event(row)
+            # aclosing: however this stream ends, the watch ends with it now, not when collected,
+            # and gives back its tenant's stream slot (control.services.tenant_limits).
+            async with aclosing(stream):
+                async for row in stream:
+                    yield convert.session_event(row)
         except WopiProxyError as error:
             await context.abort_with_status(rpc_status.to_status(to_status(error)))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from control.db.writer import DecisionWriter
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
+from control.services.tenant_limits import StreamSlots, TenantLimits
 from shared.egress import EgressPolicy
 from control.services import deadlines
 from shared.errors import DeadlineExceeded
@@ -134,6 +135,10 @@ class ServiceContext:
     # on a dedicated writer thread, group-committed (control.db.writer); None: through
     # `transaction()` (the services' unit tests).
     decisions: DecisionWriter | None = None
+    # The operator's per-tenant caps on tenant keys (control.services.tenant_limits), and the event
+    # streams this process has open per tenant.
+    limits: TenantLimits = field(default_factory=TenantLimits)
+    event_streams: StreamSlots = field(default_factory=StreamSlots)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +26,7 @@ from control.db.models import Editor, Session, Tenant
 from control.editors.discovery import Discovery, DiscoveryError, action_url, choose_action, parse_discovery
 from control.editors.fetch import TIMEOUT_S, fetch_discovery
 from control.editors.proof import verify_proof
-from control.services import audit, validation
+from control.services import audit, tenant_limits, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.egress_http import restricted_client
@@ -175,6 +176,29 @@ async def _get(db: AsyncSession, tenant_id: str, name: str) -> Editor | None:
     return (await db.exec(query)).first()
 
 
+async def _require_room(ctx: ServiceContext, db: AsyncSession, principal: Principal, scope: str) -> None:
+    """TenantLimitExceeded when a tenant key's tenant has its cap of editors: each is loaded by every
+    ListEditors and CreateSession. Admin keys (and so the pool, scope "") are not capped."""
+    if scope and not principal.is_admin:
+        await tenant_limits.require_room(db, tenant_id=scope, model=Editor, maximum=ctx.limits.editors,
+                                         limit="editors", setting=tenant_limits.EDITORS_SETTING)
+
+
+async def _precheck_room(ctx: ServiceContext, principal: Principal, scope: str) -> None:
+    """The cap, looked at before any fetch or resolution made on the caller's behalf."""
+    async with ctx.read() as db:
+        await _require_room(ctx, db, principal, scope)
+
+
+async def _require_tenant_with_room(ctx: ServiceContext, db: AsyncSession, principal: Principal,
+                                    scope: str) -> None:
+    """In the creating transaction: the tenant exists, locked, so that concurrent creations are
+    counted one after the other and cannot both take its last place."""
+    if scope and await tenant_limits.lock_tenant(db, tenant_id=scope) is None:
+        raise TenantNotFound(scope)
+    await _require_room(ctx, db, principal, scope)
+
+
 BRIDGE_KINDS = ("etherpad", "codimd", "hocuspocus")  # docs/BRIDGE.md
 MAX_APP_SECRET = 1000
 
@@ -199,6 +223,7 @@ async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal
         raise InvalidArgument("discovery_url", "required")
     if proof_policy not in POLICIES:
         raise InvalidArgument("proof_policy", "required, if-advertised or off")
+    await _precheck_room(ctx, principal, scope)  # before the fetch: no discovery download on its behalf
     # The operator's URLs are trusted; a tenant key's pass the egress policy, now and at every refresh.
     operator_owned = principal.is_admin
     xml, parsed = await registry.fetch(discovery_url, operator_owned=operator_owned)
@@ -206,8 +231,7 @@ async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal
         raise _unavailable(discovery_url, "the proof policy is 'required' but the discovery has no proof-key")
     now = ctx.clock()
     async with ctx.transaction() as db:
-        if scope and await stores.get_tenant(db, tenant_id=scope) is None:
-            raise TenantNotFound(scope)
+        await _require_tenant_with_room(ctx, db, principal, scope)
         if await _get(db, scope, name) is not None:
             raise EditorAlreadyExists(name)
         row = Editor(tenant_id=scope, name=name, discovery_url=discovery_url, proof_policy=proof_policy,
@@ -236,12 +260,12 @@ async def _create_bridged(ctx: ServiceContext, principal: Principal, *, scope: s
     if len(webhook_secret) < 16:
         raise InvalidArgument("webhook_secret", "at least 16 characters")
     operator_owned = principal.is_admin
+    await _precheck_room(ctx, principal, scope)
     if not operator_owned:
         await ctx.egress.check_url_resolved(app_url)
     now = ctx.clock()
     async with ctx.transaction() as db:
-        if scope and await stores.get_tenant(db, tenant_id=scope) is None:
-            raise TenantNotFound(scope)
+        await _require_tenant_with_room(ctx, db, principal, scope)
         if await _get(db, scope, name) is not None:
             raise EditorAlreadyExists(name)
         row = Editor(tenant_id=scope, name=name, discovery_url="", proof_policy="off", kind=kind, app_url=app_url,
@@ -324,9 +348,13 @@ async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, 
             raise FailedPrecondition("NO_EDITOR", f"tenant {tenant.id!r} has editors disabled", extension=extension)
         return None
     scopes = [tenant.id] if tenant.editor_mode == "own" else [tenant.id, ""]
-    query = select(Editor).where(col(Editor.tenant_id).in_(scopes)).order_by(col(Editor.tenant_id).desc(),
-                                                                             col(Editor.name))
-    candidates = [e for e in (await db.exec(query)).all() if not name or e.name == name]
+    # Without their discovery documents (up to 5 MiB each): only the candidates looked at load theirs.
+    query = (select(Editor).where(col(Editor.tenant_id).in_(scopes))
+             .options(defer(Editor.discovery_xml))  # type: ignore[arg-type]  # sqlmodel types it as str
+             .order_by(col(Editor.tenant_id).desc(), col(Editor.name)))
+    if name:
+        query = query.where(Editor.name == name)
+    candidates = (await db.exec(query)).all()
     if name and not candidates:
         raise EditorNotFound(name)
     for editor in candidates:
@@ -336,6 +364,7 @@ async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, 
                 return EditorChoice(editor=editor, action_url=editor.app_public_url or editor.app_url,
                                     favicon_url="")
             continue
+        await db.refresh(editor, ["discovery_xml"])
         parsed = registry.discovery(editor)
         if parsed is None:
             continue

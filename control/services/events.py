@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -76,29 +77,38 @@ async def _still_allowed(db: AsyncSession, principal: Principal, tenant_id: str,
 
 
 async def watch(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
-                cursor: str) -> AsyncIterator[SessionEvent]:
+                cursor: str) -> AsyncGenerator[SessionEvent, None]:
     """Yields the tenant's events after `cursor`, forever; the caller cancels to stop."""
     tenant_id = tenant_id or (principal.tenant_id or "")
     if not tenant_id:
         raise InvalidArgument("tenant_id", "admin keys must name the tenant to watch")
     require_tenant_visible(principal, tenant_id)
     position = _parse_cursor(cursor)
-    async with ctx.read() as db:  # SQLite: reader connections, never the write lock
-        tenant = await stores.get_tenant(db, tenant_id=tenant_id)
-        if tenant is None:
-            raise TenantNotFound(tenant_id)
-        incarnation = tenant.incarnation
-        if position is None:
-            position = await _last_id(db, tenant_id)
-    while True:
-        started = time.monotonic()
-        async with ctx.read() as db:
-            await _still_allowed(db, principal, tenant_id, incarnation)
-            rows = await after(db, tenant_id=tenant_id, event_id=position)
-        for row in rows:
-            assert row.id is not None
-            position = row.id
-            yield row
-        if len(rows) < BATCH:
-            await ctx.events.wait(IDLE_WAKEUP_S)
-            await asyncio.sleep(max(0.0, started + MIN_READ_INTERVAL_S - time.monotonic()))
+    with _slot(ctx, principal, tenant_id):
+        async with ctx.read() as db:  # SQLite: reader connections, never the write lock
+            tenant = await stores.get_tenant(db, tenant_id=tenant_id)
+            if tenant is None:
+                raise TenantNotFound(tenant_id)
+            incarnation = tenant.incarnation
+            if position is None:
+                position = await _last_id(db, tenant_id)
+        while True:
+            started = time.monotonic()
+            async with ctx.read() as db:
+                await _still_allowed(db, principal, tenant_id, incarnation)
+                rows = await after(db, tenant_id=tenant_id, event_id=position)
+            for row in rows:
+                assert row.id is not None
+                position = row.id
+                yield row
+            if len(rows) < BATCH:
+                await ctx.events.wait(IDLE_WAKEUP_S)
+                await asyncio.sleep(max(0.0, started + MIN_READ_INTERVAL_S - time.monotonic()))
+
+
+def _slot(ctx: ServiceContext, principal: Principal, tenant_id: str) -> AbstractContextManager[None]:
+    """A tenant key's stream holds one of its tenant's slots while it runs (each stream polls the
+    database); the operator's admin keys are not capped."""
+    if principal.is_admin:
+        return nullcontext()
+    return ctx.event_streams.hold(tenant_id, ctx.limits.event_streams)

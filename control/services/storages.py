@@ -17,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import bridge_store, pages, stores
 from control.db.models import File, FileVersion, LaunchCode, Session, Storage
-from control.services import audit, validation
+from control.services import audit, tenant_limits, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.egress import EgressPolicy
@@ -123,13 +124,18 @@ async def create_storage(
     protocol, retention = _check_fields(protocol, root, options, max_file_size, version_retention)
     # The policy before anything touches the root: a refused root is never probed.
     ctx.storage_policy.check(principal, tenant_id, protocol, root, options)
+    # A tenant at its cap is refused before the probe (no connection on its behalf) ...
+    async with ctx.read() as db:
+        await _require_storage_room(ctx, db, principal, tenant_id)
     # Reachability first: nothing is written for a storage that cannot work.
     await _probe(ctx, operator_owned=principal.is_admin, protocol=protocol, root=root, options=options)
     now = ctx.clock()
     try:
         async with ctx.transaction() as db:
-            if await stores.get_tenant(db, tenant_id=tenant_id) is None:
+            if await tenant_limits.lock_tenant(db, tenant_id=tenant_id) is None:
                 raise TenantNotFound(tenant_id)
+            # ... and counted again under the tenant's lock, so concurrent creations cannot pass it.
+            await _require_storage_room(ctx, db, principal, tenant_id)
             if await stores.get_storage(db, tenant_id=tenant_id, name=name) is not None:
                 raise StorageAlreadyExists(tenant_id, name)
             row = Storage(tenant_id=tenant_id, name=name, protocol=protocol, root=root,
@@ -142,6 +148,13 @@ async def create_storage(
     except IntegrityError as exc:
         raise StorageAlreadyExists(tenant_id, name) from exc
     return _for_readers(row)
+
+
+async def _require_storage_room(ctx: ServiceContext, db: AsyncSession, principal: Principal, tenant_id: str) -> None:
+    """TenantLimitExceeded when a tenant key's tenant has its cap of storages (admin keys: no cap)."""
+    if not principal.is_admin:
+        await tenant_limits.require_room(db, tenant_id=tenant_id, model=Storage, maximum=ctx.limits.storages,
+                                         limit="storages", setting=tenant_limits.STORAGES_SETTING)
 
 
 def _check_may_change(principal: Principal, row: Storage) -> None:

@@ -8,6 +8,8 @@ relayed to the application's page (the tenant's PostMessageOrigin) and back.
 from __future__ import annotations
 
 import html
+import ipaddress
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -63,9 +65,36 @@ html, body { margin: 0; padding: 0; height: 100%; overflow: hidden; }
 """
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+# A DNS name (letters, digits, hyphens, dots) or an IPv4 address; IPv6 is checked by ipaddress.
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """The strict origin scheme://host[:port] of an http(s) URL, None for anything else. The
+    editor's URL comes from the tenant's discovery (urlsrc, favIconUrl), which a tenant key
+    controls, and the origin is written into CSP directives: taken verbatim, a netloc such as
+    `x;frame-ancestors *` would add a directive of its own. The default port is left out, as
+    browsers serialise origins (the page compares it with postMessage's event.origin)."""
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), parts.hostname or "", parts.port
+    except ValueError:  # a port that is not a number, or out of range; a malformed IPv6 literal
+        return None
+    if scheme not in _DEFAULT_PORTS or parts.username is not None or parts.password is not None:
+        return None
+    if parts.netloc.startswith("["):
+        try:
+            address = ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+        if address.scope_id is not None:  # "%zone" is no part of an origin
+            return None
+        host = f"[{address.compressed}]"
+    elif not _HOST.fullmatch(host):
+        return None
+    shown_port = "" if port is None or port == _DEFAULT_PORTS[scheme] else f":{port}"
+    return f"{scheme}://{host}{shown_port}"
 
 
 GONE_PAGE = """<!doctype html>
@@ -157,17 +186,24 @@ async def host_page(code: str) -> Response:
     launch = await runtime().control.redeem_launch_code(code, client_address())
     if launch.editor_kind not in ("", "wopi"):
         return await _bridged(launch)
+    editor_origin = origin_of(launch.action_url)
+    if editor_origin is None:
+        return _notice(502, launch.file_name or "Document", "The editor's address in its discovery document "
+                       "is not a valid http(s) URL; ask the administrator to check the editor.",
+                       launch.post_message_origin)
+    # A favicon whose origin is not strict is left out, not allowed in the policy.
+    favicon_origin = origin_of(launch.favicon_url) if launch.favicon_url else None
+    favicon_url = launch.favicon_url if favicon_origin else ""
     nonce = secrets.token_urlsafe(16)
-    editor_origin = _origin(launch.action_url)
     html = await render_template_string(
-        PAGE, nonce=nonce, file_name=launch.file_name, favicon_url=launch.favicon_url,
+        PAGE, nonce=nonce, file_name=launch.file_name, favicon_url=favicon_url,
         action_url=launch.action_url, access_token=launch.access_token,
         access_token_ttl=launch.access_token_ttl, editor_origin=editor_origin,
         post_message_origin=launch.post_message_origin,
     )
     response = Response(html, status=200, mimetype="text/html")
     ancestors, frame_options = framing(launch.post_message_origin)
-    images = f" {_origin(launch.favicon_url)}" if launch.favicon_url else ""
+    images = f" {favicon_origin}" if favicon_origin else ""
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
         f"frame-src {editor_origin}; form-action {editor_origin}; img-src 'self'{images}; "

@@ -65,7 +65,7 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
     if isinstance(error, errors.ProofInvalid):
         # The validator and Office expect 500 for a failed proof; the audit has the reason.
         log.warning("WOPI request refused: %s", error.message)
-    elif status >= 500:
+    elif status >= 500 and not isinstance(error, errors.UploadCapacityReached):  # logged, rate-limited, where refused
         log.error("WOPI request failed: %s (%s)", error.message, error.reason)
     if isinstance(error, errors.BridgeSignatureInvalid):
         # docs/BRIDGE.md: bad, replayed or unknown, alike; nothing more for the sender to learn.
@@ -77,7 +77,7 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
     if isinstance(error, errors.InvalidFileName):
         response.headers["X-WOPI-InvalidFileNameError"] = error.description
-    if isinstance(error, errors.TooManyInvalidTokens):
+    if isinstance(error, (errors.TooManyInvalidTokens, errors.TooManyUploads, errors.UploadCapacityReached)):
         response.headers["Retry-After"] = str(error.retry_after_s)
     return response
 

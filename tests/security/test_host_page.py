@@ -8,8 +8,9 @@ from collections.abc import Callable
 import httpx
 from google.protobuf import field_mask_pb2
 
-from tests.security.editor_stand_in import add_editor, stand_in_editor
-from tests.support.api import ControlApi, new_tenant, session_pb, tenant_pb
+from tests.security.editor_stand_in import DISCOVERY, add_editor, stand_in_editor
+from tests.security.storage_support import hostile_tenant
+from tests.support.api import ControlApi, new_tenant, session_pb, storage_pb, tenant_pb
 from tests.support.deployment import Deployment
 
 APP_ORIGIN = "https://erp.example.com"
@@ -88,3 +89,62 @@ def test_a_made_up_launch_code_shows_the_same_page(shape: str, deploy: Callable[
 
     assert reply.status_code == 404
     assert "This link has been used or has expired" in reply.text
+
+
+# -- the editor's origin in the policy: the tenant's discovery is attacker input --------------------
+
+INJECTED = b";frame-ancestors *;x"  # spliced into the host of every urlsrc (or favIconUrl) of the discovery
+
+
+def _hostile_host_page(deployment: Deployment, discovery: bytes) -> str:
+    """A host page of a tenant key's own editor whose discovery document is `discovery`."""
+    tenant = hostile_tenant(deployment)
+    folder = deployment.workdir / "storage" / tenant.tenant_id
+    folder.mkdir(parents=True)
+    (folder / "a.docx").write_bytes(b"")
+    tenant.admin.call(tenant.admin.storages.CreateStorage, storage_pb.CreateStorageRequest(
+        tenant_id=tenant.tenant_id, name="docs", protocol="file", root=str(folder)))
+    with stand_in_editor() as editor:
+        editor.routes["/hosting/discovery"] = (200, "text/xml", discovery)
+        add_editor(tenant.api, editor, tenant.tenant_id)
+    reply = tenant.api.call(tenant.api.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=tenant.tenant_id, storage="docs", path="a.docx", user_id="u1"))
+    assert reply.host_page_url, deployment.log()
+    return str(reply.host_page_url)
+
+
+def _directives(response: httpx.Response) -> list[str]:
+    return [part.strip().split(" ", 1)[0] for part in response.headers["Content-Security-Policy"].split(";")]
+
+
+def test_a_hostile_urlsrc_cannot_add_a_directive_to_the_host_pages_policy(
+        shape: str, deploy: Callable[..., Deployment]) -> None:
+    """Attack: a tenant's discovery whose urlsrc host is `collabora.test:9980;frame-ancestors *;x`: taken
+    as the origin verbatim, the first frame-ancestors (which browsers obey) let any site frame the page."""
+    deployment = deploy(shape, control_args=("--egress-allow", "127.0.0.1/32"))
+    discovery = DISCOVERY.read_bytes().replace(b'urlsrc="http://collabora.test:9980/',
+                                               b'urlsrc="http://collabora.test:9980' + INJECTED + b"/")
+
+    page = httpx.get(_hostile_host_page(deployment, discovery))
+
+    assert page.status_code == 502, page.text + deployment.log()
+    assert _directives(page).count("frame-ancestors") == 1
+    assert _frame_ancestors(page) == "'self'"
+    assert "*" not in page.headers["Content-Security-Policy"]
+    assert "access_token" not in page.text
+
+
+def test_a_hostile_favicon_url_is_left_out_of_the_host_page_and_its_policy(
+        shape: str, deploy: Callable[..., Deployment]) -> None:
+    """Attack: the same splice in the discovery's favIconUrl, whose origin joins img-src."""
+    deployment = deploy(shape, control_args=("--egress-allow", "127.0.0.1/32"))
+    discovery = DISCOVERY.read_bytes().replace(b'favIconUrl="http://collabora.test:9980/',
+                                               b'favIconUrl="http://collabora.test:9980' + INJECTED + b"/")
+
+    page = httpx.get(_hostile_host_page(deployment, discovery))
+
+    assert page.status_code == 200, page.text + deployment.log()
+    assert _directives(page).count("frame-ancestors") == 1
+    assert _frame_ancestors(page) == "'self'"
+    assert "frame-ancestors *" not in page.headers["Content-Security-Policy"]
+    assert 'rel="shortcut icon"' not in page.text

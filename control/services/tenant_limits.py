@@ -1,0 +1,79 @@
+"""The operator's per-tenant caps on what a tenant key can make or hold open.
+
+Every storage and editor of a tenant is loaded or walked by later calls (ListEditors and the
+editor choice of CreateSession read every editor row, each with up to 5 MiB of discovery; the
+staging sweep walks every storage), and every WatchSessionEvents stream reads the database every
+second and at every commit. A tenant key is hostile input (ARCHITECTURE.md), so none of these
+may grow without bound. Admin keys are the operator's and are not capped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control.db.models import Editor, Storage, Tenant
+from shared.errors import TenantLimitExceeded
+
+STORAGES_SETTING = "--max-storages-per-tenant"
+EDITORS_SETTING = "--max-editors-per-tenant"
+EVENT_STREAMS_SETTING = "--max-event-streams-per-tenant"
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    """The caps (0: none). Storages and editors count whoever made them; only tenant keys are refused."""
+
+    storages: int = 100
+    editors: int = 50
+    event_streams: int = 16  # concurrent WatchSessionEvents streams of tenant keys, per process
+
+
+async def lock_tenant(db: AsyncSession, *, tenant_id: str) -> Tenant | None:
+    """The tenant row, locked until the transaction ends (PostgreSQL FOR UPDATE; SQLite's
+    transactions are exclusive already), so that two creations for one tenant count one after
+    the other and cannot both take the last place."""
+    query = (select(Tenant).where(Tenant.id == tenant_id).with_for_update()
+             .execution_options(populate_existing=True))
+    return (await db.exec(query)).first()
+
+
+async def require_room(db: AsyncSession, *, tenant_id: str, model: type[Storage] | type[Editor], maximum: int,
+                       limit: str, setting: str) -> None:
+    """Raises TenantLimitExceeded when the tenant already has `maximum` rows of `model` (0: no cap)."""
+    if maximum <= 0:
+        return
+    held = (await db.exec(select(func.count(col(model.id))).where(col(model.tenant_id) == tenant_id))).one()
+    if held >= maximum:
+        raise TenantLimitExceeded(tenant_id, limit, maximum, setting)
+
+
+class StreamSlots:
+    """Concurrent event streams per tenant in this process (one event loop: no lock needed)."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, int] = {}
+
+    def held(self, tenant_id: str) -> int:
+        return self._held.get(tenant_id, 0)
+
+    @contextmanager
+    def hold(self, tenant_id: str, maximum: int) -> Iterator[None]:
+        """A slot for the duration of the block, which ends with the stream however it ends
+        (the client cancels, an error, the server stops); TenantLimitExceeded when none is free."""
+        held = self.held(tenant_id)
+        if maximum > 0 and held >= maximum:
+            raise TenantLimitExceeded(tenant_id, "concurrent event streams", maximum, EVENT_STREAMS_SETTING)
+        self._held[tenant_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._held[tenant_id] - 1
+            if left:
+                self._held[tenant_id] = left
+            else:
+                del self._held[tenant_id]

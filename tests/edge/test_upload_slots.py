@@ -1,0 +1,80 @@
+"""UploadSlots: the caps on bodies arriving at once, per token and in all, and that a place is
+given back however an upload ends (the end-to-end behaviour: tests/e2e/test_upload_slots.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from edge.upload_slots import REFUSAL_LOG_INTERVAL_S, UploadSlots
+from shared.errors import TooManyUploads, UploadCapacityReached
+
+
+def test_a_token_gets_per_token_places_and_the_edge_total_places() -> None:
+    slots = UploadSlots(per_token=2, total=3)
+    with slots.slot("a"), slots.slot("a"):
+        with pytest.raises(TooManyUploads) as refused:
+            with slots.slot("a"):
+                pass
+        assert refused.value.retry_after_s >= 1
+        with slots.slot("b"):
+            with pytest.raises(UploadCapacityReached):
+                with slots.slot("c"):
+                    pass
+        assert slots.taken == 2
+    assert slots.taken == 0
+
+
+def test_zero_is_no_cap() -> None:
+    slots = UploadSlots(per_token=0, total=0)
+    held = [slots.slot("a") for _ in range(50)]
+    for cm in held:
+        cm.__enter__()
+    assert slots.taken == 50
+
+
+def test_a_place_is_given_back_when_the_upload_fails_or_is_cancelled() -> None:
+    slots = UploadSlots(per_token=1, total=1)
+    with pytest.raises(RuntimeError):
+        with slots.slot("a"):
+            raise RuntimeError("storage failed")
+    assert slots.taken == 0
+
+    async def upload(started: asyncio.Event) -> None:
+        with slots.slot("a"):
+            started.set()
+            await asyncio.Event().wait()  # a body that never comes
+
+    async def scenario() -> None:
+        started = asyncio.Event()
+        task = asyncio.create_task(upload(started))
+        await started.wait()
+        assert slots.taken == 1
+        task.cancel()  # the client went away
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert slots.taken == 0
+    with slots.slot("a"):
+        pass
+
+
+def test_refusals_are_logged_at_most_once_a_minute_per_cap(caplog: pytest.LogCaptureFixture) -> None:
+    now = [1000.0]
+    slots = UploadSlots(per_token=1, total=5, clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="edge.upload_slots")
+    with slots.slot("a"):
+        for _ in range(3):
+            with pytest.raises(TooManyUploads):
+                with slots.slot("a"):
+                    pass
+        assert len(caplog.records) == 1
+        now[0] += REFUSAL_LOG_INTERVAL_S
+        with pytest.raises(TooManyUploads):
+            with slots.slot("a"):
+                pass
+    assert len(caplog.records) == 2
+    assert "3 such refusals" in caplog.records[1].getMessage()  # the two held back, and this one
