@@ -17,7 +17,7 @@ from quart.asgi import ASGIHTTPConnection
 from quart.wrappers.request import Body, Request
 
 from edge.request_headers import make_quiet
-from shared.errors import UploadStalled
+from shared.errors import PayloadTooLarge, UploadStalled
 
 HIGH_WATER = 512 * 1024
 
@@ -80,3 +80,19 @@ async def body_chunks(body: Body, *, idle_timeout_s: float) -> AsyncIterator[byt
             raise UploadStalled(idle_timeout_s) from None
         if chunk:
             yield chunk
+
+
+async def read_bounded(body: Body, *, content_length: int | None, limit: int, idle_timeout_s: float) -> bytes:
+    """The whole body, for a handler that needs it in memory: PayloadTooLarge before a byte is read
+    when Content-Length says it is over `limit`, or as soon as a chunked body passes it (BoundedBody
+    has then stopped the socket: nothing past the bound is read, and the 413 closes the connection)."""
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLarge(limit)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in body_chunks(body, idle_timeout_s=idle_timeout_s):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        parts.append(chunk)
+    return b"".join(parts)

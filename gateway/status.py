@@ -7,12 +7,19 @@ The HTTP codes are those of google/rpc/code.proto. The body is Google's JSON err
 
 `details` are the control plane's google.rpc.Status details (ErrorInfo, BadRequest, ...) decoded
 from the `grpc-status-details-bin` trailer.
+
+Only a status the control plane made itself (that trailer) passes its message on. A status the gRPC
+library made (the control plane unreachable, a deadline, a message too large) carries the library's
+text, which names the control plane's internal address: any caller, even one without credentials,
+gets a fixed text for its code instead, and the operator finds the library's text in the log under
+the incident id the caller is given.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +32,16 @@ log = logging.getLogger(__name__)
 
 GATEWAY_DOMAIN = "wopi-proxy.gateway"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+RETRY_AFTER_S = 5  # a restarting control plane is usually back within seconds (edge/wopi/errors.py: the same)
+
+# What a caller is told of a status the gRPC library made (never its own text: see the docstring).
+LIBRARY_MESSAGES: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.UNAVAILABLE: "the control plane is unavailable; retry later",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "the control plane did not answer in time",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "the request or its reply is too large for the control plane",
+    grpc.StatusCode.CANCELLED: "the call to the control plane was cancelled",
+    grpc.StatusCode.UNIMPLEMENTED: "the control plane does not implement this method",
+}
 
 # google/rpc/code.proto, "HTTP Mapping" of each code.
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
@@ -56,6 +73,7 @@ class HttpError:
     status: str
     message: str
     details: list[dict[str, Any]] = field(default_factory=list)
+    retry_after_s: int | None = None
 
     def document(self) -> dict[str, Any]:
         return {"error": {"code": self.http_status, "status": self.status, "message": self.message,
@@ -63,8 +81,12 @@ class HttpError:
 
     @property
     def headers(self) -> dict[str, str]:
-        # RFC 6750 section 3: a 401 names the scheme the client has to use.
-        return {"WWW-Authenticate": "Bearer"} if self.http_status == 401 else {}
+        headers = {}
+        if self.http_status == 401:  # RFC 6750 section 3: a 401 names the scheme the client has to use.
+            headers["WWW-Authenticate"] = "Bearer"
+        if self.retry_after_s is not None:  # RFC 9110 section 10.2.3
+            headers["Retry-After"] = str(self.retry_after_s)
+        return headers
 
 
 def http_status(code: grpc.StatusCode) -> int:
@@ -72,10 +94,23 @@ def http_status(code: grpc.StatusCode) -> int:
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> HttpError:
-    """The HTTP form of a failed call, with the details the control plane attached."""
+    """The HTTP form of a failed call: the control plane's own message and details, or, for a
+    status the gRPC library made, a fixed text (the library's names internal addresses)."""
     code = error.code()
-    return HttpError(http_status=http_status(code), status=code.name, message=error.details() or "",
-                     details=_details(error))
+    own = _control_plane_status(error)
+    message = own.message if own is not None else _library_message(error)
+    return HttpError(http_status=http_status(code), status=code.name, message=message,
+                     details=[_any_as_json(detail) for detail in own.details] if own is not None else [],
+                     retry_after_s=RETRY_AFTER_S if code == grpc.StatusCode.UNAVAILABLE else None)
+
+
+def _library_message(error: grpc.aio.AioRpcError) -> str:
+    """The caller's text for a status without the control plane's Status; the original is logged."""
+    incident = secrets.token_hex(4)
+    code = error.code()
+    log.warning("control plane call failed: %s: %s (incident %s)", code.name, error.details(), incident)
+    fixed = LIBRARY_MESSAGES.get(code, f"the call to the control plane failed ({code.name})")
+    return f"{fixed} (incident {incident}, see the gateway log)"
 
 
 def invalid_argument(field_name: str, description: str) -> HttpError:
@@ -116,19 +151,20 @@ def internal(incident: str) -> HttpError:
                      message=f"internal error (incident {incident}, see the gateway log)")
 
 
-def _details(error: grpc.aio.AioRpcError) -> list[dict[str, Any]]:
+def _control_plane_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    """The google.rpc.Status the control plane attached (control/api/errors.py), if any."""
     for key, value in error.trailing_metadata() or ():
         if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
             continue
         try:
             status = status_pb2.Status.FromString(value)
-        except DecodeError:  # a peer that is not ours; the code and message are still right
+        except DecodeError:  # a peer that is not ours: its text is not known to be safe
             log.warning("undecodable %s trailer (%d bytes)", STATUS_DETAILS_KEY, len(value))
-            return []
+            return None
         if status.code != error.code().value[0]:
-            return []  # details of another status: trust the call's code, drop them
-        return [_any_as_json(detail) for detail in status.details]
-    return []
+            return None  # the Status of another code: trust the call's code, not that text
+        return status
+    return None
 
 
 def _as_json(message: Any) -> dict[str, Any]:

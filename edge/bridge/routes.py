@@ -3,7 +3,8 @@
 The edge checks nothing itself: it hands the raw body and the signature header to the control
 plane (NoteBridgeEvent), which knows the apps' secrets, verifies, applies and answers. A bad
 signature, a replay and an unknown document all come back as BridgeSignatureInvalid: 401
-{"error": "unauthorized"} (edge/wopi/errors.py). Bodies are read with a cap, before anything.
+{"error": "unauthorized"} (edge/wopi/errors.py). Bodies are read with a cap, before anything: over
+it, 413 PAYLOAD_TOO_LARGE, from the Content-Length before a byte is read.
 """
 
 from __future__ import annotations
@@ -15,29 +16,34 @@ from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.bridge.apps import WebhookCall, app_kind
 from edge.bridge.services import bridge_services
-from edge.streaming import body_chunks
+from edge.streaming import read_bounded
 from edge.wopi.caller import client_address
-from shared.errors import PayloadTooLarge
 from shared.signatures import HEADER, HOCUSPOCUS_HEADER
 
 blueprint = Blueprint("bridge", __name__)
 
 MAX_EVENT_BYTES = 64 << 10
 BODY_IDLE_TIMEOUT_S = 30.0
+# The most one request to the control plane can carry: its gRPC server receives at most 16 MiB a
+# message (control/server.py, grpc.max_receive_message_length), and its parser refuses a Hocuspocus
+# body over the same 16 MiB (control/services/bridge_events.py MAX_HOCUSPOCUS_BODY).
+CONTROL_MAX_MESSAGE = 16 << 20
+# Room in that message for NoteBridgeEventRequest's other fields (signature header <= 512 bytes,
+# the client's address, field framing).
+NOTE_REQUEST_ROOM = 4 << 10
+
+
+def hocuspocus_body_limit(max_file_size: int) -> int:
+    """The largest Hocuspocus webhook body worth reading. A `change` carries the whole document, so:
+    a file this edge could save plus the JSON around it, but never more than the control plane can
+    be sent. Anything bigger would be buffered, unsigned, only to be refused (as 503) after it."""
+    return min(max_file_size + MAX_EVENT_BYTES, CONTROL_MAX_MESSAGE - NOTE_REQUEST_ROOM)
 
 
 async def _body(limit: int) -> bytes:
-    """The whole body, or PayloadTooLarge as soon as it passes `limit`."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(limit)
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in body_chunks(request.body, idle_timeout_s=BODY_IDLE_TIMEOUT_S):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        parts.append(chunk)
-    return b"".join(parts)
+    """The whole body, or PayloadTooLarge (413) from its Content-Length or as soon as it passes `limit`."""
+    return await read_bounded(request.body, content_length=request.content_length, limit=limit,
+                              idle_timeout_s=BODY_IDLE_TIMEOUT_S)
 
 
 async def _note(source: int, limit: int, header: str) -> tuple[bytes, edge_pb.NoteBridgeEventResponse]:
@@ -99,7 +105,8 @@ async def codimd_webhook() -> Response:
 
 @blueprint.post("/bridge/hocuspocus/webhook")
 async def hocuspocus_webhook() -> Response:
-    """Hocuspocus's change webhook carries the whole document: its cap is the edge's default file
-    size limit plus room for the JSON around it."""
-    limit = bridge_services().max_file_size + MAX_EVENT_BYTES
+    """Hocuspocus's change webhook carries the whole document: its cap is hocuspocus_body_limit,
+    checked before the signature (the control plane checks that), so an unsigned flood costs no
+    more than what a real document could."""
+    limit = hocuspocus_body_limit(bridge_services().max_file_size)
     return await _webhook("hocuspocus", edge_pb.BRIDGE_EVENT_SOURCE_HOCUSPOCUS_WEBHOOK, limit, HOCUSPOCUS_HEADER)

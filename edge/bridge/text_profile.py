@@ -8,11 +8,17 @@ or at worst recognised by comparing with the normalised baseline, and is never r
 
 HTML files (`.html`/`.htm`, Etherpad only) have no shape to keep: the app gives back its own HTML
 (Etherpad's getHTML), which is written as it is, in UTF-8.
+
+An app's text is hostile input: any participant can put a lone UTF-16 surrogate into it (JSON
+"\\ud800" is valid over socket.io, and Etherpad keeps and returns it), which UTF-8 cannot encode.
+to_utf8() is total: each such code point becomes U+FFFD, so that one participant's keystroke cannot
+make every later save of the document fail.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 
 
@@ -37,6 +43,19 @@ class TextProfile:
 
 
 HTML_SUFFIXES = (".html", ".htm")
+# The only code points a Python str can hold that UTF-8 cannot encode: surrogates (U+D800..U+DFFF).
+# JSON decoders join escaped pairs, so any surrogate left in an app's text stands alone.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def to_utf8(text: str) -> bytes:
+    """The text's UTF-8 bytes, with U+FFFD for what UTF-8 cannot hold: never raises, whatever the
+    app sent. (Not `encode(errors="replace")`: that writes "?", which looks like the user's text.)"""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(REPLACEMENT, text).encode("utf-8")
 
 
 def is_html(file_name: str) -> bool:
@@ -69,7 +88,7 @@ def decode(data: bytes, *, html: bool = False) -> tuple[str, TextProfile]:
 def encode(app_text: str, profile: TextProfile) -> bytes:
     """Bytes in the file's shape from the app's text (which may carry the app's added final newline)."""
     if profile.html:
-        return app_text.encode("utf-8")
+        return to_utf8(app_text)
     text = app_text.replace("\r\n", "\n").replace("\r", "\n")
     if not profile.final_newline:
         text = text.removesuffix("\n")
@@ -79,4 +98,4 @@ def encode(app_text: str, profile: TextProfile) -> bytes:
         text = text.replace("\n", "\r\n")
     if profile.bom and not text.startswith("\ufeff"):
         text = "\ufeff" + text
-    return text.encode("utf-8")
+    return to_utf8(text)

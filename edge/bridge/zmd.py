@@ -17,7 +17,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
-from edge.bridge.text_profile import NotText
+from edge.bridge.text_profile import NotText, to_utf8
 
 MAX_ENTRIES = 1000
 MAX_TOTAL_BYTES = 64 << 20
@@ -93,11 +93,12 @@ def unpack(data: bytes) -> Bundle:
 
 
 def pack(markdown: str, markdown_name: str, pictures: dict[str, bytes]) -> bytes:
+    """The bundle's bytes. The markdown is the app's text (hostile): to_utf8 never refuses it."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name in sorted(pictures):
             archive.writestr(_entry(name), pictures[name])
-        archive.writestr(_entry(markdown_name), markdown.encode("utf-8"))
+        archive.writestr(_entry(markdown_name), to_utf8(markdown))
     return buffer.getvalue()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.bridge.text_profile import NotText, TextProfile, decode, encode, is_html
+from edge.bridge.text_profile import NotText, TextProfile, decode, encode, is_html, to_utf8
 
 
 @pytest.mark.parametrize("data", [b"", b"one line", b"a\nb\n", b"a\r\nb\r\n", b"a\r\nb",
@@ -45,3 +45,35 @@ def test_an_html_file_is_written_as_the_app_gives_it_whatever_its_line_endings()
     assert text == "<p>a</p>\n<p>b</p>" and profile == TextProfile(html=True)
     exported = "<!DOCTYPE HTML><html><body>a<br>b &#252;<br></body></html>"
     assert encode(exported, profile) == exported.encode()
+
+
+# What a participant of a bridged app can put into its text: lone surrogates (JSON "\ud800" is valid
+# over socket.io and Etherpad returns it as it is), reversed pairs, a surrogate at either end.
+HOSTILE = ["\ud800", "a\udfffb", "evil\ud800 and ann's work\n", "\udc00\ud800", "\ud83d",
+           "x\ud83d\n\ude00y\n", "\ud800" * 1000]
+
+
+def _replaced(text: str) -> str:
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.parametrize("profile", [TextProfile(), TextProfile(crlf=True, final_newline=False, bom=True),
+                                     TextProfile(html=True)], ids=["lf", "crlf-bom", "html"])
+def test_the_apps_text_always_becomes_bytes_with_a_replacement_for_what_utf8_cannot_hold(
+        text: str, profile: TextProfile) -> None:
+    """A lone surrogate would raise UnicodeEncodeError at every later save of the document; it
+    becomes U+FFFD (not "?", which would look like typed text) and the rest is kept."""
+    data = encode(text, profile)
+    assert data == encode(_replaced(text), profile)
+    assert "\ufffd" in data.decode("utf-8")
+
+
+@pytest.mark.parametrize("text", ["", "plain", "caf\u00e9 \U0001F600", "\ufffd already", "\U0010FFFF\x00"])
+def test_text_utf8_can_hold_is_encoded_unchanged(text: str) -> None:
+    assert to_utf8(text) == text.encode("utf-8")
+
+
+@pytest.mark.parametrize("code_point", [*range(0xD800, 0xD810), *range(0xDBF0, 0xDC10), *range(0xDFF0, 0xE000)])
+def test_every_surrogate_code_point_becomes_one_replacement_character(code_point: int) -> None:
+    assert to_utf8(f"a{chr(code_point)}b") == "a\ufffdb".encode()

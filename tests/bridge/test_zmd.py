@@ -63,3 +63,9 @@ def test_a_bundle_is_refused_like_a_non_text_file() -> None:
 def test_the_text_entry_is_named_after_the_file() -> None:
     assert zmd.markdown_entry_name("Trip report.zmd") == "Trip_report.md"
     assert zmd.markdown_entry_name("../.zmd") == "document.md"
+
+
+def test_a_lone_surrogate_in_the_apps_text_is_packed_as_a_replacement_character() -> None:
+    """The markdown comes from the app (hostile): packing it never raises."""
+    data = zmd.pack("# Note \ud800\n", "note.md", {})
+    assert zmd.unpack(data).markdown == "# Note \ufffd\n"

@@ -5,6 +5,7 @@ SessionService on a real gRPC server (grpcio's, on port 0)."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -110,10 +111,14 @@ def test_unimplemented_method_is_501(client: httpx.Client) -> None:
     assert reply.json()["error"]["status"] == "UNIMPLEMENTED"
 
 
-def test_unreachable_control_plane_is_503() -> None:
+def _dead_address() -> str:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{probe.getsockname()[1]}"
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_unreachable_control_plane_is_503() -> None:
+    address = _dead_address()
     server = serve_in_thread(create_gateway_app(address))
     try:
         reply = httpx.get(f"{server.url}/tenants/list", timeout=10)
@@ -121,3 +126,24 @@ def test_unreachable_control_plane_is_503() -> None:
         server.stop()
     assert reply.status_code == 503
     assert reply.json()["error"]["status"] == "UNAVAILABLE"
+
+
+def test_an_unreachable_control_plane_is_503_without_its_address_even_to_an_anonymous_caller(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Attack: a caller without credentials probes the gateway while the control plane restarts.
+    gRPC's own text names the control plane's internal address; the caller gets a fixed text and
+    Retry-After, and the operator finds gRPC's text in the log under the incident the caller got."""
+    address = _dead_address()
+    port = address.rsplit(":", 1)[1]
+    server = serve_in_thread(create_gateway_app(address))
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.status"):
+            reply = httpx.get(f"{server.url}/tenants/list", timeout=10)  # no Authorization
+    finally:
+        server.stop()
+    assert (reply.status_code, reply.headers.get("Retry-After")) == (503, "5"), reply.text
+    message = reply.json()["error"]["message"]
+    assert message.startswith("the control plane is unavailable"), message
+    assert port not in reply.text and "127.0.0.1" not in reply.text and "ipv4" not in reply.text, reply.text
+    incident = message.split("(incident ", 1)[1].split(",", 1)[0]
+    assert [r for r in caplog.records if incident in r.getMessage() and port in r.getMessage()], caplog.text
