@@ -150,6 +150,25 @@ def reopen(doc: BridgeDocument, now: int) -> None:
         doc.update_time = now
 
 
+def stale(doc: BridgeDocument, file: File) -> bool:
+    """The file changed since the app's text was loaded from it or last saved to it (another client
+    wrote it while the bridge held no lock): saving the app's text under a lock would write over
+    that client's save. A loading document is not stale: its load reads the file as it is."""
+    return doc.state != "loading" and file.version != doc.file_version
+
+
+async def flag_conflicted(db: AsyncSession, doc: BridgeDocument, now: int, *, why: str, lock_id: str = "") -> None:
+    """What the app holds is no longer the file's latest: its saves become conflict copies
+    (BRIDGE-NOTES 5.7.7). Recorded once; a failed document stays failed."""
+    if doc.state == "open":
+        doc.state = "conflicted"
+    if doc.conflict_path:
+        return
+    doc.conflict_path = "-"  # flagged; the copies' paths come with CONFLICT outcomes
+    await record(db, doc, "bridge.conflict", now, outcome="conflict", lock_id=lock_id,
+                 detail=f"{why}: saves become conflict copies")
+
+
 def revoke(participant: BridgeParticipant, now: int) -> None:
     participant.revoked, participant.present = True, False
     if participant.leave_time is None:

@@ -3,7 +3,8 @@ browser into the app (RegisterBridgeEntry). BRIDGE-NOTES 5.4-5.5.
 
 One transaction per open: the file row is locked first, so concurrent first opens of a file
 serialise on it and find (or make) the same document; the first writer takes the constant lock
-through the lock rules of control.services.locks.
+through the lock rules of control.services.locks, unless the file changed since the app's text was
+loaded (a viewer opened it, then a WOPI editor saved): then the document is flagged conflicted.
 """
 
 from __future__ import annotations
@@ -91,10 +92,13 @@ async def _take_lock(db: AsyncSession, doc: BridgeDocument, file: File, now: int
         return ""
     if current:
         return "locked"
-    if doc.lock_id and doc.state != "loading" and file.version != doc.file_version:
-        # Our lock lapsed and the file changed since: what the app holds is no longer the file's
-        # latest; its saves become conflict copies (BRIDGE-NOTES 5.7.7).
-        doc.state = "conflicted"
+    if common.stale(doc, file):
+        # The file changed since the app's text was loaded or saved: our lock lapsed, or there was
+        # none (only viewers were in while a WOPI editor saved). Locking now would let the next
+        # save write that older text over the other client's save: flagged instead (its saves
+        # become conflict copies), and this writer reads; the next generation loads the file.
+        why = "the lock lapsed and the file changed" if doc.lock_id else "the file changed while only viewers were in"
+        await common.flag_conflicted(db, doc, now, why=why)
         return "locked"
     lock_id = doc.lock_id or common.lock_id_for(doc.kind, doc.id, doc.generation)
     try:

@@ -10,9 +10,10 @@ flagged conflicted (its saves become conflict copies: BRIDGE-NOTES 5.7.7).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,9 +25,15 @@ from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from shared.errors import BridgeLeaseLost, InvalidArgument
 
+log = logging.getLogger(__name__)
 LOAD, SAVE, POLL, CLOSE = "load", "save", "poll", "close"
 DEFAULT_ITEMS, MAX_ITEMS = 8, 64
 MAX_BACKOFF_MS = 5 * 60 * 1000
+# Consecutive RETRY outcomes after which a document is failed (backoff 2 s doubling up to 5 min:
+# about 25 min of attempts). A RETRY may be an app outage, or an error that recurs at every attempt
+# (edge/bridge/work.failure files unexpected errors as RETRY): without a ceiling such a document
+# would hold its lock, and the file, for good.
+MAX_ATTEMPTS = 12
 # A POLL report's present_authors entry meaning "someone is in, identities unknown" (Hocuspocus
 # tells only a count of clients): presence is left as the app's events set it.
 UNKNOWN_AUTHORS = "*"
@@ -73,7 +80,14 @@ def _work_kind(doc: BridgeDocument, people: list[BridgeParticipant], now: int) -
 
 async def maintain_lock(db: AsyncSession, doc: BridgeDocument, file: File, now: int) -> None:
     """Keeps the constant lock alive while the bridge holds it (BRIDGE-NOTES 5.4, 5.7.7)."""
-    if not doc.lock_id or doc.state in ("closed", "failed"):
+    if doc.state in ("closed", "failed"):
+        return
+    if not doc.lock_id:
+        # Only viewers have been in: no lock to keep, but a file another client wrote since the
+        # load makes the app's text stale, and the first writer must not be handed it (bridge_open).
+        if doc.state == "open" and common.stale(doc, file):
+            await common.flag_conflicted(db, doc, now, why="the file changed while only viewers were in",
+                                         lock_id=locks.current_lock(file, now))
         return
     current = locks.current_lock(file, now)
     if current == doc.lock_id:
@@ -85,11 +99,7 @@ async def maintain_lock(db: AsyncSession, doc: BridgeDocument, file: File, now: 
         await common.record(db, doc, "bridge.lock", now, lock_id=doc.lock_id, detail="relock (lapsed, file unchanged)")
     elif doc.state == "open" or (doc.state == "closing" and not doc.conflict_path):
         why = "another client locked the file" if current else "the lock lapsed and the file changed"
-        if doc.state == "open":
-            doc.state = "conflicted"
-        doc.conflict_path = doc.conflict_path or "-"  # flagged; the copies' paths come with CONFLICT outcomes
-        await common.record(db, doc, "bridge.conflict", now, outcome="conflict", lock_id=current,
-                            detail=f"{why}: saves become conflict copies")
+        await common.flag_conflicted(db, doc, now, why=why, lock_id=current)
 
 
 async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int) -> list[WorkItem]:
@@ -206,6 +216,12 @@ async def _loaded(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
     doc.next_poll_time = now + _poll_interval(ctx, people)
     await common.record(db, doc, "bridge.load", now, size=out.size, version_after=doc.file_version,
                         detail=f"rev={out.app_rev} sha256={out.sha256[:16]}")
+    if common.stale(doc, file):
+        # Another client wrote the file between the load's GetFile and now (only viewers were in,
+        # and a writer took our lock after that write): the lock is let go, so that no save of
+        # the older text lands on the file; saves become conflict copies.
+        await _release_lock(db, doc, file, now)
+        await common.flag_conflicted(db, doc, now, why="the file changed while it was being loaded")
     if not common.someone_present(people):
         await common.after_departure(db, ctx.bridge, doc, now)
 
@@ -264,6 +280,9 @@ async def _conflict(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, 
 
 async def _retry(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
                  people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    if doc.attempts + 1 >= MAX_ATTEMPTS:
+        await _gave_up(db, ctx, doc, file, people, out, now)
+        return
     doc.attempts += 1
     doc.last_error = validation.printable(out.detail, 500)
     delay = _backoff_ms(doc.attempts)
@@ -275,6 +294,19 @@ async def _retry(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fil
         doc.close_after_time = max(doc.close_after_time, now + delay)
     await common.record(db, doc, "bridge.app_error", now, outcome="failed",
                         detail=f"{doc.lease_kind} attempt {doc.attempts}: {doc.last_error}")
+
+
+async def _gave_up(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
+                   people: list[BridgeParticipant], out: Outcome, now: int) -> None:
+    """The ceiling of retries: failed as a FAILED outcome would (a load never done closes the
+    document, a close never done closes it all the same), and a failed document's lock is let
+    go at once, so that WOPI editors can work. The app's copy is not removed: what was typed
+    stays there (the operator's save-now retries; BRIDGE-NOTES 5.10)."""
+    detail = f"gave up after {MAX_ATTEMPTS} attempts: {validation.printable(out.detail, 400) or 'retry'}"
+    log.warning("bridged document %s (%s): %s work %s", doc.id, doc.tenant_id, doc.lease_kind, detail)
+    await _failed(db, ctx, doc, file, people, replace(out, detail=detail), now)
+    if doc.state == "failed":
+        await _release_lock(db, doc, file, now)
 
 
 async def _failed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,
@@ -309,10 +341,7 @@ async def _closed(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fi
 
 async def _close(db: AsyncSession, doc: BridgeDocument, file: File, people: list[BridgeParticipant],
                  now: int) -> None:
-    if doc.lock_id and locks.current_lock(file, now) == doc.lock_id:
-        locks.apply(file, "Unlock", lock_id=doc.lock_id, old_lock_id="", now=now)
-        db.add(file)
-        await common.record(db, doc, "bridge.unlock", now, lock_id=doc.lock_id)
+    await _release_lock(db, doc, file, now)
     await common.end_bridge_session(db, doc, now)
     for participant in people:
         if participant.present:
@@ -321,6 +350,13 @@ async def _close(db: AsyncSession, doc: BridgeDocument, file: File, people: list
     doc.state, doc.live_file_id, doc.close_time = "closed", None, now
     doc.dirty_since = doc.next_attempt_time = doc.close_after_time = None
     await common.record(db, doc, "bridge.close", now, detail=f"saved_rev={doc.saved_rev}")
+
+
+async def _release_lock(db: AsyncSession, doc: BridgeDocument, file: File, now: int) -> None:
+    if doc.lock_id and locks.current_lock(file, now) == doc.lock_id:
+        locks.apply(file, "Unlock", lock_id=doc.lock_id, old_lock_id="", now=now)
+        db.add(file)
+        await common.record(db, doc, "bridge.unlock", now, lock_id=doc.lock_id)
 
 
 async def _polled(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,

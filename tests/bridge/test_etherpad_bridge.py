@@ -317,6 +317,40 @@ def test_a_lost_lock_turns_the_save_into_a_conflict_copy_and_editing_goes_on(flo
     ann.user.type(" still typing")  # editing goes on
 
 
+def test_a_wopi_save_made_while_only_a_viewer_was_in_is_never_overwritten_by_the_pad(flow: BridgeFlow) -> None:
+    """A viewer opens first (the pad is loaded, no lock is taken); a WOPI editor then locks, saves
+    and unlocks. The pad now holds an older text than the file: a writer who joins is not handed
+    it to save over the WOPI editor's work (no lock taken, the pad read-only, the document flagged
+    conflicted), and the file keeps the WOPI save."""
+    path = flow.folder / "plan.txt"
+    path.write_bytes(b"base\n")
+    vic = flow.join("plan.txt", "vic", view=True)
+    assert vic.user is not None and vic.user.readonly
+    file_id = vic.session.session.file_id
+    flow.wait_state(file_id, "open")
+
+    carol = flow.api.call(flow.api.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=flow.tenant_id, storage="docs", path="plan.txt", user_id="carol",
+        permission=session_pb.PERMISSION_EDIT))
+    url = f"{carol.session.wopi_src}?access_token={carol.access_token}"
+    assert flow.http.post(url, headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "carol"}).status_code == 200
+    put = flow.http.post(f"{carol.session.wopi_src}/contents?access_token={carol.access_token}",
+                         headers={"X-WOPI-Override": "PUT", "X-WOPI-Lock": "carol"}, content=b"carol's work\n")
+    assert put.status_code == 200, put.text
+    assert flow.http.post(url, headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": "carol"}).status_code == 200
+
+    ann = flow.join("plan.txt", "ann")
+    assert ann.user is not None
+    assert ann.pad_id.startswith("r.") and ann.user.readonly, _logs(flow)
+    document = flow.wait_state(file_id, "conflicted")
+    assert not document.locked, document
+    assert flow.wopi_lock(carol) == "", "the bridge took the lock on a pad older than the file"
+    assert any(e.operation == "bridge.conflict" for e in flow.audit(file_id)), _logs(flow)
+    assert path.read_bytes() == b"carol's work\n"
+    # Carol can go on: the file is not the bridge's.
+    assert flow.http.post(url, headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "carol"}).status_code == 200
+
+
 @pytest.mark.parametrize(("content", "saved"), [
     (b"crlf\r\nfile\r\n", b"crlf\r\nfile typed\r\n"),
     (b"no newline", b"no newline typed"),
@@ -330,6 +364,22 @@ def test_a_save_keeps_the_shape_of_the_file(flow: BridgeFlow, content: bytes, sa
     ann.user.type(" typed")
     wait_until(lambda: (flow.folder / "shape.txt").read_bytes() == saved, "the save",
                details=lambda: f"{(flow.folder / 'shape.txt').read_bytes()!r}\n{_logs(flow)}")
+
+
+def test_a_lone_surrogate_typed_in_the_pad_is_saved_as_a_replacement_character(flow: BridgeFlow) -> None:
+    """Attack: a participant sends a lone UTF-16 surrogate (JSON "\\ud800" is valid over socket.io;
+    Etherpad keeps it and getText returns it). UTF-8 cannot hold it: it used to fail every later
+    save of the pad, so a co-editor's text never reached the file. It is saved as U+FFFD."""
+    path = flow.folder / "note.txt"
+    path.write_bytes(b"first line\n")
+    mallory = flow.join("note.txt", "mallory")
+    ann = flow.join("note.txt", "ann")
+    assert mallory.user is not None and ann.user is not None
+    mallory.user.type(" evil\ud800")
+    ann.user.type(" and ann's work")
+    wait_until(lambda: b"ann's work" in path.read_bytes(), "ann's text saved", timeout=40,
+               details=lambda: f"{path.read_bytes()!r}\n{_logs(flow)[-4000:]}")
+    assert " evil\ufffd" in path.read_bytes().decode("utf-8"), path.read_bytes()
 
 
 def test_an_edge_killed_in_the_middle_of_a_save_loses_nothing(
