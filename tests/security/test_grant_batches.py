@@ -69,10 +69,12 @@ def test_a_batch_item_with_another_tenants_token_is_refused_and_the_others_grant
     assert outcomes == ["grant", "error", "error", "grant"], deployment.log()
     assert reply.results[0].grant.tenant_id == acme.tenant_id and reply.results[0].grant.path == "acme.docx"
     assert reply.results[3].grant.tenant_id == globex.tenant_id and reply.results[3].grant.path == "globex.docx"
-    for refused in reply.results[1:3]:
-        assert refused.error.code == grpc.StatusCode.PERMISSION_DENIED.value[0]
-        assert _reason(refused) == "ACCESS_TOKEN_INVALID"
-        assert not refused.HasField("grant")
+    foreign, made_up = reply.results[1], reply.results[2]
+    # Another tenant's file id is one globex's token does not know at all: like a missing file.
+    assert (foreign.error.code, _reason(foreign)) == (grpc.StatusCode.NOT_FOUND.value[0], "FILE_NOT_FOUND")
+    assert (made_up.error.code, _reason(made_up)) == (grpc.StatusCode.PERMISSION_DENIED.value[0],
+                                                      "ACCESS_TOKEN_INVALID")
+    assert not foreign.HasField("grant") and not made_up.HasField("grant")
 
 
 def test_a_batch_of_competing_locks_has_exactly_one_winner(
@@ -162,7 +164,7 @@ def test_concurrent_requests_through_the_edge_each_get_their_own_answer_and_reco
 
     shared = asyncio.run(waves())
     assert shared > 0, "no grants shared a call: " + deployment.log()[-3000:]
-    expected = {"acme": (200, "acme.docx"), "globex": (200, "globex.docx"), "cross": (401, "")}
+    expected = {"acme": (200, "acme.docx"), "globex": (200, "globex.docx"), "cross": (404, "")}  # another tenant's id: missing
     wrong = [a for a in answers if (a[1], a[2]) != expected[a[0]]]
     assert not wrong, (wrong, deployment.log()[-3000:])
     api = deployment.api()
@@ -202,7 +204,7 @@ def test_requests_of_two_tenants_queued_for_fair_shares_each_get_their_own_answe
             return [answer for wave in range(3) for answer in await _wave(client, acme, globex, wave)]
 
     answers = asyncio.run(waves())
-    expected = {"acme": (200, "acme.docx"), "globex": (200, "globex.docx"), "cross": (401, "")}
+    expected = {"acme": (200, "acme.docx"), "globex": (200, "globex.docx"), "cross": (404, "")}  # another tenant's id: missing
     wrong = [a for a in answers if (a[1], a[2]) != expected[a[0]]]
     assert len(answers) == 3 * 48 and not wrong, (wrong, deployment.log()[-3000:])
     metrics = httpx.get(deployment.http_url + "/metrics", timeout=30).text
