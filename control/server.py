@@ -61,7 +61,7 @@ from control.services.webhooks import WebhookDispatcher
 from control.metrics import ControlMetrics
 from control.observability import RpcObserver
 from control.settings import ControlSettings
-from shared.grpc_channel import SERVER_OPTIONS, ServerTlsSettings, add_port
+from shared.grpc_channel import MAX_MESSAGE_BYTES, SERVER_OPTIONS, ServerTlsSettings, add_port
 from shared import tracing
 from shared.egress import EgressPolicy
 
@@ -157,7 +157,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     server = grpc.aio.server(
         # Tracing (when OTEL_* asks) and metrics outermost: refused authentications are seen too.
         interceptors=[*tracing.grpc_server_interceptors(), RpcObserver(metrics), AuthInterceptor(authenticator)],
-        options=[("grpc.max_receive_message_length", 16 << 20), *SERVER_OPTIONS],
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), *SERVER_OPTIONS],
     )
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx, authenticator), server)
     key_grpc.add_KeyServiceServicer_to_server(KeyServicer(ctx, authenticator), server)

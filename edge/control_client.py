@@ -18,7 +18,7 @@ from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 from edge.call_batching import CallBatcher
 from edge.tenant_fairness import DEFAULT_GRANT_SLOTS, DEFAULT_GRANT_SLOTS_LEAD, FairSlots, TenantHints
 from shared import errors, logs
-from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
+from shared.grpc_channel import MAX_MESSAGE_BYTES, PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
 from shared.grpc_targets import control_target
 from shared.storage import FileStat, StagedWrite
 from shared.timefmt import iso_utc
@@ -38,7 +38,7 @@ T = TypeVar("T")
 CHANNEL_OPTIONS = [
     ("grpc.lb_policy_name", "round_robin"),
     ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.max_receive_message_length", 16 << 20),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 1_000),

@@ -29,7 +29,7 @@ from gateway.openapi import build_openapi
 from gateway.routes import CONTROL_API_FILES, Route, build_routes, routes_by_rule
 from gateway.status import HttpError
 from gateway.transcode import HttpInput, TranscodeError, reply_document, request_message
-from shared.grpc_channel import PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
+from shared.grpc_channel import MAX_MESSAGE_BYTES, PLAINTEXT, TlsSettings, secure_or_insecure_aio_channel
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("wopi_proxy.gateway.access")
@@ -62,7 +62,7 @@ class _Upstream:
 
     @classmethod
     def open(cls, address: str, routes: list[Route], tls: TlsSettings) -> _Upstream:
-        channel = secure_or_insecure_aio_channel(address, tls, options=[("grpc.max_receive_message_length", 16 << 20)])
+        channel = secure_or_insecure_aio_channel(address, tls, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
         upstream = cls(channel=channel)
         for route in routes:
             if route.rpc_path in upstream.callables:

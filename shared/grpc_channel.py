@@ -21,6 +21,10 @@ from cryptography import x509
 
 ChannelOptions = Sequence[tuple[str, Any]]
 
+# The largest message between our processes, both ways: a bridged document's whole text travels
+# in one (a Hocuspocus webhook), and every receiver of ours takes up to this much.
+MAX_MESSAGE_BYTES = 16 << 20
+
 
 class TlsFileError(OSError):
     """A certificate or key file named by the operator cannot be read."""

@@ -22,12 +22,13 @@ from control.services import bridge_common as common
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from shared import signatures
+from shared.grpc_channel import MAX_MESSAGE_BYTES
 from shared.errors import BridgeSignatureInvalid
 
 ETHERPAD_EVENT, ETHERPAD_REDEEM, CODIMD_WEBHOOK, HOCUSPOCUS_WEBHOOK = "etherpad-event", "etherpad-redeem", \
     "codimd-webhook", "hocuspocus-webhook"
 MAX_BODY = 64 * 1024
-MAX_HOCUSPOCUS_BODY = 16 * 1024 * 1024  # carries the document's text; the edge caps it by the file size limit
+MAX_HOCUSPOCUS_BODY = MAX_MESSAGE_BYTES  # carries the document's text; the edge caps it by the file size limit
 MAX_NAME = 200
 
 

@@ -18,16 +18,16 @@ from edge.bridge.apps import WebhookCall, app_kind
 from edge.bridge.services import bridge_services
 from edge.streaming import read_bounded
 from edge.wopi.caller import client_address
+from shared.grpc_channel import MAX_MESSAGE_BYTES
 from shared.signatures import HEADER, HOCUSPOCUS_HEADER
 
 blueprint = Blueprint("bridge", __name__)
 
 MAX_EVENT_BYTES = 64 << 10
 BODY_IDLE_TIMEOUT_S = 30.0
-# The most one request to the control plane can carry: its gRPC server receives at most 16 MiB a
-# message (control/server.py, grpc.max_receive_message_length), and its parser refuses a Hocuspocus
-# body over the same 16 MiB (control/services/bridge_events.py MAX_HOCUSPOCUS_BODY).
-CONTROL_MAX_MESSAGE = 16 << 20
+# The most one request to the control plane can carry (its gRPC server and its Hocuspocus parser
+# take MAX_MESSAGE_BYTES).
+CONTROL_MAX_MESSAGE = MAX_MESSAGE_BYTES
 # Room in that message for NoteBridgeEventRequest's other fields (signature header <= 512 bytes,
 # the client's address, field framing).
 NOTE_REQUEST_ROOM = 4 << 10
