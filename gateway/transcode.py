@@ -152,11 +152,32 @@ def _check_field_value(value: Any, field: FieldDescriptor, path: str) -> None:
     refuse_unknown_members(value, entry, path)
 
 
+class _DuplicateMember(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads keeps the last of two equal member names; a proxy or a policy in front of the
+    gateway may have read the first. One request must mean one thing to all of them."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _DuplicateMember(name)
+            seen.add(name)
+    return document
+
+
 def _json_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateMember as duplicate:
+        raise TranscodeError(duplicate.name, "given more than once in one JSON object") from None
     except RecursionError:
         raise TranscodeError("", "the JSON body is nested too deeply") from None
     except ValueError as error:  # JSONDecodeError, or bytes that are not UTF-8/16/32

@@ -97,6 +97,17 @@ def test_body_refuses_unknown_members_at_every_depth_naming_them(body: bytes, fi
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    (b'{"tenant_id": "t-1", "tenant_id": "t-2"}', "tenant_id"),
+    (b'{"tenant_id": "t-1", "user": {"id": "u1", "id": "admin"}}', "id"),
+])
+def test_body_refuses_a_member_given_twice_in_one_object(body: bytes, field: str) -> None:
+    with pytest.raises(TranscodeError) as refused:
+        build("SessionService_CreateSession", body=body)
+    assert refused.value.field == field
+    assert "more than once" in str(refused.value)
+
+
 def test_message_given_as_a_string_is_refused_naming_it() -> None:
     with pytest.raises(TranscodeError) as refused:
         build("TenantService_UpdateTenant", body=b'{"tenant": {"settings": "none"}}')
