@@ -252,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_int("WOPI_PROXY_MAX_UPLOADS_PER_TOKEN", 4),
                        help="most PutFile/PutRelativeFile bodies one access token may send at once; past it 429 "
                             "with Retry-After (env WOPI_PROXY_MAX_UPLOADS_PER_TOKEN, default 4; 0: no cap)")
+    flood.add_argument("--max-uploads-per-tenant", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_MAX_UPLOADS_PER_TENANT", -1),
+                       help="most PutFile/PutRelativeFile bodies one tenant may send to an edge process at once, "
+                            "whatever its tokens; past it 429 with Retry-After (env "
+                            "WOPI_PROXY_MAX_UPLOADS_PER_TENANT, default half of --max-uploads; 0: no cap)")
     flood.add_argument("--max-uploads", type=int, metavar="N",
                        default=_env_int("WOPI_PROXY_MAX_UPLOADS", 256),
                        help="most PutFile/PutRelativeFile bodies an edge process receives at once; past it 503 "
@@ -555,13 +560,16 @@ def _run_service(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: --control-batch-size must be between 1 and {MAX_GRANTS_PER_CALL}")
         if args.grant_slots < 0 or args.grant_slots_lead < 1:
             raise SystemExit("error: --grant-slots must be 0 (no limit) or more, --grant-slots-lead at least 1")
-        if args.max_uploads_per_token < 0 or args.max_uploads < 0:
-            raise SystemExit("error: --max-uploads-per-token and --max-uploads must be 0 (no cap) or more")
+        if args.max_uploads_per_token < 0 or args.max_uploads < 0 or args.max_uploads_per_tenant < -1:
+            raise SystemExit("error: --max-uploads-per-token, --max-uploads-per-tenant and --max-uploads must be "
+                             "0 (no cap) or more")
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
                         "refusal_report_interval_s": args.refusal_report_interval,
                         "control_batch_size": args.control_batch_size, "grant_slots": args.grant_slots,
                         "grant_slots_lead": args.grant_slots_lead,
                         "max_uploads_per_token": args.max_uploads_per_token, "max_uploads": args.max_uploads,
+                        "max_uploads_per_tenant": None if args.max_uploads_per_tenant == -1
+                        else args.max_uploads_per_tenant,
                         "trust_forwarded_headers": args.trust_forwarded_headers,
                         "bridge_worker": args.bridge_worker, "bridge_wopi_url": args.bridge_wopi_url or None}
     if args.command == "edge":

@@ -55,7 +55,8 @@ def create_app(settings: EdgeSettings) -> Quart:
         observability.watch_grant_slots(app, control.grant_slots)
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)
-        uploads = UploadSlots(per_token=settings.max_uploads_per_token, total=settings.max_uploads)
+        uploads = UploadSlots(per_token=settings.max_uploads_per_token, per_tenant=settings.max_uploads_per_tenant,
+                              total=settings.max_uploads)
         uploads.export_metrics(observability.of(app).metrics.registry)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control,
                                                    storages=StoragePool(EgressPolicy(allow=settings.egress_allow)),

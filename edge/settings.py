@@ -17,9 +17,10 @@ class EdgeSettings:
     max_file_size: int = 1 << 30  # default per-storage upload limit (bytes)
     chunk_size: int = 1 << 20  # GetFile/PutFile streaming unit
     upload_idle_timeout_s: float = 120.0  # a body that sends nothing this long is abandoned
-    # Bodies (PutFile, PutRelativeFile) received at once, per access token and in all (0: no cap):
-    # each holds up to ~1.5 MiB while it arrives (edge/upload_slots.py).
+    # Bodies (PutFile, PutRelativeFile) received at once, per access token, per tenant (None: half
+    # of max_uploads) and in all (0: no cap): each holds up to ~1.5 MiB while it arrives (edge/upload_slots.py).
     max_uploads_per_token: int = 4
+    max_uploads_per_tenant: int | None = None
     max_uploads: int = 256
     # Deadlines of control-plane calls: reads (CheckFileInfo, GetFile, GetLock, PutUserInfo) are
     # cheap and fail fast; writes and lock changes may queue behind other writers of the database.

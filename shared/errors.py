@@ -346,12 +346,13 @@ class TooManyInvalidTokens(WopiProxyError):
 
 
 class TooManyUploads(WopiProxyError):
-    """An access token already has `limit` bodies arriving at the edge; refused before its body is read."""
+    """An access token, or its tenant, already has `limit` bodies arriving at the edge; refused
+    before its body is read."""
 
     reason = "TOO_MANY_UPLOADS"
 
-    def __init__(self, limit: int, retry_after_s: int) -> None:
-        super().__init__(f"this access token already has {limit} uploads in progress; retry in {retry_after_s} s",
+    def __init__(self, limit: int, retry_after_s: int, *, holder: str = "this access token") -> None:
+        super().__init__(f"{holder} already has {limit} uploads in progress; retry in {retry_after_s} s",
                          limit=str(limit), retry_after_s=str(retry_after_s))
         self.retry_after_s = retry_after_s
 

@@ -52,7 +52,7 @@ async def put_file(caller: WopiCaller) -> Response:
     chunks = body_chunks(request.body, idle_timeout_s=rt.settings.upload_idle_timeout_s)
     # An unchanged save (the recorded bytes) is not written: BeginWrite records it, nothing is published.
     recorded = (grant.sha256, grant.fingerprint) if grant.sha256 and grant.fingerprint else None
-    with rt.uploads.slot(caller.token_digest):  # past its caps: 429/503 before a byte of the body is read
+    with rt.uploads.slot(caller.token_digest, grant.tenant_id):  # past its caps: 429/503 before a byte of the body is read
         staged = await storage.stage(grant.path, chunks, limit=limit, stat_target=True, recorded=recorded)
     try:
         failpoints.hit("putfile.after_stage")

@@ -110,7 +110,7 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     chunks = body_chunks(request.body, idle_timeout_s=rt.settings.upload_idle_timeout_s)
     # What holds the name is looked at again once the body is in: another save may have taken it
     # meanwhile, and a save that may not overwrite must not replace it.
-    with rt.uploads.slot(caller.token_digest):  # past its caps: 429/503 before a byte of the body is read
+    with rt.uploads.slot(caller.token_digest, grant.tenant_id):  # past its caps: 429/503 before a byte of the body is read
         staged = await storage.stage(target, chunks, limit=limit, stat_target=True)
     try:
         current, taken = staged.target, set[str]()

@@ -1,7 +1,8 @@
 """Uploads at once (edge/upload_slots.py): each body arriving holds edge memory, so one access token
-may send only --max-uploads-per-token bodies at once (429 past it) and the edge receive only
---max-uploads (503 past it), refused before the body is read; every way an upload ends gives its
-place back, and one token's cap never touches another token's uploads."""
+may send only --max-uploads-per-token bodies at once (429 past it), one tenant only
+--max-uploads-per-tenant whatever its tokens (429), and the edge receive only --max-uploads (503
+past it), refused before the body is read; every way an upload ends gives its place back, and one
+token's or tenant's cap never touches another's uploads."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import httpx
 import pytest
 
 from shared.storage.fsspec_storage import STAGE_BLOCK_SIZE
-from tests.support.api import LOCK, ControlApi, OpenFile, lock, open_file, put
+from tests.support.api import LOCK, ControlApi, OpenFile, lock, new_tenant, open_file, put
 from tests.support.processes import WopiProxyProcess, serve
 
 PER_TOKEN = 2
+PER_TENANT = 3
 TOTAL = 4
 BODY = 1000  # what a held upload declares; it sends HEAD_START bytes, then nothing until finished
 HEAD_START = 10
@@ -28,7 +30,8 @@ HEAD_START = 10
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WopiProxyProcess]:
     proc = serve(tmp_path_factory.mktemp("serve-upload-slots"),
-                 "--max-uploads-per-token", str(PER_TOKEN), "--max-uploads", str(TOTAL))
+                 "--max-uploads-per-token", str(PER_TOKEN), "--max-uploads-per-tenant", str(PER_TENANT),
+                 "--max-uploads", str(TOTAL))
     yield proc
     proc.stop()
 
@@ -176,22 +179,58 @@ def test_put_relative_file_shares_the_tokens_cap(
 
 
 def test_the_edge_past_its_cap_is_refused_503_for_any_token(
-        server: WopiProxyProcess, api: ControlApi, tenant, two_files: tuple[OpenFile, OpenFile],
+        server: WopiProxyProcess, two_files: tuple[OpenFile, OpenFile], other_tenants_file: OpenFile,
         http: httpx.Client) -> None:
     a, b = two_files
-    third = open_file(api, *tenant, "c.docx", b"original c")
-    lock(http, third)
-    held = hold(server, a, PER_TOKEN) + hold(server, b, TOTAL - PER_TOKEN, already=PER_TOKEN)
+    held = hold(server, a, PER_TOKEN) + hold(server, other_tenants_file, PER_TOKEN, already=PER_TOKEN)
 
-    reply = put(http, third, b"refused")
+    reply = put(http, b, b"refused")  # its tenant holds 2 of its 3: the edge's cap is what refuses it
 
     assert reply.status_code == 503, server.log()
     assert reply.json()["error"] == "UPLOAD_CAPACITY_REACHED"
     assert int(reply.headers["Retry-After"]) >= 1
-    assert third.local_path.read_bytes() == b"original c"
+    assert b.local_path.read_bytes() == b"original b"
     assert "upload refused before its body was read: the edge already receives 4 uploads" in server.log()
     held[0].close()
     wait_for_uploads(server, TOTAL - 1)
+    assert put(http, b, b"saved").status_code == 200, server.log()
+    for u in held[1:]:
+        u.close()
+    wait_for_uploads(server, 0)
+
+
+@pytest.fixture
+def other_tenants_file(api: ControlApi, tmp_path: Path, http: httpx.Client) -> OpenFile:
+    f = open_file(api, *new_tenant(api, tmp_path / "other-storage"), "o.docx", b"original o")
+    lock(http, f)
+    return f
+
+
+def test_a_tenant_past_its_cap_is_refused_429_whatever_token_it_uses(
+        server: WopiProxyProcess, api: ControlApi, tenant, two_files: tuple[OpenFile, OpenFile],
+        other_tenants_file: OpenFile, http: httpx.Client) -> None:
+    a, b = two_files
+    third = open_file(api, *tenant, "c.docx", b"original c")  # a third token of the same tenant
+    lock(http, third)
+    held = hold(server, a, PER_TOKEN) + hold(server, b, PER_TENANT - PER_TOKEN, already=PER_TOKEN)
+    before = refused(server, "tenant")
+
+    reply = put(http, third, b"refused")
+
+    assert reply.status_code == 429, server.log()
+    assert reply.json()["error"] == "TOO_MANY_UPLOADS"
+    assert "organisation" in reply.json()["message"]
+    assert int(reply.headers["Retry-After"]) >= 1
+    assert refused(server, "tenant") == before + 1
+    assert third.local_path.read_bytes() == b"original c"
+    assert "--max-uploads-per-tenant 3" in server.log()
+
+    # The edge's last place is another tenant's to take.
+    assert put(http, other_tenants_file, b"other tenant saved").status_code == 200, server.log()
+    assert other_tenants_file.local_path.read_bytes() == b"other tenant saved"
+
+    held[0].close()
+    wait_for_uploads(server, PER_TENANT - 1)
     assert put(http, third, b"saved").status_code == 200, server.log()
     for u in held[1:]:
         u.close()
