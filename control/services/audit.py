@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,3 +247,15 @@ def lock_digest(lock_id: str) -> str:
 def lock_hash_of(lock_id: str) -> str:
     """The lock_hash field: lock_digest, or "" when no lock is involved."""
     return lock_digest(lock_id) if lock_id else ""
+
+
+# What a detail value from a client keeps as it is: no space, "=", braces or control character, so
+# that a value cannot add a field of its own ("editors=ann version=9") or a placeholder.
+_DETAIL_SAFE = "@.,_-+:/"
+SAVE_FLAGS = re.compile(r"[a-z_]+=(true|false)( [a-z_]+=(true|false))*")
+
+
+def detail_value(text: str) -> str:
+    """A value a client chose (X-WOPI-Editors), percent-encoded for a record's detail: detail is
+    "name=value" fields separated by spaces, which an operator reads and scripts split."""
+    return quote(text, safe=_DETAIL_SAFE)

@@ -111,16 +111,21 @@ def check_put_file_lock(current_lock: str, request: WriteRequest) -> None:
         raise LockConflict("", "the file is not locked and is not empty")
 
 
+def _shown(path: str) -> str:
+    """A path in a record's detail: its names were chosen by an editor's user (" version=9", "{version}")."""
+    return audit.detail_value(path)
+
+
 def _audit_detail(operation: WopiOperation, caller: Caller, request: WriteRequest, extra: str = "") -> str:
     parts = [extra]
     if operation is WopiOperation.PUT_FILE:
         parts.append("version={version} lock=" + audit.lock_digest(request.lock_id))
     if request.editors:
-        parts.append(f"editors={request.editors[:500]}")
-    if request.save_flags:
-        parts.append(request.save_flags[:200])
+        parts.append("editors=" + audit.detail_value(request.editors[:500]))
+    if request.save_flags and audit.SAVE_FLAGS.fullmatch(request.save_flags):  # the edge's booleans, or nothing
+        parts.append(request.save_flags)
     if caller.editor:
-        parts.append(f"editor={caller.editor}")
+        parts.append("editor=" + audit.detail_value(caller.editor))  # what the client calls itself
     return " ".join(p for p in parts if p)
 
 
@@ -190,11 +195,11 @@ async def _begin(ctx: ServiceContext, caller: Caller, request: WriteRequest, *, 
                 if holder.pending_intent_id:  # a save of it (or a Save As creating it) is on its way
                     raise WriteInProgress(holder.id)
             intent = _intent(ctx, grant, file, caller, request, now, source_path=file.path, target_path=new_path,
-                             detail=_audit_detail(operation, caller, request, f"{file.path} -> {new_path}"))
+                             detail=_audit_detail(operation, caller, request, f"{_shown(file.path)} -> {_shown(new_path)}"))
         else:  # DeleteFile: refused while locked at all (rest/files/deletefile)
             if current_lock:
                 raise LockConflict(current_lock, "the file is locked")
-            extra = f"deleted {file.path}" + (f"; content kept as version {file.version}" if keep else "")
+            extra = f"deleted {_shown(file.path)}" + (f"; content kept as version {file.version}" if keep else "")
             intent = _intent(ctx, grant, file, caller, request, now, source_path=file.path, target_path="",
                              kept_version=file.version if keep else 0,
                              kept_size=request.current.size if keep else 0,
@@ -247,7 +252,7 @@ async def _begin_relative(ctx: ServiceContext, db: AsyncSession, grant: Grant, c
                      kept_version=target.version if keep else 0, kept_size=request.current.size if keep else 0,
                      created_file=created,
                      detail=_audit_detail(request.operation, caller, request,
-                                          f"created {target_path} as file {target.id} from {grant.file.id}, "
+                                          f"created {_shown(target_path)} as file {target.id} from {grant.file.id}, "
                                           "its version {version}"))
     await write_intents.record(db, file=target, intent=intent)
     return Begun(intent_id=intent.id, done=False, keep_version=intent.kept_version, file_id=target.id,

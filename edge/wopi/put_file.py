@@ -36,9 +36,10 @@ MAX_MOVES = 3  # renamed this often during one save: answered "busy" (423), the 
 
 
 def _save_flags() -> str:
-    flags = {name: editor_header(header) for name, header in (
+    """Collabora's save headers as the audit records them: booleans, or left out."""
+    flags = {name: (editor_header(header) or "").strip().lower() for name, header in (
         ("modified_by_user", "IsModifiedByUser"), ("autosave", "IsAutosave"), ("exit_save", "IsExitSave"))}
-    return " ".join(f"{k}={v.lower()}" for k, v in flags.items() if v is not None)
+    return " ".join(f"{k}={v}" for k, v in flags.items() if v in ("true", "false"))
 
 
 async def put_file(caller: WopiCaller) -> Response:

@@ -110,6 +110,48 @@ def test_wopi_operations_are_recorded_with_their_details(api: ControlApi, edited
     assert all(e.editor for e in found["corr-check"])  # the client says what it is (here httpx)
 
 
+def test_a_clients_save_headers_cannot_add_fields_to_the_record(
+        api: ControlApi, tenant: tuple[str, Path], http: httpx.Client) -> None:
+    f = open_file(api, *tenant, "forged.docx", content=b"first")
+    assert wopi(http, f, "LOCK", "corr-lock", **{"X-WOPI-Lock": LOCK}).status_code == 200
+    forged = {"X-WOPI-CorrelationId": "corr-forged", "X-WOPI-Editors": "ann version=99 lock=0 {version}",
+              "X-COOL-WOPI-IsModifiedByUser": "true editor=trusted", "X-COOL-WOPI-IsAutosave": "TRUE"}
+    assert put(http, f, b"second", **forged).status_code == 200
+
+    [written] = [e for e in events(api, tenant_id=f.tenant_id, session_id=f.session_id)
+                 if e.correlation_id == "corr-forged" and e.status == 200]
+    fields = written.detail.split(" ")
+    assert "editors=ann%20version%3D99%20lock%3D0%20%7Bversion%7D" in fields, written.detail
+    assert [x for x in fields if x.startswith("version=")] == ["version=2"], written.detail
+    assert "autosave=true" in fields and not any(x.startswith("modified_by_user") for x in fields), written.detail
+    assert not any(x.startswith("editor=trusted") for x in fields), written.detail
+
+
+def test_a_clients_user_agent_cannot_add_fields_to_the_record(
+        api: ControlApi, tenant: tuple[str, Path], http: httpx.Client) -> None:
+    f = open_file(api, *tenant, "agent.docx", content=b"first")
+    assert wopi(http, f, "LOCK", "corr-lock", **{"X-WOPI-Lock": LOCK}).status_code == 200
+    assert put(http, f, b"second", **{"X-WOPI-CorrelationId": "corr-agent",
+                                      "User-Agent": "Office version=99"}).status_code == 200
+
+    [written] = [e for e in events(api, tenant_id=f.tenant_id, session_id=f.session_id)
+                 if e.correlation_id == "corr-agent" and e.status == 200]
+    assert [x for x in written.detail.split(" ") if x.startswith("version=")] == ["version=2"], written.detail
+
+
+def test_a_file_name_cannot_add_fields_to_the_record(
+        api: ControlApi, tenant: tuple[str, Path], http: httpx.Client) -> None:
+    f = open_file(api, *tenant, "plain.docx", content=b"first")
+    name = "x version=9 {version}"
+    renamed = wopi(http, f, "RENAME_FILE", "corr-rename", **{"X-WOPI-RequestedName": name.encode("utf-7").decode()})
+    assert renamed.status_code == 200, renamed.text
+
+    [record] = [e for e in events(api, tenant_id=f.tenant_id, session_id=f.session_id)
+                if e.correlation_id == "corr-rename" and e.status == 200]
+    assert "x%20version%3D9%20%7Bversion%7D.docx" in record.detail, record.detail
+    assert not any(x.startswith("version=") for x in record.detail.split(" ")), record.detail
+
+
 def test_control_plane_changes_are_recorded(api: ControlApi, edited: OpenFile) -> None:
     found = events(api, tenant_id=edited.tenant_id)
 
