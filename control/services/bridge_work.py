@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import bridge_store, stores
 from control.db.models import BridgeDocument, BridgeParticipant, File
-from control.services import events, locks, validation
+from control.services import audit, events, locks, validation
 from control.services import bridge_common as common
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
@@ -249,7 +249,8 @@ async def _saved(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, fil
     editors = [validation.printable(e, 256) for e in out.editors if e][:1000]
     await common.record(db, doc, "bridge.save", now, size=out.size, version_before=before,
                         version_after=doc.file_version, lock_id=doc.lock_id,
-                        detail=f"rev={out.app_rev} sha256={out.sha256[:16]} editors={','.join(editors)[:1500]}")
+                        detail=f"rev={out.app_rev} sha256={out.sha256[:16]} "
+                               f"editors={','.join(audit.detail_value(e) for e in editors)[:1500]}")
     # Applications hear of the save on their users' own sessions (the bridge's session has none).
     notified: set[str] = set()
     for participant in people:

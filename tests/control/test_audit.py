@@ -4,13 +4,14 @@ allowed or refused, and never a token."""
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
 from control.db.models import AuditEvent, Storage, Tenant
-from control.services import sessions, storages, tenants, wopi_access
+from control.services import audit, sessions, storages, tenants, wopi_access
 from control.services.context import Principal, ServiceContext
 from shared.errors import AccessTokenInvalid, OperationNotPermitted, WopiProxyError
 from tests.control.helpers import OTHER_TENANT, START_MS, TENANT, FakeClock, OpenSession, caller, write
@@ -193,3 +194,14 @@ async def test_no_log_record_holds_an_access_token(
     tokens = await _life_cycle(ctx, admin, open_session, globex, docs, clock)
 
     assert not [t for t in tokens if t in caplog.text]
+
+
+@pytest.mark.parametrize("chosen", ["ann version=9", "{version}", "a\tb", "x\ny", "ann,bob lock=0", "100%"])
+def test_a_clients_value_in_a_detail_is_one_field_and_no_placeholder(chosen: str) -> None:
+    shown = audit.detail_value(chosen)
+    assert not set(shown) & set(" \t\n={}") and urllib.parse.unquote(shown) == chosen
+
+
+def test_ordinary_user_ids_and_paths_read_as_they_are() -> None:
+    assert audit.detail_value("ann@example.org,bob") == "ann@example.org,bob"
+    assert audit.detail_value("docs/q3-report_v2.docx") == "docs/q3-report_v2.docx"
