@@ -126,7 +126,9 @@ class BridgeWebhook extends Webhook {
   // proxy variables honoured, answers unbounded. Same body (minus credential headers) and signature,
   // stricter transport; answers {status, data} like axios and throws on non-2xx like axios does.
   async sendRequest(event, payload) {
-    const json = JSON.stringify({ event, payload: withoutCredentials(payload) });
+    // sentAt (ms) is inside the signed body: the edge refuses a webhook older than its replay window, so a
+    // captured `create` cannot be replayed later to read the document.
+    const json = JSON.stringify({ event, payload: withoutCredentials(payload), sentAt: Date.now() });
     const response = await fetch(this.configuration.url, {
       method: "POST",
       body: json,

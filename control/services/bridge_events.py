@@ -239,12 +239,22 @@ def _context_session(payload: dict[str, Any]) -> str:
     return _text(context, "session")
 
 
+def _check_sent_at(data: dict[str, Any], now: int) -> None:
+    """Hocuspocus's own signature has no time: our server.mjs puts `sentAt` (ms) in the signed body,
+    and a webhook outside the replay window is refused like a bad signature (a replayed `create`
+    would answer the document's current text)."""
+    sent = data.get("sentAt")
+    if type(sent) is not int or abs(now - sent) > signatures.REPLAY_WINDOW_S * 1000:
+        raise BridgeSignatureInvalid()
+
+
 async def _hocuspocus(db: AsyncSession, ctx: ServiceContext, data: dict[str, Any], body: bytes, signature: str,
                       now: int) -> EventAnswer:
-    """{event: connect|create|change|disconnect, payload: {documentName, token?, context?, ...}}"""
+    """{event: connect|create|change|disconnect, payload: {documentName, token?, context?, ...}, sentAt}"""
     payload = data.get("payload")
     if not isinstance(payload, dict):
         raise BridgeSignatureInvalid()
+    _check_sent_at(data, now)
     name = _text(payload, "documentName")
     event = data.get("event")
     if event == "connect":

@@ -149,6 +149,8 @@ class Rig:
 
     def event(self, source: int, body: dict[str, Any] | bytes, *, secret: str = SECRET,
               signature: str | None = None) -> edge_pb.NoteBridgeEventResponse:
+        if isinstance(body, dict) and source == edge_pb.BRIDGE_EVENT_SOURCE_HOCUSPOCUS_WEBHOOK:
+            body = {"sentAt": int(time.time() * 1000), **body}  # as apps/hocuspocus/server.mjs sends it
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         if signature is None:
             signature = (f"sha256={hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()}"

@@ -217,6 +217,23 @@ def test_hocuspocus_connect_create_change_disconnect(rig: Rig) -> None:
         "documentName": doc.app_doc_id, "context": context}}, signature="sha256=" + "0" * 64)) == REFUSED
 
 
+@pytest.mark.parametrize("sent_at", [-(signatures.REPLAY_WINDOW_S + 60) * 1000, (signatures.REPLAY_WINDOW_S + 60) * 1000,
+                                     None, "now"], ids=["old", "future", "missing", "not-a-number"])
+def test_a_hocuspocus_webhook_outside_the_replay_window_is_refused_like_a_bad_signature(
+        rig: Rig, sent_at: int | str | None) -> None:
+    """A captured `create` answers the document's text: replayed later, it must be refused."""
+    tenant = rig.new_tenant(kind="hocuspocus", editor="yjs")
+    created, doc = _loaded(rig, tenant, path="replay.md")
+    body: dict[str, object] = {"event": "create", "payload": {"documentName": doc.app_doc_id, "context": {}}}
+    if sent_at is not None:
+        body["sentAt"] = sent_at if isinstance(sent_at, str) else int(time.time() * 1000) + sent_at
+
+    assert refusal(lambda: rig.event(HOCUSPOCUS, json.dumps(body).encode())) == REFUSED
+
+    fresh = rig.event(HOCUSPOCUS, {**body, "sentAt": int(time.time() * 1000)})
+    assert fresh.load_document.document_id == doc.document_id
+
+
 def test_a_user_back_while_the_apps_copy_is_removed_gets_it_loaded_again(rig: Rig) -> None:
     """The CLOSE item removes the pad; a user who opened meanwhile must not be left in a closed
     document: the same generation (same lock) is loaded into the app again."""
