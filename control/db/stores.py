@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db.models import ApiKey, File, FileVersion, Session, Storage, Tenant, UserInfo
+from control.db.models import ApiKey, BridgeEntry, File, FileVersion, LaunchCode, Session, Storage, Tenant, UserInfo
 
 # -- API keys -------------------------------------------------------------------------------
 
@@ -208,3 +208,11 @@ async def session_context_by_token_hash(
         query = query.with_for_update(of=File).execution_options(populate_existing=True)  # type: ignore[arg-type]
     row = (await db.exec(query)).first()
     return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+async def take_once(db: AsyncSession, model: type[LaunchCode] | type[BridgeEntry], code_hash: str) -> bool:
+    """Deletes a single-use code's row; True only in the one transaction that removed it. Read,
+    then ORM delete, is not enough: on PostgreSQL a concurrent redemption waits for this one's
+    DELETE and then deletes nothing, which SQLAlchemy only warns about, and both went on."""
+    result = await db.execute(delete(model).where(col(model.code_hash) == code_hash))
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]

@@ -183,7 +183,8 @@ async def _entry(db: AsyncSession, code: str, now: int) -> tuple[BridgeEntry, Br
 async def _use_entry(db: AsyncSession, entry: BridgeEntry, doc: BridgeDocument, participant: BridgeParticipant,
                      now: int) -> int:
     """Consumes the (verified) entry: single use, whatever follows. Returns the session's expiry."""
-    await db.delete(entry)
+    if not await stores.take_once(db, BridgeEntry, entry.code_hash):
+        raise BridgeSignatureInvalid()  # another redemption took it first
     session = await stores.get_session(db, session_id=participant.session_id, tenant_id=doc.tenant_id)
     tenant = await stores.get_tenant(db, tenant_id=doc.tenant_id)
     if (entry.expire_time <= now or participant.revoked or session is None or session.close_time is not None

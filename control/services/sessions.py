@@ -215,9 +215,8 @@ async def redeem_launch_code(ctx: ServiceContext, *, launch_code: str, client_ad
     now = ctx.clock()
     async with ctx.transaction() as db:
         code = await db.get(LaunchCode, hash_secret(launch_code)) if launch_code else None
-        if code is None:
-            raise LaunchCodeInvalid()
-        await db.delete(code)
+        if code is None or not await stores.take_once(db, LaunchCode, code.code_hash):
+            raise LaunchCodeInvalid()  # none, or another redemption took it first
         session = await stores.get_session(db, session_id=code.session_id, tenant_id=None)  # the edge's call
         tenant = await stores.get_tenant(db, tenant_id=session.tenant_id) if session else None
         valid = (code.expire_time > now and session is not None and session.close_time is None
