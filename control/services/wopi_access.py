@@ -116,6 +116,11 @@ async def check_found(ctx: ServiceContext, caller: Caller, operation: WopiOperat
                        file_exists=lambda _file_id: exists)
 
 
+def session_open(session: Session, now: int) -> bool:
+    """Neither closed nor expired: what every use of a session's token needs."""
+    return session.close_time is None and session.expire_time > now
+
+
 def check_grant(ctx: ServiceContext, caller: Caller, operation: WopiOperation,
                 found: tuple[Session, Tenant, File, Storage] | None, *, settle_pending: bool,
                 file_exists: Callable[[str], bool]) -> Grant:
@@ -124,7 +129,7 @@ def check_grant(ctx: ServiceContext, caller: Caller, operation: WopiOperation,
     if found is None:
         raise AccessTokenInvalid()
     session, tenant, file, storage = found
-    if session.close_time is not None or session.expire_time <= now:
+    if not session_open(session, now):
         raise AccessTokenInvalid()
     if session.file_id != caller.file_id:
         # A file id that names no file of the token's tenant is 404 (WOPI "file unknown"), so

@@ -14,7 +14,8 @@ from sqlalchemy import or_, update
 
 from control.db import stores
 from control.db.models import File, Session, Tenant, WriteIntent
-from control.services import access_tokens, audit, events, file_identity, launch_codes, locks, write_intents
+from control.services import (access_tokens, audit, events, file_identity, launch_codes, locks, wopi_access,
+                              write_intents)
 from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry
 from control.db.writer import NotHere
@@ -328,7 +329,13 @@ async def _session_of(db: AsyncSession, caller: Caller, intent: WriteIntent) -> 
 
 async def _open_relative(ctx: ServiceContext, db: AsyncSession, source: Session, target: File,
                          done: write_intents.Confirmed, editors: EditorRegistry | None, now: int) -> Committed:
-    """A session on PutRelativeFile's new file for the same user (its Url carries a new token)."""
+    """A session on PutRelativeFile's new file for the same user (its Url carries a new token).
+    None when the writer's session was closed or expired, or its tenant disabled, while the body
+    arrived: the new file is kept (storage holds it, the intent is confirmed), but a session that
+    ended must not hand out a new token that outlives it; the edge answers 401."""
+    tenant = await stores.get_tenant(db, tenant_id=source.tenant_id)
+    if not wopi_access.session_open(source, now) or tenant is None or not tenant.enabled:
+        return Committed(version=done.version, expired_versions=done.expired_versions)
     minted = access_tokens.mint()
     session = Session(
         id=access_tokens.new_session_id(), tenant_id=source.tenant_id, file_id=target.id,

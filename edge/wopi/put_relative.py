@@ -22,6 +22,7 @@ from edge.wopi.recovery import keep_for_recovery
 from edge.wopi.writes import storage_change
 from shared import failpoints
 from shared.errors import (
+    AccessTokenInvalid,
     ControlPlaneUnavailable,
     FileAlreadyExists,
     FileNotFound,
@@ -152,6 +153,8 @@ async def put_relative_file(caller: WopiCaller) -> Response:
     created = await rt.control.commit_write(caller, RELATIVE, intent_id=begun.intent_id, fingerprint=stat.fingerprint)
     for number in created.expired_versions:
         await storage.delete(version_object_path(begun.file_id, number), internal=True)
+    if not created.access_token:  # the session ended while the body arrived: the file is kept, no new token
+        raise AccessTokenInvalid("the session ended while the file was saved; the new file is kept")
     # The Url carries a token valid for the new file (rest/files/putrelativefile, "Url").
     reply = {"Name": name, "Url": f"{created.wopi_src}?access_token={quote(created.access_token)}"}
     if created.host_view_url:

@@ -218,3 +218,35 @@ async def test_a_rename_onto_a_file_whose_save_is_on_its_way_is_refused_as_busy(
     with pytest.raises(WriteInProgress):
         await wopi_changes.begin(ctx, caller(mover), rename)
     assert (await file_row(ctx, mover.session.row.file_id)).path == "folder/sheet.xlsx"
+
+
+async def test_a_save_as_committed_after_its_session_closed_keeps_the_file_and_mints_no_token(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    """The body was arriving (the edge publishing it) when the session was closed: the new file is
+    the user's work and is kept, but a closed session must not hand out a token that outlives it."""
+    source = await open_session(path="folder/sheet.xlsx")
+    request = wopi_changes.WriteRequest(operation=WopiOperation.PUT_RELATIVE_FILE,
+                                        staged=wopi_changes.Staged(size=5), target_path="folder/copy.xlsx")
+    begun = await wopi_changes.begin(ctx, caller(source), request)
+    await sessions.close_session(ctx, admin, session_id=source.session.row.id)
+
+    committed = await wopi_changes.commit(ctx, caller(source), intent_id=begun.intent_id)
+
+    assert committed.access_token == "" and committed.wopi_src == ""
+    created = await file_row(ctx, begun.file_id)
+    assert (created.path, created.version, created.pending_intent_id) == ("folder/copy.xlsx", committed.version, None)
+
+
+async def test_a_save_committed_after_its_session_closed_is_kept(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession
+) -> None:
+    """Granted while the session was open, published meanwhile: the save is recorded, not lost."""
+    opened = await open_session()
+    begun = await wopi_changes.begin(ctx, caller(opened), _put(size=5))
+    await sessions.close_session(ctx, admin, session_id=opened.session.row.id)
+
+    committed = await wopi_changes.commit(ctx, caller(opened), intent_id=begun.intent_id)
+
+    assert committed.version == 2
+    assert (await file_row(ctx, opened.session.row.file_id)).version == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.test_wopi_save_during_rename import WAIT_S, wait_for_grant
-from tests.support.api import ControlApi, OpenFile, open_file
+from tests.support.api import ControlApi, OpenFile, open_file, session_pb
 
 UTF7_FREE = "target.docx"  # plain ASCII: its UTF-7 header value is itself
 
@@ -67,3 +67,24 @@ def test_suggested_mode_takes_another_name_when_its_own_was_taken_while_its_body
     assert name != "target.docx"
     assert (folder / "target.docx").read_bytes() == b"first saved"
     assert (folder / name).read_bytes() == b"slow bytes"
+
+
+def test_a_save_as_whose_session_closes_while_its_body_arrives_is_refused_and_creates_nothing(
+        api: ControlApi, tenant: tuple[str, Path], http: httpx.Client) -> None:
+    """BeginWrite comes once the body is in: a session closed meanwhile writes nothing and gets no
+    new token. (Closed later, between BeginWrite and CommitWrite: tests/scale/test_session_close_during_save.py.)"""
+    tenant_id, folder = tenant
+    f = open_file(api, tenant_id, folder, "source.docx", b"source")
+    release, replies = threading.Event(), {}
+    worker = _save_as_with_body_held(f, {"X-WOPI-RelativeTarget": UTF7_FREE}, release, replies)
+    try:
+        wait_for_grant(api, f, "PutRelativeFile")
+        api.call(api.sessions.CloseSession, session_pb.CloseSessionRequest(id=f.session_id))
+    finally:
+        release.set()
+        worker.join(WAIT_S * 2)
+
+    slow = replies["slow"]
+    assert slow.status_code == 401, slow.text
+    assert sorted(p.name for p in folder.iterdir() if p.name != ".wopi-staging") == ["source.docx"]
+    assert not any((folder / ".wopi-staging").rglob("*.*"))  # the staged bytes are gone too
