@@ -24,7 +24,9 @@ the periodic sweep (control.server, --intent-sweep-interval):
   if any, is unknown) and "confirmed from storage" in the detail;
 - storage does not, and the intent is older than INTENT_TTL_MS (longer than any writer may take
   to publish): the intent is abandoned (audit "failed"), the file row is as before; a target row
-  PutRelativeFile made is retired. The staged object is left to the staging sweep.
+  PutRelativeFile made is retired. Its staged object is removed first, and storage looked at
+  again: a publish still on its way (an S3 copy the server carries out late) then fails instead
+  of replacing a save confirmed after the abandonment.
 - otherwise the writer may still be working: the intent stays pending (readers see the last
   confirmed state meanwhile).
 
@@ -242,6 +244,12 @@ async def settle(ctx: ServiceContext, intent_id: str, *, force: bool = False, re
     storage = open_storage(ctx, storage_row)
     try:
         held = await storage_holds(storage, intent)
+        if not held and intent.staged_path and (force or ctx.clock() >= intent.expire_time):
+            # About to be abandoned: first remove what its writer would publish, so that a publish
+            # still on its way (a slow S3 copy) fails instead of landing over a later save; then
+            # look again, in case it landed just before.
+            if await storage.discard_staged(intent.staged_path):
+                held = await storage_holds(storage, intent)
         kept = await _kept_object_exists(storage, intent) if held else False
     except WopiProxyError as error:  # storage unreachable: try again later
         log.warning("cannot resolve write intent %s yet: %s", intent_id, error.message)

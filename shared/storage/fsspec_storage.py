@@ -69,6 +69,14 @@ from shared.storage.options import S3_PROTOCOLS, fsspec_kwargs
 from shared.storage.paths import STAGING_FOLDER, normalize_relative_path
 
 log = logging.getLogger(__name__)
+
+S3_CALL_ATTEMPTS = 2  # s3fs's tries of one call (its default 5, each with botocore's own retries)
+try:  # connection refused or cut, connect or read timed out: the endpoint, not the request, is at fault
+    from botocore.exceptions import ConnectionError as _BotoConnectionError
+    from botocore.exceptions import HTTPClientError as _BotoHTTPClientError
+    _S3_UNREACHABLE: tuple[type[BaseException], ...] = (_BotoConnectionError, _BotoHTTPClientError)
+except ImportError:  # no S3 support installed
+    _S3_UNREACHABLE = ()
 T = TypeVar("T")
 
 TEMP_PREFIX = ".~wopi-"
@@ -381,6 +389,8 @@ class FsspecStorage:
             raise StorageUnreachable(root, f"{self.protocol}: {exc}") from exc
         self.local = self.protocol in ("file", "local")
         self.s3 = self.protocol in S3_PROTOCOLS
+        if self.s3:  # botocore retries already (shared.storage.options): s3fs adds one try of its own
+            self.fs.retries = S3_CALL_ATTEMPTS
         self.prefix_folders = self.protocol in PREFIX_FOLDER_PROTOCOLS
         if self.local:
             self.root = os.path.abspath(root)
@@ -653,6 +663,8 @@ class FsspecStorage:
         become the domain errors naming the storage, by errno."""
         try:
             return call(*args)
+        except _S3_UNREACHABLE as exc:  # botocore's own; ConnectTimeoutError is an OSError too
+            raise StorageUnreachable(self.root, f"S3 endpoint unreachable ({type(exc).__name__})") from exc
         except OSError as exc:
             error = self._storage_error(exc, writing=writing)
             if error is None:
@@ -780,6 +792,29 @@ class FsspecStorage:
             self._remove_quietly(beside)
             raise
         self._remove_quietly(source)
+
+    async def discard_staged(self, staged_path: str) -> bool:
+        """Removes one staging object named by a write intent (its full path), so that a publish
+        of it that is still on its way fails instead of landing after its intent was abandoned
+        (write_intents.settle). False, and nothing removed, for a path that is not one of this
+        storage's staging objects."""
+        folder, name = posixpath.split(staged_path)
+        if (folder != posixpath.join(self.root, STAGING_FOLDER) or not name.startswith(TEMP_PREFIX)
+                or not name.endswith(".tmp") or "/" in name or len(name) > 64):
+            return False
+        await change_in_thread(self._guard, self._remove_staged, staged_path, writing=True)
+        return True
+
+    def _remove_staged(self, full: str) -> None:
+        """Gone, or raises: an abandonment must not go ahead while the object may still be published."""
+        try:
+            self.fs.rm_file(full)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            raise
+        except Exception as exc:  # s3fs/botocore errors that are neither OSError nor the endpoint's
+            raise StorageUnreachable(self.root, f"could not remove a staging object ({type(exc).__name__})") from exc
 
     # -- staging objects left by crashes ------------------------------------------------------
 

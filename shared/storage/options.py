@@ -76,9 +76,11 @@ def _s3(kwargs: dict[str, Any]) -> None:
         client["verify"] = _boolean("verify", verify) if verify.strip().lower() in _TRUE | _FALSE else verify
     if client:
         kwargs["client_kwargs"] = client
-    # botocore waits 60 s for a connection by default, then retries: a dead endpoint would
-    # hold a request for minutes.
-    config: dict[str, Any] = {"connect_timeout": 10}
+    # botocore waits 60 s for a connection by default and tries 5 times, and s3fs tries each call 5
+    # times again: a dead endpoint held a save for over a minute, past its write's publish window.
+    # Here a storage call ends within about 3 x (connect 5 s or the read timeout) (fsspec_storage's
+    # S3_CALL_ATTEMPTS is s3fs's share).
+    config: dict[str, Any] = {"connect_timeout": 5, "retries": {"mode": "standard", "max_attempts": 3}}
     style = kwargs.pop("addressing_style", None)
     if style is not None:  # "path" for S3-compatible servers without virtual-host buckets
         if style not in _S3_ADDRESSING_STYLES:

@@ -19,7 +19,8 @@ def test_s3_options_become_s3fs_arguments() -> None:
         "unknown_option": "kept",
         "client_kwargs": {"endpoint_url": "http://127.0.0.1:8333", "region_name": "eu-west-3",
                           "verify": False},
-        "config_kwargs": {"connect_timeout": 10, "s3": {"addressing_style": "path"}},
+        "config_kwargs": {"connect_timeout": 5, "retries": {"mode": "standard", "max_attempts": 3},
+                          "s3": {"addressing_style": "path"}},
         "use_listings_cache": False,
     }
 
