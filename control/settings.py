@@ -52,10 +52,12 @@ class ControlSettings:
     # Port of the Prometheus /metrics listener (on grpc_host); 0: ephemeral; None: none.
     metrics_port: int | None = None
     # Per-tenant caps on tenant keys (control.services.tenant_limits; 0: none): storages and editors a
-    # tenant may have, and WatchSessionEvents streams it may hold open at once in one process.
+    # tenant may have, and WatchSessionEvents streams and VerifyAuditChain calls it may have running
+    # at once in one process.
     max_storages_per_tenant: int = 100
     max_editors_per_tenant: int = 50
     max_event_streams_per_tenant: int = 16
+    max_audit_verifications_per_tenant: int = 1
     # Networks that URLs set by tenant keys may reach although internal (--egress-allow).
     egress_allow: tuple[IPNetwork, ...] = ()
     # The write protocol (control.services.write_intents): an unconfirmed write that storage does

@@ -1,21 +1,34 @@
 """Reading the audit trail: ListAuditEvents and VerifyAuditChain. A tenant key reads only its
-own tenant's records; another tenant's id answers like a missing tenant."""
+own tenant's records; another tenant's id answers like a missing tenant.
+
+Verification is bounded. It recomputes the hash of every record of a chain (millions for a busy
+tenant) on the control plane's one event loop, which also decides every tenant's WOPI grants,
+and a tenant key is hostile input (ARCHITECTURE.md). So a tenant's keys run one verification at
+a time (TenantLimits.audit_verifications; another is RESOURCE_EXHAUSTED at once), the process
+walks one chain at a time whoever asked (the others wait their turn, no longer than their
+callers do), and a walk hashes HASHES_PER_YIELD records at most between two returns to the loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from control.db import audit_store, pages
 from control.db.audit_store import EventQuery
 from control.db.models import AuditEvent
-from control.services import audit, validation
+from control.services import audit, deadlines, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.errors import InvalidArgument, PermissionDenied
 
 MAX_FILTER_LENGTH = 300
-VERIFY_BATCH = 1000
+# Records per read transaction: loading them into rows holds the loop too (~1 ms per 200).
+VERIFY_BATCH = 200
+# Records hashed (~10 us each) between two returns to the event loop: a grant waits ~1 ms at most.
+HASHES_PER_YIELD = 100
 # A purge that runs while a chain is walked moves its anchor; the walk then starts again.
 VERIFY_ATTEMPTS = 3
 
@@ -111,19 +124,21 @@ class _AnchorMoved(Exception):
 
 async def verify_chains(ctx: ServiceContext, principal: Principal, *, tenant_id: str) -> ChainReport:
     """Checks one chain (a tenant key's own, or the one named) or, for the admin without a tenant,
-    every chain; reports the earliest broken record."""
+    every chain; reports the earliest broken record. A tenant key with a verification running
+    already is refused (TenantLimitExceeded) before any work."""
     scope = _scope(principal, tenant_id)
-    if scope is None:
-        async with ctx.sessions() as db:
-            chains = await audit_store.chain_names(db)
-    else:
-        chains = [scope]
-    checked, broken = 0, []
-    for chain in chains:
-        report = await verify_chain(ctx, chain)
-        checked += report.checked
-        if not report.ok:
-            broken.append(report)
+    with _slot(ctx, principal):
+        if scope is None:
+            async with ctx.sessions() as db:
+                chains = await audit_store.chain_names(db)
+        else:
+            chains = [scope]
+        checked, broken = 0, []
+        for chain in chains:
+            report = await verify_chain(ctx, chain)
+            checked += report.checked
+            if not report.ok:
+                broken.append(report)
     if not broken:
         return ChainReport(checked=checked)
     first = min(broken, key=lambda r: r.broken_event_id)
@@ -131,10 +146,25 @@ async def verify_chains(ctx: ServiceContext, principal: Principal, *, tenant_id:
                        broken_event_id=first.broken_event_id, reason=first.reason)
 
 
+def _slot(ctx: ServiceContext, principal: Principal) -> AbstractContextManager[None]:
+    """A tenant key's verification holds one of its tenant's slots from before its first read to
+    its reply; the operator's admin keys are not capped (their walks still take turns)."""
+    if principal.is_admin or not principal.tenant_id:
+        return nullcontext()
+    return ctx.audit_verifications.hold(principal.tenant_id, ctx.limits.audit_verifications)
+
+
 async def verify_chain(ctx: ServiceContext, chain: str) -> ChainReport:
     """Walks one chain in id order, recomputing every hash, in short read transactions (a big
     trail must not hold SQLite's lock). Records appended after the walk began are left for the
-    next verification; a purge that moves the anchor meanwhile restarts the walk."""
+    next verification; a purge that moves the anchor meanwhile restarts the walk. The walk waits
+    for the process's turn (one chain at a time: the hashing is CPU on the shared event loop), and
+    gives up when its caller does (DeadlineExceeded), waiting or walking."""
+    async with deadlines.turn(ctx.audit_walks, "audit verification's turn"):
+        return await _verify_chain(ctx, chain)
+
+
+async def _verify_chain(ctx: ServiceContext, chain: str) -> ChainReport:
     for attempt in range(VERIFY_ATTEMPTS):
         counter = [0]
         try:
@@ -169,7 +199,9 @@ async def _walk(ctx: ServiceContext, chain: str, counter: list[int]) -> None:
         async with ctx.sessions() as db:
             batch = await audit_store.chain_batch(db, chain=chain, after_id=cursor, up_to_id=last_id,
                                                   limit=VERIFY_BATCH)
-        for event in batch:
+        for index, event in enumerate(batch):
+            if index and index % HASHES_PER_YIELD == 0:
+                await _pause()
             assert event.id is not None
             counter[0] += 1
             cursor = event.id
@@ -179,6 +211,7 @@ async def _walk(ctx: ServiceContext, chain: str, counter: list[int]) -> None:
             if event.previous_hash != previous_hash:
                 raise await broken(event.id, _previous_mismatch(previous_id, anchor_id))
             previous_id, previous_hash = event.id, event.hash
+        await _pause()
         if len(batch) < VERIFY_BATCH:
             break
     if previous_id != last_id:
@@ -187,6 +220,13 @@ async def _walk(ctx: ServiceContext, chain: str, counter: list[int]) -> None:
         raise await broken(last_id, "hash mismatch: the chain's last record is not the one its head recorded "
                                     "(it was rewritten)")
     await _check_tail(ctx, chain, last_id)
+
+
+async def _pause() -> None:
+    """Between two runs of hashes: other work on the loop goes first (a WOPI grant waits no longer
+    than one run), and a walk whose caller has given up stops here."""
+    await asyncio.sleep(0)
+    deadlines.check("end of the audit verification")
 
 
 def _previous_mismatch(previous_id: int, anchor_id: int) -> str:

@@ -19,7 +19,12 @@ if TYPE_CHECKING:
     from control.db.writer import DecisionWriter
     from control.services.invalid_tokens import InvalidTokenTally
 from control.services.storage_policy import StoragePolicy
-from control.services.tenant_limits import StreamSlots, TenantLimits
+from control.services.tenant_limits import (
+    TenantLimits,
+    TenantSlots,
+    audit_verification_slots,
+    event_stream_slots,
+)
 from shared.egress import EgressPolicy
 from control.services import deadlines
 from shared.errors import DeadlineExceeded
@@ -136,9 +141,12 @@ class ServiceContext:
     # `transaction()` (the services' unit tests).
     decisions: DecisionWriter | None = None
     # The operator's per-tenant caps on tenant keys (control.services.tenant_limits), and the event
-    # streams this process has open per tenant.
+    # streams and audit verifications this process has running per tenant.
     limits: TenantLimits = field(default_factory=TenantLimits)
-    event_streams: StreamSlots = field(default_factory=StreamSlots)
+    event_streams: TenantSlots = field(default_factory=event_stream_slots)
+    audit_verifications: TenantSlots = field(default_factory=audit_verification_slots)
+    # One audit chain walked at a time in this process, whoever asked (control.services.audit_queries).
+    audit_walks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -2,9 +2,10 @@
 
 Every storage and editor of a tenant is loaded or walked by later calls (ListEditors and the
 editor choice of CreateSession read every editor row, each with up to 5 MiB of discovery; the
-staging sweep walks every storage), and every WatchSessionEvents stream reads the database every
-second and at every commit. A tenant key is hostile input (ARCHITECTURE.md), so none of these
-may grow without bound. Admin keys are the operator's and are not capped.
+staging sweep walks every storage), every WatchSessionEvents stream reads the database every
+second and at every commit, and every VerifyAuditChain hashes the tenant's whole trail. A tenant
+key is hostile input (ARCHITECTURE.md), so none of these may grow without bound. Admin keys are
+the operator's and are not capped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from shared.errors import TenantLimitExceeded
 STORAGES_SETTING = "--max-storages-per-tenant"
 EDITORS_SETTING = "--max-editors-per-tenant"
 EVENT_STREAMS_SETTING = "--max-event-streams-per-tenant"
+AUDIT_VERIFICATIONS_SETTING = "--max-audit-verifications-per-tenant"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class TenantLimits:
     storages: int = 100
     editors: int = 50
     event_streams: int = 16  # concurrent WatchSessionEvents streams of tenant keys, per process
+    audit_verifications: int = 1  # concurrent VerifyAuditChain calls of tenant keys, per process
 
 
 async def lock_tenant(db: AsyncSession, *, tenant_id: str) -> Tenant | None:
@@ -52,10 +55,13 @@ async def require_room(db: AsyncSession, *, tenant_id: str, model: type[Storage]
         raise TenantLimitExceeded(tenant_id, limit, maximum, setting)
 
 
-class StreamSlots:
-    """Concurrent event streams per tenant in this process (one event loop: no lock needed)."""
+class TenantSlots:
+    """Calls of one kind that each tenant's keys have running at once in this process (one event
+    loop: no lock needed); `limit` and `setting` name the cap in the refusal."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: str, setting: str) -> None:
+        self._limit = limit
+        self._setting = setting
         self._held: dict[str, int] = {}
 
     def held(self, tenant_id: str) -> int:
@@ -63,11 +69,11 @@ class StreamSlots:
 
     @contextmanager
     def hold(self, tenant_id: str, maximum: int) -> Iterator[None]:
-        """A slot for the duration of the block, which ends with the stream however it ends
-        (the client cancels, an error, the server stops); TenantLimitExceeded when none is free."""
+        """A slot for the duration of the block, which ends with the call however it ends (the
+        client cancels, an error, the server stops); TenantLimitExceeded when none is free."""
         held = self.held(tenant_id)
         if maximum > 0 and held >= maximum:
-            raise TenantLimitExceeded(tenant_id, "concurrent event streams", maximum, EVENT_STREAMS_SETTING)
+            raise TenantLimitExceeded(tenant_id, self._limit, maximum, self._setting)
         self._held[tenant_id] = held + 1
         try:
             yield
@@ -77,3 +83,11 @@ class StreamSlots:
                 self._held[tenant_id] = left
             else:
                 del self._held[tenant_id]
+
+
+def event_stream_slots() -> TenantSlots:
+    return TenantSlots("concurrent event streams", EVENT_STREAMS_SETTING)
+
+
+def audit_verification_slots() -> TenantSlots:
+    return TenantSlots("concurrent audit verifications", AUDIT_VERIFICATIONS_SETTING)
