@@ -316,7 +316,8 @@ class ControlClient:
         its confirmation (the resolver would confirm it later, but without the editor's status)."""
         request = edge_pb.CommitWriteRequest(call=caller.call(operation), intent_id=intent_id,
                                              fingerprint=fingerprint)
-        return await asyncio.shield(self._call(self._stub.CommitWrite, request, write=True))
+        # Idempotent (a repeated commit answers the confirmed version): asked again on another replica.
+        return await asyncio.shield(self._call(self._stub.CommitWrite, request, write=True, idempotent=True))
 
     async def abandon_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
                             reason: str) -> None:

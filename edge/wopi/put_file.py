@@ -109,7 +109,16 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
         window.check()
         stat = await staged.publish(path)  # what the file holds now (stat() of it)
         failpoints.hit("putfile.after_publish")
-    committed = await rt.control.commit_write(caller, PUT, intent_id=begun.intent_id, fingerprint=stat.fingerprint)
+    try:
+        committed = await rt.control.commit_write(caller, PUT, intent_id=begun.intent_id,
+                                                  fingerprint=stat.fingerprint)
+    except ControlPlaneUnavailable as unavailable:
+        # Storage holds the new bytes: the save is decided. Its intent stays pending until the
+        # control plane is back, which then confirms it from storage as version + 1
+        # (control/services/write_intents.py): telling the editor it failed would be untrue.
+        log.warning("save of file %s published but not yet recorded (%s): answered as saved; the control plane "
+                    "confirms it from storage (intent %s)", caller.file_id, unavailable.message, begun.intent_id)
+        return _saved(begun.version + 1, stat)
     failpoints.hit("putfile.after_commit")
     for number in committed.expired_versions:
         await storage.delete(version_object_path(caller.file_id, number), internal=True)
