@@ -204,7 +204,8 @@ def sessions_list(api: Api, args: argparse.Namespace) -> None:
     rows = [_session_fields(s) for s in _all_pages(lambda tok: api.call(
         api.sessions.ListSessions,
         session_pb.ListSessionsRequest(tenant_id=args.tenant_id or "", page_token=tok, user_id=args.user_id or "",
-                                       file_id=args.file_id or "", state=state)), "sessions")]
+                                       file_id=args.file_id or "", state=state,
+                                       created_by_key=args.created_by_key or "")), "sessions")]
     print_json(rows) if args.json else print_table(
         rows, ["session_id", "tenant_id", "storage", "path", "user_id", "permission", "state", "expire_time"])
 
@@ -267,7 +268,8 @@ def keys_list(api: Api, args: argparse.Namespace) -> None:
 
 
 def keys_revoke(api: Api, args: argparse.Namespace) -> None:
-    data = as_dict(api.call(api.keys.RevokeApiKey, key_pb.RevokeApiKeyRequest(id=args.id)))
+    data = as_dict(api.call(api.keys.RevokeApiKey, key_pb.RevokeApiKeyRequest(
+        id=args.id, close_sessions=args.close_sessions)))
     print_json(data) if args.json else print_record(data)
 
 
@@ -343,5 +345,6 @@ def editors_refresh(api: Api, args: argparse.Namespace) -> None:
 
 
 def editors_delete(api: Api, args: argparse.Namespace) -> None:
-    api.call(api.editors.DeleteEditor, editor_pb.DeleteEditorRequest(name=args.name, tenant_id=args.tenant_id or ""))
+    api.call(api.editors.DeleteEditor, editor_pb.DeleteEditorRequest(name=args.name, tenant_id=args.tenant_id or "",
+                                                                      force=args.force))
     print_json({"deleted": args.name}) if args.json else print(f"deleted editor {args.name}")

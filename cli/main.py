@@ -167,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
             ("--max-editors-per-tenant", "MAX_EDITORS_PER_TENANT", 50, "editors a tenant may have; a tenant key's "
              "CreateEditor beyond it is RESOURCE_EXHAUSTED"),
             ("--max-event-streams-per-tenant", "MAX_EVENT_STREAMS_PER_TENANT", 16, "WatchSessionEvents streams a "
-             "tenant's keys may hold open at once in one control-plane process; one more is RESOURCE_EXHAUSTED")):
+             "tenant's keys may hold open at once in one control-plane process; one more is RESOURCE_EXHAUSTED"),
+            ("--max-audit-verifications-per-tenant", "MAX_AUDIT_VERIFICATIONS_PER_TENANT", 1, "VerifyAuditChain "
+             "calls a tenant's keys may have running at once in one control-plane process; one more is "
+             "RESOURCE_EXHAUSTED")):
         store.add_argument(flag, type=int, metavar="N", default=_env_int(f"WOPI_PROXY_{env}", default),
                            help=f"{text} (env WOPI_PROXY_{env}, default {default}; 0: no limit)")
     store.add_argument("--tls-cert", type=Path, default=_env_path("WOPI_PROXY_TLS_CERT"),
@@ -393,8 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = keys.add_parser("list", parents=[fmt])
     p.add_argument("--tenant-id", help="only this tenant's keys")
     p.set_defaults(handler=client.keys_list)
-    p = keys.add_parser("revoke", parents=[fmt])
+    p = keys.add_parser("revoke", parents=[fmt], help="revoke a key at once (its sessions stay open unless "
+                                                      "--close-sessions)")
     p.add_argument("id", help="the key's id (from keys list)")
+    p.add_argument("--close-sessions", action="store_true",
+                   help="also close every open session the key created (a leaked key; not for rotation)")
     p.set_defaults(handler=client.keys_revoke)
 
     storages = commands.add_parser("storages", help="manage storages").add_subparsers(dest="verb", required=True)
@@ -455,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user-id", help="only this user's")
     p.add_argument("--file-id", help="only sessions of this file")
     p.add_argument("--state", choices=["open", "closed", "expired"], help="only sessions in this state")
+    p.add_argument("--created-by-key", help="only sessions this API key created (its id, from keys list)")
     p.set_defaults(handler=client.sessions_list)
     p = sessions.add_parser("cleanup", parents=[fmt], help="end expired sessions")
     p.add_argument("--tenant-id", help="only this tenant's (required with the admin key)")
@@ -493,9 +500,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the editor's name")
     p.add_argument("--tenant-id", help="the tenant's own editors (default: the shared pool)")
     p.set_defaults(handler=client.editors_refresh)
-    p = editors.add_parser("delete", parents=[fmt])
+    p = editors.add_parser("delete", parents=[fmt], help="delete an editor (refused while its sessions are open)")
     p.add_argument("name", help="the editor's name")
     p.add_argument("--tenant-id", help="the tenant's own editors (default: the shared pool)")
+    p.add_argument("--force", action="store_true", help="even with open sessions (they are closed at once)")
     p.set_defaults(handler=client.editors_delete)
 
     events = commands.add_parser("events", help="session events").add_subparsers(dest="verb", required=True)
@@ -595,7 +603,8 @@ def _run_service(args: argparse.Namespace) -> None:
     if min(args.bridge_save_debounce, args.bridge_save_max_wait, args.bridge_poll_interval,
            args.bridge_idle_poll_interval, args.bridge_unlock_grace) < 0 or min(args.bridge_lease, args.bridge_entry_ttl) <= 0:
         raise SystemExit("error: the --bridge-* times must not be negative (--bridge-lease and --bridge-entry-ttl positive)")
-    if min(args.max_storages_per_tenant, args.max_editors_per_tenant, args.max_event_streams_per_tenant) < 0:
+    if min(args.max_storages_per_tenant, args.max_editors_per_tenant, args.max_event_streams_per_tenant,
+           args.max_audit_verifications_per_tenant) < 0:
         raise SystemExit("error: the --max-*-per-tenant limits must not be negative (0: no limit)")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
@@ -615,6 +624,7 @@ def _run_service(args: argparse.Namespace) -> None:
         bridge_entry_ttl_s=args.bridge_entry_ttl,
         max_storages_per_tenant=args.max_storages_per_tenant, max_editors_per_tenant=args.max_editors_per_tenant,
         max_event_streams_per_tenant=args.max_event_streams_per_tenant,
+        max_audit_verifications_per_tenant=args.max_audit_verifications_per_tenant,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":

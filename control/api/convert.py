@@ -109,6 +109,7 @@ def session(view: SessionView) -> session_pb.Session:
     message.account = row.account
     message.origin.update(events.origin(row))
     message.editor = view.editor_name
+    message.created_by_key = row.created_by_key or ""
     return message
 
 

@@ -65,7 +65,8 @@ class EditorServicer(editor_grpc.EditorServiceServicer):
 
     @grpc_errors
     async def DeleteEditor(self, request: editor_pb.DeleteEditorRequest, context: Ctx) -> empty_pb2.Empty:
-        await editors.delete_editor(self._ctx, current_principal(), name=request.name, tenant_id=request.tenant_id)
+        await editors.delete_editor(self._ctx, current_principal(), name=request.name, tenant_id=request.tenant_id,
+                                    force=request.force)
         return empty_pb2.Empty()
 
     @grpc_errors

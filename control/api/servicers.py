@@ -102,7 +102,8 @@ class KeyServicer(key_grpc.KeyServiceServicer):
 
     @grpc_errors
     async def RevokeApiKey(self, request: key_pb.RevokeApiKeyRequest, context: Ctx) -> key_pb.ApiKey:
-        row = await keys.revoke_key(self._ctx, current_principal(), self._authenticator, key_id=request.id)
+        row = await keys.revoke_key(self._ctx, current_principal(), self._authenticator, key_id=request.id,
+                                    close_sessions=request.close_sessions)
         return convert.api_key(row)
 
 
@@ -193,7 +194,7 @@ class SessionServicer(session_grpc.SessionServiceServicer):
         views, token = await sessions.list_sessions(
             self._ctx, current_principal(), tenant_id=request.tenant_id, page_size=request.page_size,
             page_token=request.page_token, user_id=request.user_id, file_id=request.file_id,
-            state=convert.STATE_NAMES.get(request.state, ""),
+            state=convert.STATE_NAMES.get(request.state, ""), created_by_key=request.created_by_key,
         )
         return session_pb.ListSessionsResponse(sessions=[convert.session(v) for v in views], next_page_token=token)
 

@@ -167,6 +167,9 @@ class Session(SQLModel, table=True):
     account: str = Field(default="", max_length=200)
     origin_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     editor_id: int | None = Field(default=None)  # the editor whose proof keys its requests carry
+    # The API key that created it (a PutRelativeFile session: its source's), so that revoking a
+    # leaked key can end what the key opened. None for the bridge's own sessions and older rows.
+    created_by_key: str | None = Field(default=None, max_length=40, index=True)
     token_hash: str = Field(unique=True, max_length=64)
     create_time: int = _bigint(index=True)
     expire_time: int = _bigint()

@@ -153,7 +153,8 @@ async def session_by_token_hash(db: AsyncSession, *, token_hash: str) -> Session
 
 async def list_sessions(
     db: AsyncSession, *, tenant_id: str | None, after: tuple[int, str] | None, limit: int,
-    user_id: str | None = None, file_id: str | None = None, state: str | None = None, now: int = 0,
+    user_id: str | None = None, file_id: str | None = None, state: str | None = None,
+    created_by_key: str | None = None, now: int = 0,
 ) -> Sequence[Session]:
     """Newest first; `after` is the (create_time, id) of the previous page's last row."""
     query = (select(Session).where(col(Session.internal).is_(False))  # the bridge's own: not the callers'
@@ -164,6 +165,8 @@ async def list_sessions(
         query = query.where(Session.user_id == user_id)
     if file_id is not None:
         query = query.where(Session.file_id == file_id)
+    if created_by_key is not None:
+        query = query.where(Session.created_by_key == created_by_key)
     if state == "open":
         query = query.where(col(Session.close_time).is_(None), Session.expire_time > now)
     elif state == "closed":
@@ -176,6 +179,15 @@ async def list_sessions(
         query = query.where(
             (col(Session.create_time) < created) | ((col(Session.create_time) == created) & (col(Session.id) < sid))
         )
+    return (await db.exec(query)).all()
+
+
+async def open_sessions_of_key(db: AsyncSession, *, key_id: str, now: int) -> Sequence[Session]:
+    """The open sessions the key created, row-locked, ordered by tenant (then id)."""
+    query = (select(Session).where(Session.created_by_key == key_id, col(Session.close_time).is_(None),
+                                   col(Session.expire_time) > now, col(Session.internal).is_(False))
+             .order_by(col(Session.tenant_id), col(Session.id))
+             .with_for_update().execution_options(populate_existing=True))
     return (await db.exec(query)).all()
 
 

@@ -317,16 +317,35 @@ async def refresh_editor(ctx: ServiceContext, registry: EditorRegistry, principa
     return await registry.refresh(row.id)
 
 
-async def delete_editor(ctx: ServiceContext, principal: Principal, *, name: str, tenant_id: str) -> None:
+async def delete_editor(ctx: ServiceContext, principal: Principal, *, name: str, tenant_id: str,
+                        force: bool = False) -> None:
+    """Refused (SESSIONS_OPEN) while sessions opened with the editor are open, as DeleteStorage is;
+    with `force` they are closed in the same transaction, each with its "closed" event. No session
+    stays open without its editor: the editor's proof policy goes with the row (and check_proof_of
+    refuses a session whose editor is gone, such as one created while this delete ran)."""
+    from control.services import sessions  # it imports this module: not at the top
+
     scope = _scope(principal, tenant_id)
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await _get(db, scope, name)
         if row is None:
             raise EditorNotFound(name)
+        # A pool editor's sessions are in many tenants: ordered by tenant, so that the tenants' event
+        # chains are locked in one order by every such transaction.
+        query = (select(Session).where(Session.editor_id == row.id, col(Session.close_time).is_(None),
+                                       col(Session.expire_time) > now)
+                 .order_by(col(Session.tenant_id), col(Session.id)).with_for_update())
+        open_sessions = (await db.exec(query)).all()
+        if open_sessions and not force:
+            raise FailedPrecondition("SESSIONS_OPEN", f"editor {name!r} has {len(open_sessions)} open session(s); "
+                                     "close them or delete with force", tenant_id=scope, editor=name)
+        await sessions.close_open_sessions(db, ctx, open_sessions, actor=principal.actor, now=now,
+                                           detail=f"editor {name} deleted")
         await db.delete(row)
+        detail = f"editor={name}" + (f" force=True closed_sessions={len(open_sessions)}" if force else "")
         await audit.record(db, time=now, actor=principal.actor, operation="DeleteEditor", outcome="ok",
-                           tenant_id=scope or None, detail=f"editor={name}")
+                           tenant_id=scope or None, detail=detail)
 
 
 # -- sessions ------------------------------------------------------------------------------------
@@ -427,10 +446,14 @@ class LoopBoundKeys:
 
 def check_proof_of(editor: Editor | None, registry: ProofKeys, *, session: Session, access_token: str,
                    headers: ProofHeaders, now_ms: int) -> None:
-    """check_proof with the session's editor already read (None: no editor)."""
+    """check_proof with the session's editor already read (None: its row is gone). A session that
+    names an editor whose row is gone is refused: the policy it was opened under went with the row,
+    and "no policy" must not read as "no check" (a deleted "required" editor's stolen token)."""
     if session.editor_id is None:
         return
-    if editor is None or editor.proof_policy == "off":
+    if editor is None:
+        raise ProofInvalid("the session's editor was removed")
+    if editor.proof_policy == "off":
         return
     parsed = registry.discovery(editor)
     keys_known = parsed is not None and parsed.proof_key is not None

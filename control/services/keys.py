@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 
 from control.db import pages, replica_store, stores
-from control.db.models import ApiKey
+from control.db.models import ApiKey, Session
 from control.services import audit, validation
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
@@ -205,14 +205,22 @@ async def list_keys(ctx: ServiceContext, principal: Principal, *, tenant_id: str
 
 
 async def revoke_key(ctx: ServiceContext, principal: Principal, authenticator: Authenticator, *,
-                     key_id: str) -> ApiKey:
+                     key_id: str, close_sessions: bool = False) -> ApiKey:
+    """Revokes the key at once. Its sessions stay open (a rotated key's users keep editing) unless
+    `close_sessions`: then every open session it created is closed in the same transaction, as
+    CloseSession closes one, also when the key was revoked before. The key row is locked first, so
+    that a CreateSession of this key either sees the revocation or is committed before the
+    sessions are read (control.services.sessions._require_key_live)."""
+    from control.services import sessions  # it imports this module (hash_secret): not at the top
+
     require_admin(principal)
     now = ctx.clock()
     async with ctx.transaction() as db:
-        row = await db.get(ApiKey, key_id)
+        row = await db.get(ApiKey, key_id, with_for_update=True, populate_existing=True)
         if row is None:
             raise ApiKeyNotFound(key_id)
-        if row.revoke_time is None:
+        was_revoked = row.revoke_time is not None
+        if not was_revoked:
             if row.role == "admin":
                 live_admins = (await db.exec(select(ApiKey).where(
                     ApiKey.role == "admin", col(ApiKey.revoke_time).is_(None)))).all()
@@ -222,7 +230,14 @@ async def revoke_key(ctx: ServiceContext, principal: Principal, authenticator: A
             row.revoke_time = now
             db.add(row)
             await replica_store.bump_counter(db, name=AUTH_COUNTER)  # every replica's cache forgets it
+        closed: Sequence[Session] = []
+        if close_sessions:
+            closed = await stores.open_sessions_of_key(db, key_id=row.id, now=now)
+            await sessions.close_open_sessions(db, ctx, closed, actor=principal.actor, now=now,
+                                               detail=f"revoked key={row.id}")
+        if not was_revoked or close_sessions:
+            detail = f"key={row.id}" + (f" closed_sessions={len(closed)}" if close_sessions else "")
             await audit.record(db, time=now, actor=principal.actor, operation="RevokeApiKey", outcome="ok",
-                               tenant_id=row.tenant_id, detail=f"key={row.id}")
+                               tenant_id=row.tenant_id, detail=detail)
     authenticator.forget()
     return row

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import pages, stores
-from control.db.models import Editor, LaunchCode, Session, Tenant
+from control.db.models import ApiKey, Editor, LaunchCode, Session, Tenant
 from control.services import access_tokens, audit, bridge_admin, events, file_identity, launch_codes, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
@@ -19,6 +19,7 @@ from control.services.editors import choose as choose_editor
 from control.services.keys import hash_secret
 from control.services.storages import open_storage
 from shared.errors import (
+    ApiKeyInvalid,
     FailedPrecondition,
     FileNotFound,
     InvalidArgument,
@@ -179,6 +180,7 @@ async def create_session(
     now = ctx.clock()
     launch_code, choice = "", None
     async with ctx.transaction() as db:
+        await _require_key_live(db, principal)
         file = await file_identity.file_identity(db, tenant_id=tenant_id, storage=storage, path=path, now=now)
         if editors is not None:
             choice = await choose_editor(db, editors, tenant=tenant, name=editor, path=path,
@@ -190,7 +192,7 @@ async def create_session(
             id=access_tokens.new_session_id(), tenant_id=tenant_id, file_id=file.id,
             storage_name=storage_name, path=path, user_id=user_id, user_name=user_name or user_id,
             permission=permission, account=account, origin_json=json.dumps(origin_map, sort_keys=True),
-            editor_id=choice.editor.id if choice else None,
+            editor_id=choice.editor.id if choice else None, created_by_key=principal.key_id,
             token_hash=minted.token_hash, create_time=now, expire_time=now + ttl * 1000,
         )
         await stores.add(db, row)
@@ -207,6 +209,15 @@ async def create_session(
     return OpenedSession(session=view(ctx, row, choice.editor.name), access_token=token, editor_name=choice.editor.name,
                          editor_action_url=choice.action_url,
                          host_page_url=launch_codes.host_page_url(ctx.wopi_base_url, launch_code))
+
+
+async def _require_key_live(db: AsyncSession, principal: Principal) -> None:
+    """The caller's key, share-locked (PostgreSQL) until the session is committed: a RevokeApiKey
+    with close_sessions either commits first (the key is refused here) or waits for this session
+    and closes it too. The authenticator's cache may still hold a key revoked a moment ago."""
+    key = await db.get(ApiKey, principal.key_id, with_for_update={"read": True})
+    if key is not None and key.revoke_time is not None:
+        raise ApiKeyInvalid()
 
 
 async def redeem_launch_code(ctx: ServiceContext, *, launch_code: str, client_address: str
@@ -268,7 +279,7 @@ async def get_session(ctx: ServiceContext, principal: Principal, *, session_id: 
 
 async def list_sessions(
     ctx: ServiceContext, principal: Principal, *, tenant_id: str, page_size: int, page_token: str,
-    user_id: str = "", file_id: str = "", state: str = "",
+    user_id: str = "", file_id: str = "", state: str = "", created_by_key: str = "",
 ) -> tuple[Sequence[SessionView], str]:
     if tenant_id:
         require_tenant_visible(principal, tenant_id)
@@ -279,7 +290,8 @@ async def list_sessions(
     async with ctx.sessions() as db:
         rows = await stores.list_sessions(db, tenant_id=scope, after=after,
                                           limit=limit + 1, user_id=user_id or None, file_id=file_id or None,
-                                          state=state or None, now=ctx.clock())
+                                          state=state or None, created_by_key=created_by_key or None,
+                                          now=ctx.clock())
         names = await _editor_names(db, rows)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -296,13 +308,24 @@ async def close_session(ctx: ServiceContext, principal: Principal, *, session_id
         if row is None or row.internal:  # the bridge's own session ends with its document
             raise SessionNotFound(session_id)
         if row.close_time is None:
-            row.close_time = now
-            db.add(row)
-            await events.emit(db, type="closed", session=row, now=now)
-            await audit.record(db, time=now, actor=principal.actor, operation="CloseSession", outcome="ok",
-                               tenant_id=row.tenant_id, session_id=row.id, file_id=row.file_id)
-            await bridge_admin.sessions_ended(db, ctx, [row], now)
+            await close_open_sessions(db, ctx, [row], actor=principal.actor, now=now)
     return view(ctx, row)
+
+
+async def close_open_sessions(db: AsyncSession, ctx: ServiceContext, rows: Sequence[Session], *, actor: str,
+                              now: int, detail: str = "") -> None:
+    """Closes open sessions in the caller's transaction, each as CloseSession does: its close time,
+    its "closed" event (WatchSessionEvents, the tenant's webhook) and its CloseSession audit record;
+    then the bridge revokes their participations. Rows locked by the caller, ordered by tenant
+    (each event locks its tenant's chain: one order for every such transaction)."""
+    for row in rows:
+        row.close_time = now
+        db.add(row)
+        await events.emit(db, type="closed", session=row, now=now)
+        await audit.record(db, time=now, actor=actor, operation="CloseSession", outcome="ok",
+                           tenant_id=row.tenant_id, session_id=row.id, file_id=row.file_id, detail=detail)
+    if rows:
+        await bridge_admin.sessions_ended(db, ctx, rows, now)
 
 
 async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_id: str,

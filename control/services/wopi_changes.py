@@ -342,6 +342,7 @@ async def _open_relative(ctx: ServiceContext, db: AsyncSession, source: Session,
         storage_name=source.storage_name, path=target.path, user_id=source.user_id, user_name=source.user_name,
         permission=source.permission, token_hash=minted.token_hash, create_time=now,
         expire_time=source.expire_time, editor_id=source.editor_id,
+        created_by_key=source.created_by_key,  # revoking that key with close_sessions ends this one too
     )
     await stores.add(db, session)
     view_url, edit_url = "", ""

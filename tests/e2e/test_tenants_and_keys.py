@@ -537,3 +537,22 @@ def test_cli_keys_revoke_stops_the_key(server: WopiProxyProcess, api: ControlApi
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         client.close()
+
+
+def test_cli_keys_revoke_close_sessions_ends_the_sessions_the_key_opened(server: WopiProxyProcess, api: ControlApi,
+                                                                        tenant) -> None:
+    reply = create_key(api, tenant[0])
+    client = ControlApi(server.grpc_address, reply.api_key)
+    try:
+        minted = open_file(client, tenant[0], tenant[1], "leaver.docx")
+    finally:
+        client.close()
+    kept = open_file(api, tenant[0], tenant[1], "kept.docx")
+
+    result = cli(server, "keys", "revoke", reply.key_id, "--close-sessions", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert (check_file_info(minted).status_code, check_file_info(kept).status_code) == (401, 200)
+    listed = cli(server, "sessions", "list", "--tenant-id", tenant[0], "--created-by-key", reply.key_id, "--json")
+    assert [(s["session_id"], s["state"]) for s in json.loads(listed.stdout)] == [
+        (minted.session_id, "SESSION_STATE_CLOSED")], listed.stderr

@@ -53,7 +53,8 @@ def test_edge_service_is_absent(document: dict[str, Any]) -> None:
 
 def test_get_takes_request_fields_as_query_parameters(document: dict[str, Any]) -> None:
     parameters = {p["name"]: p for p in document["paths"]["/sessions/list"]["get"]["parameters"]}
-    assert set(parameters) == {"tenant_id", "page_size", "page_token", "user_id", "file_id", "state"}
+    assert set(parameters) == {"tenant_id", "page_size", "page_token", "user_id", "file_id", "state",
+                               "created_by_key"}
     assert all(p["in"] == "query" for p in parameters.values())
     assert parameters["page_size"]["schema"] == {"type": "integer", "format": "int32"}
 

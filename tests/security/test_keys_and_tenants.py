@@ -5,6 +5,7 @@ operator can still check the old tenant's audit trail)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grpc
 import httpx
@@ -17,6 +18,7 @@ from tests.support.deployment import Deployment
 from wopiproxy.control.v1 import audit_service_pb2 as audit_pb
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
+from wopiproxy.control.v1 import key_service_pb2 as key_pb
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
 from wopiproxy.control.v1 import storage_service_pb2 as storage_pb
 from wopiproxy.control.v1 import tenant_service_pb2 as tenant_pb
@@ -158,3 +160,33 @@ def test_the_deleted_tenants_audit_trail_stays_verifiable_by_the_operator(
     assert one.ok and one.checked == len(archived), one
     every = admin.call(admin.audit.VerifyAuditChain, audit_pb.VerifyAuditChainRequest())
     assert every.ok, every
+
+
+def _session_of_key(key: Stubs, tenant_id: str, folder: Path, path: str) -> session_pb.CreateSessionResponse:
+    (folder / path).write_bytes(b"payroll")
+    return key.call(key.sessions.CreateSession, session_pb.CreateSessionRequest(
+        tenant_id=tenant_id, storage="docs", path=path, user_id="mallory", ttl_seconds=7 * 24 * 3600,
+        permission=session_pb.PERMISSION_EDIT))
+
+
+def test_a_key_revoked_with_close_sessions_takes_its_sessions_tokens_with_it(
+        shape: str, deploy: Callable[..., Deployment], channels: list[grpc.Channel]) -> None:
+    """Attack (security review F5): an employee about to leave mints week-long sessions with the
+    tenant's key; the operator revokes the key with close_sessions, and the edge refuses those
+    sessions' tokens at once, while a session another key opened keeps working."""
+    deployment = deploy(shape)
+    admin = stubs(deployment, deployment.admin_key, channels)
+    tenant_id, folder = new_tenant(deployment.api(), deployment.workdir / "storage")
+    created = admin.call(admin.keys.CreateApiKey, key_pb.CreateApiKeyRequest(tenant_id=tenant_id, description="leaver"))
+    leaver = stubs(deployment, created.api_key, channels)
+    minted = _session_of_key(leaver, tenant_id, folder, "payroll.docx")
+    other = _session_of_key(stubs(deployment, new_key(admin, tenant_id=tenant_id), channels), tenant_id, folder,
+                            "minutes.docx")
+    with httpx.Client(timeout=15) as http:
+        def status(reply: session_pb.CreateSessionResponse) -> int:
+            url = f"{reply.session.wopi_src}/contents?access_token={reply.access_token}"
+            return http.get(url).status_code
+
+        assert (status(minted), status(other)) == (200, 200), deployment.log()
+        admin.call(admin.keys.RevokeApiKey, key_pb.RevokeApiKeyRequest(id=created.key_id, close_sessions=True))
+        assert (status(minted), status(other)) == (401, 200), deployment.log()

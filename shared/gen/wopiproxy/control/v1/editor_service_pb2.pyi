@@ -119,12 +119,14 @@ class RefreshEditorRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
 
 class DeleteEditorRequest(_message.Message):
-    __slots__ = ("name", "tenant_id")
+    __slots__ = ("name", "tenant_id", "force")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     tenant_id: str
-    def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+    force: bool
+    def __init__(self, name: _Optional[str] = ..., tenant_id: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class DiagnoseEditorRequest(_message.Message):
     __slots__ = ("name", "tenant_id")

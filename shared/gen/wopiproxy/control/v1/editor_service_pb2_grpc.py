@@ -120,7 +120,9 @@ class EditorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteEditor(self, request, context):
-        """Removes an editor; sessions already opened with it keep working. Returns NOT_FOUND if it does not exist.
+        """Removes an editor. Returns FAILED_PRECONDITION (SESSIONS_OPEN) while sessions opened with it are open
+        unless force is set (then they are closed, each with its "closed" event), NOT_FOUND if it does not exist.
+        A session whose editor no longer exists is refused (PROOF_INVALID), since its proof policy is gone.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&wopiproxy/control/v1/key_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12+\n\x04role\x18\x03 \x01(\x0e\x32\x1d.wopiproxy.control.v1.KeyRole\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x13\x43reateApiKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12+\n\x04role\x18\x03 \x01(\x0e\x32\x1d.wopiproxy.control.v1.KeyRole\"b\n\x14\x43reateApiKeyResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\x12)\n\x03key\x18\x03 \x01(\x0b\x32\x1c.wopiproxy.control.v1.ApiKey\"N\n\x12ListApiKeysRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x13ListApiKeysResponse\x12*\n\x04keys\x18\x01 \x03(\x0b\x32\x1c.wopiproxy.control.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t*_\n\x07KeyRole\x12\x18\n\x14KEY_ROLE_UNSPECIFIED\x10\x00\x12\x12\n\x0eKEY_ROLE_ADMIN\x10\x01\x12\x13\n\x0fKEY_ROLE_TENANT\x10\x02\x12\x11\n\rKEY_ROLE_EDGE\x10\x03\x32\xf6\x02\n\nKeyService\x12~\n\x0c\x43reateApiKey\x12).wopiproxy.control.v1.CreateApiKeyRequest\x1a*.wopiproxy.control.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/keys/create:\x01*\x12v\n\x0bListApiKeys\x12(.wopiproxy.control.v1.ListApiKeysRequest\x1a).wopiproxy.control.v1.ListApiKeysResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/keys/list\x12p\n\x0cRevokeApiKey\x12).wopiproxy.control.v1.RevokeApiKeyRequest\x1a\x1c.wopiproxy.control.v1.ApiKey\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/keys/revoke:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&wopiproxy/control/v1/key_service.proto\x12\x14wopiproxy.control.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12+\n\x04role\x18\x03 \x01(\x0e\x32\x1d.wopiproxy.control.v1.KeyRole\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x13\x43reateApiKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12+\n\x04role\x18\x03 \x01(\x0e\x32\x1d.wopiproxy.control.v1.KeyRole\"b\n\x14\x43reateApiKeyResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\x12)\n\x03key\x18\x03 \x01(\x0b\x32\x1c.wopiproxy.control.v1.ApiKey\"N\n\x12ListApiKeysRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x13ListApiKeysResponse\x12*\n\x04keys\x18\x01 \x03(\x0b\x32\x1c.wopiproxy.control.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x63lose_sessions\x18\x02 \x01(\x08*_\n\x07KeyRole\x12\x18\n\x14KEY_ROLE_UNSPECIFIED\x10\x00\x12\x12\n\x0eKEY_ROLE_ADMIN\x10\x01\x12\x13\n\x0fKEY_ROLE_TENANT\x10\x02\x12\x11\n\rKEY_ROLE_EDGE\x10\x03\x32\xf6\x02\n\nKeyService\x12~\n\x0c\x43reateApiKey\x12).wopiproxy.control.v1.CreateApiKeyRequest\x1a*.wopiproxy.control.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/keys/create:\x01*\x12v\n\x0bListApiKeys\x12(.wopiproxy.control.v1.ListApiKeysRequest\x1a).wopiproxy.control.v1.ListApiKeysResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/keys/list\x12p\n\x0cRevokeApiKey\x12).wopiproxy.control.v1.RevokeApiKeyRequest\x1a\x1c.wopiproxy.control.v1.ApiKey\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/keys/revoke:\x01*B Z\x1ewopiproxy/control/v1;controlv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,8 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KEYSERVICE'].methods_by_name['ListApiKeys']._serialized_options = b'\202\323\344\223\002\014\022\n/keys/list'
   _globals['_KEYSERVICE'].methods_by_name['RevokeApiKey']._loaded_options = None
   _globals['_KEYSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\202\323\344\223\002\021\"\014/keys/revoke:\001*'
-  _globals['_KEYROLE']._serialized_start=748
-  _globals['_KEYROLE']._serialized_end=843
+  _globals['_KEYROLE']._serialized_start=772
+  _globals['_KEYROLE']._serialized_end=867
   _globals['_APIKEY']._serialized_start=128
   _globals['_APIKEY']._serialized_end=331
   _globals['_CREATEAPIKEYREQUEST']._serialized_start=333
@@ -53,7 +53,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAPIKEYSRESPONSE']._serialized_start=621
   _globals['_LISTAPIKEYSRESPONSE']._serialized_end=711
   _globals['_REVOKEAPIKEYREQUEST']._serialized_start=713
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=746
-  _globals['_KEYSERVICE']._serialized_start=846
-  _globals['_KEYSERVICE']._serialized_end=1220
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=770
+  _globals['_KEYSERVICE']._serialized_start=870
+  _globals['_KEYSERVICE']._serialized_end=1244
 # @@protoc_insertion_point(module_scope)

@@ -77,7 +77,9 @@ class ListApiKeysResponse(_message.Message):
     def __init__(self, keys: _Optional[_Iterable[_Union[ApiKey, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RevokeApiKeyRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "close_sessions")
     ID_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    close_sessions: bool
+    def __init__(self, id: _Optional[str] = ..., close_sessions: _Optional[bool] = ...) -> None: ...

@@ -76,8 +76,11 @@ class KeyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """Revokes a key at once. Revoking a revoked key is a no-op. Returns NOT_FOUND if it does not
-        exist, FAILED_PRECONDITION (LAST_ADMIN_KEY) for the last valid admin key.
+        """Revokes a key at once: it authenticates no further call. Sessions it created stay open until
+        they expire or are closed, unless close_sessions, which closes them in the same transaction
+        (each with its "closed" event). Revoking a revoked key changes nothing but, with
+        close_sessions, closes the key's sessions still open. Returns NOT_FOUND if it does not exist,
+        FAILED_PRECONDITION (LAST_ADMIN_KEY) for the last valid admin key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,7 +49,7 @@ SESSION_EVENT_TYPE_CLOSED: SessionEventType
 SESSION_EVENT_TYPE_EXPIRED: SessionEventType
 
 class Session(_message.Message):
-    __slots__ = ("id", "tenant_id", "storage", "path", "file_id", "wopi_src", "user_id", "user_name", "permission", "state", "create_time", "expire_time", "close_time", "account", "origin", "editor")
+    __slots__ = ("id", "tenant_id", "storage", "path", "file_id", "wopi_src", "user_id", "user_name", "permission", "state", "create_time", "expire_time", "close_time", "account", "origin", "editor", "created_by_key")
     class OriginEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class Session(_message.Message):
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     EDITOR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     storage: str
@@ -89,7 +90,8 @@ class Session(_message.Message):
     account: str
     origin: _containers.ScalarMap[str, str]
     editor: str
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ..., editor: _Optional[str] = ...) -> None: ...
+    created_by_key: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., file_id: _Optional[str] = ..., wopi_src: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., origin: _Optional[_Mapping[str, str]] = ..., editor: _Optional[str] = ..., created_by_key: _Optional[str] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
     __slots__ = ("tenant_id", "storage", "path", "user_id", "user_name", "permission", "ttl_seconds", "account", "origin", "create", "template_path", "editor", "language", "storage_name", "file_path", "permissions", "user", "origin_connection_id", "origin_page_id")
@@ -182,20 +184,22 @@ class GetSessionRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class ListSessionsRequest(_message.Message):
-    __slots__ = ("tenant_id", "page_size", "page_token", "user_id", "file_id", "state")
+    __slots__ = ("tenant_id", "page_size", "page_token", "user_id", "file_id", "state", "created_by_key")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_KEY_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     page_size: int
     page_token: str
     user_id: str
     file_id: str
     state: SessionState
-    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., user_id: _Optional[str] = ..., file_id: _Optional[str] = ..., state: _Optional[_Union[SessionState, str]] = ...) -> None: ...
+    created_by_key: str
+    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., user_id: _Optional[str] = ..., file_id: _Optional[str] = ..., state: _Optional[_Union[SessionState, str]] = ..., created_by_key: _Optional[str] = ...) -> None: ...
 
 class ListSessionsResponse(_message.Message):
     __slots__ = ("sessions", "next_page_token")
