@@ -21,7 +21,7 @@ from edge.wopi.conflicts import keep_staged_as_conflict_copy
 from edge.wopi.headers import editor_header, lock_header
 from edge.wopi.recovery import keep_for_recovery
 from edge.wopi.versions import item_version
-from edge.wopi.writes import storage_change
+from edge.wopi.writes import commit_decided, storage_change
 from shared import failpoints
 from shared.errors import (
     ControlPlaneUnavailable, FileMoved, FileNotFound, LockConflict, PayloadTooLarge, TimestampConflict,
@@ -86,7 +86,6 @@ async def _begin(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
 async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, staged: StagedWrite,
                  lock_id: str) -> Response:
     """The lock (and the editor's timestamp) is compared by BeginWrite, once the bytes are staged."""
-    rt = runtime()
     try:
         begun, path, current = await _begin(caller, grant, storage, staged, lock_id)
     except (LockConflict, TimestampConflict, FileMoved) as conflict:
@@ -109,15 +108,8 @@ async def _write(caller: WopiCaller, grant: Grant, storage: FsspecStorage, stage
         window.check()
         stat = await staged.publish(path)  # what the file holds now (stat() of it)
         failpoints.hit("putfile.after_publish")
-    try:
-        committed = await rt.control.commit_write(caller, PUT, intent_id=begun.intent_id,
-                                                  fingerprint=stat.fingerprint)
-    except ControlPlaneUnavailable as unavailable:
-        # Storage holds the new bytes: the save is decided. Its intent stays pending until the
-        # control plane is back, which then confirms it from storage as version + 1
-        # (control/services/write_intents.py): telling the editor it failed would be untrue.
-        log.warning("save of file %s published but not yet recorded (%s): answered as saved; the control plane "
-                    "confirms it from storage (intent %s)", caller.file_id, unavailable.message, begun.intent_id)
+    committed = await commit_decided(caller, PUT, begun, fingerprint=stat.fingerprint)
+    if committed is None:  # confirmed from storage later, as version + 1
         return _saved(begun.version + 1, stat)
     failpoints.hit("putfile.after_commit")
     for number in committed.expired_versions:

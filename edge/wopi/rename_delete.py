@@ -14,7 +14,7 @@ from quart import Response, jsonify
 from edge.control_client import WopiCaller
 from edge.runtime import runtime
 from edge.wopi.headers import lock_header, utf7_header
-from edge.wopi.writes import storage_change
+from edge.wopi.writes import commit_decided, storage_change
 from shared import failpoints
 from shared.errors import InvalidFileName
 from shared.storage import check_file_name, numbered, version_object_path
@@ -53,7 +53,7 @@ async def rename_file(caller: WopiCaller) -> Response:
             window.check()
             await storage.move(grant.path, new_path)
             failpoints.hit("rename.after_move")
-    await rt.control.commit_write(caller, RENAME, intent_id=begun.intent_id)
+    await commit_decided(caller, RENAME, begun)
     return jsonify({"Name": posixpath.splitext(name)[0]})
 
 
@@ -73,7 +73,7 @@ async def delete_file(caller: WopiCaller) -> Response:
         else:
             await storage.delete(grant.path)
         failpoints.hit("delete.after_move")
-    committed = await rt.control.commit_write(caller, DELETE, intent_id=begun.intent_id)
-    for number in committed.expired_versions:
+    committed = await commit_decided(caller, DELETE, begun)
+    for number in committed.expired_versions if committed else ():  # else the control plane removes them
         await storage.delete(version_object_path(caller.file_id, number), internal=True)
     return Response("", status=200)

@@ -2,12 +2,14 @@
 
 After BeginWrite the edge changes storage only within the intent's publish window, and tells
 the control plane when it could not (AbandonWrite). Whatever it fails to say (a crash, a lost
-connection), the control plane resolves from what storage holds.
+connection), the control plane resolves from what storage holds: so once storage holds the
+change, the editor is told it is done even when CommitWrite cannot be made (commit_decided).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,8 +18,10 @@ from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.control_client import WopiCaller
 from edge.runtime import runtime
-from shared.errors import StorageUnreachable
+from shared.errors import ControlPlaneUnavailable, StorageUnreachable
 from shared.wopi_operation import WopiOperation
+
+log = logging.getLogger(__name__)
 
 
 class PublishWindow:
@@ -41,3 +45,19 @@ async def storage_change(caller: WopiCaller, operation: WopiOperation,
         await asyncio.shield(runtime().control.abandon_write(caller, operation, intent_id=begun.intent_id,
                                                              reason=f"{type(error).__name__}: {error}"))
         raise
+
+
+async def commit_decided(caller: WopiCaller, operation: WopiOperation, begun: edge_pb.BeginWriteResponse, *,
+                         fingerprint: str = "") -> edge_pb.CommitWriteResponse | None:
+    """CommitWrite once storage holds the change. None when the control plane cannot be reached
+    (gone, or too slow, after asking another replica): the change is decided all the same, since
+    the control plane confirms it from storage when it can (control/services/write_intents.py),
+    so the caller answers success rather than a failure that is not true."""
+    try:
+        return await runtime().control.commit_write(caller, operation, intent_id=begun.intent_id,
+                                                    fingerprint=fingerprint)
+    except ControlPlaneUnavailable as unavailable:
+        log.warning("%s of file %s done in storage but not yet recorded (%s): answered as done; the control "
+                    "plane confirms it from storage (intent %s)", operation.value, caller.file_id,
+                    unavailable.message, begun.intent_id)
+        return None
