@@ -34,7 +34,9 @@ from control.services.context import ServiceContext
 log = logging.getLogger(__name__)
 
 BATCH = 50
-TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0  # each connect, read and write
+DELIVERY_S = 15.0  # one delivery in all: a receiver that trickles its answer is cut off
+MAX_ANSWER_BYTES = 64 << 10  # of the receiver's answer read (only its status matters); the rest is dropped
 MAX_BACKOFF_S = 300.0
 IDLE_S = 1.0
 # Rounds start at most this often: each commit that wrote session events wakes the dispatcher,
@@ -156,9 +158,23 @@ class WebhookDispatcher:
         if tenant.webhook_secret:
             headers["X-Wopi-Proxy-Signature"] = sign(tenant.webhook_secret, stamp, body)
         try:
-            reply = await self._client.post(tenant.webhook_url, content=body, headers=headers)
+            async with asyncio.timeout(DELIVERY_S):
+                status = await self._send(tenant.webhook_url, body, headers)
+        except TimeoutError:
+            return f"no answer within {DELIVERY_S:g} s"
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
-        if 200 <= reply.status_code < 300:
+        if 200 <= status < 300:
             return ""
-        return f"HTTP {reply.status_code}"
+        return f"HTTP {status}"
+
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """The receiver's status. Its answer is the receiver's to choose (the tenant's server):
+        at most MAX_ANSWER_BYTES of it are read, so a huge or endless one cannot fill this process."""
+        async with self._client.stream("POST", url, content=body, headers=headers) as reply:
+            read = 0
+            async for chunk in reply.aiter_raw():
+                read += len(chunk)
+                if read >= MAX_ANSWER_BYTES:
+                    break
+            return reply.status_code
