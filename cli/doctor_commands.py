@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import re
 import sys
+from urllib.parse import unquote
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -153,7 +154,7 @@ def render_timeline(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-KEPT = "content kept at "  # the conflict-copy record's detail: "refused (<why>); content kept at <path>"
+KEPT = "content kept at "  # the conflict-copy record's detail: "refused (<why>); content kept at <path, %-encoded>"
 
 
 def save_refusal(event: Mapping[str, Any], reason: str, message: str) -> str:
@@ -193,7 +194,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], session: Mapping[str, Any] | No
                    "loaded it (Collabora then asks the user to overwrite or reload)")
     copies = [r for r in rows if r["operation"] == "PutFile" and KEPT in str(r.get("detail", ""))]
     if copies:
-        places = ", ".join(str(r["detail"]).rpartition(KEPT)[2] for r in copies[:3])
+        places = ", ".join(unquote(str(r["detail"]).rpartition(KEPT)[2]) for r in copies[:3])
         out.append(f"{_count(len(copies), 'refused save')} kept as conflict copies ({places}): nothing was lost; "
                    "merge by hand what the editor could not save")
     lock_ops = [r for r, reason, _ in refused if reason == "LOCK_CONFLICT" and r["operation"] != "PutFile"]

@@ -251,8 +251,14 @@ def lock_hash_of(lock_id: str) -> str:
 
 # What a detail value from a client keeps as it is: no space, "=", braces or control character, so
 # that a value cannot add a field of its own ("editors=ann version=9") or a placeholder.
-_DETAIL_SAFE = "@.,_-+:/"
+_DETAIL_SAFE = "@.,_-+:/()"
 SAVE_FLAGS = re.compile(r"[a-z_]+=(true|false)( [a-z_]+=(true|false))*")
+
+
+def detail_text(text: str) -> str:
+    """Free text with a client's words in it (a refusal's reason quoting a header): readable, but
+    "=", braces, "%" and control characters percent-encoded, so no word of it reads as a field."""
+    return "".join(quote(c, safe="") if c in "%={}" or not c.isprintable() else c for c in text)
 
 
 def detail_value(text: str) -> str:

@@ -276,7 +276,7 @@ async def _conflict(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, 
     doc.state = "closing" if doc.state == "closing" else "conflicted"
     doc.conflict_path = validation.printable(out.conflict_path, 1000)
     await common.record(db, doc, "bridge.conflict", now, outcome="conflict", size=out.size,
-                        detail=f"rev={out.app_rev} copy={doc.conflict_path}")
+                        detail=f"rev={out.app_rev} copy={audit.detail_value(doc.conflict_path)}")
 
 
 async def _retry(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, file: File,

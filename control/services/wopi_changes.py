@@ -379,7 +379,8 @@ async def record_conflict_copy(ctx: ServiceContext, caller: Caller, *, copy_path
         await _charge_conflict_copy(db, tenant_id=grant.file.tenant_id, size=size)
         await audit.record(db, time=ctx.clock(), actor=grant.actor, operation="PutFile", outcome="conflict",
                            tenant_id=grant.file.tenant_id, session_id=grant.session.id, file_id=grant.file.id,
-                           size=size, detail=f"refused ({reason[:300]}); content kept at {copy_path}",
+                           size=size, detail=f"refused ({audit.detail_text(reason[:300])}); content kept at "
+                                  f"{audit.detail_value(copy_path)}",
                            client_address=caller.client_address, correlation_id=caller.correlation_id,
                            status=status or 409, version_before=grant.file.version,
                            version_after=grant.file.version, lock_hash=audit.lock_hash_of(grant.lock_id),

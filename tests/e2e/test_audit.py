@@ -152,6 +152,32 @@ def test_a_file_name_cannot_add_fields_to_the_record(
     assert not any(x.startswith("version=") for x in record.detail.split(" ")), record.detail
 
 
+def test_an_editors_timestamp_cannot_add_fields_to_the_conflict_copy_record(
+        api: ControlApi, tenant: tuple[str, Path], http: httpx.Client) -> None:
+    f = open_file(api, *tenant, "stamp.docx", content=b"first")
+    answer = put(http, f, b"second", lock_id=None, **{"X-WOPI-CorrelationId": "corr-stamp",
+                                                      "X-COOL-WOPI-Timestamp": "x editors=mallory version=99 {version}"})
+    assert answer.status_code == 409, answer.text  # refused: kept as a conflict copy
+
+    [record] = [e for e in events(api, tenant_id=f.tenant_id, session_id=f.session_id)
+                if e.correlation_id == "corr-stamp" and e.outcome == "conflict"]
+    assert not any(x.startswith(("editors=", "version=")) for x in record.detail.split(" ")), record.detail
+    assert "{version}" not in record.detail, record.detail
+
+
+def test_a_file_name_cannot_add_fields_to_the_conflict_copy_record(
+        api: ControlApi, tenant: tuple[str, Path], http: httpx.Client) -> None:
+    f = open_file(api, *tenant, "a editors=mallory version=99.docx", content=b"first")
+    assert wopi(http, f, "LOCK", "corr-lock", **{"X-WOPI-Lock": LOCK}).status_code == 200
+    answer = put(http, f, b"second", lock_id="another-lock", **{"X-WOPI-CorrelationId": "corr-name"})
+    assert answer.status_code == 409, answer.text
+
+    [record] = [e for e in events(api, tenant_id=f.tenant_id, session_id=f.session_id)
+                if e.correlation_id == "corr-name" and e.outcome == "conflict"]
+    assert not any(x.startswith(("editors=", "version=")) for x in record.detail.split(" ")), record.detail
+    assert "content kept at a%20editors%3Dmallory%20version%3D99%20(conflict%20" in record.detail, record.detail
+
+
 def test_control_plane_changes_are_recorded(api: ControlApi, edited: OpenFile) -> None:
     found = events(api, tenant_id=edited.tenant_id)
 
