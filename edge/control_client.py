@@ -316,8 +316,11 @@ class ControlClient:
         its confirmation (the resolver would confirm it later, but without the editor's status)."""
         request = edge_pb.CommitWriteRequest(call=caller.call(operation), intent_id=intent_id,
                                              fingerprint=fingerprint)
-        # Idempotent (a repeated commit answers the confirmed version): asked again on another replica.
-        return await asyncio.shield(self._call(self._stub.CommitWrite, request, write=True, idempotent=True))
+        # A repeated commit answers the confirmed version, so it is asked again on another replica;
+        # not PutRelativeFile's, whose every commit mints a session for the new file (a repeat would
+        # leave the first one's token open and unheld).
+        repeatable = operation is not WopiOperation.PUT_RELATIVE_FILE
+        return await asyncio.shield(self._call(self._stub.CommitWrite, request, write=True, idempotent=repeatable))
 
     async def abandon_write(self, caller: WopiCaller, operation: WopiOperation, *, intent_id: str,
                             reason: str) -> None:

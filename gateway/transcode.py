@@ -125,13 +125,18 @@ def refuse_unknown_members(document: Any, descriptor: Descriptor, path: str = ""
         return
     if not isinstance(document, dict):
         raise TranscodeError(path, f"must be a JSON object, not {type(document).__name__}")
+    seen: set[str] = set()
     for key, value in document.items():
         field = find_field(descriptor, key)
         if field is None:
             member = key if len(key) <= _MAX_NAME_ECHO else f"{key[:_MAX_NAME_ECHO]}..."
             raise TranscodeError(f"{path}.{member}" if path else member,
                                  f"unknown field ({descriptor.name} has no field of this name)")
-        _check_field_value(value, field, f"{path}.{field.name}" if path else field.name)
+        where = f"{path}.{field.name}" if path else field.name
+        if field.name in seen:  # under its proto name and its JSON name ("tenant_id", "tenantId")
+            raise TranscodeError(where, "given more than once in one JSON object (under two names)")
+        seen.add(field.name)
+        _check_field_value(value, field, where)
 
 
 def _check_field_value(value: Any, field: FieldDescriptor, path: str) -> None:

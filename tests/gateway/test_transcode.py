@@ -108,6 +108,13 @@ def test_body_refuses_a_member_given_twice_in_one_object(body: bytes, field: str
     assert "more than once" in str(refused.value)
 
 
+@pytest.mark.parametrize("body", [b'{"tenant_id": "t-1", "tenantId": "t-2"}', b'{"tenantId": "t-1", "tenant_id": "t-2"}'])
+def test_body_refuses_a_field_given_under_both_of_its_names(body: bytes) -> None:
+    with pytest.raises(TranscodeError) as refused:
+        build("SessionService_CreateSession", body=body)
+    assert refused.value.field == "tenant_id"
+
+
 def test_message_given_as_a_string_is_refused_naming_it() -> None:
     with pytest.raises(TranscodeError) as refused:
         build("TenantService_UpdateTenant", body=b'{"tenant": {"settings": "none"}}')
