@@ -214,6 +214,8 @@ async def storage_holds(storage: FsspecStorage, intent: WriteIntent) -> bool:
         # Backends whose copies change the fingerprint: the bytes themselves decide.
         return stat.size == intent.size and await _sha256_of(storage, intent.target_path) == intent.sha256
     if intent.operation == "RenameFile":
+        if intent.source_path == intent.target_path:  # renamed to its own name: nothing to move
+            return await storage.exists(intent.target_path)
         return not await storage.exists(intent.source_path) and await storage.exists(intent.target_path)
     if intent.operation == "DeleteFile":
         return not await storage.exists(intent.source_path)

@@ -21,9 +21,10 @@ EDGE_DEADLINES = ("--control-write-timeout", "3", "--control-read-timeout", "3")
 def _change(http: httpx.Client, f: OpenFile, operation: str) -> httpx.Response:
     if operation == "put":
         return put(http, f, NEW, lock_id=LOCK_ID)
-    if operation == "rename":
+    if operation in ("rename", "rename-to-its-own-name"):
+        name = "renamed" if operation == "rename" else "doc"
         return http.post(f.url(), headers={"X-WOPI-Override": "RENAME_FILE", "X-WOPI-Lock": LOCK_ID,
-                                           "X-WOPI-RequestedName": "renamed"})
+                                           "X-WOPI-RequestedName": name})
     unlocked = http.post(f.url(), headers={"X-WOPI-Override": "UNLOCK", "X-WOPI-Lock": LOCK_ID})
     assert unlocked.status_code == 200, unlocked.text
     return http.post(f.url(), headers={"X-WOPI-Override": "DELETE"})
@@ -49,7 +50,17 @@ def _file_row(rig: Rig, f: OpenFile) -> tuple[str, int, bool]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("operation", ["put", "rename", "delete"])
+def _intent_states(rig: Rig, f: OpenFile) -> list[str]:
+    engine = rig.engine()
+    try:
+        with engine.connect() as conn:
+            return [str(state) for (state,) in conn.execute(sqlalchemy.text(
+                "SELECT state FROM write_intents WHERE file_id = :f"), {"f": f.file_id})]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("operation", ["put", "rename", "rename-to-its-own-name", "delete"])
 def test_a_change_storage_holds_is_answered_as_done_when_the_control_plane_dies_before_recording_it(
         tmp_path: Path, operation: str) -> None:
     rig = Rig(tmp_path)
@@ -75,6 +86,9 @@ def test_a_change_storage_holds_is_answered_as_done_when_the_control_plane_dies_
             assert reply.json() == {"Name": "renamed"}
             assert _file_row(rig, f)[0] == "renamed.docx"
             assert (folder / "renamed.docx").read_bytes() == OLD and not f.local_path.exists()
+        elif operation == "rename-to-its-own-name":
+            assert _file_row(rig, f)[0] == "doc.docx" and f.local_path.read_bytes() == OLD
+            assert _intent_states(rig, f) == ["confirmed"], "told 200, recorded as failed"
         else:
             assert _file_row(rig, f)[2] is True
             assert not f.local_path.exists()
