@@ -11,6 +11,7 @@ import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -310,7 +311,8 @@ def test_a_lost_lock_turns_the_save_into_a_conflict_copy_and_editing_goes_on(flo
     assert (flow.folder / "race.txt").read_bytes() == b"race\n"
     file_id = ann.session.session.file_id
     recorded = wait_until(lambda: [e for e in flow.audit(file_id) if e.operation == "bridge.conflict"
-                                   and copies[0].name in e.detail], "the copy's path recorded for the operator",
+                                   and f"copy={quote(copies[0].name, safe='()')}" in e.detail],
+                          "the copy's path recorded for the operator (percent-encoded, audit.detail_value)",
                           details=lambda: str([(e.operation, e.detail) for e in flow.audit(file_id)]))
     assert recorded
     assert ann.user.wait_for_custom_message(), "the pad is told"
