@@ -99,8 +99,12 @@ class PostgresServer:
         return PostgresCluster(host="127.0.0.1", port=self.port)
 
     def _options(self) -> str:
+        # synchronous_commit stays on: a test that crashes this server (stop("immediate")) must not
+        # lose commits the server acknowledged (with it off, the last ones vanish and the test sees
+        # a database that never held what the control plane was told). fsync may stay off: a
+        # process crash keeps what was written to the operating system.
         return (f"-k {self.base} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                "-c synchronous_commit=on -c full_page_writes=off -c max_connections=200")
 
     def _pg_ctl(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return self.runner.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *argv])
