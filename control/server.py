@@ -43,6 +43,7 @@ from control.db.engine import create_engine, create_read_engine, session_factory
 from control.db.models import Storage
 from control.db.schema import ensure_schema
 from control.secrets import bind_engine, check_key, load_secret_box
+from control.services.event_cursors import EventCursors
 from control.services import audit_retention, launch_codes, write_intents
 from control.files_at_rest import prepare_data_dir, prepare_sqlite_file
 from control.services.context import BridgeSettings, ServiceContext
@@ -144,7 +145,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                              idle_poll_interval_s=settings.bridge_idle_poll_interval_s,
                              unlock_grace_s=settings.bridge_unlock_grace_s, lease_s=settings.bridge_lease_s,
                              entry_ttl_s=settings.bridge_entry_ttl_s,
-                             key=box.derive("bridge document ids")))
+                             key=box.derive("bridge document ids")),
+                         event_cursors=EventCursors(box.derive("event cursors")))
     # The WOPI grants (with their audit records, group-committed), lock changes and PutFile's
     # BeginWrite/CommitWrite: one call each on the writer thread (control.db.writer).
     decisions = DecisionWriter(settings.effective_database_url, on_commit=ctx.events.notify)

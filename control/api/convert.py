@@ -81,9 +81,9 @@ def api_key(row: ApiKey) -> key_pb.ApiKey:
     return message
 
 
-def session_event(row: SessionEvent) -> session_pb.SessionEvent:
+def session_event(row: SessionEvent, cursor: str) -> session_pb.SessionEvent:
     return session_pb.SessionEvent(
-        cursor=str(row.id), type=EVENT_TYPES[row.type], time=timestamp(row.time), tenant_id=row.tenant_id,
+        cursor=cursor, type=EVENT_TYPES[row.type], time=timestamp(row.time), tenant_id=row.tenant_id,
         session_id=row.session_id, file_id=row.file_id, user_id=row.user_id, version=row.version,
         account=row.account, origin=events.origin(row),
     )

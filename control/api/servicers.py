@@ -220,6 +220,7 @@ class SessionServicer(session_grpc.SessionServiceServicer):
             # and gives back its tenant's stream slot (control.services.tenant_limits).
             async with aclosing(stream):
                 async for row in stream:
-                    yield convert.session_event(row)
+                    assert row.id is not None
+                    yield convert.session_event(row, self._ctx.event_cursors.encode(row.id))
         except WopiProxyError as error:
             await context.abort_with_status(rpc_status.to_status(to_status(error)))

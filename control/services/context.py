@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 if TYPE_CHECKING:
     from control.db.writer import DecisionWriter
     from control.services.invalid_tokens import InvalidTokenTally
+from control.services.event_cursors import EventCursors
 from control.services.storage_policy import StoragePolicy
 from control.services.tenant_limits import (
     TenantLimits,
@@ -147,6 +148,9 @@ class ServiceContext:
     audit_verifications: TenantSlots = field(default_factory=audit_verification_slots)
     # One audit chain walked at a time in this process, whoever asked (control.services.audit_queries).
     audit_walks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    # Event ids shown as opaque cursors (control.services.event_cursors); every replica's key is
+    # derived from the shared secret key (control.server), a random one otherwise (unit tests).
+    event_cursors: EventCursors = field(default_factory=EventCursors)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

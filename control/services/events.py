@@ -55,12 +55,8 @@ async def _last_id(db: AsyncSession, tenant_id: str) -> int:
     return (await db.exec(query)).one() or 0
 
 
-def _parse_cursor(cursor: str) -> int | None:
-    if cursor == "":
-        return None
-    if not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidArgument("cursor", "not a cursor returned by this API")
-    return int(cursor)
+def _parse_cursor(ctx: ServiceContext, cursor: str) -> int | None:
+    return None if cursor == "" else ctx.event_cursors.decode(cursor)
 
 
 async def _still_allowed(db: AsyncSession, principal: Principal, tenant_id: str, incarnation: str) -> None:
@@ -83,7 +79,7 @@ async def watch(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
     if not tenant_id:
         raise InvalidArgument("tenant_id", "admin keys must name the tenant to watch")
     require_tenant_visible(principal, tenant_id)
-    position = _parse_cursor(cursor)
+    position = _parse_cursor(ctx, cursor)
     with _slot(ctx, principal, tenant_id):
         async with ctx.read() as db:  # SQLite: reader connections, never the write lock
             tenant = await stores.get_tenant(db, tenant_id=tenant_id)

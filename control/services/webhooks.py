@@ -56,9 +56,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def payload(row: SessionEvent) -> dict[str, Any]:
+def payload(row: SessionEvent, cursor: str) -> dict[str, Any]:
     return {
-        "cursor": str(row.id), "type": row.type, "time_ms": row.time, "tenant_id": row.tenant_id,
+        "cursor": cursor, "type": row.type, "time_ms": row.time, "tenant_id": row.tenant_id,
         "session_id": row.session_id, "file_id": row.file_id, "user_id": row.user_id, "version": row.version,
         "account": row.account, "origin": events.origin(row),
     }
@@ -151,10 +151,12 @@ class WebhookDispatcher:
 
     async def _post(self, tenant: Tenant, row: SessionEvent) -> str:
         """Returns "" on success, else why it failed."""
-        body = json.dumps(payload(row), separators=(",", ":")).encode()
+        assert row.id is not None
+        cursor = self._ctx.event_cursors.encode(row.id)  # opaque: see control.services.event_cursors
+        body = json.dumps(payload(row, cursor), separators=(",", ":")).encode()
         stamp = int(time.time())
         headers = {"Content-Type": "application/json", "X-Wopi-Proxy-Event": row.type,
-                   "X-Wopi-Proxy-Event-Id": str(row.id), "X-Wopi-Proxy-Delivery": str(row.id)}
+                   "X-Wopi-Proxy-Event-Id": cursor, "X-Wopi-Proxy-Delivery": cursor}
         if tenant.webhook_secret:
             headers["X-Wopi-Proxy-Signature"] = sign(tenant.webhook_secret, stamp, body)
         try:

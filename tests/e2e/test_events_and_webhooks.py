@@ -332,6 +332,38 @@ def test_a_cursor_this_server_did_not_issue_is_invalid_argument(api: ControlApi,
     assert violated_fields(error) == ["cursor"]
 
 
+def test_a_cursor_with_one_character_changed_is_invalid_argument(api: ControlApi, tenant) -> None:
+    with EventStream(api, tenant_id=tenant[0], cursor="0") as stream:
+        open_file(api, *tenant, "a.docx")
+        cursor = stream.next().cursor
+    changed = cursor[:5] + ("B" if cursor[5] == "A" else "A") + cursor[6:]
+    error = watch_error(api, tenant_id=tenant[0], cursor=changed)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(error) == ["cursor"]
+
+
+def test_a_tenants_cursors_do_not_count_other_tenants_events(server: WopiProxyProcess, api: ControlApi,
+                                                              tenant, tmp_path: Path) -> None:
+    """Attack: the gap between two of a tenant's cursors, were they the deployment-wide event ids,
+    would count every other tenant's events in between (their volume and timing). Cursors are
+    opaque: not numbers, nothing to subtract; resuming from one still works."""
+    other = new_tenant(api, tmp_path / "other")
+    mine = ControlApi(server.grpc_address, tenant_key(api, tenant[0]))
+    try:
+        with EventStream(mine, cursor="0") as stream:
+            open_file(api, *tenant, "one.docx")
+            first = stream.next()
+            for i in range(7):
+                open_file(api, *other, f"theirs-{i}.docx")
+            open_file(api, *tenant, "two.docx")
+            second = stream.next()
+        assert not first.cursor.isdigit() and not second.cursor.isdigit(), (first.cursor, second.cursor)
+        with EventStream(mine, cursor=first.cursor) as resumed:
+            assert resumed.next().session_id == second.session_id
+    finally:
+        mine.close()
+
+
 def test_events_carry_the_sessions_account_and_origin(api: ControlApi, tenant) -> None:
     (tenant[1] / "a.docx").write_bytes(b"x")
     with EventStream(api, tenant_id=tenant[0], cursor="0") as stream:
@@ -381,6 +413,21 @@ def test_webhook_posts_a_signed_json_event(api: ControlApi, webhook_tenant, rece
         "user_id": "u1"}
     assert delivery.event["cursor"]
     assert abs(verify_signature("s3cret", delivery) - time.time()) < 300
+
+
+def test_a_webhooks_event_id_is_the_events_opaque_cursor(api: ControlApi, webhook_tenant,
+                                                         receiver: Receiver) -> None:
+    """The idempotency key is the cursor a stream shows for the same event, and like it tells the
+    receiver nothing of other tenants' events (no deployment-wide number)."""
+    set_webhook(api, webhook_tenant[0], receiver.url)
+    f = open_file(api, *webhook_tenant, "a.docx")
+    with EventStream(api, tenant_id=webhook_tenant[0], cursor="0") as stream:
+        streamed = stream.next()
+        while streamed.session_id != f.session_id:
+            streamed = stream.next()
+    delivery = receiver.wait_for(1)[0]
+    assert delivery.headers["X-Wopi-Proxy-Event-Id"] == delivery.event["cursor"] == streamed.cursor
+    assert not streamed.cursor.isdigit()
 
 
 def test_webhook_signature_does_not_verify_with_another_secret(

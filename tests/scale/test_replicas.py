@@ -21,7 +21,7 @@ from wopiproxy.control.v1 import audit_service_pb2_grpc as audit_grpc
 from wopiproxy.control.v1 import key_service_pb2 as key_pb
 from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
 
-from tests.e2e.test_events_and_webhooks import Receiver, set_webhook
+from tests.e2e.test_events_and_webhooks import EventStream, Receiver, set_webhook
 from tests.e2e.test_lock_race import _race
 from tests.scale.cluster import Cluster, holder_pid
 from tests.scale.conftest import LEASE_TTL_S
@@ -193,6 +193,17 @@ def test_webhooks_are_delivered_once_per_event_while_both_replicas_run(
     ids = [d.headers.get("X-Wopi-Proxy-Event-Id") for d in receiver.deliveries]
     assert all(ids) and len(set(ids)) == len(ids), ids
     assert all(d.headers["X-Wopi-Proxy-Event-Id"] == d.event["cursor"] for d in receiver.deliveries)
+
+
+def test_a_cursor_one_replica_issued_resumes_a_stream_on_the_other(cluster: Cluster, tmp_path: Path) -> None:
+    """Cursors are opaque (encrypted ids): every replica derives the same key from the shared secret."""
+    tenant_id, folder = new_tenant(cluster.api(0), tmp_path / "storage")
+    with EventStream(cluster.api(0), tenant_id=tenant_id, cursor="0") as first:
+        one = open_file(cluster.api(0), tenant_id, folder, "one.docx")
+        cursor = first.next().cursor
+    two = open_file(cluster.api(1), tenant_id, folder, "two.docx")
+    with EventStream(cluster.api(1), tenant_id=tenant_id, cursor=cursor) as resumed:
+        assert resumed.next().session_id == two.session_id != one.session_id
 
 
 class ReadLoad:
