@@ -9,6 +9,9 @@ so an event is normally POSTed once. A replica that dies between a POST and reco
 event to be sent again by the next lease holder: every POST carries the event's id in
 X-Wopi-Proxy-Event-Id (the idempotency key; also the payload's "cursor"), so receivers de-duplicate.
 
+A disabled tenant's deliveries are held (its events are kept) and resume, in order, when it is
+enabled again: an operator who disables a tenant stops everything sent on its behalf.
+
 Signature: header X-Wopi-Proxy-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
 """
 
@@ -73,9 +76,11 @@ async def start_from_now(db: Any, tenant_id: str) -> None:
     db.add(state)
 
 
-async def _same_tenant(db: Any, tenant: Tenant) -> bool:
+async def _same_tenant(db: Any, tenant: Tenant, *, enabled: bool = False) -> bool:
+    """Not deleted (or deleted and created again) since `tenant` was read; with `enabled`, not disabled either."""
     current = await db.get(Tenant, tenant.id, populate_existing=True)
-    return current is not None and current.incarnation == tenant.incarnation
+    return (current is not None and current.incarnation == tenant.incarnation
+            and (current.enabled or not enabled))
 
 
 class WebhookDispatcher:
@@ -104,7 +109,8 @@ class WebhookDispatcher:
     async def deliver_due(self) -> None:
         """Each tenant's delivery runs on its own: a slow receiver only delays its own tenant."""
         async with self._ctx.read() as db:  # SQLite: a reader connection, not the write lock
-            tenants = (await db.exec(select(Tenant).where(Tenant.webhook_url != ""))).all()
+            tenants = (await db.exec(select(Tenant).where(Tenant.webhook_url != "",
+                                                          col(Tenant.enabled).is_(True)))).all()
         for tenant in tenants:
             task = self._running.get(tenant.id)
             if task is None or task.done():
@@ -119,8 +125,8 @@ class WebhookDispatcher:
     async def _deliver_tenant(self, tenant: Tenant) -> None:
         now = self._ctx.clock()
         async with self._ctx.read() as db:
-            if not await _same_tenant(db, tenant):
-                return  # deleted (or deleted and created again) since the round began
+            if not await _same_tenant(db, tenant, enabled=True):
+                return  # deleted (or deleted and created again) or disabled since the round began
             state = await db.get(WebhookState, tenant.id)
             if state is None or state.next_attempt_time > now:
                 return

@@ -430,6 +430,38 @@ def test_a_webhooks_event_id_is_the_events_opaque_cursor(api: ControlApi, webhoo
     assert not streamed.cursor.isdigit()
 
 
+def _set_enabled(api: ControlApi, tenant_id: str, enabled: bool) -> None:
+    api.call(api.tenants.UpdateTenant, tenant_pb.UpdateTenantRequest(
+        tenant=tenant_pb.Tenant(id=tenant_id, enabled=enabled),
+        update_mask=field_mask_pb2.FieldMask(paths=["enabled"])))
+
+
+def test_a_disabled_tenants_webhooks_are_held_and_resume_in_order_when_it_is_enabled(
+        api: ControlApi, webhook_tenant, receiver: Receiver, tmp_path: Path) -> None:
+    """An operator who disables a tenant stops what is sent on its behalf; nothing is lost."""
+    other = new_tenant(api, tmp_path / "other")
+    set_webhook(api, webhook_tenant[0], receiver.url)
+    set_webhook(api, other[0], receiver.url)
+    try:
+        f = open_file(api, *webhook_tenant, "a.docx")
+        receiver.wait_for(1)
+        _set_enabled(api, webhook_tenant[0], False)
+        close(api, f)  # the operator closes the disabled tenant's session: an event to hold
+        # Two later delivery rounds reach the other tenant (rounds are at least 0.25 s apart).
+        for i in range(2):
+            open_file(api, *other, f"theirs-{i}.docx")
+            receiver.wait_for(2 + i)
+        held = [(d.event["tenant_id"], d.event["type"]) for d in receiver.deliveries]
+        assert (webhook_tenant[0], "closed") not in held, held
+        _set_enabled(api, webhook_tenant[0], True)
+        receiver.wait_for(4)
+        mine = [(d.event["type"], d.event["session_id"]) for d in receiver.deliveries
+                if d.event["tenant_id"] == webhook_tenant[0]]
+        assert mine == [("opened", f.session_id), ("closed", f.session_id)]
+    finally:
+        set_webhook(api, other[0], "")
+
+
 def test_webhook_signature_does_not_verify_with_another_secret(
     api: ControlApi, webhook_tenant, receiver: Receiver
 ) -> None:
