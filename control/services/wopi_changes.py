@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlalchemy import or_, update
 
 from control.db import stores
-from control.db.models import File, Session, Tenant, WriteIntent
+from control.db.models import ApiKey, File, Session, Tenant, WriteIntent
 from control.services import (access_tokens, audit, events, file_identity, launch_codes, locks, wopi_access,
                               write_intents)
 from control.services.context import ServiceContext
@@ -293,6 +293,8 @@ async def _commit(ctx: ServiceContext, caller: Caller, *, intent_id: str, finger
         if intent is None:
             raise WriteIntentNotFound(intent_id[:40])
         session = await _session_of(db, caller, intent)
+        if intent.operation == WopiOperation.PUT_RELATIVE_FILE.value:
+            session = await _hold_to_mint(db, session)
         file = await stores.get_file_for_update(db, file_id=intent.file_id, tenant_id=session.tenant_id)
         storage = (await stores.get_storage(db, tenant_id=session.tenant_id, name=session.storage_name)
                    if file else None)
@@ -325,6 +327,19 @@ async def _session_of(db: AsyncSession, caller: Caller, intent: WriteIntent) -> 
     if session is None or session.id != intent.session_id:
         raise AccessTokenInvalid("the access token did not begin this write")
     return session
+
+
+async def _hold_to_mint(db: AsyncSession, session: Session) -> Session:
+    """PutRelativeFile mints a session from the writer's (_open_relative): its key, then the session
+    itself, are share-locked (PostgreSQL) before anything else, in the order RevokeApiKey and
+    CloseSession lock them. A close (or a revocation with close_sessions) not yet committed is
+    waited for and then seen; one that starts later waits for this commit and finds the new session
+    among the key's. Read unlocked, a close committing meanwhile went unseen and a token was minted
+    from a session closed by then."""
+    if session.created_by_key:
+        await db.get(ApiKey, session.created_by_key, with_for_update={"read": True})
+    held = await db.get(Session, session.id, with_for_update={"read": True}, populate_existing=True)
+    return held or session
 
 
 async def _open_relative(ctx: ServiceContext, db: AsyncSession, source: Session, target: File,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import asyncio
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.services import sessions, wopi_changes
@@ -250,3 +251,35 @@ async def test_a_save_committed_after_its_session_closed_is_kept(
 
     assert committed.version == 2
     assert (await file_row(ctx, opened.session.row.file_id)).version == 2
+
+
+async def _waits_on_a_lock(engine: AsyncEngine) -> bool:
+    async with engine.connect() as probe:
+        waiting = await probe.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+        return bool(waiting.scalar())
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_save_as_committing_while_its_session_is_being_closed_mints_no_token(
+    ctx: ServiceContext, engine: AsyncEngine, open_session: OpenSession
+) -> None:
+    """A CloseSession (or a RevokeApiKey with close_sessions) not yet committed when PutRelativeFile's
+    commit reads its session: the commit waits for it and sees the session closed, rather than
+    minting a token from a session that is, by the time it commits, closed."""
+    source = await open_session(path="folder/sheet.xlsx")
+    request = wopi_changes.WriteRequest(operation=WopiOperation.PUT_RELATIVE_FILE,
+                                        staged=wopi_changes.Staged(size=5), target_path="folder/copy.xlsx")
+    begun = await wopi_changes.begin(ctx, caller(source), request)
+    async with engine.connect() as closer:
+        await closer.execute(text("UPDATE sessions SET close_time = :now WHERE id = :id"),
+                             {"now": START_MS, "id": source.session.row.id})
+        commit = asyncio.create_task(wopi_changes.commit(ctx, caller(source), intent_id=begun.intent_id))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not commit.done() and not await _waits_on_a_lock(engine) and loop.time() < deadline:
+            await asyncio.sleep(0.01)  # polling: the commit either waits on the session or has finished
+        await closer.commit()
+    committed = await asyncio.wait_for(commit, 30)
+
+    assert committed.access_token == "" and committed.wopi_src == ""
+    assert (await file_row(ctx, begun.file_id)).path == "folder/copy.xlsx"  # the new file is kept
