@@ -15,7 +15,9 @@ from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db.models import ApiKey, BridgeEntry, File, FileVersion, LaunchCode, Session, Storage, Tenant, UserInfo
+from control.db.models import (
+    ApiKey, BridgeEntry, File, FileVersion, LaunchCode, Session, Storage, Tenant, UserInfo, WriteIntent,
+)
 
 # -- API keys -------------------------------------------------------------------------------
 
@@ -42,6 +44,37 @@ async def api_key_with_tenant(db: AsyncSession, *, key_hash: str) -> tuple[ApiKe
 
 async def get_tenant(db: AsyncSession, *, tenant_id: str) -> Tenant | None:
     return await db.get(Tenant, tenant_id)
+
+
+# A tenant's (or a storage's) records are deleted in one transaction that first locks its row FOR
+# UPDATE and then the rows work in flight holds (lock_records_of). A transaction that adds records
+# of a tenant or storage holds that row (hold_tenant, hold_storage: FOR KEY SHARE, which updates of
+# its settings do not wait for): it either commits first, and its rows are deleted with the rest,
+# or waits and then finds the row gone. Without this, rows added meanwhile outlived the deletion
+# and a tenant created later under the same id inherited them (PostgreSQL; SQLite's write
+# transactions are exclusive).
+
+
+async def hold_tenant(db: AsyncSession, *, tenant_id: str) -> Tenant | None:
+    query = (select(Tenant).where(Tenant.id == tenant_id).with_for_update(read=True, key_share=True)
+             .execution_options(populate_existing=True))
+    return (await db.exec(query)).first()
+
+
+async def hold_storage(db: AsyncSession, *, storage_id: int | None) -> Storage | None:
+    query = (select(Storage).where(Storage.id == storage_id).with_for_update(read=True, key_share=True)
+             .execution_options(populate_existing=True))
+    return (await db.exec(query)).first()
+
+
+async def lock_records_of(db: AsyncSession, *, tenant_id: str | None = None, storage_id: int | None = None) -> None:
+    """Before deleting a tenant's or a storage's records (its own row already locked): waits for the
+    work in flight on them, in the order that work locks rows (a write's intent, then its file; a
+    session after its file), so that what it adds is committed and seen by the deletes that follow."""
+    files = select(col(File.id)).where(File.tenant_id == tenant_id if tenant_id else File.storage_id == storage_id)
+    for model, scope in ((WriteIntent, col(WriteIntent.file_id).in_(files)), (File, col(File.id).in_(files)),
+                         (Session, col(Session.file_id).in_(files))):
+        await db.exec(select(col(model.id)).where(scope).order_by(col(model.id)).with_for_update())  # type: ignore[call-overload]
 
 
 async def list_tenants(db: AsyncSession, *, after: str | None, limit: int) -> Sequence[Tenant]:

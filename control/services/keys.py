@@ -174,7 +174,7 @@ async def create_key(ctx: ServiceContext, principal: Principal, *, tenant_id: st
     secret = new_key_secret()
     now = ctx.clock()
     async with ctx.transaction() as db:
-        if tenant_id and await stores.get_tenant(db, tenant_id=tenant_id) is None:
+        if tenant_id and await stores.hold_tenant(db, tenant_id=tenant_id) is None:  # not deleted meanwhile
             raise TenantNotFound(tenant_id)
         row = ApiKey(id="key_" + secrets.token_hex(8), key_hash=hash_secret(secret),
                      role=role, tenant_id=tenant_id or None,

@@ -181,6 +181,15 @@ async def create_session(
     launch_code, choice = "", None
     async with ctx.transaction() as db:
         await _require_key_live(db, principal)
+        # Read again, held: a tenant or storage deleted (or the tenant disabled) since the check above
+        # gets no session (stores.hold_tenant).
+        held = await stores.hold_tenant(db, tenant_id=tenant_id)
+        if held is None or held.incarnation != tenant.incarnation:
+            raise TenantNotFound(tenant_id)
+        if not held.enabled:
+            raise TenantDisabled(tenant_id)
+        if await stores.hold_storage(db, storage_id=storage.id) is None:
+            raise StorageNotFound(tenant_id, storage_name)
         file = await file_identity.file_identity(db, tenant_id=tenant_id, storage=storage, path=path, now=now)
         if editors is not None:
             choice = await choose_editor(db, editors, tenant=tenant, name=editor, path=path,

@@ -234,13 +234,18 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
                          force: bool) -> None:
     """Removes the storage's records (files, kept-version records, sessions, launch codes);
     never a byte in storage. Audit events and session events stay, as the trail must."""
+    from control.services import write_intents  # it opens storages (open_storage): not at the top
+
     require_tenant_visible(principal, tenant_id)
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name) if validation.is_storage_name(name) else None
+        if row is not None:  # locked, then work in flight on its records first (see stores.hold_storage)
+            row = await db.get(Storage, row.id, with_for_update=True, populate_existing=True)
         if row is None:
             raise StorageNotFound(tenant_id, validation.printable(name, 63))
         _check_may_change(principal, row)
+        await stores.lock_records_of(db, storage_id=row.id)
         file_ids = select(col(File.id)).where(col(File.storage_id) == row.id)
         session_ids = select(col(Session.id)).where(col(Session.file_id).in_(file_ids))
         open_sessions = (await db.execute(select(col(Session.id)).where(
@@ -253,6 +258,8 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
         await bridge_store.delete_file_rows(db, file_ids=file_ids)
         await db.execute(delete(Session).where(col(Session.file_id).in_(file_ids)))
         await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
+        await write_intents.retire_with_files(db, file_ids=file_ids, now=now,
+                                              reason=f"its storage {name} was deleted")
         await db.execute(delete(File).where(col(File.storage_id) == row.id))
         await db.execute(delete(Storage).where(col(Storage.id) == row.id))
         await audit.record(db, time=now, actor=principal.actor, operation="DeleteStorage", outcome="ok",

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from control.db import bridge_store, pages, replica_store, stores
 from control.db.models import (
-    ApiKey, Editor, File, FileVersion, LaunchCode, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState,
+    ApiKey, Editor, File, FileVersion, LaunchCode, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState, WriteIntent,
 )
-from control.services import audit, validation, webhooks
+from control.services import audit, tenant_limits, validation, webhooks
 from control.services.access import require_admin
 from control.services.context import Principal, ServiceContext
 from control.services.keys import AUTH_COUNTER
@@ -182,9 +182,10 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     require_admin(principal)
     now = ctx.clock()
     async with ctx.transaction() as db:
-        tenant = await stores.get_tenant(db, tenant_id=tenant_id)
+        tenant = await tenant_limits.lock_tenant(db, tenant_id=tenant_id)
         if tenant is None:
             raise TenantNotFound(tenant_id)
+        await stores.lock_records_of(db, tenant_id=tenant_id)  # work in flight first (see stores.hold_tenant)
         open_sessions = (await db.execute(select(col(Session.id)).where(
             col(Session.tenant_id) == tenant_id, col(Session.close_time).is_(None),
             col(Session.expire_time) > now, col(Session.internal).is_(False)))).all()
@@ -196,7 +197,7 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
         await bridge_store.delete_tenant_rows(db, tenant_id=tenant_id)
         file_ids = select(col(File.id)).where(col(File.tenant_id) == tenant_id)
         await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
-        for model in (Session, SessionEvent, UserInfo, WebhookState, ApiKey, Editor):
+        for model in (Session, SessionEvent, UserInfo, WebhookState, ApiKey, Editor, WriteIntent):
             await db.execute(delete(model).where(col(model.tenant_id) == tenant_id))
         await db.execute(delete(File).where(col(File.tenant_id) == tenant_id))
         await db.execute(delete(Storage).where(col(Storage.tenant_id) == tenant_id))

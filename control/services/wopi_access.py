@@ -223,7 +223,8 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
                 token_hash=token_hash), prefetch_grant="" if operation.changes_lock else token_hash)
     async with audited(ctx, caller, operation.value), ctx.transaction() as db:
         is_lock_operation = operation.changes_lock
-        grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation,
+        # PutUserInfo holds the file row too: a DeleteTenant waits for it (stores.lock_records_of).
+        grant = await resolve(db, ctx, caller, operation, for_update=is_lock_operation or operation == "PutUserInfo",
                               settle_pending=settle_pending)
         now = ctx.clock()
         if editors is not None and proof is not None:

@@ -29,6 +29,10 @@ the periodic sweep (control.server, --intent-sweep-interval):
   of replacing a save confirmed after the abandonment.
 - otherwise the writer may still be working: the intent stays pending (readers see the last
   confirmed state meanwhile).
+- its file row is gone (DeleteStorage or DeleteTenant with force removed the records while the
+  write was on its way): nothing can confirm it any more; it is abandoned (no audit record: the
+  deletion's record says what went), and those deletions abandon their files' pending intents
+  themselves (retire_with_files), so no intent stays pending for ever.
 
   step reached when the crash happens   storage holds          database says after resolution
   before Begin commits                  old bytes (+ temp)     old version, nothing pending
@@ -49,7 +53,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import col, delete, select
+from sqlalchemy import tuple_
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
@@ -241,7 +246,7 @@ async def settle(ctx: ServiceContext, intent_id: str, *, force: bool = False, re
             return intent.state if intent else ABANDONED
         found = await stores.file_with_storage(db, file_id=intent.file_id, tenant_id=intent.tenant_id)
     if found is None:
-        return PENDING
+        return await _retire_orphan(ctx, intent_id)
     file, storage_row = found
     storage = open_storage(ctx, storage_row)
     try:
@@ -300,21 +305,50 @@ async def _settle_locked(ctx: ServiceContext, intent: WriteIntent, storage_row: 
     return state, expired
 
 
+async def retire_with_files(db: AsyncSession, *, file_ids: Any, now: int, reason: str) -> None:
+    """The pending intents of files whose records the caller deletes (`file_ids`: a subquery) are
+    abandoned in its transaction: no writer can confirm them once their file rows are gone."""
+    await db.exec(update(WriteIntent).where(  # type: ignore[call-overload]
+        col(WriteIntent.state) == PENDING, col(WriteIntent.file_id).in_(file_ids)
+    ).values(state=ABANDONED, resolve_time=now, resolution=reason[:200]))
+
+
+async def _retire_orphan(ctx: ServiceContext, intent_id: str) -> str:
+    """An intent whose file row is gone (see the module docstring): abandoned, if still pending."""
+    async with ctx.transaction() as db:
+        intent = await db.get(WriteIntent, intent_id, with_for_update=True, populate_existing=True)
+        if intent is None:
+            return ABANDONED
+        if intent.state == PENDING and await db.get(File, intent.file_id) is None:
+            intent.state, intent.resolve_time = ABANDONED, ctx.clock()
+            intent.resolution = "its file's records were deleted"
+            db.add(intent)
+            log.info("write intent %s (%s of file %s) abandoned: its file's records were deleted", intent_id,
+                     intent.operation, intent.file_id)
+        return intent.state
+
+
 async def sweep(ctx: ServiceContext) -> int:
     """Settles every pending intent past its expiry (and forgets resolved ones past their
-    retention: the audit trail keeps what happened); returns how many were resolved."""
+    retention: the audit trail keeps what happened); returns how many were resolved. Pages
+    through them all: intents that stay pending (storage unreachable) never hide the ones after."""
     now = ctx.clock()
     async with ctx.transaction() as db:
         old = (delete(WriteIntent).where(col(WriteIntent.state) != PENDING,
                                          col(WriteIntent.resolve_time) < now - RESOLVED_RETENTION_MS))
         await db.exec(old)  # type: ignore[call-overload]
-    async with ctx.sessions() as db:
-        query = (select(WriteIntent.id).where(WriteIntent.state == PENDING, col(WriteIntent.expire_time) <= now)
-                 .order_by(col(WriteIntent.expire_time)).limit(SWEEP_BATCH))
-        ids = list((await db.exec(query)).all())
-    resolved = 0
-    for intent_id in ids:
-        if await settle(ctx, intent_id) != PENDING:
-            resolved += 1
-    return resolved
+    resolved, after = 0, (-1, "")
+    while True:
+        async with ctx.sessions() as db:
+            query = (select(WriteIntent.expire_time, WriteIntent.id)
+                     .where(WriteIntent.state == PENDING, col(WriteIntent.expire_time) <= now,
+                            tuple_(col(WriteIntent.expire_time), col(WriteIntent.id)) > tuple_(*after))
+                     .order_by(col(WriteIntent.expire_time), col(WriteIntent.id)).limit(SWEEP_BATCH))
+            batch = list((await db.exec(query)).all())
+        for expire_time, intent_id in batch:
+            if await settle(ctx, intent_id) != PENDING:
+                resolved += 1
+            after = (expire_time, intent_id)
+        if len(batch) < SWEEP_BATCH:
+            return resolved
 
