@@ -16,7 +16,7 @@ def lock_header(name: str = "X-WOPI-Lock", *, required: bool = True) -> str:
         return ""
     if len(value) > MAX_LOCK_ID_LENGTH:
         raise InvalidArgument(name, f"longer than {MAX_LOCK_ID_LENGTH} characters")
-    if not value.isascii() or any(ord(c) < 32 for c in value):
+    if any(not 32 <= ord(c) < 127 for c in value):  # DEL too: it is echoed in X-WOPI-Lock, a header value
         raise InvalidArgument(name, "must be printable ASCII")
     return value
 

@@ -61,6 +61,9 @@ async def _remember_granted_token(response: Response) -> Response:
     # Every 2xx of these routes follows a grant of the control plane (each handler authorizes first).
     if 200 <= response.status_code < 300:
         runtime().flood.granted(request_token_digest())
+    # No cache between editor and edge keeps a reply: they carry file bytes, user names, UserInfo
+    # and, from PutRelativeFile, a new access token.
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

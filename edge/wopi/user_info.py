@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from quart import Response, request
 
 from edge.control_client import WopiCaller
 from edge.runtime import runtime
-from shared.errors import InvalidArgument, PayloadTooLarge
+from edge.streaming import read_bounded
+from shared.errors import InvalidArgument, UploadStalled
 from shared.wopi_operation import WopiOperation
 
 MAX_USER_INFO_BYTES = 1024
+# A few KiB need no more than this, whoever sends them: the body is read before the token is
+# checked (one call both authorizes and stores it), so a made-up token must not hold the connection.
+BODY_DEADLINE_S = 15.0
 
 
 async def put_user_info(caller: WopiCaller) -> Response:
-    if (request.content_length or 0) > MAX_USER_INFO_BYTES * 4:
-        raise PayloadTooLarge(MAX_USER_INFO_BYTES)
-    body = b""
-    async for chunk in request.body:
-        body += chunk
-        if len(body) > MAX_USER_INFO_BYTES * 4:
-            raise PayloadTooLarge(MAX_USER_INFO_BYTES)
+    deadline = min(BODY_DEADLINE_S, runtime().settings.upload_idle_timeout_s)
+    try:
+        async with asyncio.timeout(deadline):
+            body = await read_bounded(request.body, content_length=request.content_length,
+                                      limit=MAX_USER_INFO_BYTES * 4, idle_timeout_s=deadline)
+    except TimeoutError:
+        raise UploadStalled(deadline) from None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
