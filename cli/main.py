@@ -250,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="most grants one tenant has out beyond the busiest other tenant while others are "
                             "active too, so that one tenant's flood does not queue the others' requests (env "
                             "WOPI_PROXY_GRANT_SLOTS_LEAD, default 2)")
+    flood.add_argument("--body-idle-timeout", type=float, metavar="SECONDS",
+                       default=_env_float("WOPI_PROXY_BODY_IDLE_TIMEOUT", 120.0),
+                       help="an upload whose client sends nothing this long is abandoned (408), and a reply "
+                            "whose client reads nothing this long is given up and its connection closed (env "
+                            "WOPI_PROXY_BODY_IDLE_TIMEOUT, default 120)")
     # Bodies received at once, each up to ~1.5 MiB of the edge's memory (edge/upload_slots.py; serve and edge).
     flood.add_argument("--max-uploads-per-token", type=int, metavar="N",
                        default=_env_int("WOPI_PROXY_MAX_UPLOADS_PER_TOKEN", 4),
@@ -264,6 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env_int("WOPI_PROXY_MAX_UPLOADS", 256),
                        help="most PutFile/PutRelativeFile bodies an edge process receives at once; past it 503 "
                             "with Retry-After (env WOPI_PROXY_MAX_UPLOADS, default 256; 0: no cap)")
+    # Replies with file bytes sent at once, each up to ~2.4 MiB until its client has read it (edge/upload_slots.py).
+    flood.add_argument("--max-downloads-per-token", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_MAX_DOWNLOADS_PER_TOKEN", 32),
+                       help="most GetFile replies one access token may have on their way at once; past it 429 "
+                            "with Retry-After (env WOPI_PROXY_MAX_DOWNLOADS_PER_TOKEN, default 32; 0: no cap)")
+    flood.add_argument("--max-downloads-per-tenant", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_MAX_DOWNLOADS_PER_TENANT", -1),
+                       help="most GetFile replies one tenant may have on their way from an edge process at once, "
+                            "whatever its tokens; past it 429 with Retry-After (env "
+                            "WOPI_PROXY_MAX_DOWNLOADS_PER_TENANT, default half of --max-downloads; 0: no cap)")
+    flood.add_argument("--max-downloads", type=int, metavar="N",
+                       default=_env_int("WOPI_PROXY_MAX_DOWNLOADS", 256),
+                       help="most GetFile replies an edge process sends at once; past it 503 with Retry-After "
+                            "(env WOPI_PROXY_MAX_DOWNLOADS, default 256; 0: no cap)")
 
     egress = argparse.ArgumentParser(add_help=False)
     egress.add_argument("--egress-allow", action="append", metavar="CIDR",
@@ -571,6 +590,11 @@ def _run_service(args: argparse.Namespace) -> None:
         if args.max_uploads_per_token < 0 or args.max_uploads < 0 or args.max_uploads_per_tenant < -1:
             raise SystemExit("error: --max-uploads-per-token, --max-uploads-per-tenant and --max-uploads must be "
                              "0 (no cap) or more")
+        if args.max_downloads_per_token < 0 or args.max_downloads < 0 or args.max_downloads_per_tenant < -1:
+            raise SystemExit("error: --max-downloads-per-token, --max-downloads-per-tenant and --max-downloads must "
+                             "be 0 (no cap) or more")
+        if not args.body_idle_timeout > 0:
+            raise SystemExit("error: --body-idle-timeout must be more than 0")
         edge_options = {"invalid_token_limit": args.invalid_token_limit, "invalid_token_burst": args.invalid_token_burst,
                         "refusal_report_interval_s": args.refusal_report_interval,
                         "control_batch_size": args.control_batch_size, "grant_slots": args.grant_slots,
@@ -578,6 +602,11 @@ def _run_service(args: argparse.Namespace) -> None:
                         "max_uploads_per_token": args.max_uploads_per_token, "max_uploads": args.max_uploads,
                         "max_uploads_per_tenant": None if args.max_uploads_per_tenant == -1
                         else args.max_uploads_per_tenant,
+                        "max_downloads_per_token": args.max_downloads_per_token,
+                        "max_downloads": args.max_downloads,
+                        "max_downloads_per_tenant": None if args.max_downloads_per_tenant == -1
+                        else args.max_downloads_per_tenant,
+                        "upload_idle_timeout_s": args.body_idle_timeout,
                         "trust_forwarded_headers": args.trust_forwarded_headers,
                         "bridge_worker": args.bridge_worker, "bridge_wopi_url": args.bridge_wopi_url or None}
     if args.command == "edge":

@@ -87,10 +87,11 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     api_key = (control.data_dir / EDGE_KEY_FILE).read_text().strip()  # an edge key: the EdgeService only
     edge_options.setdefault("bridge_wopi_url", None)
     edge_options["bridge_wopi_url"] = edge_options["bridge_wopi_url"] or own_url(edge_host, http_port)
-    app = create_app(EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
-                                  host=edge_host, port=http_port, max_file_size=max_file_size,
-                                  public_url=public_url, control_tls=tls, egress_allow=control.egress_allow,
-                                  **edge_options))
+    edge_settings = EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
+                                 host=edge_host, port=http_port, max_file_size=max_file_size,
+                                 public_url=public_url, control_tls=tls, egress_allow=control.egress_allow,
+                                 **edge_options)
+    app = create_app(edge_settings)
     register_gateway(app, f"127.0.0.1:{running.port}", tls=tls)  # REST beside WOPI on the one HTTP port
     # One process: the edge's /metrics (and --metrics-port) show the control plane's series too.
     add_metrics_source(app, running.metrics)
@@ -98,7 +99,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     metrics_port, metrics_task = await _metrics_listener(control.grpc_host, control.metrics_port,
                                                          observability_of(app).sources, stop)
     http_stop = asyncio.Event()  # set once the bridge worker's saves in flight are done
-    http = asyncio.create_task(serve_http(app, sock, http_stop))
+    http = asyncio.create_task(serve_http(app, sock, http_stop, send_idle_timeout_s=edge_settings.upload_idle_timeout_s))
     freeze_startup_objects()  # full collections then skip start-up's objects (shared.heap)
     _write_ready_file(ready_file, http_port=http_port, grpc_port=running.port, metrics_port=metrics_port)
     log.info("wopi-proxy serving: WOPI at %s, gRPC at %s:%d; admin key in %s", base_url, control.grpc_host,
@@ -160,7 +161,7 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
     if rest_gateway:
         register_gateway(app, control_target(settings.control_address), tls=settings.control_tls)
     http_stop = asyncio.Event()
-    http = asyncio.create_task(serve_http(app, sock, http_stop))
+    http = asyncio.create_task(serve_http(app, sock, http_stop, send_idle_timeout_s=settings.upload_idle_timeout_s))
     freeze_startup_objects()
     if on_ready is not None:
         on_ready(port)

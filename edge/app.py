@@ -16,6 +16,7 @@ from edge.runtime import EdgeRuntime
 from edge.settings import EdgeSettings
 from edge.storage_pool import StoragePool
 from edge.streaming import BoundedHTTPConnection, BoundedRequest
+from edge.reply_guard import release_after_reply
 from edge.upload_slots import UploadSlots
 from edge.wopi.flood import InvalidTokenLimiter, report_periodically
 from edge.wopi.errors import RETRY_AFTER_S, domain_error_response, http_error_response, unexpected_error_response
@@ -31,6 +32,7 @@ def create_app(settings: EdgeSettings) -> Quart:
     # Size limits are per storage and enforced while streaming; Quart's 16 MiB default would
     # refuse large saves outright, and its body timeout would cut slow ones.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=None, PROVIDE_AUTOMATIC_OPTIONS=False)
+    app.asgi_app = release_after_reply(app.asgi_app)  # type: ignore[method-assign,assignment,arg-type]  # download slots
 
     observability.install(app)  # access log, /metrics, tracing when OTEL_* asks
     app.register_blueprint(wopi_blueprint)
@@ -58,9 +60,13 @@ def create_app(settings: EdgeSettings) -> Quart:
         uploads = UploadSlots(per_token=settings.max_uploads_per_token, per_tenant=settings.max_uploads_per_tenant,
                               total=settings.max_uploads)
         uploads.export_metrics(observability.of(app).metrics.registry)
+        downloads = UploadSlots(per_token=settings.max_downloads_per_token,
+                                per_tenant=settings.max_downloads_per_tenant, total=settings.max_downloads,
+                                kind="downloads")
+        downloads.export_metrics(observability.of(app).metrics.registry)
         app.extensions["wopi_proxy"] = EdgeRuntime(settings=settings, control=control,
                                                    storages=StoragePool(EgressPolicy(allow=settings.egress_allow)),
-                                                   flood=flood, uploads=uploads)
+                                                   flood=flood, uploads=uploads, downloads=downloads)
         app.extensions["wopi_proxy_reporter"] = asyncio.create_task(report_periodically(
             flood, control.report_edge_refusals, interval_s=settings.refusal_report_interval_s, stop=stopping))
         bridge_lifecycle.start(app, settings, control)

@@ -20,6 +20,7 @@ class EdgeRuntime:
     storages: StoragePool
     flood: InvalidTokenLimiter
     uploads: UploadSlots
+    downloads: UploadSlots  # replies with file bytes on their way (kind "downloads")
 
 
 def runtime() -> EdgeRuntime:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 from typing import Any
 
 from hypercorn.asyncio import serve, tcp_server
 from hypercorn.config import Config
+from hypercorn.events import Closed, RawData
 from quart import Quart
 
 from shared.grpc_channel import describe_bind_error
@@ -22,6 +24,37 @@ log = logging.getLogger(__name__)
 # instead; asyncio's StreamReader still bounds that (it stops reading the socket past 2 × its
 # 64 KiB limit, plus one recv of at most 256 KiB), so a connection holds no more than before.
 tcp_server.MAX_RECV = 1 << 20
+
+# A client that stops reading a reply (a GetFile it never reads) held the reply's bytes in the
+# connection's buffer, the app's read buffer and the file's descriptor for ever: Hypercorn waits
+# for the socket to drain with no timeout (Quart's RESPONSE_TIMEOUT is off for downloads, since it
+# would cut long ones short). Each write of a reply must now drain within SEND_IDLE_TIMEOUT_S (a
+# chunk of up to 1 MiB: a client reading under ~8 KiB/s is taken for gone); past it the connection
+# is reset, as if the client had dropped it, which frees all three (and the kernel's buffer).
+DEFAULT_SEND_IDLE_TIMEOUT_S = 120.0
+_send_idle_timeout_s = DEFAULT_SEND_IDLE_TIMEOUT_S
+_protocol_send = tcp_server.TCPServer.protocol_send
+
+
+async def _protocol_send_within_timeout(self: tcp_server.TCPServer, event: Any) -> None:
+    if not isinstance(event, RawData):
+        await _protocol_send(self, event)
+        return
+    try:
+        async with asyncio.timeout(_send_idle_timeout_s):
+            await _protocol_send(self, event)
+    except TimeoutError:
+        peer = self.writer.get_extra_info("peername")
+        log.info("closed the connection of %s: its client read nothing of the reply for %g s", peer,
+                 _send_idle_timeout_s)
+        raw = self.writer.get_extra_info("socket")
+        if raw is not None:  # reset, not closed: the kernel drops what it still holds for the client too
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.writer.transport.abort()
+        await self.protocol.handle(Closed())
+
+
+tcp_server.TCPServer.protocol_send = _protocol_send_within_timeout  # type: ignore[method-assign]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -51,7 +84,10 @@ def hypercorn_config(sock: socket.socket) -> Config:
     return config
 
 
-async def serve_http(app: Quart, sock: socket.socket, shutdown: asyncio.Event) -> None:
+async def serve_http(app: Quart, sock: socket.socket, shutdown: asyncio.Event, *,
+                     send_idle_timeout_s: float = DEFAULT_SEND_IDLE_TIMEOUT_S) -> None:
+    global _send_idle_timeout_s
+    _send_idle_timeout_s = send_idle_timeout_s  # one edge per process
     await serve_asgi(app, sock, shutdown, what="edge")
 
 

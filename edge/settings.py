@@ -22,6 +22,11 @@ class EdgeSettings:
     max_uploads_per_token: int = 4
     max_uploads_per_tenant: int | None = None
     max_uploads: int = 256
+    # Replies with file bytes (GetFile) on their way at once, the same way: each holds up to ~2.4 MiB
+    # until its client has read it (edge/upload_slots.py, edge/reply_guard.py).
+    max_downloads_per_token: int = 32
+    max_downloads_per_tenant: int | None = None
+    max_downloads: int = 256
     # Deadlines of control-plane calls: reads (CheckFileInfo, GetFile, GetLock, PutUserInfo) are
     # cheap and fail fast; writes and lock changes may queue behind other writers of the database.
     # The control plane commits nothing once a call's deadline has passed.

@@ -13,6 +13,12 @@ request is refused once granted (the grant names the tenant), before a byte of i
 with Retry-After. A slot is held while the body is staged, and released however that ends (saved,
 refused, the client gone, the request cancelled). Each kind of refusal is logged at most once a
 minute, with how many there were since.
+
+Downloads (GetFile) have caps of their own, the same way (kind "downloads"): a reply with file
+bytes holds a read buffer, a file descriptor and the socket's send buffer (about 2.4 MiB for a
+large file) until its client has read it, so one token, one tenant and the edge may each have so
+many on their way at once (TooManyDownloads 429, DownloadCapacityReached 503). Their slot is held
+until the reply is sent or given up (edge.reply_guard).
 """
 
 from __future__ import annotations
@@ -24,10 +30,15 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from shared.errors import TooManyUploads, UploadCapacityReached
+from shared.errors import DownloadCapacityReached, TooManyDownloads, TooManyUploads, UploadCapacityReached
 
 DEFAULT_UPLOADS_PER_TOKEN = 4
 DEFAULT_UPLOADS_TOTAL = 256
+# An editor fetches a file once per open; 32 lets a benchmark's or a bridge's burst through while one
+# token still cannot hold more than ~80 MiB.
+DEFAULT_DOWNLOADS_PER_TOKEN = 32
+DEFAULT_DOWNLOADS_TOTAL = 256
+KINDS = ("uploads", "downloads")
 CAPS = ("token", "tenant", "edge")
 RETRY_AFTER_S = 5  # a save takes seconds: the editor's retry then usually finds a slot
 REFUSAL_LOG_INTERVAL_S = 60.0
@@ -44,10 +55,14 @@ class UploadSlots:
     """Bodies being received, per token digest and in all; a cap of 0 is no cap."""
 
     def __init__(self, *, per_token: int = DEFAULT_UPLOADS_PER_TOKEN, total: int = DEFAULT_UPLOADS_TOTAL,
-                 per_tenant: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 per_tenant: int | None = None, clock: Callable[[], float] = time.monotonic,
+                 kind: str = "uploads") -> None:
         per_tenant = default_per_tenant(total) if per_tenant is None else per_tenant
         if per_token < 0 or total < 0 or per_tenant < 0:
-            raise ValueError("upload caps must be 0 (no cap) or more")
+            raise ValueError(f"{kind} caps must be 0 (no cap) or more")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        self.kind = kind
         self.per_token = per_token
         self.per_tenant = per_tenant
         self.total = total
@@ -64,41 +79,58 @@ class UploadSlots:
         return self._taken
 
     def export_metrics(self, registry: CollectorRegistry) -> None:
-        """The uploads being received (read at scrape time) and the refusals, by cap ("token", "edge")."""
-        taken = Gauge("wopi_proxy_edge_uploads_in_progress",
-                      "Request bodies (PutFile, PutRelativeFile) the edge is receiving now.", registry=registry)
+        """The transfers in progress (read at scrape time) and the refusals, by cap ("token", "tenant", "edge")."""
+        what = ("Request bodies (PutFile, PutRelativeFile) the edge is receiving now." if self.kind == "uploads"
+                else "Replies with file bytes (GetFile) the edge is sending now.")
+        taken = Gauge(f"wopi_proxy_edge_{self.kind}_in_progress", what, registry=registry)
         taken.set_function(lambda: self._taken)
-        self._refusals = Counter("wopi_proxy_edge_uploads_refused",
-                                 "Uploads refused before their body was read, by the cap reached: token (429, "
-                                 "--max-uploads-per-token), tenant (429, --max-uploads-per-tenant) or edge (503, "
-                                 "--max-uploads).", ["cap"], registry=registry)
+        self._refusals = Counter(f"wopi_proxy_edge_{self.kind}_refused",
+                                 f"{self.kind.capitalize()} refused before any byte moved, by the cap reached: token "
+                                 f"(429, --max-{self.kind}-per-token), tenant (429, --max-{self.kind}-per-tenant) or "
+                                 f"edge (503, --max-{self.kind}).", ["cap"], registry=registry)
         for kind in CAPS:
             self._refusals.labels(kind)
 
     @contextmanager
     def slot(self, token_digest: str, tenant_id: str) -> Iterator[None]:
         """Held around receiving one body; raises before taking one when a cap is reached."""
-        self._take(token_digest, tenant_id)
+        release = self.take(token_digest, tenant_id)
         try:
             yield
         finally:
-            self._release(token_digest, tenant_id)
+            release()
+
+    def take(self, token_digest: str, tenant_id: str) -> Callable[[], None]:
+        """Takes a slot (raises when a cap is reached); returns its release, to be called once."""
+        self._take(token_digest, tenant_id)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._release(token_digest, tenant_id)
+
+        return release
 
     def _take(self, token_digest: str, tenant_id: str) -> None:
+        uploads = self.kind == "uploads"
+        going = "arriving" if uploads else "on their way"
         held = self._held.get(token_digest, 0)
         if self.per_token and held >= self.per_token:
-            self._refuse("token", f"an access token already has {held} uploads arriving "
-                                  f"(--max-uploads-per-token {self.per_token})")
-            raise TooManyUploads(self.per_token, RETRY_AFTER_S)
+            self._refuse("token", f"an access token already has {held} {self.kind} {going} "
+                                  f"(--max-{self.kind}-per-token {self.per_token})")
+            raise (TooManyUploads if uploads else TooManyDownloads)(self.per_token, RETRY_AFTER_S)
         tenant_held = self._by_tenant.get(tenant_id, 0)
         if self.per_tenant and tenant_held >= self.per_tenant:
-            self._refuse("tenant", f"tenant {tenant_id} already has {tenant_held} uploads arriving "
-                                   f"(--max-uploads-per-tenant {self.per_tenant})")
-            raise TooManyUploads(self.per_tenant, RETRY_AFTER_S, holder="your organisation")
+            self._refuse("tenant", f"tenant {tenant_id} already has {tenant_held} {self.kind} {going} "
+                                   f"(--max-{self.kind}-per-tenant {self.per_tenant})")
+            raise (TooManyUploads if uploads else TooManyDownloads)(self.per_tenant, RETRY_AFTER_S,
+                                                                   holder="your organisation")
         if self.total and self._taken >= self.total:
-            self._refuse("edge", f"the edge already receives {self._taken} uploads "
-                                 f"(--max-uploads {self.total})")
-            raise UploadCapacityReached(self.total, RETRY_AFTER_S)
+            self._refuse("edge", f"the edge already {'receives' if uploads else 'sends'} {self._taken} {self.kind} "
+                                 f"(--max-{self.kind} {self.total})")
+            raise (UploadCapacityReached if uploads else DownloadCapacityReached)(self.total, RETRY_AFTER_S)
         self._held[token_digest] = held + 1
         self._by_tenant[tenant_id] = tenant_held + 1
         self._taken += 1
@@ -115,8 +147,10 @@ class UploadSlots:
         now = self._clock()
         if now - self._logged[kind] < REFUSAL_LOG_INTERVAL_S:
             return
-        log.warning("upload refused before its body was read: %s; %d such refusals since this was last "
-                    "logged (at most once a minute)", why, self._refused[kind])
+        before = "upload refused before its body was read" if self.kind == "uploads" else \
+            "download refused before the file was opened"
+        log.warning("%s: %s; %d such refusals since this was last logged (at most once a minute)", before, why,
+                    self._refused[kind])
         self._logged[kind], self._refused[kind] = now, 0
 
 

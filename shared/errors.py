@@ -44,7 +44,9 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     │   (abuse limits and quotas)
     ├── TooManyInvalidTokens       (retry_after_s)                  edge 429 + Retry-After
     ├── TooManyUploads             (limit, retry_after_s)           edge 429 + Retry-After: one token's bodies
+    │   └── TooManyDownloads       (limit, retry_after_s)           edge 429 + Retry-After: one token's replies
     ├── UploadCapacityReached      (limit, retry_after_s)           edge 503 + Retry-After: the edge's bodies
+    │   └── DownloadCapacityReached (limit, retry_after_s)          edge 503 + Retry-After: the edge's replies
     ├── ConflictCopyQuotaExceeded  (tenant_id, quota)               WOPI 507
     ├── TenantLimitExceeded        (tenant_id, limit, maximum, setting)  a tenant key over an operator's per-tenant cap
     ├── StorageFull                (storage)                        WOPI 507
@@ -365,6 +367,29 @@ class UploadCapacityReached(WopiProxyError):
     def __init__(self, limit: int, retry_after_s: int) -> None:
         super().__init__(f"the server is receiving {limit} uploads already; retry in {retry_after_s} s",
                          limit=str(limit), retry_after_s=str(retry_after_s))
+        self.retry_after_s = retry_after_s
+
+
+class TooManyDownloads(TooManyUploads):
+    """An access token, or its tenant, already has `limit` replies with file bytes on their way;
+    refused before the file is opened."""
+
+    reason = "TOO_MANY_DOWNLOADS"
+
+    def __init__(self, limit: int, retry_after_s: int, *, holder: str = "this access token") -> None:
+        WopiProxyError.__init__(self, f"{holder} already has {limit} downloads in progress; retry in "
+                                      f"{retry_after_s} s", limit=str(limit), retry_after_s=str(retry_after_s))
+        self.retry_after_s = retry_after_s
+
+
+class DownloadCapacityReached(UploadCapacityReached):
+    """The edge already sends `limit` files (its memory bound); refused before this one is opened."""
+
+    reason = "DOWNLOAD_CAPACITY_REACHED"
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        WopiProxyError.__init__(self, f"the server is sending {limit} files already; retry in {retry_after_s} s",
+                                limit=str(limit), retry_after_s=str(retry_after_s))
         self.retry_after_s = retry_after_s
 
 

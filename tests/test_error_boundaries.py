@@ -16,7 +16,8 @@ ALL_ERRORS = [cls for _, cls in inspect.getmembers(errors, inspect.isclass)
 # Raised only inside the edge, never by the control plane.
 EDGE_ONLY = {errors.RelativeTargetRefused, errors.UploadStalled,
              errors.ControlPlaneUnavailable, errors.FileTooLarge, errors.UnsupportedOperation,
-             errors.TooManyUploads, errors.UploadCapacityReached}
+             errors.TooManyUploads, errors.UploadCapacityReached, errors.TooManyDownloads,
+             errors.DownloadCapacityReached}
 # Answered by dedicated response builders in edge/wopi/errors.py.
 EDGE_SPECIAL = {errors.LockConflict, errors.TimestampConflict, errors.RelativeTargetRefused}
 # Raised only by the control plane's public API, never on a WOPI request.

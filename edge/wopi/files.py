@@ -8,6 +8,7 @@ import posixpath
 from quart import Response, jsonify
 
 from edge.control_client import WopiCaller
+from edge.reply_guard import on_reply_done
 from edge.runtime import runtime
 from edge.wopi.headers import int_header
 from edge.wopi.versions import item_version
@@ -64,6 +65,8 @@ async def get_file(caller: WopiCaller) -> Response:
     expected = int_header("X-WOPI-MaxExpectedSize")
     limit = INT32_MAX if expected is None else expected
     grant = await rt.control.authorize(caller, WopiOperation.GET_FILE)
+    # Past its caps 429/503 before the file is opened; the slot is held until the reply is over.
+    on_reply_done(rt.downloads.take(caller.token_digest, grant.tenant_id))
     opened = await rt.storages.get(grant.storage).open_read(grant.path, chunk_size=rt.settings.chunk_size)
     if opened.stat.size > limit:
         await opened.chunks.aclose()  # type: ignore[attr-defined]

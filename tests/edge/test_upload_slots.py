@@ -121,3 +121,20 @@ def test_a_tenant_refusal_is_counted_under_its_own_cap(caplog: pytest.LogCapture
             with slots.slot("b", "t1"):
                 pass
     assert "--max-uploads-per-tenant 1" in caplog.records[0].getMessage()
+
+
+def test_download_slots_refuse_with_download_errors_and_come_back_once_released() -> None:
+    from shared.errors import DownloadCapacityReached, TooManyDownloads
+
+    slots = UploadSlots(per_token=1, total=2, per_tenant=2, kind="downloads")
+    release = slots.take("tok", "t-1")
+    with pytest.raises(TooManyDownloads):
+        slots.take("tok", "t-1")
+    other = slots.take("tok-2", "t-1")
+    with pytest.raises(DownloadCapacityReached):
+        slots.take("tok-3", "t-2")
+    release()
+    release()  # a second call gives back nothing more
+    assert slots.taken == 1
+    other()
+    assert slots.taken == 0

@@ -3,12 +3,14 @@ a made-up token, control characters in echoed headers, replies a cache could kee
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.api import ControlApi, open_file
+from tests.support.api import ControlApi, new_tenant, open_file
 
 BODY_DEADLINE_S = 15.0  # edge.wopi.user_info's
 SLACK_S = 30.0  # a loaded test machine
@@ -74,3 +76,64 @@ def test_wopi_replies_with_file_bytes_or_user_data_are_not_cacheable(
     replies = [http.get(f.url()), http.get(f.url("/contents")), http.get(f.url(token="made-up"))]
     assert [(r.status_code, r.headers.get("Cache-Control")) for r in replies] == [
         (200, "no-store"), (200, "no-store"), (401, "no-store")]
+
+
+# -- downloads a client never reads ---------------------------------------------------------------
+
+IDLE_S = 3.0  # --body-idle-timeout of these deployments
+
+
+def _stalled_download(url: str) -> socket.socket:
+    """A GetFile whose client reads its status line and nothing more."""
+    sock, target = _connect(url)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: edge\r\n\r\n".encode())
+    sock.settimeout(30)
+    assert sock.recv(12) == b"HTTP/1.1 200"
+    return sock
+
+
+def _ended(sock: socket.socket) -> bool:
+    """Whether the connection is over: what is buffered ends with a reset or an end of stream."""
+    sock.settimeout(10)
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_a_token_past_its_download_cap_is_refused_before_the_file_is_opened(deploy, tmp_path) -> None:
+    """Attack (any token holder, a viewer is enough): many GetFiles it never reads, each holding a
+    read buffer, a file descriptor and the socket's send buffer (~2.4 MiB) in the edge."""
+    deployment = deploy("serve", edge_args=("--max-downloads-per-token", "2", "--body-idle-timeout", "60"))
+    api = deployment.api()
+    f = open_file(api, *new_tenant(api, tmp_path / "storage"), "big.bin", os.urandom(8 << 20))
+    stalled = [_stalled_download(f.url("/contents")) for _ in range(2)]
+    try:
+        with httpx.Client(timeout=30) as http:
+            refused = http.get(f.url("/contents"))
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert refused.status_code == 429, refused.text[:300]
+    assert refused.json()["error"] == "TOO_MANY_DOWNLOADS" and refused.headers["Retry-After"]
+
+
+def test_a_download_its_client_stops_reading_is_given_up_and_its_place_comes_back(deploy, tmp_path) -> None:
+    deployment = deploy("serve", edge_args=("--max-downloads-per-token", "1", "--body-idle-timeout", str(IDLE_S)))
+    api = deployment.api()
+    f = open_file(api, *new_tenant(api, tmp_path / "storage"), "big.bin", os.urandom(8 << 20))
+    stalled = _stalled_download(f.url("/contents"))
+    with stalled:
+        deadline = time.monotonic() + IDLE_S + SLACK_S
+        while "read nothing of the reply" not in deployment.log() and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling the edge's log for the condition
+        assert "read nothing of the reply" in deployment.log(), "the edge still holds the unread download"
+        assert _ended(stalled), "the connection of the given-up download is still open"
+    with httpx.Client(timeout=30) as http:
+        again = http.get(f.url("/contents"))
+    assert again.status_code == 200 and len(again.content) == 8 << 20, deployment.log()[-2000:]
