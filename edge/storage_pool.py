@@ -28,6 +28,9 @@ class StoragePool:
             if len(self._storages) >= MAX_ENTRIES:
                 self._storages.clear()
             egress = self._egress if access.egress_restricted else None
-            storage = FsspecStorage(access.protocol, access.root, dict(access.options), egress=egress)
+            # A local root arrives as the control plane resolved and checked it: never left (shared.storage.confined).
+            local = access.protocol in ("file", "local", "")
+            storage = FsspecStorage(access.protocol, access.root, dict(access.options), egress=egress,
+                                    real_root=access.root if local else None)
             self._storages[key] = storage
         return storage

@@ -95,7 +95,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
             tenant_id=session.tenant_id, session_id=session.id, user_id=session.user_id,
             user_name=session.user_name, can_write=grant.can_write, path=file.path, version=file.version,
             owner_id=session.tenant_id,
-            storage=edge_pb.StorageAccess(protocol=storage.protocol, root=storage.root,
+            storage=edge_pb.StorageAccess(protocol=storage.protocol, root=grant.storage_root or storage.root,
                                           options=grant.storage_options, max_file_size=grant.max_file_size,
                                           version_retention=storage.version_retention,
                                           egress_restricted=not storage.operator_owned),

@@ -108,21 +108,29 @@ class StoragePolicy:
         owned = principal.is_admin if operator_owned is None else operator_owned
         self._check(owned, tenant_id, protocol, root, options)
 
-    def check_open(self, row: Storage) -> None:
-        """Raises StorageBlocked, naming the storage, unless the stored storage still passes."""
+    def check_open(self, row: Storage) -> str:
+        """Raises StorageBlocked, naming the storage, unless the stored storage still passes.
+        Returns the root to use: for a local storage the real path the checks resolved, which the
+        storage then never leaves (shared.storage.confined), whatever its symlinks point to later."""
+        real_root = os.path.realpath(row.root) if row.protocol in LOCAL_PROTOCOLS else row.root
         try:
-            self._check(row.operator_owned, row.tenant_id, row.protocol, row.root, _options(row))
+            self._check(row.operator_owned, row.tenant_id, row.protocol, row.root, _options(row), real_root=real_root)
         except StoragePolicyDenied as denied:
             raise StorageBlocked(row.name, denied.description) from None
+        return real_root
 
     # -- the rules ------------------------------------------------------------------------------
 
     def _check(self, operator_owned: bool, tenant_id: str, protocol: str, root: str,
-               options: Mapping[str, str]) -> None:
+               options: Mapping[str, str], *, real_root: str | None = None) -> None:
+        """`real_root`: the local root's real path, resolved once by the caller (else here)."""
+        if protocol in LOCAL_PROTOCOLS and real_root is None:
+            real_root = os.path.realpath(root)
         if not operator_owned:
-            self._check_tenant(tenant_id, protocol, root, options)
+            self._check_tenant(tenant_id, protocol, root, options, real_root=real_root)
         if protocol in LOCAL_PROTOCOLS:
-            self._check_not_protected(root)
+            assert real_root is not None
+            self._check_not_protected(real_root)
 
     @functools.cached_property
     def _real_protected_paths(self) -> tuple[str, ...]:
@@ -133,14 +141,14 @@ class StoragePolicy:
         the data dir, secret key and database, each a hand-off to and from the event loop)."""
         return tuple(os.path.realpath(path) for path in self.protected_paths)
 
-    def _check_not_protected(self, root: str) -> None:
-        real_root = os.path.realpath(root)
+    def _check_not_protected(self, real_root: str) -> None:
         for real in self._real_protected_paths:
             if _within(real_root, real) or _within(real, real_root):
                 raise StoragePolicyDenied("root", "a storage root may not be, lie inside or contain the control "
                                                   "plane's data dir, secret key or database")
 
-    def _check_tenant(self, tenant_id: str, protocol: str, root: str, options: Mapping[str, str]) -> None:
+    def _check_tenant(self, tenant_id: str, protocol: str, root: str, options: Mapping[str, str], *,
+                      real_root: str | None) -> None:
         if "::" in protocol or "::" in root:
             raise StoragePolicyDenied("protocol", "chained protocols (a::b) are not allowed for tenant keys")
         allowed = self.allowed_tenant_protocols
@@ -153,14 +161,14 @@ class StoragePolicy:
                                                   f"(allowed: {', '.join(sorted(allowed)) or 'none'})")
         self._check_options(tenant_id, protocol, options)
         if kind == "file":
-            self._check_tenant_root(tenant_id, root)
+            self._check_tenant_root(tenant_id, root, real_root or os.path.realpath(root))
 
-    def _check_tenant_root(self, tenant_id: str, root: str) -> None:
+    def _check_tenant_root(self, tenant_id: str, root: str, real_root: str) -> None:
         assert self.tenant_file_base is not None
         if ".." in root.split("/"):
             raise StoragePolicyDenied("root", "a tenant's root may not contain '..'")
         base = os.path.realpath(self.tenant_file_base / tenant_id)
-        if not _within(os.path.realpath(root), base):
+        if not _within(real_root, base):
             raise StoragePolicyDenied("root", "a tenant key's local root must lie inside the tenant's folder "
                                               f"<tenant-file-base>/{tenant_id} (after resolving symlinks)")
 

@@ -45,8 +45,10 @@ def storage_options(row: Storage) -> dict[str, str]:
 def open_storage(ctx: ServiceContext, row: Storage) -> FsspecStorage:
     """The storage of `row`, if the policy still allows it (StorageBlocked otherwise); one a tenant
     key made is held to the egress policy."""
-    ctx.storage_policy.check_open(row)
-    return FsspecStorage(row.protocol, row.root, storage_options(row), egress=egress_of(row, ctx.egress))
+    root = ctx.storage_policy.check_open(row)  # local: the real root checked, which the storage never leaves
+    local = row.protocol in ("file", "local")
+    return FsspecStorage(row.protocol, root, storage_options(row), egress=egress_of(row, ctx.egress),
+                         real_root=root if local else None)
 
 
 def egress_of(row: Storage, egress: EgressPolicy) -> EgressPolicy | None:

@@ -65,6 +65,8 @@ class Grant:
     user_info: str = ""
     post_message_origin: str = ""
     editor_name: str = ""
+    # The root the edge uses: a local storage's real path as the policy checked it (check_open).
+    storage_root: str = ""
 
     @property
     def can_write(self) -> bool:
@@ -148,9 +150,10 @@ def check_grant(ctx: ServiceContext, caller: Caller, operation: WopiOperation,
         raise PendingWrite(file.pending_intent_id)
     if file.deleted_time is not None:
         raise FileNotFound(session.path)
-    # Checked on every request: the grant hands the edge the storage's root and credentials.
-    ctx.storage_policy.check_open(storage)
-    return Grant(session=session, file=file, storage=storage, lock_id=locks.current_lock(file, now), tenant=tenant)
+    # Checked on every request: the grant hands the edge the storage's root (as checked) and credentials.
+    root = ctx.storage_policy.check_open(storage)
+    return Grant(session=session, file=file, storage=storage, lock_id=locks.current_lock(file, now), tenant=tenant,
+                 storage_root=root)
 
 
 @asynccontextmanager
@@ -312,7 +315,7 @@ def _grant_record(caller: Caller, operation: WopiOperation, grant: Grant, *, now
 def _answer(grant: Grant, lock_id: str, info: UserInfo | None, editor: Editor | None) -> Grant:
     tenant = grant.tenant
     return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=lock_id, tenant=tenant,
-                 user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
+                 storage_root=grant.storage_root, user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
                  editor_name=editor.name if editor else "")
 
 

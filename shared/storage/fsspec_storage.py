@@ -61,7 +61,7 @@ from shared.errors import (
     StorageUnreachable,
     WopiProxyError,
 )
-from shared.storage import s3
+from shared.storage import confined, s3
 from shared.storage.egress import restrict
 from shared.storage.local_files import FileChunks, advise_sequential, read_if_small
 from shared.storage.base import FileStat, OpenedRead, WriteResult
@@ -371,10 +371,13 @@ class FsspecStorage:
     """
 
     def __init__(self, protocol: str, root: str, options: Mapping[str, str] | None = None, *,
-                 egress: EgressPolicy | None) -> None:
+                 egress: EgressPolicy | None, real_root: str | None = None) -> None:
         """`egress`: the policy every connection is held to; None (unrestricted) only for the
         operator's own storages. Required, so that a forgotten argument is a type error rather
-        than a storage that reaches anything."""
+        than a storage that reaches anything. `real_root` (local disks): the root as the storage
+        policy resolved and checked it; every file reached must lie in it (shared.storage.confined).
+        None: the root's own real path at each call (the operator's tools)."""
+        self._real_root = real_root
         self.protocol = protocol or "file"
         self.options = dict(options or {})
         kwargs = fsspec_kwargs(self.protocol, self.options)  # InvalidArgument for a malformed option
@@ -398,6 +401,14 @@ class FsspecStorage:
             self.root = self.fs._strip_protocol(root).rstrip("/")
             if self.prefix_folders:  # "bucket/prefix", however it was written
                 self.root = self.root.lstrip("/")
+
+    def _confinement(self) -> str:
+        """The folder every local call must stay in (see __init__'s real_root)."""
+        return self._real_root or os.path.realpath(self.root)
+
+    def _shown(self, full: str) -> str:
+        """A full path as the storage's user may see it (relative to the root)."""
+        return full[len(self.root) + 1:] if full.startswith(self.root + "/") else posixpath.basename(full)
 
     def full_path(self, path: str, *, internal: bool = False) -> str:
         """Joins a relative path to the root; on local disks also refuses symlinks that leave it."""
@@ -475,7 +486,11 @@ class FsspecStorage:
     def _local_info(self, path: str, internal: bool) -> Mapping[str, Any]:
         """The fields of fs.info() used here, from one os.stat (fsspec's path handling cost more
         than the stat itself); symlinks followed, as fs.info() follows them."""
-        st = os.stat(self.full_path(path, internal=internal))
+        fd = confined.open_within(self.full_path(path, internal=internal), os.O_PATH, self._confinement(), path)
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         kind = "directory" if S_ISDIR(st.st_mode) else "file" if S_ISREG(st.st_mode) else "other"
         return {"type": kind, "size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}
 
@@ -523,7 +538,7 @@ class FsspecStorage:
         full = self.full_path(path, internal=internal)
         # O_NONBLOCK: a FIFO someone left in the folder cannot hold the thread in open(); reads of
         # regular files ignore the flag.
-        fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = confined.open_within(full, os.O_RDONLY | os.O_NONBLOCK, self._confinement(), path)
         try:
             st, whole = read_if_small(fd, chunk_size)
         except BaseException:
@@ -694,12 +709,13 @@ class FsspecStorage:
         return None
 
     def _open_for_writing(self, temp: str, block_size: int) -> Any:
-        if self.local:
+        if self.local:  # a new file in the staging folder the kernel reached, checked (never a symlink)
+            root, shown = self._confinement(), STAGING_FOLDER
             try:
-                return open(temp, "wb")  # noqa: SIM115  (closed by _finish or _discard)
+                return open(confined.create_exclusive(temp, root, shown), "wb")  # noqa: SIM115  (_finish/_discard)
             except FileNotFoundError:  # the staging folder (or the root) is missing
                 self._makedirs(posixpath.dirname(temp))
-                return open(temp, "wb")  # noqa: SIM115
+                return open(confined.create_exclusive(temp, root, shown), "wb")  # noqa: SIM115
         self._makedirs(posixpath.dirname(temp))
         # block_size bounds the memory of an upload: s3fs sends a multipart part each time
         # this much is buffered (its default is 50 MiB).
@@ -721,13 +737,16 @@ class FsspecStorage:
         visible (fsync through a descriptor of its own: it flushes the file, whichever descriptor
         wrote it). Then the move, and what the target holds."""
         if self.local:
-            descriptor = os.open(temp, os.O_RDONLY)
+            # Never through a symlink, never blocking on a FIFO someone put in its place.
+            descriptor = confined.open_within(temp, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW, self._confinement(),
+                                              self._shown(target))
             try:
+                if not S_ISREG(os.fstat(descriptor).st_mode):
+                    raise StorageUnreachable(self.root, "a staging object was replaced by something not a file")
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            self._move_full(temp, target)
-            return _local_stat(os.stat(target))
+            return _local_stat(self._move_full(temp, target))
         self._move_full(temp, target)
         return _file_stat(self.fs.info(target))
 
@@ -755,14 +774,14 @@ class FsspecStorage:
             return None
         return _file_stat(info) if info.get("type") == "file" else None
 
-    def _move_full(self, source: str, target: str) -> None:
+    def _move_full(self, source: str, target: str) -> Any:
+        """Local disks: returns what the target holds afterwards (an os.stat_result)."""
         if self.local:
             try:
-                self._replace_local(source, target)
+                return self._replace_local(source, target)
             except FileNotFoundError:  # the target's folder is missing (or the source, or the root)
                 self._makedirs(posixpath.dirname(target))
-                self._replace_local(source, target)
-            return
+                return self._replace_local(source, target)
         self._makedirs(posixpath.dirname(target))
         if self.prefix_folders:
             # A server-side copy: the target switches from the old bytes to the new at once.
@@ -770,14 +789,16 @@ class FsspecStorage:
             self._remove_quietly(source)
         else:
             self.fs.mv(source, target)
+        return None
 
-    def _replace_local(self, source: str, target: str) -> None:
-        try:
-            os.replace(source, target)  # atomic on one filesystem, overwrites
+    def _replace_local(self, source: str, target: str) -> os.stat_result:
+        try:  # atomic on one filesystem, overwrites; in the folders the kernel reached, checked
+            return confined.replace(source, target, self._confinement(), self._shown(target))
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
             self._replace_across_filesystems(source, target)
+            return os.stat(target, follow_symlinks=False)
 
     def _replace_across_filesystems(self, source: str, target: str) -> None:
         """A target below a mount point: copied beside it, flushed, then renamed (still atomic)."""
@@ -808,7 +829,10 @@ class FsspecStorage:
     def _remove_staged(self, full: str) -> None:
         """Gone, or raises: an abandonment must not go ahead while the object may still be published."""
         try:
-            self.fs.rm_file(full)
+            if self.local:
+                confined.unlink(full, self._confinement(), STAGING_FOLDER)
+            else:
+                self.fs.rm_file(full)
         except FileNotFoundError:
             pass
         except OSError:
@@ -867,8 +891,8 @@ class FsspecStorage:
     def _link(self, source: str, target: str) -> bool:
         """A hard link (the old inode lives on: no bytes copied), or a copy where links fail."""
         try:
-            os.link(source, target)
-        except (FileExistsError, FileNotFoundError):
+            confined.link(source, target, self._confinement(), self._shown(source))
+        except (FileExistsError, FileNotFoundError, PathOutsideRoot):
             raise
         except OSError:
             shutil.copy2(source, target)
@@ -894,7 +918,10 @@ class FsspecStorage:
 
     def _remove_quietly(self, full: str) -> None:
         try:
-            self.fs.rm_file(full)
+            if self.local:  # the file in the folder the kernel reached, checked (a symlink itself, never its target)
+                confined.unlink(full, self._confinement(), self._shown(full))
+            else:
+                self.fs.rm_file(full)
         except FileNotFoundError:
             pass
         except Exception:

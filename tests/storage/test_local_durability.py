@@ -34,9 +34,9 @@ def disk_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
         calls.append(("fsync", os.fstat(fd).st_ino))
         real_fsync(fd)
 
-    def replace(source: str, target: str) -> None:
-        calls.append(("replace", os.stat(source).st_ino))
-        real_replace(source, target)
+    def replace(source: str, target: str, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None) -> None:
+        calls.append(("replace", os.stat(source, dir_fd=src_dir_fd).st_ino))
+        real_replace(source, target, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
