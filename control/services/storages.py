@@ -28,6 +28,7 @@ from shared.egress import EgressPolicy
 from shared.errors import (
     FailedPrecondition, InvalidArgument, PermissionDenied, StorageAlreadyExists, StorageNotFound, TenantNotFound,
 )
+from shared.storage.instances import StorageInstances
 from shared.storage import FsspecStorage, redact_options
 from shared.storage.options import REDACTED, S3_PROTOCOLS
 from shared.storage.egress import HTTP_PROTOCOLS
@@ -42,13 +43,20 @@ def storage_options(row: Storage) -> dict[str, str]:
     return dict(json.loads(row.options_json or "{}"))
 
 
+# Reused across calls (a new S3 instance loads its client and service model), bounded: see shared.storage.instances.
+_INSTANCES = StorageInstances()
+
+
 def open_storage(ctx: ServiceContext, row: Storage) -> FsspecStorage:
     """The storage of `row`, if the policy still allows it (StorageBlocked otherwise); one a tenant
     key made is held to the egress policy."""
     root = ctx.storage_policy.check_open(row)  # local: the real root checked, which the storage never leaves
     local = row.protocol in ("file", "local")
-    return FsspecStorage(row.protocol, root, storage_options(row), egress=egress_of(row, ctx.egress),
-                         real_root=root if local else None)
+    options = storage_options(row)
+    egress = egress_of(row, ctx.egress)
+    key = (egress, row.protocol, root, tuple(sorted(options.items())))
+    return _INSTANCES.get(key, lambda: FsspecStorage(row.protocol, root, options, egress=egress,
+                                                     real_root=root if local else None))
 
 
 def egress_of(row: Storage, egress: EgressPolicy) -> EgressPolicy | None:

@@ -386,6 +386,8 @@ class FsspecStorage:
             kwargs["auto_mkdir"] = False
         if egress is not None:  # EgressRefused for an endpoint the policy refuses
             restrict(self.protocol, root, kwargs, egress)
+        # Never in fsspec's own instance cache, which has no bound (shared.storage.instances).
+        kwargs["skip_instance_cache"] = True
         try:
             self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:
