@@ -181,9 +181,24 @@ async def _bridged(launch: edge_pb.RedeemLaunchCodeResponse) -> Response:
 
 @blueprint.get("/host/<code>")
 async def host_page(code: str) -> Response:
+    # Made-up codes count like made-up tokens (edge/wopi/flood.py): each one that reaches the control
+    # plane is a transaction there, so an address past its limit is refused here (a code is single
+    # use: never a trusted token).
+    flood, address = runtime().flood, client_address()
+    retry_after = flood.retry_after(address, "")
+    if retry_after is not None:
+        response = _notice(429, "Too many attempts", "Too many links that do not work were opened from this "
+                           f"address. Try again in {retry_after} seconds.", "")
+        response.headers["Retry-After"] = str(retry_after)
+        return response
     if len(code) > MAX_CODE_LENGTH:
+        flood.refused(address, "", checked_by_control=False)
         raise LaunchCodeInvalid()
-    launch = await runtime().control.redeem_launch_code(code, client_address())
+    try:
+        launch = await runtime().control.redeem_launch_code(code, address)
+    except LaunchCodeInvalid:
+        flood.refused(address, "", checked_by_control=True)
+        raise
     if launch.editor_kind not in ("", "wopi"):
         return await _bridged(launch)
     editor_origin = origin_of(launch.action_url)

@@ -137,3 +137,19 @@ def test_a_download_its_client_stops_reading_is_given_up_and_its_place_comes_bac
     with httpx.Client(timeout=30) as http:
         again = http.get(f.url("/contents"))
     assert again.status_code == 200 and len(again.content) == 8 << 20, deployment.log()[-2000:]
+
+
+# -- made-up launch codes -------------------------------------------------------------------------
+
+
+def test_a_flood_of_made_up_launch_codes_is_limited_like_made_up_tokens(deploy) -> None:
+    """Each made-up code reached the control plane (a transaction there) without limit, while the
+    same address's made-up WOPI tokens were refused at the edge past their burst."""
+    deployment = deploy("serve", edge_args=("--invalid-token-limit", "1", "--invalid-token-burst", "3"))
+    with httpx.Client(timeout=30) as http:
+        replies = [http.get(f"{deployment.http_url}/host/{os.urandom(24).hex()}") for _ in range(10)]
+    statuses = [r.status_code for r in replies]
+    assert statuses[:3] == [404, 404, 404] and set(statuses[3:]) == {429}, statuses
+    limited = replies[-1]
+    assert int(limited.headers["Retry-After"]) > 0 and "text/html" in limited.headers["Content-Type"]
+    assert limited.headers["Cache-Control"] == "no-store"
