@@ -81,9 +81,10 @@ async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_i
         intent = await _begin_restore(ctx, principal, tenant_id=tenant_id, file_id=file_id, version=version, path=path,
                                       deleted=deleted, current_size=current.size if current else None,
                                       staged=staged, retention=storage_row.version_retention)
+        kept = False
         try:
-            if intent.kept_version:
-                await storage.keep_copy(path, version_object_path(file_id, intent.kept_version))
+            if intent.kept_version:  # False: nothing was there to keep, and no version is registered
+                kept = await storage.keep_copy(path, version_object_path(file_id, intent.kept_version))
             failpoints.hit("restore.after_keep")
             await staged.publish(path)
             failpoints.hit("restore.after_publish")
@@ -98,7 +99,8 @@ async def restore_version(ctx: ServiceContext, principal: Principal, *, tenant_i
         assert row is not None and locked_intent is not None
         if locked_intent.state != write_intents.PENDING:  # settled meanwhile (confirmed from storage)
             return FileView(file=row, storage_name=storage_row.name, lock_id=locks.current_lock(row, ctx.clock()))
-        done = await write_intents.confirm(db, intent=locked_intent, file=row, storage=storage_row, now=ctx.clock())
+        done = await write_intents.confirm(db, intent=locked_intent, file=row, storage=storage_row, now=ctx.clock(),
+                                           keep_registered=kept)
     for number in done.expired_versions:
         await storage.delete(version_object_path(file_id, number), internal=True)
     return FileView(file=done.file, storage_name=storage_row.name, lock_id="")
@@ -126,6 +128,10 @@ async def _begin_restore(ctx: ServiceContext, principal: Principal, *, tenant_id
             raise WriteInProgress(file_id)
         if (row.deleted_time is not None) != deleted:
             raise WriteInProgress(file_id)  # deleted or restored meanwhile: the caller retries
+        if not deleted and row.path != path:
+            # Renamed since the restore read its path: publishing at the old path would move the file
+            # back and leave its latest bytes, unkept, under the new name. The caller retries.
+            raise WriteInProgress(file_id)
         if deleted:
             holder = await stores.file_by_path(db, tenant_id=row.tenant_id, storage_id=row.storage_id, path=path)
             if holder is not None:
