@@ -178,10 +178,16 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 def summarize(rows: Sequence[Mapping[str, Any]], session: Mapping[str, Any] | None) -> list[str]:
     """What the timeline means, one sentence per kind of trouble, with what to do."""
     out: list[str] = []
-    saves = [r for r in rows if r["operation"] == "PutFile" and r["outcome"] == "ok" and r["status"] == 200]
+    # A save is a PutFile that advanced the version: answered 200, or confirmed from storage (status 0,
+    # its editor's answer unknown) after the edge's CommitWrite was lost.
+    saves = [r for r in rows if r["operation"] == "PutFile" and r["outcome"] == "ok"
+             and (r["status"] == 200 or (r["version_after"] or 0) > (r["version_before"] or 0))]
     if saves:
+        recovered = sum(1 for r in saves if r["status"] != 200)
         out.append(f"{_count(len(saves), 'save')} written (v{saves[0]['version_before']} -> "
-                   f"v{saves[-1]['version_after']}, last {saves[-1]['size']} B)")
+                   f"v{saves[-1]['version_after']}, last {saves[-1]['size']} B)"
+                   + (f"; {recovered} of them confirmed from storage (the editor's answer was lost)"
+                      if recovered else ""))
     refused = [(r, *refusal(r)) for r in rows if r["outcome"] in ("denied", "conflict", "failed")]
     kinds = [save_refusal(r, reason, message) for r, reason, message in refused]
     lock_saves = kinds.count("lock")
