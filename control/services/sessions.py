@@ -353,8 +353,18 @@ async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_
                 db.add(row)
                 await events.emit(db, type="expired", session=row, now=now)
             if rows:
+                # Each tenant's trail says its sessions were ended (an operator-wide cleanup too), and
+                # the caller's chain what it did in all.
+                per_tenant: dict[str, int] = {}
+                for row in rows:
+                    per_tenant[row.tenant_id] = per_tenant.get(row.tenant_id, 0) + 1
+                if scope is None:
+                    for owner in sorted(per_tenant):
+                        await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions",
+                                           outcome="ok", tenant_id=owner, detail=f"expired={per_tenant[owner]}")
                 await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions", outcome="ok",
-                                   tenant_id=scope, detail=f"expired={len(rows)}")
+                                   tenant_id=scope, detail=f"expired={len(rows)}"
+                                   + (f" tenants={len(per_tenant)}" if scope is None else ""))
                 await bridge_admin.sessions_ended(db, ctx, rows, now)
     return [SessionView(row=r, wopi_src=ctx.wopi_src(r.file_id), state="expired") for r in rows]
 
