@@ -6,7 +6,7 @@ from control.db.models import Storage
 from control.services import audit_queries, sessions
 from control.services.audit_queries import AuditFilter
 from control.services.context import Principal, ServiceContext
-from tests.control.helpers import TENANT, FakeClock, OpenSession
+from tests.control.helpers import FakeClock, OpenSession
 
 
 async def test_an_operator_wide_cleanup_is_in_the_trail_of_each_tenant_whose_sessions_it_ended(
