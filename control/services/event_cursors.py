@@ -8,8 +8,9 @@ key derived from the control plane's secret key, which every replica shares, so 
 the cursors of any other. The zero bytes make a made-up cursor fail to decode (INVALID_ARGUMENT)
 rather than land somewhere; positions are tenant-scoped in every query all the same.
 
-Also accepted: "0" (from the oldest kept event, as documented in the API) and plain ids, the
-cursors issued before they were opaque, so a client reconnecting across the upgrade misses nothing.
+Also accepted: "0" (from the oldest kept event, as documented in the API). Plain ids, the cursors
+issued before they were opaque, are not: a tenant could then probe positions between two of its
+own events and count the others' (a client holding an old cursor starts again from "0" or "").
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from shared.errors import InvalidArgument
 
 _PAD = bytes(8)
 _TEXT = re.compile(r"[A-Za-z0-9_-]{22}")  # 16 bytes in url-safe base64 without padding
-_LEGACY_DIGITS = 18  # a plain id of at most this many digits: the cursors issued before
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class EventCursors:
 
     def decode(self, cursor: str) -> int:
         """The event id a cursor stands for (0: before the oldest); InvalidArgument otherwise."""
-        if cursor.isascii() and cursor.isdigit() and len(cursor) <= _LEGACY_DIGITS:
-            return int(cursor)
+        if cursor == "0":
+            return 0
         if not _TEXT.fullmatch(cursor):
             raise _not_ours()
         block = base64.urlsafe_b64decode(cursor + "==")

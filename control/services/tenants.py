@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
 from sqlalchemy import delete, select
 from sqlmodel import col
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from control.db import bridge_store, pages, replica_store, stores
 from control.db.models import (
@@ -21,6 +23,8 @@ from control.services.keys import AUTH_COUNTER
 from shared.errors import (
     FailedPrecondition, InvalidArgument, PermissionDenied, TenantAlreadyExists, TenantNotFound,
 )
+
+log = logging.getLogger(__name__)
 
 
 EDITOR_MODES = ("pool", "own", "disabled")  # the shared pool's editors, the tenant's own, or none
@@ -180,12 +184,36 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     chain is archived (kept and verifiable by the operator under the name returned), so that a
     tenant created later under the same id inherits nothing."""
     require_admin(principal)
+    for attempt in range(1, DELETE_ATTEMPTS + 1):
+        try:
+            return await _delete_tenant(ctx, principal, tenant_id=tenant_id, force=force)
+        except DBAPIError as error:
+            # A lock order no transaction can always keep (a commit holding its intent that inserts a
+            # session, whose foreign key then waits for the tenant row): PostgreSQL chose this one as a
+            # deadlock's victim. Nothing was committed: delete again.
+            if getattr(error.orig, "sqlstate", None) != PG_DEADLOCK or attempt == DELETE_ATTEMPTS:
+                raise
+            log.info("deleting tenant %s met a deadlock; deleting again", tenant_id)
+    raise AssertionError("unreachable")
+
+
+DELETE_ATTEMPTS = 3
+PG_DEADLOCK = "40P01"
+
+
+async def _delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, force: bool) -> str:
     now = ctx.clock()
     async with ctx.transaction() as db:
+        # Work in flight first (see stores.hold_tenant), in the order it takes rows: its keys (CreateSession
+        # holds its key, then the tenant), its intents, files and sessions; then the tenant row, which new
+        # creators wait for; then once more the records made meanwhile.
+        await db.execute(select(col(ApiKey.id)).where(col(ApiKey.tenant_id) == tenant_id)
+                         .order_by(col(ApiKey.id)).with_for_update())
+        await stores.lock_records_of(db, tenant_id=tenant_id)
         tenant = await tenant_limits.lock_tenant(db, tenant_id=tenant_id)
         if tenant is None:
             raise TenantNotFound(tenant_id)
-        await stores.lock_records_of(db, tenant_id=tenant_id)  # work in flight first (see stores.hold_tenant)
+        await stores.lock_records_of(db, tenant_id=tenant_id)
         open_sessions = (await db.execute(select(col(Session.id)).where(
             col(Session.tenant_id) == tenant_id, col(Session.close_time).is_(None),
             col(Session.expire_time) > now, col(Session.internal).is_(False)))).all()

@@ -133,6 +133,9 @@ class WebhookDispatcher:
             pending = await events.after(db, tenant_id=tenant.id, event_id=state.delivered_event_id, limit=BATCH)
         delivered, error = state.delivered_event_id, ""
         for row in pending:
+            async with self._ctx.read() as db:  # disabled (or deleted) since: nothing more is sent for it
+                if not await _same_tenant(db, tenant, enabled=True):
+                    break
             error = await self._post(tenant, row)
             if error:
                 break

@@ -896,9 +896,23 @@ class FsspecStorage:
             confined.link(source, target, self._confinement(), self._shown(source))
         except (FileExistsError, FileNotFoundError, PathOutsideRoot):
             raise
-        except OSError:
-            shutil.copy2(source, target)
+        except OSError:  # links refused (another filesystem, EPERM): a copy, through checked descriptors too
+            self._copy_confined(source, target)
         return True
+
+    def _copy_confined(self, source: str, target: str) -> None:
+        root, shown = self._confinement(), self._shown(source)
+        src = confined.open_within(source, os.O_RDONLY | os.O_NONBLOCK, root, shown)
+        try:
+            if not S_ISREG(os.fstat(src).st_mode):
+                raise FileNotFoundError(errno.ENOENT, "not a regular file", shown)
+            with open(src, "rb", closefd=False) as reader, \
+                    open(confined.create_exclusive(target, root, shown), "wb") as writer:
+                shutil.copyfileobj(reader, writer, 1 << 20)
+                writer.flush()
+                os.fsync(writer.fileno())
+        finally:
+            os.close(src)
 
     def _discard(self, handle: Any, temp: str) -> None:
         try:

@@ -15,7 +15,10 @@ from collections.abc import Callable, Hashable
 
 from shared.storage.fsspec_storage import FsspecStorage
 
-DEFAULT_SIZE = 128
+# Instances of stored storages only (a probe's is never kept): a tenant makes at most its operator's
+# --max-storages-per-tenant. An edge or control plane serving more storages than this rebuilds the
+# least used ones (an S3 client each) as they come back.
+DEFAULT_SIZE = 1024
 
 
 class StorageInstances:
