@@ -65,6 +65,7 @@ def start_server(
     workdir: Path,
     ready_timeout_s: float = 60.0,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Server:
     """Starts argv with --ready-file appended and waits for the file (ports are ephemeral)."""
     ready_file = workdir / f"{name}.ready.json"
@@ -77,6 +78,7 @@ def start_server(
         stderr=subprocess.STDOUT,
         start_new_session=True,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     server = Server(name=name, process=process, log_path=log_path, log_file=log_file)
     deadline = time.monotonic() + ready_timeout_s

@@ -91,7 +91,9 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
                                  host=edge_host, port=http_port, max_file_size=max_file_size,
                                  public_url=public_url, control_tls=tls, egress_allow=control.egress_allow,
                                  **edge_options)
-    app = create_app(edge_settings)
+    # The edge calls its own control plane in process (shared.grpc_local), except when traced: a
+    # trace's spans are made by the gRPC client's interceptors.
+    app = create_app(edge_settings, control_channel=None if tracing.enabled() else running.local)
     register_gateway(app, f"127.0.0.1:{running.port}", tls=tls)  # REST beside WOPI on the one HTTP port
     # One process: the edge's /metrics (and --metrics-port) show the control plane's series too.
     add_metrics_source(app, running.metrics)

@@ -62,6 +62,7 @@ from control.services.webhooks import WebhookDispatcher
 from control.metrics import ControlMetrics
 from control.observability import RpcObserver
 from control.settings import ControlSettings
+from shared.grpc_local import HandlerRecorder, LocalChannel
 from shared.grpc_channel import MAX_MESSAGE_BYTES, SERVER_OPTIONS, ServerTlsSettings, add_port
 from shared import tracing
 from shared.egress import EgressPolicy
@@ -87,6 +88,8 @@ SERVICE_NAMES = PUBLIC_SERVICE_NAMES + INTERNAL_SERVICE_NAMES
 @dataclass
 class RunningControl:
     server: grpc.aio.Server
+    # The same handlers behind the same interceptors, called in process (serve's edge: shared.grpc_local).
+    local: LocalChannel
     engine: AsyncEngine
     port: int
     health: health.aio.HealthServicer  # type: ignore[name-defined]
@@ -157,11 +160,11 @@ async def start_control(settings: ControlSettings) -> RunningControl:
 
     authenticator = Authenticator(ctx)
     metrics = ControlMetrics(ctx)
-    server = grpc.aio.server(
-        # Tracing (when OTEL_* asks) and metrics outermost: refused authentications are seen too.
-        interceptors=[*tracing.grpc_server_interceptors(), RpcObserver(metrics), AuthInterceptor(authenticator)],
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), *SERVER_OPTIONS],
-    )
+    # Tracing (when OTEL_* asks) and metrics outermost: refused authentications are seen too.
+    interceptors = [*tracing.grpc_server_interceptors(), RpcObserver(metrics), AuthInterceptor(authenticator)]
+    grpc_server = grpc.aio.server(
+        interceptors=interceptors, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), *SERVER_OPTIONS])
+    server = HandlerRecorder(grpc_server)  # registers on grpc_server; kept for serve's in-process calls
     tenant_grpc.add_TenantServiceServicer_to_server(TenantServicer(ctx, authenticator), server)
     key_grpc.add_KeyServiceServicer_to_server(KeyServicer(ctx, authenticator), server)
     storage_grpc.add_StorageServiceServicer_to_server(StorageServicer(ctx), server)
@@ -174,15 +177,15 @@ async def start_control(settings: ControlSettings) -> RunningControl:
     edge_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(ctx, registry), server)
 
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)  # type: ignore[arg-type]
     for name in ["", *SERVICE_NAMES]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     enable_reflection(
         [*PUBLIC_SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server,
+        grpc_server,
     )
-    port = add_port(server, settings.grpc_host, settings.grpc_port, settings.tls)
-    await server.start()
+    port = add_port(grpc_server, settings.grpc_host, settings.grpc_port, settings.tls)
+    await grpc_server.start()
     stopping = asyncio.Event()
     db_health = DatabaseHealth(engine, health_servicer, SERVICE_NAMES)
     # Every replica: its own database probe, its own refusal tally, and what the others changed.
@@ -217,7 +220,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
              _tls_description(settings.tls), engine.url.render_as_string(hide_password=True))
     if settings.egress_allow:
         log.info("egress policy: tenants' URLs may also reach %s", ", ".join(map(str, settings.egress_allow)))
-    return RunningControl(server=server, engine=engine, port=port, health=health_servicer, background=background,
+    return RunningControl(server=grpc_server, local=LocalChannel(server, interceptors), engine=engine, port=port, health=health_servicer, background=background,
                           stopping=stopping, editors=registry, metrics=metrics, read_engine=read_engine,
                           decisions=decisions)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
@@ -25,7 +26,9 @@ from shared.egress import EgressPolicy
 from shared.errors import WopiProxyError
 
 
-def create_app(settings: EdgeSettings) -> Quart:
+def create_app(settings: EdgeSettings, control_channel: Any = None) -> Quart:
+    """`control_channel`: serve's in-process channel to its own control plane (shared.grpc_local);
+    None: a gRPC channel to `settings.control_address`."""
     app = Quart("wopi_proxy_edge")
     app.request_class = BoundedRequest
     app.asgi_http_class = BoundedHTTPConnection  # type: ignore[assignment]
@@ -53,7 +56,7 @@ def create_app(settings: EdgeSettings) -> Quart:
                                 interceptors=observability.client_interceptors(app),
                                 observer=observability.control_rpc_observer(app),
                                 batch_size=settings.control_batch_size, grant_slots=settings.grant_slots,
-                                grant_slots_lead=settings.grant_slots_lead)
+                                grant_slots_lead=settings.grant_slots_lead, channel=control_channel)
         observability.watch_grant_slots(app, control.grant_slots)
         flood = InvalidTokenLimiter(per_minute=settings.invalid_token_limit, burst=settings.invalid_token_burst,
                                     max_addresses=settings.max_tracked_addresses)

@@ -190,11 +190,12 @@ class ControlClient:
                  tls: TlsSettings = PLAINTEXT, interceptors: Sequence[Any] = (),
                  observer: RpcObserver | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                  grant_slots: int = DEFAULT_GRANT_SLOTS,
-                 grant_slots_lead: int = DEFAULT_GRANT_SLOTS_LEAD) -> None:
+                 grant_slots_lead: int = DEFAULT_GRANT_SLOTS_LEAD, channel: Any = None) -> None:
         # interceptors: tracing; observer: metrics (edge.observability)
-        # address: HOST:PORT, or several replicas (shared.grpc_targets)
-        self._channel = secure_or_insecure_aio_channel(control_target(address), tls, options=CHANNEL_OPTIONS,
-                                                       interceptors=interceptors)
+        # address: HOST:PORT, or several replicas (shared.grpc_targets); channel: serve's in-process
+        # channel to its own control plane (shared.grpc_local), used instead of the address
+        self._channel = channel if channel is not None else secure_or_insecure_aio_channel(
+            control_target(address), tls, options=CHANNEL_OPTIONS, interceptors=interceptors)
         self._stub = edge_grpc.EdgeServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
