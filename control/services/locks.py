@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.errors import InvalidArgument, LockConflict
+from shared.errors import LockConflict
+from shared.lock_ids import check_lock_id
 
 LOCK_TTL_MS = 30 * 60 * 1000
-MAX_LOCK_ID_LENGTH = 1024  # SupportsExtendedLockLength
 
 
 class Lockable(Protocol):
@@ -37,16 +37,6 @@ def current_lock(file: Lockable, now: int) -> str:
     if file.lock_id and (file.lock_expire_time or 0) > now:
         return file.lock_id
     return ""
-
-
-def check_lock_id(lock_id: str, field: str = "X-WOPI-Lock") -> str:
-    if not lock_id:
-        raise InvalidArgument(field, "missing")
-    if len(lock_id) > MAX_LOCK_ID_LENGTH:
-        raise InvalidArgument(field, f"longer than {MAX_LOCK_ID_LENGTH} characters")
-    if not lock_id.isascii() or any(ord(c) < 32 for c in lock_id):
-        raise InvalidArgument(field, "must be printable ASCII")
-    return lock_id
 
 
 def _set(file: Lockable, lock_id: str, now: int) -> None:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from edge.request_headers import header, headers, optional_header
 from shared.errors import InvalidArgument, InvalidFileName
-
-MAX_LOCK_ID_LENGTH = 1024  # advertised by SupportsExtendedLockLength
+from shared.lock_ids import check_lock_id
 
 
 def lock_header(name: str = "X-WOPI-Lock", *, required: bool = True) -> str:
     value = header(name)
-    if not value:
-        if required:
-            raise InvalidArgument(name, "missing")
+    if not value and not required:
         return ""
-    if len(value) > MAX_LOCK_ID_LENGTH:
-        raise InvalidArgument(name, f"longer than {MAX_LOCK_ID_LENGTH} characters")
-    if any(not 32 <= ord(c) < 127 for c in value):  # DEL too: it is echoed in X-WOPI-Lock, a header value
-        raise InvalidArgument(name, "must be printable ASCII")
-    return value
+    return check_lock_id(value, name)
 
 
 def utf7_header(name: str) -> str | None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control.db.models import Storage, Tenant
 from control.services import sessions, storages, wopi_access
 from control.services.context import Principal, ServiceContext
-from shared.errors import AccessTokenInvalid, FileNotFound, TenantDisabled
+from shared.errors import AccessTokenInvalid, FileNotFound, InvalidArgument, TenantDisabled
 from shared.wopi_operation import WopiOperation
 from tests.control.helpers import with_writer_thread, TENANT, FakeClock, OpenSession, caller, disable_tenant, outcomes
 
@@ -181,3 +181,13 @@ async def test_a_disabled_tenants_tokens_are_tenant_disabled(
 
     with pytest.raises(TenantDisabled):
         await wopi_access.authorize(ctx, caller(opened), operation="CheckFileInfo")
+
+
+@pytest.mark.parametrize("lock_id", ["evil\x7flock", "tab\there", "caf\u00e9", "x" * 1025])
+async def test_the_control_plane_refuses_a_lock_id_the_edge_would_refuse(
+        ctx: ServiceContext, open_session: OpenSession, lock_id: str) -> None:
+    """shared.lock_ids: one rule for both processes; DEL (echoed in X-WOPI-Lock) included."""
+    opened = await open_session()
+
+    with pytest.raises(InvalidArgument):
+        await wopi_access.authorize(ctx, caller(opened), operation="Lock", lock_id=lock_id)
