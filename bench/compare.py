@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -32,7 +33,7 @@ from bench.load import (  # noqa: E402
     measure_put,
     measure_rate,
 )
-from bench.run import LOCK_FILES, provision, write_random_file  # noqa: E402
+from bench.run import LOCK_FILES, measure_isolation, provision, write_random_file  # noqa: E402
 from bench.services import Server, start_server  # noqa: E402
 
 
@@ -47,7 +48,16 @@ def start_serve(name: str, checkout: Path, workdir: Path, database_url: str | No
     return start_server(name, argv, workdir, env={"PYTHONPATH": path}, cwd=checkout)
 
 
-Scenario = Callable[[Server, dict], RateResult]
+@dataclass
+class Flood:
+    alone_p99_ms: float
+    flooded_p99_ms: float
+    ratio: float
+    errors: int
+    error_detail: str
+
+
+Scenario = Callable[[Server, dict], "RateResult | Flood"]
 
 
 def scenarios(wrk: str, workdir: Path, window_s: int) -> dict[str, tuple[Scenario, str]]:
@@ -69,11 +79,22 @@ def scenarios(wrk: str, workdir: Path, window_s: int) -> dict[str, tuple[Scenari
     def put_new(server: Server, sessions: dict) -> RateResult:
         return measure_put(sessions["put"].url(), BODY, server_pid=server.pid, count=10, vary=True)
 
+    def flood(server: Server, sessions: dict) -> Flood:
+        """run.py's isolation row: the other tenant's p99 alone, then during tenant t0's flood."""
+        args = argparse.Namespace(duration=window_s, threads=2, connections=32)
+        quiet, flooded = measure_isolation(wrk, sessions["tenants"][1].url(), sessions["small.bin"].url(), args)
+        return Flood(alone_p99_ms=quiet.p99_ms or 0, flooded_p99_ms=flooded.p99_ms or 0,
+                     ratio=(flooded.p99_ms or 0) / (quiet.p99_ms or 1), errors=quiet.errors + flooded.errors,
+                     error_detail=f"{quiet.error_detail} {flooded.error_detail}".strip())
+
     cfi32 = cfi(32)
     return {
         "CheckFileInfo c=32 req/s": (cfi32, "requests_per_s"),
         "CheckFileInfo c=32 CPU ms": (cfi32, "cpu_ms_per_request"),
         "CheckFileInfo c=1 req/s": (cfi(1), "requests_per_s"),
+        "other tenant's p99 flooded/alone": (flood, "ratio"),
+        "other tenant's p99 alone ms": (flood, "alone_p99_ms"),
+        "other tenant's p99 flooded ms": (flood, "flooded_p99_ms"),
         "LOCK/UNLOCK c=32 p99 ms": (lock, "p99_ms"),
         "LOCK/UNLOCK CPU ms": (lock, "cpu_ms_per_request"),
         "PutFile 1 MiB same bytes CPU ms": (put, "cpu_ms_per_request"),
@@ -121,7 +142,7 @@ def main() -> int:
         chosen = {name: s for name, s in scenarios(wrk, workdir, args.window).items()
                   if not args.only or any(name.startswith(p) for p in args.only.split(","))}
         figures: dict[str, dict[str, list[float]]] = {name: {"ours": [], "base": []} for name in chosen}
-        done: dict[tuple[str, Scenario, str], RateResult] = {}
+        done: dict[tuple[str, Scenario, str], RateResult | Flood] = {}
         for side in servers:  # warm-up: connections, caches, SQLite pages
             measure_rate(wrk, sessions[side]["small.bin"].url(), server_pid=servers[side].pid, threads=2,
                          connections=32, duration_s=2, warmup_s=0)
