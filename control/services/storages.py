@@ -30,7 +30,7 @@ from shared.errors import (
 )
 from shared.storage.instances import StorageInstances
 from shared.storage import FsspecStorage, redact_options
-from shared.storage.options import REDACTED, S3_PROTOCOLS
+from shared.storage.options import S3_PROTOCOLS, is_secret_option, with_kept_secrets
 from shared.storage.egress import HTTP_PROTOCOLS
 
 DEFAULT_VERSION_RETENTION = 10
@@ -203,9 +203,11 @@ async def update_storage(
     _check_may_change(principal, current)
     stored = storage_options(current)
     new_options = stored
+    sent_protocol = validation.protocol((protocol if "protocol" in paths else current.protocol) or "file")
     if "options" in paths:
-        sent = dict(options or {})
-        new_options = {k: stored[k] if v == REDACTED and k in stored else v for k, v in sent.items()}
+        new_options = with_kept_secrets(current.protocol, stored, sent_protocol, dict(options or {}))
+    elif sent_protocol != current.protocol and any(map(is_secret_option, stored)):
+        raise InvalidArgument("options", "a new protocol needs its secrets sent again (paths: options too)")
     new_protocol, retention = _check_fields(
         protocol if "protocol" in paths else current.protocol, root if "root" in paths else current.root,
         new_options, max_file_size if "max_file_size" in paths else current.max_file_size,

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.errors import InvalidArgument
 
-__all__ = ["REDACTED", "fsspec_kwargs", "is_secret_option", "redact_options"]
+__all__ = ["REDACTED", "fsspec_kwargs", "is_secret_option", "redact_options", "with_kept_secrets"]
 
 REDACTED = "***"
 
@@ -117,3 +117,35 @@ def redact_options(options: Mapping[str, str]) -> dict[str, str]:
     """What a read may show: secret options replaced by REDACTED, passwords cut out of URLs."""
     return {name: REDACTED if is_secret_option(name) else _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value)
             for name, value in options.items()}
+
+
+# Options that tune how a storage is used, never where its requests go: a secret kept by REDACTED
+# survives their change. Any other option (endpoint_url, region, verify, an account or host name, a
+# backend option we do not know) is taken to name the destination.
+_TUNING_OPTIONS = frozenset({
+    "max_concurrency", "fixed_upload_size", "use_listings_cache", "skip_instance_cache", "auto_mkdir",
+    "addressing_style", "region", "region_name",  # the same endpoint, or the same provider's other region
+})
+
+
+def with_kept_secrets(stored_protocol: str, stored: Mapping[str, str], protocol: str,
+                      sent: Mapping[str, str]) -> dict[str, str]:
+    """`sent` with each option given as REDACTED replaced by its stored value, so that a reader can
+    send back what it read and change one option.
+
+    A stored secret is kept only for the same destination: the same protocol and the same value of
+    every option but the tuning ones. Otherwise whoever may edit the storage could move its endpoint
+    to a server of their own and receive the credentials someone else entered (an operator's key
+    on a tenant's storage, say) with the next request: the secret must be sent again."""
+    kept = {name for name, value in sent.items() if value == REDACTED and name in stored}
+    if kept:
+        moved = sorted(name for name in set(stored) | set(sent)
+                       if name not in kept and not is_secret_option(name) and name not in _TUNING_OPTIONS
+                       and stored.get(name) != sent.get(name))
+        if protocol != stored_protocol:
+            moved.insert(0, "protocol")
+        if moved:
+            raise InvalidArgument("options", f"{', '.join(sorted(kept))} sent as {REDACTED} cannot be kept: "
+                                             f"{', '.join(moved)} changed where the storage's requests go; "
+                                             "send the secret again")
+    return {name: stored[name] if name in kept else value for name, value in sent.items()}

@@ -16,6 +16,7 @@ from tests.security.storage_support import (
 )
 from tests.support.api import ControlApi, error_reason, storage_pb
 from tests.support.deployment import Deployment
+from tests.support.listener import Listener
 from tests.support.s3 import S3Server, session_s3_server
 
 Deploy = Callable[..., Deployment]
@@ -149,4 +150,30 @@ def test_update_rotates_s3_credentials_and_never_returns_them(shape: str, deploy
         assert updated.options["region"] == "us-east-1"
         assert s3.secret not in deployment.log()
     finally:
+        s3.remove_bucket(bucket)
+
+
+def test_a_kept_secret_never_follows_the_storage_to_a_new_endpoint(
+        shape: str, deploy: Deploy, s3: S3Server) -> None:
+    """Attack: read a storage's secret back after all. A key that may edit the storage (not
+    necessarily the one that entered its credentials) sends back the "***" it read with its own
+    server as endpoint_url: the next request (the update's reachability probe) would carry the
+    stored credentials there (SigV4 sends the access key id; other schemes send the secret itself).
+    Refused before any request is made."""
+    deployment = deploy(shape, control_args=("--egress-allow", "127.0.0.1/32"),
+                        edge_args=("--egress-allow", "127.0.0.1/32") if shape == "split" else ())
+    hostile = hostile_tenant(deployment)
+    api, tenant_id = hostile.api, hostile.tenant_id
+    bucket = s3.new_bucket()
+    attacker = Listener().start()
+    try:
+        create_storage(api, tenant_id, bucket, protocol="s3", options=s3.options)
+        read = api.call(api.storages.GetStorage, storage_pb.GetStorageRequest(tenant_id=tenant_id, name="docs"))
+        moved = {**dict(read.options), "endpoint_url": attacker.url}
+        error = refusal(lambda: _update(api, tenant_id, "docs", options=moved))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{error.details()}\n{deployment.log()}"
+        assert "send the secret again" in (error.details() or "")
+        assert attacker.touched == 0
+    finally:
+        attacker.stop()
         s3.remove_bucket(bucket)

@@ -6,6 +6,7 @@ import pytest
 
 from shared.errors import InvalidArgument
 from shared.storage import REDACTED, fsspec_kwargs, is_secret_option, redact_options
+from shared.storage.options import with_kept_secrets
 
 
 def test_s3_options_become_s3fs_arguments() -> None:
@@ -71,3 +72,40 @@ def test_redaction_hides_secrets_and_passwords_in_urls() -> None:
                             "endpoint_url": "https://user:p4ss@s3.example.com/"})
     assert shown == {"key": REDACTED, "secret": REDACTED, "region": "eu",
                      "endpoint_url": f"https://user:{REDACTED}@s3.example.com/"}
+
+
+STORED = {"key": "AKIA-operator", "secret": "operator-secret", "endpoint_url": "https://s3.example.com",
+          "region": "eu-west-1"}
+
+
+def test_a_redacted_secret_keeps_its_stored_value_for_the_same_destination() -> None:
+    sent = {**STORED, "key": REDACTED, "secret": REDACTED, "region": "eu-central-1", "max_concurrency": "4"}
+
+    kept = with_kept_secrets("s3", STORED, "s3", sent)
+
+    assert kept == {**sent, "key": "AKIA-operator", "secret": "operator-secret"}
+
+
+@pytest.mark.parametrize("change", [{"endpoint_url": "https://attacker.example"}, {"verify": "false"},
+                                    {"endpoint_url": ""}, {"account_name": "theirs"}])
+def test_a_redacted_secret_is_not_kept_once_the_endpoint_moves(change: dict[str, str]) -> None:
+    """Attack: point the storage at a server of one's own and let the next request carry the
+    credentials someone else entered."""
+    sent = {**STORED, "key": REDACTED, "secret": REDACTED, **change}
+
+    with pytest.raises(InvalidArgument) as refused:
+        with_kept_secrets("s3", STORED, "s3", sent)
+
+    assert "send the secret again" in refused.value.message
+    assert "operator-secret" not in refused.value.message
+
+
+def test_a_redacted_secret_is_not_kept_for_another_protocol() -> None:
+    with pytest.raises(InvalidArgument):
+        with_kept_secrets("s3", STORED, "gcs", {**STORED, "secret": REDACTED})
+
+
+def test_secrets_sent_again_may_go_to_a_new_endpoint() -> None:
+    sent = {**STORED, "endpoint_url": "https://other.example", "secret": "new-secret", "key": "AKIA-new"}
+
+    assert with_kept_secrets("s3", STORED, "s3", sent) == sent

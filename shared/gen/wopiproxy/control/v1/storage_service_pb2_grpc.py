@@ -98,7 +98,8 @@ class StorageServiceServicer:
 
     def UpdateStorage(self, request, context):
         """Changes the fields named in update_mask (options, root, protocol, max_file_size, version_retention),
-        under the same policy as CreateStorage; an option sent as "***" keeps its stored value.
+        under the same policy as CreateStorage; an option sent as "***" keeps its stored value,
+        only while the protocol and the options that say where requests go (endpoint_url, verify) stay the same.
         Returns NOT_FOUND if the tenant or the storage does not exist, PERMISSION_DENIED (STORAGE_POLICY_DENIED)
         if the policy refuses the result, FAILED_PRECONDITION (STORAGE_UNREACHABLE), INVALID_ARGUMENT for bad fields.
         """
