@@ -246,7 +246,7 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
                          force: bool) -> None:
     """Removes the storage's records (files, kept-version records, sessions, launch codes);
     never a byte in storage. Audit events and session events stay, as the trail must."""
-    from control.services import write_intents  # it opens storages (open_storage): not at the top
+    from control.services import sessions, write_intents  # they open storages (open_storage): not at the top
 
     require_tenant_visible(principal, tenant_id)
     now = ctx.clock()
@@ -260,12 +260,16 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
         await stores.lock_records_of(db, storage_id=row.id)
         file_ids = select(col(File.id)).where(col(File.storage_id) == row.id)
         session_ids = select(col(Session.id)).where(col(Session.file_id).in_(file_ids))
-        open_sessions = (await db.execute(select(col(Session.id)).where(
+        open_sessions = (await db.exec(select(Session).where(
             col(Session.file_id).in_(file_ids), col(Session.close_time).is_(None),
-            col(Session.expire_time) > now, col(Session.internal).is_(False)))).all()
+            col(Session.expire_time) > now, col(Session.internal).is_(False)).order_by(col(Session.id)))).all()
         if open_sessions and not force:
             raise FailedPrecondition("SESSIONS_OPEN", f"storage {name!r} has {len(open_sessions)} open session(s); "
                                      "close them or delete with force", tenant_id=tenant_id, storage=name)
+        # Forced: each open session ends as CloseSession ends it, so that applications watching
+        # the tenant's events (or its webhook) learn that their editors' sessions are over.
+        await sessions.close_open_sessions(db, ctx, open_sessions, actor=principal.actor, now=now,
+                                           detail=f"its storage {name} was deleted")
         await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
         await bridge_store.delete_file_rows(db, file_ids=file_ids)
         await db.execute(delete(Session).where(col(Session.file_id).in_(file_ids)))

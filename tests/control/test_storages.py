@@ -6,10 +6,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlmodel import col, select
 
 from control.db import pages
-from control.db.models import Storage, Tenant
-from control.services import storages
+from control.db.models import AuditEvent, SessionEvent, Storage, Tenant
+from control.services import sessions, storages
 from control.services.context import Principal, ServiceContext
 from shared.errors import (
     InvalidArgument,
@@ -18,7 +19,7 @@ from shared.errors import (
     StorageUnreachable,
     TenantNotFound,
 )
-from tests.control.helpers import OTHER_TENANT, START_MS, STORAGE, TENANT, outcomes
+from tests.control.helpers import OTHER_TENANT, START_MS, STORAGE, TENANT, OpenSession, outcomes
 
 
 async def _create(ctx: ServiceContext, principal: Principal, root: Path, *, tenant_id: str = TENANT,
@@ -252,3 +253,24 @@ async def test_list_storages_with_a_foreign_page_token_is_invalid_argument(
         ctx, admin, tenant_id=TENANT, page_size=0, page_token=token))
 
     assert results == dict.fromkeys(foreign, "InvalidArgument:page_token")
+
+
+async def test_a_forced_delete_ends_each_open_session_with_its_closed_event_and_record(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession, storage_root: Path,
+) -> None:
+    """Applications watching the tenant's events (or its webhook) learn that their editors'
+    sessions are over, as after CloseSession."""
+    (storage_root / "a.docx").write_bytes(b"a")
+    opened = [await open_session(path="a.docx"), await open_session(path="a.docx", user_id="u-2")]
+    closed_before = await open_session(path="a.docx", user_id="u-3")
+    await sessions.close_session(ctx, admin, session_id=closed_before.session.row.id)
+
+    await storages.delete_storage(ctx, admin, tenant_id=TENANT, name=STORAGE, force=True)
+
+    async with ctx.sessions() as db:
+        closed = (await db.exec(select(SessionEvent.session_id).where(SessionEvent.type == "closed"))).all()
+        records = (await db.exec(select(AuditEvent.session_id).where(
+            AuditEvent.operation == "CloseSession", col(AuditEvent.detail).contains("storage")))).all()
+    ended = sorted(o.session.row.id for o in opened)
+    assert sorted(closed) == sorted([*ended, closed_before.session.row.id])  # one "closed" each, none twice
+    assert sorted(records) == ended
