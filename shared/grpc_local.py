@@ -17,6 +17,7 @@ caller). Only unary-unary methods are served (the edge calls nothing else).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
+log = logging.getLogger("grpc._cython.cygrpc")  # where grpc.aio's server logs a handler's exception
 Handler: TypeAlias = grpc.RpcMethodHandler
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]]
 
@@ -130,24 +132,32 @@ class _UnaryUnary:
         deadline = None if timeout is None else time.monotonic() + timeout
         context = _LocalContext(pairs, deadline)
         # Its own task, as on a server: the handler's context variables (principal, log fields,
-        # budget) stay its own, and cancelling the caller cancels the handler.
+        # budget) stay its own. A caller that leaves (cancelled, or past its deadline) cancels the
+        # handler and returns at once, as a gRPC client does: it never waits for the cancellation.
         work = asyncio.ensure_future(handler.unary_unary(request, context))
         try:
-            async with asyncio.timeout_at(None if deadline is None else _loop_time(deadline)):
-                return await work
-        except TimeoutError:
-            raise _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+            done, _pending = await asyncio.wait({work}, timeout=timeout)
+        except asyncio.CancelledError:
+            _abandon(work)
+            raise
+        if not done:
+            _abandon(work)
+            raise _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+        try:
+            return work.result()
         except grpc.aio.AbortError:
             raise context.error() from None
         except grpc.aio.AioRpcError:
             raise
-        except Exception as error:  # what a server would answer as UNKNOWN
-            raise _rpc_error(grpc.StatusCode.UNKNOWN, f"Unexpected {type(error).__name__}: {error}") from None
+        except Exception as error:  # what the server answers UNKNOWN, logging it with its traceback
+            log.error("Exception calling application: %s (in process: %s)", error, self._path, exc_info=error)
+            raise _rpc_error(grpc.StatusCode.UNKNOWN, f"Unexpected {type(error)}: {error}") from None
 
 
-def _loop_time(monotonic_deadline: float) -> float:
-    loop = asyncio.get_running_loop()
-    return loop.time() + (monotonic_deadline - time.monotonic())
+def _abandon(work: asyncio.Future[Any]) -> None:
+    """Cancels a handler its caller left; its outcome is consumed (never 'exception was never retrieved')."""
+    work.cancel()
+    work.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 class LocalChannel:

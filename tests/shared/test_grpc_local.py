@@ -7,6 +7,8 @@ port and in process, and the two answers must be the same: the edge's code is sh
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -157,3 +159,45 @@ async def test_the_edges_control_client_works_over_the_in_process_channel(
         await client.redeem_launch_code("made-up", "127.0.0.1")
     await client.close()
     assert control.local.closed
+
+
+async def test_an_unexpected_handler_error_is_logged_with_its_traceback_in_process(
+        control: RunningControl, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A database error that is no outage escapes the authentication (control/db/availability.py):
+    the gRPC server logs it with its traceback, and so must the in-process call (review l)."""
+    with sqlite3.connect(tmp_path / "data" / "wopi-proxy.db") as db:  # the key table gone: a real error
+        db.execute("ALTER TABLE api_keys RENAME TO api_keys_moved")
+    caplog.set_level(logging.INFO)
+    wire, local = await _both(control, lambda stub: stub.AuthorizeWopiRequest(
+        _made_up_grant(), metadata=(("authorization", "Bearer no-such-key"),), timeout=10))
+
+    assert isinstance(local, grpc.aio.AioRpcError) and isinstance(wire, grpc.aio.AioRpcError)
+    assert local.code() == wire.code() == grpc.StatusCode.UNKNOWN
+    assert local.details() == wire.details()
+    logged = [r for r in caplog.records if r.exc_info is not None and r.levelno >= logging.ERROR]
+    assert len(logged) == 2, [r.getMessage() for r in caplog.records]  # once per path
+
+
+async def test_a_caller_past_its_deadline_does_not_wait_for_a_slow_cancellation(control: RunningControl) -> None:
+    release = asyncio.Event()
+
+    async def stubborn(request: object, context: object) -> object:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # cleanup that takes its time (a hung database read, say)
+            raise
+        raise AssertionError("unreachable")
+
+    class Stubborn(grpc.GenericRpcHandler):
+        def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+            return grpc.unary_unary_rpc_method_handler(stubborn) if details.method == "/test.S/Wait" else None
+
+    control.local._handlers.generic.append(Stubborn())
+    call = LocalChannel(control.local._handlers, ()).unary_unary("/test.S/Wait")
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as late:
+            await asyncio.wait_for(call(b"", timeout=0.2), 30)
+        assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        release.set()
