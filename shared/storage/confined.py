@@ -90,5 +90,21 @@ def create_exclusive(full: str, real_root: str, shown: str) -> int:
         return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd)
 
 
-__all__ = ["check_within", "create_exclusive", "folder_of", "link", "location", "open_within", "replace", "unlink",
-           "within"]
+def makedirs(full: str, real_root: str, shown: str) -> None:
+    """The folder `full` and the missing ones above it, each made in its parent's checked folder
+    (mkdirat): a symlink swapped in on the way is followed only while it stays inside the root,
+    so no folder is ever made elsewhere. The root itself is never made (its parent is outside)."""
+    try:
+        os.close(open_within(full, _DIR_FLAGS, real_root, shown))
+        return
+    except FileNotFoundError:
+        pass
+    makedirs(posixpath.dirname(full), real_root, shown)
+    with folder_of(full, real_root, shown) as (fd, name):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by a concurrent save
+            os.mkdir(name, 0o777, dir_fd=fd)
+    os.close(open_within(full, _DIR_FLAGS, real_root, shown))  # what is there now is inside too
+
+
+__all__ = ["check_within", "create_exclusive", "folder_of", "link", "location", "makedirs", "open_within", "replace",
+           "unlink", "within"]

@@ -661,7 +661,10 @@ class FsspecStorage:
             problem = self._root_problem()
             if problem:
                 raise StorageUnreachable(self.root, problem)
-            self.fs.makedirs(folder, exist_ok=True)
+            if self.local:  # each folder made in its checked parent (shared.storage.confined)
+                confined.makedirs(folder, self._confinement(), self._shown(folder))
+            else:
+                self.fs.makedirs(folder, exist_ok=True)
 
     def _root_problem(self) -> str | None:
         """Why the root cannot hold files (None: it can, or it is an object store's prefix)."""

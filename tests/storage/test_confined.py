@@ -108,3 +108,27 @@ async def test_a_fifo_put_in_place_of_a_staged_object_fails_the_publish_instead_
     with pytest.raises((StorageUnreachable, OSError)):
         await staged.publish("doc.docx")
     assert (root / "doc.docx").exists() is False
+
+
+async def test_missing_folders_are_never_made_through_a_folder_re_pointed_outside(
+        places, check_missed: None) -> None:
+    """A save into new/deeper/doc.docx makes the missing folders; with `sub` re-pointed outside,
+    none may appear in the folder it points to."""
+    root, outside = places
+    (root / "sub").symlink_to(outside)
+    storage = FsspecStorage("file", str(root), egress=None, real_root=str(root))
+    staged = await storage.stage("doc.docx", _body(b"attacker"), limit=1 << 20)
+    with pytest.raises(PathOutsideRoot):
+        await staged.publish("sub/new/deeper/doc.docx")
+    await staged.discard()
+    assert sorted(p.name for p in outside.iterdir()) == ["admin.key"]
+
+
+async def test_missing_folders_inside_the_root_are_made(places) -> None:
+    root, _ = places
+    (root / "inside").mkdir()
+    (root / "alias").symlink_to(root / "inside")  # a symlink that stays inside works as before
+    storage = FsspecStorage("file", str(root), egress=None, real_root=str(root))
+    staged = await storage.stage("doc.docx", _body(b"kept"), limit=1 << 20)
+    await staged.publish("alias/new/deeper/doc.docx")
+    assert (root / "inside" / "new" / "deeper" / "doc.docx").read_bytes() == b"kept"
