@@ -802,22 +802,20 @@ class FsspecStorage:
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-            self._replace_across_filesystems(source, target)
-            return os.stat(target, follow_symlinks=False)
+            return self._replace_across_filesystems(source, target)
 
-    def _replace_across_filesystems(self, source: str, target: str) -> None:
-        """A target below a mount point: copied beside it, flushed, then renamed (still atomic)."""
+    def _replace_across_filesystems(self, source: str, target: str) -> os.stat_result:
+        """A target below a mount point: copied beside it, flushed, then renamed (still atomic);
+        every step through checked descriptors, as on one filesystem."""
         beside = posixpath.join(posixpath.dirname(target), f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp")
         try:
-            with open(source, "rb") as src, open(beside, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(beside, target)
+            self._copy_confined(source, beside)
+            replaced = confined.replace(beside, target, self._confinement(), self._shown(target))
         except BaseException:
             self._remove_quietly(beside)
             raise
         self._remove_quietly(source)
+        return replaced
 
     async def discard_staged(self, staged_path: str) -> bool:
         """Removes one staging object named by a write intent (its full path), so that a publish

@@ -64,3 +64,55 @@ async def test_keep_copy_where_hard_links_fail_copies_a_file_inside_the_root(
     monkeypatch.setattr(os, "link", link_refused)
     assert await storage.keep_copy("doc.docx", version_object_path("f1", 1)) is True
     assert (root / version_object_path("f1", 1)).read_bytes() == b"current bytes"
+
+
+def _replace_across_mounts(monkeypatch: pytest.MonkeyPatch, flip: object = None) -> None:
+    """os.replace answers EXDEV once (the target lies below a mount point), after `flip` ran."""
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def replace(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            if callable(flip):
+                flip()
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+async def test_a_move_across_mounts_never_writes_through_a_folder_re_pointed_outside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    outside = tmp_path / "data-dir"
+    outside.mkdir()
+    (outside / "admin.key").write_bytes(b"the operator's secret")
+    root = tmp_path / "tenant" / "docs"
+    (root / "mount").mkdir(parents=True)
+    (root / "doc.docx").write_bytes(b"attacker")
+    storage = FsspecStorage("file", str(root), {}, egress=None, real_root=os.path.realpath(root))
+
+    def flip() -> None:  # the tenant's flip lands after the checks
+        os.rmdir(root / "mount")
+        os.symlink(outside, root / "mount")
+
+    _replace_across_mounts(monkeypatch, flip)
+    with pytest.raises((PathOutsideRoot, OSError)):
+        await storage.move("doc.docx", "mount/admin.key")
+    assert (outside / "admin.key").read_bytes() == b"the operator's secret"
+    assert sorted(p.name for p in outside.iterdir()) == ["admin.key"]
+
+
+async def test_a_move_across_mounts_still_moves_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "docs"
+    (root / "mount").mkdir(parents=True)
+    (root / "doc.docx").write_bytes(b"moved")
+    storage = FsspecStorage("file", str(root), {}, egress=None, real_root=os.path.realpath(root))
+    _replace_across_mounts(monkeypatch)
+
+    await storage.move("doc.docx", "mount/doc.docx")
+
+    assert (root / "mount" / "doc.docx").read_bytes() == b"moved"
+    assert not (root / "doc.docx").exists()
+    assert [p.name for p in (root / "mount").iterdir()] == ["doc.docx"]
