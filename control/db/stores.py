@@ -228,15 +228,19 @@ async def open_sessions_of_key(db: AsyncSession, *, key_id: str, now: int) -> Se
 
 
 async def expired_open_sessions(db: AsyncSession, *, tenant_id: str | None, now: int,
-                                skip_locked: bool = False) -> Sequence[Session]:
+                                skip_locked: bool = False, limit: int | None = None) -> Sequence[Session]:
+    """Sessions past their expiry, oldest first, at most `limit` (only those rows locked)."""
     # The bridge's own sessions are not ended here: the bridge re-mints their tokens as it works.
     query = select(Session).where(col(Session.close_time).is_(None), Session.expire_time <= now,
                                   col(Session.internal).is_(False))
     if tenant_id is not None:
         query = query.where(Session.tenant_id == tenant_id)
+    query = query.order_by(col(Session.expire_time), col(Session.id))
+    if limit is not None:
+        query = query.limit(limit)
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
-    return (await db.exec(query.order_by(col(Session.expire_time)))).all()
+    return (await db.exec(query)).all()
 
 
 async def session_context_by_token_hash(

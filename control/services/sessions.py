@@ -348,6 +348,7 @@ async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_
     async with ctx.transaction() as db:
         rows = await stores.expired_open_sessions(db, tenant_id=scope, now=now)
         if not dry_run:
+            await _lock_chains_in_order(db, {row.tenant_id for row in rows} | {audit.chain_of(scope)} if rows else set())
             for row in rows:
                 row.close_time = row.expire_time
                 db.add(row)
@@ -369,6 +370,14 @@ async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_
     return [SessionView(row=r, wopi_src=ctx.wopi_src(r.file_id), state="expired") for r in rows]
 
 
+async def _lock_chains_in_order(db: AsyncSession, chains: set[str]) -> None:
+    """The audit chains a cleanup will extend, locked up front in sorted order, as the decision
+    writer locks its batches' chains (control.db.audit_sync): the sessions of several tenants,
+    in expiry order, locked them in any order, and PostgreSQL could deadlock the two."""
+    for chain in sorted(chains):
+        await audit.lock_chain(db, chain)
+
+
 EXPIRY_ACTOR = "system:session-expiry"
 EXPIRY_BATCH = 500
 
@@ -379,7 +388,8 @@ async def expire_due_sessions(ctx: ServiceContext) -> int:
     control plane is expiring are skipped (PostgreSQL; SQLite transactions are exclusive)."""
     now = ctx.clock()
     async with ctx.transaction() as db:
-        rows = (await stores.expired_open_sessions(db, tenant_id=None, now=now, skip_locked=True))[:EXPIRY_BATCH]
+        rows = await stores.expired_open_sessions(db, tenant_id=None, now=now, skip_locked=True, limit=EXPIRY_BATCH)
+        await _lock_chains_in_order(db, {row.tenant_id for row in rows})
         per_tenant: dict[str, int] = {}
         for row in rows:
             row.close_time = row.expire_time
