@@ -222,8 +222,16 @@ async def update_storage(
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name)
+        if row is not None:
+            row = await db.get(Storage, row.id, with_for_update=True, populate_existing=True)
         if row is None:
             raise StorageNotFound(tenant_id, name)
+        if _changed_since(current, row):
+            # Checked against what was read before the probe (which a slow endpoint can hold for
+            # seconds): a storage deleted and made again under its name, perhaps by the operator,
+            # or changed meanwhile, is not overwritten with a result checked against the old one.
+            raise FailedPrecondition("STORAGE_CHANGED", f"storage {name!r} changed while this update was being "
+                                     "checked; read it again and retry", tenant_id=tenant_id, storage=name)
         row.protocol, row.root = new_protocol, new_root
         row.options_json = json.dumps(new_options, sort_keys=True)
         if "max_file_size" in paths:
@@ -235,6 +243,12 @@ async def update_storage(
                            tenant_id=tenant_id, detail=f"storage={name} fields={','.join(changed)}"
                            + (f" options={','.join(sorted(new_options))}" if "options" in paths else ""))
     return _for_readers(row)
+
+
+def _changed_since(read: Storage, now: Storage) -> bool:
+    """Whether the row differs, in what an update is checked against, from the one it read."""
+    return ((read.id, read.protocol, read.root, read.options_json, read.operator_owned)
+            != (now.id, now.protocol, now.root, now.options_json, now.operator_owned))
 
 
 def _retention_field(kept: int) -> int:

@@ -13,6 +13,7 @@ from control.db.models import AuditEvent, SessionEvent, Storage, Tenant
 from control.services import sessions, storages
 from control.services.context import Principal, ServiceContext
 from shared.errors import (
+    FailedPrecondition,
     InvalidArgument,
     StorageAlreadyExists,
     StorageNotFound,
@@ -274,3 +275,31 @@ async def test_a_forced_delete_ends_each_open_session_with_its_closed_event_and_
     ended = sorted(o.session.row.id for o in opened)
     assert sorted(closed) == sorted([*ended, closed_before.session.row.id])  # one "closed" each, none twice
     assert sorted(records) == ended
+
+
+async def test_an_update_whose_storage_was_made_again_meanwhile_changes_nothing(
+    ctx: ServiceContext, admin: Principal, acme: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Attack: an update (a tenant key's, checked under the tenant policy) waits in its
+    reachability probe, which a slow endpoint of the tenant's holds for seconds, while the
+    operator deletes the storage and makes it again under the same name: the update, checked
+    against the old row, must not overwrite the new one."""
+    from tests.control.test_deleted_records import Gate
+
+    tenant_root, operator_root, elsewhere = tmp_path / "t", tmp_path / "op", tmp_path / "t2"
+    for folder in (tenant_root, operator_root, elsewhere):
+        folder.mkdir()
+    await _create(ctx, admin, tenant_root)
+    gate = Gate(monkeypatch, storages, "_probe", "update")
+    update = asyncio.create_task(storages.update_storage(
+        ctx, admin, tenant_id=TENANT, name=STORAGE, paths=["root"], root=str(elsewhere)), name="update")
+    await asyncio.wait_for(gate.reached.wait(), 60)
+    await storages.delete_storage(ctx, admin, tenant_id=TENANT, name=STORAGE, force=True)
+    remade = await _create(ctx, admin, operator_root, options={"auto_mkdir": "false"})
+    gate.release.set()
+
+    with pytest.raises(FailedPrecondition) as refused:
+        await asyncio.wait_for(update, 60)
+    assert refused.value.reason == "STORAGE_CHANGED"
+    now = await storages.get_storage(ctx, admin, tenant_id=TENANT, name=STORAGE)
+    assert (now.id, now.root) == (remade.id, str(operator_root))

@@ -101,7 +101,8 @@ class StorageServiceServicer:
         under the same policy as CreateStorage; an option sent as "***" keeps its stored value,
         only while the protocol and the options that say where requests go (endpoint_url, verify) stay the same.
         Returns NOT_FOUND if the tenant or the storage does not exist, PERMISSION_DENIED (STORAGE_POLICY_DENIED)
-        if the policy refuses the result, FAILED_PRECONDITION (STORAGE_UNREACHABLE), INVALID_ARGUMENT for bad fields.
+        if the policy refuses the result, FAILED_PRECONDITION (STORAGE_UNREACHABLE; STORAGE_CHANGED when the storage
+        changed while the update was checked: read it again and retry), INVALID_ARGUMENT for bad fields.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
