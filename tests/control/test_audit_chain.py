@@ -240,6 +240,22 @@ async def test_a_removed_last_record_is_named(
     assert report.reason.startswith("record missing (gap)")
 
 
+async def test_a_removed_chain_head_is_detected(
+    ctx: ServiceContext, admin: Principal, open_session: OpenSession, clock: FakeClock
+) -> None:
+    """Someone with database access deletes a tenant's chain head: its records are then in no
+    chain, which verification names (the head is not what says a chain exists)."""
+    await some_activity(ctx, open_session, clock)
+    first = (await rows(ctx))[0]
+
+    await sql(ctx, "DELETE FROM audit_chain_heads WHERE tenant_id = :tenant", tenant=TENANT)
+
+    for report in (await verify(ctx, admin), await verify(ctx, admin, tenant_id=TENANT)):
+        assert (report.ok, report.broken_tenant_id) == (False, TENANT)
+        assert report.broken_event_id >= first.id
+        assert "not in the chain" in report.reason
+
+
 async def test_a_record_added_behind_the_chains_back_is_named(
     ctx: ServiceContext, admin: Principal, open_session: OpenSession, clock: FakeClock
 ) -> None:
