@@ -346,7 +346,9 @@ async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_
     await _require_tenant_exists(ctx, scope)
     now = ctx.clock()
     async with ctx.transaction() as db:
-        rows = await stores.expired_open_sessions(db, tenant_id=scope, now=now)
+        # Locked (not for a dry run), skipping those the expiry job is ending right now: a session
+        # read unlocked could be ended by both, with two "expired" events (review m).
+        rows = await stores.expired_open_sessions(db, tenant_id=scope, now=now, skip_locked=not dry_run)
         if not dry_run:
             await _lock_chains_in_order(db, {row.tenant_id for row in rows} | {audit.chain_of(scope)} if rows else set())
             for row in rows:

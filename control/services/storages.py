@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import bridge_store, pages, stores
 from control.db.models import File, FileVersion, LaunchCode, Session, Storage
+from control.db.deadlocks import retried_on_deadlock
 from control.services import audit, tenant_limits, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
@@ -30,7 +31,7 @@ from shared.errors import (
 )
 from shared.storage.instances import StorageInstances
 from shared.storage import FsspecStorage, redact_options
-from shared.storage.options import S3_PROTOCOLS, is_secret_option, with_kept_secrets
+from shared.storage.options import S3_PROTOCOLS, with_kept_secrets
 from shared.storage.egress import HTTP_PROTOCOLS
 
 DEFAULT_VERSION_RETENTION = 10
@@ -202,12 +203,11 @@ async def update_storage(
     current = await _load(ctx, tenant_id, name)
     _check_may_change(principal, current)
     stored = storage_options(current)
-    new_options = stored
     sent_protocol = validation.protocol((protocol if "protocol" in paths else current.protocol) or "file")
-    if "options" in paths:
-        new_options = with_kept_secrets(current.protocol, stored, sent_protocol, dict(options or {}))
-    elif sent_protocol != current.protocol and any(map(is_secret_option, stored)):
-        raise InvalidArgument("options", "a new protocol needs its secrets sent again (paths: options too)")
+    # Options not sent stay as stored: as if sent back as read, under the same rule for secrets.
+    sent_options = dict(options or {}) if "options" in paths else redact_options(stored)
+    new_options = with_kept_secrets(current.protocol, current.root, stored, sent_protocol,
+                                    root if "root" in paths else current.root, sent_options)
     new_protocol, retention = _check_fields(
         protocol if "protocol" in paths else current.protocol, root if "root" in paths else current.root,
         new_options, max_file_size if "max_file_size" in paths else current.max_file_size,
@@ -260,9 +260,15 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
                          force: bool) -> None:
     """Removes the storage's records (files, kept-version records, sessions, launch codes);
     never a byte in storage. Audit events and session events stay, as the trail must."""
+    require_tenant_visible(principal, tenant_id)
+    await retried_on_deadlock(lambda: _delete_storage(ctx, principal, tenant_id=tenant_id, name=name, force=force),
+                              f"deleting storage {name} of tenant {tenant_id}")
+
+
+async def _delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id: str, name: str,
+                          force: bool) -> None:
     from control.services import sessions, write_intents  # they open storages (open_storage): not at the top
 
-    require_tenant_visible(principal, tenant_id)
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await stores.get_storage(db, tenant_id=tenant_id, name=name) if validation.is_storage_name(name) else None
@@ -280,12 +286,14 @@ async def delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_id
         if open_sessions and not force:
             raise FailedPrecondition("SESSIONS_OPEN", f"storage {name!r} has {len(open_sessions)} open session(s); "
                                      "close them or delete with force", tenant_id=tenant_id, storage=name)
+        # Launch codes and bridged documents go before the first write to the tenant's audit chain:
+        # a redemption and a bridged app's event lock their row, then the chain (review m).
+        await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
+        await bridge_store.delete_file_rows(db, file_ids=file_ids)
         # Forced: each open session ends as CloseSession ends it, so that applications watching
         # the tenant's events (or its webhook) learn that their editors' sessions are over.
         await sessions.close_open_sessions(db, ctx, open_sessions, actor=principal.actor, now=now,
                                            detail=f"its storage {name} was deleted")
-        await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
-        await bridge_store.delete_file_rows(db, file_ids=file_ids)
         await db.execute(delete(Session).where(col(Session.file_id).in_(file_ids)))
         await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
         await write_intents.retire_with_files(db, file_ids=file_ids, now=now,

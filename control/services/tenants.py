@@ -10,9 +10,10 @@ from dataclasses import dataclass, fields, replace
 
 from sqlalchemy import delete, select
 from sqlmodel import col
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from control.db import bridge_store, pages, replica_store, stores
+from control.db.deadlocks import retried_on_deadlock
 from control.db.models import (
     ApiKey, Editor, File, FileVersion, LaunchCode, Session, SessionEvent, Storage, Tenant, UserInfo, WebhookState, WriteIntent,
 )
@@ -184,21 +185,10 @@ async def delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id:
     chain is archived (kept and verifiable by the operator under the name returned), so that a
     tenant created later under the same id inherits nothing."""
     require_admin(principal)
-    for attempt in range(1, DELETE_ATTEMPTS + 1):
-        try:
-            return await _delete_tenant(ctx, principal, tenant_id=tenant_id, force=force)
-        except DBAPIError as error:
-            # A lock order no transaction can always keep (a commit holding its intent that inserts a
-            # session, whose foreign key then waits for the tenant row): PostgreSQL chose this one as a
-            # deadlock's victim. Nothing was committed: delete again.
-            if getattr(error.orig, "sqlstate", None) != PG_DEADLOCK or attempt == DELETE_ATTEMPTS:
-                raise
-            log.info("deleting tenant %s met a deadlock; deleting again", tenant_id)
-    raise AssertionError("unreachable")
-
-
-DELETE_ATTEMPTS = 3
-PG_DEADLOCK = "40P01"
+    # A lock order no transaction can always keep (a commit holding its intent that inserts a
+    # session, whose foreign key then waits for the tenant row): control.db.deadlocks.
+    return await retried_on_deadlock(
+        lambda: _delete_tenant(ctx, principal, tenant_id=tenant_id, force=force), f"deleting tenant {tenant_id}")
 
 
 async def _delete_tenant(ctx: ServiceContext, principal: Principal, *, tenant_id: str, force: bool) -> str:

@@ -52,12 +52,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy import tuple_
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import stores
+from control.db.deadlocks import retried_on_deadlock
 from control.db.models import File, Session, Storage, WriteIntent
 from control.services import audit, events, versions
 from control.services.context import ServiceContext
@@ -75,8 +75,6 @@ def publish_within_ms(ttl_ms: int) -> int:
     """A writer publishes only within this of Begin's answer: well before the intent may be abandoned."""
     return ttl_ms // 2
 SWEEP_INTERVAL_S = 30.0
-SETTLE_ATTEMPTS = 3  # a settle chosen as a PostgreSQL deadlock's victim is tried again (see settle)
-PG_DEADLOCK = "40P01"
 SWEEP_BATCH = 100
 RESOLVED_RETENTION_MS = 7 * 24 * 3600 * 1000  # resolved intents are kept this long, for operators
 
@@ -261,18 +259,11 @@ async def settle(ctx: ServiceContext, intent_id: str, *, force: bool = False, re
     except WopiProxyError as error:  # storage unreachable: try again later
         log.warning("cannot resolve write intent %s yet: %s", intent_id, error.message)
         return PENDING
-    for attempt in range(1, SETTLE_ATTEMPTS + 1):
-        try:
-            state, expired = await _settle_locked(ctx, intent, storage_row, held=held, kept=kept, force=force,
-                                                  reason=reason)
-            break
-        except DBAPIError as error:
-            # The decision writer's group commit locks a batch's rows in its decisions' order (a file,
-            # then another decision's intent), this transaction an intent and then its file: PostgreSQL
-            # may pick this one as a deadlock's victim. Nothing was committed: settle again.
-            if getattr(error.orig, "sqlstate", None) != PG_DEADLOCK or attempt == SETTLE_ATTEMPTS:
-                raise
-            log.info("settling write intent %s met a deadlock; settling again", intent_id)
+    # The decision writer's group commit locks a batch's rows in its decisions' order (a file, then
+    # another decision's intent), this transaction an intent and then its file: control.db.deadlocks.
+    state, expired = await retried_on_deadlock(
+        lambda: _settle_locked(ctx, intent, storage_row, held=held, kept=kept, force=force, reason=reason),
+        f"settling write intent {intent_id}")
     for number in expired:
         await storage.delete(version_object_path(intent.file_id, number), internal=True)
     if state != PENDING:

@@ -106,6 +106,7 @@ _SECRET_NAMES = frozenset({"connection_string", "connectionstring"})
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # user:password@ inside a URL-valued option (an endpoint with credentials in it).
 _URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
+_READ_URL_PASSWORD = re.compile(r"://[^/@:\s]*:" + re.escape(REDACTED) + "@")  # a URL's password as reads show it
 
 
 def is_secret_option(name: str) -> bool:
@@ -128,24 +129,42 @@ _TUNING_OPTIONS = frozenset({
 })
 
 
-def with_kept_secrets(stored_protocol: str, stored: Mapping[str, str], protocol: str,
-                      sent: Mapping[str, str]) -> dict[str, str]:
-    """`sent` with each option given as REDACTED replaced by its stored value, so that a reader can
-    send back what it read and change one option.
+def bucket_of(protocol: str, root: str) -> str:
+    """The part of an object store's root that names where its requests go (the bucket or
+    container, on some stores part of the host name); a local or other root names no host."""
+    if protocol in ("file", "local"):
+        return ""
+    return root.split("://", 1)[-1].lstrip("/").split("/", 1)[0]
 
-    A stored secret is kept only for the same destination: the same protocol and the same value of
-    every option but the tuning ones. Otherwise whoever may edit the storage could move its endpoint
-    to a server of their own and receive the credentials someone else entered (an operator's key
-    on a tenant's storage, say) with the next request: the secret must be sent again."""
-    kept = {name for name, value in sent.items() if value == REDACTED and name in stored}
+
+def with_kept_secrets(stored_protocol: str, stored_root: str, stored: Mapping[str, str], protocol: str,
+                      root: str, sent: Mapping[str, str]) -> dict[str, str]:
+    """`sent` with each value given as it was read (a secret option as REDACTED, a URL with its
+    password as `://user:***@`) replaced by its stored value, so that a reader can send back what
+    it read and change one option.
+
+    A stored secret is kept only for the same destination: the same protocol, the same bucket on
+    an object store, and the same value of every option but the tuning ones. Otherwise whoever may
+    edit the storage could move it to a server or bucket of their own and have the next request
+    carry the credentials someone else entered (an operator's key on a tenant's storage, say): the
+    secret must be sent again."""
+    kept = {name for name, value in sent.items() if name in stored and value != stored[name]
+            and value == redact_options({name: stored[name]})[name] and REDACTED in value}
+    unread = sorted(name for name in set(sent) - kept
+                    if (is_secret_option(name) and sent[name] == REDACTED) or _READ_URL_PASSWORD.search(sent[name]))
+    if unread:
+        raise InvalidArgument("options", f"{', '.join(unread)}: {REDACTED} stands for a stored secret this "
+                                         "storage does not hold; send the secret itself")
     if kept:
         moved = sorted(name for name in set(stored) | set(sent)
                        if name not in kept and not is_secret_option(name) and name not in _TUNING_OPTIONS
                        and stored.get(name) != sent.get(name))
+        if bucket_of(protocol, root) != bucket_of(stored_protocol, stored_root):
+            moved.insert(0, "root (its bucket)")
         if protocol != stored_protocol:
             moved.insert(0, "protocol")
         if moved:
-            raise InvalidArgument("options", f"{', '.join(sorted(kept))} sent as {REDACTED} cannot be kept: "
+            raise InvalidArgument("options", f"{', '.join(sorted(kept))} sent as read ({REDACTED}) cannot be kept: "
                                              f"{', '.join(moved)} changed where the storage's requests go; "
                                              "send the secret again")
     return {name: stored[name] if name in kept else value for name, value in sent.items()}

@@ -245,7 +245,7 @@ async def test_settling_an_intent_chosen_as_a_deadlock_victim_settles_again(
     """A decision batch locks a file and then an intent (its decisions' order); settle locks the
     intent and then its file. When PostgreSQL breaks that deadlock by failing settle's transaction,
     settle must settle again, not fail the request that asked for it."""
-    caplog.set_level(logging.INFO, logger="control.services.write_intents")
+    caplog.set_level(logging.INFO, logger="control.db.deadlocks")
     opened = await open_session()
     begun = await _begin(ctx, opened, timestamp_editor=True)
     url = database_url.replace("+psycopg", "")
@@ -264,4 +264,4 @@ async def test_settling_an_intent_chosen_as_a_deadlock_victim_settles_again(
         await asyncio.wait_for(asked, 30)
         blocker.rollback()
     assert await asyncio.wait_for(settling, 30) == write_intents.PENDING
-    assert "met a deadlock; settling again" in caplog.text
+    assert "met a deadlock; running it again" in caplog.text

@@ -81,7 +81,7 @@ STORED = {"key": "AKIA-operator", "secret": "operator-secret", "endpoint_url": "
 def test_a_redacted_secret_keeps_its_stored_value_for_the_same_destination() -> None:
     sent = {**STORED, "key": REDACTED, "secret": REDACTED, "region": "eu-central-1", "max_concurrency": "4"}
 
-    kept = with_kept_secrets("s3", STORED, "s3", sent)
+    kept = with_kept_secrets("s3", "bucket/docs", STORED, "s3", "bucket/docs", sent)
 
     assert kept == {**sent, "key": "AKIA-operator", "secret": "operator-secret"}
 
@@ -94,7 +94,7 @@ def test_a_redacted_secret_is_not_kept_once_the_endpoint_moves(change: dict[str,
     sent = {**STORED, "key": REDACTED, "secret": REDACTED, **change}
 
     with pytest.raises(InvalidArgument) as refused:
-        with_kept_secrets("s3", STORED, "s3", sent)
+        with_kept_secrets("s3", "bucket/docs", STORED, "s3", "bucket/docs", sent)
 
     assert "send the secret again" in refused.value.message
     assert "operator-secret" not in refused.value.message
@@ -102,10 +102,48 @@ def test_a_redacted_secret_is_not_kept_once_the_endpoint_moves(change: dict[str,
 
 def test_a_redacted_secret_is_not_kept_for_another_protocol() -> None:
     with pytest.raises(InvalidArgument):
-        with_kept_secrets("s3", STORED, "gcs", {**STORED, "secret": REDACTED})
+        with_kept_secrets("s3", "bucket", STORED, "gcs", "bucket", {**STORED, "secret": REDACTED})
 
 
 def test_secrets_sent_again_may_go_to_a_new_endpoint() -> None:
     sent = {**STORED, "endpoint_url": "https://other.example", "secret": "new-secret", "key": "AKIA-new"}
 
-    assert with_kept_secrets("s3", STORED, "s3", sent) == sent
+    assert with_kept_secrets("s3", "bucket/docs", STORED, "s3", "bucket/docs", sent) == sent
+
+
+@pytest.mark.parametrize("root", ["operator-private", "s3://operator-private/docs", "/operator-private"])
+def test_a_redacted_secret_is_not_kept_for_another_bucket(root: str) -> None:
+    """Review m: the bucket is the destination too (on AWS's default addressing, part of the host)."""
+    with pytest.raises(InvalidArgument):
+        with_kept_secrets("s3", "tenant-bucket/docs", STORED, "s3", root, {**STORED, "secret": REDACTED})
+
+
+def test_a_redacted_secret_is_kept_for_another_prefix_of_the_same_bucket() -> None:
+    kept = with_kept_secrets("s3", "bucket/docs", STORED, "s3", "s3://bucket/archive", {**STORED, "secret": REDACTED})
+
+    assert kept["secret"] == "operator-secret"
+
+
+URL_STORED = {"key": "AKIA", "secret": "s", "endpoint_url": "https://user:p4ss@s3.example.com/"}
+
+
+def test_sending_back_what_was_read_keeps_a_password_inside_an_endpoint_url() -> None:
+    """Review m: reads show https://user:***@s3.example.com/; sent back as read, the stored URL stays."""
+    sent = {**redact_options(URL_STORED), "region": "eu-central-1"}
+
+    assert with_kept_secrets("s3", "b", URL_STORED, "s3", "b", sent) == {**URL_STORED, "region": "eu-central-1"}
+
+
+def test_a_url_password_as_read_is_never_stored_as_three_stars() -> None:
+    stored = {"anon": "true", "endpoint_url": "https://user:p4ss@s3.example.com/"}
+
+    kept = with_kept_secrets("s3", "b", stored, "s3", "b", {**redact_options(stored), "max_concurrency": "4"})
+
+    assert kept["endpoint_url"] == stored["endpoint_url"]
+
+
+@pytest.mark.parametrize("sent", [{"secret": REDACTED}, {"endpoint_url": "https://user:***@elsewhere.example/"}])
+def test_three_stars_for_a_secret_the_storage_does_not_hold_are_refused(sent: dict[str, str]) -> None:
+    """Else "***" itself became the stored secret (or the URL's password)."""
+    with pytest.raises(InvalidArgument):
+        with_kept_secrets("s3", "b", {"anon": "true"}, "s3", "b", {"anon": "true", **sent})
