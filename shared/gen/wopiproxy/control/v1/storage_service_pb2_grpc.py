@@ -99,7 +99,7 @@ class StorageServiceServicer:
     def UpdateStorage(self, request, context):
         """Changes the fields named in update_mask (options, root, protocol, max_file_size, version_retention),
         under the same policy as CreateStorage; an option sent as "***" keeps its stored value,
-        only while the protocol and the options that say where requests go (endpoint_url, verify) stay the same.
+        only while the protocol, the bucket and the options that say where requests go (endpoint_url, verify) stay the same.
         Returns NOT_FOUND if the tenant or the storage does not exist, PERMISSION_DENIED (STORAGE_POLICY_DENIED)
         if the policy refuses the result, FAILED_PRECONDITION (STORAGE_UNREACHABLE; STORAGE_CHANGED when the storage
         changed while the update was checked: read it again and retry), INVALID_ARGUMENT for bad fields.
