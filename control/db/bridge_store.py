@@ -136,6 +136,14 @@ async def delete_tenant_rows(db: AsyncSession, *, tenant_id: str) -> None:
         await db.execute(delete(model).where(col(model.tenant_id) == tenant_id))
 
 
+async def lock_file_documents(db: AsyncSession, *, file_ids: Any) -> None:
+    """Locks the bridged documents of these files (`file_ids`: a subquery), in id order: a bridged
+    app's event locks its document before the tenant's audit chain, so a deletion that writes to
+    the chain (sessions it ends) locks them first too."""
+    await db.execute(select(col(BridgeDocument.id)).where(col(BridgeDocument.file_id).in_(file_ids))
+                     .order_by(col(BridgeDocument.id)).with_for_update())
+
+
 async def delete_file_rows(db: AsyncSession, *, file_ids: Any) -> None:
     """The bridge rows of these files (`file_ids`: a subquery), when their storage's records go."""
     doc_ids = select(col(BridgeDocument.id)).where(col(BridgeDocument.file_id).in_(file_ids))

@@ -314,6 +314,8 @@ async def close_session(ctx: ServiceContext, principal: Principal, *, session_id
     now = ctx.clock()
     async with ctx.transaction() as db:
         row = await stores.get_session(db, session_id=session_id, tenant_id=_own(principal))
+        if row is not None:  # locked, then read again: an expiry or cleanup ending it meanwhile is seen
+            row = await db.get(Session, row.id, with_for_update=True, populate_existing=True)
         if row is None or row.internal:  # the bridge's own session ends with its document
             raise SessionNotFound(session_id)
         if row.close_time is None:

@@ -31,7 +31,7 @@ from shared.errors import (
 )
 from shared.storage.instances import StorageInstances
 from shared.storage import FsspecStorage, redact_options
-from shared.storage.options import S3_PROTOCOLS, with_kept_secrets
+from shared.storage.options import S3_PROTOCOLS, keep_stored, with_kept_secrets
 from shared.storage.egress import HTTP_PROTOCOLS
 
 DEFAULT_VERSION_RETENTION = 10
@@ -204,10 +204,12 @@ async def update_storage(
     _check_may_change(principal, current)
     stored = storage_options(current)
     sent_protocol = validation.protocol((protocol if "protocol" in paths else current.protocol) or "file")
-    # Options not sent stay as stored: as if sent back as read, under the same rule for secrets.
-    sent_options = dict(options or {}) if "options" in paths else redact_options(stored)
-    new_options = with_kept_secrets(current.protocol, current.root, stored, sent_protocol,
-                                    root if "root" in paths else current.root, sent_options)
+    sent_root = root if "root" in paths else current.root
+    if "options" in paths:
+        new_options = with_kept_secrets(current.protocol, current.root, stored, sent_protocol, sent_root,
+                                        dict(options or {}))
+    else:  # options not sent stay as stored, their secrets under the same rule
+        new_options = keep_stored(current.protocol, current.root, stored, sent_protocol, sent_root)
     new_protocol, retention = _check_fields(
         protocol if "protocol" in paths else current.protocol, root if "root" in paths else current.root,
         new_options, max_file_size if "max_file_size" in paths else current.max_file_size,
@@ -286,14 +288,15 @@ async def _delete_storage(ctx: ServiceContext, principal: Principal, *, tenant_i
         if open_sessions and not force:
             raise FailedPrecondition("SESSIONS_OPEN", f"storage {name!r} has {len(open_sessions)} open session(s); "
                                      "close them or delete with force", tenant_id=tenant_id, storage=name)
-        # Launch codes and bridged documents go before the first write to the tenant's audit chain:
-        # a redemption and a bridged app's event lock their row, then the chain (review m).
+        # Launch codes and bridged documents are taken before the first write to the tenant's audit
+        # chain: a redemption and a bridged app's event lock their row, then the chain (review m).
         await db.execute(delete(LaunchCode).where(col(LaunchCode.session_id).in_(session_ids)))
-        await bridge_store.delete_file_rows(db, file_ids=file_ids)
-        # Forced: each open session ends as CloseSession ends it, so that applications watching
-        # the tenant's events (or its webhook) learn that their editors' sessions are over.
+        await bridge_store.lock_file_documents(db, file_ids=file_ids)
+        # Forced: each open session ends as CloseSession ends it (its bridged participation too), so
+        # that applications watching the tenant's events (or its webhook) learn it is over.
         await sessions.close_open_sessions(db, ctx, open_sessions, actor=principal.actor, now=now,
                                            detail=f"its storage {name} was deleted")
+        await bridge_store.delete_file_rows(db, file_ids=file_ids)
         await db.execute(delete(Session).where(col(Session.file_id).in_(file_ids)))
         await db.execute(delete(FileVersion).where(col(FileVersion.file_id).in_(file_ids)))
         await write_intents.retire_with_files(db, file_ids=file_ids, now=now,

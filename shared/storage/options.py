@@ -10,12 +10,12 @@ names below are converted, every other option is passed through unchanged, as a 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import InvalidArgument
 
-__all__ = ["REDACTED", "fsspec_kwargs", "is_secret_option", "redact_options", "with_kept_secrets"]
+__all__ = ["REDACTED", "fsspec_kwargs", "is_secret_option", "keep_stored", "redact_options", "with_kept_secrets"]
 
 REDACTED = "***"
 
@@ -129,12 +129,45 @@ _TUNING_OPTIONS = frozenset({
 })
 
 
+_LEADING_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def bucket_of(protocol: str, root: str) -> str:
     """The part of an object store's root that names where its requests go (the bucket or
-    container, on some stores part of the host name); a local or other root names no host."""
+    container, on some stores part of the host name; an S3 access point's ARN up to its name);
+    a local root names none. A root that still holds `://` after its leading scheme is not one
+    whose bucket we can name: the whole of it stands for the destination."""
     if protocol in ("file", "local"):
         return ""
-    return root.split("://", 1)[-1].lstrip("/").split("/", 1)[0]
+    path = _LEADING_SCHEME.sub("", root.strip()).lstrip("/")
+    if "://" in path:
+        return path
+    parts = path.split("/")
+    return "/".join(parts[:2]) if path.startswith("arn:") else parts[0]
+
+
+def _holds_secrets(options: Mapping[str, str]) -> list[str]:
+    return sorted(name for name, value in options.items() if is_secret_option(name) or _URL_PASSWORD.search(value))
+
+
+def _check_same_place(kept: Sequence[str], moved: list[str], stored_protocol: str, stored_root: str, protocol: str,
+                      root: str) -> None:
+    if bucket_of(protocol, root) != bucket_of(stored_protocol, stored_root):
+        moved.insert(0, "root (its bucket)")
+    if protocol != stored_protocol:
+        moved.insert(0, "protocol")
+    if kept and moved:
+        raise InvalidArgument("options", f"{', '.join(sorted(kept))} kept as stored ({REDACTED}) cannot go along: "
+                                         f"{', '.join(moved)} changed where the storage's requests go; "
+                                         "send the secret again")
+
+
+def keep_stored(stored_protocol: str, stored_root: str, stored: Mapping[str, str], protocol: str,
+                root: str) -> dict[str, str]:
+    """The stored options, for an update that sends none: their secrets stay only if the protocol
+    and the bucket stay (with_kept_secrets' rule)."""
+    _check_same_place(_holds_secrets(stored), [], stored_protocol, stored_root, protocol, root)
+    return dict(stored)
 
 
 def with_kept_secrets(stored_protocol: str, stored_root: str, stored: Mapping[str, str], protocol: str,
@@ -148,23 +181,15 @@ def with_kept_secrets(stored_protocol: str, stored_root: str, stored: Mapping[st
     edit the storage could move it to a server or bucket of their own and have the next request
     carry the credentials someone else entered (an operator's key on a tenant's storage, say): the
     secret must be sent again."""
-    kept = {name for name, value in sent.items() if name in stored and value != stored[name]
-            and value == redact_options({name: stored[name]})[name] and REDACTED in value}
-    unread = sorted(name for name in set(sent) - kept
-                    if (is_secret_option(name) and sent[name] == REDACTED) or _READ_URL_PASSWORD.search(sent[name]))
+    kept = sorted(name for name, value in sent.items() if name in stored and value != stored[name]
+                  and value == redact_options({name: stored[name]})[name] and REDACTED in value)
+    unread = sorted(name for name in set(sent) - set(kept) if sent[name] != stored.get(name)
+                    and ((is_secret_option(name) and sent[name] == REDACTED) or _READ_URL_PASSWORD.search(sent[name])))
     if unread:
         raise InvalidArgument("options", f"{', '.join(unread)}: {REDACTED} stands for a stored secret this "
                                          "storage does not hold; send the secret itself")
-    if kept:
-        moved = sorted(name for name in set(stored) | set(sent)
-                       if name not in kept and not is_secret_option(name) and name not in _TUNING_OPTIONS
-                       and stored.get(name) != sent.get(name))
-        if bucket_of(protocol, root) != bucket_of(stored_protocol, stored_root):
-            moved.insert(0, "root (its bucket)")
-        if protocol != stored_protocol:
-            moved.insert(0, "protocol")
-        if moved:
-            raise InvalidArgument("options", f"{', '.join(sorted(kept))} sent as read ({REDACTED}) cannot be kept: "
-                                             f"{', '.join(moved)} changed where the storage's requests go; "
-                                             "send the secret again")
+    moved = sorted(name for name in set(stored) | set(sent)
+                   if name not in kept and not is_secret_option(name) and name not in _TUNING_OPTIONS
+                   and stored.get(name) != sent.get(name))
+    _check_same_place(kept, moved, stored_protocol, stored_root, protocol, root)
     return {name: stored[name] if name in kept else value for name, value in sent.items()}
