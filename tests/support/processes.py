@@ -50,9 +50,9 @@ class WopiProxyProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 60.0) -> int:
-        """Asks the process to stop as Ctrl-C would; returns its exit code. A clean stop takes up to
-        ~15 s by design (the HTTP listener's and the gRPC server's grace, then each leased job's);
-        the rest is for a loaded machine (a CI worker beside other suites)."""
+        """Asks the process to stop as Ctrl-C would; returns its exit code. A clean stop takes
+        several seconds by design (the HTTP listener's and the gRPC server's grace, then the leased
+        jobs'); the rest is for a loaded machine (a CI worker beside other suites)."""
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else 0
         self.process.send_signal(sig)
