@@ -24,9 +24,12 @@ $(VENV)/.installed: pyproject.toml
 serve: $(VENV)/.installed-runtime  ## start control plane + edge on embedded defaults (runtime dependencies only)
 	$(VENV)/bin/wopi-proxy serve
 
+# The npm installs of the bridged apps (about 3 minutes on a fresh machine, mostly waiting on the
+# registry) run beside the first tests: the bridge fixtures run the same install scripts, which wait
+# for them (flock) or find them done, and fail with the script's stderr when an install failed.
 test: $(VENV)/.installed           ## run the whole test suite
 	bash tools/system_deps.sh
-	bash tools/node_apps.sh
+	mkdir -p .cache && (bash tools/node_apps.sh > .cache/node-apps.log 2>&1 &)
 	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 node-apps:                         ## install Etherpad and Hocuspocus side by side (both wait on npm)

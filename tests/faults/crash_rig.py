@@ -59,6 +59,9 @@ class Rig:
     database_url: str | None = None  # None: SQLite in the data dir
     intent_ttl_s: float = 2.0
     sweep_interval_s: float = 0.5
+    # A killed control plane's job leases (the intent sweep's among them) pass to its restarted
+    # self after this long: the production default (15 s) would be waited out by every restart.
+    lease_ttl_s: float = 2.0
     grpc_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     control: WopiProxyProcess | None = None
@@ -71,7 +74,8 @@ class Rig:
     def start_control(self, failpoints: str = "") -> None:
         args = ["control", "--grpc-port", str(self.grpc_port), "--data-dir", str(self.data_dir),
                 "--public-url", f"http://127.0.0.1:{self.http_port}",
-                "--write-intent-ttl", str(self.intent_ttl_s), "--intent-sweep-interval", str(self.sweep_interval_s)]
+                "--write-intent-ttl", str(self.intent_ttl_s), "--intent-sweep-interval", str(self.sweep_interval_s),
+                "--lease-ttl", str(self.lease_ttl_s)]
         if self.database_url:
             args += ["--database-url", self.database_url]
         self.control = WopiProxyProcess(args=args, workdir=self.workdir,
