@@ -9,24 +9,15 @@ inserted together just before COMMIT (flush_heads): one multi-row INSERT whose i
 the order the records were appended, while the heads are still locked, so ids follow each chain's
 order as before; then each head row is written once. One statement per batch instead of one per
 record: on PostgreSQL each was a round trip.
-
-On PostgreSQL the records go as one array per column (unnest ... WITH ORDINALITY, ORDER BY the
-position), so the statement's text is the same for every batch size: psycopg parses it once and
-prepares it, PostgreSQL plans it once. A multi-row VALUES was a new text for each size, over 50
-parameters, which psycopg never caches: it parsed the whole text again on every batch (~5 % of
-the process's CPU under CheckFileInfo at 32 connections). The ids come back sorted with their
-records' hashes, and each must match the record appended at that position, so a batch never
-commits ids out of its chain's order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import String, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from control.db.models import AuditChainHead, AuditEvent
 from control.services import audit
@@ -50,30 +41,6 @@ _CREATE_HEAD = {name: dialect.insert(_HEADS).values(tenant_id=bindparam("chain")
 
 
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
-
-
-def _plain(type_: TypeEngine[Any]) -> TypeEngine[Any]:
-    """The type under a decorator (SQLModel's AutoString is a String)."""
-    return type_.impl_instance if isinstance(type_, TypeDecorator) else type_
-
-
-def _insert_events_from_arrays() -> TextClause:
-    """PostgreSQL: the batch's records as one array per column, inserted in their order."""
-    dialect = postgresql.dialect()
-    quote = dialect.identifier_preparer.quote
-    columns = [_EVENTS.c[name] for name in _EVENT_COLUMNS]
-    names = ", ".join(quote(column.name) for column in columns)
-    # Strings as TEXT: a cast to VARCHAR(n) would cut a longer value short, where the INSERT into
-    # the column refuses it (as the VALUES form did).
-    arrays = ", ".join(f"CAST(:{column.name} AS "
-                       f"{'TEXT' if isinstance(_plain(column.type), String) else column.type.compile(dialect)}[])"
-                       for column in columns)
-    return text(f"INSERT INTO {quote(_EVENTS.name)} ({names}) SELECT {names} FROM unnest({arrays}) "
-                f"WITH ORDINALITY AS batch({names}, position) ORDER BY position "
-                f"RETURNING {quote(_EVENTS.c.id.name)}, {quote(_EVENTS.c.hash.name)}")
-
-
-_INSERT_EVENTS_PG = _insert_events_from_arrays()
 
 
 class Head(NamedTuple):
@@ -119,10 +86,10 @@ def flush_heads(tx: Tx) -> None:
     """Inserts the batch's records in the order they were appended, then writes the heads they
     moved (called once, right before COMMIT)."""
     if tx.audit:
-        records = [record for _, record in tx.audit]
-        ids = _insert_pg(tx, records) if tx.postgres else _insert(tx, records)
-        if len(ids) != len(records):
-            raise RuntimeError(f"{len(records)} audit records inserted, {len(ids)} ids returned")
+        rows = [{name: getattr(record, name) for name in _EVENT_COLUMNS} for _, record in tx.audit]
+        ids = [int(row[0]) for row in tx.conn.execute(_INSERT_EVENTS, rows)]
+        if len(ids) != len(rows):
+            raise RuntimeError(f"{len(rows)} audit records inserted, {len(ids)} ids returned")
         for (chain, record), event_id in zip(tx.audit, ids):
             record.id = event_id
             head = tx.heads[chain]
@@ -132,17 +99,3 @@ def flush_heads(tx: Tx) -> None:
              for chain, head in tx.heads.items() if head.dirty]
     if moved:  # one executemany: psycopg pipelines it (one round trip for all the batch's tenants)
         tx.conn.execute(_UPDATE_HEAD, moved)
-
-
-def _insert(tx: Tx, records: list[audit.AuditRecord]) -> list[int]:
-    rows = [{name: getattr(record, name) for name in _EVENT_COLUMNS} for record in records]
-    return [int(row[0]) for row in tx.conn.execute(_INSERT_EVENTS, rows)]
-
-
-def _insert_pg(tx: Tx, records: list[audit.AuditRecord]) -> list[int]:
-    """The records' ids, in the order given (each checked against its record's hash)."""
-    arrays = {name: [getattr(record, name) for record in records] for name in _EVENT_COLUMNS}
-    returned = sorted((int(event_id), str(hash_)) for event_id, hash_ in tx.conn.execute(_INSERT_EVENTS_PG, arrays))
-    if [hash_ for _, hash_ in returned] != [record.hash for record in records]:
-        raise RuntimeError("the audit records' ids do not follow the order they were appended in")
-    return [event_id for event_id, _ in returned]
