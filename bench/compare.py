@@ -7,6 +7,9 @@ back end, each window of one followed by a window of the other. The other checko
 
     .venv/bin/python bench/compare.py --base /tmp/base --db sqlite --rounds 4
 
+`--ours-args` / `--base-args` add `serve` options to one side, to compare settings of one checkout
+(`--base . --ours-args "--grant-slots-lead 1"`).
+
 Prints, per scenario, each side's median over the rounds and their ratio (this checkout / base).
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import statistics
 import sys
 import tempfile
@@ -37,11 +41,12 @@ from bench.run import LOCK_FILES, measure_isolation, provision, write_random_fil
 from bench.services import Server, start_server  # noqa: E402
 
 
-def start_serve(name: str, checkout: Path, workdir: Path, database_url: str | None) -> Server:
+def start_serve(name: str, checkout: Path, workdir: Path, database_url: str | None,
+                extra: tuple[str, ...] = ()) -> Server:
     data_dir = workdir / name / "data"
     data_dir.mkdir(parents=True)
     argv = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0", "--grpc-port", "0",
-            "--data-dir", str(data_dir)]
+            "--data-dir", str(data_dir), *extra]
     if database_url:
         argv += ["--database-url", database_url]
     path = os.pathsep.join([str(checkout), str(checkout / "shared" / "gen")])
@@ -112,6 +117,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="A B B A rounds (each side one window per round)")
     parser.add_argument("--window", type=int, default=3, help="seconds per rate window")
     parser.add_argument("--only", default="", help="comma-separated scenario name prefixes")
+    parser.add_argument("--ours-args", default="", help="more `serve` options for this checkout's side")
+    parser.add_argument("--base-args", default="", help="more `serve` options for the base side")
     args = parser.parse_args()
     wrk = find_wrk(try_install=False)
     if wrk is None:
@@ -136,7 +143,8 @@ def main() -> int:
         servers: dict[str, Server] = {}
         sessions: dict[str, dict] = {}
         for side, checkout in (("ours", ours_checkout), ("base", args.base.resolve())):
-            servers[side] = start_serve(side, checkout, workdir, urls[side])
+            extra = tuple(shlex.split(args.ours_args if side == "ours" else args.base_args))
+            servers[side] = start_serve(side, checkout, workdir, urls[side], extra)
             stack.callback(servers[side].stop)
             sessions[side] = provision(servers[side], workdir / side / "data", files)
         chosen = {name: s for name, s in scenarios(wrk, workdir, args.window).items()
