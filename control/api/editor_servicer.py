@@ -54,7 +54,7 @@ class EditorServicer(editor_grpc.EditorServiceServicer):
 
     @grpc_errors
     async def ListEditors(self, request: editor_pb.ListEditorsRequest, context: Ctx) -> editor_pb.ListEditorsResponse:
-        rows = await editors.list_editors(self._ctx, current_principal(), tenant_id=request.tenant_id)
+        rows = await editors.list_editors(self._ctx, self._registry, current_principal(), tenant_id=request.tenant_id)
         return editor_pb.ListEditorsResponse(editors=[self._message(r) for r in rows])
 
     @grpc_errors

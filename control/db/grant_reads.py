@@ -37,9 +37,11 @@ class GrantRows:
 _MODELS: tuple[type[SQLModel], ...] = (Session, Tenant, File, Storage, UserInfo, Editor)
 _TABLES = [model.__table__ for model in _MODELS]  # type: ignore[attr-defined]
 _SESSIONS, _TENANTS, _FILES, _STORAGES, _USER_INFOS, _EDITORS = _TABLES
-# Not read: the tenant's webhook secret (encrypted: decrypting it per request cost more than the
-# query, and no grant uses it). Its snapshot holds the model's default ("") instead.
-_LEFT_OUT = {_TENANTS.c.webhook_secret}
+# Not read: the tenant's webhook secret and the editor's credentials (encrypted: decrypting them per
+# request cost more than the query, and no grant uses them), and the editor's discovery document (up
+# to 5 MiB; a proof check reads it once per fetch: read_discovery, EditorRegistry.discovery). Their
+# snapshots hold the model's defaults ("") instead.
+_LEFT_OUT = {_TENANTS.c.webhook_secret, _EDITORS.c.discovery_xml, _EDITORS.c.api_key, _EDITORS.c.webhook_secret}
 _COLUMNS = [[column for column in table.columns if column not in _LEFT_OUT] for table in _TABLES]
 _NAMES = [tuple(column.name for column in columns) for columns in _COLUMNS]
 
@@ -105,6 +107,14 @@ def read_grants(conn: Connection, token_hashes: list[str]) -> dict[str, GrantRow
     for row in conn.execute(query, {"token_hashes": token_hashes}):
         found[row[position]] = grant_rows(row)
     return found
+
+
+_DISCOVERY_QUERY = select(_EDITORS.c.discovery_xml).where(_EDITORS.c.id == bindparam("editor_id"))
+
+
+def read_discovery(conn: Connection, editor_id: int | None) -> str:
+    """An editor's stored discovery document ("" when the row is gone)."""
+    return str(conn.execute(_DISCOVERY_QUERY, {"editor_id": editor_id}).scalar() or "")
 
 
 def sync_url(url: str) -> str:

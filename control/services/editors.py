@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 import posixpath
 from collections.abc import Callable, Sequence
@@ -52,6 +51,15 @@ def _unavailable(url: str, detail: str) -> FailedPrecondition:
                               url=url, detail=detail)
 
 
+MAX_PARSED_DOCUMENTS = 256  # parsed discoveries a process keeps (then it starts again)
+
+
+def _document_key(editor: Editor) -> tuple[int | None, str, str, int]:
+    """What names an editor's stored document: its row, and the fetch that stored it (a refresh
+    moves fetch_time, EditorRegistry.refresh). The tenant and URL too, for a row id used again."""
+    return editor.id, editor.tenant_id, editor.discovery_url, editor.fetch_time
+
+
 class EditorRegistry:
     """Parsed discovery documents (cached by content hash) and the HTTP clients that fetch them:
     one for the operator's editors (any address), one held to the egress policy for the
@@ -61,7 +69,7 @@ class EditorRegistry:
         self._ctx = ctx
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S)
         self._restricted = restricted_client(ctx.egress, timeout_s=TIMEOUT_S)
-        self._parsed: dict[str, Discovery] = {}
+        self._parsed: dict[tuple[int | None, str, str, int], Discovery] = {}
         self._refreshing: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -71,19 +79,29 @@ class EditorRegistry:
         await self._client.aclose()
         await self._restricted.aclose()
 
-    def discovery(self, editor: Editor) -> Discovery | None:
-        if not editor.discovery_xml:
+    def cached(self, editor: Editor) -> Discovery | None:
+        """The editor's parsed discovery if this process parsed its stored document already."""
+        return self._parsed.get(_document_key(editor))
+
+    def discovery(self, editor: Editor, load: Callable[[], str] | None = None) -> Discovery | None:
+        """The editor's stored discovery, parsed once per fetch. Why not per call: a tenant's
+        document may be 5 MiB, and reading, hashing and parsing it again on each ListEditors or
+        WOPI request cost every tenant of this process. `load` reads the stored document when
+        `editor` was read without it; only called when it was not parsed here yet."""
+        key = _document_key(editor)
+        parsed = self._parsed.get(key)
+        if parsed is not None:
+            return parsed
+        xml = load() if load is not None else editor.discovery_xml
+        if not xml:
             return None
-        digest = hashlib.sha256(editor.discovery_xml.encode()).hexdigest()
-        parsed = self._parsed.get(digest)
-        if parsed is None:
-            try:
-                parsed = parse_discovery(editor.discovery_xml.encode())
-            except DiscoveryError:
-                return None
-            if len(self._parsed) > 256:
-                self._parsed.clear()
-            self._parsed[digest] = parsed
+        try:
+            parsed = parse_discovery(xml.encode())
+        except DiscoveryError:
+            return None
+        if len(self._parsed) >= MAX_PARSED_DOCUMENTS:
+            self._parsed.clear()
+        self._parsed[key] = parsed
         return parsed
 
     async def fetch(self, url: str, *, operator_owned: bool,
@@ -118,7 +136,9 @@ class EditorRegistry:
             row = await db.get(Editor, editor_id)
             if row is None:
                 raise EditorNotFound(editor.name)
-            row.discovery_xml, row.product, row.fetch_time, row.discovery_error = xml, parsed.product, now, ""
+            # A new document, a new fetch time: it names the document in every replica's cache.
+            row.discovery_xml, row.product, row.discovery_error = xml, parsed.product, ""
+            row.fetch_time = max(now, row.fetch_time + 1)
             db.add(row)
         return row
 
@@ -287,13 +307,23 @@ async def get_editor(ctx: ServiceContext, principal: Principal, *, name: str, te
     return row
 
 
-async def list_editors(ctx: ServiceContext, principal: Principal, *, tenant_id: str) -> Sequence[Editor]:
+async def list_editors(ctx: ServiceContext, registry: EditorRegistry, principal: Principal, *,
+                       tenant_id: str) -> Sequence[Editor]:
+    """The editors, each with its discovery parsed in `registry` (registry.discovery answers from
+    it): a document is read only when this process has not parsed it yet."""
     scope = tenant_id or (principal.tenant_id or "")
     if scope:
         require_tenant_visible(principal, scope)
     async with ctx.sessions() as db:
-        query = select(Editor).where(col(Editor.tenant_id).in_(["", scope])).order_by(col(Editor.name))
-        return (await db.exec(query)).all()
+        query = (select(Editor).where(col(Editor.tenant_id).in_(["", scope]))
+                 .options(defer(Editor.discovery_xml))  # type: ignore[arg-type]  # sqlmodel types it as str
+                 .order_by(col(Editor.name)))
+        rows = (await db.exec(query)).all()
+        for row in rows:
+            if row.kind == "wopi" and registry.cached(row) is None:
+                await db.refresh(row, ["discovery_xml"])
+                registry.discovery(row)
+        return rows
 
 
 async def get_managed_editor(ctx: ServiceContext, principal: Principal, *, name: str, tenant_id: str) -> Editor:
@@ -383,7 +413,8 @@ async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, 
                 return EditorChoice(editor=editor, action_url=editor.app_public_url or editor.app_url,
                                     favicon_url="")
             continue
-        await db.refresh(editor, ["discovery_xml"])
+        if registry.cached(editor) is None:
+            await db.refresh(editor, ["discovery_xml"])
         parsed = registry.discovery(editor)
         if parsed is None:
             continue
@@ -425,7 +456,7 @@ async def check_proof(db: AsyncSession, registry: EditorRegistry, *, session: Se
 class ProofKeys(Protocol):
     """What a proof check needs of the registry (EditorRegistry, or its thread-safe view)."""
 
-    def discovery(self, editor: Editor) -> Discovery | None: ...
+    def discovery(self, editor: Editor, load: Callable[[], str] | None = None) -> Discovery | None: ...
 
     def refresh_soon(self, editor_id: int, why: str) -> None: ...
 
@@ -437,15 +468,15 @@ class LoopBoundKeys:
     def __init__(self, registry: EditorRegistry, loop: asyncio.AbstractEventLoop) -> None:
         self._registry, self._loop = registry, loop
 
-    def discovery(self, editor: Editor) -> Discovery | None:
-        return self._registry.discovery(editor)
+    def discovery(self, editor: Editor, load: Callable[[], str] | None = None) -> Discovery | None:
+        return self._registry.discovery(editor, load)
 
     def refresh_soon(self, editor_id: int, why: str) -> None:
         self._loop.call_soon_threadsafe(self._registry.refresh_soon, editor_id, why)
 
 
 def check_proof_of(editor: Editor | None, registry: ProofKeys, *, session: Session, access_token: str,
-                   headers: ProofHeaders, now_ms: int) -> None:
+                   headers: ProofHeaders, now_ms: int, load_discovery: Callable[[], str] | None = None) -> None:
     """check_proof with the session's editor already read (None: its row is gone). A session that
     names an editor whose row is gone is refused: the policy it was opened under went with the row,
     and "no policy" must not read as "no check" (a deleted "required" editor's stolen token)."""
@@ -455,7 +486,7 @@ def check_proof_of(editor: Editor | None, registry: ProofKeys, *, session: Sessi
         raise ProofInvalid("the session's editor was removed")
     if editor.proof_policy == "off":
         return
-    parsed = registry.discovery(editor)
+    parsed = registry.discovery(editor, load_discovery)
     keys_known = parsed is not None and parsed.proof_key is not None
     if not keys_known:
         if editor.proof_policy == "required":

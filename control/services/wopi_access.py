@@ -280,8 +280,9 @@ def _decide(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOpera
     assert rows is not None
     now = ctx.clock()
     if keys is not None and proof is not None:
+        editor_id = rows.editor.id if rows.editor is not None else None
         check_proof_of(rows.editor, keys, session=grant.session, access_token=caller.access_token,
-                       headers=proof, now_ms=now)
+                       headers=proof, now_ms=now, load_discovery=lambda: grant_reads.read_discovery(tx.conn, editor_id))
     file = grant.file
     current, detail = grant.lock_id, ""
     if changes_lock:

@@ -88,7 +88,7 @@ async def test_closed_and_expired_sessions_do_not_hold_an_editor_back(
 
     await editors.delete_editor(ctx, admin, name=EDITOR, tenant_id=TENANT)
 
-    assert await editors.list_editors(ctx, admin, tenant_id=TENANT) == []
+    assert await editors.list_editors(ctx, registry, admin, tenant_id=TENANT) == []
 
 
 async def test_a_forced_delete_closes_the_editors_open_sessions_with_their_closed_events(
