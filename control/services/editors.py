@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -60,6 +61,31 @@ def _document_key(editor: Editor) -> tuple[int | None, str, str, int]:
     return editor.id, editor.tenant_id, editor.discovery_url, editor.fetch_time
 
 
+def _loaded_document(editor: Editor) -> str:
+    """The row's document as read with it; "" when it was read without it (never a lazy load)."""
+    state = sa_inspect(editor, raiseerr=False)
+    if state is not None and "discovery_xml" in state.unloaded:
+        return ""
+    return editor.discovery_xml
+
+
+async def read_editor(db: AsyncSession, registry: EditorRegistry, editor_id: int) -> Editor | None:
+    """The editor's row, its discovery parsed in `registry`: the document is read only when this
+    process has not parsed it yet (registry.discovery then answers without it)."""
+    editor = await db.get(Editor, editor_id, options=[defer(Editor.discovery_xml)])  # type: ignore[arg-type]
+    if editor is not None:
+        await parse_once(db, registry, editor)
+    return editor
+
+
+async def parse_once(db: AsyncSession, registry: EditorRegistry, editor: Editor) -> None:
+    """Parses the document of `editor` (read without it) into `registry`, reading it only when this
+    process has not parsed it yet."""
+    if editor.kind == "wopi" and registry.cached(editor) is None:
+        await db.refresh(editor, ["discovery_xml"])
+        registry.discovery(editor)
+
+
 class EditorRegistry:
     """Parsed discovery documents (cached by content hash) and the HTTP clients that fetch them:
     one for the operator's editors (any address), one held to the egress policy for the
@@ -92,7 +118,7 @@ class EditorRegistry:
         parsed = self._parsed.get(key)
         if parsed is not None:
             return parsed
-        xml = load() if load is not None else editor.discovery_xml
+        xml = load() if load is not None else _loaded_document(editor)
         if not xml:
             return None
         try:
@@ -320,9 +346,7 @@ async def list_editors(ctx: ServiceContext, registry: EditorRegistry, principal:
                  .order_by(col(Editor.name)))
         rows = (await db.exec(query)).all()
         for row in rows:
-            if row.kind == "wopi" and registry.cached(row) is None:
-                await db.refresh(row, ["discovery_xml"])
-                registry.discovery(row)
+            await parse_once(db, registry, row)
         return rows
 
 
@@ -413,8 +437,7 @@ async def choose(db: AsyncSession, registry: EditorRegistry, *, tenant: Tenant, 
                 return EditorChoice(editor=editor, action_url=editor.app_public_url or editor.app_url,
                                     favicon_url="")
             continue
-        if registry.cached(editor) is None:
-            await db.refresh(editor, ["discovery_xml"])
+        await parse_once(db, registry, editor)
         parsed = registry.discovery(editor)
         if parsed is None:
             continue
@@ -449,7 +472,7 @@ async def check_proof(db: AsyncSession, registry: EditorRegistry, *, session: Se
     """Raises ProofInvalid unless the request carries what the session's editor's policy asks for."""
     if session.editor_id is None:
         return
-    check_proof_of(await db.get(Editor, session.editor_id), registry, session=session, access_token=access_token,
+    check_proof_of(await read_editor(db, registry, session.editor_id), registry, session=session, access_token=access_token,
                    headers=headers, now_ms=now_ms)
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import delete
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db.models import Editor, LaunchCode, Session
+from control.db.models import LaunchCode, Session
 from control.editors.discovery import action_url, choose_action
-from control.services.editors import EditorRegistry
+from control.services.editors import EditorRegistry, read_editor
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 
@@ -54,7 +54,7 @@ async def host_urls(db: AsyncSession, registry: EditorRegistry, *, session: Sess
                     wopi_base_url: str, wopi_src: str, now: int,
                     ttl_ms: int = LAUNCH_CODE_TTL_MS) -> tuple[str, str]:
     """HostViewUrl and HostEditUrl for a session whose editor is known ("" where it has no action)."""
-    editor = await db.get(Editor, session.editor_id) if session.editor_id else None
+    editor = await read_editor(db, registry, session.editor_id) if session.editor_id else None
     parsed = registry.discovery(editor) if editor else None
     if parsed is None:
         return "", ""

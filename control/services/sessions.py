@@ -84,8 +84,9 @@ async def _editor_names(db: AsyncSession, rows: Sequence[Session]) -> dict[int, 
     ids = {r.editor_id for r in rows if r.editor_id is not None}
     if not ids:
         return {}
-    found = (await db.exec(select(Editor).where(col(Editor.id).in_(ids)))).all()
-    return {e.id: e.name for e in found if e.id is not None}
+    # Names only: a row holds the editor's discovery document too (up to 5 MiB).
+    found = (await db.exec(select(Editor.id, Editor.name).where(col(Editor.id).in_(ids)))).all()
+    return {editor_id: name for editor_id, name in found if editor_id is not None}
 
 
 MAX_ORIGIN_ENTRIES = 20
@@ -257,8 +258,8 @@ async def editor_kind(ctx: ServiceContext, session: Session) -> str:
     if session.editor_id is None:
         return "wopi"
     async with ctx.read() as db:
-        editor = await db.get(Editor, session.editor_id)
-    return editor.kind if editor is not None else "wopi"
+        kind = (await db.exec(select(Editor.kind).where(Editor.id == session.editor_id))).first()
+    return kind or "wopi"
 
 
 async def _require_tenant_exists(ctx: ServiceContext, tenant_id: str | None) -> None:

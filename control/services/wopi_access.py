@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import audit_sync, decision_store, grant_reads, stores
@@ -256,8 +257,9 @@ async def _authorize(ctx: ServiceContext, caller: Caller, *, operation: WopiOper
             db.add(info)
         await audit.record(db, **_grant_record(caller, operation, grant, now=now, detail=detail,
                                                lock_hash=audit.lock_hash_of(lock_id or current)))
-        editor = await db.get(Editor, grant.session.editor_id) if grant.session.editor_id else None
-    return _answer(grant, current, info, editor)
+        editor_name = ((await db.exec(select(Editor.name).where(Editor.id == grant.session.editor_id))).first()
+                       if grant.session.editor_id else None)
+    return _answer(grant, current, info, editor_name or "")
 
 
 def _decide(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOperation, lock_id: str,
@@ -299,7 +301,7 @@ def _decide(tx: Tx, *, ctx: ServiceContext, caller: Caller, operation: WopiOpera
                                                            lock_hash=audit.lock_hash_of(lock_id or current)))])
     # UserInfo only matters to CheckFileInfo (which returns it) and PutUserInfo (not decided here).
     info = rows.user_info if operation == "CheckFileInfo" else None
-    return _answer(grant, current, info, rows.editor)
+    return _answer(grant, current, info, rows.editor.name if rows.editor else "")
 
 
 def _grant_record(caller: Caller, operation: WopiOperation, grant: Grant, *, now: int, detail: str,
@@ -313,11 +315,11 @@ def _grant_record(caller: Caller, operation: WopiOperation, grant: Grant, *, now
                 version_after=grant.file.version, lock_hash=lock_hash, editor=caller.editor)
 
 
-def _answer(grant: Grant, lock_id: str, info: UserInfo | None, editor: Editor | None) -> Grant:
+def _answer(grant: Grant, lock_id: str, info: UserInfo | None, editor_name: str) -> Grant:
     tenant = grant.tenant
     return Grant(session=grant.session, file=grant.file, storage=grant.storage, lock_id=lock_id, tenant=tenant,
                  storage_root=grant.storage_root, user_info=info.info if info else "", post_message_origin=tenant.post_message_origin if tenant else "",
-                 editor_name=editor.name if editor else "")
+                 editor_name=editor_name)
 
 
 MAX_EDGE_REPORT_ENTRIES = 1000
