@@ -87,9 +87,9 @@ async def parse_once(db: AsyncSession, registry: EditorRegistry, editor: Editor)
 
 
 class EditorRegistry:
-    """Parsed discovery documents (cached by content hash) and the HTTP clients that fetch them:
-    one for the operator's editors (any address), one held to the egress policy for the
-    editors tenant keys made (shared/egress_http.py)."""
+    """Parsed discovery documents (kept per editor row and fetch: _document_key) and the HTTP
+    clients that fetch them: one for the operator's editors (any address), one held to the egress
+    policy for the editors tenant keys made (shared/egress_http.py)."""
 
     def __init__(self, ctx: ServiceContext, client: httpx.AsyncClient | None = None) -> None:
         self._ctx = ctx
