@@ -67,6 +67,18 @@ def tenant_with_large_editors(deployment: Deployment, url: str) -> tuple[Control
     return api, tenant_id, folder
 
 
+def open_sessions(api: ControlApi, tenant_id: str, folder: Path, editors: list[str]) -> list[str]:
+    """A session on doc.docx with each editor named (one user each); their WOPI URLs with the token."""
+    (folder / "doc.docx").write_bytes(b"hello")
+    urls = []
+    for n, editor in enumerate(editors):
+        reply = api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
+            tenant_id=tenant_id, storage="docs", path="doc.docx", user_id=f"u{n}", user_name="Ann",
+            permission=session_pb.PERMISSION_EDIT, editor=editor))
+        urls.append(f"{reply.session.wopi_src}?access_token={reply.access_token}")
+    return urls
+
+
 def measure(pid: int, during: Callable[[], None]) -> float:
     """MiB the process's peak resident set rose above its size when `during` began."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -76,6 +88,13 @@ def measure(pid: int, during: Callable[[], None]) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     peak = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
     return peak - before
+
+
+def assert_little_memory_held(deployment: Deployment, threads: int, work: Callable[[], None], what: str) -> None:
+    """Runs `work` in `threads` threads at once; the control plane's peak memory must stay near."""
+    grown = measure(deployment.processes[0].process.pid, lambda: in_threads(threads, work))
+    assert grown < ALLOWED_GROWTH_MIB, (
+        f"{what} raised the control plane's peak memory by {grown:.0f} MiB\n{deployment.log()}")
 
 
 def in_threads(count: int, work: Callable[[], None]) -> None:
@@ -101,7 +120,6 @@ def test_listing_a_tenants_large_editors_reads_none_of_their_documents(
 ) -> None:
     api, tenant_id, _ = tenant_with_large_editors(deployment, f"{discovery_server.url}/hosting/discovery")
     stub = editor_grpc.EditorServiceStub(api.channel)
-    control_pid = deployment.processes[0].process.pid
 
     def list_three_times() -> None:
         for _ in range(3):
@@ -110,25 +128,16 @@ def test_listing_a_tenants_large_editors_reads_none_of_their_documents(
             assert sorted(e.name for e in listed.editors if e.tenant_id) == [f"big-{n}" for n in range(EDITORS)]
             assert all("docx" in e.extensions for e in listed.editors if e.tenant_id), "parsed as before"
 
-    grown = measure(control_pid, lambda: in_threads(4, list_three_times))
-
-    assert grown < ALLOWED_GROWTH_MIB, (
-        f"12 ListEditors calls (4 at a time) over {EDITORS} editors with 4 MiB documents raised the control "
-        f"plane's peak memory by {grown:.0f} MiB\n{deployment.log()}")
+    assert_little_memory_held(deployment, 4, list_three_times,
+                              f"12 ListEditors calls (4 at a time) over {EDITORS} editors with 4 MiB documents")
 
 
 def test_wopi_requests_of_a_session_with_a_large_editor_read_none_of_its_document(
     deployment: Deployment, discovery_server: HttpStub
 ) -> None:
     api, tenant_id, folder = tenant_with_large_editors(deployment, f"{discovery_server.url}/hosting/discovery")
-    (folder / "doc.docx").write_bytes(b"hello")
-    urls = []
-    for n in range(16):  # one session each: a batch of grants reads each token's rows once
-        reply = api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
-            tenant_id=tenant_id, storage="docs", path="doc.docx", user_id=f"u{n}", user_name="Ann",
-            permission=session_pb.PERMISSION_EDIT, editor="big-0"))
-        urls.append(f"{reply.session.wopi_src}?access_token={reply.access_token}")
-    control_pid = deployment.processes[0].process.pid
+    # One session each: a batch of grants reads each token's rows once.
+    urls = open_sessions(api, tenant_id, folder, ["big-0"] * 16)
 
     def check_file_info_ten_times() -> None:
         url = urls.pop()
@@ -137,11 +146,8 @@ def test_wopi_requests_of_a_session_with_a_large_editor_read_none_of_its_documen
                 answer = http.get(url)
                 assert answer.status_code == 200, answer.text
 
-    grown = measure(control_pid, lambda: in_threads(16, check_file_info_ten_times))
-
-    assert grown < ALLOWED_GROWTH_MIB, (
-        f"160 CheckFileInfo (16 sessions at a time) of sessions whose editor has a 4 MiB document raised the control "
-        f"plane's peak memory by {grown:.0f} MiB\n{deployment.log()}")
+    assert_little_memory_held(deployment, 16, check_file_info_ten_times,
+                              "160 CheckFileInfo (16 sessions at a time) of sessions whose editor has a 4 MiB document")
 
 
 def test_listing_sessions_opened_with_large_editors_reads_none_of_their_documents(
@@ -149,19 +155,12 @@ def test_listing_sessions_opened_with_large_editors_reads_none_of_their_document
 ) -> None:
     """ListSessions names each session's editor: the names only, not the rows with their documents."""
     api, tenant_id, folder = tenant_with_large_editors(deployment, f"{discovery_server.url}/hosting/discovery")
-    (folder / "doc.docx").write_bytes(b"hello")
-    for n in range(EDITORS):
-        api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
-            tenant_id=tenant_id, storage="docs", path="doc.docx", user_id=f"u{n}", user_name="Ann",
-            permission=session_pb.PERMISSION_EDIT, editor=f"big-{n}"))
-    control_pid = deployment.processes[0].process.pid
+    open_sessions(api, tenant_id, folder, [f"big-{n}" for n in range(EDITORS)])
 
     def list_three_times() -> None:
         for _ in range(3):
             listed = api.call(api.sessions.ListSessions, session_pb.ListSessionsRequest(tenant_id=tenant_id))
             assert sorted(s.editor for s in listed.sessions) == [f"big-{n}" for n in range(EDITORS)]
 
-    grown = measure(control_pid, lambda: in_threads(4, list_three_times))
-    assert grown < ALLOWED_GROWTH_MIB, (
-        f"12 ListSessions calls (4 at a time) over sessions of {EDITORS} editors with 4 MiB documents raised the "
-        f"control plane's peak memory by {grown:.0f} MiB\n{deployment.log()}")
+    assert_little_memory_held(deployment, 4, list_three_times,
+                              f"12 ListSessions calls (4 at a time) over sessions of {EDITORS} editors with 4 MiB documents")
