@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from control.db import availability
 from tests.support.postgres import PostgresCluster
+from tests.support.ports import unused_port
 
 
 def _error_of(url: str, statement: str = "SELECT 1", **connect_args: object) -> DBAPIError:
@@ -30,14 +30,8 @@ def _error_of(url: str, statement: str = "SELECT 1", **connect_args: object) -> 
     raise AssertionError(f"{statement} succeeded")
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_refused_postgresql_connection_is_an_outage() -> None:
-    error = _error_of(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/wopi", connect_timeout=5)
+    error = _error_of(f"postgresql+psycopg://postgres@127.0.0.1:{unused_port()}/wopi", connect_timeout=5)
 
     assert availability.unreachable(error)
     assert "refused" in availability.describe(error).lower() or "failed" in availability.describe(error).lower()
@@ -81,7 +75,7 @@ def test_a_locked_sqlite_database_is_not_an_outage(tmp_path: Path) -> None:
 
 
 def test_an_outage_is_one_warning_line_per_interval(caplog: pytest.LogCaptureFixture) -> None:
-    error = _error_of(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/wopi", connect_timeout=5)
+    error = _error_of(f"postgresql+psycopg://postgres@127.0.0.1:{unused_port()}/wopi", connect_timeout=5)
     log = logging.getLogger("test.availability")
 
     with caplog.at_level(logging.INFO, logger="test.availability"):

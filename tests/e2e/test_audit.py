@@ -9,7 +9,6 @@ import io
 import json
 import os
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
 
 from tests.support.api import LOCK, ControlApi, OpenFile, new_tenant, open_file, put, session_pb
 from tests.support.processes import WopiProxyProcess, serve
+from tests.support.ports import unused_port
 
 
 def lock_hash(lock_id: str) -> str:
@@ -422,9 +422,7 @@ def test_list_audit_events_over_rest(server: WopiProxyProcess, admin_key: str, e
 @pytest.fixture
 def gateway(server: WopiProxyProcess, tmp_path: Path) -> Iterator[str]:
     """The REST gateway as its own process (`python -m gateway`) in front of the server's control plane."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port()
     with open(tmp_path / "gateway.log", "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "gateway", "--control", server.grpc_address, "--port",
                                     str(port)], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)

@@ -8,7 +8,6 @@ import hmac
 import json
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from tests.support.api import (
     tenant_pb,
 )
 from tests.support.processes import WopiProxyProcess
+from tests.support.ports import unused_port
 
 OPENED = session_pb.SESSION_EVENT_TYPE_OPENED
 LOCKED = session_pb.SESSION_EVENT_TYPE_LOCKED
@@ -217,12 +217,6 @@ def tenant_key(api: ControlApi, tenant_id: str) -> str:
     reply = api.call(key_grpc.KeyServiceStub(api.channel).CreateApiKey,
                      key_pb.CreateApiKeyRequest(tenant_id=tenant_id))
     return str(reply.api_key)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- WatchSessionEvents ---------------------------------------------------------------------------
@@ -509,7 +503,7 @@ def test_a_failed_delivery_is_retried_with_backoff_and_order_is_kept(
 
 
 def test_a_receiver_that_is_down_never_blocks_wopi_requests(api: ControlApi, webhook_tenant, http) -> None:
-    set_webhook(api, webhook_tenant[0], f"http://127.0.0.1:{closed_port()}/hooks", "s3cret")
+    set_webhook(api, webhook_tenant[0], f"http://127.0.0.1:{unused_port()}/hooks", "s3cret")
     f = open_file(api, *webhook_tenant, "a.docx")
     assert http.get(f.url()).status_code == 200
     edit_and_close(api, http, f)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import sqlalchemy
 
 from shared.storage import version_object_path
 from tests.support.api import ControlApi, OpenFile, lock, new_tenant, open_file, put
+from tests.support.ports import unused_port
 from tests.support.processes import WopiProxyProcess
 
 OLD = b"old content " * 100
@@ -43,12 +43,6 @@ CONTROL_POINTS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -62,8 +56,8 @@ class Rig:
     # A killed control plane's job leases (the intent sweep's among them) pass to its restarted
     # self after this long: the production default (15 s) would be waited out by every restart.
     lease_ttl_s: float = 2.0
-    grpc_port: int = field(default_factory=free_port)
-    http_port: int = field(default_factory=free_port)
+    grpc_port: int = field(default_factory=unused_port)
+    http_port: int = field(default_factory=unused_port)
     control: WopiProxyProcess | None = None
     edge: WopiProxyProcess | None = None
 

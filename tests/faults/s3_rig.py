@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy
 
-from tests.faults.crash_rig import free_port
 from tests.support.api import ControlApi
+from tests.support.ports import unused_port
 from tests.support.processes import WopiProxyProcess
 
 DEADLINE_S = 60.0
@@ -40,8 +40,8 @@ class Procs:
     database_url: str | None = None
     control_extra: tuple[str, ...] = ()
     edge_extra: tuple[str, ...] = ()
-    grpc_port: int = field(default_factory=free_port)
-    http_port: int = field(default_factory=free_port)
+    grpc_port: int = field(default_factory=unused_port)
+    http_port: int = field(default_factory=unused_port)
     control: WopiProxyProcess | None = None
     edge: WopiProxyProcess | None = None
 

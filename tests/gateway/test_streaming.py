@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from wopiproxy.control.v1 import session_service_pb2_grpc as session_grpc
 
 from gateway import create_gateway_app
 from tests.gateway.servers import ThreadServer, serve_in_thread
+from tests.support.ports import unused_port
 
 
 @dataclass
@@ -112,9 +112,7 @@ def test_unimplemented_method_is_501(client: httpx.Client) -> None:
 
 
 def _dead_address() -> str:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
+    return f"127.0.0.1:{unused_port()}"  # nobody listens on it
 
 
 def test_unreachable_control_plane_is_503() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import pytest
 from tests.support.containers import Container
 from tools import container_images as images
 from tools.container_images import ImageError, Podman
+from tests.support.ports import unused_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REQUIRED = os.environ.get("WOPI_PROXY_REQUIRE_IMAGES") == "1"
@@ -83,12 +83,6 @@ def built_images() -> tuple[Podman, dict[str, str]]:
         pytest.fail(f"building the images failed: {error}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def deployment(built_images: tuple[Podman, dict[str, str]],
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImageDeployment]:
@@ -98,7 +92,7 @@ def deployment(built_images: tuple[Podman, dict[str, str]],
     data_dir.mkdir()
     (files_dir / TENANT).mkdir(parents=True)
     (files_dir / TENANT / "hello.txt").write_bytes(ORIGINAL)
-    grpc_port, http_port = _free_port(), _free_port()
+    grpc_port, http_port = unused_port(), unused_port()
     control = Container(podman, names["control"], "control")
     edge = Container(podman, names["edge"], "edge")
     # `:U` gives the mounted folders to the image's non-root user (uid 10001) before it starts.

@@ -4,7 +4,6 @@ and edges that each know every replica (`edge --control a:1,b:2`)."""
 from __future__ import annotations
 
 import signal
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,12 +11,7 @@ import psycopg
 
 from tests.support.api import ControlApi
 from tests.support.processes import WopiProxyProcess
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.ports import unused_port
 
 
 @dataclass
@@ -72,7 +66,7 @@ def start_cluster(workdir: Path, database_url: str, *, replicas: int = 2, edges:
     """The replicas share the data folder (its secret key, admin.key and edge.key) and start one
     after the other, as a rolling deployment would; each edge is given every replica's address."""
     data_dir = workdir / "data"
-    public = f"http://127.0.0.1:{_free_port()}"
+    public = f"http://127.0.0.1:{unused_port()}"
     cluster = Cluster(database_url=database_url, data_dir=data_dir, controls=[], edges=[])
     try:
         for i in range(replicas):

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.grpc_channel import PLAINTEXT, TlsSettings
 from tests.support.api import ControlApi
 from tests.support.processes import WopiProxyProcess, serve
+from tests.support.ports import unused_port
 
 SHAPES = ("serve", "split")
 
@@ -53,13 +53,6 @@ class Deployment:
             proc.stop()
 
 
-def _free_port() -> int:
-    """For the split shape the control plane must know the edge's URL (WOPISrc) before the edge runs."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_deployment(shape: str, workdir: Path, *, control_args: tuple[str, ...] = (),
                      edge_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Deployment:
     """`control_args` go to the control plane (or serve), `edge_args` to the edge (or serve)."""
@@ -71,7 +64,7 @@ def start_deployment(shape: str, workdir: Path, *, control_args: tuple[str, ...]
     if shape != "split":
         raise ValueError(shape)
     data_dir = workdir / "data"
-    http_port = _free_port()
+    http_port = unused_port()  # the control plane writes the edge's URL into WOPISrc before the edge runs
     public = () if "--public-url" in control_args else ("--public-url", f"http://127.0.0.1:{http_port}")
     control = WopiProxyProcess(args=["control", "--grpc-port", "0", "--data-dir", str(data_dir), *public,
                                      *control_args], workdir=workdir, env=env or {}).start()

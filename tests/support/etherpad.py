@@ -36,7 +36,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.support.ports import unused_port
 
 __all__ = [
     "ETHERPAD_DIR", "ETHERPAD_VERSION", "EtherpadApiError", "EtherpadServer", "PadUser", "PadUserRefused",
@@ -87,12 +87,6 @@ def install_etherpad(timeout: float = INSTALL_TIMEOUT_S) -> Path:
     return Path(result.stdout.strip().splitlines()[-1])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class EtherpadServer:
     """One Etherpad process; all its files (settings, keys, dirty DB, log, plugin config) in `workdir`."""
 
@@ -121,7 +115,7 @@ class EtherpadServer:
         if self.plugin_settings is None and not self.plugin_config_path.exists():
             self._write_plugin_config({})  # the plugin stays idle until configure()
         for attempt in range(3):  # a free port can be taken between choosing and binding it
-            self.port = self.port or _free_port()
+            self.port = self.port or unused_port()
             self._write_settings()
             self._spawn()
             try:

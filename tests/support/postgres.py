@@ -12,7 +12,6 @@ import os
 import pwd
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from typing import NoReturn
 
 import psycopg
 import pytest
+from tests.support.ports import unused_port
 
 REQUIRE_POSTGRES_ENV = "WOPI_PROXY_REQUIRE_POSTGRES"
 POSTGRES_MAJOR = "15"
@@ -58,12 +58,6 @@ def _unavailable(why: str) -> NoReturn:
     if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
         pytest.fail(f"PostgreSQL is required ({REQUIRE_POSTGRES_ENV}=1) but {why}", pytrace=False)
     pytest.skip(f"PostgreSQL tests skipped: {why} (set {REQUIRE_POSTGRES_ENV}=1 to make this an error)")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Runner:
@@ -114,7 +108,7 @@ class PostgresServer:
                                 "-U", POSTGRES_SUPERUSER, "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]), "initdb")
         result = None
         for _attempt in range(3):  # the free port may be taken between the probe and the bind
-            self.port = _free_port()
+            self.port = unused_port()
             result = self._pg_ctl("-l", str(self.log), "-w", "-t", "60", "-o", self._options(), "start")
             if result.returncode == 0:
                 self.running = True

@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from tests.support.ports import unused_ports
 
 REQUIRE_S3_ENV = "WOPI_PROXY_REQUIRE_S3"
 ACCESS_KEY = "wopi-test"
@@ -60,19 +60,6 @@ def weed_binary() -> str | None:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     return shutil.which("weed")
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @dataclass
@@ -136,7 +123,7 @@ def start_seaweedfs(weed: str) -> S3Server:
     }]}))
     last_error = ""
     for _attempt in range(3):  # a probed port may be taken before weed binds it
-        ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
+        ports = dict(zip(_PORT_FLAGS, unused_ports(len(_PORT_FLAGS)), strict=True))
         command = [
             weed, "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-s3.config={config}", "-admin.ui=false", "-webdav=false",

@@ -6,7 +6,6 @@ never quote the response."""
 from __future__ import annotations
 
 import gzip
-import socket
 import threading
 import tracemalloc
 import zlib
@@ -22,6 +21,7 @@ from shared.egress import EgressPolicy, parse_networks
 from shared.egress_http import restricted_client
 from shared.errors import EgressRefused
 from tests.control.editors.support import document
+from tests.support.ports import unused_port
 
 MiB = 1024 * 1024
 MARKER = b"INTERNAL-ONLY-MARKER-5e1f"
@@ -219,9 +219,7 @@ async def test_only_http_urls(bad_url: str) -> None:
 
 
 async def test_nothing_listening() -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago and has no listener
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port()  # nothing listens on it
     async with httpx.AsyncClient() as client:
         with pytest.raises(DiscoveryError, match="failed: ConnectError"):
             await fetch_discovery(f"http://127.0.0.1:{port}/hosting/discovery", client)
