@@ -35,15 +35,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlsplit
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 # defusedxml has no inline type hints (typeshed's types-defusedxml has them).
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
-from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
+from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped]
 
 __all__ = [
+    "MAX_ELEMENTS",
     "ZONE_PREFERENCE",
     "Action",
     "Discovery",
@@ -57,6 +58,13 @@ __all__ = [
 ]
 
 Product = Literal["collabora", "onlyoffice", "microsoft", "other"]
+
+# Elements a document may have. Why: a tenant's editor may serve any document up to fetch.py's
+# MAX_BYTES, and 5 MiB of minimal <action/> elements parse into about 100,000 actions: a second of
+# the control plane's event loop and some 50 MiB kept per parsed document. Real documents have a
+# few hundred (Microsoft 365's 378, Collabora's 280); an Office Online Server farm that lists its
+# apps under four zones, about 1,500.
+MAX_ELEMENTS = 5000
 
 ZONE_PREFERENCE = ("external-https", "external-http", "internal-https", "internal-http")
 
@@ -166,9 +174,13 @@ class Discovery:
 def parse_discovery(xml: bytes) -> Discovery:
     """Parses a discovery document; raises DiscoveryError if it is not one or offers nothing.
 
-    defusedxml refuses any DTD, so entity-expansion bombs and external entities fail fast."""
+    defusedxml refuses any DTD, so entity-expansion bombs and external entities fail fast; a
+    document with more than MAX_ELEMENTS elements fails at the first one past it."""
+    parser = DefusedXMLParser(target=_CappedTree(MAX_ELEMENTS), forbid_dtd=True, forbid_entities=True,
+                              forbid_external=True)
     try:
-        root = fromstring(xml.lstrip(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.feed(xml.lstrip())
+        root = parser.close()
     except DefusedXmlException as error:
         raise DiscoveryError(f"refused XML ({type(error).__name__}): discovery documents have no DTD"
                              ) from None
@@ -196,6 +208,20 @@ def parse_discovery(xml: bytes) -> Discovery:
             break
     return Discovery(actions=tuple(actions), proof_key=proof_key, old_proof_key=old_proof_key,
                      product=_product(actions), favicons=MappingProxyType(favicons))
+
+
+class _CappedTree(TreeBuilder):
+    """Builds the tree and stops the parse at the element past `limit`, before it is built."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = self._left = limit
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self._left -= 1
+        if self._left < 0:
+            raise DiscoveryError(f"more than {self._limit} elements: real discovery documents have a few hundred")
+        return super().start(tag, attrs)
 
 
 def _local(tag: object) -> str:

@@ -25,6 +25,7 @@ from control.db import stores
 from control.db.models import Editor, Session, Tenant
 from control.editors.discovery import Discovery, DiscoveryError, action_url, choose_action, parse_discovery
 from control.editors.fetch import TIMEOUT_S, fetch_discovery
+from control.editors.parsed_cache import ParsedDocuments, weight
 from control.editors.proof import verify_proof
 from control.services import audit, tenant_limits, validation
 from control.services.access import require_tenant_visible
@@ -52,13 +53,10 @@ def _unavailable(url: str, detail: str) -> FailedPrecondition:
                               url=url, detail=detail)
 
 
-MAX_PARSED_DOCUMENTS = 256  # parsed discoveries a process keeps (then it starts again)
-
-
-def _document_key(editor: Editor) -> tuple[int | None, str, str, int]:
-    """What names an editor's stored document: its row, and the fetch that stored it (a refresh
-    moves fetch_time, EditorRegistry.refresh). The tenant and URL too, for a row id used again."""
-    return editor.id, editor.tenant_id, editor.discovery_url, editor.fetch_time
+def _document_key(editor: Editor) -> tuple[tuple[int | None, str], tuple[str, int]]:
+    """What names an editor's stored document: its row (with the tenant, for a row id used
+    again), and the fetch that stored it (a refresh moves fetch_time, EditorRegistry.refresh)."""
+    return (editor.id, editor.tenant_id), (editor.discovery_url, editor.fetch_time)
 
 
 def _loaded_document(editor: Editor) -> str:
@@ -95,7 +93,7 @@ class EditorRegistry:
         self._ctx = ctx
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S)
         self._restricted = restricted_client(ctx.egress, timeout_s=TIMEOUT_S)
-        self._parsed: dict[tuple[int | None, str, str, int], Discovery] = {}
+        self._parsed = ParsedDocuments()
         self._refreshing: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -107,41 +105,47 @@ class EditorRegistry:
 
     def cached(self, editor: Editor) -> Discovery | None:
         """The editor's parsed discovery if this process parsed its stored document already."""
-        return self._parsed.get(_document_key(editor))
+        return self._parsed.get(*_document_key(editor))
 
     def discovery(self, editor: Editor, load: Callable[[], str] | None = None) -> Discovery | None:
         """The editor's stored discovery, parsed once per fetch. Why not per call: a tenant's
         document may be 5 MiB, and reading, hashing and parsing it again on each ListEditors or
         WOPI request cost every tenant of this process. `load` reads the stored document when
         `editor` was read without it; only called when it was not parsed here yet."""
-        key = _document_key(editor)
-        parsed = self._parsed.get(key)
+        row, fetch = _document_key(editor)
+        parsed = self._parsed.get(row, fetch)
         if parsed is not None:
             return parsed
         xml = load() if load is not None else _loaded_document(editor)
         if not xml:
             return None
+        document = xml.encode()
         try:
-            parsed = parse_discovery(xml.encode())
+            parsed = parse_discovery(document)
         except DiscoveryError:
             return None
-        if len(self._parsed) >= MAX_PARSED_DOCUMENTS:
-            self._parsed.clear()
-        self._parsed[key] = parsed
+        self._parsed.put(row, fetch, parsed, weight(len(document), parsed))
         return parsed
 
     async def fetch(self, url: str, *, operator_owned: bool,
                     on_headers: Callable[[httpx.Headers], None] | None = None) -> tuple[str, Discovery]:
-        """Raises EgressRefused when a tenant's URL (not operator_owned) names a refused address."""
+        """Raises EgressRefused when a tenant's URL (not operator_owned) names a refused address.
+
+        The refusal is raised outside the `except`: raised inside, the DiscoveryError it hides
+        would keep this frame, and with it a document of up to 5 MiB, alive in a reference cycle
+        until the garbage collector's next pass."""
         try:
             if operator_owned:
                 xml = await fetch_discovery(url, self._client, on_headers=on_headers)
             else:
                 xml = await fetch_discovery(url, self._restricted, policy=self._ctx.egress,
                                            on_headers=on_headers)
-            return xml.decode("utf-8", errors="replace"), parse_discovery(xml)
+            parsed = parse_discovery(xml)
         except DiscoveryError as error:
-            raise _unavailable(url, str(error)) from None
+            problem = str(error)
+        else:
+            return xml.decode("utf-8", errors="replace"), parsed
+        raise _unavailable(url, problem)
 
     async def refresh(self, editor_id: int) -> Editor:
         async with self._ctx.sessions() as db:

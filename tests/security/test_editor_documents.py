@@ -4,7 +4,9 @@ MAX_BYTES), 50 editors per tenant. Attack: a tenant adds editors whose documents
 and again: ListEditors loaded and hashed every document on each call, and every WOPI request of a
 session opened with such an editor read its document with the grant, on the writer thread every
 tenant's requests go through. A document is read and parsed once per fetch (the registry keeps it
-by the editor's row and fetch time); the calls and requests after it read none."""
+by the editor's row and fetch time); the calls and requests after it read none. A document of
+many elements (5 MiB of minimal actions parsed into ~100,000, ~50 MiB kept per document) is
+refused at the first element past control.editors.discovery.MAX_ELEMENTS."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 
+from control.editors.discovery import MAX_ELEMENTS
 from tests.control.editors.support import document
 from tests.support.api import ControlApi, new_tenant, session_pb
 from tests.support.deployment import Deployment, start_deployment
@@ -37,6 +41,15 @@ def padded_discovery() -> bytes:
     return real.replace(closing, b"<!-- " + b"x" * PADDING_BYTES + b" -->" + closing)
 
 
+def discovery_of_many_actions() -> bytes:
+    """Collabora's real discovery document with 4 MiB more of minimal, valid actions."""
+    real = document("collabora")
+    closing = b"</app>"
+    action = b'<action name="edit" ext="x%d" urlsrc="https://e/x?"/>'
+    many = b"".join(action % n for n in range(PADDING_BYTES // len(action % 0)))
+    return real.replace(closing, many + closing, 1)
+
+
 @pytest.fixture
 def discovery_server() -> Iterator[HttpStub]:
     stub = HttpStub()
@@ -53,12 +66,17 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     deployed.stop()
 
 
-def tenant_with_large_editors(deployment: Deployment, url: str) -> tuple[ControlApi, str, Path]:
+def tenant(deployment: Deployment) -> tuple[ControlApi, str, Path]:
+    """A new tenant: a client with its key, its id, its storage folder."""
     admin = deployment.api()
     tenant_id, folder = new_tenant(admin, deployment.workdir / "storage")
     key = admin.call(key_grpc.KeyServiceStub(admin.channel).CreateApiKey,
                      key_pb.CreateApiKeyRequest(tenant_id=tenant_id, description="tenant")).api_key
-    api = deployment.api(key)
+    return deployment.api(key), tenant_id, folder
+
+
+def tenant_with_large_editors(deployment: Deployment, url: str) -> tuple[ControlApi, str, Path]:
+    api, tenant_id, folder = tenant(deployment)
     stub = editor_grpc.EditorServiceStub(api.channel)
     for n in range(EDITORS):
         stub.CreateEditor(editor_pb.CreateEditorRequest(
@@ -164,3 +182,23 @@ def test_listing_sessions_opened_with_large_editors_reads_none_of_their_document
 
     assert_little_memory_held(deployment, 4, list_three_times,
                               f"12 ListSessions calls (4 at a time) over sessions of {EDITORS} editors with 4 MiB documents")
+
+
+def test_an_editor_whose_document_is_megabytes_of_actions_is_refused(deployment: Deployment) -> None:
+    """Parsed, such a document held ~50 MiB in the control plane for as long as it was cached."""
+    stub = HttpStub()
+    stub.routes["/hosting/discovery"] = (200, "text/xml", discovery_of_many_actions())
+    stub.start()
+    try:
+        api, tenant_id, _ = tenant(deployment)
+        editors = editor_grpc.EditorServiceStub(api.channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            editors.CreateEditor(editor_pb.CreateEditorRequest(
+                name="many", tenant_id=tenant_id, discovery_url=f"{stub.url}/hosting/discovery"),
+                metadata=api.metadata, timeout=60)
+    finally:
+        stub.stop()
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION, refused.value.details()
+    assert f"more than {MAX_ELEMENTS} elements" in str(refused.value.details())
+    listed = editors.ListEditors(editor_pb.ListEditorsRequest(tenant_id=tenant_id), metadata=api.metadata, timeout=60)
+    assert not [e for e in listed.editors if e.tenant_id], "nothing was stored"

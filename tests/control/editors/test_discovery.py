@@ -10,6 +10,7 @@ import time
 import pytest
 
 from control.editors.discovery import (
+    MAX_ELEMENTS,
     DiscoveryError,
     ProofKey,
     choose_action,
@@ -350,3 +351,23 @@ def test_a_truncated_real_document_is_malformed() -> None:
 def test_leading_whitespace_is_tolerated() -> None:
     # The oCIS copy of ONLYOFFICE's document arrived with a newline before <?xml.
     assert parse_discovery(b"\n  " + document("onlyoffice")) == parsed("onlyoffice")
+
+
+def _with_actions(count: int) -> bytes:
+    """A document of exactly `count` + 3 elements (the root, a zone, an app, the actions)."""
+    actions = b"".join(b'<action name="edit" ext="x%d" urlsrc="https://e.example/x?"/>' % n for n in range(count))
+    return b'<wopi-discovery><net-zone name="external-http"><app name="w">' + actions + b"</app></net-zone></wopi-discovery>"
+
+
+def test_a_document_of_as_many_elements_as_allowed_is_parsed() -> None:
+    assert len(parse_discovery(_with_actions(MAX_ELEMENTS - 3)).actions) == MAX_ELEMENTS - 3
+
+
+def test_a_document_of_more_elements_than_allowed_is_refused() -> None:
+    with pytest.raises(DiscoveryError, match=f"more than {MAX_ELEMENTS} elements"):
+        parse_discovery(_with_actions(MAX_ELEMENTS - 2))
+
+
+@pytest.mark.parametrize("name", ["collabora", "microsoft365", "onlyoffice", "validator"])
+def test_real_documents_are_far_below_the_element_cap(name: str) -> None:
+    assert document(name).count(b"<") - document(name).count(b"</") < MAX_ELEMENTS // 10
