@@ -23,6 +23,7 @@ from tests.control.editors.support import document
 from tests.support.api import ControlApi, new_tenant, session_pb
 from tests.support.deployment import Deployment, start_deployment
 from tests.support.http_stub import HttpStub
+from tests.support.memory import peak_growth_mib
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
 from wopiproxy.control.v1 import key_service_pb2 as key_pb
@@ -97,20 +98,9 @@ def open_sessions(api: ControlApi, tenant_id: str, folder: Path, editors: list[s
     return urls
 
 
-def measure(pid: int, during: Callable[[], None]) -> float:
-    """MiB the process's peak resident set rose above its size when `during` began."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    before = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak (VmHWM) starts again from the current size
-    during()
-    status = Path(f"/proc/{pid}/status").read_text()
-    peak = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
-    return peak - before
-
-
 def assert_little_memory_held(deployment: Deployment, threads: int, work: Callable[[], None], what: str) -> None:
     """Runs `work` in `threads` threads at once; the control plane's peak memory must stay near."""
-    grown = measure(deployment.processes[0].process.pid, lambda: in_threads(threads, work))
+    grown = peak_growth_mib(deployment.processes[0].process.pid, lambda: in_threads(threads, work))
     assert grown < ALLOWED_GROWTH_MIB, (
         f"{what} raised the control plane's peak memory by {grown:.0f} MiB\n{deployment.log()}")
 
