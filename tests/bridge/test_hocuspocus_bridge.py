@@ -43,8 +43,13 @@ class Bridge:
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     require_hocuspocus()
-    workdir = tmp_path_factory.mktemp("hp-bridge")
-    edge = serve(workdir / "wopi-proxy", *TIMING)
+    started = _start_bridge(tmp_path_factory.mktemp("hp-bridge"), *TIMING)
+    yield started
+    _stop_bridge(started)
+
+
+def _start_bridge(workdir: Path, *flags: str) -> Bridge:
+    edge = serve(workdir / "wopi-proxy", *flags)
     hocuspocus = HocuspocusServer(workdir / "hocuspocus", webhook_url=f"{edge.http_url}/bridge/hocuspocus/webhook",
                                   webhook_secret=SECRET, api_key=API_KEY).start()
     api = ControlApi(edge.grpc_address, (workdir / "wopi-proxy" / "data" / "admin.key").read_text().strip())
@@ -53,10 +58,23 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     editors.CreateEditor(editor_pb.CreateEditorRequest(
         name=EDITOR, kind="hocuspocus", app_url=hocuspocus.url, app_public_url="https://editor.example/yjs",
         api_key=API_KEY, webhook_secret=SECRET), metadata=api.metadata, timeout=30)
-    yield Bridge(edge=edge, hocuspocus=hocuspocus, api=api)
-    api.close()
-    hocuspocus.stop()
-    edge.stop()
+    return Bridge(edge=edge, hocuspocus=hocuspocus, api=api)
+
+
+def _stop_bridge(bridge: Bridge) -> None:
+    bridge.api.close()
+    bridge.hocuspocus.stop()
+    bridge.edge.stop()
+
+
+@pytest.fixture(scope="module")
+def webhook_only_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    """Polls too rare to matter within a test: a save there is due only because a webhook said so."""
+    require_hocuspocus()
+    started = _start_bridge(tmp_path_factory.mktemp("hp-webhook-only"), *TIMING, "--bridge-poll-interval", "3600",
+                            "--bridge-idle-poll-interval", "3600")
+    yield started
+    _stop_bridge(started)
 
 
 @pytest.fixture
@@ -241,3 +259,21 @@ def test_an_entry_code_opens_only_its_own_document(bridge: Bridge, users: list[Y
     own = YjsUser.connect(bridge.hocuspocus, mine.document, token=mine.token)
     users.append(own)
     assert not own.denied and own.text == "mine\n", f"{own.describe()}\n{bridge.log()}"
+
+
+def test_a_change_to_a_document_over_64_kib_reaches_the_file_through_its_webhook(
+        webhook_only_bridge: Bridge, users: list[YjsUser], tmp_path: Path) -> None:
+    """Its `change` webhook carries the whole document, past the 64 KiB every other bridge event
+    is held to: the control plane takes it without parsing it (bridge_events.large_change). Polls
+    are rare here, so the save comes only from that webhook."""
+    bridge = webhook_only_bridge
+    tenant_id, folder = new_tenant(bridge.api, tmp_path)
+    path = folder / "long.md"
+    text = b"".join(b"line %05d of a long document\n" % n for n in range(4000))
+    assert len(text) > 100 * 1024
+    path.write_bytes(text)
+    opened = _open(bridge, tenant_id, "long.md", "ann")
+    ann = YjsUser.connect(bridge.hocuspocus, opened.document, token=opened.token)
+    users.append(ann)
+    ann.insert("added by ann\n")
+    _wait(lambda: path.read_bytes() == text + b"added by ann\n", "the save the change webhook made due", bridge)
