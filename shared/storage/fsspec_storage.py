@@ -388,6 +388,8 @@ class FsspecStorage:
             restrict(self.protocol, root, kwargs, egress)
         # Never in fsspec's own instance cache, which has no bound (shared.storage.instances).
         kwargs["skip_instance_cache"] = True
+        if self.protocol in S3_PROTOCOLS:
+            kwargs = s3.with_shared_session(kwargs)
         try:
             self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:
