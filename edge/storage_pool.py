@@ -22,7 +22,7 @@ class StoragePool:
         """Raises EgressRefused for a tenant's storage whose endpoint the policy refuses."""
         note_storage(access.protocol)  # a failure from here on counts as a storage error
         key = (access.egress_restricted, access.protocol, access.root, tuple(sorted(access.options.items())))
-        return self._storages.get(key, lambda: self._make(access))
+        return self._storages.get(key, lambda: self._make(access), owner=access.storage_id or None)
 
     def _make(self, access: edge_pb.StorageAccess) -> FsspecStorage:
         egress = self._egress if access.egress_restricted else None

@@ -98,7 +98,7 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
             storage=edge_pb.StorageAccess(protocol=storage.protocol, root=grant.storage_root or storage.root,
                                           options=grant.storage_options, max_file_size=grant.max_file_size,
                                           version_retention=storage.version_retention,
-                                          egress_restricted=not storage.operator_owned),
+                                          egress_restricted=not storage.operator_owned, storage_id=storage.id or 0),
             access_token_expiry=session.expire_time, lock_id=grant.lock_id, sha256=file.sha256,
             fingerprint=file.fingerprint, user_info=grant.user_info,
             post_message_origin=grant.post_message_origin, editor_name=grant.editor_name,

@@ -57,7 +57,7 @@ def open_storage(ctx: ServiceContext, row: Storage) -> FsspecStorage:
     egress = egress_of(row, ctx.egress)
     key = (egress, row.protocol, root, tuple(sorted(options.items())))
     return _INSTANCES.get(key, lambda: FsspecStorage(row.protocol, root, options, egress=egress,
-                                                     real_root=root if local else None))
+                                                     real_root=root if local else None), owner=row.id)
 
 
 def egress_of(row: Storage, egress: EgressPolicy) -> EgressPolicy | None:

@@ -38,3 +38,32 @@ def test_storages_are_never_kept_in_fsspecs_unbounded_cache(tmp_path: Path) -> N
     one = FsspecStorage("file", str(tmp_path), egress=None)
     two = FsspecStorage("file", str(tmp_path), egress=None)
     assert one.fs is not two.fs
+
+
+def test_a_storage_whose_settings_change_replaces_its_instance(tmp_path: Path) -> None:
+    instances = StorageInstances(size=8)
+    old = instances.get(("file", "v1"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=7)
+    new = instances.get(("file", "v2"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=7)
+    assert new is not old and len(instances) == 1
+    again = instances.get(("file", "v1"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=7)
+    assert again is not old, "the replaced instance was dropped, not kept beside"
+
+
+def test_one_storage_changing_settings_again_and_again_never_pushes_out_anothers(tmp_path: Path) -> None:
+    """Attack: a tenant key updates its storage's options in a loop (each a new key), after
+    each a request: each used to add an instance, until the other tenants' were dropped."""
+    instances = StorageInstances(size=2)
+    theirs = instances.get(("file", "theirs"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=1)
+    for n in range(50):
+        instances.get(("file", f"mine-{n}"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=2)
+    assert instances.get(("file", "theirs"), lambda: pytest.fail("theirs was dropped"), owner=1) is theirs
+    assert len(instances) == 2
+
+
+def test_two_storages_of_the_same_settings_share_an_instance_and_each_may_move_on(tmp_path: Path) -> None:
+    instances = StorageInstances(size=8)
+    shared = instances.get(("file", "same"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=1)
+    assert instances.get(("file", "same"), lambda: pytest.fail("made twice"), owner=2) is shared
+    instances.get(("file", "other"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=2)
+    instances.get(("file", "elsewhere"), lambda: FsspecStorage("file", str(tmp_path), egress=None), owner=1)
+    assert len(instances) == 2

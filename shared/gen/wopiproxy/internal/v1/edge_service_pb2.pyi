@@ -134,7 +134,7 @@ class AuthorizeWopiRequestRequest(_message.Message):
     def __init__(self, call: _Optional[_Union[WopiCall, _Mapping]] = ..., user_info: _Optional[str] = ...) -> None: ...
 
 class StorageAccess(_message.Message):
-    __slots__ = ("protocol", "root", "options", "max_file_size", "version_retention", "egress_restricted")
+    __slots__ = ("protocol", "root", "options", "max_file_size", "version_retention", "egress_restricted", "storage_id")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -148,13 +148,15 @@ class StorageAccess(_message.Message):
     MAX_FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     VERSION_RETENTION_FIELD_NUMBER: _ClassVar[int]
     EGRESS_RESTRICTED_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_ID_FIELD_NUMBER: _ClassVar[int]
     protocol: str
     root: str
     options: _containers.ScalarMap[str, str]
     max_file_size: int
     version_retention: int
     egress_restricted: bool
-    def __init__(self, protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ..., egress_restricted: _Optional[bool] = ...) -> None: ...
+    storage_id: int
+    def __init__(self, protocol: _Optional[str] = ..., root: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., max_file_size: _Optional[int] = ..., version_retention: _Optional[int] = ..., egress_restricted: _Optional[bool] = ..., storage_id: _Optional[int] = ...) -> None: ...
 
 class AuthorizeWopiRequestsRequest(_message.Message):
     __slots__ = ("requests",)
