@@ -390,6 +390,8 @@ class FsspecStorage:
         kwargs["skip_instance_cache"] = True
         if self.protocol in S3_PROTOCOLS:
             kwargs = s3.with_shared_session(kwargs)
+            kwargs["config_kwargs"] = {**kwargs.get("config_kwargs", {}),
+                                       "http_session_cls": s3.bounded_answers_session()}
         try:
             self.fs = fsspec.filesystem(self.protocol, **kwargs)
         except (ImportError, ValueError, TypeError) as exc:

@@ -14,6 +14,7 @@ that loop and awaited from the caller's loop, without a worker thread per read.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import inspect
 import threading
@@ -26,6 +27,67 @@ T = TypeVar("T")
 
 _session_lock = threading.Lock()
 _session: Any = None
+
+# The largest answer read whole (every answer but a download's bytes: listings, errors, a
+# multipart upload's completion). S3's largest, a listing of 1,000 keys, is well under 1 MiB.
+MAX_ANSWER_BYTES = 16 << 20
+# How long reading one such answer may take in all (botocore bounds each socket read only, so an
+# endpoint sending a byte now and then would hold the call for ever).
+ANSWER_DEADLINE_S = 60.0
+
+
+class AnswerTooLarge(OSError):
+    """An S3 endpoint's answer passed MAX_ANSWER_BYTES, or ANSWER_DEADLINE_S (errno EIO: the
+    storage, not the file, is at fault)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.EIO, message)
+
+
+@functools.cache
+def bounded_answers_session() -> type:
+    """aiobotocore's HTTP session class, reading each answer that is not a download with a cap and
+    a deadline. Why: aiobotocore reads such an answer (and any error's) whole into memory before
+    botocore parses it, and a tenant's storage may name an endpoint of its own that answers a
+    listing with an endless body: one CreateStorage probe would have filled the control plane's
+    memory (635 MiB for 200 MiB measured), one WOPI request the edge's."""
+    from aiobotocore.httpsession import AIOHTTPSession
+
+    class BoundedAnswers(AIOHTTPSession):  # type: ignore[misc]
+        async def send(self, request: Any) -> Any:
+            download = request.stream_output
+            request.stream_output = True  # the answer's body left unread: read here, bounded
+            try:
+                response = await super().send(request)
+            finally:
+                request.stream_output = download
+            if not download or response.status_code >= 300:
+                response._content = await _read_bounded(response.raw)
+            return response
+
+    return BoundedAnswers
+
+
+async def _read_bounded(raw: Any) -> bytes:
+    """The body of an aiohttp ClientResponse, or AnswerTooLarge (the connection then closed)."""
+    declared = raw.content_length
+    try:
+        if declared is not None and declared > MAX_ANSWER_BYTES:
+            raise AnswerTooLarge(f"the S3 endpoint's answer declares {declared} bytes, over {MAX_ANSWER_BYTES}")
+        body = bytearray()
+        try:
+            async with asyncio.timeout(ANSWER_DEADLINE_S):
+                async for chunk in raw.content.iter_chunked(64 << 10):
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise AnswerTooLarge(f"the S3 endpoint's answer passed {MAX_ANSWER_BYTES} bytes")
+        except TimeoutError:
+            raise AnswerTooLarge(f"the S3 endpoint's answer took over {ANSWER_DEADLINE_S:g} s") from None
+    except BaseException:
+        raw.close()
+        raise
+    raw.release()
+    return bytes(body)
 
 
 def with_shared_session(kwargs: Mapping[str, Any]) -> dict[str, Any]:
