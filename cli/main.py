@@ -18,6 +18,7 @@ from cli.db_commands import add_db_commands
 from cli.doctor_commands import add_doctor_commands
 from control.db.schema import SchemaVersionError
 from control.secrets import SecretKeyError
+from shared.file_size import DEFAULT_MAX_FILE_SIZE
 from shared.grpc_channel import ServerTlsSettings, TlsSettings
 from shared.logs import FORMATS as LOG_FORMATS
 from shared.logs import configure as configure_logging
@@ -311,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", default=os.environ.get("WOPI_PROXY_PUBLIC_URL"),
                        help="the edge's URL as editors reach it, the base of WOPISrc "
                             "(env WOPI_PROXY_PUBLIC_URL, default http://HOST:PORT)")
-    serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
+    serve.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", DEFAULT_MAX_FILE_SIZE),
                        help="default upload limit in bytes (env WOPI_PROXY_MAX_FILE_SIZE, default 1 GiB)")
     serve.add_argument("--trust-forwarded-headers", action="store_true",
                        default=bool(os.environ.get("WOPI_PROXY_TRUST_FORWARDED_HEADERS")),
@@ -346,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="address to listen on (env WOPI_PROXY_HOST, default 127.0.0.1)")
     edge.add_argument("--port", type=int, default=_env_int("WOPI_PROXY_PORT", 8000),
                       help="WOPI HTTP port (env WOPI_PROXY_PORT, default 8000)")
-    edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", 1 << 30),
+    edge.add_argument("--max-file-size", type=int, default=_env_int("WOPI_PROXY_MAX_FILE_SIZE", DEFAULT_MAX_FILE_SIZE),
                       help="default upload limit in bytes (env WOPI_PROXY_MAX_FILE_SIZE, default 1 GiB)")
     edge.add_argument("--ready-file", help="write the bound port as JSON here once serving")
     edge.add_argument("--workers", type=int, metavar="N", default=_env_int("WOPI_PROXY_WORKERS", 1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.egress import IPNetwork
+from shared.file_size import DEFAULT_MAX_FILE_SIZE
 from shared.grpc_channel import PLAINTEXT, TlsSettings
 
 
@@ -14,7 +15,7 @@ class EdgeSettings:
     api_key: str  # the key the edge presents to the control plane
     host: str = "127.0.0.1"
     port: int = 8000
-    max_file_size: int = 1 << 30  # default per-storage upload limit (bytes)
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # default per-storage upload limit (bytes)
     chunk_size: int = 1 << 20  # GetFile/PutFile streaming unit
     upload_idle_timeout_s: float = 120.0  # a body that sends nothing this long is abandoned
     # Bodies (PutFile, PutRelativeFile) received at once, per access token, per tenant (None: half

@@ -11,7 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import pages, stores
 from control.db.models import ApiKey, Editor, LaunchCode, Session, Tenant
-from control.services import access_tokens, audit, bridge_admin, events, file_identity, launch_codes, validation
+from control.services import (
+    access_tokens, audit, bridge_admin, events, file_identity, file_size, launch_codes, validation,
+)
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from control.services.editors import EditorRegistry
@@ -101,8 +103,9 @@ def _check_origin(origin: Mapping[str, str]) -> dict[str, str]:
     return dict(origin)
 
 
-async def _ensure_file(storage: FsspecStorage, path: str, *, create: bool, template_path: str) -> None:
-    """The file must exist, unless `create`: then it is made empty or copied from the template."""
+async def _ensure_file(storage: FsspecStorage, path: str, *, create: bool, template_path: str, limit: int) -> None:
+    """The file must exist, unless `create`: then it is made empty or copied from the template,
+    which may be no larger than a save could make the file (`limit`)."""
     kind = await storage.kind(path)
     if kind == "file":
         return
@@ -113,7 +116,7 @@ async def _ensure_file(storage: FsspecStorage, path: str, *, create: bool, templ
     if template_path:
         template = normalize_relative_path(template_path, field="template_path")
         opened = await storage.open_read(template)
-        await storage.write_atomic(path, opened.chunks, limit=TEMPLATE_LIMIT)
+        await storage.write_atomic(path, opened.chunks, limit=limit)
     else:
         await storage.write_atomic(path, _nothing(), limit=0)
 
@@ -123,9 +126,6 @@ async def _nothing() -> AsyncIterator[bytes]:
     empty: tuple[bytes, ...] = ()
     for chunk in empty:
         yield chunk
-
-
-TEMPLATE_LIMIT = 1 << 32
 
 
 async def create_session(
@@ -173,7 +173,8 @@ async def create_session(
     # Outside the transaction: storage I/O must not hold the database lock.
     files = open_storage(ctx, storage)
     files.full_path(path)  # PathOutsideRoot (symlinks) before anything is created
-    await _ensure_file(files, path, create=create, template_path=template_path)
+    await _ensure_file(files, path, create=create, template_path=template_path,
+                       limit=file_size.max_file_size_or_default(storage, tenant))
     await files.stat(path)
 
     minted = access_tokens.mint()

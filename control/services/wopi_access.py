@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control.db import audit_sync, decision_store, grant_reads, stores
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
-from control.services import audit, events, locks, validation
+from control.services import audit, events, file_size, locks, validation
 from control.services.access_tokens import hash_token
 from control.services.context import ServiceContext
 from control.services.editors import EditorRegistry, LoopBoundKeys, ProofHeaders, check_proof, check_proof_of
@@ -75,13 +75,8 @@ class Grant:
 
     @property
     def max_file_size(self) -> int:
-        """The storage's limit under the tenant's cap (0: the edge's default). A storage without a
-        limit of its own gets the cap, so the operator's cap always holds."""
-        cap = self.tenant.max_file_size_cap if self.tenant else 0
-        own = self.storage.max_file_size
-        if cap <= 0:
-            return own
-        return min(own, cap) if own > 0 else cap
+        """The storage's limit under the tenant's cap (0: the edge's default)."""
+        return file_size.max_file_size(self.storage, self.tenant)
 
     @property
     def storage_options(self) -> dict[str, str]:

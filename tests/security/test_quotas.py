@@ -15,7 +15,7 @@ import httpx
 import pytest
 from google.protobuf import field_mask_pb2
 
-from tests.support.api import ControlApi, error_reason, lock, open_file, put, storage_pb, tenant_pb
+from tests.support.api import ControlApi, error_reason, lock, open_file, put, session_pb, storage_pb, tenant_pb
 from tests.support.deployment import Deployment
 from wopiproxy.control.v1 import key_service_pb2 as key_pb
 from wopiproxy.control.v1 import key_service_pb2_grpc as key_grpc
@@ -77,6 +77,30 @@ def test_a_cap_also_limits_a_storage_without_a_limit_of_its_own(
     with httpx.Client(timeout=30) as http:
         lock(http, f)
         assert put(http, f, b"x" * 101).status_code == 413, deployment.log()
+
+
+def test_a_template_over_the_tenant_cap_is_not_copied(shape: str, deploy: Callable[..., Deployment]) -> None:
+    """Attack: CreateSession(create, template_path) copies, through the control plane, a template
+    the tenant placed in its own storage (4 GiB used to be the only bound), again and again, past
+    the cap the operator set: the copy is held to the same limit as a save."""
+    deployment = deploy(shape)
+    api = deployment.api()
+    tenant_id, folder = _tenant(api, deployment.workdir / "storage")
+    _set_quotas(deployment, tenant_id, "--max-file-size-cap", "100")
+    (folder / "big-template.docx").write_bytes(b"x" * 101)
+    (folder / "template.docx").write_bytes(b"y" * 100)
+
+    def create(path: str, template: str) -> object:
+        return api.call(api.sessions.CreateSession, session_pb.CreateSessionRequest(
+            tenant_id=tenant_id, storage="docs", path=path, user_id="u1", create=True, template_path=template))
+
+    with pytest.raises(grpc.RpcError) as refused:
+        create("copy.docx", "big-template.docx")
+    assert (refused.value.code(), error_reason(refused.value)) == (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                                                   "PAYLOAD_TOO_LARGE"), refused.value.details()
+    assert not (folder / "copy.docx").exists()
+    create("fits.docx", "template.docx")
+    assert (folder / "fits.docx").read_bytes() == b"y" * 100
 
 
 def test_conflict_copies_past_the_quota_are_refused_507_and_the_first_is_kept(
