@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
              "key's CreateStorage beyond it is RESOURCE_EXHAUSTED"),
             ("--max-editors-per-tenant", "MAX_EDITORS_PER_TENANT", 50, "editors a tenant may have; a tenant key's "
              "CreateEditor beyond it is RESOURCE_EXHAUSTED"),
+            ("--max-open-sessions-per-tenant", "MAX_OPEN_SESSIONS_PER_TENANT", 10_000, "sessions neither closed nor "
+             "expired a tenant may have; a tenant key's CreateSession beyond it is RESOURCE_EXHAUSTED"),
             ("--max-event-streams-per-tenant", "MAX_EVENT_STREAMS_PER_TENANT", 16, "WatchSessionEvents streams a "
              "tenant's keys may hold open at once in one control-plane process; one more is RESOURCE_EXHAUSTED"),
             ("--max-audit-verifications-per-tenant", "MAX_AUDIT_VERIFICATIONS_PER_TENANT", 1, "VerifyAuditChain "
@@ -633,8 +635,8 @@ def _run_service(args: argparse.Namespace) -> None:
     if min(args.bridge_save_debounce, args.bridge_save_max_wait, args.bridge_poll_interval,
            args.bridge_idle_poll_interval, args.bridge_unlock_grace) < 0 or min(args.bridge_lease, args.bridge_entry_ttl) <= 0:
         raise SystemExit("error: the --bridge-* times must not be negative (--bridge-lease and --bridge-entry-ttl positive)")
-    if min(args.max_storages_per_tenant, args.max_editors_per_tenant, args.max_event_streams_per_tenant,
-           args.max_audit_verifications_per_tenant) < 0:
+    if min(args.max_storages_per_tenant, args.max_editors_per_tenant, args.max_open_sessions_per_tenant,
+           args.max_event_streams_per_tenant, args.max_audit_verifications_per_tenant) < 0:
         raise SystemExit("error: the --max-*-per-tenant limits must not be negative (0: no limit)")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
@@ -653,6 +655,7 @@ def _run_service(args: argparse.Namespace) -> None:
         bridge_unlock_grace_s=args.bridge_unlock_grace, bridge_lease_s=args.bridge_lease,
         bridge_entry_ttl_s=args.bridge_entry_ttl,
         max_storages_per_tenant=args.max_storages_per_tenant, max_editors_per_tenant=args.max_editors_per_tenant,
+        max_open_sessions_per_tenant=args.max_open_sessions_per_tenant,
         max_event_streams_per_tenant=args.max_event_streams_per_tenant,
         max_audit_verifications_per_tenant=args.max_audit_verifications_per_tenant,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),

@@ -138,6 +138,7 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                          write_intent_ttl_ms=int(settings.write_intent_ttl_s * 1000),
                          limits=TenantLimits(storages=settings.max_storages_per_tenant,
                                              editors=settings.max_editors_per_tenant,
+                                             open_sessions=settings.max_open_sessions_per_tenant,
                                              event_streams=settings.max_event_streams_per_tenant,
                                              audit_verifications=settings.max_audit_verifications_per_tenant),
                          read_sessions=session_factory(read_engine) if read_engine is not None else None,

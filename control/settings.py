@@ -56,6 +56,7 @@ class ControlSettings:
     # at once in one process.
     max_storages_per_tenant: int = 100
     max_editors_per_tenant: int = 50
+    max_open_sessions_per_tenant: int = 10_000
     max_event_streams_per_tenant: int = 16
     max_audit_verifications_per_tenant: int = 1
     # Networks that URLs set by tenant keys may reach although internal (--egress-allow).

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control.db import pages, stores
 from control.db.models import ApiKey, Editor, LaunchCode, Session, Tenant
 from control.services import (
-    access_tokens, audit, bridge_admin, events, file_identity, file_size, launch_codes, validation,
+    access_tokens, audit, bridge_admin, events, file_identity, file_size, launch_codes, tenant_limits, validation,
 )
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
@@ -192,6 +192,9 @@ async def create_session(
             raise TenantDisabled(tenant_id)
         if await stores.hold_storage(db, storage_id=storage.id) is None:
             raise StorageNotFound(tenant_id, storage_name)
+        if not principal.is_admin:
+            await tenant_limits.require_session_room(db, tenant_id=tenant_id, maximum=ctx.limits.open_sessions,
+                                                     now=now)
         file = await file_identity.file_identity(db, tenant_id=tenant_id, storage=storage, path=path, now=now)
         if editors is not None:
             choice = await choose_editor(db, editors, tenant=tenant, name=editor, path=path,

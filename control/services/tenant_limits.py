@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control.db.models import Editor, Storage, Tenant
+from control.db.models import Editor, Session, Storage, Tenant
 from shared.errors import TenantLimitExceeded
 
 STORAGES_SETTING = "--max-storages-per-tenant"
 EDITORS_SETTING = "--max-editors-per-tenant"
+OPEN_SESSIONS_SETTING = "--max-open-sessions-per-tenant"
 EVENT_STREAMS_SETTING = "--max-event-streams-per-tenant"
 AUDIT_VERIFICATIONS_SETTING = "--max-audit-verifications-per-tenant"
 
@@ -32,6 +33,7 @@ class TenantLimits:
 
     storages: int = 100
     editors: int = 50
+    open_sessions: int = 10_000  # sessions neither closed nor expired that tenant keys opened
     event_streams: int = 16  # concurrent WatchSessionEvents streams of tenant keys, per process
     audit_verifications: int = 1  # concurrent VerifyAuditChain calls of tenant keys, per process
 
@@ -53,6 +55,22 @@ async def require_room(db: AsyncSession, *, tenant_id: str, model: type[Storage]
     held = (await db.exec(select(func.count(col(model.id))).where(col(model.tenant_id) == tenant_id))).one()
     if held >= maximum:
         raise TenantLimitExceeded(tenant_id, limit, maximum, setting)
+
+
+async def require_session_room(db: AsyncSession, *, tenant_id: str, maximum: int, now: int) -> None:
+    """Raises TenantLimitExceeded when the tenant has `maximum` open sessions (0: no cap). Why: a
+    session lives up to 7 days, DeleteStorage and DeleteEditor walk every open session of what they
+    delete in one transaction (the write lock held), and the expiry job takes them 500 at a time;
+    without a cap a tenant key could open millions. Counted in CreateSession's transaction without
+    a lock of its own (sessions are created far more often than storages): on PostgreSQL, calls
+    running at once may pass the cap by their number. The bridge's own sessions do not count."""
+    if maximum <= 0:
+        return
+    query = select(func.count(col(Session.id))).where(
+        col(Session.tenant_id) == tenant_id, col(Session.close_time).is_(None), col(Session.expire_time) > now,
+        col(Session.internal).is_(False))
+    if (await db.exec(query)).one() >= maximum:
+        raise TenantLimitExceeded(tenant_id, "open sessions", maximum, OPEN_SESSIONS_SETTING)
 
 
 class TenantSlots:

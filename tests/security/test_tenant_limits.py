@@ -1,6 +1,6 @@
-"""Per-tenant caps on what a tenant key can make: storages and editors (each is read again by later
-calls: ListEditors and CreateSession load every editor of the tenant, the staging sweep walks every
-storage). Control-plane behaviour, so one deployment shape (`serve`)."""
+"""Per-tenant caps on what a tenant key can make: storages, editors and open sessions (each is read
+again by later calls: ListEditors and CreateSession load every editor of the tenant, the staging
+sweep walks every storage, DeleteStorage and DeleteEditor every open session of theirs). Control-plane behaviour, so one deployment shape (`serve`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.security.storage_support import HostileTenant, create_storage, hostile_tenant, refusal
+from tests.security.storage_support import HostileTenant, create_storage, hostile_tenant, open_session, refusal
 from tests.security.editor_stand_in import stand_in_editor
-from tests.support.api import ControlApi, error_reason, storage_pb
+from tests.support.api import ControlApi, error_reason, session_pb, storage_pb
 from tests.support.deployment import Deployment
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import editor_service_pb2_grpc as editor_grpc
@@ -163,3 +163,36 @@ def test_the_operators_pool_editors_are_not_capped(deploy: Deploy, base: Path) -
     made = [_bridged_editor(admin, "", f"pool{i}").name for i in range(3)]
 
     assert made == ["pool0", "pool1", "pool2"]
+
+
+# -- open sessions --------------------------------------------------------------------------------
+
+
+def _tenant_with_a_file(deployment: Deployment, base: Path) -> HostileTenant:
+    tenant = hostile_tenant(deployment)
+    (_folder(base, tenant, "docs") / "a.docx").write_bytes(b"hello")
+    create_storage(tenant.api, tenant.tenant_id, base / tenant.tenant_id / "docs")
+    return tenant
+
+
+def test_a_tenant_key_cannot_open_sessions_past_the_tenants_cap(deploy: Deploy, base: Path) -> None:
+    """Attack: a tenant key opens sessions without end (each lives up to 7 days; DeleteStorage and
+    DeleteEditor walk all of theirs in one transaction)."""
+    deployment = _deployment(deploy, base, "--max-open-sessions-per-tenant", "2")
+    tenant = _tenant_with_a_file(deployment, base)
+    opened = [open_session(tenant.api, tenant.tenant_id, "a.docx") for _ in range(2)]
+
+    error = refusal(lambda: open_session(tenant.api, tenant.tenant_id, "a.docx"))
+
+    _assert_limit(error, deployment.log(), "2 open sessions", "--max-open-sessions-per-tenant")
+    tenant.api.call(tenant.api.sessions.CloseSession, session_pb.CloseSessionRequest(id=opened[0].session.id))
+    open_session(tenant.api, tenant.tenant_id, "a.docx")  # a closed session gives its place back
+
+
+def test_the_open_session_cap_counts_each_tenant_apart_and_spares_admin_keys(deploy: Deploy, base: Path) -> None:
+    deployment = _deployment(deploy, base, "--max-open-sessions-per-tenant", "1")
+    full, other = _tenant_with_a_file(deployment, base), _tenant_with_a_file(deployment, base)
+    open_session(full.api, full.tenant_id, "a.docx")
+
+    open_session(other.api, other.tenant_id, "a.docx")
+    open_session(full.admin, full.tenant_id, "a.docx")
