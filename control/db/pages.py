@@ -36,6 +36,12 @@ def _refuse() -> InvalidArgument:
     return InvalidArgument("page_token", "not a token returned by this API")
 
 
+def _int64(value: object) -> bool:
+    """Keys we put in tokens are ids and times: 64-bit signed, as the columns (a larger one failed
+    in the database driver, answered as an internal error)."""
+    return type(value) is int and -(1 << 63) <= value < (1 << 63)
+
+
 def _clean_text(value: object) -> bool:
     """Keys we put in tokens are ids and names: printable, never NUL (PostgreSQL refuses it)."""
     return isinstance(value, str) and 0 < len(value) <= 300 and all(32 <= ord(c) != 127 for c in value)
@@ -52,7 +58,7 @@ def decode_text(token: str) -> str | None:
 def decode_int(token: str) -> int | None:
     """The last key of a page sorted by a number."""
     key = decode(token)
-    if key is not None and (type(key) is not int):
+    if key is not None and not _int64(key):
         raise _refuse()
     return key
 
@@ -62,6 +68,6 @@ def decode_time_and_id(token: str) -> tuple[int, str] | None:
     key = decode(token)
     if key is None:
         return None
-    if not (isinstance(key, list) and len(key) == 2 and type(key[0]) is int and _clean_text(key[1])):
+    if not (isinstance(key, list) and len(key) == 2 and _int64(key[0]) and _clean_text(key[1])):
         raise _refuse()
     return key[0], key[1]

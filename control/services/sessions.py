@@ -297,6 +297,11 @@ async def list_sessions(
 ) -> tuple[Sequence[SessionView], str]:
     if tenant_id:
         require_tenant_visible(principal, tenant_id)
+    # Filters reach the query: a NUL failed in PostgreSQL's driver (an internal error), and a
+    # filter longer than any value it could match is a mistake worth saying.
+    for value, field, longest in ((user_id, "user_id", 256), (file_id, "file_id", 64),
+                                  (created_by_key, "created_by_key", 64)):
+        validation.text(value, field, max_length=longest, required=False)
     scope = tenant_id or (None if principal.is_admin else principal.tenant_id)
     limit = pages.page_size(page_size)
     await _require_tenant_exists(ctx, scope)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from control.db import pages
 from control.db.models import AuditChainHead, AuditEvent, Storage, Tenant
 from control.services.periodic import run_periodically
 from control.services import (
@@ -496,3 +497,13 @@ async def test_the_retention_task_purges_and_stops(
     await asyncio.wait_for(task, 5)
 
     assert [r.operation for r in await rows(ctx)] == ["PurgeAuditEvents"]
+
+
+@pytest.mark.parametrize("last_id", [1 << 63, -(1 << 63) - 1], ids=["past-int64", "below-int64"])
+async def test_a_page_token_past_the_id_columns_range_is_invalid_argument(
+    ctx: ServiceContext, admin: Principal, last_id: int
+) -> None:
+    """It used to reach the database driver, which refused it as an internal error."""
+    with pytest.raises(InvalidArgument) as raised:
+        await audit_queries.list_events(ctx, admin, where=AuditFilter(), page_size=10, page_token=pages.encode(last_id))
+    assert raised.value.field == "page_token"

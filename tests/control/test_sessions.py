@@ -501,8 +501,9 @@ async def test_list_sessions_with_a_foreign_page_token_is_invalid_argument(
 
 
 @pytest.mark.parametrize("token", [pages.encode(["ses_x", "ses_y"]), pages.encode([START_MS, 7]),
-                                   pages.encode([None, None])],
-                         ids=["strings", "number-id", "nulls"])
+                                   pages.encode([None, None]), pages.encode([1 << 63, "ses_x"]),
+                                   pages.encode([-(1 << 64), "ses_x"])],
+                         ids=["strings", "number-id", "nulls", "time-past-int64", "time-below-int64"])
 async def test_a_page_token_of_the_right_shape_but_wrong_types_is_invalid_argument(
     ctx: ServiceContext, admin: Principal, open_session: OpenSession, token: str
 ) -> None:
@@ -511,3 +512,16 @@ async def test_a_page_token_of_the_right_shape_but_wrong_types_is_invalid_argume
     with pytest.raises(InvalidArgument) as raised:
         await sessions.list_sessions(ctx, admin, tenant_id="", page_size=0, page_token=token)
     assert raised.value.field == "page_token"
+
+
+@pytest.mark.parametrize(("field", "value"), [("user_id", "ann\x00"), ("file_id", "f\x00"),
+                                              ("created_by_key", "\x00"), ("user_id", "u" * 257),
+                                              ("file_id", "f" * 65)],
+                         ids=["nul-user", "nul-file", "nul-key", "long-user", "long-file"])
+async def test_a_filter_with_a_nul_or_longer_than_any_value_is_invalid_argument(
+    ctx: ServiceContext, admin: Principal, field: str, value: str
+) -> None:
+    """A NUL used to reach PostgreSQL's driver, which refused it as an internal error."""
+    with pytest.raises(InvalidArgument) as raised:
+        await sessions.list_sessions(ctx, admin, tenant_id="", page_size=0, page_token="", **{field: value})
+    assert raised.value.field == field
