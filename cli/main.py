@@ -173,7 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
              "tenant's keys may hold open at once in one control-plane process; one more is RESOURCE_EXHAUSTED"),
             ("--max-audit-verifications-per-tenant", "MAX_AUDIT_VERIFICATIONS_PER_TENANT", 1, "VerifyAuditChain "
              "calls a tenant's keys may have running at once in one control-plane process; one more is "
-             "RESOURCE_EXHAUSTED")):
+             "RESOURCE_EXHAUSTED"),
+            ("--max-discovery-fetches-per-tenant", "MAX_DISCOVERY_FETCHES_PER_TENANT", 2, "discovery fetches "
+             "(CreateEditor, RefreshEditor, DiagnoseEditor) a tenant's keys may have running at once in one "
+             "control-plane process; one more is RESOURCE_EXHAUSTED")):
         store.add_argument(flag, type=int, metavar="N", default=_env_int(f"WOPI_PROXY_{env}", default),
                            help=f"{text} (env WOPI_PROXY_{env}, default {default}; 0: no limit)")
     store.add_argument("--tls-cert", type=Path, default=_env_path("WOPI_PROXY_TLS_CERT"),
@@ -636,7 +639,8 @@ def _run_service(args: argparse.Namespace) -> None:
            args.bridge_idle_poll_interval, args.bridge_unlock_grace) < 0 or min(args.bridge_lease, args.bridge_entry_ttl) <= 0:
         raise SystemExit("error: the --bridge-* times must not be negative (--bridge-lease and --bridge-entry-ttl positive)")
     if min(args.max_storages_per_tenant, args.max_editors_per_tenant, args.max_open_sessions_per_tenant,
-           args.max_event_streams_per_tenant, args.max_audit_verifications_per_tenant) < 0:
+           args.max_event_streams_per_tenant, args.max_audit_verifications_per_tenant,
+           args.max_discovery_fetches_per_tenant) < 0:
         raise SystemExit("error: the --max-*-per-tenant limits must not be negative (0: no limit)")
     control = ControlSettings(
         data_dir=args.data_dir, grpc_host=args.host, grpc_port=args.grpc_port, database_url=args.database_url,
@@ -658,6 +662,7 @@ def _run_service(args: argparse.Namespace) -> None:
         max_open_sessions_per_tenant=args.max_open_sessions_per_tenant,
         max_event_streams_per_tenant=args.max_event_streams_per_tenant,
         max_audit_verifications_per_tenant=args.max_audit_verifications_per_tenant,
+        max_discovery_fetches_per_tenant=args.max_discovery_fetches_per_tenant,
         tls=ServerTlsSettings(cert_file=args.tls_cert, key_file=args.tls_key, client_ca_file=args.tls_client_ca),
     )
     if args.command == "serve":

@@ -140,7 +140,8 @@ async def start_control(settings: ControlSettings) -> RunningControl:
                                              editors=settings.max_editors_per_tenant,
                                              open_sessions=settings.max_open_sessions_per_tenant,
                                              event_streams=settings.max_event_streams_per_tenant,
-                                             audit_verifications=settings.max_audit_verifications_per_tenant),
+                                             audit_verifications=settings.max_audit_verifications_per_tenant,
+                                             discovery_fetches=settings.max_discovery_fetches_per_tenant),
                          read_sessions=session_factory(read_engine) if read_engine is not None else None,
                          bridge=BridgeSettings(
                              save_debounce_s=settings.bridge_save_debounce_s,

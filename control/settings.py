@@ -59,6 +59,7 @@ class ControlSettings:
     max_open_sessions_per_tenant: int = 10_000
     max_event_streams_per_tenant: int = 16
     max_audit_verifications_per_tenant: int = 1
+    max_discovery_fetches_per_tenant: int = 2
     # Networks that URLs set by tenant keys may reach although internal (--egress-allow).
     egress_allow: tuple[IPNetwork, ...] = ()
     # The write protocol (control.services.write_intents): an unconfirmed write that storage does

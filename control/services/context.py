@@ -24,6 +24,7 @@ from control.services.tenant_limits import (
     TenantLimits,
     TenantSlots,
     audit_verification_slots,
+    discovery_fetch_slots,
     event_stream_slots,
 )
 from shared.egress import EgressPolicy
@@ -146,6 +147,7 @@ class ServiceContext:
     limits: TenantLimits = field(default_factory=TenantLimits)
     event_streams: TenantSlots = field(default_factory=event_stream_slots)
     audit_verifications: TenantSlots = field(default_factory=audit_verification_slots)
+    discovery_fetches: TenantSlots = field(default_factory=discovery_fetch_slots)
     # One audit chain walked at a time in this process, whoever asked (control.services.audit_queries).
     audit_walks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # Event ids shown as opaque cursors (control.services.event_cursors); every replica's key is

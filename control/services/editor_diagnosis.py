@@ -64,7 +64,9 @@ async def diagnose_editor(ctx: ServiceContext, registry: editors.EditorRegistry,
     seen: list[httpx.Headers] = []
     sent = ctx.clock()
     try:
-        _, fresh = await registry.fetch(row.discovery_url, operator_owned=row.operator_owned, on_headers=seen.append)
+        with editors.fetch_slot(ctx, principal):
+            _, fresh = await registry.fetch(row.discovery_url, operator_owned=row.operator_owned,
+                                            on_headers=seen.append)
         error = None
     except (FailedPrecondition, EgressRefused) as failure:  # a refused address is a finding too
         fresh, error = None, failure.metadata.get("detail") or failure.message

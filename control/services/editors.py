@@ -11,7 +11,8 @@ import asyncio
 import datetime as dt
 import logging
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,6 +52,18 @@ REFRESH_EVERY_S = 12 * 3600
 def _unavailable(url: str, detail: str) -> FailedPrecondition:
     return FailedPrecondition("DISCOVERY_UNAVAILABLE", f"discovery of {url} unavailable: {detail}",
                               url=url, detail=detail)
+
+
+@contextmanager
+def fetch_slot(ctx: ServiceContext, principal: Principal) -> Iterator[None]:
+    """One of the discovery fetches a tenant key may have running at once in this process
+    (TenantLimits.discovery_fetches; one more is TenantLimitExceeded at once). Admin keys, and
+    the scheduled refreshes, are not held to it."""
+    if principal.is_admin or not principal.tenant_id:
+        yield
+        return
+    with ctx.discovery_fetches.hold(principal.tenant_id, ctx.limits.discovery_fetches):
+        yield
 
 
 def _document_key(editor: Editor) -> tuple[tuple[int | None, str], tuple[str, int]]:
@@ -276,7 +289,8 @@ async def create_editor(ctx: ServiceContext, registry: EditorRegistry, principal
     await _precheck_room(ctx, principal, scope)  # before the fetch: no discovery download on its behalf
     # The operator's URLs are trusted; a tenant key's pass the egress policy, now and at every refresh.
     operator_owned = principal.is_admin
-    xml, parsed = await registry.fetch(discovery_url, operator_owned=operator_owned)
+    with fetch_slot(ctx, principal):
+        xml, parsed = await registry.fetch(discovery_url, operator_owned=operator_owned)
     if proof_policy == "required" and parsed.proof_key is None:
         raise _unavailable(discovery_url, "the proof policy is 'required' but the discovery has no proof-key")
     now = ctx.clock()
@@ -372,7 +386,8 @@ async def refresh_editor(ctx: ServiceContext, registry: EditorRegistry, principa
     assert row.id is not None
     if row.kind != "wopi":  # a bridged app has no discovery document
         return row
-    return await registry.refresh(row.id)
+    with fetch_slot(ctx, principal):
+        return await registry.refresh(row.id)
 
 
 async def delete_editor(ctx: ServiceContext, principal: Principal, *, name: str, tenant_id: str,

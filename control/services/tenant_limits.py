@@ -25,6 +25,7 @@ EDITORS_SETTING = "--max-editors-per-tenant"
 OPEN_SESSIONS_SETTING = "--max-open-sessions-per-tenant"
 EVENT_STREAMS_SETTING = "--max-event-streams-per-tenant"
 AUDIT_VERIFICATIONS_SETTING = "--max-audit-verifications-per-tenant"
+DISCOVERY_FETCHES_SETTING = "--max-discovery-fetches-per-tenant"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class TenantLimits:
     open_sessions: int = 10_000  # sessions neither closed nor expired that tenant keys opened
     event_streams: int = 16  # concurrent WatchSessionEvents streams of tenant keys, per process
     audit_verifications: int = 1  # concurrent VerifyAuditChain calls of tenant keys, per process
+    # concurrent discovery fetches of tenant keys (CreateEditor, RefreshEditor, DiagnoseEditor), per
+    # process: each reads a document of up to 5 MiB into memory and parses it on the event loop
+    discovery_fetches: int = 2
 
 
 async def lock_tenant(db: AsyncSession, *, tenant_id: str) -> Tenant | None:
@@ -109,3 +113,7 @@ def event_stream_slots() -> TenantSlots:
 
 def audit_verification_slots() -> TenantSlots:
     return TenantSlots("concurrent audit verifications", AUDIT_VERIFICATIONS_SETTING)
+
+
+def discovery_fetch_slots() -> TenantSlots:
+    return TenantSlots("concurrent discovery fetches", DISCOVERY_FETCHES_SETTING)

@@ -5,6 +5,8 @@ sweep walks every storage, DeleteStorage and DeleteEditor every open session of 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +15,7 @@ import grpc
 import pytest
 
 from tests.security.storage_support import HostileTenant, create_storage, hostile_tenant, open_session, refusal
-from tests.security.editor_stand_in import stand_in_editor
+from tests.security.editor_stand_in import add_editor, stand_in_editor
 from tests.support.api import ControlApi, error_reason, session_pb, storage_pb
 from tests.support.deployment import Deployment
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
@@ -196,3 +198,50 @@ def test_the_open_session_cap_counts_each_tenant_apart_and_spares_admin_keys(dep
 
     open_session(other.api, other.tenant_id, "a.docx")
     open_session(full.admin, full.tenant_id, "a.docx")
+
+
+# -- discovery fetches ----------------------------------------------------------------------------
+
+
+def test_a_tenant_key_cannot_have_more_discovery_fetches_running_than_its_cap(deploy: Deploy, base: Path) -> None:
+    """Attack: RefreshEditor called many times at once, each reading a discovery document of up to
+    5 MiB into the control plane's memory. The editor here answers slowly (held until released):
+    two refreshes are on their way, a third is refused at once and never fetches."""
+    deployment = _deployment(deploy, base, "--max-discovery-fetches-per-tenant", "2")
+    tenant = hostile_tenant(deployment)
+    stub = editor_grpc.EditorServiceStub(tenant.api.channel)
+    release = threading.Event()
+    with stand_in_editor() as discovery:
+        document = discovery.routes["/hosting/discovery"]
+        add_editor(tenant.api, discovery, tenant.tenant_id)
+
+        def held(_: object) -> tuple[int, str, bytes]:
+            release.wait(60)
+            return document  # type: ignore[return-value]
+
+        discovery.routes["/hosting/discovery"] = held
+        arrived = len(discovery.requests)
+
+        def refresh() -> str:
+            try:
+                stub.RefreshEditor(editor_pb.RefreshEditorRequest(name="collabora", tenant_id=tenant.tenant_id),
+                                   metadata=tenant.api.metadata, timeout=90)
+            except grpc.RpcError as error:
+                return error_reason(error)
+            return "OK"
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            running = [pool.submit(refresh) for _ in range(2)]
+            deadline = time.monotonic() + 60
+            while len(discovery.requests) < arrived + 2:
+                assert time.monotonic() < deadline, f"the two refreshes never reached the editor\n{deployment.log()}"
+                time.sleep(0.05)
+            error = refusal(lambda: stub.RefreshEditor(editor_pb.RefreshEditorRequest(
+                name="collabora", tenant_id=tenant.tenant_id), metadata=tenant.api.metadata, timeout=30))
+            release.set()
+            outcomes = [future.result(timeout=90) for future in running]
+
+        _assert_limit(error, deployment.log(), "2 concurrent discovery fetches", "--max-discovery-fetches-per-tenant")
+        assert outcomes == ["OK", "OK"], deployment.log()
+        assert len(discovery.requests) == arrived + 2, "the refused refresh fetched nothing"
+        refresh()  # the places were given back
