@@ -18,13 +18,13 @@ answer: a tenant must not read the deployment's own services through our error m
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
 
 from control.editors.discovery import DiscoveryError
+from shared.bounded_body import UnreadableBody, read_capped
 from shared.egress import EgressPolicy
 
 __all__ = ["MAX_BYTES", "MAX_REDIRECTS", "TIMEOUT_S", "fetch_discovery"]
@@ -94,66 +94,10 @@ def _redirect_target(base: httpx.URL, location: str, policy: EgressPolicy | None
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise DiscoveryError(f"too large: {declared} bytes declared, the limit is {max_bytes}")
-    decoder = _Decoder(response.headers.get("Content-Encoding", ""))
-    body = bytearray()
-    received = 0
-    async for chunk in response.aiter_raw():
-        received += len(chunk)
-        if received > max_bytes:
-            raise DiscoveryError(f"too large: more than {max_bytes} bytes")
-        body += decoder.decode(chunk, max_bytes - len(body))
-        if len(body) > max_bytes:
-            raise DiscoveryError(f"too large: more than {max_bytes} bytes once decoded")
-    body += decoder.flush(max_bytes - len(body))
-    if len(body) > max_bytes:
-        raise DiscoveryError(f"too large: more than {max_bytes} bytes once decoded")
-    return bytes(body)
-
-
-class _Decoder:
-    """Content-Encoding gzip or deflate (or none), never producing more than asked for."""
-
-    def __init__(self, content_encoding: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
-        codings = [c for c in codings if c and c != "identity"]
-        self._inflate: zlib._Decompress | None = None
-        self._raw_deflate_fallback = False
-        if not codings:
-            return
-        if codings in (["gzip"], ["x-gzip"]):
-            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif codings == ["deflate"]:
-            # RFC 9110 says zlib-wrapped; some servers send raw deflate (as httpx also tolerates).
-            self._inflate = zlib.decompressobj(zlib.MAX_WBITS)
-            self._raw_deflate_fallback = True
-        else:
-            raise DiscoveryError("unsupported Content-Encoding (gzip and deflate are accepted)")
-
-    def decode(self, data: bytes, room: int) -> bytes:
-        """At most room + 1 bytes: one more than fits tells the caller the body is too large."""
-        if self._inflate is None:
-            return data
-        try:
-            decoded = self._inflate.decompress(data, max(room, 0) + 1)
-            self._raw_deflate_fallback = False  # only the first bytes tell which deflate it is
-            return decoded
-        except zlib.error:
-            if not self._raw_deflate_fallback:
-                raise DiscoveryError("the body does not decode as its Content-Encoding says") from None
-        self._raw_deflate_fallback = False
-        self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self.decode(data, room)
-
-    def flush(self, room: int) -> bytes:
-        if self._inflate is None:
-            return b""
-        try:
-            return self._inflate.flush(max(room, 0) + 1)
-        except zlib.error:
-            raise DiscoveryError("the body does not decode as its Content-Encoding says") from None
+    try:
+        return await read_capped(response, max_bytes)
+    except UnreadableBody as error:
+        raise DiscoveryError(error.message) from None
 
 
 def _check_looks_like_xml(body: bytes, content_type: str) -> None:

@@ -30,11 +30,12 @@ from control.services import bridge_common as common
 from control.services.context import ServiceContext
 from control.services.keys import hash_secret
 from shared import signatures
+from shared.bridge_limits import MAX_EVENT_BYTES
 from shared.errors import BridgeSignatureInvalid
 
 ETHERPAD_EVENT, ETHERPAD_REDEEM, CODIMD_WEBHOOK, HOCUSPOCUS_WEBHOOK = "etherpad-event", "etherpad-redeem", \
     "codimd-webhook", "hocuspocus-webhook"
-MAX_BODY = 64 * 1024
+MAX_BODY = MAX_EVENT_BYTES
 MAX_NAME = 200
 
 

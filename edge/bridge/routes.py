@@ -18,12 +18,12 @@ from edge.bridge.apps import WebhookCall, app_kind
 from edge.bridge.services import bridge_services
 from edge.streaming import read_bounded
 from edge.wopi.caller import client_address
+from shared.bridge_limits import MAX_EVENT_BYTES
 from shared.grpc_channel import MAX_MESSAGE_BYTES
 from shared.signatures import HEADER, HOCUSPOCUS_HEADER
 
 blueprint = Blueprint("bridge", __name__)
 
-MAX_EVENT_BYTES = 64 << 10
 BODY_IDLE_TIMEOUT_S = 30.0
 # The most one request to the control plane can carry (its gRPC server and its Hocuspocus parser
 # take MAX_MESSAGE_BYTES).

@@ -7,9 +7,7 @@ allowed by --egress-allow as a stand-in for any public address."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import httpx
@@ -18,6 +16,7 @@ import pytest
 from shared.storage.s3 import MAX_ANSWER_BYTES
 from tests.security.storage_support import create_storage, hostile_tenant, open_session
 from tests.support.deployment import Deployment
+from tests.support.http_stub import HandlerServer, QuietHandler
 from tests.support.memory import peak_growth_mib
 
 Deploy = Callable[..., Deployment]
@@ -30,7 +29,7 @@ LISTING = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http
 ENTRY = b"<Contents><Key>k</Key><Size>1</Size></Contents>" * 1000
 
 
-class EndlessS3:
+class EndlessS3(HandlerServer):
     """Answers every request with a status and a body of ever more XML, no Content-Length, until
     SENT_AT_MOST or the client hangs up. `honest`: a real empty listing for the storage's creation
     (then the same request is flooded once `honest` is cleared)."""
@@ -41,7 +40,7 @@ class EndlessS3:
         self.sent = 0
         endless = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _handle(self) -> None:
@@ -68,16 +67,7 @@ class EndlessS3:
 
             do_GET = do_HEAD = do_PUT = do_POST = _handle
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -70,3 +70,24 @@ class HttpStub:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler that does not log each request to stderr."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class HandlerServer:
+    """A real HTTP server on 127.0.0.1:0 running a handler class of the test's own, for answers
+    shaped byte by byte (endless bodies, compressed bombs)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from edge.bridge.apps.base import AppRefused, AppUnavailable
+from shared.bounded_body import UnreadableBody, read_capped
 from shared.errors import WopiProxyError
 
 TIMEOUT_S = 10.0
@@ -26,19 +27,15 @@ async def call(http: httpx.AsyncClient, method: str, url: str, *, what: str, **k
         request = http.build_request(method, url, timeout=kwargs.pop("timeout", TIMEOUT_S), **kwargs)
         reply = await http.send(request, stream=True)
         try:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in reply.aiter_bytes():  # decoded: the cap counts what we hold
-                size += len(chunk)
-                if size > MAX_ANSWER_BYTES:
-                    raise AppRefused(f"{what}: answer over {MAX_ANSWER_BYTES} bytes")
-                chunks.append(chunk)
+            content = await read_capped(reply, MAX_ANSWER_BYTES)  # decoded no further than the cap
+        except UnreadableBody as error:
+            raise AppRefused(f"{what}: answer {error.message}") from None
         finally:
             await reply.aclose()
         # The bytes read, already decoded: drop the headers that described the encoded body.
         headers = [(k, v) for k, v in reply.headers.multi_items()
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(reply.status_code, headers=headers, content=b"".join(chunks), request=request)
+        return httpx.Response(reply.status_code, headers=headers, content=content, request=request)
     except httpx.TimeoutException:
         raise AppUnavailable(f"{what}: timed out") from None
     except httpx.TransportError as error:

@@ -30,8 +30,10 @@ from typing import Any
 import httpx
 
 from edge.bridge import text_profile
+from edge.bridge.apps import _http
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
 from shared import signatures
+from shared.bounded_body import UnreadableBody, read_capped
 from shared.errors import WopiProxyError
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
@@ -44,7 +46,11 @@ MAX_ATTRIBUTED_REVISIONS = 200
 MAX_CACHED_GROUPS = 10_000
 MAX_ANSWER_BYTES = 64 << 20  # a pad's text (the edge opens files up to 8 MiB) with its JSON framing
 _DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-_OPS = re.compile(r"((?:\*[0-9a-z]+)*)(?:\|[0-9a-z]+)?([-+=])[0-9a-z]+")
+# One token of a changeset's ops: an attribute (*n), a line count (|n) or an op with its length.
+# Tokens, not whole ops: a pattern for a whole op restarted at each `*` of a run of attributes
+# with no op after it, quadratic in the answer (an Etherpad's "*a*a*a..." blocked the event loop
+# for 44 s per 64 KB).
+_OP_TOKENS = re.compile(r"\*([0-9a-z]+)|\|[0-9a-z]+|([-+=])[0-9a-z]+")
 _HEADER = re.compile(r"^Z:[0-9a-z]+[<>][0-9a-z]+")
 _TRAILING_BR = re.compile(r"<br\s*/?>((?:\s*</body\s*>)?(?:\s*</html\s*>)?\s*)$", re.IGNORECASE)
 # createPad refuses a text of 100,000 UTF-16 units or more; a longer one is set after (setText).
@@ -54,14 +60,10 @@ SET_HTML_MAX_TIMEOUT_S = 45.0
 
 async def _bounded(reply: httpx.Response, function: str) -> bytes:
     """The answer's body; a tenant's own Etherpad is not trusted to send a bounded one."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in reply.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise AppRefused(f"etherpad {function}: answer over {MAX_ANSWER_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_capped(reply, MAX_ANSWER_BYTES)
+    except UnreadableBody as error:
+        raise AppRefused(f"etherpad {function}: answer {error.message}") from None
 
 
 class EtherpadApiError(AppRefused):
@@ -95,14 +97,27 @@ def changeset_authors(changeset: str, pool: Mapping[str, Any]) -> set[str]:
         return set()
     ops = changeset[header.end():].split("$", 1)[0]
     authors: set[str] = set()
-    for match in _OPS.finditer(ops):
-        if match.group(2) == "-" or not match.group(1):
-            continue
-        for number in match.group(1).split("*")[1:]:
-            attrib = pool.get(str(int(number, 36)))
-            if isinstance(attrib, list) and len(attrib) == 2 and attrib[0] == "author" and attrib[1]:
-                authors.add(str(attrib[1]))
+    attributes: list[str] = []  # those of the op being read
+    for match in _OP_TOKENS.finditer(ops):
+        attribute, op = match.group(1), match.group(2)
+        if attribute is not None:
+            attributes.append(attribute)
+        elif op is not None:
+            if op != "-":
+                authors.update(_authors_of(attributes, pool))
+            attributes.clear()
     return authors
+
+
+def _authors_of(attributes: list[str], pool: Mapping[str, Any]) -> set[str]:
+    found = set()
+    for number in attributes:
+        if len(number) > 8:  # no pool is that large; int() of a long one is slow, or refused
+            continue
+        attrib = pool.get(str(int(number, 36)))
+        if isinstance(attrib, list) and len(attrib) == 2 and attrib[0] == "author" and attrib[1]:
+            found.add(str(attrib[1]))
+    return found
 
 
 class EtherpadApp:
@@ -319,9 +334,12 @@ class EtherpadApp:
         try:
             _, pad = await self._pad(document)
             body = json.dumps({"pad": pad, "message": message[:500]}).encode()
-            reply = await self._http.post(f"{self._url}/wopi-proxy/notify", content=body, timeout=TIMEOUT_S,
-                                          headers={"Content-Type": "application/json",
-                                                   signatures.HEADER: signatures.sign(self._secret, body)})
+            # Through _http.call, whose read of the answer is bounded (decoded): a tenant's Etherpad
+            # answered gzip-compressed zeros, 200 KB inflating into 200 MiB held by the edge.
+            reply = await _http.call(self._http, "POST", f"{self._url}/wopi-proxy/notify", what="etherpad notify",
+                                     content=body, timeout=TIMEOUT_S,
+                                     headers={"Content-Type": "application/json",
+                                              signatures.HEADER: signatures.sign(self._secret, body)})
             if reply.status_code >= 300:
                 log.warning("etherpad notify of document %s: HTTP %d", document.document_id, reply.status_code)
         except (httpx.HTTPError, WopiProxyError, AppRefused, AppUnavailable) as error:
