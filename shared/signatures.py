@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 from shared.errors import BridgeSignatureInvalid
@@ -29,6 +30,23 @@ def sign(secret: bytes, body: bytes, now: int | None = None) -> str:
     """The header value for `body`, signed at `now` (default: the current time)."""
     timestamp = int(time.time()) if now is None else now
     return f"t={timestamp},v1={_mac(secret, timestamp, body)}"
+
+
+_HOCUSPOCUS_FORM = re.compile(r"sha256=[0-9a-f]{64}")
+
+
+def check_form(header_name: str, value: str, now: int | None = None) -> None:
+    """BridgeSignatureInvalid unless `value` could be a signature for header `header_name` (and,
+    for ours, one made within the replay window): checked before a request's body is read, so
+    that a request that cannot be signed costs the edge no body."""
+    if header_name == HOCUSPOCUS_HEADER:
+        if _HOCUSPOCUS_FORM.fullmatch(value) is None:
+            raise BridgeSignatureInvalid()
+        return
+    timestamp, _ = _parse(value)
+    current = int(time.time()) if now is None else now
+    if abs(current - timestamp) > REPLAY_WINDOW_S:
+        raise BridgeSignatureInvalid()
 
 
 def _parse(header: str) -> tuple[int, str]:

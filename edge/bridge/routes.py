@@ -9,6 +9,7 @@ it, 413 PAYLOAD_TOO_LARGE, from the Content-Length before a byte is read.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from quart import Blueprint, Response, jsonify, request
@@ -20,11 +21,16 @@ from edge.streaming import read_bounded
 from edge.wopi.caller import client_address
 from shared.bridge_limits import MAX_EVENT_BYTES
 from shared.grpc_channel import MAX_MESSAGE_BYTES
+from shared import signatures
+from shared.errors import UploadCapacityReached, UploadStalled
 from shared.signatures import HEADER, HOCUSPOCUS_HEADER
 
 blueprint = Blueprint("bridge", __name__)
 
 BODY_IDLE_TIMEOUT_S = 30.0
+BODY_DEADLINE_S = 120.0  # a whole body, however it arrives (16 MiB at 1 Mbit/s and then some)
+# Bodies over MAX_EVENT_BYTES read at once by this edge (each up to hocuspocus_body_limit, 16 MiB).
+MAX_LARGE_BODIES = 8
 # The most one request to the control plane can carry (its gRPC server and its Hocuspocus parser
 # take MAX_MESSAGE_BYTES).
 CONTROL_MAX_MESSAGE = MAX_MESSAGE_BYTES
@@ -41,16 +47,36 @@ def hocuspocus_body_limit(max_file_size: int) -> int:
 
 
 async def _body(limit: int) -> bytes:
-    """The whole body, or PayloadTooLarge (413) from its Content-Length or as soon as it passes `limit`."""
-    return await read_bounded(request.body, content_length=request.content_length, limit=limit,
-                              idle_timeout_s=BODY_IDLE_TIMEOUT_S)
+    """The whole body, or PayloadTooLarge (413) from its Content-Length or as soon as it passes
+    `limit`, or UploadStalled once BODY_DEADLINE_S have passed in all (each chunk may otherwise
+    take BODY_IDLE_TIMEOUT_S, and a sender dripping bytes would hold the request for hours)."""
+    try:
+        async with asyncio.timeout(BODY_DEADLINE_S):
+            return await read_bounded(request.body, content_length=request.content_length, limit=limit,
+                                      idle_timeout_s=BODY_IDLE_TIMEOUT_S)
+    except TimeoutError:
+        raise UploadStalled(BODY_DEADLINE_S) from None
 
 
 async def _note(source: int, limit: int, header: str) -> tuple[bytes, edge_pb.NoteBridgeEventResponse]:
-    body = await _body(limit)
+    """The signature's form is checked before the body is read (401 at once for a request no app
+    could have signed); bodies that may pass MAX_EVENT_BYTES (a Hocuspocus change) are read at
+    most MAX_LARGE_BODIES at once (503 past it), which bounds the memory they hold together."""
+    signature = request.headers.get(header, "")[:512]
+    signatures.check_form(header, signature)
     services = bridge_services()
-    reply = await services.control.note_bridge_event(source, body, request.headers.get(header, "")[:512],
-                                                     client_address())
+    declared = request.content_length
+    if limit > MAX_EVENT_BYTES and (declared is None or declared > MAX_EVENT_BYTES):
+        if services.large_bodies >= MAX_LARGE_BODIES:
+            raise UploadCapacityReached(MAX_LARGE_BODIES, retry_after_s=5)
+        services.large_bodies += 1
+        try:
+            body = await _body(limit)
+        finally:
+            services.large_bodies -= 1
+    else:
+        body = await _body(min(limit, MAX_EVENT_BYTES))
+    reply = await services.control.note_bridge_event(source, body, signature, client_address())
     return body, reply
 
 

@@ -76,6 +76,9 @@ class BridgeServices:
     apps: AppPool
     max_file_size: int  # the edge's default upload limit: caps a Hocuspocus webhook body
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+    # Webhook bodies over MAX_EVENT_BYTES being read now (edge/bridge/routes.py: at most
+    # MAX_LARGE_BODIES at once, each held whole, unsigned until the control plane has it).
+    large_bodies: int = 0
 
     def wake(self) -> None:
         """Due work may be waiting (an app reported a change): the worker claims at once."""

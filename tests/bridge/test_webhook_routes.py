@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from edge.bridge.routes import CONTROL_MAX_MESSAGE, MAX_EVENT_BYTES, hocuspocus_body_limit
+from edge.bridge.routes import CONTROL_MAX_MESSAGE, MAX_EVENT_BYTES, MAX_LARGE_BODIES, hocuspocus_body_limit
 from shared import signatures
 from tests.support.deployment import Deployment, start_deployment
 
@@ -30,13 +31,14 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     deployment.stop()
 
 
-def _open(deployment: Deployment, head: str) -> socket.socket:
+def _open(deployment: Deployment, head: str, *, path: str = PATH,
+          signature: tuple[str, str] = (signatures.HOCUSPOCUS_HEADER, FORGED), timeout: float = 30) -> socket.socket:
     """A connection with the request's head sent (the body is the test's to send, or not)."""
     url = urlsplit(deployment.http_url)
     assert url.hostname is not None and url.port is not None
-    sock = socket.create_connection((url.hostname, url.port), timeout=30)
-    sock.sendall((f"POST {PATH} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-                  f"{signatures.HOCUSPOCUS_HEADER}: {FORGED}\r\n{head}\r\n").encode())
+    sock = socket.create_connection((url.hostname, url.port), timeout=timeout)
+    sock.sendall((f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+                  f"{signature[0]}: {signature[1]}\r\n{head}\r\n").encode())
     return sock
 
 
@@ -98,3 +100,41 @@ def test_a_body_at_the_cap_reaches_the_control_plane_and_is_judged_by_its_signat
         reply = client.post(f"{edge.http_url}{PATH}", content=body,
                             headers={"Content-Type": "application/json", signatures.HOCUSPOCUS_HEADER: FORGED})
     assert (reply.status_code, reply.json()) == (401, {"error": "unauthorized"}), (reply.text, edge.log()[-3000:])
+
+
+@pytest.mark.parametrize(("path", "header", "value"), [
+    (PATH, signatures.HOCUSPOCUS_HEADER, "not-a-signature"),
+    (PATH, signatures.HOCUSPOCUS_HEADER, "sha256=" + "g" * 64),
+    ("/bridge/etherpad/events", signatures.HEADER, "t=1,v1=" + "0" * 64),  # signed in 1970: past the window
+    ("/bridge/codimd/webhook", signatures.HEADER, "garbage"),
+], ids=["hocuspocus-garbage", "hocuspocus-not-hex", "ours-stale", "ours-garbage"])
+def test_a_request_no_app_could_have_signed_is_refused_before_its_body_is_read(
+        edge: Deployment, path: str, header: str, value: str) -> None:
+    """Attack: unsigned bodies, each held by the edge while it arrives: refused on their headers."""
+    with _open(edge, "Content-Length: 60000\r\n", path=path, signature=(header, value)) as sock:
+        status, answer = _status(sock)
+    assert status == 401, (answer, edge.log()[-3000:])
+
+
+def test_at_most_eight_large_bodies_are_read_at_once(edge: Deployment) -> None:
+    """Attack: many connections each declaring a 10 MiB webhook body and sending it slowly, every
+    one held whole in memory: past MAX_LARGE_BODIES the next is refused (503) before it is read."""
+    head = f"Content-Length: {10 << 20}\r\n"
+    arriving = [_open(edge, head) for _ in range(MAX_LARGE_BODIES)]
+    try:
+        for sock in arriving:
+            sock.sendall(b"{" + b" " * 1023)
+        deadline = time.monotonic() + 60
+        while True:  # the held ones reach the handler in their own time: ask until one more is refused
+            assert time.monotonic() < deadline, f"never refused\n{edge.log()[-3000:]}"
+            with _open(edge, head, timeout=2) as extra:
+                try:
+                    status, answer = _status(extra)
+                except TimeoutError:
+                    continue  # read as one of the eight: closed now, which gives its place back
+            break
+        assert status == 503, answer
+        assert b"UPLOAD_CAPACITY_REACHED" in answer or b"Retry-After" in answer, answer
+    finally:
+        for sock in arriving:
+            sock.close()
