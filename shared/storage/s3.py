@@ -62,15 +62,16 @@ def bounded_answers_session() -> type:
             finally:
                 request.stream_output = download
             if not download or response.status_code >= 300:
-                response._content = await _read_bounded(response.raw)
+                response._content = await _read_bounded(response.raw, head=request.method == "HEAD")
             return response
 
     return BoundedAnswers
 
 
-async def _read_bounded(raw: Any) -> bytes:
-    """The body of an aiohttp ClientResponse, or AnswerTooLarge (the connection then closed)."""
-    declared = raw.content_length
+async def _read_bounded(raw: Any, *, head: bool) -> bytes:
+    """The body of an aiohttp ClientResponse, or AnswerTooLarge (the connection then closed). An
+    answer to a HEAD has no body, whatever its Content-Length says (the object's size)."""
+    declared = None if head else raw.content_length
     try:
         if declared is not None and declared > MAX_ANSWER_BYTES:
             raise AnswerTooLarge(f"the S3 endpoint's answer declares {declared} bytes, over {MAX_ANSWER_BYTES}")
