@@ -9,6 +9,10 @@ so an event is normally POSTed once. A replica that dies between a POST and reco
 event to be sent again by the next lease holder: every POST carries the event's id in
 X-Wopi-Proxy-Event-Id (the idempotency key; also the payload's "cursor"), so receivers de-duplicate.
 
+At shutdown, a POST under way is given up (it is sent again later, as an event not yet
+delivered) and each tenant's progress so far is recorded: deliveries are never cancelled inside
+their transaction, and what was delivered before the stop is not sent twice.
+
 A disabled tenant's deliveries are held (its events are kept) and resume, in order, when it is
 enabled again: an operator who disables a tenant stops everything sent on its behalf.
 
@@ -42,6 +46,7 @@ DELIVERY_S = 15.0  # one delivery in all: a receiver that trickles its answer is
 MAX_ANSWER_BYTES = 64 << 10  # of the receiver's answer read (only its status matters); the rest is dropped
 MAX_BACKOFF_S = 300.0
 IDLE_S = 1.0
+STOP_WAIT_S = 4.0  # at shutdown, for deliveries to record their progress (within the lease's stop grace)
 # Rounds start at most this often: each commit that wrote session events wakes the dispatcher,
 # and each round reads the tenants from the database; under load (a LOCK/UNLOCK storm, a busy host's
 # saves: dozens of commit batches a second) a round per wake-up was a read per batch for nothing.
@@ -88,6 +93,7 @@ class WebhookDispatcher:
         self._ctx = ctx
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
         self._running: dict[str, asyncio.Task[None]] = {}  # one delivery task per tenant at a time
+        self._stopping = asyncio.Event()  # set at shutdown: POSTs under way are given up
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -101,9 +107,18 @@ class WebhookDispatcher:
             if rest > 0 and not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), rest)
-        for task in self._running.values():
-            task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self._finish()
+
+    async def _finish(self) -> None:
+        """Deliveries end at their POST and record what they delivered; only one still running
+        after STOP_WAIT_S (a database that does not answer) is cancelled."""
+        self._stopping.set()
+        running = [task for task in self._running.values() if not task.done()]
+        if running:
+            _done, late = await asyncio.wait(running, timeout=STOP_WAIT_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self._client.aclose()
 
     async def deliver_due(self) -> None:
@@ -133,15 +148,20 @@ class WebhookDispatcher:
             pending = await events.after(db, tenant_id=tenant.id, event_id=state.delivered_event_id, limit=BATCH)
         delivered, error = state.delivered_event_id, ""
         for row in pending:
+            if self._stopping.is_set():
+                break
             async with self._ctx.read() as db:  # disabled (or deleted) since: nothing more is sent for it
                 if not await _same_tenant(db, tenant, enabled=True):
                     break
-            error = await self._post(tenant, row)
-            if error:
+            outcome = await self._post(tenant, row)
+            if outcome is None:  # given up at shutdown: not the receiver's failure
+                break
+            if outcome:
+                error = outcome
                 break
             assert row.id is not None
             delivered = row.id
-        if not pending:
+        if not pending or (delivered == state.delivered_event_id and not error):
             return
         async with self._ctx.transaction() as db:
             current = await db.get(WebhookState, tenant.id)
@@ -158,8 +178,8 @@ class WebhookDispatcher:
                 current.attempts, current.next_attempt_time, current.last_error = 0, 0, ""
             db.add(current)
 
-    async def _post(self, tenant: Tenant, row: SessionEvent) -> str:
-        """Returns "" on success, else why it failed."""
+    async def _post(self, tenant: Tenant, row: SessionEvent) -> str | None:
+        """Returns "" on success, None when given up at shutdown, else why it failed."""
         assert row.id is not None
         cursor = self._ctx.event_cursors.encode(row.id)  # opaque: see control.services.event_cursors
         body = json.dumps(payload(row, cursor), separators=(",", ":")).encode()
@@ -168,11 +188,19 @@ class WebhookDispatcher:
                    "X-Wopi-Proxy-Event-Id": cursor, "X-Wopi-Proxy-Delivery": cursor}
         if tenant.webhook_secret:
             headers["X-Wopi-Proxy-Signature"] = sign(tenant.webhook_secret, stamp, body)
+        sending = asyncio.ensure_future(self._send(tenant.webhook_url, body, headers))
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            async with asyncio.timeout(DELIVERY_S):
-                status = await self._send(tenant.webhook_url, body, headers)
-        except TimeoutError:
-            return f"no answer within {DELIVERY_S:g} s"
+            await asyncio.wait([sending, stopping], timeout=DELIVERY_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not sending.done():
+                sending.cancel()
+                await asyncio.gather(sending, return_exceptions=True)
+        if sending.cancelled():
+            return None if self._stopping.is_set() else f"no answer within {DELIVERY_S:g} s"
+        try:
+            status = sending.result()
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if 200 <= status < 300:
