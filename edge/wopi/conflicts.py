@@ -19,7 +19,9 @@ import secrets
 
 from edge.control_client import Grant, WopiCaller
 from edge.runtime import runtime
-from shared.storage import FsspecStorage, StagedWrite, numbered
+from edge.wopi.free_names import free_name
+from shared.errors import FileAlreadyExists
+from shared.storage import FsspecStorage, StagedWrite
 from shared.storage.names import with_suffix
 
 log = logging.getLogger(__name__)
@@ -36,12 +38,10 @@ async def _free_copy_path(grant: Grant, storage: FsspecStorage) -> str:
     folder = posixpath.dirname(grant.path)
     base = conflict_copy_name(posixpath.basename(grant.path), grant.user_id, dt.datetime.now(dt.UTC),
                               tag=secrets.token_hex(4))  # 32 random bits: unique among one user's copies
-    path = posixpath.join(folder, base)
-    n = 2
-    while await storage.kind(path) is not None:  # a folder takes the name too
-        path = posixpath.join(folder, numbered(base, n))
-        n += 1
-    return path
+    name = await free_name(storage, folder, base)
+    if name is None:  # a storage that says every name is taken: the copy is not kept, and the save fails
+        raise FileAlreadyExists(posixpath.join(folder, base))
+    return posixpath.join(folder, name)
 
 
 async def _record_and_publish(caller: WopiCaller, grant: Grant, storage: FsspecStorage, staged: StagedWrite,

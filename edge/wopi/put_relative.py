@@ -33,25 +33,20 @@ from shared.errors import (
     RelativeTargetRefused,
     WriteInProgress,
 )
-from shared.storage import FsspecStorage, check_file_name, numbered, sanitize_file_name, version_object_path
+from edge.wopi.free_names import MAX_NAME_ATTEMPTS, free_name
+from shared.storage import FsspecStorage, check_file_name, sanitize_file_name, version_object_path
 from shared.wopi_operation import WopiOperation
 
 RELATIVE = WopiOperation.PUT_RELATIVE_FILE
 
-MAX_NAME_ATTEMPTS = 1000
 MAX_TAKEN_NAMES = 10  # suggested names taken by other saves while this one's body arrived
 
 
 async def _free_name(storage: FsspecStorage, folder: str, name: str, taken: Collection[str] = ()) -> str:
-    """`name`, or the first numbered name, that storage holds nothing at and is not in `taken`
-    (names the control plane refused: it knows of a file there that storage may not show yet)."""
-    candidate, n = name, 2
-    # A folder takes a name as much as a file does.
-    while candidate in taken or await storage.kind(posixpath.join(folder, candidate)) is not None:
-        if n > MAX_NAME_ATTEMPTS:
-            raise RelativeTargetRefused(409, "no free name found")
-        candidate, n = numbered(name, n), n + 1
-    return candidate
+    found = await free_name(storage, folder, name, taken=taken)
+    if found is None:
+        raise RelativeTargetRefused(409, f"no free name found among {MAX_NAME_ATTEMPTS} numbered ones")
+    return found
 
 
 async def _suggested_name(grant: Grant, storage: FsspecStorage, folder: str, suggested: str) -> str:

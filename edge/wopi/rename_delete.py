@@ -17,7 +17,8 @@ from edge.wopi.headers import lock_header, utf7_header
 from edge.wopi.writes import commit_decided, storage_change
 from shared import failpoints
 from shared.errors import InvalidFileName
-from shared.storage import check_file_name, numbered, version_object_path
+from edge.wopi.free_names import MAX_NAME_ATTEMPTS, free_name
+from shared.storage import check_file_name, version_object_path
 from shared.wopi_operation import WopiOperation
 
 RENAME, DELETE = WopiOperation.RENAME_FILE, WopiOperation.DELETE_FILE
@@ -41,9 +42,9 @@ async def rename_file(caller: WopiCaller) -> Response:
     stat = await storage.stat(grant.path)  # 404 for a file gone from storage
     if await storage.kind(posixpath.join(folder, requested + extension)) == "folder":
         raise InvalidFileName(requested, "a folder has this name")
-    name, n = requested + extension, 2
-    while name != current and await storage.kind(posixpath.join(folder, name)) is not None:
-        name, n = numbered(requested + extension, n), n + 1
+    name = await free_name(storage, folder, requested + extension, own=current)
+    if name is None:
+        raise InvalidFileName(requested, f"it and its first {MAX_NAME_ATTEMPTS} numbered names are taken")
     new_path = posixpath.join(folder, name)
     # Even a rename to the same name is decided by the control plane (the lock must match).
     begun = await rt.control.begin_write(caller, RENAME, lock_id=lock_id, current=stat, target_path=new_path)

@@ -17,6 +17,7 @@ import grpc
 import httpx
 import pytest
 
+from edge.wopi.free_names import MAX_NAME_ATTEMPTS
 from shared.storage import check_file_name
 from tests.support.api import LOCK, ControlApi, OpenFile, error_reason, lock, open_file, put, session_pb
 from wopiproxy.control.v1 import file_service_pb2 as file_pb
@@ -336,6 +337,49 @@ def test_rename_to_a_name_with_a_slash_is_400_with_the_reason(
     assert reply.headers.get("X-WOPI-InvalidFileNameError", "").strip()
     assert _info(http, f)["BaseFileName"] == "stay.docx"
     assert _names(f.local_path.parent) == {"stay.docx"}
+
+
+def _fill_numbered(folder: Path, name: str, up_to: int) -> None:
+    """`name` and its numbered names (2) .. (up_to) taken, as a tenant's folder of copies may be."""
+    stem, ext = name.rsplit(".", 1)
+    (folder / name).write_bytes(b"taken")
+    for n in range(2, up_to + 1):
+        (folder / f"{stem} ({n}).{ext}").write_bytes(b"taken")
+
+
+def test_rename_to_a_taken_name_gets_the_last_numbered_name_tried(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    f = open_file(api, *tenant, "stay.docx")
+    _fill_numbered(f.local_path.parent, "busy.docx", MAX_NAME_ATTEMPTS - 1)
+    reply = _rename(http, f, "busy")
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"Name": f"busy ({MAX_NAME_ATTEMPTS})"}
+
+
+def test_rename_when_every_numbered_name_tried_is_taken_is_400_and_renames_nothing(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    """Each name tried is a storage call: a folder full of copies must not make one rename cost thousands."""
+    f = open_file(api, *tenant, "stay.docx")
+    _fill_numbered(f.local_path.parent, "busy.docx", MAX_NAME_ATTEMPTS)
+    before = _names(f.local_path.parent)
+    reply = _rename(http, f, "busy")
+    assert reply.status_code == 400, reply.text
+    assert "taken" in reply.headers.get("X-WOPI-InvalidFileNameError", "")
+    assert _names(f.local_path.parent) == before
+    assert _info(http, f)["BaseFileName"] == "stay.docx"
+
+
+def test_suggested_name_when_every_numbered_name_tried_is_taken_is_409_and_creates_nothing(
+    api: ControlApi, tenant, http: httpx.Client
+) -> None:
+    f = open_file(api, *tenant, "source.docx")
+    _fill_numbered(f.local_path.parent, "busy.docx", MAX_NAME_ATTEMPTS)
+    before = _names(f.local_path.parent)
+    reply = _put_relative(http, f, X_WOPI_SuggestedTarget="busy.docx")
+    assert reply.status_code == 409, reply.text
+    assert _names(f.local_path.parent) == before
 
 
 @pytest.mark.parametrize("requested", [_utf7("é" * 200), "a+2AA-b", "a+3IA-b"],
