@@ -63,7 +63,9 @@ protos/wopiproxy/control/v1/error_reason.proto (without its prefix).
     └── BridgeLeaseLost            (document_id)                    (under FailedPrecondition) nothing recorded
 
 A dependency that fails is told honestly: StorageUnreachable and ControlPlaneUnavailable are
-WOPI 503 with Retry-After too (shared/wopi_status.py), never 500.
+WOPI 503 with Retry-After too (shared/wopi_status.py), never 500. What an editor is told of a
+storage's failure is its kind (the reason) and an incident id, never the storage's root or what it
+answered (editor_message): those are in the edge's log under that id.
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ class WopiProxyError(Exception):
     """Base of every domain error; `metadata` holds every value the message mentions."""
 
     reason: str = "UNSPECIFIED"
+    # What a WOPI client (an editor's server, and through it its users) is told instead of the
+    # message, when the message names what only the operator should see: a storage's root, its
+    # endpoint, what the storage answered. The edge logs the message under an incident id.
+    editor_message: str | None = None
 
     def __init__(self, message: str, **metadata: str) -> None:
         super().__init__(message)
@@ -151,6 +157,7 @@ class StorageAlreadyExists(AlreadyExists):
 
 class StorageUnreachable(WopiProxyError):
     reason = "STORAGE_UNREACHABLE"
+    editor_message = "the file's storage cannot be reached"
 
     def __init__(self, storage: str, detail: str) -> None:
         super().__init__(f"storage {storage!r} cannot be reached: {detail}", storage=storage, detail=detail)
@@ -436,6 +443,7 @@ class StorageBlocked(WopiProxyError):
     row was changed...): it is not opened."""
 
     reason = "STORAGE_BLOCKED"
+    editor_message = "the file's storage is blocked by the operator's storage policy"
 
     def __init__(self, storage: str, description: str) -> None:
         super().__init__(f"storage {storage!r} is blocked by the operator's storage policy: {description}",
@@ -448,6 +456,7 @@ class StorageFull(WopiProxyError):
     """The storage has no room left (ENOSPC, EDQUOT): the previous content is intact."""
 
     reason = "STORAGE_FULL"
+    editor_message = "the file's storage is full"
 
     def __init__(self, storage: str) -> None:
         super().__init__(f"storage {storage!r} is full", storage=storage)
@@ -457,6 +466,7 @@ class StorageReadOnly(WopiProxyError):
     """The storage refuses writes (EROFS, EACCES, EPERM): an operator's problem, not the editor's."""
 
     reason = "STORAGE_READ_ONLY"
+    editor_message = "the file's storage is read-only"
 
     def __init__(self, storage: str, detail: str) -> None:
         super().__init__(f"storage {storage!r} is read-only: {detail}", storage=storage, detail=detail)

@@ -62,7 +62,13 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
     if isinstance(error, errors.RelativeTargetRefused):
         return _relative_target_response(error)
     status = wopi_status(error)
-    if isinstance(error, errors.ProofInvalid):
+    message = error.message
+    if error.editor_message is not None:
+        incident = secrets.token_hex(4)
+        message = f"{error.editor_message} (incident {incident})"
+        log.log(logging.ERROR if status >= 500 else logging.WARNING, "WOPI request failed: %s (%s, incident %s)",
+                error.message, error.reason, incident)
+    elif isinstance(error, errors.ProofInvalid):
         # The validator and Office expect 500 for a failed proof; the audit has the reason.
         log.warning("WOPI request refused: %s", error.message)
     elif status >= 500 and not isinstance(error, errors.UploadCapacityReached):  # logged, rate-limited, where refused
@@ -71,7 +77,7 @@ async def domain_error_response(error: errors.WopiProxyError) -> Response:
         # docs/BRIDGE.md: bad, replayed or unknown, alike; nothing more for the sender to learn.
         response = jsonify({"error": "unauthorized"})
     else:
-        response = jsonify({"error": error.reason, "message": error.message})
+        response = jsonify({"error": error.reason, "message": message})
     response.status_code = status
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)

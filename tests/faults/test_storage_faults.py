@@ -1,8 +1,11 @@
 """Storage moved away, full, read-only or replaced by a file: the editor hears what happened
-(503 naming the storage, 507), the root is never recreated, and the stored bytes are intact."""
+(503 or 507, the kind of failure and an incident id; the root and what storage said are in the
+edge's log under that id, never told to the editor), the root is never recreated, and the stored
+bytes are intact."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,6 +30,13 @@ def opened(api: ControlApi, tmp_path: Path) -> OpenFile:
     return open_file(api, tenant_id, folder, "sub/report.docx", b"before")
 
 
+def _incident(reply: httpx.Response) -> str:
+    """The incident id the editor is told; the operator finds the details under it."""
+    match = re.search(r"\(incident ([0-9a-f]{8})\)$", reply.json()["message"])
+    assert match, reply.text
+    return match.group(1)
+
+
 def _mount(*args: str) -> None:
     result = subprocess.run(["mount", *args], check=False, capture_output=True, text=True)
     if result.returncode != 0:
@@ -43,7 +53,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def test_a_storage_root_moved_away_answers_503_naming_it_and_is_not_recreated(
+def test_a_storage_root_moved_away_answers_503_and_is_not_recreated(
         opened: OpenFile, http: httpx.Client, server: WopiProxyProcess) -> None:
     """Attack: the disk is unmounted (the root vanishes); a save must not recreate an empty root
     and write there, hiding the real files when the disk comes back."""
@@ -55,20 +65,37 @@ def test_a_storage_root_moved_away_answers_503_naming_it_and_is_not_recreated(
         assert reply.status_code == 503, reply.text
         assert reply.headers["Retry-After"].isdigit()
         assert reply.json()["error"] == "STORAGE_UNREACHABLE"
-        assert str(root) in reply.json()["message"] and "does not exist" in reply.json()["message"]
     assert not root.exists(), f"the root was recreated\n{server.log()}"
     assert (moved / "sub" / "report.docx").read_bytes() == b"before"
 
 
-def test_a_storage_root_that_is_a_file_answers_503(opened: OpenFile, http: httpx.Client) -> None:
-    """Attack: the root is replaced by a file; the answer must say so, not 404 or 500."""
+def test_a_storage_failure_tells_the_editor_its_kind_and_the_operator_its_details(
+        opened: OpenFile, http: httpx.Client, server: WopiProxyProcess) -> None:
+    """An editor's server (a third party's, often) is not told where the operator keeps files:
+    the root and the storage's own words go to the edge's log, under the incident id it is told."""
+    root = opened.local_path.parent.parent
+    root.rename(root.with_name(root.name + "-moved"))
+    reply = http.get(opened.url())
+    assert reply.status_code == 503, reply.text
+    assert str(root) not in reply.text and root.name not in reply.text
+    incident = _incident(reply)
+    logged = [line for line in server.log().splitlines() if f"incident {incident}" in line]
+    assert logged and str(root) in logged[0] and "does not exist" in logged[0], server.log()
+
+
+def test_a_storage_root_that_is_a_file_answers_503(
+        opened: OpenFile, http: httpx.Client, server: WopiProxyProcess) -> None:
+    """Attack: the root is replaced by a file; the operator must hear so, the editor 503 (not 404 or 500)."""
     root = opened.local_path.parent.parent
     lock(http, opened)
     shutil.rmtree(root)
     root.write_bytes(b"not a folder")
     for reply in (http.get(opened.url()), put(http, opened, b"after")):
         assert reply.status_code == 503, reply.text
-        assert "not a folder" in reply.json()["message"]
+        assert reply.json()["error"] == "STORAGE_UNREACHABLE"
+        incident = _incident(reply)
+        assert any(f"incident {incident}" in line and "not a folder" in line
+                   for line in server.log().splitlines()), server.log()
     assert root.read_bytes() == b"not a folder"
 
 
@@ -121,6 +148,6 @@ def test_a_read_only_storage_answers_503_naming_it_read_only(
     reply = http.post(contents, content=b"after", headers={"X-WOPI-Override": "PUT", "X-WOPI-Lock": "L"})
     assert reply.status_code == 503, reply.text
     assert reply.json()["error"] == "STORAGE_READ_ONLY"
-    assert "read-only" in reply.json()["message"]
+    assert "read-only" in reply.json()["message"] and str(view) not in reply.text
     assert http.get(contents).content == b"before"
     assert (tenant_folder / "report.docx").read_bytes() == b"before"
