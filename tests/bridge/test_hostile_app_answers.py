@@ -14,6 +14,7 @@ import pytest
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 from edge.bridge.apps._http import MAX_ANSWER_BYTES
+from edge.bridge.apps.base import AppUnavailable
 from edge.bridge.apps.etherpad import EtherpadApp
 from tests.support.http_stub import HandlerServer, QuietHandler
 
@@ -21,15 +22,21 @@ INFLATED = 200 << 20  # what the bomb inflates to: five times the cap
 BOMB = gzip.compress(bytes(INFLATED), compresslevel=9)
 
 
-class HostileEtherpad(HandlerServer):
-    """Creates groups like Etherpad; answers /wopi-proxy/notify with a gzip bomb."""
+GROUP_CREATED = json.dumps({"code": 0, "message": "ok", "data": {"groupID": "g.hostile"}}).encode()
+# 24 MiB of empty objects (under the byte cap): parsed, each a dict, ~1 GiB in all
+MANY_VALUES = b'{"code":0,"message":"ok","data":{"groupID":"g.x","n":[' + b"{}," * (8 << 20) + b"{}]}}"
 
-    def __init__(self) -> None:
+
+class HostileEtherpad(HandlerServer):
+    """Answers the API with `api_answer` (by default, creates groups like Etherpad) and
+    /wopi-proxy/notify with a gzip bomb."""
+
+    def __init__(self, api_answer: bytes = GROUP_CREATED) -> None:
         class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802  (http.server's name)
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path.startswith("/api/"):
-                    body = json.dumps({"code": 0, "message": "ok", "data": {"groupID": "g.hostile"}}).encode()
+                    body = api_answer
                     headers = {"Content-Type": "application/json"}
                 else:
                     body, headers = BOMB, {"Content-Type": "application/json", "Content-Encoding": "gzip"}
@@ -68,3 +75,24 @@ async def test_a_compressed_bomb_answering_notify_is_read_no_further_than_the_ca
     finally:
         tracemalloc.stop()
     assert peak < MAX_ANSWER_BYTES + (16 << 20), f"{peak >> 20} MiB held for a {len(BOMB) >> 10} KiB answer"
+
+
+async def test_an_api_answer_of_too_many_values_is_refused_before_it_is_parsed() -> None:
+    """Parsed JSON costs per value, not per byte: the answer is under the byte cap, yet parsing
+    it would hold ~40 times its size in the edge every tenant shares."""
+    server = HostileEtherpad(api_answer=MANY_VALUES)
+    document = edge_pb.BridgedDocumentRef(document_id="d1", tenant_id="t-1", app_doc_id="abcdef0123456789")
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            app = EtherpadApp(edge_pb.BridgeApp(kind="etherpad", url=server.url, api_key="k", webhook_secret="s"),
+                              http)
+            tracemalloc.start()
+            try:
+                with pytest.raises(AppUnavailable, match="more than .* values"):
+                    await app.head(document)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    finally:
+        server.stop()
+    assert peak < 4 * len(MANY_VALUES), f"{peak >> 20} MiB held for a {len(MANY_VALUES) >> 20} MiB answer"

@@ -38,6 +38,7 @@ import httpx
 
 from edge.bridge.apps._http import call, unavailable_if_transient
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
+from shared import bounded_json
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,9 @@ class CodimdApp:
             raise AppRefused("codimd lost the note")
         self._refused_unless_ok(reply, "info")
         try:
-            body = reply.json()
-        except ValueError:
-            raise AppUnavailable("codimd info: not JSON") from None
+            body = bounded_json.loads(reply.content)
+        except ValueError as error:
+            raise AppUnavailable(f"codimd info: {bounded_json.why(error)}") from None
         if not isinstance(body, dict):
             raise AppUnavailable("codimd info: not a JSON object")
         return updatetime_ms(body.get("updatetime")) or updatetime_ms(body.get("createtime"))
@@ -232,7 +233,7 @@ class CodimdApp:
                                  "not an image type it accepts)")
             self._refused_unless_ok(reply, "uploadimage")
             try:
-                link = reply.json().get("link", "")
+                link = bounded_json.loads(reply.content).get("link", "")
             except (ValueError, AttributeError):
                 raise AppUnavailable("codimd uploadimage: no link in the answer") from None
             stored = urlsplit(link if isinstance(link, str) else "").path.rsplit("/", 1)[-1]

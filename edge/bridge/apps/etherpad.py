@@ -32,7 +32,7 @@ import httpx
 from edge.bridge import text_profile
 from edge.bridge.apps import _http
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
-from shared import signatures
+from shared import bounded_json, signatures
 from shared.bounded_body import UnreadableBody, read_capped
 from shared.errors import WopiProxyError
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
@@ -155,9 +155,9 @@ class EtherpadApp:
         if reply.status_code >= 500 or reply.status_code == 429:
             raise AppUnavailable(f"etherpad {function}: HTTP {reply.status_code}")
         try:
-            body = json.loads(raw)
-        except ValueError:
-            raise AppUnavailable(f"etherpad {function}: HTTP {reply.status_code}, not JSON") from None
+            body = bounded_json.loads(raw)
+        except ValueError as error:
+            raise AppUnavailable(f"etherpad {function}: HTTP {reply.status_code}, {bounded_json.why(error)}") from None
         code = body.get("code") if isinstance(body, dict) else None
         if code == 0 and reply.status_code == 200:
             return body.get("data")

@@ -38,6 +38,7 @@ import httpx
 from edge.bridge.apps._http import call, unavailable_if_transient
 from edge.bridge.apps.base import AppRefused, AppUnavailable, Content, Entry, Head, Loaded
 from edge.bridge.text_profile import TextProfile, encode
+from shared import bounded_json
 from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
 
 log = logging.getLogger(__name__)
@@ -203,9 +204,9 @@ class HocuspocusApp:
 
 def _json(reply: httpx.Response, what: str) -> dict[str, Any]:
     try:
-        body = reply.json()
-    except ValueError:
-        raise AppUnavailable(f"hocuspocus {what}: not JSON") from None
+        body = bounded_json.loads(reply.content)
+    except ValueError as error:
+        raise AppUnavailable(f"hocuspocus {what}: {bounded_json.why(error)}") from None
     if not isinstance(body, dict):
         raise AppUnavailable(f"hocuspocus {what}: not a JSON object")
     return body
