@@ -126,13 +126,15 @@ class _Gateway:
         return gateway_view
 
     async def handle(self, route: Route, path_values: dict[str, str]) -> Response:
+        metadata = _forwarded_metadata()  # before the body: anyone can send one, only callers with a key are read
+        if route.body and not metadata:
+            raise _Refused(status.no_credentials())
         body = await self._read_body() if route.body else b""
         message = request_message(route, HttpInput(path_values=path_values,
                                                    query=list(request.args.items(multi=True)), body=body))
         if self.upstream is None:
             raise RuntimeError("the gateway is not serving (before_serving has not run)")
         multicallable = self.upstream.callables[route.rpc_path]
-        metadata = _forwarded_metadata()
         if route.server_streaming:
             return await self._stream(route, multicallable(message, metadata=metadata))
         try:

@@ -127,6 +127,13 @@ def invalid_argument(field_name: str, description: str) -> HttpError:
     )
 
 
+def no_credentials() -> HttpError:
+    """A request with a body and no Authorization header: refused before its body is read, since
+    the control plane would refuse it (the same reason, API_KEY_INVALID)."""
+    return HttpError(http_status=401, status="UNAUTHENTICATED", message="an API key is required (Authorization: Bearer)",
+                     details=[_as_json(error_details_pb2.ErrorInfo(reason="API_KEY_INVALID", domain=GATEWAY_DOMAIN))])
+
+
 def not_found(method: str, path: str) -> HttpError:
     return HttpError(http_status=404, status="NOT_FOUND", message=f"no route for {method} {path}")
 

@@ -16,7 +16,6 @@ mapping (https://protobuf.dev/programming-guides/json/).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from shared import bounded_json
 from gateway.routes import Route, find_field, is_map, message_type, resolve_field_path
 
 # Well-known types whose JSON form is not an object of their fields: never walked for unknown
@@ -39,6 +39,9 @@ WRAPPERS = frozenset({
 })
 QUERY_SCALAR_MESSAGES = WRAPPERS | {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"}
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+# Values in one JSON body (1 MiB at most): parsed JSON costs per value, and a body is parsed before
+# the control plane has judged its key. No request message needs as many.
+MAX_BODY_VALUES = 20_000
 _MAX_NAME_ECHO = 100  # an unknown member's name is repeated in the error, cut to this length
 
 
@@ -180,7 +183,9 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        document = json.loads(raw, object_pairs_hook=_refuse_duplicates)
+        document = bounded_json.loads(raw, max_values=MAX_BODY_VALUES, object_pairs_hook=_refuse_duplicates)
+    except bounded_json.TooManyValues as error:
+        raise TranscodeError("", f"the JSON body holds {error}") from None
     except _DuplicateMember as duplicate:
         raise TranscodeError(duplicate.name, "given more than once in one JSON object") from None
     except RecursionError:

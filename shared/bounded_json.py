@@ -21,13 +21,13 @@ class TooManyValues(ValueError):
     """A ValueError, as json's own errors are: callers treat it as an answer that is not JSON."""
 
 
-def loads(raw: bytes, *, max_values: int = MAX_VALUES) -> Any:
+def loads(raw: bytes, *, max_values: int = MAX_VALUES, **json_options: Any) -> Any:
     """json.loads, refused (TooManyValues) past `max_values` values before anything is built."""
     skeleton = _STRING.sub(b"", raw)
     values = skeleton.count(b",") + skeleton.count(b"[") + skeleton.count(b"{")
     if values > max_values:
         raise TooManyValues(f"JSON of more than {max_values} values")
-    return json.loads(raw)
+    return json.loads(raw, **json_options)
 
 
 def why(error: ValueError) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from gateway import GatewaySettings
+from gateway.transcode import MAX_BODY_VALUES
 from tests.gateway.servers import ThreadServer
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -161,3 +162,20 @@ def test_chunked_body_over_the_limit_is_413(rest: httpx.Client) -> None:
 
 def test_replies_are_not_cacheable(rest: httpx.Client) -> None:
     assert rest.get("/tenants/list").headers["cache-control"] == "no-store"
+
+
+def test_a_body_without_credentials_is_401_before_it_is_read(gateway: ThreadServer) -> None:
+    """Anyone who reaches the gateway may send a body; it is read (and parsed) only for callers
+    who name a key. Here the body never comes: the answer must not wait for it."""
+    answer = _answer_then_eof(gateway.url, b"POST /tenants/create HTTP/1.1\r\nHost: gw\r\n"
+                                           b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.lower().startswith(b"http/1.1 401"), answer[:300]
+    assert b'"API_KEY_INVALID"' in body and b"\r\nconnection: close" in head.lower(), answer[:600]
+
+
+def test_a_json_body_of_too_many_values_is_400_before_it_is_parsed(rest: httpx.Client) -> None:
+    """Parsed JSON costs per value: 1 MiB of empty objects was ~40 MiB of dicts per request."""
+    body = b'{"id": "t-x", "name": "x", "padding": [' + b"{}," * (MAX_BODY_VALUES + 1) + b"{}]}"
+    error = error_of(rest.post("/tenants/create", content=body), 400, "INVALID_ARGUMENT")
+    assert f"more than {MAX_BODY_VALUES} values" in error["message"]
