@@ -351,37 +351,60 @@ async def close_open_sessions(db: AsyncSession, ctx: ServiceContext, rows: Seque
 
 async def cleanup_sessions(ctx: ServiceContext, principal: Principal, *, tenant_id: str,
                            dry_run: bool) -> list[SessionView]:
-    """Ends expired sessions: each gets its close time and an "expired" event. Idempotent."""
+    """Ends expired sessions: each gets its close time and an "expired" event. Idempotent.
+
+    In transactions of at most CLEANUP_BATCH sessions, each with its own audit records: a tenant
+    may hold 10,000 open sessions, and ending them all in one transaction held SQLite's write lock
+    (every tenant's WOPI writes) for seconds."""
     if tenant_id:
         require_tenant_visible(principal, tenant_id)
     scope = tenant_id or (None if principal.is_admin else principal.tenant_id)
     await _require_tenant_exists(ctx, scope)
     now = ctx.clock()
-    async with ctx.transaction() as db:
-        # Locked (not for a dry run), skipping those the expiry job is ending right now: a session
-        # read unlocked could be ended by both, with two "expired" events (review m).
-        rows = await stores.expired_open_sessions(db, tenant_id=scope, now=now, skip_locked=not dry_run)
-        if not dry_run:
-            await _lock_chains_in_order(db, {row.tenant_id for row in rows} | {audit.chain_of(scope)} if rows else set())
-            for row in rows:
-                row.close_time = row.expire_time
-                db.add(row)
-                await events.emit(db, type="expired", session=row, now=now)
-            if rows:
-                # Each tenant's trail says its sessions were ended (an operator-wide cleanup too), and
-                # the caller's chain what it did in all.
-                per_tenant: dict[str, int] = {}
-                for row in rows:
-                    per_tenant[row.tenant_id] = per_tenant.get(row.tenant_id, 0) + 1
-                if scope is None:
-                    for owner in sorted(per_tenant):
-                        await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions",
-                                           outcome="ok", tenant_id=owner, detail=f"expired={per_tenant[owner]}")
-                await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions", outcome="ok",
-                                   tenant_id=scope, detail=f"expired={len(rows)}"
-                                   + (f" tenants={len(per_tenant)}" if scope is None else ""))
-                await bridge_admin.sessions_ended(db, ctx, rows, now)
+    if dry_run:
+        async with ctx.read() as db:
+            rows = list(await stores.expired_open_sessions(db, tenant_id=scope, now=now))
+    else:
+        rows = []
+        while True:
+            batch = await _end_expired_batch(ctx, principal, scope, now)
+            rows += batch
+            if len(batch) < CLEANUP_BATCH:
+                break
     return [SessionView(row=r, wopi_src=ctx.wopi_src(r.file_id), state="expired") for r in rows]
+
+
+CLEANUP_BATCH = 500
+
+
+async def _end_expired_batch(ctx: ServiceContext, principal: Principal, scope: str | None,
+                             now: int) -> Sequence[Session]:
+    async with ctx.transaction() as db:
+        # Locked, skipping those the expiry job is ending right now: a session read unlocked could
+        # be ended by both, with two "expired" events (review m).
+        rows = await stores.expired_open_sessions(db, tenant_id=scope, now=now, skip_locked=True,
+                                                  limit=CLEANUP_BATCH)
+        if not rows:
+            return rows
+        await _lock_chains_in_order(db, {row.tenant_id for row in rows} | {audit.chain_of(scope)})
+        for row in rows:
+            row.close_time = row.expire_time
+            db.add(row)
+            await events.emit(db, type="expired", session=row, now=now)
+        # Each tenant's trail says its sessions were ended (an operator-wide cleanup too), and
+        # the caller's chain what it did in all.
+        per_tenant: dict[str, int] = {}
+        for row in rows:
+            per_tenant[row.tenant_id] = per_tenant.get(row.tenant_id, 0) + 1
+        if scope is None:
+            for owner in sorted(per_tenant):
+                await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions",
+                                   outcome="ok", tenant_id=owner, detail=f"expired={per_tenant[owner]}")
+        await audit.record(db, time=now, actor=principal.actor, operation="CleanupSessions", outcome="ok",
+                           tenant_id=scope, detail=f"expired={len(rows)}"
+                           + (f" tenants={len(per_tenant)}" if scope is None else ""))
+        await bridge_admin.sessions_ended(db, ctx, rows, now)
+    return rows
 
 
 async def _lock_chains_in_order(db: AsyncSession, chains: set[str]) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from control.db.models import Tenant
-from control.services import events, sessions, storages
+from control.services import audit_queries, events, sessions, storages
+from control.services.audit_queries import AuditFilter
 from control.services.context import Principal, ServiceContext
 from tests.control.helpers import OTHER_TENANT, STORAGE, TENANT, FakeClock, OpenSession
 
@@ -122,3 +125,22 @@ async def test_a_tenant_key_cleans_up_only_its_own_tenant(
     theirs_now = await sessions.get_session(ctx, admin, session_id=theirs)
     assert theirs_now.row.close_time is None
     assert ("expired", theirs) not in await _events(ctx, OTHER_TENANT)
+
+
+async def test_a_cleanup_of_many_sessions_ends_them_in_transactions_of_a_bounded_size(
+    ctx: ServiceContext, admin: Principal, acme_key: Principal, clock: FakeClock, open_session: OpenSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A tenant may hold 10,000 open sessions: ended in one transaction, they held SQLite's write
+    lock (every tenant's WOPI writes) for seconds. Each batch is filed in the trail on its own."""
+    monkeypatch.setattr(sessions, "CLEANUP_BATCH", 2)
+    opened = [(await open_session(ttl_seconds=60)).session.row.id for _ in range(5)]
+    clock.advance(seconds=61)
+
+    ended = await sessions.cleanup_sessions(ctx, acme_key, tenant_id="", dry_run=False)
+
+    assert sorted(v.row.id for v in ended) == sorted(opened)
+    assert [await _state(ctx, admin, session_id) for session_id in opened] == ["expired"] * 5
+    rows, _ = await audit_queries.list_events(ctx, acme_key, where=AuditFilter(operation="CleanupSessions"),
+                                              page_size=100, page_token="")
+    assert sorted(row.detail for row in rows) == ["expired=1", "expired=2", "expired=2"]
