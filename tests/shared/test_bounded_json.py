@@ -47,3 +47,19 @@ def test_a_refused_answer_costs_far_less_memory_than_parsing_it() -> None:
     raw = b"[" + b"{}," * (8 << 20) + b"{}]"
     grown = peak_growth_mib(os.getpid(), lambda: pytest.raises(TooManyValues, loads, raw))
     assert grown < 64, f"{grown:.0f} MiB to refuse {len(raw) >> 20} MiB of JSON"
+
+
+def test_an_escaped_backslash_before_a_quote_ends_the_string() -> None:
+    raw = json.dumps(["\\", ",,,,,,,,", "x\\\\\"", "\\\",,,,,,"]).encode()
+    assert loads(raw, max_values=4) == json.loads(raw)
+
+
+def test_commas_after_an_escaped_backslash_outside_the_string_count() -> None:
+    raw = json.dumps(["\\"]).encode()[:-1] + b",1,2,3,4,5]"
+    with pytest.raises(TooManyValues):
+        loads(raw, max_values=4)
+
+
+def test_more_strings_than_the_cap_allows_are_refused_without_splitting_them() -> None:
+    with pytest.raises(TooManyValues):
+        loads(b"[" + b'"",' * 100 + b'""]', max_values=10)
