@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from control.db.engine import create_engine
-from control.db.schema import SchemaState, read_state, upgrade
-from control.files_at_rest import prepare_data_dir, prepare_sqlite_file
-from control.secrets import bind_engine, load_secret_box
-from control.settings import ControlSettings
+if TYPE_CHECKING:  # imported when a db verb runs: every other command starts without them
+    from control.db.schema import SchemaState
+    from control.settings import ControlSettings
 
 
 def add_db_commands(commands: Any, database: argparse.ArgumentParser) -> None:
@@ -26,6 +24,8 @@ def add_db_commands(commands: Any, database: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> ControlSettings:
+    from control.settings import ControlSettings
+
     return ControlSettings(data_dir=args.data_dir, database_url=args.database_url,
                            secret_key_file=args.secret_key_file)
 
@@ -54,6 +54,9 @@ def _describe(state: SchemaState) -> str:
 
 
 async def _read(url: str) -> SchemaState:
+    from control.db.engine import create_engine
+    from control.db.schema import read_state
+
     engine = create_engine(url)
     try:
         return await read_state(engine)
@@ -64,6 +67,11 @@ async def _read(url: str) -> SchemaState:
 async def _upgrade(settings: ControlSettings) -> SchemaState:
     """As the control plane's start would with --migrate: same files, same key (a migration may
     encrypt a column with it)."""
+    from control.db.engine import create_engine
+    from control.db.schema import upgrade
+    from control.files_at_rest import prepare_data_dir, prepare_sqlite_file
+    from control.secrets import bind_engine, load_secret_box
+
     prepare_data_dir(settings.data_dir)
     box = load_secret_box(data_dir=settings.data_dir, key_file=settings.secret_key_file)
     prepare_sqlite_file(settings.sqlite_path)

@@ -16,13 +16,11 @@ from cli.audit_commands import add_audit_commands
 from cli.bridge_commands import add_bridge_commands
 from cli.db_commands import add_db_commands
 from cli.doctor_commands import add_doctor_commands
-from control.db.schema import SchemaVersionError
-from control.secrets import SecretKeyError
 from shared.file_size import DEFAULT_MAX_FILE_SIZE
 from shared.grpc_channel import ServerTlsSettings, TlsSettings
 from shared.logs import FORMATS as LOG_FORMATS
 from shared.logs import configure as configure_logging
-from shared.tracing import TracingConfigError
+from shared.errors import StartupRefused
 from shared.wopi_operation import MAX_GRANTS_PER_CALL
 
 DEFAULT_CONTROL = "127.0.0.1:50051"
@@ -574,12 +572,12 @@ def _control_address(args: argparse.Namespace, override: str | None = None) -> s
 
 
 def _run_service(args: argparse.Namespace) -> None:
+    # What a command imports is what it runs: an edge never loads the control plane (about a second
+    # of start-up: SQLAlchemy, SQLModel, Alembic and the services), nor a client verb either.
     from cli import run
-    from control.services.storage_policy import parse_protocol_list
     from shared import failpoints
 
     failpoints.check_environment()
-    from control.settings import ControlSettings
     from edge.settings import EdgeSettings
     from shared.egress import parse_networks
     from shared.grpc_targets import control_target
@@ -633,6 +631,9 @@ def _run_service(args: argparse.Namespace) -> None:
                                  log_level=args.log_level, log_format=args.log_format))
         asyncio.run(run.edge_only(settings, args.ready_file, rest_gateway=args.rest_gateway))
         return
+    from control.services.storage_policy import parse_protocol_list
+    from control.settings import ControlSettings
+
     if not args.lease_ttl > 0:
         raise SystemExit("error: --lease-ttl must be a positive number of seconds")
     if min(args.bridge_save_debounce, args.bridge_save_max_wait, args.bridge_poll_interval,
@@ -682,7 +683,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("serve", "control", "edge", "db"):
         try:
             args.db_handler(args) if args.command == "db" else _run_service(args)
-        except (OSError, SecretKeyError, SchemaVersionError, TracingConfigError) as exc:
+        except (OSError, StartupRefused) as exc:
             raise SystemExit(f"error: {exc}") from None
         return
     address = _control_address(args)

@@ -11,14 +11,11 @@ import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from control.server import start_control
-from control.services.keys import EDGE_KEY_FILE
-from control.settings import ControlSettings
 from edge.app import create_app
 from edge.bridge.lifecycle import own_url, stop_worker
 from edge.observability import add_metrics_source
@@ -31,6 +28,9 @@ from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls, sec
 from shared import tracing
 from shared.heap import freeze_startup_objects
 from shared.metrics_http import MetricsSource, metrics_app, process_source
+
+if TYPE_CHECKING:  # imported where a control plane starts: an edge alone never loads it
+    from control.settings import ControlSettings
 
 log = logging.getLogger("wopi_proxy")
 
@@ -69,6 +69,10 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     """Control plane and edge in one process: the single-machine setup. With TLS, the edge and the
     REST gateway inside reach the control plane over TLS too (`own_tls`, see loopback_client_tls);
     `edge_options`: more EdgeSettings fields."""
+    from control.server import start_control
+    from control.services.keys import EDGE_KEY_FILE
+    from control.settings import ControlSettings
+
     stop = _stop_event()
     tracing.init("wopi-proxy")
     sock = bind_socket(edge_host, edge_port)
@@ -131,6 +135,8 @@ async def _check_own_tls(address: str, tls: TlsSettings) -> None:
 
 
 async def control_only(control: ControlSettings, ready_file: str | None) -> None:
+    from control.server import start_control
+
     stop = _stop_event()
     tracing.init("wopi-proxy-control")
     running = await start_control(control)

@@ -33,6 +33,8 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeDecorator
 
+from shared.errors import StartupRefused
+
 log = logging.getLogger(__name__)
 
 SECRET_KEY_ENV = "WOPI_PROXY_SECRET_KEY"
@@ -41,7 +43,7 @@ SECRET_KEY_FILE_NAME = "secret.key"
 FERNET_TOKEN_PREFIX = "gAAAAA"
 
 
-class SecretKeyError(ValueError):
+class SecretKeyError(StartupRefused, ValueError):
     """The configured key is missing, malformed, or not the one the data was encrypted with."""
 
 

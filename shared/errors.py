@@ -71,6 +71,11 @@ answered (editor_message): those are in the edge's log under that id.
 from __future__ import annotations
 
 
+class StartupRefused(Exception):
+    """A process will not start as configured (a key, the schema, tracing): the operator's to fix.
+    Outside the domain tree: the CLI prints it as one line, no request ever sees it."""
+
+
 class WopiProxyError(Exception):
     """Base of every domain error; `metadata` holds every value the message mentions."""
 

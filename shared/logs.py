@@ -110,5 +110,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # gRPC's and Hypercorn's own chatter is noise at INFO.
-    logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
+    # Hypercorn's own chatter is noise at INFO, and so are the seven plugins Alembic names at every
+    # start (the migrations it runs are still logged).
+    for chatty in ("hypercorn.error", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

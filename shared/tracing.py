@@ -19,12 +19,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from shared.errors import StartupRefused
+
 log = logging.getLogger(__name__)
 
 _state: dict[str, bool] = {}
 
 
-class TracingConfigError(Exception):
+class TracingConfigError(StartupRefused):
     """OTEL_* asks for something this process cannot do (an unknown exporter, no packages)."""
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control.secrets import SecretBox
+from shared.errors import StartupRefused
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ VERSION_TABLE = "alembic_version"
 UPGRADE_LOCK_KEY = 0x776F7069
 
 
-class SchemaVersionError(RuntimeError):
+class SchemaVersionError(StartupRefused, RuntimeError):
     """The database's schema is not the one this release needs, and is not to be changed now."""
 
 
