@@ -28,7 +28,9 @@ from alembic.util import CommandError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
+from control.db import models  # noqa: F401  (registers this release's tables on SQLModel.metadata)
 from control.secrets import SecretBox
 from shared.errors import StartupRefused
 
@@ -146,9 +148,17 @@ def _upgrade(connection: Connection, box: SecretBox | None) -> SchemaState:
             if not before.known:
                 raise SchemaVersionError(_unknown_message(before))
             config = alembic_config(connection, box)
-            if before.legacy:
-                command.stamp(config, BASELINE)
-            command.upgrade(config, "head")
+            if before.current is None:
+                # An empty database gets this release's tables from the models and is stamped at
+                # head (Alembic's way to build a schema from scratch): a third of a second less at
+                # every first start than replaying each revision, SQLite's table copies included.
+                # The two make one schema (tests/control/test_migrations.py compares them).
+                SQLModel.metadata.create_all(connection)
+                command.stamp(config, "head")
+            else:
+                if before.legacy:
+                    command.stamp(config, BASELINE)
+                command.upgrade(config, "head")
             if sqlite:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:  # raising rolls the whole upgrade back

@@ -89,11 +89,21 @@ class EventSignal:
         for waiter in self._waiters:
             waiter.set()
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, timeout: float, *, stop: asyncio.Event | None = None) -> None:
+        """Returns at the next commit with events, after `timeout`, or as soon as `stop` is set (a
+        background job at shutdown: its lease's release need not wait out the timeout)."""
         waiter = asyncio.Event()
         self._waiters.add(waiter)
         try:
-            await asyncio.wait_for(waiter.wait(), timeout)
+            if stop is None:
+                await asyncio.wait_for(waiter.wait(), timeout)
+                return
+            waits = [asyncio.ensure_future(waiter.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for pending in waits:
+                    pending.cancel()
         except TimeoutError:
             pass
         finally:

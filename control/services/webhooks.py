@@ -102,7 +102,7 @@ class WebhookDispatcher:
                 await self.deliver_due()
             except Exception as error:  # a broken round must not end delivery for good
                 availability.log_failure(log, "webhook delivery round", error)
-            await self._ctx.events.wait(IDLE_S)
+            await self._ctx.events.wait(IDLE_S, stop=stop)
             rest = MIN_ROUND_INTERVAL_S - (time.monotonic() - started)
             if rest > 0 and not stop.is_set():
                 with contextlib.suppress(TimeoutError):

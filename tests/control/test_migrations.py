@@ -12,8 +12,10 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.config import Config
 from cryptography.fernet import Fernet
 from pytest_alembic.plugin.fixtures import alembic_runner  # noqa: F401  (the plugin itself is off)
@@ -187,6 +189,77 @@ async def test_empty_database_gets_the_schema_without_migrate(empty_url: str) ->
     try:
         await ensure_schema(engine, migrate=False)
         assert (await read_state(engine)).up_to_date
+    finally:
+        await engine.dispose()
+
+
+def _schema(url: str) -> dict[str, Any]:
+    """Every table as the database describes it: columns (type, nullability, default), primary
+    key, foreign keys, indexes, unique and check constraints. Not the columns' order: a revision
+    that adds one puts it last, the model where it reads best, and no statement reads by position."""
+    engine = create_sync_engine(url.replace("sqlite+aiosqlite://", "sqlite://"))
+    try:
+        found = inspect(engine)
+        schema: dict[str, Any] = {}
+        for table in sorted(found.get_table_names()):
+            schema[table] = {
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                                  for c in found.get_columns(table)),
+                "primary key": found.get_pk_constraint(table)["constrained_columns"],
+                "foreign keys": sorted((f["constrained_columns"], f["referred_table"], f["referred_columns"],
+                                        sorted((f.get("options") or {}).items())) for f in found.get_foreign_keys(table)),
+                "indexes": sorted((i["name"], i["column_names"], bool(i["unique"])) for i in found.get_indexes(table)),
+                "unique": sorted(sorted(u["column_names"]) for u in found.get_unique_constraints(table)),
+                "checks": sorted(str(c["sqltext"]) for c in found.get_check_constraints(table)),
+            }
+        return schema
+    finally:
+        engine.dispose()
+
+
+def _second_database(url: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if url.startswith("sqlite"):
+        return f"sqlite+aiosqlite:///{tmp_path}/replayed.db"
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = "m_" + secrets.token_hex(6)
+    with cluster.admin_connection() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    request.addfinalizer(lambda: _drop(cluster, name))
+    return cluster.url(name)
+
+
+def _drop(cluster: PostgresCluster, name: str) -> None:
+    with cluster.admin_connection() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def test_an_empty_database_gets_the_schema_its_revisions_make(
+        empty_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """A new database is made from the models and stamped at head; one upgraded revision by revision
+    must end with the same tables, column for column, key for key and index for index."""
+    engine = create_engine(empty_url)
+    try:
+        assert (await upgrade(engine)).current is None
+    finally:
+        await engine.dispose()
+    replayed_url = _second_database(empty_url, request, tmp_path)
+    replayed = create_sync_engine(replayed_url.replace("sqlite+aiosqlite://", "sqlite://"))
+    try:
+        with replayed.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+    finally:
+        replayed.dispose()
+    made, upgraded = _schema(empty_url), _schema(replayed_url)
+    assert made.keys() == upgraded.keys()
+    for table in made:
+        assert made[table] == upgraded[table], table
+    assert (await _version(empty_url)) == head_revision()
+
+
+async def _version(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        return (await read_state(engine)).current or ""
     finally:
         await engine.dispose()
 

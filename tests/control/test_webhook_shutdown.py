@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from control.db.models import SessionEvent, Tenant, WebhookState
 from control.services.context import ServiceContext
+from control.services import webhooks
 from control.services.webhooks import WebhookDispatcher
 from tests.control.helpers import TENANT
 
@@ -69,3 +72,17 @@ async def test_a_delivery_given_up_at_shutdown_is_not_counted_as_the_receivers_f
     async with ctx.sessions() as db:
         state = await db.get(WebhookState, TENANT)
     assert (state.attempts, state.last_error, state.next_attempt_time) == (0, "", 0)
+
+
+async def test_an_idle_dispatcher_ends_when_stopped_without_waiting_out_its_idle_wait(
+    ctx: ServiceContext, acme: Tenant, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between rounds the dispatcher waits for new events; a stop ends that wait, so its lease is
+    released at once (it waited out the idle second at every shutdown)."""
+    monkeypatch.setattr(webhooks, "IDLE_S", 3600.0)
+    dispatcher = WebhookDispatcher(ctx)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    await asyncio.sleep(0)  # the first round starts (stopped before or during its wait: the same)
+    stop.set()
+    await asyncio.wait_for(running, 30)
