@@ -17,7 +17,12 @@ from control.db.models import File, Storage
 
 
 def new_file_id() -> str:
-    return secrets.token_urlsafe(16)
+    """Never one that starts with "-": operators type ids into the CLI, where such an id read as an
+    option (`wopi-proxy files versions -Peg...` failed, one id in 64)."""
+    while True:
+        file_id = secrets.token_urlsafe(16)
+        if not file_id.startswith("-"):
+            return file_id
 
 
 def new_file(*, tenant_id: str, storage_id: int, path: str, now: int) -> File:
