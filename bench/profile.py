@@ -1,8 +1,10 @@
-"""Where the time goes: py-spy on `wopi-proxy serve` under one scenario, stacks folded by library.
+"""Where the time goes: py-spy on `wopi-proxy serve` (or the split shape's two processes) under one
+scenario, stacks folded by library.
 
     .venv/bin/python bench/profile.py --scenario cfi --seconds 12      # CheckFileInfo at c=32 (wrk)
     .venv/bin/python bench/profile.py --scenario lock --db postgres    # LOCK/UNLOCK, 32 workers (wrk)
     .venv/bin/python bench/profile.py --scenario putnew                # PutFile 1 MiB, new bytes each time
+    .venv/bin/python bench/profile.py --scenario cfi --shape split     # `control` and `edge`, each on its own
 
 Needs py-spy in the venv (`pip install py-spy`) and the right to ptrace the server (root, or
 kernel.yama.ptrace_scope=0). Prints the top frames by self time and by inclusive time (as a
@@ -116,6 +118,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=("cfi", "cfi1", "lock", "put", "putnew", "getsmall"), default="cfi")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--shape", choices=("serve", "split"), default="serve",
+                        help="split: `wopi-proxy control` and `wopi-proxy edge`, each process profiled on its own")
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
@@ -139,25 +143,37 @@ def main() -> int:
                 cluster = pg.start()
                 stack.callback(cluster.stop)
                 url = cluster.create_database("bench")
-            proxy = run.start_proxy(run.wopi_proxy_command(), workdir, args.db, url)
-            stack.callback(proxy.stop)
-            sessions = run.provision(proxy, workdir / f"data-{args.db}", files)
-            raw = workdir / "stacks.txt"
-            load = _scenario(args, sessions, proxy.pid, workdir)
+            if args.shape == "split":
+                control, edge = run.start_split(run.wopi_proxy_command(), workdir, args.db, url)
+                stack.callback(control.stop)
+                stack.callback(edge.stop)
+                profiled = {"control": control, "edge": edge}
+            else:
+                proxy = run.start_proxy(run.wopi_proxy_command(), workdir, args.db, url)
+                stack.callback(proxy.stop)
+                profiled = {"serve": proxy}
+            first = next(iter(profiled.values()))
+            sessions = run.provision(first, workdir / f"data-{args.db}", files)
+            load = _scenario(args, sessions, first.pid, workdir)
             load(min(2.0, args.seconds))  # warm-up
-            spy = subprocess.Popen([py_spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
-                                    "--threads", *(["--gil"] if args.gil else []), "-d", str(int(args.seconds)), "-o", str(raw),
-                                    "--pid", str(proxy.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            spies = {}
+            for name, server in profiled.items():
+                raw = workdir / f"stacks-{name}.txt"
+                spies[name] = (raw, subprocess.Popen(
+                    [py_spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking", "--threads",
+                     *(["--gil"] if args.gil else []), "-d", str(int(args.seconds)), "-o", str(raw),
+                     "--pid", str(server.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
             worker = threading.Thread(target=load, args=(args.seconds,))
             worker.start()
             worker.join()
-            _, err = spy.communicate(timeout=args.seconds + 60)
-            if not raw.exists():
-                print(err.decode(errors="replace"), file=sys.stderr)
-                return 2
-            _strip_thread_frames(raw)
-            print(f"{args.scenario} on {args.db}, {args.seconds:g} s")
-            print(fold(raw, args.top))
+            for name, (raw, spy) in spies.items():
+                _, err = spy.communicate(timeout=args.seconds + 60)
+                if not raw.exists():
+                    print(err.decode(errors="replace"), file=sys.stderr)
+                    return 2
+                _strip_thread_frames(raw)
+                print(f"\n== {name}: {args.scenario} on {args.db}, {args.seconds:g} s")
+                print(fold(raw, args.top))
     finally:
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)

@@ -5,10 +5,10 @@ Each record appended counts in Tx.writes (control.db.writer undoes a decision th
 writing by rolling the batch back). A batch transaction locks each chain's head once (SELECT ... FOR
 UPDATE on PostgreSQL; SQLite's transaction is exclusive anyway) and keeps its last hash in Tx.heads
 while its decisions append. The records are linked (previous hash, hash) as they are appended and
-inserted together just before COMMIT (flush_heads): one multi-row INSERT whose ids come back in
-the order the records were appended, while the heads are still locked, so ids follow each chain's
-order as before; then each head row is written once. One statement per batch instead of one per
-record: on PostgreSQL each was a round trip.
+inserted together just before COMMIT (flush_heads): one multi-row INSERT sent to the driver
+(control.db.driver_insert) whose ids come back in the order the records were appended, while the
+heads are still locked, so ids follow each chain's order as before; then each head row is written
+once. One statement per batch instead of one per record: on PostgreSQL each was a round trip.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from control.db import driver_insert
 from control.db.models import AuditChainHead, AuditEvent
 from control.services import audit
 
@@ -38,9 +39,6 @@ _UPDATE_HEAD = (update(_HEADS).where(_HEADS.c.tenant_id == bindparam("chain"))
 _CREATE_HEAD = {name: dialect.insert(_HEADS).values(tenant_id=bindparam("chain"))
                 .on_conflict_do_nothing(index_elements=["tenant_id"])
                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
-
-
-_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 
 
 class Head(NamedTuple):
@@ -86,10 +84,8 @@ def flush_heads(tx: Tx) -> None:
     """Inserts the batch's records in the order they were appended, then writes the heads they
     moved (called once, right before COMMIT)."""
     if tx.audit:
-        rows = [{name: getattr(record, name) for name in _EVENT_COLUMNS} for _, record in tx.audit]
-        ids = [int(row[0]) for row in tx.conn.execute(_INSERT_EVENTS, rows)]
-        if len(ids) != len(rows):
-            raise RuntimeError(f"{len(rows)} audit records inserted, {len(ids)} ids returned")
+        rows = [[getattr(record, name) for name in _EVENT_COLUMNS] for _, record in tx.audit]
+        ids = driver_insert.insert_rows(tx.conn, _EVENTS, _EVENT_COLUMNS, rows)
         for (chain, record), event_id in zip(tx.audit, ids):
             record.id = event_id
             head = tx.heads[chain]

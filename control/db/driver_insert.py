@@ -1,0 +1,99 @@
+"""Many rows inserted in one statement sent to the database driver itself, ids back in row order.
+
+Why: the writer thread inserts a batch's audit records in one statement (control.db.audit_sync).
+Through SQLAlchemy's "insertmanyvalues", each batch paid for compiling the statement's parameters
+by name and, on PostgreSQL, for psycopg parsing the whole text again (its cache of parsed queries
+skips statements of over 50 parameters): ~2.7 ms of CPU for 32 records against ~0.4 ms here (bench/
+README, twelfth round). Here the text for each row count is built once, with positional
+placeholders the driver does not parse (psycopg's RawCursor: $1, $2 ...; sqlite3: ?), and the
+driver's errors are raised as SQLAlchemy's, as the writer's failure handling expects
+(control.db.writer: DBAPIError, connection_invalidated).
+
+Ids follow the rows' order as SQLAlchemy's sort_by_parameter_order made them: on PostgreSQL the
+rows go through INSERT ... SELECT ... ORDER BY their position (the sequence is drawn in that
+order), on SQLite through one multi-row VALUES (rowids are given in order); the ids returned are
+sorted, since RETURNING's order is not promised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
+
+ROWS_PER_STATEMENT = 100  # bounds a statement's text and parameters (SQLite allows 32,766, PostgreSQL 65,535)
+
+
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                *, id_column: str = "id") -> list[int]:
+    """Inserts `rows` (values in `columns`' order) in list order; returns their ids in that order."""
+    ids: list[int] = []
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start:start + ROWS_PER_STATEMENT]
+        text = _statement(conn.dialect.name, table, tuple(columns), id_column, len(chunk))
+        params = [value for row in chunk for value in row]
+        returned = sorted(int(row[0]) for row in _execute(conn, text, params))
+        if len(returned) != len(chunk):
+            raise RuntimeError(f"{len(chunk)} rows inserted into {table.name}, {len(returned)} ids returned")
+        ids += returned
+    return ids
+
+
+@lru_cache(maxsize=2 * ROWS_PER_STATEMENT)  # per database kind, table and row count: each built once
+def _statement(dialect: str, table: Table, columns: tuple[str, ...], id_column: str, count: int) -> str:
+    names = ", ".join(columns)
+    if dialect == "sqlite":
+        row = "(" + ", ".join("?" * len(columns)) + ")"
+        return f"INSERT INTO {table.name} ({names}) VALUES {', '.join([row] * count)} RETURNING {id_column}"
+    if dialect != "postgresql":
+        raise ValueError(f"no driver statement for {dialect}")
+    from sqlalchemy.dialects import postgresql
+
+    # Each column's type without its length: a cast to VARCHAR(n) would cut a longer value short
+    # where the column refuses it (and the batch with it, as a record must be stored as hashed).
+    types = [type(table.c[name].type)().compile(dialect=postgresql.dialect()) for name in columns]
+    width = len(columns)
+    values = ", ".join(
+        "(" + ", ".join(f"${n * width + i + 1}::{kind}" for i, kind in enumerate(types)) + f", {n})"
+        for n in range(count))
+    aliases = ", ".join(f"p{i}" for i in range(width))
+    return (f"INSERT INTO {table.name} ({names}) SELECT {aliases} FROM (VALUES {values}) "
+            f"AS v({aliases}, position) ORDER BY position RETURNING {id_column}")
+
+
+def _execute(conn: Connection, text: str, params: list[Any]) -> list[Any]:
+    with _as_sqlalchemy_errors(conn, text, params):
+        if conn.dialect.driver == "psycopg":
+            import psycopg  # loaded already: the connection is psycopg's
+
+            driver = conn.connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            with psycopg.RawCursor(driver) as raw:
+                raw.execute(text, params)
+                return raw.fetchall()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(text, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def _as_sqlalchemy_errors(conn: Connection, text: str, params: list[Any]) -> Iterator[None]:
+    """The driver's error as SQLAlchemy would have raised it (a lost connection invalidated)."""
+    dialect = conn.dialect
+    base = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as error:
+        lost = dialect.is_disconnect(error, conn.connection.dbapi_connection, None)
+        wrapped = DBAPIError.instance(text, params, error, base, hide_parameters=True, connection_invalidated=lost,
+                                      dialect=dialect)
+        if lost:
+            conn.invalidate(error)
+        raise wrapped from error
