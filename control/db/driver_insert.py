@@ -22,15 +22,19 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import DBAPIError
 
+_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}  # the drivers whose placeholders _statement writes
 ROWS_PER_STATEMENT = 100  # bounds a statement's text and parameters (SQLite allows 32,766, PostgreSQL 65,535)
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                 *, id_column: str = "id") -> list[int]:
     """Inserts `rows` (values in `columns`' order) in list order; returns their ids in that order."""
+    if (conn.dialect.name, conn.dialect.driver) not in _DRIVERS:  # another driver: SQLAlchemy's own way
+        statement = insert(table).returning(table.c[id_column], sort_by_parameter_order=True)
+        return [int(row[0]) for row in conn.execute(statement, [dict(zip(columns, row)) for row in rows])]
     ids: list[int] = []
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start:start + ROWS_PER_STATEMENT]
@@ -49,8 +53,6 @@ def _statement(dialect: str, table: Table, columns: tuple[str, ...], id_column: 
     if dialect == "sqlite":
         row = "(" + ", ".join("?" * len(columns)) + ")"
         return f"INSERT INTO {table.name} ({names}) VALUES {', '.join([row] * count)} RETURNING {id_column}"
-    if dialect != "postgresql":
-        raise ValueError(f"no driver statement for {dialect}")
     from sqlalchemy.dialects import postgresql
 
     # Each column's type without its length: a cast to VARCHAR(n) would cut a longer value short
@@ -67,7 +69,7 @@ def _statement(dialect: str, table: Table, columns: tuple[str, ...], id_column: 
 
 def _execute(conn: Connection, text: str, params: list[Any]) -> list[Any]:
     with _as_sqlalchemy_errors(conn, text, params):
-        if conn.dialect.driver == "psycopg":
+        if conn.dialect.name == "postgresql":
             import psycopg  # loaded already: the connection is psycopg's
 
             driver = conn.connection.driver_connection

@@ -109,3 +109,13 @@ async def test_a_connection_lost_during_the_insert_is_raised_invalidated_and_the
 
     ids = await writer.run(lambda tx: driver_insert.insert_rows(tx.conn, EVENTS, COLUMNS, rows(1, first=5)))
     assert await stored_times(engine) == [(ids[0], 5)]
+
+
+async def test_a_driver_without_a_statement_of_ours_gets_sqlalchemys_with_the_same_ids(
+    writer: DecisionWriter, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(driver_insert, "_DRIVERS", set())
+
+    ids = await writer.run(lambda tx: driver_insert.insert_rows(tx.conn, EVENTS, COLUMNS, rows(5)))
+
+    assert await stored_times(engine) == list(zip(ids, range(5)))
