@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from edge.app import create_app
 from edge.bridge.lifecycle import own_url, stop_worker
+from edge.bridge.worker import worker_name
 from edge.observability import add_metrics_source
 from edge.observability import of as observability_of
 from edge.server import bind_socket, serve_asgi, serve_http
@@ -91,6 +92,7 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     api_key = (control.data_dir / EDGE_KEY_FILE).read_text().strip()  # an edge key: the EdgeService only
     edge_options.setdefault("bridge_wopi_url", None)
     edge_options["bridge_wopi_url"] = edge_options["bridge_wopi_url"] or own_url(edge_host, http_port)
+    edge_options.setdefault("bridge_worker_name", worker_name(edge_host, http_port))
     edge_settings = EdgeSettings(control_address=f"127.0.0.1:{running.port}", api_key=api_key,
                                  host=edge_host, port=http_port, max_file_size=max_file_size,
                                  public_url=public_url, control_tls=tls, egress_allow=control.egress_allow,
@@ -164,6 +166,8 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
     port = sock.getsockname()[1]
     if not settings.bridge_wopi_url:
         settings = dataclasses.replace(settings, bridge_wopi_url=own_url(settings.host, port))
+    if not settings.bridge_worker_name:
+        settings = dataclasses.replace(settings, bridge_worker_name=worker_name(settings.host, port))
     app = create_app(settings)
     add_metrics_source(app, process_source())
     if rest_gateway:

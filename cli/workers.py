@@ -11,6 +11,7 @@ the supervisor sees the failure and restarts the edge instead of it serving on f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -20,6 +21,7 @@ import socket
 import time
 from typing import Any
 
+from edge.bridge.worker import worker_name
 from edge.server import bind_socket
 from edge.settings import EdgeSettings
 
@@ -40,6 +42,11 @@ def _worker(settings: EdgeSettings, sock: socket.socket, ready: Any, rest_gatewa
     configure(log_level, log_format)
     asyncio.run(run.edge_only(settings, None, rest_gateway=rest_gateway, sock=sock,
                               on_ready=lambda port: ready.put(port)))
+
+
+def _numbered(settings: EdgeSettings, port: int, index: int) -> EdgeSettings:
+    """Worker `index`'s settings: its bridge worker's name is the same when the group starts again."""
+    return dataclasses.replace(settings, bridge_worker_name=worker_name(settings.host, port, index))
 
 
 def _stop_all(workers: list[Any]) -> None:
@@ -75,7 +82,7 @@ def run_workers(settings: EdgeSettings, count: int, ready_file: str | None, *, r
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()
     workers = [context.Process(target=_worker, name=f"edge-worker-{i}", daemon=False,
-                               args=(settings, sock, ready, rest_gateway, log_level, log_format))
+                               args=(_numbered(settings, port, i), sock, ready, rest_gateway, log_level, log_format))
                for i in range(count)]
     try:
         for worker in workers:

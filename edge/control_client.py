@@ -371,8 +371,9 @@ class ControlClient:
                                                  signature=signature, client_address=client_address)
         return await self._call(self._stub.NoteBridgeEvent, request, write=False)
 
-    async def claim_bridge_work(self, worker_id: str, max_items: int) -> edge_pb.ClaimBridgeWorkResponse:
-        request = edge_pb.ClaimBridgeWorkRequest(worker_id=worker_id, max_items=max_items)
+    async def claim_bridge_work(self, worker_id: str, max_items: int, *, first_claim: bool = False
+                                ) -> edge_pb.ClaimBridgeWorkResponse:
+        request = edge_pb.ClaimBridgeWorkRequest(worker_id=worker_id, max_items=max_items, first_claim=first_claim)
         return await self._call(self._stub.ClaimBridgeWork, request, write=True)
 
     async def complete_bridge_work(self, request: edge_pb.CompleteBridgeWorkRequest

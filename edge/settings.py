@@ -56,3 +56,6 @@ class EdgeSettings:
     # to (None: this edge's own listening address; set it when that address is not reachable as is).
     bridge_worker: bool = True
     bridge_wopi_url: str | None = None
+    # The worker's name, the same at every start in the same place (edge/bridge/worker.worker_name;
+    # None: a name of this run only, so an earlier run's leases are left to run out).
+    bridge_worker_name: str | None = None

@@ -195,7 +195,8 @@ class EdgeServicer(edge_grpc.EdgeServiceServicer):
     async def ClaimBridgeWork(self, request: edge_pb.ClaimBridgeWorkRequest,
                               context: Ctx) -> edge_pb.ClaimBridgeWorkResponse:
         require_edge(current_principal())
-        items = await bridge_work.claim(self._ctx, worker_id=request.worker_id, max_items=request.max_items)
+        items = await bridge_work.claim(self._ctx, worker_id=request.worker_id, max_items=request.max_items,
+                                        first_claim=request.first_claim)
         return edge_pb.ClaimBridgeWorkResponse(items=[
             edge_pb.BridgeWorkItem(kind=_WORK_KINDS[item.kind], document=bridge_convert.document_ref(
                 item.view, self._ctx.bridge), lease_token=item.lease_token, lease_expiry=item.lease_expiry)

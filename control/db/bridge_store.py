@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -104,6 +104,18 @@ async def due_documents(db: AsyncSession, *, now: int, limit: int, postgres: boo
     if postgres:
         query = query.with_for_update(skip_locked=True)
     return (await db.exec(query.execution_options(populate_existing=True))).all()
+
+
+async def release_leases(db: AsyncSession, *, owner_prefix: str, except_owner: str, now: int) -> int:
+    """Ends now the live leases whose owner starts with `owner_prefix` (but `except_owner`'s), exactly as
+    if they had run out; returns how many. Their late reports are then refused like any expired one's."""
+    owner = col(BridgeDocument.lease_owner)
+    result = await db.exec(  # type: ignore[call-overload]
+        update(BridgeDocument)
+        .where(func.substr(owner, 1, len(owner_prefix)) == owner_prefix, owner != except_owner,
+               col(BridgeDocument.lease_expire_time) > now)
+        .values(lease_expire_time=now).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 async def list_documents(db: AsyncSession, *, tenant_id: str | None, state: str | None,

@@ -1,7 +1,8 @@
 """The bridge worker's side (ClaimBridgeWork, CompleteBridgeWork): due work is leased per document,
 each item with a fresh bridge token; outcomes move the document's state. BRIDGE-NOTES 5.6-5.8, 5.10.
 
-A lease lasts `lease_s` (60 s): a crashed worker's documents are handed out again once it ends.
+A lease lasts `lease_s` (60 s): a crashed worker's documents are handed out again once it ends, or
+at once when the same worker starts again (its first claim lets go of its earlier run's leases).
 A report under a lease that is not (or no longer) the caller's is refused, nothing recorded.
 Every claim and completion refreshes the document's lock while the bridge holds it; a lock that
 lapsed is taken again when the file is unchanged since our last save, else the document is
@@ -102,7 +103,14 @@ async def maintain_lock(db: AsyncSession, doc: BridgeDocument, file: File, now: 
         await common.flag_conflicted(db, doc, now, why=why, lock_id=current)
 
 
-async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int) -> list[WorkItem]:
+def earlier_runs(worker_id: str) -> str | None:
+    """The lease owner prefix of the worker's earlier runs: "<name>#" of a "<name>#<run>" id, else None
+    (an id without a run part has no earlier runs to recognise)."""
+    name, sep, run = worker_id.partition("#")
+    return f"{name}#" if name and sep and run else None
+
+
+async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int, first_claim: bool = False) -> list[WorkItem]:
     validation.text(worker_id, "worker_id", max_length=200)
     if max_items < 0:
         raise InvalidArgument("max_items", "must not be negative")
@@ -111,6 +119,13 @@ async def claim(ctx: ServiceContext, *, worker_id: str, max_items: int) -> list[
     items: list[WorkItem] = []
     async with ctx.transaction() as db:
         postgres = db.bind is not None and db.bind.dialect.name == "postgresql"
+        prefix = earlier_runs(worker_id) if first_claim else None
+        if prefix is not None:
+            # The earlier run is gone (a worker's name holds its listening address, which that run
+            # would still hold): its documents are due again now, not when its leases end.
+            released = await bridge_store.release_leases(db, owner_prefix=prefix, except_owner=worker_id, now=now)
+            if released:
+                log.info("bridge worker %s started: %d lease(s) of its earlier run let go", worker_id, released)
         # Exactly as many rows as items: rows locked here are skipped by other workers until commit.
         for doc in await bridge_store.due_documents(db, now=now, limit=limit, postgres=postgres):
             if len(items) >= limit:

@@ -32,7 +32,7 @@ def start(app: Quart, settings: EdgeSettings, control: ControlClient) -> None:
                               max_file_size=settings.max_file_size)
     app.extensions[EXTENSION] = services
     if settings.bridge_worker:
-        worker = BridgeWorker(services)
+        worker = BridgeWorker(services, name=settings.bridge_worker_name)
         worker.start()
         app.extensions[WORKER] = worker
 

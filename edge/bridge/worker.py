@@ -2,7 +2,10 @@
 control plane (ClaimBridgeWork), does it (edge/bridge/work.py) and reports each outcome.
 
 It holds no state of its own: a crashed worker's leases expire and another worker redoes the work
-(a save that had landed is then found unchanged by its SHA-256). It claims every interval, or at
+(a save that had landed is then found unchanged by its SHA-256). A worker restarted in the same
+place (same host name, address and worker number: `worker_name`) does not wait for that: its
+first claim lets go of its earlier run's leases, which no live process can hold (the address is
+held by the process listening on it). It claims every interval, or at
 once when woken (an app reported a change on this edge), runs at most `concurrency` items at a
 time, each bounded by its lease, and on shutdown lets the items in flight finish (a bound).
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import socket
 import time
 
@@ -32,16 +36,26 @@ DRAIN_TIMEOUT_S = 20.0
 MAX_BACKOFF_S = 10.0
 
 
-def default_worker_id() -> str:
-    return f"edge-{socket.gethostname()[:40]}-{os.getpid()}"
+def worker_name(host: str, port: int, index: int = 0) -> str:
+    """The same whenever an edge starts again in the same place; never two live processes' at once,
+    since each holds its listening address (port 0: a new port, so a new name, at every start)."""
+    return f"edge-{socket.gethostname()[:60]}-{host}:{port}-{index}"
+
+
+def worker_id(name: str | None) -> str:
+    """"<name>#<run>" (ClaimBridgeWorkRequest.worker_id); without a name, one that no later run
+    will recognise as its own."""
+    run = secrets.token_hex(4)
+    return f"{name}#{run}" if name else f"edge-{socket.gethostname()[:60]}-{os.getpid()}-{run}"
 
 
 class BridgeWorker:
-    def __init__(self, services: BridgeServices, *, worker_id: str | None = None,
+    def __init__(self, services: BridgeServices, *, name: str | None = None,
                  concurrency: int = CONCURRENCY, interval_s: float = CLAIM_INTERVAL_S,
                  item_timeout_s: float = ITEM_TIMEOUT_S) -> None:
         self._services = services
-        self._worker_id = worker_id or default_worker_id()
+        self._worker_id = worker_id(name)
+        self._first_claim = True  # until a claim succeeds
         self._concurrency = concurrency
         self._interval_s = interval_s
         self._item_timeout_s = item_timeout_s
@@ -77,8 +91,9 @@ class BridgeWorker:
             claimed = 0
             if free > 0:
                 try:
-                    reply = await self._services.control.claim_bridge_work(self._worker_id, free)
-                    backoff = 0.0
+                    reply = await self._services.control.claim_bridge_work(self._worker_id, free,
+                                                                           first_claim=self._first_claim)
+                    self._first_claim, backoff = False, 0.0
                 except WopiProxyError as error:
                     backoff = min(MAX_BACKOFF_S, max(self._interval_s, backoff * 2))
                     log.warning("bridge worker cannot claim work: %s (next try in %.0f s)", error.message, backoff)

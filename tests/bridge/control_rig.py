@@ -113,18 +113,19 @@ class Rig:
         return self.edge(self.edge.edge.OpenBridged, edge_pb.OpenBridgedRequest(access_token=token,
                                                                                 client_address="198.51.100.7"))
 
-    def claim(self, worker: str = "w1", max_items: int = 8) -> list[edge_pb.BridgeWorkItem]:
-        reply = self.edge(self.edge.edge.ClaimBridgeWork, edge_pb.ClaimBridgeWorkRequest(worker_id=worker,
-                                                                                         max_items=max_items))
+    def claim(self, worker: str = "w1", max_items: int = 8, *, first_claim: bool = False
+              ) -> list[edge_pb.BridgeWorkItem]:
+        reply = self.edge(self.edge.edge.ClaimBridgeWork, edge_pb.ClaimBridgeWorkRequest(
+            worker_id=worker, max_items=max_items, first_claim=first_claim))
         return list(reply.items)
 
     def claim_until(self, want: Callable[[edge_pb.BridgeWorkItem], bool], *, timeout: float = 20,
-                    worker: str = "w1") -> edge_pb.BridgeWorkItem:
+                    worker: str = "w1", first_claim: bool = False) -> edge_pb.BridgeWorkItem:
         """Claims until an item `want`s; every other item is reported back at once (no sleeps as
         synchronisation: a deadline, and the control plane's own due times)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for item in self.claim(worker):
+            for item in self.claim(worker, first_claim=first_claim):
                 if want(item):
                     return item
                 self.release(item)

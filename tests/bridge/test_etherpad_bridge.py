@@ -17,12 +17,15 @@ import httpx
 import pytest
 
 from edge.bridge.apps.etherpad import pad_text
+from edge.bridge.worker import worker_name
 from shared import signatures
 from tests.bridge.etherpad_flow import FAST_TIMING, BridgeFlow, add_etherpad_editor, wait_until
 from tests.support.api import ControlApi, new_tenant, session_pb
 from tests.support.deployment import Deployment
 from tests.support.etherpad import EtherpadServer
 from tests.support.processes import WopiProxyProcess, serve
+from wopiproxy.internal.v1 import edge_service_pb2 as edge_pb
+from wopiproxy.internal.v1 import edge_service_pb2_grpc as edge_grpc
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +283,45 @@ def test_a_killed_edge_of_a_split_deployment_resumes_from_the_control_plane(
             assert flow.wopi_lock(ann.session) == lock
         finally:
             flow.close()
+
+
+def test_an_edge_started_again_in_the_same_place_takes_its_killed_runs_leases_back_at_once(
+        deploy: Callable[..., Deployment], etherpad: EtherpadServer, secret: str, tmp_path: Path) -> None:
+    """An edge killed while it held a document's lease (mid-save, say) and started again on the same
+    address resumes that document at once: with leases of 10 minutes, only the hand-back can save
+    what was typed meanwhile within the wait."""
+    deployment = deploy("split", control_args=(*FAST_TIMING, "--bridge-lease", "600"))
+    _, edge = deployment.processes
+    api = deployment.api()
+    etherpad.configure(deployment.http_url, secret)
+    tenant_id, folder = new_tenant(api, tmp_path / "storage")
+    url = httpx.URL(deployment.http_url)
+    killed_run = f"{worker_name(url.host, url.port or 80)}#killed"
+    as_edge = ControlApi(deployment.grpc_address, deployment.edge_key)
+    claim = edge_grpc.EdgeServiceStub(as_edge.channel).ClaimBridgeWork
+    with httpx.Client(timeout=30, trust_env=False) as http:
+        flow = BridgeFlow(api=api, etherpad=etherpad, editor=add_etherpad_editor(api, etherpad, secret),
+                          tenant_id=tenant_id, folder=folder, http=http, log=deployment.log,
+                          edge_url=deployment.http_url)
+        try:
+            (folder / "held.txt").write_bytes(b"held\n")
+            ann = flow.join("held.txt", "ann")
+            assert ann.user is not None
+            ann.user.type(" one")
+            wait_until(lambda: b"one" in (folder / "held.txt").read_bytes(), "the first save", details=deployment.log)
+            edge.stop(signal.SIGKILL)
+            ann.user.type(" two")
+            # The killed run's lease on the document (taken here under its name: its polls are due every second).
+            wait_until(lambda: as_edge.call(claim, edge_pb.ClaimBridgeWorkRequest(
+                worker_id=killed_run, max_items=8, first_claim=True)).items, "a lease held by the killed run",
+                details=deployment.log)
+            edge.start()
+            wait_until(lambda: (folder / "held.txt").read_bytes() == b"held one two\n", "the save after the restart",
+                       timeout=60, details=deployment.log)
+            assert "lease(s) of its earlier run let go" in deployment.log()
+        finally:
+            flow.close()
+            as_edge.close()
 
 
 def test_a_file_that_is_not_text_gets_a_page_saying_so(flow: BridgeFlow) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from cli.workers import _numbered
+from edge.settings import EdgeSettings
 from tests.support.api import ControlApi, new_tenant, open_file
 from tests.support.processes import WopiProxyProcess
 
@@ -65,3 +67,13 @@ def test_edge_workers_serve_one_port_and_stop_cleanly_on_sigterm(tmp_path: Path)
         api.close()
         edge.stop()
         control.stop()
+
+
+def test_each_worker_keeps_its_bridge_worker_name_when_the_group_starts_again() -> None:
+    """A restarted group's worker i takes back worker i's bridge leases (edge/bridge/worker.py): the
+    names differ between workers and are the same at every start."""
+    settings = EdgeSettings(control_address="127.0.0.1:1", api_key="k", host="0.0.0.0", port=0)
+    first = [_numbered(settings, 8123, i).bridge_worker_name for i in range(3)]
+    assert len(set(first)) == 3
+    assert first == [_numbered(settings, 8123, i).bridge_worker_name for i in range(3)]
+    assert all(name and ":8123-" in name for name in first)

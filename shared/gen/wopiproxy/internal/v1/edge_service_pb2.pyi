@@ -551,12 +551,14 @@ class NoteBridgeEventResponse(_message.Message):
     def __init__(self, app_session_id: _Optional[str] = ..., app_target: _Optional[str] = ..., user_name: _Optional[str] = ..., valid_until: _Optional[int] = ..., context_json: _Optional[str] = ..., load_document: _Optional[_Union[BridgedDocumentRef, _Mapping]] = ...) -> None: ...
 
 class ClaimBridgeWorkRequest(_message.Message):
-    __slots__ = ("worker_id", "max_items")
+    __slots__ = ("worker_id", "max_items", "first_claim")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_CLAIM_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     max_items: int
-    def __init__(self, worker_id: _Optional[str] = ..., max_items: _Optional[int] = ...) -> None: ...
+    first_claim: bool
+    def __init__(self, worker_id: _Optional[str] = ..., max_items: _Optional[int] = ..., first_claim: _Optional[bool] = ...) -> None: ...
 
 class BridgeWorkItem(_message.Message):
     __slots__ = ("kind", "document", "lease_token", "lease_expiry")
