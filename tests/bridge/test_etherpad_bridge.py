@@ -226,8 +226,10 @@ def test_an_event_for_an_unknown_pad_is_refused_like_a_bad_signature(flow: Bridg
 def test_a_killed_edge_saves_what_it_missed_once_restarted(tmp_path: Path, etherpad: EtherpadServer,
                                                             secret: str) -> None:
     """kill -9 while someone types: the plugin's pushes are lost, the pad keeps the text; the
-    restarted process finds the unsaved revisions by its reconcile poll and saves them."""
-    proc = serve(tmp_path / "serve", *FAST_TIMING)
+    restarted process finds the unsaved revisions by its reconcile poll and saves them. It listens
+    on a new port, so its bridge worker has a new name: a lease the killed run held (a poll in
+    flight) lapses on its own, after the 10 s given here."""
+    proc = serve(tmp_path / "serve", *FAST_TIMING, "--bridge-lease", "10")
     api = ControlApi(proc.grpc_address, (proc.workdir / "data" / "admin.key").read_text().strip())
     try:
         etherpad.configure(proc.http_url, secret)
