@@ -6,7 +6,7 @@ writing by rolling the batch back). A batch transaction locks each chain's head 
 UPDATE on PostgreSQL; SQLite's transaction is exclusive anyway) and keeps its last hash in Tx.heads
 while its decisions append. The records are linked (previous hash, hash) as they are appended and
 inserted together just before COMMIT (flush_heads): one multi-row INSERT sent to the driver
-(control.db.driver_insert) whose ids come back in the order the records were appended, while the
+(control.db.driver_insert; the head's read and update go to the driver too, control.db.driver_calls) whose ids come back in the order the records were appended, while the
 heads are still locked, so ids follow each chain's order as before; then each head row is written
 once. One statement per batch instead of one per record: on PostgreSQL each was a round trip.
 """
@@ -14,12 +14,13 @@ once. One statement per batch instead of one per record: on PostgreSQL each was 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from control.db import driver_insert
+from control.db.driver_calls import driver_known, driver_statement
 from control.db.models import AuditChainHead, AuditEvent
 from control.services import audit
 
@@ -55,13 +56,21 @@ def lock_head(tx: Tx, chain: str) -> Head:
     if head is not None:
         return head
     query = _HEAD_FOR_UPDATE if tx.postgres else _HEAD
-    row = tx.conn.execute(query, {"chain": chain}).first()
+    row = _read_head(tx, query, chain)
     if row is None:
         tx.conn.execute(_CREATE_HEAD[tx.conn.dialect.name], {"chain": chain})
         tx.writes += 1
-        row = tx.conn.execute(query, {"chain": chain}).one()
+        row = _read_head(tx, query, chain)
+        assert row is not None, "the head row made in this transaction"
     head = tx.heads[chain] = Head(int(row[0]), str(row[1]))
     return head
+
+
+def _read_head(tx: Tx, query: Select[Any], chain: str) -> Sequence[Any] | None:
+    if not driver_known(tx.conn):
+        return tx.conn.execute(query, {"chain": chain}).first()
+    rows = driver_statement(tx.conn.dialect, query).rows(tx.conn, {"chain": chain})
+    return rows[0] if rows else None
 
 
 def append(tx: Tx, records: Sequence[audit.AuditRecord]) -> None:
@@ -93,5 +102,10 @@ def flush_heads(tx: Tx) -> None:
         tx.audit.clear()
     moved = [{"chain": chain, "last_id": head.last_event_id, "last_hash": head.last_hash}
              for chain, head in tx.heads.items() if head.dirty]
-    if moved:  # one executemany: psycopg pipelines it (one round trip for all the batch's tenants)
+    if not moved:
+        return
+    # One executemany: psycopg pipelines it (one round trip for all the batch's tenants).
+    if driver_known(tx.conn):
+        driver_statement(tx.conn.dialect, _UPDATE_HEAD).run_many(tx.conn, moved)
+    else:
         tx.conn.execute(_UPDATE_HEAD, moved)

@@ -17,22 +17,21 @@ sorted, since RETURNING's order is not promised.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
-from sqlalchemy.exc import DBAPIError
 
-_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}  # the drivers whose placeholders _statement writes
+from control.db.driver_calls import driver_known, execute_raw
+
 ROWS_PER_STATEMENT = 100  # bounds a statement's text and parameters (SQLite allows 32,766, PostgreSQL 65,535)
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                 *, id_column: str = "id") -> list[int]:
     """Inserts `rows` (values in `columns`' order) in list order; returns their ids in that order."""
-    if (conn.dialect.name, conn.dialect.driver) not in _DRIVERS:  # another driver: SQLAlchemy's own way
+    if not driver_known(conn):  # another driver: SQLAlchemy's own way
         statement = insert(table).returning(table.c[id_column], sort_by_parameter_order=True)
         return [int(row[0]) for row in conn.execute(statement, [dict(zip(columns, row)) for row in rows])]
     ids: list[int] = []
@@ -40,7 +39,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         chunk = rows[start:start + ROWS_PER_STATEMENT]
         text = _statement(conn.dialect.name, table, tuple(columns), id_column, len(chunk))
         params = [value for row in chunk for value in row]
-        returned = sorted(int(row[0]) for row in _execute(conn, text, params))
+        returned = sorted(int(row[0]) for row in execute_raw(conn, text, params))
         if len(returned) != len(chunk):
             raise RuntimeError(f"{len(chunk)} rows inserted into {table.name}, {len(returned)} ids returned")
         ids += returned
@@ -65,37 +64,3 @@ def _statement(dialect: str, table: Table, columns: tuple[str, ...], id_column: 
     aliases = ", ".join(f"p{i}" for i in range(width))
     return (f"INSERT INTO {table.name} ({names}) SELECT {aliases} FROM (VALUES {values}) "
             f"AS v({aliases}, position) ORDER BY position RETURNING {id_column}")
-
-
-def _execute(conn: Connection, text: str, params: list[Any]) -> list[Any]:
-    with _as_sqlalchemy_errors(conn, text, params):
-        if conn.dialect.name == "postgresql":
-            import psycopg  # loaded already: the connection is psycopg's
-
-            driver = conn.connection.driver_connection
-            assert isinstance(driver, psycopg.Connection)
-            with psycopg.RawCursor(driver) as raw:
-                raw.execute(text, params)
-                return raw.fetchall()
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(text, params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
-
-
-@contextmanager
-def _as_sqlalchemy_errors(conn: Connection, text: str, params: list[Any]) -> Iterator[None]:
-    """The driver's error as SQLAlchemy would have raised it (a lost connection invalidated)."""
-    dialect = conn.dialect
-    base = dialect.loaded_dbapi.Error
-    try:
-        yield
-    except base as error:
-        lost = dialect.is_disconnect(error, conn.connection.dbapi_connection, None)
-        wrapped = DBAPIError.instance(text, params, error, base, hide_parameters=True, connection_invalidated=lost,
-                                      dialect=dialect)
-        if lost:
-            conn.invalidate(error)
-        raise wrapped from error

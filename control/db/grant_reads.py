@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
+from control.db.driver_calls import driver_known, driver_statement
 from control.db.engine import normalize_url
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 
@@ -78,7 +79,7 @@ def snapshot(model: type[M], names: tuple[str, ...], values: tuple[Any, ...]) ->
     return model.model_construct(**dict(zip(names, values, strict=True)))
 
 
-def grant_rows(row: Row[Any] | None) -> GrantRows | None:
+def grant_rows(row: Row[Any] | tuple[Any, ...] | None) -> GrantRows | None:
     """GRANT_QUERY's row as snapshots (None: no session has that token)."""
     if row is None:
         return None
@@ -95,8 +96,13 @@ def grant_rows(row: Row[Any] | None) -> GrantRows | None:
 
 
 def read_grant(conn: Connection, token_hash: str, *, for_update: bool = False) -> GrantRows | None:
+    """Sent to the driver as compiled once (control.db.driver_calls): one grant per transaction at
+    one client, where SQLAlchemy's own execution cost more CPU than the query."""
     query = GRANT_QUERY_FOR_UPDATE if for_update else GRANT_QUERY
-    return grant_rows(conn.execute(query, {"token_hash": token_hash}).first())
+    if not driver_known(conn):
+        return grant_rows(conn.execute(query, {"token_hash": token_hash}).first())
+    rows = driver_statement(conn.dialect, query).rows(conn, {"token_hash": token_hash})
+    return grant_rows(rows[0] if rows else None)
 
 
 def read_grants(conn: Connection, token_hashes: list[str]) -> dict[str, GrantRows | None]:

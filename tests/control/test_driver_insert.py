@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from control.db import driver_insert
+from control.db import driver_calls, driver_insert
 from control.db.models import AuditEvent
 from control.db.writer import DecisionWriter, Tx
 from control.services import audit
@@ -114,7 +114,7 @@ async def test_a_connection_lost_during_the_insert_is_raised_invalidated_and_the
 async def test_a_driver_without_a_statement_of_ours_gets_sqlalchemys_with_the_same_ids(
     writer: DecisionWriter, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(driver_insert, "_DRIVERS", set())
+    monkeypatch.setattr(driver_calls, "DRIVERS", set())
 
     ids = await writer.run(lambda tx: driver_insert.insert_rows(tx.conn, EVENTS, COLUMNS, rows(5)))
 

@@ -9,20 +9,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from control import secrets as secret_boxes
 from control.db.engine import create_read_engine, session_factory
-from control.db import audit_sync, decision_store, grant_reads
+from control.db import audit_sync, decision_store, driver_calls, grant_reads
 from control.db.models import AuditChainHead, AuditEvent, FileVersion, SessionEvent, Storage, Tenant
-from control.db.writer import DecisionWriter
+from control.db.writer import DecisionWriter, Tx
 from control.services import audit, audit_queries, deadlines, storages, wopi_access
 from control.services.access_tokens import hash_token
 from control.services.context import Principal, ServiceContext
@@ -357,3 +363,72 @@ async def test_a_batch_read_of_grants_finds_each_token_and_none_for_an_unknown_o
     assert found[hashes[2]] is None
     assert [(rows.session.id, rows.session.user_id) for rows in (found[hashes[0]], found[hashes[1]]) if rows] == [
         (first.session.row.id, "u-1"), (second.session.row.id, "u-2")]
+
+
+@pytest.mark.parametrize("for_update", [False, True], ids=["read", "for-update"])
+async def test_the_grant_read_through_the_driver_gives_exactly_sqlalchemys_values(
+    ctx: ServiceContext, open_session: OpenSession, for_update: bool
+) -> None:
+    """Booleans (SQLite's 0/1), the decrypted storage options, the outer joins' NULLs: the values
+    SQLAlchemy's own execution of the query gives, column for column."""
+    opened = await open_session()
+    await wopi_access.authorize(ctx, caller(opened), operation="PutUserInfo", user_info="prefs")
+    token_hash = hash_token(opened.access_token)
+    query = grant_reads.GRANT_QUERY_FOR_UPDATE if for_update else grant_reads.GRANT_QUERY
+    assert ctx.decisions is not None
+
+    def both(tx: Tx) -> tuple[Any, Any]:
+        sqlalchemys = tx.conn.execute(query, {"token_hash": token_hash}).first()
+        return (tuple(sqlalchemys) if sqlalchemys else None,
+                driver_calls.driver_statement(tx.conn.dialect, query).rows(tx.conn, {"token_hash": token_hash}))
+
+    sqlalchemys, drivers = await ctx.decisions.run(both)
+
+    assert sqlalchemys is not None and drivers == [sqlalchemys]
+    options = [name for names in grant_reads._NAMES for name in names].index("options_json")
+    assert isinstance(json.loads(sqlalchemys[options]), dict), "stored encrypted, read decrypted"
+    assert any(value is True for value in sqlalchemys), "booleans, not SQLite's integers"
+
+
+async def test_the_grant_read_through_the_driver_finds_nothing_for_an_unknown_token(ctx: ServiceContext) -> None:
+    assert ctx.decisions is not None
+    assert await ctx.decisions.run(lambda tx: grant_reads.read_grant(tx.conn, hash_token("no-such-token"))) is None
+
+
+async def test_a_grant_read_that_loses_its_connection_is_raised_invalidated_and_the_next_read_reconnects(
+    ctx: ServiceContext, open_session: OpenSession, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no connection to lose")
+    opened = await open_session()
+    token_hash = hash_token(opened.access_token)
+    assert ctx.decisions is not None
+
+    def read_after_losing_the_connection(tx: Tx) -> Any:
+        pid = int(tx.conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            ends = time.monotonic() + 30
+            while other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                assert time.monotonic() < ends, f"backend {pid} still there"
+                time.sleep(0.01)
+        return grant_reads.read_grant(tx.conn, token_hash)
+
+    with pytest.raises(DBAPIError) as raised:
+        await ctx.decisions.run(read_after_losing_the_connection)
+    assert raised.value.connection_invalidated
+
+    found = await ctx.decisions.run(lambda tx: grant_reads.read_grant(tx.conn, token_hash))
+    assert found is not None and found.session.id == opened.session.row.id
+
+
+async def test_a_driver_the_grant_read_does_not_know_gets_sqlalchemys_read(
+    ctx: ServiceContext, open_session: OpenSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = await open_session()
+    monkeypatch.setattr(driver_calls, "DRIVERS", set())
+    assert ctx.decisions is not None
+
+    found = await ctx.decisions.run(lambda tx: grant_reads.read_grant(tx.conn, hash_token(opened.access_token)))
+
+    assert found is not None and found.session.id == opened.session.row.id
