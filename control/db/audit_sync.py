@@ -20,7 +20,7 @@ from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from control.db import driver_insert
-from control.db.driver_calls import driver_known, driver_statement
+from control.db.driver_calls import driver_known, driver_statement, execute_many
 from control.db.models import AuditChainHead, AuditEvent
 from control.services import audit
 
@@ -104,8 +104,4 @@ def flush_heads(tx: Tx) -> None:
              for chain, head in tx.heads.items() if head.dirty]
     if not moved:
         return
-    # One executemany: psycopg pipelines it (one round trip for all the batch's tenants).
-    if driver_known(tx.conn):
-        driver_statement(tx.conn.dialect, _UPDATE_HEAD).run_many(tx.conn, moved)
-    else:
-        tx.conn.execute(_UPDATE_HEAD, moved)
+    execute_many(tx.conn, _UPDATE_HEAD, moved)  # psycopg pipelines it: one round trip for all the batch's tenants

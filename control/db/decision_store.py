@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from control.db import audit_sync
+from control.db.driver_calls import execute_many
 from control.db.grant_reads import snapshot
 from control.db.models import File, FileVersion, Session, SessionEvent, Storage, WriteIntent
 from control.services import audit
@@ -24,7 +25,8 @@ _FILE_IN_TENANT = select(_FILES.c.id).where(_FILES.c.id == bindparam("file_id"),
                                             _FILES.c.tenant_id == bindparam("tenant_id"))
 _SET_LOCK = (update(_FILES).where(_FILES.c.id == bindparam("file_id"))
              .values(lock_id=bindparam("lock_id"), lock_expire_time=bindparam("lock_expire_time")))
-_INSERT_EVENT = insert(_EVENTS)
+_EVENT_FIELDS = ("tenant_id", "type", "time", "session_id", "file_id", "user_id", "version", "account", "origin_json")
+_INSERT_EVENT = insert(_EVENTS).values({name: bindparam(name) for name in _EVENT_FIELDS})
 
 
 def file_in_tenant(tx: Tx, *, file_id: str, tenant_id: str) -> bool:
@@ -35,7 +37,7 @@ def file_in_tenant(tx: Tx, *, file_id: str, tenant_id: str) -> bool:
 
 def set_lock(tx: Tx, *, file_id: str, lock_id: str | None, lock_expire_time: int | None) -> None:
     """The file's row must be locked by this transaction (control.db.grant_reads.GRANT_QUERY_FOR_UPDATE)."""
-    tx.conn.execute(_SET_LOCK, {"file_id": file_id, "lock_id": lock_id, "lock_expire_time": lock_expire_time})
+    execute_many(tx.conn, _SET_LOCK, [{"file_id": file_id, "lock_id": lock_id, "lock_expire_time": lock_expire_time}])
     tx.writes += 1
 
 
@@ -44,10 +46,9 @@ def emit_event(tx: Tx, *, type: str, session: Session, now: int, version: int = 
     ids are handed out in commit order per tenant. The row is inserted with the batch's others at
     flush_events (nothing in a batch reads events back)."""
     audit_sync.lock_head(tx, audit.chain_of(session.tenant_id))
-    tx.events.append({
-        "tenant_id": session.tenant_id, "type": type, "time": now, "session_id": session.id,
-        "file_id": session.file_id, "user_id": session.user_id, "version": version,
-        "account": session.account, "origin_json": session.origin_json})
+    tx.events.append(dict(zip(_EVENT_FIELDS, (session.tenant_id, type, now, session.id, session.file_id,
+                                              session.user_id, version, session.account, session.origin_json),
+                              strict=True)))
     tx.emitted_events = True
     tx.writes += 1
 
@@ -56,7 +57,7 @@ def flush_events(tx: Tx) -> None:
     """The batch's session events in emit order, in one statement (one round trip on PostgreSQL
     instead of one per event), while their chains' heads are still locked; right before COMMIT."""
     if tx.events:
-        tx.conn.execute(_INSERT_EVENT, tx.events)
+        execute_many(tx.conn, _INSERT_EVENT, tx.events)
         tx.events.clear()
 
 

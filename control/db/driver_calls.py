@@ -115,6 +115,23 @@ def driver_statement(dialect: Dialect, statement: Executable) -> DriverStatement
                            processors=processors)
 
 
+@lru_cache(maxsize=64)
+def _statement_or_none(dialect: Dialect, statement: Executable) -> DriverStatement | None:
+    try:
+        return driver_statement(dialect, statement)
+    except ValueError:
+        return None  # SQLAlchemy's own execution, every time (decided once)
+
+
+def execute_many(conn: Connection, statement: Executable, many: Sequence[Mapping[str, Any]]) -> None:
+    """`statement` (no result rows) once per mapping: through the driver when it can go there."""
+    compiled = _statement_or_none(conn.dialect, statement) if driver_known(conn) else None
+    if compiled is None:
+        conn.execute(statement, list(many))
+    else:
+        compiled.run_many(conn, many)
+
+
 @contextmanager
 def as_sqlalchemy_errors(conn: Connection, text: str, params: Any) -> Iterator[None]:
     """The driver's error as SQLAlchemy would have raised it (a lost connection invalidated)."""
