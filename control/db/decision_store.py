@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from control.db import audit_sync
-from control.db.driver_calls import execute_many
+from control.db.driver_calls import execute_many, first_row, rows_of
 from control.db.grant_reads import snapshot
 from control.db.models import File, FileVersion, Session, SessionEvent, Storage, WriteIntent
 from control.services import audit
@@ -123,10 +123,9 @@ def commit_rows(tx: Tx, *, intent_id: str, token_hash: str) -> tuple[WriteIntent
     """The intent, the session of `token_hash` that began it, its file and storage, with the intent
     and the file locked; None when any of them is missing or does not match (read them one by one
     to say which)."""
-    row = tx.conn.execute(_COMMIT_ROWS, {"intent_id": intent_id, "token_hash": token_hash}).first()
-    if row is None:
+    values = first_row(tx.conn, _COMMIT_ROWS, {"intent_id": intent_id, "token_hash": token_hash})
+    if values is None:
         return None
-    values = tuple(row)
     at = [0, len(_INTENT_NAMES)]
     at.append(at[-1] + len(_SESSION_NAMES))
     at.append(at[-1] + len(_FILE_NAMES))
@@ -137,23 +136,23 @@ def commit_rows(tx: Tx, *, intent_id: str, token_hash: str) -> tuple[WriteIntent
 
 
 def intent_for_update(tx: Tx, *, intent_id: str) -> WriteIntent | None:
-    row = tx.conn.execute(_INTENT_FOR_UPDATE, {"intent_id": intent_id}).first()
-    return None if row is None else snapshot(WriteIntent, _INTENT_NAMES, tuple(row))
+    row = first_row(tx.conn, _INTENT_FOR_UPDATE, {"intent_id": intent_id})
+    return None if row is None else snapshot(WriteIntent, _INTENT_NAMES, row)
 
 
 def session_by_token_hash(tx: Tx, *, token_hash: str) -> Session | None:
-    row = tx.conn.execute(_SESSION_BY_TOKEN, {"token_hash": token_hash}).first()
-    return None if row is None else snapshot(Session, _SESSION_NAMES, tuple(row))
+    row = first_row(tx.conn, _SESSION_BY_TOKEN, {"token_hash": token_hash})
+    return None if row is None else snapshot(Session, _SESSION_NAMES, row)
 
 
 def file_for_update(tx: Tx, *, file_id: str, tenant_id: str) -> File | None:
-    row = tx.conn.execute(_FILE_FOR_UPDATE, {"file_id": file_id, "tenant_id": tenant_id}).first()
-    return None if row is None else snapshot(File, _FILE_NAMES, tuple(row))
+    row = first_row(tx.conn, _FILE_FOR_UPDATE, {"file_id": file_id, "tenant_id": tenant_id})
+    return None if row is None else snapshot(File, _FILE_NAMES, row)
 
 
 def storage_by_name(tx: Tx, *, tenant_id: str, name: str) -> Storage | None:
-    row = tx.conn.execute(_STORAGE_BY_NAME, {"tenant_id": tenant_id, "name": name}).first()
-    return None if row is None else snapshot(Storage, _STORAGE_NAMES, tuple(row))
+    row = first_row(tx.conn, _STORAGE_BY_NAME, {"tenant_id": tenant_id, "name": name})
+    return None if row is None else snapshot(Storage, _STORAGE_NAMES, row)
 
 
 def insert_intent(tx: Tx, *, values: dict[str, Any]) -> None:
@@ -162,19 +161,19 @@ def insert_intent(tx: Tx, *, values: dict[str, Any]) -> None:
 
 
 def set_pending(tx: Tx, *, file_id: str, intent_id: str | None) -> None:
-    tx.conn.execute(_SET_PENDING, {"file_id": file_id, "intent_id": intent_id})
+    execute_many(tx.conn, _SET_PENDING, [{"file_id": file_id, "intent_id": intent_id}])
     tx.writes += 1
 
 
 def resolve_intent(tx: Tx, *, intent_id: str, state: str, resolve_time: int, resolution: str) -> None:
-    tx.conn.execute(_CONFIRM_INTENT, {"intent_id": intent_id, "state": state, "resolve_time": resolve_time,
-                                      "resolution": resolution})
+    execute_many(tx.conn, _CONFIRM_INTENT, [{"intent_id": intent_id, "state": state, "resolve_time": resolve_time,
+                                            "resolution": resolution}])
     tx.writes += 1
 
 
 def save_file(tx: Tx, *, file_id: str, values: dict[str, Any]) -> None:
     """A confirmed byte write's new state of the file (pending_intent_id cleared)."""
-    tx.conn.execute(_SAVED_FILE, {"file_id": file_id, **values})
+    execute_many(tx.conn, _SAVED_FILE, [{"file_id": file_id, **values}])
     tx.writes += 1
 
 
@@ -186,9 +185,9 @@ def keep_version(tx: Tx, *, file: File, version: int, size: int, reason: str, re
         return []
     fields = {"size": size, "sha256": file.sha256 if file.size == size else "", "reason": reason,
               "replaced_by": replaced_by[:256], "create_time": now}
-    tx.conn.execute(_KEEP_VERSION[tx.conn.dialect.name], {"file_id": file.id, "version": version, **fields})
+    execute_many(tx.conn, _KEEP_VERSION[tx.conn.dialect.name], [{"file_id": file.id, "version": version, **fields}])
     tx.writes += 1
-    kept = [int(v) for v in tx.conn.execute(_VERSIONS_NEWEST_FIRST, {"file_id": file.id}).scalars()]
+    kept = [int(row[0]) for row in rows_of(tx.conn, _VERSIONS_NEWEST_FIRST, {"file_id": file.id})]
     expired = kept[retention:]
     if expired:
         tx.conn.execute(_DELETE_VERSIONS, {"file_id": file.id, "versions": expired})

@@ -65,8 +65,14 @@ class DriverStatement:
     names: tuple[str, ...]
     named: bool  # pyformat (psycopg: a mapping) or qmark (sqlite3: a tuple in `names`' order)
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    required: frozenset[str]  # the bindparam()s without a value: the caller gives each
+    fixed: Mapping[str, Any]  # the statement's own values (a LIMIT, a column set to a constant)
 
     def _params(self, values: Mapping[str, Any]) -> Any:
+        if missing := self.required - values.keys():
+            raise KeyError(f"no value for the parameters {sorted(missing)}")
+        if self.fixed:
+            values = {**self.fixed, **values}
         return values if self.named else tuple(values[name] for name in self.names)
 
     def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -105,14 +111,21 @@ def driver_statement(dialect: Dialect, statement: Executable) -> DriverStatement
         names = tuple(compiled.positiontup)
     else:
         raise ValueError(f"cannot send this statement to the driver as is ({dialect.paramstyle})")
+    if "POSTCOMPILE" in str(compiled):  # an expanding IN list: SQLAlchemy writes its text per execution
+        raise ValueError("an expanding parameter")
     converted = [name for name, bind in compiled.binds.items() if bind.type._cached_bind_processor(dialect)]
     if converted:  # SQLAlchemy would convert these values before sending them: not done here
         raise ValueError(f"parameters {converted} need SQLAlchemy's conversion")
     columns = statement.selected_columns if isinstance(statement, Select) else ()
     processors = tuple((at, process) for at, column in enumerate(columns)
                        if (process := column.type._cached_result_processor(dialect, None)) is not None)
+    binds = [(name, compiled.binds[name]) for name in names]
+    required = frozenset(name for name, bind in binds if bind.required)
+    fixed = {name: bind.value for name, bind in binds if not bind.required}
+    if any(bind.callable is not None for _, bind in binds):
+        raise ValueError("a parameter whose value is computed per execution")
     return DriverStatement(text=str(compiled), names=names, named=dialect.paramstyle == "pyformat",
-                           processors=processors)
+                           processors=processors, required=required, fixed=fixed)
 
 
 @lru_cache(maxsize=64)
@@ -121,6 +134,19 @@ def _statement_or_none(dialect: Dialect, statement: Executable) -> DriverStateme
         return driver_statement(dialect, statement)
     except ValueError:
         return None  # SQLAlchemy's own execution, every time (decided once)
+
+
+def rows_of(conn: Connection, statement: Executable, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """`statement`'s rows as SQLAlchemy gives them: through the driver when it can go there."""
+    compiled = _statement_or_none(conn.dialect, statement) if driver_known(conn) else None
+    if compiled is None:
+        return [tuple(row) for row in conn.execute(statement, dict(values))]
+    return compiled.rows(conn, values)
+
+
+def first_row(conn: Connection, statement: Executable, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    rows = rows_of(conn, statement, values)
+    return rows[0] if rows else None
 
 
 def execute_many(conn: Connection, statement: Executable, many: Sequence[Mapping[str, Any]]) -> None:

@@ -33,3 +33,27 @@ def test_a_query_keeps_its_columns_result_processors(url: str) -> None:
 
     assert [at for at, _ in statement.processors] == [1]
     assert statement.names == ("id",)
+
+
+@pytest.mark.parametrize("url", ["sqlite+pysqlite://", "postgresql+psycopg://u@127.0.0.1:9/x"])
+def test_a_statements_own_values_go_with_the_callers(url: str) -> None:
+    """A LIMIT and a column set to a constant are the statement's; every bindparam() is the caller's."""
+    dialect = create_engine(url).dialect
+    query = select(STORAGES.c.name).where(STORAGES.c.tenant_id == bindparam("tenant_id")).limit(5)
+
+    statement = driver_calls.driver_statement(dialect, query)
+
+    assert statement.required == {"tenant_id"} and 5 in statement.fixed.values()  # (SQLite: OFFSET 0 too)
+    given = statement._params({"tenant_id": "acme"})
+    assert {5, "acme"} <= (set(given.values()) if statement.named else set(given))
+    with pytest.raises(KeyError, match="tenant_id"):
+        statement._params({})
+
+
+@pytest.mark.parametrize("url", ["sqlite+pysqlite://", "postgresql+psycopg://u@127.0.0.1:9/x"])
+def test_an_expanding_in_list_is_left_to_sqlalchemy(url: str) -> None:
+    dialect = create_engine(url).dialect
+    query = select(STORAGES.c.name).where(STORAGES.c.id.in_(bindparam("ids", expanding=True)))
+
+    with pytest.raises(ValueError, match="expanding"):
+        driver_calls.driver_statement(dialect, query)
