@@ -9,6 +9,7 @@ import json
 import secrets
 import signal
 from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -255,13 +256,9 @@ def test_a_killed_edge_saves_what_it_missed_once_restarted(tmp_path: Path, ether
         proc.stop()
 
 
-def test_a_killed_edge_of_a_split_deployment_resumes_from_the_control_plane(
-        deploy: Callable[..., Deployment], etherpad: EtherpadServer, secret: str, tmp_path: Path) -> None:
-    """Production's shape: the control plane stays up while its only edge is killed mid-editing;
-    the edge restarted on the same address (the plugin's pushes meanwhile were lost) saves what
-    was typed, and the document's lock is the same constant."""
-    deployment = deploy("split", control_args=FAST_TIMING)
-    control, edge = deployment.processes
+@contextmanager
+def split_flow(deployment: Deployment, etherpad: EtherpadServer, secret: str, tmp_path: Path) -> Iterator[BridgeFlow]:
+    """A tenant with an Etherpad editor on a split deployment, driven through its edge."""
     api = deployment.api()
     etherpad.configure(deployment.http_url, secret)
     tenant_id, folder = new_tenant(api, tmp_path / "storage")
@@ -270,21 +267,32 @@ def test_a_killed_edge_of_a_split_deployment_resumes_from_the_control_plane(
                           tenant_id=tenant_id, folder=folder, http=http, log=deployment.log,
                           edge_url=deployment.http_url)
         try:
-            (folder / "split.txt").write_bytes(b"split\n")
-            ann = flow.join("split.txt", "ann")
-            assert ann.user is not None
-            lock = flow.wopi_lock(ann.session)
-            ann.user.type(" one")
-            wait_until(lambda: b"one" in (folder / "split.txt").read_bytes(), "the first save",
-                       details=deployment.log)
-            edge.stop(signal.SIGKILL)
-            ann.user.type(" two")
-            edge.start()
-            wait_until(lambda: (folder / "split.txt").read_bytes() == b"split one two\n", "the missed save",
-                       timeout=60, details=deployment.log)
-            assert flow.wopi_lock(ann.session) == lock
+            yield flow
         finally:
             flow.close()
+
+
+def test_a_killed_edge_of_a_split_deployment_resumes_from_the_control_plane(
+        deploy: Callable[..., Deployment], etherpad: EtherpadServer, secret: str, tmp_path: Path) -> None:
+    """Production's shape: the control plane stays up while its only edge is killed mid-editing;
+    the edge restarted on the same address (the plugin's pushes meanwhile were lost) saves what
+    was typed, and the document's lock is the same constant."""
+    deployment = deploy("split", control_args=FAST_TIMING)
+    _, edge = deployment.processes
+    with split_flow(deployment, etherpad, secret, tmp_path) as flow:
+        (flow.folder / "split.txt").write_bytes(b"split\n")
+        ann = flow.join("split.txt", "ann")
+        assert ann.user is not None
+        lock = flow.wopi_lock(ann.session)
+        ann.user.type(" one")
+        wait_until(lambda: b"one" in (flow.folder / "split.txt").read_bytes(), "the first save",
+                   details=deployment.log)
+        edge.stop(signal.SIGKILL)
+        ann.user.type(" two")
+        edge.start()
+        wait_until(lambda: (flow.folder / "split.txt").read_bytes() == b"split one two\n", "the missed save",
+                   timeout=60, details=deployment.log)
+        assert flow.wopi_lock(ann.session) == lock
 
 
 def test_an_edge_started_again_in_the_same_place_takes_its_killed_runs_leases_back_at_once(
@@ -294,36 +302,27 @@ def test_an_edge_started_again_in_the_same_place_takes_its_killed_runs_leases_ba
     what was typed meanwhile within the wait."""
     deployment = deploy("split", control_args=(*FAST_TIMING, "--bridge-lease", "600"))
     _, edge = deployment.processes
-    api = deployment.api()
-    etherpad.configure(deployment.http_url, secret)
-    tenant_id, folder = new_tenant(api, tmp_path / "storage")
     url = httpx.URL(deployment.http_url)
     killed_run = f"{worker_name(url.host, url.port or 80)}#killed"
     as_edge = ControlApi(deployment.grpc_address, deployment.edge_key)
     claim = edge_grpc.EdgeServiceStub(as_edge.channel).ClaimBridgeWork
-    with httpx.Client(timeout=30, trust_env=False) as http:
-        flow = BridgeFlow(api=api, etherpad=etherpad, editor=add_etherpad_editor(api, etherpad, secret),
-                          tenant_id=tenant_id, folder=folder, http=http, log=deployment.log,
-                          edge_url=deployment.http_url)
-        try:
-            (folder / "held.txt").write_bytes(b"held\n")
-            ann = flow.join("held.txt", "ann")
-            assert ann.user is not None
-            ann.user.type(" one")
-            wait_until(lambda: b"one" in (folder / "held.txt").read_bytes(), "the first save", details=deployment.log)
-            edge.stop(signal.SIGKILL)
-            ann.user.type(" two")
-            # The killed run's lease on the document (taken here under its name: its polls are due every second).
-            wait_until(lambda: as_edge.call(claim, edge_pb.ClaimBridgeWorkRequest(
-                worker_id=killed_run, max_items=8, first_claim=True)).items, "a lease held by the killed run",
-                details=deployment.log)
-            edge.start()
-            wait_until(lambda: (folder / "held.txt").read_bytes() == b"held one two\n", "the save after the restart",
-                       timeout=60, details=deployment.log)
-            assert "lease(s) of its earlier run let go" in deployment.log()
-        finally:
-            flow.close()
-            as_edge.close()
+    with split_flow(deployment, etherpad, secret, tmp_path) as flow, closing(as_edge):
+        held = flow.folder / "held.txt"
+        held.write_bytes(b"held\n")
+        ann = flow.join("held.txt", "ann")
+        assert ann.user is not None
+        ann.user.type(" one")
+        wait_until(lambda: b"one" in held.read_bytes(), "the first save", details=deployment.log)
+        edge.stop(signal.SIGKILL)
+        ann.user.type(" two")
+        # The killed run's lease on the document (taken here under its name: its polls are due every second).
+        wait_until(lambda: as_edge.call(claim, edge_pb.ClaimBridgeWorkRequest(
+            worker_id=killed_run, max_items=8, first_claim=True)).items, "a lease held by the killed run",
+            details=deployment.log)
+        edge.start()
+        wait_until(lambda: held.read_bytes() == b"held one two\n", "the save after the restart",
+                   timeout=60, details=deployment.log)
+        assert "lease(s) of its earlier run let go" in deployment.log()
 
 
 def test_a_file_that_is_not_text_gets_a_page_saying_so(flow: BridgeFlow) -> None:
@@ -436,28 +435,19 @@ def test_an_edge_killed_in_the_middle_of_a_save_loses_nothing(
     deployment = deploy("split", control_args=(*FAST_TIMING, "--bridge-lease", "3"),
                         env={"WOPI_PROXY_FAILPOINTS": "putfile.after_publish=kill"})
     _, edge = deployment.processes  # only the edge hits the point (the control plane has none such)
-    api = deployment.api()
-    etherpad.configure(deployment.http_url, secret)
-    tenant_id, folder = new_tenant(api, tmp_path / "storage")
-    with httpx.Client(timeout=30, trust_env=False) as http:
-        flow = BridgeFlow(api=api, etherpad=etherpad, editor=add_etherpad_editor(api, etherpad, secret),
-                          tenant_id=tenant_id, folder=folder, http=http, log=deployment.log,
-                          edge_url=deployment.http_url)
-        try:
-            (folder / "kill.txt").write_bytes(b"kill\n")
-            ann = flow.join("kill.txt", "ann")
-            assert ann.user is not None
-            ann.user.type(" saved once")
-            wait_until(lambda: edge.process is not None and edge.process.poll() is not None, "the edge's death",
-                       details=deployment.log)
-            edge.env = {}
-            edge.start()
-            file_id = ann.session.session.file_id
-            wait_until(lambda: (d := flow.document(file_id)) is not None and d.seen_rev <= d.saved_rev
-                       and d.last_save_time.seconds > 0, "the save recorded", timeout=60, details=deployment.log)
-            assert (folder / "kill.txt").read_bytes() == b"kill saved once\n"
-        finally:
-            flow.close()
+    with split_flow(deployment, etherpad, secret, tmp_path) as flow:
+        (flow.folder / "kill.txt").write_bytes(b"kill\n")
+        ann = flow.join("kill.txt", "ann")
+        assert ann.user is not None
+        ann.user.type(" saved once")
+        wait_until(lambda: edge.process is not None and edge.process.poll() is not None, "the edge's death",
+                   details=deployment.log)
+        edge.env = {}
+        edge.start()
+        file_id = ann.session.session.file_id
+        wait_until(lambda: (d := flow.document(file_id)) is not None and d.seen_rev <= d.saved_rev
+                   and d.last_save_time.seconds > 0, "the save recorded", timeout=60, details=deployment.log)
+        assert (flow.folder / "kill.txt").read_bytes() == b"kill saved once\n"
 
 
 def test_two_people_opening_at_once_load_the_file_once_into_one_pad(flow: BridgeFlow) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
+
+import psycopg
 
 from control.db.models import File, Tenant
 from control.services.context import ServiceContext
@@ -109,3 +111,14 @@ async def with_writer_thread(ctx: ServiceContext, database_url: str, engine: obj
         yield dataclasses.replace(ctx, decisions=decisions)
     finally:
         await asyncio.to_thread(decisions.close)
+
+
+def terminate_backend(url: str, pid: int) -> None:
+    """Ends a PostgreSQL backend from another connection (a connection lost under a statement), and
+    waits until it is gone."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        ends = time.monotonic() + 30
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+            assert time.monotonic() < ends, f"backend {pid} still there"
+            time.sleep(0.01)

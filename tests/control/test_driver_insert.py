@@ -5,10 +5,8 @@ writer's failure handling reads (control.db.writer). Each test runs on SQLite an
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -19,6 +17,7 @@ from control.db import driver_calls, driver_insert
 from control.db.models import AuditEvent
 from control.db.writer import DecisionWriter, Tx
 from control.services import audit
+from tests.control.helpers import terminate_backend
 
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 COLUMNS = tuple(c.name for c in EVENTS.columns if c.name != "id")
@@ -82,16 +81,6 @@ async def test_a_row_the_database_refuses_is_raised_as_sqlalchemys_error_and_not
     assert await stored_times(engine) == []
 
 
-def _terminate(url: str, pid: int) -> None:
-    """Ends a backend from another connection, and waits until it is gone."""
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        ends = time.monotonic() + 30
-        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
-            assert time.monotonic() < ends, f"backend {pid} still there"
-            time.sleep(0.01)
-
-
 async def test_a_connection_lost_during_the_insert_is_raised_invalidated_and_the_next_batch_reconnects(
     writer: DecisionWriter, engine: AsyncEngine, database_url: str
 ) -> None:
@@ -100,7 +89,7 @@ async def test_a_connection_lost_during_the_insert_is_raised_invalidated_and_the
 
     def insert_after_losing_the_connection(tx: Tx) -> list[int]:
         pid = int(tx.conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-        _terminate(database_url, pid)
+        terminate_backend(database_url, pid)
         return driver_insert.insert_rows(tx.conn, EVENTS, COLUMNS, rows(2))
 
     with pytest.raises(DBAPIError) as raised:

@@ -11,13 +11,11 @@ import contextlib
 import dataclasses
 import json
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -37,7 +35,7 @@ from control.services.replicas import ReplicaWatch
 from control.services.storage_policy import StoragePolicy
 from control.services.webhooks import WebhookDispatcher
 from shared.errors import ApiKeyInvalid, AccessTokenInvalid, DeadlineExceeded, FileNotFound, LockConflict, WopiProxyError
-from tests.control.helpers import OTHER_TENANT, TENANT, FakeClock, OpenSession, caller, file_row
+from tests.control.helpers import OTHER_TENANT, TENANT, FakeClock, OpenSession, caller, file_row, terminate_backend
 
 
 @pytest.fixture
@@ -406,12 +404,7 @@ async def test_a_grant_read_that_loses_its_connection_is_raised_invalidated_and_
 
     def read_after_losing_the_connection(tx: Tx) -> Any:
         pid = int(tx.conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-        with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            ends = time.monotonic() + 30
-            while other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
-                assert time.monotonic() < ends, f"backend {pid} still there"
-                time.sleep(0.01)
+        terminate_backend(database_url, pid)
         return grant_reads.read_grant(tx.conn, token_hash)
 
     with pytest.raises(DBAPIError) as raised:
