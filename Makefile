@@ -23,6 +23,7 @@ $(VENV)/.installed-runtime: pyproject.toml
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps 'selenium>=4.20'  # not its trio: see pyproject.toml
 	touch $@ $(VENV)/.installed-runtime
 
 serve: $(VENV)/.installed-runtime  ## start control plane + edge on embedded defaults (runtime dependencies only)

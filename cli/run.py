@@ -16,22 +16,18 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from edge.app import create_app
-from edge.bridge.lifecycle import own_url, stop_worker
-from edge.bridge.worker import worker_name
-from edge.observability import add_metrics_source
-from edge.observability import of as observability_of
-from edge.server import bind_socket, serve_asgi, serve_http
-from edge.settings import EdgeSettings
-from gateway import register_gateway
 from shared.grpc_targets import control_target
 from shared.grpc_channel import PLAINTEXT, TlsSettings, loopback_client_tls, secure_or_insecure_aio_channel
 from shared import tracing
 from shared.heap import freeze_startup_objects
 from shared.metrics_http import MetricsSource, metrics_app, process_source
 
-if TYPE_CHECKING:  # imported where a control plane starts: an edge alone never loads it
+# Each process loads only what it runs (every test deployment pays for the rest at each start): the
+# control plane is imported where one starts, the edge (Quart, Hypercorn, the bridge) where an edge
+# or a listener does.
+if TYPE_CHECKING:
     from control.settings import ControlSettings
+    from edge.settings import EdgeSettings
 
 log = logging.getLogger("wopi_proxy")
 
@@ -58,6 +54,8 @@ async def _metrics_listener(host: str, port: int | None, sources: list[MetricsSo
     """The Prometheus listener of --metrics-port (None: none): its bound port and its task."""
     if port is None:
         return None, None
+    from edge.server import bind_socket, serve_asgi
+
     sock = bind_socket(host, port)
     bound = int(sock.getsockname()[1])
     task = asyncio.create_task(serve_asgi(metrics_app(sources), sock, stop, what="metrics"))
@@ -73,6 +71,14 @@ async def serve(control: ControlSettings, edge_host: str, edge_port: int, public
     from control.server import start_control
     from control.services.keys import EDGE_KEY_FILE
     from control.settings import ControlSettings
+    from edge.app import create_app
+    from edge.bridge.lifecycle import own_url
+    from edge.bridge.worker import worker_name
+    from edge.observability import add_metrics_source
+    from edge.observability import of as observability_of
+    from edge.server import bind_socket, serve_http
+    from edge.settings import EdgeSettings
+    from gateway import register_gateway
 
     stop = _stop_event()
     tracing.init("wopi-proxy")
@@ -160,6 +166,13 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
                     sock: socket.socket | None = None, on_ready: Callable[[int], None] | None = None) -> None:
     """One edge process; `sock`: a listening socket shared with other workers (cli.workers),
     `on_ready`: told the port once serving (instead of the ready file)."""
+    from edge.app import create_app
+    from edge.bridge.lifecycle import own_url
+    from edge.bridge.worker import worker_name
+    from edge.observability import add_metrics_source
+    from edge.server import bind_socket, serve_http
+    from gateway import register_gateway
+
     stop = _stop_event()
     tracing.init("wopi-proxy-edge")
     sock = sock or bind_socket(settings.host, settings.port)
@@ -190,6 +203,8 @@ async def edge_only(settings: EdgeSettings, ready_file: str | None, rest_gateway
 async def _stop_edge(app: Any, http_stop: asyncio.Event) -> None:
     """The bridge worker first (its saves in flight go through this edge's own WOPI endpoints),
     then the listener."""
+    from edge.bridge.lifecycle import stop_worker
+
     try:
         await stop_worker(app)
     finally:

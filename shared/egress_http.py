@@ -18,6 +18,7 @@ import httpcore
 import httpx
 
 from shared.egress import EgressPolicy
+from shared.outbound_tls import verifying_context
 
 __all__ = ["EgressBackend", "restricted_client"]
 
@@ -58,13 +59,14 @@ class EgressBackend(httpcore.AsyncNetworkBackend):
 
 class _EgressTransport(httpx.AsyncHTTPTransport):
     def __init__(self, policy: EgressPolicy) -> None:
-        super().__init__(trust_env=False)
+        context = verifying_context(trust_env=False)
+        super().__init__(verify=context, trust_env=False)
         # httpx builds its httpcore pool without a way to name the network backend: the pool
         # is rebuilt with httpx's defaults and ours (tests/shared/test_egress_http.py fails
         # should a new httpx stop routing requests through `_pool`).
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -32,6 +32,7 @@ from control.services import audit, tenant_limits, validation
 from control.services.access import require_tenant_visible
 from control.services.context import Principal, ServiceContext
 from shared.egress_http import restricted_client
+from shared.outbound_tls import verifying_context
 from shared.errors import (
     EditorAlreadyExists,
     EgressRefused,
@@ -104,7 +105,7 @@ class EditorRegistry:
 
     def __init__(self, ctx: ServiceContext, client: httpx.AsyncClient | None = None) -> None:
         self._ctx = ctx
-        self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S)
+        self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S, verify=verifying_context(trust_env=True))
         self._restricted = restricted_client(ctx.egress, timeout_s=TIMEOUT_S)
         self._parsed = ParsedDocuments()
         self._refreshing: set[int] = set()

@@ -37,6 +37,7 @@ from control.db import availability
 from control.db.models import SessionEvent, Tenant, WebhookState
 from control.services import events
 from control.services.context import ServiceContext
+from shared.outbound_tls import verifying_context
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ async def _same_tenant(db: Any, tenant: Tenant, *, enabled: bool = False) -> boo
 class WebhookDispatcher:
     def __init__(self, ctx: ServiceContext, client: httpx.AsyncClient | None = None) -> None:
         self._ctx = ctx
-        self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
+        self._client = client or httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False,
+                                                     verify=verifying_context(trust_env=True))
         self._running: dict[str, asyncio.Task[None]] = {}  # one delivery task per tenant at a time
         self._stopping = asyncio.Event()  # set at shutdown: POSTs under way are given up
 

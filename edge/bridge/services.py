@@ -19,6 +19,7 @@ from edge.bridge.wopi_client import BridgeWopiClient
 from edge.control_client import ControlClient
 from shared.egress import EgressPolicy
 from shared.egress_http import restricted_client
+from shared.outbound_tls import verifying_context
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class AppPool:
         held = self._apps.get(key)
         if held is None:
             http = (restricted_client(self._egress, timeout_s=APP_TIMEOUT_S) if app.egress_restricted
-                    else httpx.AsyncClient(timeout=APP_TIMEOUT_S, trust_env=False, follow_redirects=False))
+                    else httpx.AsyncClient(timeout=APP_TIMEOUT_S, trust_env=False, follow_redirects=False,
+                                      verify=verifying_context(trust_env=False)))
             held = (kind.create(app, http), http)
             self._apps[key] = held
             while len(self._apps) > MAX_APPS:

@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from shared.outbound_tls import verifying_context
+
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 30.0
@@ -72,7 +74,8 @@ class BridgeWopiClient:
         self._base = base_url.rstrip("/")
         self._editor = editor
         # trust_env=False: the edge is ours; a proxy from the environment must not see tokens.
-        self._http = httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False)
+        self._http = httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False,
+                                       verify=verifying_context(trust_env=False))
 
     async def aclose(self) -> None:
         await self._http.aclose()
