@@ -12,6 +12,11 @@ A starting control plane meets one of four databases:
 An upgrade is one transaction: it commits whole or not at all (PostgreSQL and SQLite both have
 transactional DDL). Concurrent upgrades queue on an advisory lock (PostgreSQL) or on the write
 lock that BEGIN IMMEDIATE takes (SQLite), and the later ones find nothing left to do.
+
+Alembic is imported only where a revision is run or looked up (a fifth of a second of every start
+otherwise): an up-to-date database is recognised by HEAD, and an empty one is stamped at HEAD by
+writing Alembic's version table as Alembic writes it (tests/control/test_migrations.py compares the
+two, and HEAD with the revisions' head).
 """
 
 from __future__ import annotations
@@ -21,11 +26,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import inspect, text
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
@@ -34,16 +37,24 @@ from control.db import models  # noqa: F401  (registers this release's tables on
 from control.secrets import SecretBox
 from shared.errors import StartupRefused
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the schema of the first release, which create_all made
+HEAD = "0005"  # the newest revision in migrations/versions: a new revision moves it
 # The tables of the baseline: a database holding them and no alembic_version is at BASELINE.
 BASELINE_TABLES = frozenset({
     "api_keys", "tenants", "storages", "files", "file_versions", "user_infos", "sessions", "audit_events",
     "audit_chain_heads", "session_events", "webhook_states", "editors", "launch_codes",
 })
 VERSION_TABLE = "alembic_version"
+# Alembic's version table, as its MigrationContext creates it (one row: the current revision).
+_VERSIONS = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False),
+                  PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
 # pg_advisory_xact_lock key of schema upgrades (any constant; "wopi" in ASCII).
 UPGRADE_LOCK_KEY = 0x776F7069
 
@@ -75,6 +86,8 @@ class SchemaState:
 def alembic_config(connection: Connection | None = None, box: SecretBox | None = None) -> Config:
     """Alembic's configuration, made in code (no alembic.ini). Migrations that move secrets
     (encrypting a column) find the key as config.attributes["secret_box"]."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -84,16 +97,23 @@ def alembic_config(connection: Connection | None = None, box: SecretBox | None =
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str:
+    """This release's revision, as Alembic reads it from migrations/versions (HEAD must equal it)."""
     head = _scripts().get_current_head()
     assert head is not None, "control/db/migrations has no revisions"
     return head
 
 
 def _is_known(revision: str) -> bool:
+    if revision == HEAD:
+        return True
+    from alembic.util import CommandError
+
     try:
         return _scripts().get_revision(revision) is not None
     except CommandError:
@@ -102,7 +122,7 @@ def _is_known(revision: str) -> bool:
 
 def _read_state(connection: Connection) -> SchemaState:
     tables = set(inspect(connection).get_table_names())
-    head = head_revision()
+    head = HEAD
     if VERSION_TABLE in tables:
         # Read directly: alembic's MigrationContext would log two INFO lines at every start.
         current = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
@@ -147,15 +167,18 @@ def _upgrade(connection: Connection, box: SecretBox | None) -> SchemaState:
                 return before
             if not before.known:
                 raise SchemaVersionError(_unknown_message(before))
-            config = alembic_config(connection, box)
             if before.current is None:
                 # An empty database gets this release's tables from the models and is stamped at
                 # head (Alembic's way to build a schema from scratch): a third of a second less at
                 # every first start than replaying each revision, SQLite's table copies included.
                 # The two make one schema (tests/control/test_migrations.py compares them).
                 SQLModel.metadata.create_all(connection)
-                command.stamp(config, "head")
+                _VERSIONS.create(connection)
+                connection.execute(insert(_VERSIONS).values(version_num=HEAD))
             else:
+                from alembic import command
+
+                config = alembic_config(connection, box)
                 if before.legacy:
                     command.stamp(config, BASELINE)
                 command.upgrade(config, "head")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from cryptography.fernet import Fernet
 from pytest_alembic.plugin.fixtures import alembic_runner  # noqa: F401  (the plugin itself is off)
 from pytest_alembic.tests import (  # noqa: F401  (collected here, on both databases)
@@ -35,6 +36,7 @@ from control.db.engine import create_engine, session_factory
 from control.db.models import AuditChainHead, Session, Storage, Tenant
 from control.db.schema import (
     BASELINE,
+    HEAD,
     SchemaVersionError,
     alembic_config,
     ensure_schema,
@@ -191,6 +193,23 @@ async def test_empty_database_gets_the_schema_without_migrate(empty_url: str) ->
         assert (await read_state(engine)).up_to_date
     finally:
         await engine.dispose()
+
+
+def test_head_is_the_newest_revision_alembic_finds() -> None:
+    """A start recognises an up-to-date database by HEAD without loading Alembic: a new revision
+    must move it."""
+    assert HEAD == head_revision()
+
+
+async def test_an_empty_database_is_stamped_at_head_as_alembic_reads_it(empty_url: str) -> None:
+    engine = create_engine(empty_url)
+    try:
+        await ensure_schema(engine, migrate=False)
+        async with engine.connect() as conn:
+            current = await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    finally:
+        await engine.dispose()
+    assert current == head_revision()
 
 
 def _schema(url: str) -> dict[str, Any]:
