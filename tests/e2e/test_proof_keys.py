@@ -45,8 +45,9 @@ def _session(api: ControlApi, tmp_path: Path, discovery_url: str, policy: int) -
 
 
 def _validate(reply: session_pb.CreateSessionResponse, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(VALIDATOR), "--wopisrc", reply.session.wopi_src, "--token",
-                           reply.access_token, "--token-ttl", str(reply.access_token_ttl), *args],
+    # --token=: a token may begin with "-" (URL-safe base64), which argparse would take for an option.
+    return subprocess.run([sys.executable, str(VALIDATOR), "--wopisrc", reply.session.wopi_src,
+                           f"--token={reply.access_token}", "--token-ttl", str(reply.access_token_ttl), *args],
                           capture_output=True, text=True, timeout=600)
 
 
