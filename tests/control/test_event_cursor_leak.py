@@ -19,14 +19,14 @@ async def _add(ctx: ServiceContext, tenant_id: str, session_id: str) -> None:
         db.add(SessionEvent(tenant_id=tenant_id, type="opened", time=1, session_id=session_id))
 
 
-async def _first_after(ctx: ServiceContext, key: Principal, cursor: str) -> str | None:
-    """What a tenant's WatchSessionEvents from `cursor` shows first (its session id), None if nothing yet."""
+async def _first_after(ctx: ServiceContext, key: Principal, cursor: str) -> str:
+    """What a tenant's WatchSessionEvents from `cursor` shows first (its session id).
+
+    The wait is generous: a loaded machine may take seconds to poll (0.3 s failed in CI)."""
     stream = events.watch(ctx, key, tenant_id=TENANT, cursor=cursor)
     try:
-        row = await asyncio.wait_for(anext(stream), 0.3)
+        row = await asyncio.wait_for(anext(stream), 30)
         return row.session_id
-    except TimeoutError:
-        return None
     finally:
         await stream.aclose()
 
