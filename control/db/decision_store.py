@@ -11,8 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from control.db import audit_sync
 from control.db.driver_calls import execute_many, first_row, rows_of
-from control.db.grant_reads import snapshot
 from control.db.models import File, FileVersion, Session, SessionEvent, Storage, WriteIntent
+from control.db.snapshots import snapshot
 from control.services import audit
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ thread hand-off (aiosqlite; greenlet switches with psycopg), which took more CPU
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Row, Select, String, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
@@ -18,14 +18,12 @@ from sqlmodel import SQLModel
 from control.db.driver_calls import driver_known, driver_statement
 from control.db.engine import normalize_url
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
-
-M = TypeVar("M", bound=SQLModel)
+from control.db.snapshots import snapshot
 
 
 @dataclass(frozen=True)
 class GrantRows:
-    """Read-only snapshots of the rows (made with model_construct: no ORM identity, no
-    validation; setting an attribute on them fails, which is what a snapshot should do)."""
+    """Read-only snapshots of the rows (control.db.snapshots)."""
 
     session: Session
     tenant: Tenant
@@ -73,10 +71,6 @@ GRANT_QUERY_FOR_UPDATE = GRANT_QUERY.with_for_update(of=_FILES)
 
 
 configure_mappers()  # model_construct's objects read through the mapped attributes: map them now
-
-
-def snapshot(model: type[M], names: tuple[str, ...], values: tuple[Any, ...]) -> M:
-    return model.model_construct(**dict(zip(names, values, strict=True)))
 
 
 def grant_rows(row: Row[Any] | tuple[Any, ...] | None) -> GrantRows | None:
