@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 # Test workers (pytest-xdist; each test file stays on one worker, so module-scoped servers start once).
+# Files are handed out in the order tests/support/run_order.py gives (--no-loadscope-reorder keeps it).
 # The suite mostly waits on the real processes it starts, so 2 workers halve it on a 2-core machine.
 PYTEST_WORKERS ?= 2
 # Our packages and the tests' helpers, byte-compiled before the tests: the suite starts several
@@ -36,7 +37,7 @@ test: $(VENV)/.installed           ## run the whole test suite
 	bash tools/system_deps.sh
 	mkdir -p .cache && (bash tools/node_apps.sh > .cache/node-apps.log 2>&1 &)
 	$(VENV)/bin/python -m compileall -q $(PACKAGES)
-	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 node-apps:                         ## install Etherpad and Hocuspocus side by side (both wait on npm)
 	bash tools/node_apps.sh

@@ -15,6 +15,11 @@ from tests.support.api import ControlApi, new_tenant
 from tests.support.postgres import PostgresCluster, postgres_cluster  # noqa: F401
 from tests.support.deployment import SHAPES, Deployment, start_deployment
 from tests.support.processes import WopiProxyProcess, serve
+from tests.support.run_order import long_files_first
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items[:] = long_files_first(items)
 
 
 @pytest.fixture(scope="module")
