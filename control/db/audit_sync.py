@@ -9,11 +9,14 @@ inserted together just before COMMIT (flush_heads): one multi-row INSERT sent to
 (control.db.driver_insert; the head's read and update go to the driver too, control.db.driver_calls) whose ids come back in the order the records were appended, while the
 heads are still locked, so ids follow each chain's order as before; then each head row is written
 once. One statement per batch instead of one per record: on PostgreSQL each was a round trip.
+On PostgreSQL the records and their heads are one statement (closing_statement), sent with the
+batch's events and COMMIT in one pipeline (control.db.pipelined_commit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, select, update
@@ -105,3 +108,45 @@ def flush_heads(tx: Tx) -> None:
     if not moved:
         return
     execute_many(tx.conn, _UPDATE_HEAD, moved)  # psycopg pipelines it: one round trip for all the batch's tenants
+
+
+# -- PostgreSQL: the records and their heads in one statement -----------------------------------
+
+
+def closing_statement(tx: Tx) -> tuple[str, list[Any]] | None:
+    """PostgreSQL: the batch's records and the heads they moved as one statement, which gives the
+    records' ids back in their order (control.db.pipelined_commit sends it with COMMIT). The heads'
+    last ids come from the INSERT inside the statement, so nothing waits for the ids; None when
+    the batch moved no chain, or has more records than one statement takes (flush_heads then)."""
+    moved = [(chain, head.last_hash) for chain, head in tx.heads.items() if head.dirty]
+    if not tx.audit or not moved or len(tx.audit) > driver_insert.ROWS_PER_STATEMENT:
+        return None
+    params = [getattr(record, name) for _, record in tx.audit for name in _EVENT_COLUMNS]
+    params += [value for pair in moved for value in pair]
+    return _closing_text(len(tx.audit), len(moved)), params
+
+
+def settle_ids(tx: Tx, rows: Sequence[Sequence[Any]]) -> None:
+    """The ids closing_statement's INSERT drew, in the records' order (as flush_heads sets them)."""
+    ids = [int(row[0]) for row in rows]
+    if len(ids) != len(tx.audit):
+        raise RuntimeError(f"{len(tx.audit)} audit records inserted, {len(ids)} ids returned")
+    for (chain, record), event_id in zip(tx.audit, ids):
+        record.id = event_id
+        head = tx.heads[chain]
+        tx.heads[chain] = Head(max(head.last_event_id, event_id), head.last_hash)
+    tx.audit.clear()
+
+
+@lru_cache(maxsize=256)  # per (records, heads): each text built once, each prepared by psycopg in turn
+def _closing_text(records: int, heads: int) -> str:
+    first = records * len(_EVENT_COLUMNS) + 1
+    moved = ", ".join(f"(${first + 2 * n}::VARCHAR, ${first + 2 * n + 1}::VARCHAR)" for n in range(heads))
+    table = _HEADS.name
+    # A chain is its tenant's id, "" for the deployment's records (audit.chain_of). GREATEST skips
+    # the NULL of a head none of these records moved, as max() did in flush_heads.
+    return (f"WITH ins AS ({driver_insert.postgres_insert(_EVENTS, _EVENT_COLUMNS, records)} RETURNING id, tenant_id), "
+            f"moved AS (UPDATE {table} AS h SET last_hash = m.last_hash, last_event_id = GREATEST(h.last_event_id, "
+            f"(SELECT max(ins.id) FROM ins WHERE COALESCE(ins.tenant_id, '') = h.tenant_id)) "
+            f"FROM (VALUES {moved}) AS m(chain, last_hash) WHERE h.tenant_id = m.chain) "
+            f"SELECT id FROM ins ORDER BY id")

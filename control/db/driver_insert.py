@@ -52,6 +52,12 @@ def _statement(dialect: str, table: Table, columns: tuple[str, ...], id_column: 
     if dialect == "sqlite":
         row = "(" + ", ".join("?" * len(columns)) + ")"
         return f"INSERT INTO {table.name} ({names}) VALUES {', '.join([row] * count)} RETURNING {id_column}"
+    return f"{postgres_insert(table, columns, count)} RETURNING {id_column}"
+
+
+def postgres_insert(table: Table, columns: tuple[str, ...], count: int) -> str:
+    """`count` rows into `table` with positional parameters $1 ... (row after row, in `columns`'
+    order), drawing the table's ids in the rows' order; without RETURNING (the caller's)."""
     from sqlalchemy.dialects import postgresql
 
     # Each column's type without its length: a cast to VARCHAR(n) would cut a longer value short
@@ -62,5 +68,5 @@ def _statement(dialect: str, table: Table, columns: tuple[str, ...], id_column: 
         "(" + ", ".join(f"${n * width + i + 1}::{kind}" for i, kind in enumerate(types)) + f", {n})"
         for n in range(count))
     aliases = ", ".join(f"p{i}" for i in range(width))
-    return (f"INSERT INTO {table.name} ({names}) SELECT {aliases} FROM (VALUES {values}) "
-            f"AS v({aliases}, position) ORDER BY position RETURNING {id_column}")
+    return (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {aliases} FROM (VALUES {values}) "
+            f"AS v({aliases}, position) ORDER BY position")

@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from control.db import audit_sync, decision_store, grant_reads
+from control.db import audit_sync, decision_store, grant_reads, pipelined_commit
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from control.db.grant_reads import sync_url
 from control.services import deadlines
@@ -268,9 +268,17 @@ class DecisionWriter:
                             except DeadlineExceeded as error:
                                 job.error = error
                                 raise _RunAgain() from None
-                    decision_store.flush_events(tx)
-                    audit_sync.flush_heads(tx)
-                    self.committing = True  # leaving the block sends COMMIT
+                    if (closing := pipelined_commit.closing(tx)) is not None:
+                        self.committing = True
+                        try:
+                            pipelined_commit.commit(tx, closing)  # leaving the block then sends nothing
+                        except DBAPIError:
+                            self.committing = not pipelined_commit.rolled_back(tx)
+                            raise
+                    else:
+                        decision_store.flush_events(tx)
+                        audit_sync.flush_heads(tx)
+                        self.committing = True  # leaving the block sends COMMIT
             except _Rollback:
                 return False
         return tx.emitted_events
