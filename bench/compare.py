@@ -8,7 +8,8 @@ back end, each window of one followed by a window of the other. The other checko
     .venv/bin/python bench/compare.py --base /tmp/base --db sqlite --rounds 4
 
 `--ours-args` / `--base-args` add `serve` options to one side, to compare settings of one checkout
-(`--base . --ours-args "--grant-slots-lead 1"`).
+(`--base . --ours-args "--grant-slots-lead 1"`). `--db-delay-ms 0.25` puts PostgreSQL behind
+bench/delay_proxy.py, for changes in round trips per request (a database across a network).
 
 Prints, per scenario, each side's median over the rounds and their ratio (this checkout / base).
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 
-from bench import postgres  # noqa: E402
+from bench import delay_proxy, postgres  # noqa: E402
 from bench.load import (  # noqa: E402
     RateResult,
     find_wrk,
@@ -119,6 +120,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario name prefixes")
     parser.add_argument("--ours-args", default="", help="more `serve` options for this checkout's side")
     parser.add_argument("--base-args", default="", help="more `serve` options for the base side")
+    parser.add_argument("--db-delay-ms", type=float, default=0.0,
+                        help="PostgreSQL through bench/delay_proxy.py, each packet held this long each way "
+                             "(a database across a network)")
     args = parser.parse_args()
     wrk = find_wrk(try_install=False)
     if wrk is None:
@@ -140,6 +144,10 @@ def main() -> int:
             stack.callback(cluster.stop)
             for side in urls:
                 urls[side] = cluster.create_database(f"compare_{side}")
+            if args.db_delay_ms:
+                port, proxy = delay_proxy.start(cluster.port, args.db_delay_ms)
+                stack.callback(proxy.kill)
+                urls = {side: str(url).replace(f":{cluster.port}/", f":{port}/") for side, url in urls.items()}
         servers: dict[str, Server] = {}
         sessions: dict[str, dict] = {}
         for side, checkout in (("ours", ours_checkout), ("base", args.base.resolve())):

@@ -26,6 +26,37 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+PENDING_BEGIN = "wopi_proxy.pending_begin"  # Connection.info key of the transaction's PendingBegin
+
+
+@dataclass
+class PendingBegin:
+    """The statements that open a PostgreSQL transaction (BEGIN, its timeouts), sent with its first
+    statement: one pipeline, one round trip instead of two. `sent` once the database answered
+    them. A statement through SQLAlchemy's own execution sends them first, on their own (the
+    writer's before_cursor_execute hook, control.db.writer)."""
+
+    statements: tuple[str, ...]
+    sent: bool = False
+
+
+def pending_begin(conn: Connection) -> PendingBegin | None:
+    begin = conn.info.get(PENDING_BEGIN)
+    return None if begin is None or begin.sent else begin  # type: ignore[no-any-return]
+
+
+def _send(conn: Connection, cursor: Any, text: str, params: Any, *, many: bool = False) -> None:
+    """cursor.execute (executemany), with the transaction's pending BEGIN in the same pipeline."""
+    begin = pending_begin(conn)
+    if begin is None:
+        cursor.executemany(text, params) if many else cursor.execute(text, params)
+        return
+    driver = conn.connection.driver_connection
+    with driver.pipeline():  # type: ignore[union-attr]
+        for statement in begin.statements:
+            driver.execute(statement)  # type: ignore[union-attr]
+        cursor.executemany(text, params) if many else cursor.execute(text, params)
+    begin.sent = True  # the pipeline's end waited for every answer
 
 
 def driver_known(conn: Connection) -> bool:
@@ -42,7 +73,7 @@ def execute_raw(conn: Connection, text: str, params: list[Any]) -> list[Any]:
             driver = conn.connection.driver_connection
             assert isinstance(driver, psycopg.Connection)
             with psycopg.RawCursor(driver) as raw:
-                raw.execute(text, params)
+                _send(conn, raw, text, params)
                 return raw.fetchall()
         return _fetch_all(conn, text, params)
 
@@ -50,7 +81,7 @@ def execute_raw(conn: Connection, text: str, params: list[Any]) -> list[Any]:
 def _fetch_all(conn: Connection, text: str, params: Any) -> list[Any]:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(text, params)
+        _send(conn, cursor, text, params)
         return list(cursor.fetchall())
     finally:
         cursor.close()
@@ -96,7 +127,7 @@ class DriverStatement:
         with as_sqlalchemy_errors(conn, self.text, params):
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.executemany(self.text, params)
+                _send(conn, cursor, self.text, params, many=True)
             finally:
                 cursor.close()
 

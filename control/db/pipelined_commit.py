@@ -43,6 +43,9 @@ def commit(tx: Tx, statement: tuple[str, list[Any]]) -> None:
     text, params = statement
     driver = tx.conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
+    if driver.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        # The batch's statements would have run one by one, each committed alone: never go on.
+        raise RuntimeError("the batch's statements ran outside a transaction")
     with as_sqlalchemy_errors(tx.conn, text, params), psycopg.RawCursor(driver) as records:
         with driver.pipeline():
             decision_store.flush_events(tx)

@@ -16,7 +16,8 @@ A failed batch never runs a decision twice. The database failing it before COMMI
 lock wait cut short, a connection lost mid-way) rolled it all back: each decision then runs alone.
 A COMMIT that fails may or may not have landed: its decisions all fail and none runs again, as if
 the process had died there (the write intents' recovery settles saves). A connection that died
-while idle fails the batch's BEGIN, before anything ran: the batch runs again, once, on a new one.
+while idle fails the batch's BEGIN (on PostgreSQL sent with its first statement), before anything
+reached the database: the batch runs again, once, on a new one.
 
 Deadlines (control.services.deadlines) travel with each decision: one whose caller has gone or
 whose deadline is near is not run, and if any budget fails right before COMMIT the transaction
@@ -41,6 +42,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from control.db import audit_sync, decision_store, grant_reads, pipelined_commit
 from control.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from control.db.driver_calls import PENDING_BEGIN, PendingBegin, pending_begin
 from control.db.grant_reads import sync_url
 from control.services import deadlines
 from control.services.write_intents import PendingWrite
@@ -121,7 +123,8 @@ class DecisionWriter:
         self._closed = False
         self.lock_wait_ms = SQLITE_BUSY_TIMEOUT_MS  # SQLite: the batch's BEGIN IMMEDIATE waits this long
         self.pg_wait_ms = 0  # PostgreSQL: the batch's lock and statement timeouts (0: none)
-        self.began = False  # the current transaction's BEGIN reached the database
+        self.began = False  # SQLite: the current transaction's BEGIN reached the database
+        self.pending: PendingBegin | None = None  # PostgreSQL: the current transaction's BEGIN
         self.committing = False  # the current transaction's COMMIT has been sent
         self._thread.start()
 
@@ -185,6 +188,10 @@ class DecisionWriter:
                 loop.call_soon_threadsafe(_settle_all, jobs, on_commit)
                 on_commit = None
 
+    def _began(self) -> bool:
+        """The current transaction's BEGIN reached the database (a statement of the batch may have)."""
+        return self.pending.sent if self.pending is not None else self.began
+
     def _run_batch(self, batch: list[_Job[Any]]) -> bool:
         """Runs the batch's decisions; True when what committed included session events."""
         live = [job for job in batch if _still_wanted(job)]
@@ -196,7 +203,7 @@ class DecisionWriter:
                 live = [job for job in live if job.error is None]
                 continue
             except DBAPIError as error:
-                if error.connection_invalidated and not self.began and not reconnected:
+                if error.connection_invalidated and not self._began() and not reconnected:
                     # The pooled connection died while idle (a database restart, a proxy's idle
                     # timeout): nothing of the batch ran, so it runs again on a new connection.
                     # This replaces a ping at every checkout, one round trip per transaction.
@@ -239,6 +246,7 @@ class DecisionWriter:
         self.lock_wait_ms = _lock_wait_ms(live)
         self.pg_wait_ms = _pg_wait_ms(live)
         self.began = False
+        self.pending = None
         self.committing = False
         with self.engine.connect() as conn:
             tx = Tx(conn=conn, postgres=self.postgres)
@@ -278,6 +286,8 @@ class DecisionWriter:
                     else:
                         decision_store.flush_events(tx)
                         audit_sync.flush_heads(tx)
+                        if tx.writes and self.pending is not None and not self.pending.sent:
+                            raise RuntimeError("the batch wrote without its BEGIN")  # never autocommit
                         self.committing = True  # leaving the block sends COMMIT
             except _Rollback:
                 return False
@@ -330,20 +340,28 @@ def _pg_wait_ms(jobs: list[_Job[Any]]) -> int:
 
 
 def _configure_postgres_writer(engine: Engine, writer: DecisionWriter) -> None:
-    """BEGIN and the batch's timeouts go in one round trip (psycopg's simple query protocol runs
-    both statements of a string without parameters), with psycopg's own implicit BEGIN turned off.
-    No ping at checkout: a connection lost while idle fails this first statement, before anything
-    of the batch ran, and DecisionWriter._run_batch runs the batch again on a new one."""
+    """BEGIN and the batch's timeouts go with the transaction's first statement, in one round trip
+    (control.db.driver_calls.PendingBegin: a pipeline with a statement sent to the driver; on their
+    own, right before, for one of SQLAlchemy's), with psycopg's own implicit BEGIN turned off. No
+    ping at checkout: a connection lost while idle fails that first send, before anything of the
+    batch ran, and DecisionWriter._run_batch runs the batch again on a new one."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.autocommit = True  # transactions are begun by the hook below
+        dbapi_connection.autocommit = True  # transactions are begun by the hooks below
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         ms = int(writer.pg_wait_ms)  # an int: nothing else goes into the statement's text
-        connection.exec_driver_sql(f"BEGIN; SELECT set_config('lock_timeout', '{ms}', true), "
-                                   f"set_config('statement_timeout', '{ms}', true)")
-        writer.began = True
+        writer.pending = PendingBegin(("BEGIN", f"SELECT set_config('lock_timeout', '{ms}', true), "
+                                                f"set_config('statement_timeout', '{ms}', true)"))
+        connection.info[PENDING_BEGIN] = writer.pending
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_first(connection: Any, cursor: Any, *_: Any) -> None:
+        if (begin := pending_begin(connection)) is not None:
+            for statement in begin.statements:
+                cursor.execute(statement)
+            begin.sent = True
 
 
 def _lock_wait_error(error: BaseException, job: _Job[Any]) -> DeadlineExceeded | None:

@@ -1,6 +1,7 @@
 """The decision writer's PostgreSQL connection (control.db.writer): no ping at checkout, BEGIN and
-the batch's timeouts in one round trip. A connection lost while idle (a database restart, a proxy's
-idle timeout) must cost no decision: the batch runs again on a new connection, once. A connection
+the batch's timeouts sent with its first statement. A connection lost while idle (a database restart,
+a proxy's idle timeout) must cost no decision: nothing of the batch reached the database, and the
+batch runs again on a new connection, once. A connection
 lost inside a transaction must never run a decision twice: that batch fails, the next one
 reconnects. Nor may a COMMIT whose outcome is unknown: its decisions fail, none runs again."""
 
@@ -12,9 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from control.db.driver_calls import rows_of
 from control.db.writer import DecisionWriter, Tx
 from control.services import deadlines
 from tests.support.postgres import PostgresCluster
@@ -47,8 +49,8 @@ async def test_a_connection_lost_while_idle_is_replaced_and_the_next_decision_co
     runs: list[int] = []
 
     def mark(tx: Tx) -> int:
+        tx.conn.execute(text("INSERT INTO marks VALUES (1)"))  # the first statement: it fails once
         runs.append(1)
-        tx.conn.execute(text("INSERT INTO marks VALUES (1)"))
         return backend_pid(tx)
 
     second_pid = await writer.run(mark)
@@ -94,6 +96,34 @@ async def test_a_batch_runs_in_one_transaction_with_its_callers_lock_timeout(wri
     assert unbounded[:2] == ("0", "0")
 
 
+async def test_a_first_statement_sent_to_the_driver_runs_in_the_batchs_transaction_with_its_timeouts(
+    writer: DecisionWriter,
+) -> None:
+    """BEGIN and the timeouts ride in the first statement's pipeline (driver_calls.PendingBegin)."""
+    query = select(func.current_setting("lock_timeout"), func.current_setting("statement_timeout"),
+                   func.now() == func.statement_timestamp())
+
+    with deadlines.budget(20.0):
+        [(lock_timeout, statement_timeout, same_instant)] = await writer.run(lambda tx: rows_of(tx.conn, query, {}))
+    [unbounded] = await writer.run(lambda tx: rows_of(tx.conn, query, {}))
+
+    assert not same_instant  # inside a transaction begun before the statement (see above)
+    assert 15 <= _seconds(str(lock_timeout)) <= 20 and statement_timeout == lock_timeout
+    assert unbounded[:2] == ("0", "0")
+
+
+async def test_a_connection_lost_while_idle_costs_no_decision_whose_first_statement_goes_to_the_driver(
+    writer: DecisionWriter, postgres_cluster: PostgresCluster
+) -> None:
+    first_pid = await writer.run(backend_pid)
+    terminate(postgres_cluster, first_pid)
+    pid = select(func.pg_backend_pid())
+
+    [(second_pid,)] = await writer.run(lambda tx: rows_of(tx.conn, pid, {}))
+
+    assert second_pid != first_pid
+
+
 def _seconds(setting: str) -> float:
     """PostgreSQL's display of a timeout (`19999ms`, `20s`) in seconds."""
     return float(setting[:-2]) / 1000 if setting.endswith("ms") else float(setting[:-1])
@@ -112,8 +142,13 @@ async def test_a_connection_lost_at_every_begin_is_tried_again_only_once(
 
     event.listen(writer.engine, "checkout", drop_at_checkout)
     runs: list[int] = []
+
+    def query(tx: Tx) -> None:
+        tx.conn.execute(text("SELECT 1"))
+        runs.append(1)
+
     with pytest.raises(DBAPIError):
-        await asyncio.wait_for(writer.run(lambda tx: runs.append(1)), 60)
+        await asyncio.wait_for(writer.run(query), 60)
 
     assert (len(checkouts), runs) == (2, [])
     event.remove(writer.engine, "checkout", drop_at_checkout)
