@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, String, and_, bindparam, func, select
+from sqlalchemy import Connection, Row, Select, String, TypeDecorator, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
-from control.db.driver_calls import driver_known, driver_statement
+from control.db.driver_calls import driver_known, driver_statement, rows_of
 from control.db.engine import normalize_url
 from control.db.models import Editor, File, Session, Storage, Tenant, UserInfo
 from control.db.snapshots import snapshot
@@ -61,10 +61,22 @@ def _grant_select() -> Select[Any]:
 GRANT_QUERY = _grant_select().where(_SESSIONS.c.token_hash == bindparam("token_hash"))
 # Several grants' rows in one SELECT (a batch of reads on the writer thread: one round trip).
 GRANTS_QUERY = _grant_select().where(_SESSIONS.c.token_hash.in_(bindparam("token_hashes", expanding=True)))
+class _Hashes(TypeDecorator[list[str]]):
+    """PostgreSQL's VARCHAR[], sent as the Python list it is (psycopg adapts a list of str itself).
+    ARRAY's own conversion of the list per execution would keep the statement from going to the
+    driver (control.db.driver_calls refuses parameters SQLAlchemy converts)."""
+
+    impl = postgresql.ARRAY(String)
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
+
+
 # PostgreSQL: the hashes as one array parameter, so that every batch size sends the same statement
 # text (psycopg prepares it once; an IN list of each length is a statement planned on its own).
 GRANTS_QUERY_PG = _grant_select().where(
-    _SESSIONS.c.token_hash == func.any(bindparam("token_hashes", type_=postgresql.ARRAY(String))))
+    _SESSIONS.c.token_hash == func.any(bindparam("token_hashes", type_=_Hashes())))
 # The lock decisions' read: the file row stays locked until the transaction ends (PostgreSQL;
 # SQLite's write transaction is exclusive anyway).
 GRANT_QUERY_FOR_UPDATE = GRANT_QUERY.with_for_update(of=_FILES)
@@ -103,8 +115,11 @@ def read_grants(conn: Connection, token_hashes: list[str]) -> dict[str, GrantRow
     """Each token hash's rows (None when no session has it), as read_grant would give them."""
     found: dict[str, GrantRows | None] = dict.fromkeys(token_hashes)
     position = _NAMES[0].index("token_hash")
-    query = GRANTS_QUERY_PG if conn.dialect.name == "postgresql" else GRANTS_QUERY
-    for row in conn.execute(query, {"token_hashes": token_hashes}):
+    if conn.dialect.name == "postgresql":  # to the driver (with the batch's BEGIN), as read_grant
+        rows: Any = rows_of(conn, GRANTS_QUERY_PG, {"token_hashes": token_hashes})
+    else:  # an IN list whose length varies: SQLAlchemy writes its text
+        rows = conn.execute(GRANTS_QUERY, {"token_hashes": token_hashes})
+    for row in rows:
         found[row[position]] = grant_rows(row)
     return found
 

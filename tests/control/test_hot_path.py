@@ -388,6 +388,27 @@ async def test_the_grant_read_through_the_driver_gives_exactly_sqlalchemys_value
     assert any(value is True for value in sqlalchemys), "booleans, not SQLite's integers"
 
 
+async def test_a_batch_read_of_grants_gives_exactly_sqlalchemys_values(
+    ctx: ServiceContext, open_session: OpenSession
+) -> None:
+    """The batch's one SELECT (to the driver on PostgreSQL, its hashes as one array) reads what
+    SQLAlchemy's own execution of it reads, row for row."""
+    opened = [await open_session(), await open_session(user_id="u-2")]
+    await wopi_access.authorize(ctx, caller(opened[0]), operation="PutUserInfo", user_info="prefs")
+    hashes = [hash_token(o.access_token) for o in opened]
+    assert ctx.decisions is not None
+
+    def both(tx: Tx) -> tuple[Any, Any]:
+        query = grant_reads.GRANTS_QUERY_PG if tx.postgres else grant_reads.GRANTS_QUERY
+        sqlalchemys = {row.token_hash: grant_reads.grant_rows(row)
+                       for row in tx.conn.execute(query, {"token_hashes": hashes})}
+        return sqlalchemys, grant_reads.read_grants(tx.conn, hashes)
+
+    sqlalchemys, batch = await ctx.decisions.run(both)
+
+    assert set(sqlalchemys) == set(hashes) and batch == sqlalchemys
+
+
 async def test_the_grant_read_through_the_driver_finds_nothing_for_an_unknown_token(ctx: ServiceContext) -> None:
     assert ctx.decisions is not None
     assert await ctx.decisions.run(lambda tx: grant_reads.read_grant(tx.conn, hash_token("no-such-token"))) is None
