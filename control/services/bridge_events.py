@@ -2,7 +2,9 @@
 redemptions, CodiMD's save webhook, Hocuspocus's webhook. BRIDGE-NOTES 5.6, 5.11.
 
 The body is parsed (strictly, bounded) only to find the document or entry it names; the
-signature is then checked with THAT document's app secret. Whatever fails (syntax, unknown pad,
+signature is then checked with THAT document's app secret, first in a read (no write lock, no row
+lock: these routes face whoever reaches the edge, and a forged request must not wait for or hold
+up the writers), then again in the transaction that applies it. Whatever fails (syntax, unknown pad,
 note or code, another app's document, signature, replay window) raises the one
 BridgeSignatureInvalid, so a caller learns nothing about which documents exist.
 
@@ -126,6 +128,11 @@ async def note_event(ctx: ServiceContext, *, source: str, body: bytes, signature
     if handler is None:
         raise BridgeSignatureInvalid()
     now = ctx.clock()
+    # Checked first in a read (no write lock, no row locks): a request its app did not sign, the
+    # usual case for someone else's, never waits for or holds up the writers (every tenant's grants
+    # and saves on SQLite). The transaction then checks again, on the rows it locked.
+    async with ctx.read() as db:
+        await handler(db, ctx, data, body, signature, now, verify_only=True)
     async with ctx.transaction() as db:
         try:
             return await handler(db, ctx, data, body, signature, now)
@@ -138,11 +145,14 @@ async def note_event(ctx: ServiceContext, *, source: str, body: bytes, signature
 
 
 async def _etherpad_event(db: AsyncSession, ctx: ServiceContext, data: dict[str, Any], body: bytes,
-                          signature: str, now: int) -> EventAnswer:
+                          signature: str, now: int, *, verify_only: bool = False) -> EventAnswer:
     """{event: change|join|leave|remove, pad, rev, author, ts}"""
     pad = _pad_name(_text(data, "pad"))
-    found = await bridge_store.live_document_by_app_id(db, app_doc_id=pad, kind="etherpad", for_update=True)
+    found = await bridge_store.live_document_by_app_id(db, app_doc_id=pad, kind="etherpad",
+                                                       for_update=not verify_only)
     doc = await _verified(db, found, "etherpad", body, _check_ours, signature)
+    if verify_only:
+        return EventAnswer()
     event = data.get("event")
     if event == "change":
         common.note_change(doc, ctx.bridge, now, rev=_int(data, "rev"))
@@ -177,11 +187,12 @@ async def _presence(db: AsyncSession, ctx: ServiceContext, doc: BridgeDocument, 
         await common.after_departure(db, ctx.bridge, doc, now)
 
 
-async def _entry(db: AsyncSession, code: str, now: int) -> tuple[BridgeEntry, BridgeDocument, BridgeParticipant]:
+async def _entry(db: AsyncSession, code: str, now: int, *, for_update: bool = True
+                 ) -> tuple[BridgeEntry, BridgeDocument, BridgeParticipant]:
     """The entry a code names, with its document and participant, or BridgeSignatureInvalid."""
     entry = await db.get(BridgeEntry, hash_secret(code)) if code else None
     doc = await bridge_store.document(db, document_id=entry.document_id, tenant_id=entry.tenant_id,
-                                      for_update=True) if entry else None
+                                      for_update=for_update) if entry else None
     participant = await db.get(BridgeParticipant, entry.participant_id) if entry else None
     if entry is None or doc is None or participant is None or doc.live_file_id is None:
         raise BridgeSignatureInvalid()
@@ -210,10 +221,12 @@ class _Spent(Exception):
 
 
 async def _redeem(db: AsyncSession, ctx: ServiceContext, data: dict[str, Any], body: bytes, signature: str,
-                  now: int) -> EventAnswer:
+                  now: int, *, verify_only: bool = False) -> EventAnswer:
     """{code}: the plugin lets the browser in with the participant's app session."""
-    entry, doc, participant = await _entry(db, _text(data, "code"), now)
+    entry, doc, participant = await _entry(db, _text(data, "code"), now, for_update=not verify_only)
     await _verified(db, doc, "etherpad", body, _check_ours, signature)
+    if verify_only:
+        return EventAnswer()
     valid_until = await _use_entry(db, entry, doc, participant, now)
     return EventAnswer(app_session_id=participant.app_session_id, app_target=entry.app_target,
                        user_name=participant.user_name, valid_until=valid_until // 1000)
@@ -223,14 +236,16 @@ async def _redeem(db: AsyncSession, ctx: ServiceContext, data: dict[str, Any], b
 
 
 async def _codimd(db: AsyncSession, ctx: ServiceContext, data: dict[str, Any], body: bytes, signature: str,
-                  now: int) -> EventAnswer:
+                  now: int, *, verify_only: bool = False) -> EventAnswer:
     """{id, close}: CodiMD has no revisions; every webhook is a change (a save due now)."""
     note = _text(data, "id")
     close = data.get("close", False)
     if not isinstance(close, bool):
         raise BridgeSignatureInvalid()
-    found = await bridge_store.live_document_by_app_id(db, app_doc_id=note, kind="codimd", for_update=True)
+    found = await bridge_store.live_document_by_app_id(db, app_doc_id=note, kind="codimd", for_update=not verify_only)
     doc = await _verified(db, found, "codimd", body, _check_ours, signature)
+    if verify_only:
+        return EventAnswer()
     common.note_change(doc, ctx.bridge, now, rev=None, immediate=True)
     if close:
         await _presence(db, ctx, doc, now, present=False, match=lambda p: True)
@@ -258,7 +273,7 @@ def _check_sent_at(data: dict[str, Any], now: int) -> None:
 
 
 async def _hocuspocus(db: AsyncSession, ctx: ServiceContext, data: dict[str, Any], body: bytes, signature: str,
-                      now: int) -> EventAnswer:
+                      now: int, *, verify_only: bool = False) -> EventAnswer:
     """{event: connect|create|change|disconnect, payload: {documentName, token?, context?, ...}, sentAt}"""
     payload = data.get("payload")
     if not isinstance(payload, dict):
@@ -267,16 +282,21 @@ async def _hocuspocus(db: AsyncSession, ctx: ServiceContext, data: dict[str, Any
     name = _text(payload, "documentName")
     event = data.get("event")
     if event == "connect":
-        entry, doc, participant = await _entry(db, _text(payload, "token"), now)
+        entry, doc, participant = await _entry(db, _text(payload, "token"), now, for_update=not verify_only)
         await _verified(db, doc, "hocuspocus", body, _check_hocuspocus, signature)
         if doc.app_doc_id != name:
             raise BridgeSignatureInvalid()  # a code for another document: not spent
+        if verify_only:
+            return EventAnswer()
         await _use_entry(db, entry, doc, participant, now)
         context = {"session": participant.session_id, "user": participant.user_id, "name": participant.user_name,
                    "readOnly": not participant.can_write}
         return EventAnswer(context_json=json.dumps(context), user_name=participant.user_name)
-    found = await bridge_store.live_document_by_app_id(db, app_doc_id=name, kind="hocuspocus", for_update=True)
+    found = await bridge_store.live_document_by_app_id(db, app_doc_id=name, kind="hocuspocus",
+                                                       for_update=not verify_only)
     doc = await _verified(db, found, "hocuspocus", body, _check_hocuspocus, signature)
+    if verify_only:
+        return EventAnswer()
     if event == "create":
         pair = await stores.file_with_storage(db, file_id=doc.file_id, tenant_id=doc.tenant_id)
         assert pair is not None

@@ -5,12 +5,15 @@ internal bridge RPCs."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 
 import grpc
 import pytest
 
-from tests.bridge.control_rig import API_KEY, SECRET, Rig, refusal, start_rig
+from shared import signatures
+from tests.bridge.control_rig import API_KEY, SECRET, Rig, pad_event, refusal, start_rig
 from wopiproxy.control.v1 import bridge_service_pb2 as bridge_pb
 from wopiproxy.control.v1 import editor_service_pb2 as editor_pb
 from wopiproxy.control.v1 import session_service_pb2 as session_pb
@@ -194,3 +197,27 @@ def test_a_bridged_app_opens_only_its_own_extensions(rig: Rig) -> None:
     tenant = rig.new_tenant()
     refused = refusal(lambda: rig.session(tenant, "sheet.xlsx"))
     assert refused == (grpc.StatusCode.FAILED_PRECONDITION, "NO_EDITOR")
+
+
+def test_a_forged_app_event_is_refused_without_waiting_for_the_database_write_lock(rig: Rig) -> None:
+    """Attack: forged events at the edge's public bridge routes, while a writer holds SQLite's write
+    lock. Each is refused in a read: none waits for the lock (30 s at most), nor takes it from the
+    writers of every tenant's grants and saves."""
+    _, doc = _bridged(rig, rig.new_tenant())
+    forged = rig.edge.edge.NoteBridgeEvent
+    request = edge_pb.NoteBridgeEventRequest(
+        source=edge_pb.BRIDGE_EVENT_SOURCE_ETHERPAD_EVENT, client_address="203.0.113.9",
+        body=(body := json.dumps(pad_event(doc, "change", rev=7, author="a.x")).encode()),
+        signature=signatures.sign(b"a secret guessed by the attacker", body))
+    writer = sqlite3.connect(rig.workdir / "data" / "wopi-proxy.db", timeout=30)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        # The deadline is a third of SQLite's busy timeout: a refusal waiting for the lock misses it.
+        refused = refusal(lambda: forged(request, metadata=(("authorization", f"Bearer {rig.edge.key}"),),
+                                         timeout=10))
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert refused == (grpc.StatusCode.UNAUTHENTICATED, "BRIDGE_SIGNATURE_INVALID"), rig.log()
+    assert rig.document(doc.document_id).state == "open", "nothing recorded"
