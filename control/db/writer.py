@@ -359,8 +359,8 @@ def _configure_postgres_writer(engine: Engine, writer: DecisionWriter) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _begin_first(connection: Any, cursor: Any, *_: Any) -> None:
         if (begin := pending_begin(connection)) is not None:
-            for statement in begin.statements:
-                cursor.execute(statement)
+            # One string without parameters: psycopg's simple query protocol runs it in one round trip.
+            cursor.execute("; ".join(begin.statements))
             begin.sent = True
 
 
