@@ -40,6 +40,7 @@ from load import (  # noqa: E402
     measure_rate,
     run_wrk,
 )
+import delay_proxy  # noqa: E402
 import postgres as pg  # noqa: E402
 from load import (  # noqa: E402
     Target,
@@ -243,6 +244,15 @@ def server_log_problems(server: Server) -> list[str]:
 # -- the run ------------------------------------------------------------------------------------
 
 
+def _through_delay(url: str, port: int, delay_ms: float, stack: contextlib.ExitStack) -> str:
+    """`url` (a database of the cluster on `port`) reached through its own delay proxy when asked."""
+    if delay_ms <= 0:
+        return url
+    proxy_port, proxy = delay_proxy.start(port, delay_ms)
+    stack.callback(proxy.kill)
+    return url.replace(f":{port}/", f":{proxy_port}/")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -288,6 +298,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="auto",
         help="load generator: wrk (installed via apt-get when root), python, or auto (default)",
     )
+    parser.add_argument("--db-delay-ms", type=float, default=0.0,
+                        help="PostgreSQL through bench/delay_proxy.py, each packet held this long each way "
+                        "(a database across a network; 0: loopback, the default)")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/<time>.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
@@ -636,6 +649,8 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
     for row in [header, *rows]:
         print("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
     print("(reference: the trivial endpoint, or the figure named; ratio = wopi-proxy / reference)")
+    if args.db_delay_ms > 0:
+        print(f"(PostgreSQL through bench/delay_proxy.py: {args.db_delay_ms:g} ms each way per packet)")
     return rows
 
 
@@ -671,11 +686,11 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
                 warnings.append(f"postgres skipped: {error}")
                 continue
             stack.callback(cluster.stop)
-            url = cluster.create_database("bench")
+            url = _through_delay(cluster.create_database("bench"), cluster.port, args.db_delay_ms, stack)
         for shape in args.shape:
             label = name + (SPLIT_SUFFIX if shape == "split" else "")
             if shape == "split" and url is not None:
-                url = cluster.create_database("bench_split")
+                url = _through_delay(cluster.create_database("bench_split"), cluster.port, args.db_delay_ms, stack)
             backend, started = measure_backend(label, url, args, wrk, workdir, files_dir, big_sha, stack, warnings,
                                                reference=trivial.grpc_target, upload_reference=trivial.upload_target)
             backends.append(backend)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.errors import StorageBlocked, StoragePolicyDenied
+from shared.storage.confined import within
 from shared.storage.options import S3_PROTOCOLS
 
 if TYPE_CHECKING:
@@ -56,11 +57,6 @@ _TENANT_OPTIONS: dict[str, frozenset[str]] = {
 _TENANT_OPTIONS["local"] = _TENANT_OPTIONS["file"]
 _TENANT_OPTIONS["s3a"] = _TENANT_OPTIONS["s3"]
 FILE_BASE_FLAG = "--tenant-file-base (WOPI_PROXY_TENANT_FILE_BASE)"
-
-
-def _within(path: str, folder: str) -> bool:
-    """True when `path` is `folder` or lies inside it (both already resolved)."""
-    return os.path.commonpath([path, folder]) == folder
 
 
 def _flag(options: Mapping[str, str], name: str) -> bool:
@@ -143,7 +139,7 @@ class StoragePolicy:
 
     def _check_not_protected(self, real_root: str) -> None:
         for real in self._real_protected_paths:
-            if _within(real_root, real) or _within(real, real_root):
+            if within(real_root, real) or within(real, real_root):
                 raise StoragePolicyDenied("root", "a storage root may not be, lie inside or contain the control "
                                                   "plane's data dir, secret key or database")
 
@@ -168,7 +164,7 @@ class StoragePolicy:
         if ".." in root.split("/"):
             raise StoragePolicyDenied("root", "a tenant's root may not contain '..'")
         base = os.path.realpath(self.tenant_file_base / tenant_id)
-        if not _within(real_root, base):
+        if not within(real_root, base):
             raise StoragePolicyDenied("root", "a tenant key's local root must lie inside the tenant's folder "
                                               f"<tenant-file-base>/{tenant_id} (after resolving symlinks)")
 
