@@ -8,11 +8,13 @@ so nothing in the pipeline waits for an answer before COMMIT goes out.
 
 What commits is unchanged: the same rows, in the same order, while the same heads are locked.
 What a failure means is read as control.db.writer reads it. The writer marks the batch as
-committing before the pipeline goes out. A statement the server refuses aborts the transaction,
-and PostgreSQL skips the rest of the pipeline, COMMIT included. The connection is then left in a
-failed transaction, which proves that nothing committed: `rolled_back` says so, and the batch's
-usual handling applies (its decisions one by one, or its one caller fails). A connection lost on
-the way leaves the outcome unknown, as a lost COMMIT does: nothing runs again.
+committing before the pipeline goes out. An error raised before COMMIT is handed to the driver
+(psycopg refusing a value it cannot send) means nothing committed. A statement the server refuses
+aborts the transaction, and PostgreSQL skips the rest of the pipeline, COMMIT included. The
+connection is then left in a failed transaction, which proves that nothing committed. In both
+cases `rolled_back` says so, and the batch's usual handling applies (its decisions one by one, or
+its one caller fails). A connection lost once COMMIT went out leaves the outcome unknown, as a
+lost COMMIT does: nothing runs again.
 """
 
 from __future__ import annotations
@@ -50,17 +52,22 @@ def commit(tx: Tx, statement: tuple[str, list[Any]]) -> None:
         with driver.pipeline():
             decision_store.flush_events(tx)
             records.execute(text, params)
+            tx.commit_sent = True  # from here the outcome may be unknown; before, COMMIT never left
             driver.execute("COMMIT")
         # The pipeline's end waited for every answer: the ids are here, COMMIT is done.
         audit_sync.settle_ids(tx, records.fetchall())
 
 
 def rolled_back(tx: Tx) -> bool:
-    """After commit() failed: True when the database refused a statement before COMMIT, so that
-    nothing of the batch committed (its connection is in a failed transaction)."""
+    """After commit() failed: True when nothing of the batch can have committed. Either COMMIT
+    never reached the driver (an error raised before it, e.g. a value psycopg cannot send: what
+    was queued ran, uncommitted, in the open transaction), or the database refused a statement
+    before it (the connection is in a failed transaction, and PostgreSQL skipped COMMIT)."""
     import psycopg
 
-    if tx.conn.invalidated:  # the connection was lost: the outcome is unknown
+    if not tx.commit_sent:
+        return True
+    if tx.conn.invalidated:  # the connection was lost after COMMIT went out: the outcome is unknown
         return False
     driver: Any = tx.conn.connection.driver_connection
     return (isinstance(driver, psycopg.Connection) and not driver.closed

@@ -16,8 +16,10 @@ A failed batch never runs a decision twice. The database failing it before COMMI
 lock wait cut short, a connection lost mid-way) rolled it all back: each decision then runs alone.
 A COMMIT that fails may or may not have landed: its decisions all fail and none runs again, as if
 the process had died there (the write intents' recovery settles saves). A connection that died
-while idle fails the batch's BEGIN (on PostgreSQL sent with its first statement), before anything
-reached the database: the batch runs again, once, on a new one.
+while idle fails the batch's BEGIN, before anything reached the database: the batch runs again on
+a new one, once (its one-by-one reruns included). On PostgreSQL BEGIN goes with the batch's first
+statement, so a connection lost while that statement ran counts as lost while idle too: nothing
+committed either way, and the same single rerun applies.
 
 Deadlines (control.services.deadlines) travel with each decision: one whose caller has gone or
 whose deadline is near is not run, and if any budget fails right before COMMIT the transaction
@@ -82,6 +84,7 @@ class Tx:
     events: list[dict[str, Any]] = field(default_factory=list)
     emitted_events: bool = False  # session events were written: wake their watchers after commit
     writes: int = 0  # statements that changed rows so far (each store function of a write counts one)
+    commit_sent: bool = False  # COMMIT handed to the driver (control.db.pipelined_commit): it may have landed
 
 
 Work = Callable[[Tx], T]
@@ -192,10 +195,12 @@ class DecisionWriter:
         """The current transaction's BEGIN reached the database (a statement of the batch may have)."""
         return self.pending.sent if self.pending is not None else self.began
 
-    def _run_batch(self, batch: list[_Job[Any]]) -> bool:
-        """Runs the batch's decisions; True when what committed included session events."""
+    def _run_batch(self, batch: list[_Job[Any]], *, may_reconnect: bool = True) -> bool:
+        """Runs the batch's decisions; True when what committed included session events.
+        `may_reconnect`: a connection found lost while idle may cost a rerun (once per batch, its
+        one-by-one reruns included)."""
         live = [job for job in batch if _still_wanted(job)]
-        reconnected = False
+        reconnected = not may_reconnect
         while live:
             try:
                 committed = self._transaction(live)
@@ -231,7 +236,7 @@ class DecisionWriter:
                 emitted = False
                 for job in live:
                     job.error = None
-                    emitted = self._run_batch([job]) or emitted
+                    emitted = self._run_batch([job], may_reconnect=not reconnected) or emitted
                 return emitted
             return committed
         return False

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 
 from control.db.models import File, Tenant
+from control.db.writer import DecisionWriter, Tx
 from control.services.context import ServiceContext
 from control.services.sessions import OpenedSession
 from control.services.wopi_access import Caller
@@ -122,3 +124,21 @@ def terminate_backend(url: str, pid: int) -> None:
         while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
             assert time.monotonic() < ends, f"backend {pid} still there"
             time.sleep(0.01)
+
+
+async def one_batch(writer: DecisionWriter, works: list[Callable[[Tx], Any]]) -> list[Any]:
+    """Runs `works` as one batch of the writer thread: they queue while it is held by a decision
+    of its own. Each outcome is its result or its exception."""
+    entered, held = threading.Event(), threading.Event()
+
+    def hold(tx: Tx) -> None:
+        entered.set()
+        held.wait(30)
+
+    holder = asyncio.ensure_future(writer.run(hold))
+    assert await asyncio.to_thread(entered.wait, 30)
+    runs: list[Awaitable[Any]] = [asyncio.ensure_future(writer.run(work)) for work in works]
+    await asyncio.sleep(0)  # the tasks put their decisions on the writer's queue
+    held.set()
+    await holder
+    return await asyncio.gather(*runs, return_exceptions=True)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from control.db.driver_calls import rows_of
 from control.db.writer import DecisionWriter, Tx
 from control.services import deadlines
+from tests.control.helpers import one_batch
 from tests.support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.postgres
@@ -122,6 +123,29 @@ async def test_a_connection_lost_while_idle_costs_no_decision_whose_first_statem
     [(second_pid,)] = await writer.run(lambda tx: rows_of(tx.conn, pid, {}))
 
     assert second_pid != first_pid
+
+
+async def test_a_first_statement_that_ends_its_backend_costs_its_batch_one_rerun_only(
+    writer: DecisionWriter,
+) -> None:
+    """BEGIN goes with the batch's first statement, so a backend that dies while that statement
+    runs looks like a connection lost while idle: the batch runs again once, and its decisions
+    then run alone without another reconnect. Nothing committed on the way."""
+    runs: list[str] = []
+    ends_its_backend = select(func.pg_terminate_backend(func.pg_backend_pid()))
+
+    def killer(tx: Tx) -> None:
+        runs.append("killer")
+        rows_of(tx.conn, ends_its_backend, {})
+
+    def other(tx: Tx) -> int:
+        runs.append("other")
+        return int(tx.conn.execute(text("SELECT 1")).scalar_one())
+
+    outcomes = await one_batch(writer, [killer, other])
+
+    assert isinstance(outcomes[0], DBAPIError) and outcomes[1] == 1, outcomes
+    assert runs.count("killer") == 3, runs  # the batch, the batch again, then alone
 
 
 def _seconds(setting: str) -> float:

@@ -6,8 +6,7 @@ unknown, so no decision runs again."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from control.db import audit_sync
 from control.db.engine import create_engine, create_schema
 from control.db.writer import DecisionWriter, Tx
 from control.services import audit
-from tests.control.helpers import OTHER_TENANT, TENANT
+from tests.control.helpers import OTHER_TENANT, TENANT, one_batch
 from tests.support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.postgres
@@ -37,23 +36,6 @@ async def writer(postgres_database_url: str) -> AsyncIterator[DecisionWriter]:
 def record(n: int, tenant_id: str | None = TENANT) -> audit.AuditRecord:
     return audit.new_event(time=1_700_000_000_000 + n, actor=f"user:{n}", operation="PutFile", outcome="ok",
                            tenant_id=tenant_id, session_id=f"s-{n}", file_id=f"f-{n}", status=200)
-
-
-async def one_batch(writer: DecisionWriter, works: list[Callable[[Tx], Any]]) -> list[Any]:
-    """Runs `works` as one batch: they queue while the writer is held by a decision of its own."""
-    entered, held = threading.Event(), threading.Event()
-
-    def hold(tx: Tx) -> None:
-        entered.set()
-        held.wait(30)
-
-    holder = asyncio.ensure_future(writer.run(hold))
-    assert await asyncio.to_thread(entered.wait, 30)
-    runs: list[Awaitable[Any]] = [asyncio.ensure_future(writer.run(work)) for work in works]
-    await asyncio.sleep(0)  # the tasks put their decisions on the writer's queue
-    held.set()
-    await holder
-    return await asyncio.gather(*runs, return_exceptions=True)
 
 
 async def stored_actors(writer: DecisionWriter) -> list[str]:
@@ -89,22 +71,47 @@ async def test_a_record_refused_at_the_close_fails_its_decision_alone_and_the_ot
     assert await stored_actors(writer) == ["user:1", "user:3"]
 
 
-async def test_a_connection_lost_as_the_close_goes_out_runs_no_decision_again(
+async def test_a_record_the_driver_cannot_send_fails_its_decision_alone_and_the_others_commit(
+    writer: DecisionWriter,
+) -> None:
+    """psycopg refuses a NUL character before COMMIT is queued: nothing can have committed, so the
+    batch's other decisions run again alone and commit (not "COMMIT's outcome unknown")."""
+    unsendable = record(2)
+    unsendable.detail = "a\x00b"
+
+    outcomes = await one_batch(writer, [lambda tx: audit_sync.append(tx, [record(1)]),
+                                        lambda tx: audit_sync.append(tx, [unsendable]),
+                                        lambda tx: audit_sync.append(tx, [record(3)])])
+
+    assert outcomes[0] is None and outcomes[2] is None, outcomes
+    assert isinstance(outcomes[1], DBAPIError), outcomes
+    assert await stored_actors(writer) == ["user:1", "user:3"]
+
+
+async def test_a_connection_lost_as_commit_goes_out_runs_no_decision_again(
     writer: DecisionWriter, postgres_cluster: PostgresCluster
 ) -> None:
-    """The backend is gone when the pipeline with COMMIT is sent: whether COMMIT landed cannot be
-    known, so each decision fails having run once (run again alone, each would be done twice if
-    it had)."""
+    """The backend is gone as the pipeline's COMMIT is handed to the driver: whether COMMIT landed
+    cannot be known, so each decision fails having run once (run again alone, each would be done
+    twice if it had)."""
     runs: list[int] = []
 
     def save(n: int, *, last: bool = False) -> Callable[[Tx], None]:
         def work(tx: Tx) -> None:
             runs.append(n)
             audit_sync.append(tx, [record(n)])
-            if last:  # the batch's next round trip is its closing pipeline
+            if last:
                 pid = int(tx.conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-                with postgres_cluster.admin_connection() as admin:
-                    admin.execute("SELECT pg_terminate_backend(%s, 30000)", (pid,))
+                driver: Any = tx.conn.connection.driver_connection
+                execute = driver.execute
+
+                def terminated_at_commit(query: Any, *args: Any, **kwargs: Any) -> Any:
+                    if query == "COMMIT":
+                        with postgres_cluster.admin_connection() as admin:
+                            admin.execute("SELECT pg_terminate_backend(%s, 30000)", (pid,))
+                    return execute(query, *args, **kwargs)
+
+                driver.execute = terminated_at_commit  # this connection dies with the batch
         return work
 
     outcomes = await one_batch(writer, [save(1), save(2, last=True)])
