@@ -249,6 +249,7 @@ def _through_delay(url: str, port: int, delay_ms: float, stack: contextlib.ExitS
     if delay_ms <= 0:
         return url
     proxy_port, proxy = delay_proxy.start(port, delay_ms)
+    stack.callback(proxy.wait)  # callbacks run last first: killed, then reaped
     stack.callback(proxy.kill)
     return url.replace(f":{port}/", f":{proxy_port}/")
 
@@ -649,7 +650,7 @@ def print_results(backends: list[Backend], trivial: Trivial, args: argparse.Name
     for row in [header, *rows]:
         print("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
     print("(reference: the trivial endpoint, or the figure named; ratio = wopi-proxy / reference)")
-    if args.db_delay_ms > 0:
+    if args.db_delay_ms > 0 and any(b.name.startswith("postgres") for b in backends):
         print(f"(PostgreSQL through bench/delay_proxy.py: {args.db_delay_ms:g} ms each way per packet)")
     return rows
 

@@ -37,7 +37,7 @@ _protocol_send = tcp_server.TCPServer.protocol_send
 
 
 async def _protocol_send_within_timeout(self: tcp_server.TCPServer, event: Any) -> None:
-    if not isinstance(event, RawData) or _cannot_wait(self.writer.transport, len(event.data)):
+    if not isinstance(event, RawData) or _cannot_wait(self, len(event.data)):
         await _protocol_send(self, event)
         return
     try:
@@ -54,11 +54,19 @@ async def _protocol_send_within_timeout(self: tcp_server.TCPServer, event: Any) 
         await self.protocol.handle(Closed())
 
 
-def _cannot_wait(transport: Any, size: int) -> bool:
+def _cannot_wait(server: tcp_server.TCPServer, size: int) -> bool:
     """True when the drain after writing `size` bytes returns at once, so it needs no timer (most
-    replies: a timer per write was ~1 % of a CheckFileInfo's CPU). The protocol is not paused now
-    (a buffer at or under the low-water mark has resumed it), and the write does not pause it
-    (the buffer stays at or under the high-water mark)."""
+    replies: a timer per write was ~1 % of a CheckFileInfo's CPU). Only for a write that goes out
+    now: no other send holds the connection's lock (HTTP/2 sends from several tasks, and a write
+    queued behind another would be checked against a buffer that is not yet its own), and over
+    plain TCP (TLS counts its encrypted bytes, more than were written, and pauses at the mark).
+    Then: the protocol is not paused (a buffer at or under the low-water mark has resumed it), and
+    the write does not pause it (the buffer stays at or under the high-water mark)."""
+    return _transport_cannot_wait(server.writer.transport, size) and not server.send_lock.locked() \
+        and server.writer.get_extra_info("ssl_object") is None
+
+
+def _transport_cannot_wait(transport: Any, size: int) -> bool:
     try:
         if transport.is_closing():
             return False
