@@ -9,6 +9,7 @@ import struct
 from typing import Any
 
 from hypercorn.asyncio import serve, tcp_server
+from hypercorn.protocol import h11 as h11_protocol
 from hypercorn.config import Config
 from hypercorn.events import Closed, RawData
 from quart import Quart
@@ -80,6 +81,19 @@ def _transport_cannot_wait(transport: Any, size: int) -> bool:
 tcp_server.TCPServer.protocol_send = _protocol_send_within_timeout  # type: ignore[method-assign]
 
 
+# HTTP/1.1 only. Hypercorn switches a plain connection to HTTP/2 on an `Upgrade: h2c` request or
+# the HTTP/2 preface, and has no setting against it. HTTP/2's flow control then holds a reply for
+# a client that never opens its window, with no timer (the send timer above cuts off a client
+# that stops reading over HTTP/1.1 only), and sends from several tasks per connection. WOPI
+# clients and the proxies in front of an edge speak HTTP/1.1 to it: the upgrade is ignored (a
+# server may), and the preface is answered as the HTTP/1.1 request it parses as, refused.
+async def _http11_only(self: h11_protocol.H11Protocol, event: Any) -> None:
+    return None
+
+
+h11_protocol.H11Protocol._check_protocol = _http11_only  # type: ignore[method-assign]
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket; OSError naming the address when it is taken. SO_REUSEADDR only lets us
     rebind over connections of a previous run in TIME_WAIT, never over a live listener."""
@@ -104,6 +118,7 @@ def hypercorn_config(sock: socket.socket) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 75  # longer than typical editor / load balancer idle times
     config.graceful_timeout = 10
+    config.alpn_protocols = ["http/1.1"]  # HTTP/1.1 only (see _http11_only), over TLS too
     return config
 
 

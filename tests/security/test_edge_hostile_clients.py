@@ -78,6 +78,39 @@ def test_wopi_replies_with_file_bytes_or_user_data_are_not_cacheable(
         (200, "no-store"), (200, "no-store"), (401, "no-store")]
 
 
+# -- HTTP/1.1 only ---------------------------------------------------------------------------------
+
+def _reply_head(url: str, request: bytes) -> bytes:
+    sock, _ = _connect(url)
+    with sock:
+        sock.sendall(request)
+        sock.settimeout(30)
+        reply = b""
+        try:
+            while len(reply) < 12 and (chunk := sock.recv(65536)):
+                reply += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return reply
+
+
+def test_an_h2c_upgrade_is_ignored_and_answered_in_http_1_1(server, api: ControlApi, tenant) -> None:
+    """Over HTTP/2 the reply waits on the client's flow-control window with no timer: a client that
+    never opens it would hold its download, its slot and its file for ever."""
+    f = open_file(api, *tenant, "h2c.docx", b"x")
+    _, target = _connect(f.url())
+    reply = _reply_head(f.url(), (f"GET {target} HTTP/1.1\r\nHost: edge\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                                  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n").encode())
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+
+
+def test_the_http2_preface_gets_no_http2_reply(server, api: ControlApi, tenant) -> None:
+    f = open_file(api, *tenant, "h2.docx", b"x")
+    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # an empty SETTINGS frame
+    reply = _reply_head(f.url(), b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings)
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), reply[:200]
+
+
 # -- downloads a client never reads ---------------------------------------------------------------
 
 IDLE_S = 3.0  # --body-idle-timeout of these deployments
